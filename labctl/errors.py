@@ -1,0 +1,153 @@
+"""One exception hierarchy for labctl.
+
+Every error carries structured fields (what, which value, what is allowed) and also
+subclasses the matching builtin, so callers may catch ``ValueError``/``TimeoutError``/
+``ConnectionError``/``PermissionError``/``LookupError`` without knowing labctl.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LabctlError(Exception):
+    """Base of every error raised by labctl."""
+
+
+# --- bad input -------------------------------------------------------------------------
+
+
+class ValidationError(LabctlError, ValueError):
+    """A value was rejected before anything was done with it.
+
+    ``field`` names what was set, ``value`` what was given, ``allowed`` what is accepted
+    (a range, a list of choices or a short description).
+    """
+
+    def __init__(self, field: str, value: Any, allowed: str, message: str | None = None) -> None:
+        self.field = field
+        self.value = value
+        self.allowed = allowed
+        super().__init__(message or f"{field}={value!r} is not allowed: expected {allowed}")
+
+
+class UncertaintyInputError(ValidationError):
+    """Bad input to the uncertainty engine (negative u, dof <= 0, |r| > 1, ...)."""
+
+
+# --- instruments -----------------------------------------------------------------------
+
+
+class InstrumentCommunicationError(LabctlError, ConnectionError):
+    """The link to an instrument failed (refused, dropped, reset)."""
+
+    def __init__(self, resource: str, message: str) -> None:
+        self.resource = resource
+        super().__init__(f"{resource}: {message}")
+
+
+class ConnectionLostError(InstrumentCommunicationError):
+    """An open connection was closed by the peer or the network."""
+
+
+class InstrumentTimeoutError(LabctlError, TimeoutError):
+    """An instrument did not answer within the deadline."""
+
+    def __init__(self, resource: str, command: str, timeout: float) -> None:
+        self.resource = resource
+        self.command = command
+        self.timeout = timeout
+        super().__init__(f"{resource}: no reply to {command!r} within {timeout:g} s")
+
+
+class ResponseError(LabctlError, ValueError):
+    """An instrument answered something that cannot be parsed (garbled, wrong shape)."""
+
+    def __init__(self, resource: str, command: str, response: Any, expected: str) -> None:
+        self.resource = resource
+        self.command = command
+        self.response = response
+        self.expected = expected
+        super().__init__(f"{resource}: reply {response!r} to {command!r} is not {expected}")
+
+
+class InstrumentError(LabctlError, RuntimeError):
+    """The instrument reported an error (SCPI error queue entry, Modbus exception)."""
+
+    def __init__(self, resource: str, code: int, message: str, command: str | None = None) -> None:
+        self.resource = resource
+        self.code = code
+        self.message = message
+        self.command = command
+        after = f" after {command!r}" if command else ""
+        super().__init__(f"{resource}: instrument error {code}, {message!r}{after}")
+
+
+# --- platform --------------------------------------------------------------------------
+
+
+class NotFoundError(LabctlError, LookupError):
+    """A record that was asked for does not exist (or is not visible to the caller)."""
+
+    def __init__(self, kind: str, key: Any) -> None:
+        self.kind = kind
+        self.key = key
+        super().__init__(f"{kind} {key!r} not found")
+
+
+class AuthenticationError(LabctlError, PermissionError):
+    """The caller is not who they claim (no token, bad token, bad password): HTTP 401."""
+
+
+class PermissionDeniedError(LabctlError, PermissionError):
+    """The caller is known but may not do this (role, scope, separation of duties): HTTP 403."""
+
+    def __init__(self, action: str, reason: str) -> None:
+        self.action = action
+        self.reason = reason
+        super().__init__(f"{action}: {reason}")
+
+
+class ConflictError(LabctlError, ValueError):
+    """The request contradicts the stored state (duplicate number, stale revision): HTTP 409."""
+
+
+class RuleViolationError(LabctlError, ValueError):
+    """A laboratory rule refuses the action (expired standard, U below CMC, ...): HTTP 422.
+
+    ``rule`` is a short stable identifier a client can test for; the message says why.
+    """
+
+    def __init__(self, rule: str, message: str, **details: Any) -> None:
+        self.rule = rule
+        self.details = details
+        super().__init__(message)
+
+
+class IntegrityError(LabctlError, RuntimeError):
+    """Stored data failed a check (audit hash chain, signature, schema)."""
+
+
+# --- procedures ------------------------------------------------------------------------
+
+
+class PreconditionError(RuleViolationError):
+    """A run was refused before any output was applied (standard out of date, ...)."""
+
+
+class RunHeldError(LabctlError, RuntimeError):
+    """A run is on hold (environment out of limits, instrument fault) and cannot proceed."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        self.run_id = run_id
+        self.reason = reason
+        super().__init__(f"run {run_id} held: {reason}")
+
+
+class RunAbortedError(LabctlError, RuntimeError):
+    """A run was stopped for good (hold timeout, operator abort)."""
+
+    def __init__(self, run_id: str, reason: str) -> None:
+        self.run_id = run_id
+        self.reason = reason
+        super().__init__(f"run {run_id} aborted: {reason}")

@@ -1,0 +1,1 @@
+"""The calibration platform: storage, registry, traceability, certificates, workflows."""

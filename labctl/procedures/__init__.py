@@ -1,0 +1,1 @@
+"""Calibration procedures and the runner that carries them out."""
