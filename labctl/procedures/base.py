@@ -1,0 +1,136 @@
+"""What a procedure is: metadata, parameters, a test-point table and short step code.
+
+A procedure declares the instrument roles it needs (which are standards, which is the device
+under calibration), its environmental limits and its test points; its ``execute`` walks the
+points the runner hands it (``ctx.points()``) and commits one :class:`PointResult` per point
+(``ctx.commit()``). Holding, journaling, resuming, invalidating and safety are the runner's.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+
+from labctl.errors import ValidationError
+from labctl.procedures.environment import EnvironmentLimits
+from labctl.procedures.interfaces import RegisteredStandard
+from labctl.procedures.results import PointResult
+
+if TYPE_CHECKING:
+    from labctl.procedures.clock import Clock
+
+T = TypeVar("T")
+
+
+class TestPoint(Protocol):
+    """A row of a test-point table; ``key`` identifies it for journaling and resume."""
+
+    @property
+    def key(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    """An instrument role a procedure needs.
+
+    ``kind``: "standard" (must be registered, in service and in date), "dut" (the item being
+    calibrated) or "auxiliary" (used but not a standard, e.g. the room sensor).
+    """
+
+    kind: str
+    interface: type
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class ProcedureInfo:
+    """A procedure's identity and requirements, as a metrologist reviews them."""
+
+    id: str
+    version: str
+    title: str
+    quantity: str
+    device_type: str
+    roles: Mapping[str, RoleSpec]
+    environment: EnvironmentLimits
+    environment_role: str = "environment"
+
+    @property
+    def standard_roles(self) -> tuple[str, ...]:
+        return tuple(r for r, s in self.roles.items() if s.kind == "standard")
+
+    @property
+    def dut_role(self) -> str | None:
+        return next((r for r, s in self.roles.items() if s.kind == "dut"), None)
+
+
+class RunContext(Protocol):
+    """What the runner gives a procedure while it executes."""
+
+    run_id: str
+    clock: Clock
+    standards: Mapping[str, RegisteredStandard]
+
+    def instrument(self, role: str, interface: type[T]) -> T: ...
+
+    def points(self, table: Sequence[Any]) -> Iterator[Any]: ...
+
+    def commit(self, result: PointResult) -> None: ...
+
+    def sleep(self, seconds: float) -> None: ...
+
+    def now(self) -> datetime: ...
+
+    def log(self, message: str) -> None: ...
+
+
+class Procedure(ABC):
+    """Base of every procedure. Subclasses set ``info`` and ``Parameters``."""
+
+    info: ClassVar[ProcedureInfo]
+    #: A frozen dataclass of the procedure's parameters (all with defaults).
+    Parameters: ClassVar[type]
+
+    def __init__(self, parameters: Any | None = None) -> None:
+        self.parameters = parameters if parameters is not None else self.Parameters()
+
+    @classmethod
+    def from_parameters(cls, data: Mapping[str, Any]) -> Procedure:
+        """Build from plain data (journal, API), rejecting unknown or mistyped fields."""
+        names = {f.name for f in dataclasses.fields(cls.Parameters)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValidationError(f"{cls.info.id} parameter", unknown[0],
+                                  "one of " + ", ".join(sorted(names)))
+        return cls(cls.Parameters(**data))
+
+    def parameters_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self.parameters)
+
+    @abstractmethod
+    def test_points(self) -> Sequence[TestPoint]:
+        """The points this run will measure, in order."""
+
+    def setup(self, ctx: RunContext) -> None:  # noqa: B027 - optional hook
+        """Bring the instruments to a known configuration (no output applied)."""
+
+    @abstractmethod
+    def execute(self, ctx: RunContext) -> None:
+        """Measure every point from ``ctx.points(self.test_points())``, committing each."""
+
+    @abstractmethod
+    def make_safe(self, ctx: RunContext) -> None:
+        """Put every output in a safe state (calibrator to standby, source off). Idempotent,
+        and must not raise for an instrument that is already unreachable."""
+
+    def teardown(self, ctx: RunContext) -> None:
+        """Always runs at the end of a run, however it ended."""
+        self.make_safe(ctx)
+
+    def analyse(self, points: Sequence[PointResult], ctx: RunContext) -> dict[str, Any]:
+        """Run-level analysis over all committed points (e.g. a fitted curve)."""
+        return {}

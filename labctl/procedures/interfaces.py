@@ -1,0 +1,106 @@
+"""What the runner needs from the outside world, as protocols.
+
+Procedures never import the platform: the registry of standards, the personnel
+authorisations and the journal reach them through these interfaces, implemented by the
+platform (database) and glued in by the CLI / API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Protocol
+
+from labctl.procedures.environment import EnvironmentSample
+from labctl.procedures.results import PointResult, RunEvent
+
+
+@dataclass(frozen=True)
+class Correction:
+    """A certified correction of a standard, with its standard uncertainty.
+
+    ``parameter`` names what is corrected, e.g. ``"gain"`` (relative, 1) or ``"offset"`` (in
+    ``unit``) of the range ``range_label``; ``value`` is the correction to *add* to the
+    standard's nominal, as its certificate states it.
+    """
+
+    quantity: str
+    range_label: str
+    parameter: str
+    value: float
+    u: float
+    unit: str
+    dof: float = float("inf")
+    certificate_number: str = ""
+
+
+@dataclass(frozen=True)
+class RegisteredStandard:
+    """A measurement standard as the registry knows it at a given time."""
+
+    id: str
+    description: str
+    manufacturer: str
+    model: str
+    serial_number: str
+    status: str  # "in_service", "quarantined", "out_of_tolerance", "retired"
+    due_date: date | None
+    certificate_number: str | None
+    certificate_issuer: str = ""
+    corrections: tuple[Correction, ...] = ()
+    specification: dict[str, Any] = field(default_factory=dict)
+
+    def correction(self, quantity: str, range_label: str, parameter: str) -> Correction | None:
+        return next((c for c in self.corrections if c.quantity == quantity
+                     and c.range_label == range_label and c.parameter == parameter), None)
+
+
+class StandardsRegister(Protocol):
+    """The laboratory's registry of standards and personnel authorisations."""
+
+    def find_standard(self, *, manufacturer: str, model: str, serial_number: str,
+                      at: datetime) -> RegisteredStandard:
+        """The standard with this identity as registered at ``at`` (raises NotFoundError)."""
+        ...
+
+    def is_authorised(self, *, person: str, procedure_id: str, at: datetime) -> bool:
+        """Whether ``person`` may perform ``procedure_id`` at ``at``."""
+        ...
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as journaled: what to run and everything done so far."""
+
+    run_id: str
+    procedure_id: str
+    procedure_version: str
+    parameters: dict[str, Any]
+    dut: dict[str, str]
+    operator: str
+    checker: str
+    status: str
+    created: datetime
+    points: tuple[PointResult, ...] = ()
+    events: tuple[RunEvent, ...] = ()
+    samples: tuple[EnvironmentSample, ...] = ()
+
+
+class Journal(Protocol):
+    """Durable record of runs. Every method commits before it returns."""
+
+    def create_run(self, record: RunRecord) -> None: ...
+
+    def load_run(self, run_id: str) -> RunRecord: ...
+
+    def record_point(self, run_id: str, point: PointResult) -> None:
+        """Commit a completed point. Idempotent on ``point.key``: a second commit of the same
+        key is refused (raises ConflictError), so nothing is measured twice on record."""
+        ...
+
+    def record_event(self, run_id: str, event: RunEvent) -> None: ...
+
+    def record_samples(self, run_id: str, samples: Sequence[EnvironmentSample]) -> None: ...
+
+    def set_status(self, run_id: str, status: str, reason: str = "") -> None: ...

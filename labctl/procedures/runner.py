@@ -1,0 +1,454 @@
+"""The runner: carries a procedure out and owns every cross-cutting duty.
+
+- **Preconditions** before any output is applied: each standard registered, in service, in date,
+  its corrections from its current certificate; the operator authorised for the procedure; a
+  different person named as checker; the room in limits for the settle time. A failure refuses
+  the run with the reason (on record).
+- **Environment** sampled for the whole run; a breach during a point invalidates that point, the
+  bench is made safe and the run holds until conditions are back in limits for the settle time,
+  then the point is measured again — or the run aborts after the hold timeout.
+- **Journal**: each completed point is committed before the next starts; a run stopped at any
+  moment resumes from the next point (``resume``), nothing lost, nothing measured twice.
+- **Faults** beyond the drivers' bounded retries leave the point unmeasured, the bench safe and
+  the run paused with the reason; Ctrl-C does the same.
+- **Events** (started, point_started, point_done, point_invalidated, hold, resume, paused,
+  aborted, completed) go to the journal and to listeners (CLI progress, API streams).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import uuid
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from labctl.errors import (
+    InstrumentCommunicationError,
+    InstrumentError,
+    InstrumentTimeoutError,
+    LabctlError,
+    NotFoundError,
+    PreconditionError,
+    ResponseError,
+    RunAbortedError,
+)
+from labctl.procedures.base import Procedure, RunContext
+from labctl.procedures.clock import Clock, SystemClock
+from labctl.procedures.environment import EnvironmentMonitor, EnvironmentSample
+from labctl.procedures.interfaces import Journal, RegisteredStandard, RunRecord, StandardsRegister
+from labctl.procedures.results import ConditionStats, PointResult, RunEvent, RunResult
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Errors that mean "the instrument could not do it": the run pauses, it does not crash.
+INSTRUMENT_FAULTS = (InstrumentCommunicationError, InstrumentTimeoutError, InstrumentError,
+                     ResponseError)
+
+IN_SERVICE = "in_service"
+
+
+class RunCancelledError(LabctlError, RuntimeError):
+    """The run was asked to stop (API stop request): it pauses, resumable."""
+
+
+class ProcedureError(LabctlError, RuntimeError):
+    """A procedure broke the runner's contract (e.g. did not commit a point it was given)."""
+
+
+class Runner:
+    """Runs procedures on one bench of instruments.
+
+    ``instruments`` maps the procedure's role names to open drivers; ``register`` answers for
+    standards and personnel; ``journal`` stores runs durably. ``clock`` is the run's time
+    (real by default). ``sample_interval`` (s) is the environment sampling period;
+    ``background_sampling`` keeps sampling in a thread while the runner waits on instruments
+    (turn it off with a manual clock, where time moves only when the runner sleeps).
+    """
+
+    def __init__(
+        self,
+        *,
+        instruments: Mapping[str, Any],
+        register: StandardsRegister,
+        journal: Journal,
+        clock: Clock | None = None,
+        sample_interval: float = 1.0,
+        background_sampling: bool = True,
+        listeners: Sequence[Callable[[RunEvent], None]] = (),
+    ) -> None:
+        self.instruments = dict(instruments)
+        self.register = register
+        self.journal = journal
+        self.clock = clock or SystemClock()
+        self.sample_interval = sample_interval
+        self.background_sampling = background_sampling
+        self.listeners = list(listeners)
+        self._stop_requested = threading.Event()
+
+    # -- public --------------------------------------------------------------------------
+
+    def run(self, procedure: Procedure, *, dut: Mapping[str, str], operator: str, checker: str,
+            run_id: str | None = None) -> RunResult:
+        """Start a new run of ``procedure`` and carry it to its end (or a pause)."""
+        record = RunRecord(
+            run_id=run_id or uuid.uuid4().hex,
+            procedure_id=procedure.info.id,
+            procedure_version=procedure.info.version,
+            parameters=procedure.parameters_dict(),
+            dut=dict(dut),
+            operator=operator,
+            checker=checker,
+            status="created",
+            created=self.clock.utcnow(),
+        )
+        self.journal.create_run(record)
+        return self._carry_out(record, procedure)
+
+    def resume(self, run_id: str, catalog: Mapping[str, type[Procedure]]) -> RunResult:
+        """Continue a journaled run from its next unmeasured point."""
+        record = self.journal.load_run(run_id)
+        if record.status == "completed":
+            raise PreconditionError("run_completed", f"run {run_id} is already completed")
+        cls = catalog.get(record.procedure_id)
+        if cls is None:
+            raise NotFoundError("procedure", record.procedure_id)
+        if cls.info.version != record.procedure_version:
+            raise PreconditionError(
+                "procedure_changed",
+                f"run {run_id} was started with {record.procedure_id} version "
+                f"{record.procedure_version}; this labctl has version {cls.info.version}")
+        procedure = cls.from_parameters(record.parameters)
+        return self._carry_out(record, procedure)
+
+    def request_stop(self) -> None:
+        """Ask the current run to pause at the next safe moment (thread-safe)."""
+        self._stop_requested.set()
+
+    # -- the run -------------------------------------------------------------------------
+
+    def _carry_out(self, record: RunRecord, procedure: Procedure) -> RunResult:
+        self._stop_requested.clear()
+        ctx = _Context(self, record, procedure)
+        status, reason = "completed", ""
+        interrupted: BaseException | None = None
+        try:
+            ctx.check_preconditions()
+        except PreconditionError as exc:
+            ctx.emit("refused", str(exc), data={"rule": exc.rule})
+            self.journal.set_status(record.run_id, "refused", str(exc))
+            ctx.close_monitor()
+            raise
+        try:
+            ctx.emit("started" if not ctx.done else "resumed_run",
+                     f"{procedure.info.id} {procedure.info.version}")
+            self.journal.set_status(record.run_id, "running")
+            procedure.setup(ctx)
+            procedure.execute(ctx)
+            missing = [p.key for p in procedure.test_points() if p.key not in ctx.done]
+            if missing:
+                raise ProcedureError(f"{procedure.info.id} ended without measuring {missing}")
+        except RunAbortedError as exc:
+            status, reason = "aborted", exc.reason
+        except INSTRUMENT_FAULTS as exc:
+            status, reason = "paused", f"instrument fault: {exc}"
+        except RunCancelledError:
+            status, reason = "paused", "stopped on request"
+        except KeyboardInterrupt as exc:
+            status, reason, interrupted = "paused", "interrupted by the operator", exc
+        finally:
+            ctx.safe_teardown()
+        analysis: dict[str, Any] = {}
+        if status == "completed":
+            points = self.journal.load_run(record.run_id).points
+            analysis = procedure.analyse(points, ctx)
+        ctx.flush_samples()
+        ctx.close_monitor()
+        self.journal.set_status(record.run_id, status, reason)
+        ctx.emit(status, reason, data={"analysis": analysis} if analysis else {})
+        result = ctx.result(status, reason, analysis)
+        if interrupted is not None:
+            raise interrupted
+        return result
+
+
+class _Context(RunContext):
+    """The runner's side of a run, handed to the procedure as its ``RunContext``."""
+
+    def __init__(self, runner: Runner, record: RunRecord, procedure: Procedure) -> None:
+        self.runner = runner
+        self.record = record
+        self.procedure = procedure
+        self.run_id = record.run_id
+        self.clock = runner.clock
+        self.journal = runner.journal
+        self.standards: dict[str, RegisteredStandard] = {}
+        self.identities: dict[str, Any] = {}
+        self.done: set[str] = {p.key for p in record.points}
+        self.started = self.clock.utcnow()
+        self._t_start = self.clock.now()
+        self._pending: list[EnvironmentSample] = []
+        self._pending_lock = threading.Lock()
+        self._current: tuple[str, float, datetime] | None = None
+        self._committed = False
+        self._invalid = False
+        info = procedure.info
+        self.monitor = EnvironmentMonitor(
+            self.instrument(info.environment_role, object),
+            info.environment, self.clock, interval=runner.sample_interval,
+            on_sample=self._on_sample,
+        )
+        if runner.background_sampling:
+            self.monitor.start()
+
+    # -- RunContext ------------------------------------------------------------------------
+
+    def instrument(self, role: str, interface: type[T]) -> T:
+        try:
+            inst = self.runner.instruments[role]
+        except KeyError:
+            raise PreconditionError(
+                "instrument_missing",
+                f"{self.procedure.info.id} needs a {role!r} instrument; the bench has "
+                + ", ".join(sorted(self.runner.instruments))) from None
+        return inst  # type: ignore[no-any-return]
+
+    def points(self, table: Sequence[Any]) -> Iterator[Any]:
+        for row in table:
+            if row.key in self.done:
+                continue
+            while True:
+                self.await_conditions()
+                self._check_stop()
+                self._current = (row.key, self.clock.now(), self.clock.utcnow())
+                self._committed = self._invalid = False
+                self.emit("point_started", row.key, point_key=row.key)
+                yield row
+                if self._invalid:
+                    continue
+                if not self._committed:
+                    raise ProcedureError(f"{self.procedure.info.id} did not commit {row.key!r}")
+                break
+
+    def commit(self, result: PointResult) -> None:
+        if self._current is None or self._current[0] != result.key:
+            raise ProcedureError(f"commit of {result.key!r} outside its point")
+        key, t0, utc0 = self._current
+        self.monitor.sample_now()  # the conditions at the end of the point, not a stale sample
+        t1 = self.clock.now()
+        breaches = self.monitor.breaches_between(t0, t1)
+        if breaches:
+            self._invalid = True
+            why = "; ".join(dict.fromkeys(b.describe() for b in breaches))
+            self.emit("point_invalidated", f"{key}: {why}", point_key=key,
+                      data={"measured_value": result.measured_value, "error": result.error})
+            self.flush_samples()
+            return
+        conditions = tuple(ConditionStats(**dataclasses.asdict(q))
+                           for q in self.monitor.summary(t0, t1).quantities)
+        result = dataclasses.replace(result, started=utc0, finished=self.clock.utcnow(),
+                                     conditions=conditions)
+        self.flush_samples()
+        self.journal.record_point(self.run_id, result)
+        self.done.add(key)
+        self._committed = True
+        self.emit("point_done", key, point_key=key,
+                  data={"error": result.error, "U": result.U, "conformity": result.conformity})
+
+    def sleep(self, seconds: float) -> None:
+        """Wait on the run clock, sampling the room as time passes."""
+        end = self.clock.now() + seconds
+        while True:
+            remaining = end - self.clock.now()
+            if remaining <= 0:
+                break
+            self.clock.sleep(min(remaining, self.monitor.interval))
+            self.monitor.poll()
+            self._check_stop()
+
+    def now(self) -> datetime:
+        return self.clock.utcnow()
+
+    def log(self, message: str) -> None:
+        self.emit("log", message)
+
+    # -- runner duties -------------------------------------------------------------------------
+
+    def emit(self, kind: str, message: str = "", *, point_key: str | None = None,
+             data: dict[str, Any] | None = None) -> None:
+        event = RunEvent(kind=kind, time=self.clock.utcnow(), message=message,
+                         point_key=point_key, data=data or {})
+        self.journal.record_event(self.run_id, event)
+        for listener in self.runner.listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken display must never stop a calibration
+                log.exception("run event listener failed")
+
+    def check_preconditions(self) -> None:
+        info = self.procedure.info
+        at = self.clock.utcnow()
+        op, checker = self.record.operator.strip(), self.record.checker.strip()
+        if not op:
+            raise PreconditionError("operator_missing", "an operator must be named")
+        if not checker:
+            raise PreconditionError("checker_missing", "a second person must be named as checker")
+        if checker == op:
+            raise PreconditionError("checker_is_operator",
+                                    f"checker {checker!r} is the operator: two people are needed")
+        if not self.runner.register.is_authorised(person=op, procedure_id=info.id, at=at):
+            raise PreconditionError("operator_not_authorised",
+                                    f"{op!r} is not authorised for {info.id} on {at.date()}")
+        for role, spec in info.roles.items():
+            inst = self.instrument(role, spec.interface)
+            if role == info.environment_role:
+                continue
+            ident = inst.identify()
+            self.identities[role] = ident
+            if spec.kind == "dut":
+                self._check_dut(role, ident)
+            if spec.kind == "standard":
+                self.standards[role] = self._check_standard(role, ident, at)
+        self._check_environment()
+
+    def _check_dut(self, role: str, ident: Any) -> None:
+        expected = self.record.dut.get("serial_number")
+        if expected and expected != ident.serial:
+            raise PreconditionError(
+                "dut_mismatch", f"the {role} on the bench has serial {ident.serial!r}, the run "
+                f"is for serial {expected!r}")
+
+    def _check_standard(self, role: str, ident: Any, at: datetime) -> RegisteredStandard:
+        try:
+            std = self.runner.register.find_standard(
+                manufacturer=ident.vendor, model=ident.model, serial_number=ident.serial, at=at)
+        except NotFoundError:
+            raise PreconditionError(
+                "standard_not_registered",
+                f"{role}: {ident.vendor} {ident.model} serial {ident.serial} is not in the "
+                "registry of standards") from None
+        name = f"{role} {std.id} ({std.manufacturer} {std.model} s/n {std.serial_number})"
+        if std.status != IN_SERVICE:
+            raise PreconditionError("standard_not_in_service",
+                                    f"{name} is {std.status.replace('_', ' ')}",
+                                    standard=std.id, status=std.status)
+        if std.due_date is None or std.due_date < at.date():
+            raise PreconditionError("standard_expired",
+                                    f"{name} was due for calibration on {std.due_date}",
+                                    standard=std.id, due=str(std.due_date))
+        if not std.certificate_number:
+            raise PreconditionError("standard_without_certificate", f"{name} has no certificate")
+        stale = [c for c in std.corrections
+                 if c.certificate_number and c.certificate_number != std.certificate_number]
+        if stale:
+            raise PreconditionError(
+                "corrections_not_current",
+                f"{name}: correction {stale[0].parameter} of {stale[0].range_label} comes from "
+                f"certificate {stale[0].certificate_number}, not the current "
+                f"{std.certificate_number}", standard=std.id)
+        return std
+
+    def _check_environment(self) -> None:
+        limits = self.procedure.info.environment
+        t0 = self.clock.now()
+        self.monitor.sample_now()
+        while self.clock.now() - t0 < limits.settle_time:
+            if self.monitor.breaches:
+                break
+            self.sleep(min(self.monitor.interval, limits.settle_time))
+        if self.monitor.breaches:
+            why = self.monitor.breaches[-1].describe()
+            raise PreconditionError("environment_out_of_limits",
+                                    f"room conditions not in limits for the settle time: {why}")
+
+    def await_conditions(self) -> None:
+        """Return when the room is settled; hold (bench safe) while it is not."""
+        self.monitor.poll()
+        if self.monitor.settled():
+            return
+        limits = self.procedure.info.environment
+        breaches = self.monitor.breaches
+        reason = breaches[-1].describe() if breaches else "conditions not yet settled"
+        self.emit("hold", reason)
+        self.journal.set_status(self.run_id, "held", reason)
+        self._make_safe()
+        t_hold = self.clock.now()
+        while not self.monitor.settled():
+            if self.clock.now() - t_hold > limits.hold_timeout:
+                self.flush_samples()
+                raise RunAbortedError(
+                    self.run_id, f"conditions did not recover within {limits.hold_timeout:g} s "
+                    f"({reason})")
+            self.sleep(self.monitor.interval)
+        self.flush_samples()
+        held = self.clock.now() - t_hold
+        self.emit("resume", f"conditions in limits for {limits.settle_time:g} s after a "
+                  f"{held:.0f} s hold", data={"held_seconds": held})
+        self.journal.set_status(self.run_id, "running")
+
+    def _check_stop(self) -> None:
+        if self.runner._stop_requested.is_set():
+            raise RunCancelledError("stop requested")
+
+    def _make_safe(self) -> None:
+        try:
+            self.procedure.make_safe(self)
+        except Exception:  # safety must be attempted for every output; report, go on
+            log.exception("making the bench safe failed")
+
+    def safe_teardown(self) -> None:
+        try:
+            self.procedure.teardown(self)
+        except Exception:
+            log.exception("procedure teardown failed; forcing safe state")
+            self._make_safe()
+
+    def _on_sample(self, sample: EnvironmentSample) -> None:
+        with self._pending_lock:
+            self._pending.append(sample)
+
+    def flush_samples(self) -> None:
+        with self._pending_lock:
+            batch, self._pending = self._pending, []
+        if batch:
+            self.journal.record_samples(self.run_id, batch)
+
+    def close_monitor(self) -> None:
+        self.monitor.stop()
+
+    def result(self, status: str, reason: str, analysis: dict[str, Any]) -> RunResult:
+        stored = self.journal.load_run(self.run_id)
+        summary = self.monitor.summary()
+        instruments: dict[str, dict[str, Any]] = {}
+        for role, inst in self.runner.instruments.items():
+            entry: dict[str, Any] = {}
+            ident = self.identities.get(role)
+            if ident is not None:
+                entry["identity"] = dataclasses.asdict(ident) if dataclasses.is_dataclass(
+                    ident) else dict(vars(ident))
+            try:
+                entry["snapshot"] = inst.snapshot()
+            except INSTRUMENT_FAULTS as exc:
+                entry["snapshot_error"] = str(exc)
+            instruments[role] = entry
+        return RunResult(
+            run_id=self.run_id,
+            procedure_id=self.record.procedure_id,
+            procedure_version=self.record.procedure_version,
+            status=status,
+            dut=dict(self.record.dut),
+            operator=self.record.operator,
+            checker=self.record.checker,
+            started=self.record.created,
+            finished=self.clock.utcnow(),
+            points=tuple(stored.points),
+            conditions=tuple(ConditionStats(**dataclasses.asdict(q)) for q in summary.quantities),
+            standards=tuple(dataclasses.asdict(s) | {"role": r} for r, s in self.standards.items()),
+            instruments=instruments,
+            events=tuple(stored.events),
+            analysis=analysis,
+            reason=reason,
+        )

@@ -1,0 +1,87 @@
+"""Test-point tables: data a metrologist can read and review, not code.
+
+A table is a CSV file shipped beside its procedure. Each row becomes a frozen dataclass of the
+procedure's own row type; a bad cell is reported with file, row, column, value and what is
+allowed, and nothing half-loaded is returned.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from labctl.errors import ValidationError
+
+Row = TypeVar("Row")
+
+
+def _convert(kind: Any, text: str) -> Any:
+    origin = typing.get_origin(kind)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        if text.strip() == "":
+            return None
+        kind = args[0]
+    if kind is float:
+        value = float(text)
+        if not math.isfinite(value):
+            raise ValueError("not a finite number")
+        return value
+    if kind is int:
+        return int(text)
+    if kind is bool:
+        lowered = text.strip().lower()
+        if lowered not in ("true", "false", "yes", "no", "1", "0"):
+            raise ValueError("not a yes/no value")
+        return lowered in ("true", "yes", "1")
+    return text.strip()
+
+
+def load_table(path: Path | str, row_type: type[Row]) -> tuple[Row, ...]:
+    """Read ``path`` (CSV with a header naming ``row_type``'s fields) into row objects.
+
+    Columns not in the header take the field's default; unknown columns are an error (a
+    misspelt column must not be silently ignored). Lines starting with ``#`` are comments.
+    """
+    path = Path(path)
+    hints = typing.get_type_hints(row_type)
+    fields = {f.name: f for f in dataclasses.fields(row_type)}  # type: ignore[arg-type]
+    with path.open(newline="", encoding="utf-8") as handle:
+        lines = [line for line in handle if not line.lstrip().startswith("#")]
+    reader = csv.DictReader(lines)
+    header = reader.fieldnames or []
+    unknown = [h for h in header if h not in fields]
+    if unknown:
+        raise ValidationError(f"{path.name}: column", unknown[0], "one of " + ", ".join(fields))
+    rows: list[Row] = []
+    for number, record in enumerate(reader, start=2):
+        values: dict[str, Any] = {}
+        for name, text in record.items():
+            try:
+                values[name] = _convert(hints[name], text or "")
+            except ValueError as exc:
+                raise ValidationError(f"{path.name}: row {number}, column {name}", text,
+                                      f"a value of type {hints[name]} ({exc})") from None
+        try:
+            rows.append(row_type(**values))
+        except (TypeError, ValidationError) as exc:
+            raise ValidationError(f"{path.name}: row {number}", record, str(exc)) from None
+    if not rows:
+        raise ValidationError(f"{path.name}", "no rows", "at least one test point")
+    return tuple(rows)
+
+
+def check_unique(rows: Iterable[Any], key: str, where: str) -> None:
+    """Reject duplicate keys (two rows for the same point would be measured twice)."""
+    seen: set[Any] = set()
+    for row in rows:
+        value = getattr(row, key)
+        if value in seen:
+            raise ValidationError(f"{where}: {key}", value, "unique values (duplicate point)")
+        seen.add(value)
