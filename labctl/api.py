@@ -1,12 +1,99 @@
-"""HTTP entry point: ``create_app(settings)`` wires the platform's routers together."""
+"""HTTP entry point: ``create_app(settings)`` wires the platform's routers together.
+
+Thin on purpose: a lifespan that opens (and migrates) the database, the routers, and the ONE
+place that turns labctl's errors into HTTP answers. No engine exists at import time.
+"""
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
 import labctl
+from labctl.errors import (
+    AuthenticationError,
+    ConflictError,
+    IntegrityError,
+    LabctlError,
+    NotFoundError,
+    PermissionDeniedError,
+    RuleViolationError,
+    ValidationError,
+)
+from labctl.platform.db import make_engine, migrate
+from labctl.platform.routes import routers
+from labctl.platform.settings import Settings
+
+#: labctl error class → HTTP status (most specific first: RuleViolationError is a ValueError too).
+ERROR_STATUS: tuple[tuple[type[LabctlError], int], ...] = (
+    (AuthenticationError, 401),
+    (PermissionDeniedError, 403),
+    (NotFoundError, 404),
+    (ConflictError, 409),
+    (RuleViolationError, 422),
+    (ValidationError, 422),
+    (IntegrityError, 500),
+)
 
 
-def create_app() -> FastAPI:
-    """The labctl platform application (routers are added by the platform package)."""
-    return FastAPI(title="labctl platform", version=labctl.__version__)
+def _error_body(exc: LabctlError) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": type(exc).__name__, "detail": str(exc)}
+    if isinstance(exc, ValidationError):
+        body.update(field=exc.field, value=_jsonable(exc.value), allowed=exc.allowed)
+    if isinstance(exc, RuleViolationError):
+        body.update(rule=exc.rule, details={k: _jsonable(v) for k, v in exc.details.items()})
+    return body
+
+
+def _jsonable(value: Any) -> Any:
+    return value if isinstance(value, str | int | bool | None) else str(value)
+
+
+async def _labctl_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, LabctlError)
+    status = next((code for cls, code in ERROR_STATUS if isinstance(exc, cls)), 500)
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(_error_body(exc), status_code=status, headers=headers)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """The labctl platform application on ``settings.database_url`` (default: from the env)."""
+    settings = settings or Settings.from_env()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = make_engine(settings.database_url)
+        if settings.migrate_on_start:
+            migrate(engine)
+        app.state.engine = engine
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title="labctl platform", version=labctl.__version__, lifespan=lifespan,
+        description="Registry of measurement standards and CMCs with traceability, calibration "
+                    "certificates (PDF + signed DCC), verification and audit.",
+    )
+    app.state.settings = settings
+    app.add_exception_handler(LabctlError, _labctl_error)
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, database_url: str | None = None) -> None:
+    """Run the platform with uvicorn (``labctl serve``); migrates the database first."""
+    import dataclasses
+
+    import uvicorn
+
+    settings = Settings.from_env()
+    if database_url:
+        settings = dataclasses.replace(settings, database_url=database_url)
+    uvicorn.run(create_app(settings), host=host, port=port)

@@ -1,0 +1,173 @@
+"""Engines, sessions, column types and migrations for the platform database.
+
+Nothing here runs at import time: :func:`make_engine` builds an engine from a URL when the app
+(or a test, or the CLI) asks for one.
+
+SQLite is the embedded default: WAL (readers never wait for the writer), foreign keys on, a
+busy timeout, and every write transaction opened with ``BEGIN IMMEDIATE`` so two writers queue
+for the lock instead of failing half-way (the audit hash chain needs its appends serialised).
+Read-only work (public search) uses :func:`read_engine`, whose transactions stay deferred.
+PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://``); there the audit chain
+serialises its appends with a transaction-scoped advisory lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from labctl.errors import ValidationError
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+_READONLY = "labctl_readonly"
+
+
+# --- column types ------------------------------------------------------------------------
+
+
+class UTCDateTime(sa.types.TypeDecorator[datetime]):
+    """A timezone-aware UTC datetime on every backend.
+
+    PostgreSQL keeps ``timestamptz``; SQLite keeps naive text, so values are converted to UTC
+    before they are stored and read back with ``tzinfo=UTC``: the one place where naive
+    datetimes are normalised. Naive input is refused (its zone would be a guess).
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValidationError("datetime", value.isoformat(), "a timezone-aware datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class DecimalText(sa.types.TypeDecorator[Decimal]):
+    """An exact decimal stored as its text (``"10.000012"``), never as a binary float.
+
+    SQLite has no exact decimal type; text keeps every digit the laboratory reported on both
+    backends. Range queries use the float shadow columns next to these (see the models).
+    """
+
+    impl = sa.String(64)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> str | None:
+        if value is None:
+            return None
+        try:
+            d = value if isinstance(value, Decimal) else Decimal(str(value))
+        except InvalidOperation:
+            raise ValidationError("decimal", value, "a decimal number") from None
+        if not d.is_finite():
+            raise ValidationError("decimal", str(d), "a finite decimal number")
+        return str(d)
+
+    def process_result_value(self, value: str | None, dialect: sa.Dialect) -> Decimal | None:
+        return None if value is None else Decimal(value)
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware UTC, microsecond resolution (what both backends keep)."""
+    return datetime.now(UTC)
+
+
+# --- engines -------------------------------------------------------------------------------
+
+
+def is_sqlite(url_or_engine: str | Engine) -> bool:
+    url = url_or_engine if isinstance(url_or_engine, str) else str(url_or_engine.url)
+    return url.startswith("sqlite")
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """An engine for ``url`` with the per-backend settings described in the module docstring."""
+    if is_sqlite(url):
+        path = sa.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            # Let SQLAlchemy's "begin" event decide how a transaction starts (see below).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: sa.Connection) -> None:
+            readonly = conn.get_execution_options().get(_READONLY, False)
+            conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    kwargs.setdefault("pool_size", 10)
+    kwargs.setdefault("max_overflow", 20)
+    return sa.create_engine(url, pool_pre_ping=True, **kwargs)
+
+
+def read_engine(engine: Engine) -> Engine:
+    """The same pool, for read-only transactions (deferred on SQLite, so they never queue)."""
+    return engine.execution_options(**{_READONLY: True})
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """A session that is rolled back if the block raises (services commit explicitly)."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+        except BaseException:
+            session.rollback()
+            raise
+
+
+# --- migrations ----------------------------------------------------------------------------
+
+
+def alembic_config(engine_or_url: Engine | str) -> Any:
+    """An alembic ``Config`` pointing at the migrations shipped inside the package."""
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+    url = engine_or_url if isinstance(engine_or_url, str) else str(
+        engine_or_url.url.render_as_string(hide_password=False)
+    )
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema to ``revision`` with alembic (the real migrations, not ``create_all``)."""
+    from alembic import command
+
+    cfg = alembic_config(engine)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)

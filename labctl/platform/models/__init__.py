@@ -1,0 +1,45 @@
+"""The platform's tables (SQLModel ``table=True``) and their API create/public schemas.
+
+Importing this package registers every table on ``SQLModel.metadata`` (alembic compares it).
+"""
+
+from labctl.platform.models.audit import AuditEvent
+from labctl.platform.models.base import (
+    CertificateStatus,
+    DecisionRule,
+    OrgLevel,
+    ReviewState,
+    Role,
+    StandardKind,
+    StandardStatus,
+)
+from labctl.platform.models.certificates import (
+    Certificate,
+    CertificateFlag,
+    CertificateStandard,
+    ResultPoint,
+    ResultPosting,
+)
+from labctl.platform.models.org import (
+    ApiToken,
+    Authorisation,
+    Membership,
+    Organisation,
+    Station,
+    User,
+)
+from labctl.platform.models.registry import (
+    Capability,
+    Standard,
+    StandardCalibration,
+    StandardCorrection,
+    StandardStatusChange,
+)
+
+__all__ = [
+    "ApiToken", "AuditEvent", "Authorisation", "Capability", "Certificate", "CertificateFlag",
+    "CertificateStandard", "CertificateStatus", "DecisionRule", "Membership", "OrgLevel",
+    "Organisation", "ResultPoint", "ResultPosting", "ReviewState", "Role", "Standard",
+    "StandardCalibration", "StandardCorrection", "StandardKind", "StandardStatus",
+    "StandardStatusChange", "Station", "User",
+]

@@ -1,0 +1,315 @@
+"""Certificates (one row per revision), the standards they used, their result points, the
+idempotency records of result postings and the flags raised by reverse traceability."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import Field as PField
+from sqlmodel import Field, SQLModel
+
+from labctl.platform.models.base import (
+    CertificateStatus,
+    DecisionRule,
+    decimal_field,
+    str_field,
+    utc_field,
+)
+
+Dec = Decimal
+
+
+class Certificate(SQLModel, table=True):
+    """One revision of a calibration certificate (ISO/IEC 17025 7.8).
+
+    ``number`` is ``<LAB CODE>-<year>-<sequence>``: unique per laboratory and, because laboratory
+    codes are unique, across the platform, so the public verification URL needs only the number.
+    """
+
+    __tablename__ = "certificate"
+    __table_args__ = (sa.UniqueConstraint("number", "revision"),)
+    id: int | None = Field(default=None, primary_key=True)
+    number: str = str_field(64, index=True)
+    revision: int = 0
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)  # the laboratory
+    status: str = str_field(16, default=CertificateStatus.DRAFT, index=True)
+    replaces_id: int | None = Field(default=None, foreign_key="certificate.id")
+    amendment_reason: str = str_field(1000, default="")
+    customer_organisation_id: int | None = Field(default=None, foreign_key="organisation.id")
+    customer_name: str = str_field(200)
+    customer_address: str = str_field(500, default="")
+    item_standard_id: int | None = Field(default=None, foreign_key="standard.id", index=True)
+    item_description: str = str_field(300)
+    item_manufacturer: str = str_field(100, default="")
+    item_model: str = str_field(100, default="")
+    item_serial_number: str = str_field(100, default="")
+    item_identifier: str = str_field(100, default="")
+    quantity: str = str_field(100)  # what the performer must be authorised for
+    procedure: str = str_field(100)
+    method: str = str_field(300)
+    location: str = str_field(300)
+    calibration_begin: datetime = utc_field()
+    calibration_end: datetime = utc_field()
+    receipt_date: date | None = None
+    decision_rule: str = str_field(16, default="")
+    conditions: list[dict[str, Any]] = Field(default_factory=list, sa_type=sa.JSON)
+    statements: list[str] = Field(default_factory=list, sa_type=sa.JSON)
+    performed_by_id: int = Field(foreign_key="user_account.id")
+    checked_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    approved_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    checked_at: datetime | None = utc_field(nullable=True, default=None)
+    issued_at: datetime | None = utc_field(nullable=True, default=None)
+    issue_date: date | None = None
+    withdrawn_at: datetime | None = utc_field(nullable=True, default=None)
+    withdrawal_reason: str = str_field(1000, default="")
+    pdf: bytes | None = Field(default=None, sa_type=sa.LargeBinary, nullable=True)
+    dcc: bytes | None = Field(default=None, sa_type=sa.LargeBinary, nullable=True)
+    content_hash: str = str_field(100, default="")
+    created_by: str = str_field(100)  # actor
+    created_at: datetime = utc_field(default_now=True)
+
+
+class CertificateStandard(SQLModel, table=True):
+    """A standard used, frozen with the calibration that was valid for it at the time of use."""
+
+    __tablename__ = "certificate_standard"
+    __table_args__ = (sa.UniqueConstraint("certificate_id", "standard_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    certificate_id: int = Field(foreign_key="certificate.id", index=True)
+    standard_id: int = Field(foreign_key="standard.id", index=True)
+    calibration_id: int | None = Field(default=None, foreign_key="standard_calibration.id")
+    #: The certificate on this platform behind ``calibration_id`` (denormalised: the reverse
+    #: traceability walk follows it without a join).
+    standard_certificate_id: int | None = Field(
+        default=None, foreign_key="certificate.id", index=True
+    )
+    used_at: datetime = utc_field(index=True)
+
+
+class ResultPoint(SQLModel, table=True):
+    """One measured point as posted (unrounded); reporting rounds it per EA-4/02."""
+
+    __tablename__ = "result_point"
+    __table_args__ = (sa.Index("ix_result_point_cert_seq", "certificate_id", "seq"),)
+    id: int | None = Field(default=None, primary_key=True)
+    certificate_id: int = Field(foreign_key="certificate.id")
+    posting_id: int = Field(foreign_key="result_posting.id", index=True)
+    seq: int
+    table_title: str = str_field(200)
+    quantity: str = str_field(100)
+    unit: str = str_field(16)
+    range_label: str = str_field(100, default="")
+    nominal: Decimal = decimal_field()
+    reference_value: Decimal = decimal_field()
+    measured_value: Decimal = decimal_field()
+    expanded_uncertainty: Decimal = decimal_field()
+    coverage_factor: Decimal = decimal_field()
+    coverage_probability: Decimal = decimal_field()
+    lower_limit: Decimal | None = decimal_field(nullable=True, default=None)
+    upper_limit: Decimal | None = decimal_field(nullable=True, default=None)
+
+
+class ResultPosting(SQLModel, table=True):
+    """One idempotent POST of results: the key, a hash of the body and the stored answer."""
+
+    __tablename__ = "result_posting"
+    __table_args__ = (sa.UniqueConstraint("certificate_id", "idempotency_key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    certificate_id: int = Field(foreign_key="certificate.id", index=True)
+    idempotency_key: str = str_field(200)
+    request_hash: str = str_field(64)
+    actor: str = str_field(100)
+    created_at: datetime = utc_field(default_now=True)
+
+
+class CertificateFlag(SQLModel, table=True):
+    """A certificate whose traceability passes through a standard found out of tolerance."""
+
+    __tablename__ = "certificate_flag"
+    __table_args__ = (sa.UniqueConstraint("certificate_id", "status_change_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    certificate_id: int = Field(foreign_key="certificate.id", index=True)
+    standard_id: int = Field(foreign_key="standard.id", index=True)
+    status_change_id: int = Field(foreign_key="standard_status_change.id")
+    depth: int  # 1 = the standard was used directly
+    report: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
+    created_at: datetime = utc_field(default_now=True)
+
+
+# --- API schemas ---------------------------------------------------------------------------
+
+
+class ConditionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    quantity: str = PField(min_length=1, max_length=64, examples=["temperature"])
+    unit: str = PField(min_length=1, max_length=16, examples=["°C"])
+    mean: Dec = PField(allow_inf_nan=False, max_digits=30)
+    minimum: Dec = PField(allow_inf_nan=False, max_digits=30)
+    maximum: Dec = PField(allow_inf_nan=False, max_digits=30)
+    uncertainty: Dec | None = PField(default=None, ge=0, allow_inf_nan=False, max_digits=30)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ConditionIn:
+        from labctl.errors import ValidationError
+
+        if not self.minimum <= self.mean <= self.maximum:
+            raise ValidationError(
+                "mean", str(self.mean), f"between minimum {self.minimum} and maximum {self.maximum}"
+            )
+        return self
+
+
+class CertificateCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    laboratory_code: str
+    customer_name: str = PField(min_length=1, max_length=200)
+    customer_address: str = PField(default="", max_length=500)
+    customer_code: str | None = PField(
+        default=None, description="The customer's organisation, whose users may read it"
+    )
+    item_standard: str | None = PField(
+        default=None, description="Registry identifier, when the item is a registered standard"
+    )
+    item_description: str = PField(min_length=1, max_length=300)
+    item_manufacturer: str = PField(default="", max_length=100)
+    item_model: str = PField(default="", max_length=100)
+    item_serial_number: str = PField(default="", max_length=100)
+    item_identifier: str = PField(default="", max_length=100)
+    quantity: str = PField(min_length=1, max_length=100)
+    procedure: str = PField(min_length=1, max_length=100)
+    method: str = PField(min_length=1, max_length=300)
+    location: str = PField(min_length=1, max_length=300)
+    calibration_begin: datetime
+    calibration_end: datetime
+    receipt_date: date | None = None
+    performed_by: str | None = PField(default=None, description="Username (default: caller)")
+    standards: list[str] = PField(default_factory=list, max_length=50)
+    conditions: list[ConditionIn] = PField(default_factory=list, max_length=20)
+    decision_rule: DecisionRule | None = None
+    statements: list[str] = PField(default_factory=list, max_length=20)
+
+
+class PointIn(BaseModel):
+    """One point as measured: unrounded values, U expanded with its k (same unit)."""
+
+    model_config = ConfigDict(extra="forbid")
+    table_title: str = PField(min_length=1, max_length=200, examples=["DC voltage"])
+    quantity: str = PField(min_length=1, max_length=100)
+    unit: str = PField(min_length=1, max_length=16)
+    range_label: str = PField(default="", max_length=100)
+    nominal: Dec = PField(allow_inf_nan=False, max_digits=30)
+    reference_value: Dec = PField(allow_inf_nan=False, max_digits=30)
+    measured_value: Dec = PField(allow_inf_nan=False, max_digits=30)
+    expanded_uncertainty: Dec = PField(gt=0, allow_inf_nan=False, max_digits=30)
+    coverage_factor: Dec = PField(default=Dec(2), gt=0, le=10, allow_inf_nan=False,
+                                  max_digits=10)
+    coverage_probability: Dec = PField(default=Dec("0.95"), gt=0, lt=1, allow_inf_nan=False,
+                                       max_digits=10)
+    lower_limit: Dec | None = PField(default=None, allow_inf_nan=False, max_digits=30,
+                                     description="Tolerance on the error (lower)")
+    upper_limit: Dec | None = PField(default=None, allow_inf_nan=False, max_digits=30)
+
+    @model_validator(mode="after")
+    def _limits(self) -> PointIn:
+        from labctl.errors import ValidationError
+
+        if (self.lower_limit is None) != (self.upper_limit is None):
+            raise ValidationError("lower_limit", self.lower_limit, "both limits or neither")
+        if self.lower_limit is not None and self.upper_limit is not None \
+                and self.lower_limit > self.upper_limit:
+            raise ValidationError("lower_limit", str(self.lower_limit),
+                                  f"at most upper_limit={self.upper_limit}")
+        return self
+
+
+class ResultsIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    points: list[PointIn] = PField(min_length=1, max_length=1000)
+
+
+class PointPublic(BaseModel):
+    """A reported point: rounded per EA-4/02 (value to the decimal place of U), as text."""
+
+    seq: int
+    table_title: str
+    quantity: str
+    unit: str
+    range_label: str
+    nominal: str
+    reference_value: str
+    measured_value: str
+    error: str
+    expanded_uncertainty: str
+    coverage_factor: str
+    coverage_probability: str
+    lower_limit: str | None
+    upper_limit: str | None
+    conformity: str | None
+
+
+class ResultsPosted(BaseModel):
+    certificate_number: str
+    revision: int
+    idempotency_key: str
+    points: list[PointPublic]
+
+
+class StandardUsedPublic(BaseModel):
+    identifier: str
+    description: str
+    certificate_number: str | None
+    certificate_issuer: str | None
+    calibrated_on: date | None
+    due_date: date | None
+
+
+class CertificatePublic(BaseModel):
+    number: str
+    revision: int
+    status: CertificateStatus
+    laboratory_code: str
+    customer_name: str
+    item_description: str
+    item_serial_number: str
+    item_standard: str | None
+    quantity: str
+    procedure: str
+    method: str
+    location: str
+    calibration_begin: datetime
+    calibration_end: datetime
+    issue_date: date | None
+    performed_by: str
+    checked_by: str | None
+    approved_by: str | None
+    decision_rule: DecisionRule | None
+    standards: list[StandardUsedPublic]
+    conditions: list[dict[str, Any]]
+    statements: list[str]
+    points: list[PointPublic]
+    replaces: str | None
+    amendment_reason: str
+    withdrawal_reason: str
+    content_hash: str
+    flags: list[dict[str, Any]]
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = PField(min_length=1, max_length=1000)
+
+
+class Verification(BaseModel):
+    number: str
+    revision: int
+    status: CertificateStatus
+    laboratory: str
+    issue_date: date | None
+    content_hash: str
+    signature_valid: bool
+    signature_detail: str
+    current: bool  # False when a later revision replaced this one or it was withdrawn

@@ -1,0 +1,306 @@
+"""The registry: measurement standards (with their calibration history, status history and
+corrections) and calibration and measurement capabilities (CMCs).
+
+Exact values are ``Decimal`` (stored as text); each range/uncertainty also has a float shadow
+column (``*_f``) used only for indexed search comparisons. Uncertainties are expanded (k≈2,
+95 %) and written as ``U(x) = relative·|x| + absolute`` in the entry's unit, which covers the
+usual CMC forms "5 µV/V", "0.5 µV" and "5 µV/V + 0.5 µV".
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Generic, TypeVar
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import Field as PField
+from sqlmodel import Field, SQLModel
+
+from labctl.platform.models.base import (
+    ReviewState,
+    StandardKind,
+    StandardStatus,
+    decimal_field,
+    str_field,
+    utc_field,
+)
+
+IDENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$"
+
+
+class Standard(SQLModel, table=True):
+    """A measurement standard or piece of equipment held by an organisation."""
+
+    __tablename__ = "standard"
+    __table_args__ = (
+        sa.Index("ix_standard_search", "review_state", "quantity", "range_min_f", "range_max_f"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    identifier: str = str_field(64, unique=True, index=True)
+    kind: str = str_field(32)  # StandardKind
+    description: str = str_field(300)
+    manufacturer: str = str_field(100, default="")
+    model: str = str_field(100, default="")
+    serial_number: str = str_field(100, default="")
+    domain: str = str_field(64, index=True)  # technical domain, e.g. "electrical DC"
+    quantity: str = str_field(100, index=True)  # e.g. "DC voltage"
+    unit: str = str_field(16)
+    range_min: Decimal = decimal_field()
+    range_max: Decimal = decimal_field()
+    range_min_f: float
+    range_max_f: float
+    uncertainty_relative: Decimal = decimal_field(default=Decimal(0))
+    uncertainty_absolute: Decimal = decimal_field(default=Decimal(0))
+    uncertainty_relative_f: float = 0.0
+    accuracy_class: str = str_field(64, default="")
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)  # holder
+    status: str = str_field(24, default=StandardStatus.IN_SERVICE)
+    calibration_interval_days: int = 365
+    due_date: date | None = None
+    current_calibration_id: int | None = None  # standard_calibration.id (no FK: cycle)
+    review_state: str = str_field(16, default=ReviewState.DRAFT, index=True)
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    reviewed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    published_at: datetime | None = utc_field(nullable=True, default=None)
+    created_at: datetime = utc_field(default_now=True)
+    search_text: str = str_field(1000, default="")  # lower-cased words for free-text search
+
+
+class StandardCalibration(SQLModel, table=True):
+    """One calibration of a standard: the certificate valid from ``calibrated_on`` to ``due_date``.
+
+    ``certificate_id`` points at a certificate issued on this platform (the chain continues
+    there); ``certificate_number``/``issuer`` name it in any case, e.g. a certificate from a
+    laboratory outside the platform. National primary standards need none.
+    """
+
+    __tablename__ = "standard_calibration"
+    id: int | None = Field(default=None, primary_key=True)
+    standard_id: int = Field(foreign_key="standard.id", index=True)
+    certificate_id: int | None = Field(default=None, foreign_key="certificate.id", index=True)
+    certificate_number: str = str_field(64)
+    issuer: str = str_field(200)
+    calibrated_on: date
+    due_date: date
+    created_at: datetime = utc_field(default_now=True)
+
+
+class StandardStatusChange(SQLModel, table=True):
+    """A status in force from ``effective_at`` (the history answers "status at time t")."""
+
+    __tablename__ = "standard_status_change"
+    id: int | None = Field(default=None, primary_key=True)
+    standard_id: int = Field(foreign_key="standard.id", index=True)
+    status: str = str_field(24)
+    effective_at: datetime = utc_field()
+    reason: str = str_field(1000)
+    #: For out of tolerance: the standard's actual value minus its assigned value, in its unit,
+    #: as ``relative·|x| + absolute``.
+    error_absolute: Decimal | None = decimal_field(nullable=True, default=None)
+    error_relative: Decimal | None = decimal_field(nullable=True, default=None)
+    recorded_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    created_at: datetime = utc_field(default_now=True)
+
+
+class StandardCorrection(SQLModel, table=True):
+    """A correction to a standard's nominal value at one point; superseded values are kept."""
+
+    __tablename__ = "standard_correction"
+    id: int | None = Field(default=None, primary_key=True)
+    standard_id: int = Field(foreign_key="standard.id", index=True)
+    nominal: Decimal = decimal_field()
+    correction: Decimal = decimal_field()
+    uncertainty: Decimal = decimal_field()  # expanded, k = 2
+    valid_from: date
+    superseded_at: datetime | None = utc_field(nullable=True, default=None)
+    certificate_number: str = str_field(64, default="")
+    created_at: datetime = utc_field(default_now=True)
+
+
+class Capability(SQLModel, table=True):
+    """A calibration and measurement capability (CMC) of a laboratory."""
+
+    __tablename__ = "capability"
+    __table_args__ = (
+        sa.Index("ix_capability_search", "review_state", "quantity", "range_min_f", "range_max_f"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)
+    domain: str = str_field(64, index=True)
+    quantity: str = str_field(100, index=True)
+    unit: str = str_field(16)
+    range_min: Decimal = decimal_field()
+    range_max: Decimal = decimal_field()
+    range_min_f: float
+    range_max_f: float
+    uncertainty_relative: Decimal = decimal_field(default=Decimal(0))
+    uncertainty_absolute: Decimal = decimal_field(default=Decimal(0))
+    uncertainty_relative_f: float = 0.0
+    uncertainty_absolute_f: float = 0.0
+    method: str = str_field(300, default="")
+    review_state: str = str_field(16, default=ReviewState.DRAFT, index=True)
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    reviewed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    published_at: datetime | None = utc_field(nullable=True, default=None)
+    created_at: datetime = utc_field(default_now=True)
+    search_text: str = str_field(1000, default="")
+
+
+# --- API schemas ---------------------------------------------------------------------------
+
+Dec = Decimal
+
+
+class _Ranged(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    domain: str = PField(min_length=1, max_length=64, examples=["electrical DC"])
+    quantity: str = PField(min_length=1, max_length=100, examples=["DC voltage"])
+    unit: str = PField(min_length=1, max_length=16, examples=["V"])
+    range_min: Dec = PField(allow_inf_nan=False, max_digits=30)
+    range_max: Dec = PField(allow_inf_nan=False, max_digits=30)
+    uncertainty_relative: Dec = PField(
+        default=Dec(0), ge=0, allow_inf_nan=False, max_digits=30,
+        description="Relative expanded uncertainty (k≈2), dimensionless: 5 µV/V is 0.000005",
+    )
+    uncertainty_absolute: Dec = PField(
+        default=Dec(0), ge=0, allow_inf_nan=False, max_digits=30,
+        description="Absolute expanded uncertainty (k≈2) in the unit",
+    )
+
+    @model_validator(mode="after")
+    def _check_range(self) -> _Ranged:
+        from labctl.errors import ValidationError
+
+        if self.range_min > self.range_max:
+            raise ValidationError(
+                "range_min", str(self.range_min), f"at most range_max={self.range_max}"
+            )
+        return self
+
+
+class StandardCreate(_Ranged):
+    identifier: str = PField(pattern=IDENT_PATTERN, examples=["NIM-DCV-001"])
+    kind: StandardKind
+    description: str = PField(min_length=1, max_length=300)
+    manufacturer: str = PField(default="", max_length=100)
+    model: str = PField(default="", max_length=100)
+    serial_number: str = PField(default="", max_length=100)
+    accuracy_class: str = PField(default="", max_length=64)
+    organisation_code: str = PField(description="The holder")
+    calibration_interval_days: int = PField(default=365, ge=1, le=3650)
+
+
+class CalibrationPublic(BaseModel):
+    certificate_number: str
+    issuer: str
+    calibrated_on: date
+    due_date: date
+
+
+class StandardPublic(BaseModel):
+    identifier: str
+    kind: StandardKind
+    description: str
+    manufacturer: str
+    model: str
+    serial_number: str
+    domain: str
+    quantity: str
+    unit: str
+    range_min: str
+    range_max: str
+    uncertainty_relative: str
+    uncertainty_absolute: str
+    accuracy_class: str
+    organisation_code: str
+    organisation_name: str
+    region: str
+    status: StandardStatus
+    calibration_interval_days: int
+    due_date: date | None
+    current_calibration: CalibrationPublic | None
+    review_state: ReviewState
+
+
+class CapabilityCreate(_Ranged):
+    organisation_code: str
+    method: str = PField(default="", max_length=300)
+
+
+class CapabilityPublic(BaseModel):
+    id: int
+    organisation_code: str
+    organisation_name: str
+    region: str
+    domain: str
+    quantity: str
+    unit: str
+    range_min: str
+    range_max: str
+    uncertainty_relative: str
+    uncertainty_absolute: str
+    method: str
+    review_state: ReviewState
+
+
+class ReviewDecision(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    approve: bool
+    comment: str = PField(default="", max_length=1000)
+
+
+class StatusChangeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    status: StandardStatus
+    reason: str = PField(min_length=1, max_length=1000)
+    effective_at: datetime | None = PField(
+        default=None, description="When the status took effect (default: now); timezone-aware"
+    )
+    error_absolute: Dec | None = PField(
+        default=None, allow_inf_nan=False, max_digits=30,
+        description="Out of tolerance: actual minus assigned value of the standard, in its unit",
+    )
+    error_relative: Dec | None = PField(
+        default=None, allow_inf_nan=False, max_digits=30,
+        description="Out of tolerance: the same error, relative to the value (dimensionless)",
+    )
+
+
+class ExternalCalibrationCreate(BaseModel):
+    """A calibration certificate for a standard issued outside the platform."""
+
+    model_config = ConfigDict(extra="forbid")
+    certificate_number: str = PField(min_length=1, max_length=64)
+    issuer: str = PField(min_length=1, max_length=200)
+    calibrated_on: date
+    due_date: date
+
+
+class CorrectionCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    nominal: Dec = PField(allow_inf_nan=False, max_digits=30)
+    correction: Dec = PField(allow_inf_nan=False, max_digits=30)
+    uncertainty: Dec = PField(ge=0, allow_inf_nan=False, max_digits=30)
+    valid_from: date
+    certificate_number: str = PField(default="", max_length=64)
+
+
+class CorrectionPublic(BaseModel):
+    nominal: str
+    correction: str
+    uncertainty: str
+    valid_from: date
+    superseded_at: datetime | None
+    certificate_number: str
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    offset: int
+    limit: int

@@ -1,0 +1,7 @@
+"""The platform's FastAPI routers, in the order they appear in the OpenAPI schema."""
+
+from fastapi import APIRouter
+
+from labctl.platform.routes import organisations
+
+routers: list[APIRouter] = [organisations.router]

@@ -1,0 +1,92 @@
+"""FastAPI dependencies: the database session, the caller, and the documented error answers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from labctl.errors import AuthenticationError
+from labctl.platform.auth import Principal, principal_for_token
+from labctl.platform.db import read_engine
+from labctl.platform.settings import Settings
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a stable ``error`` class name, the message, and structured fields."""
+
+    error: str
+    detail: str
+    field: str | None = None
+    value: Any = None
+    allowed: str | None = None
+    rule: str | None = None
+    details: dict[str, Any] | None = None
+
+
+def _resp(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+R401 = {401: _resp("No, unknown, revoked or expired bearer token; or bad credentials")}
+R403 = {403: _resp("Authenticated, but the role, scope or separation of duties forbids it")}
+R404 = {404: _resp("No such record (or not visible to the caller)")}
+R409 = {409: _resp("Contradicts the stored state (duplicate, issued certificate is immutable)")}
+R422 = {422: _resp("Invalid input, or a laboratory rule refuses it (see `rule`)")}
+AUTHED: dict[int | str, dict[str, Any]] = {**R401, **R403, **R404, **R422}
+WRITE: dict[int | str, dict[str, Any]] = {**AUTHED, **R409}
+PUBLIC: dict[int | str, dict[str, Any]] = {**R404, **R422}
+
+
+def get_settings(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def get_engine(request: Request) -> Engine:
+    return request.app.state.engine  # type: ignore[no-any-return]
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with Session(get_engine(request), expire_on_commit=False) as session:
+        yield session
+
+
+def get_read_session(request: Request) -> Iterator[Session]:
+    """A session for read-only requests (never queues behind writers on SQLite)."""
+    with Session(read_engine(get_engine(request)), expire_on_commit=False) as session:
+        yield session
+
+
+_bearer = HTTPBearer(auto_error=False, description="User or station bearer token")
+
+
+def get_principal(
+    session: Annotated[Session, Depends(get_read_session)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    """The authenticated caller; 401 (not 403) when there is no valid token."""
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationError("a bearer token is required")
+    return principal_for_token(session, credentials.credentials)
+
+
+def get_optional_principal(
+    session: Annotated[Session, Depends(get_read_session)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal | None:
+    """The caller if a token was sent (public endpoints show more to people in scope)."""
+    if credentials is None:
+        return None
+    return principal_for_token(session, credentials.credentials)
+
+
+SessionDep = Annotated[Session, Depends(get_session)]
+ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
+OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
