@@ -1,5 +1,89 @@
-"""GUM uncertainty engine (JCGM 100, 101, 106; EA-4/02 rounding). Pure numpy/scipy."""
+"""GUM uncertainty engine (JCGM 100, 101, 106; EA-4/02 rounding). Pure numpy/scipy.
 
+Arrays in, arrays out: one call evaluates N measurement points. Modules follow the GUM's words:
+
+- :mod:`~labctl.uncertainty.distributions` — input PDFs (JCGM 101 clause 6)
+- :mod:`~labctl.uncertainty.propagation` — :func:`gum`, the law of propagation (JCGM 100 5)
+- :mod:`~labctl.uncertainty.montecarlo` — :func:`mcm`, adaptive Monte Carlo (JCGM 101 7, 8)
+- :mod:`~labctl.uncertainty.leastsquares` — :func:`curve_fit`, calibration curves (GUM H.3)
+- :mod:`~labctl.uncertainty.typea` — Type A evaluation from readings (GUM 4.2, 5.2.3)
+- :mod:`~labctl.uncertainty.reporting` — :func:`round_result` (EA-4/02, ILAC-P14)
+- :mod:`~labctl.uncertainty.conformity` — :func:`decide` (JCGM 106, ILAC-G8)
+"""
+
+from labctl.uncertainty.conformity import (
+    Decision,
+    DecisionRule,
+    Outcome,
+    decide,
+    probability_of_conformance,
+    test_uncertainty_ratio,
+)
+from labctl.uncertainty.distributions import (
+    Arcsine,
+    Constant,
+    CurvilinearTrapezoid,
+    Distribution,
+    Normal,
+    Rectangular,
+    StudentT,
+    Trapezoidal,
+    Triangular,
+    dof_from_reliability,
+)
+from labctl.uncertainty.leastsquares import CurveFit, curve_fit
+from labctl.uncertainty.montecarlo import (
+    MonteCarloResult,
+    Validation,
+    mcm,
+    numerical_tolerance,
+    validate_gum,
+)
+from labctl.uncertainty.propagation import (
+    Budget,
+    BudgetRow,
+    GumResult,
+    coverage_factor,
+    gum,
+    welch_satterthwaite,
+)
 from labctl.uncertainty.reporting import RoundedResult, round_result, round_uncertainty
+from labctl.uncertainty.typea import TypeA, type_a, type_a_joint
 
-__all__ = ["RoundedResult", "round_result", "round_uncertainty"]
+__all__ = [
+    "Arcsine",
+    "Budget",
+    "BudgetRow",
+    "Constant",
+    "CurveFit",
+    "CurvilinearTrapezoid",
+    "Decision",
+    "DecisionRule",
+    "Distribution",
+    "GumResult",
+    "MonteCarloResult",
+    "Normal",
+    "Outcome",
+    "Rectangular",
+    "RoundedResult",
+    "StudentT",
+    "Trapezoidal",
+    "Triangular",
+    "TypeA",
+    "Validation",
+    "coverage_factor",
+    "curve_fit",
+    "decide",
+    "dof_from_reliability",
+    "gum",
+    "mcm",
+    "numerical_tolerance",
+    "probability_of_conformance",
+    "round_result",
+    "round_uncertainty",
+    "test_uncertainty_ratio",
+    "type_a",
+    "type_a_joint",
+    "validate_gum",
+    "welch_satterthwaite",
+]

@@ -1,0 +1,385 @@
+"""Propagation of distributions by the Monte Carlo method (JCGM 101:2008, "GUM Supplement 1").
+
+:func:`mcm` draws the inputs (JCGM 101 6.4; correlated Gaussian inputs jointly, 6.4.8),
+evaluates the model on blocks of trials (memory-bounded: 10⁸ trials keep only the model values,
+stored as float32 deviations from the estimate when float64 would exceed the memory budget),
+and reports the estimate, standard uncertainty and two coverage intervals: the
+probabilistically symmetric one (7.7.1) and the shortest (7.7.2). ``trials=None`` runs the
+adaptive procedure of 7.9. :func:`validate_gum` compares a GUM result with a Monte Carlo one
+(clause 8).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import special
+
+from labctl.errors import UncertaintyInputError
+from labctl.uncertainty._model import (
+    Correlation,
+    Inputs,
+    Model,
+    check_coverage,
+    check_inputs,
+    correlation_matrix,
+    evaluate,
+)
+from labctl.uncertainty.distributions import Distribution, Normal
+from labctl.uncertainty.propagation import FloatOrArray, GumResult
+
+__all__ = ["MonteCarloResult", "Validation", "mcm", "numerical_tolerance", "validate_gum"]
+
+Array = NDArray[np.float64]
+
+#: Bytes the stored model values may take in float64 before switching to float32 deviations.
+STORE_FLOAT64_LIMIT = 256 * 2**20
+#: Target number of floats drawn per block (inputs × trials × points): about 64 MB.
+BLOCK_ELEMENTS = 2**23
+
+
+@dataclass(frozen=True)
+class MonteCarloResult:
+    """Result of JCGM 101 Monte Carlo for one or N points (arrays of shape (N,)).
+
+    ``value`` (mean of the model values, 7.6), ``u`` (their standard deviation),
+    ``interval`` (probabilistically symmetric 100p % coverage interval, 7.7.1),
+    ``shortest_interval`` (7.7.2), ``coverage`` p, ``trials`` M. For a model with several
+    outputs every field has a leading axis over the outputs and ``cov``/``correlation`` are
+    their (n_out, n_out, *points) matrices (else ``None``). ``adaptive`` tells whether 7.9 was
+    run; then ``tolerance`` is δ (7.9.2, per point/output) and ``converged`` whether every
+    2·s was <= δ before ``max_trials``. ``seed_entropy`` reproduces a run made without an
+    explicit generator (``numpy.random.default_rng(seed_entropy)``).
+    """
+
+    value: FloatOrArray
+    u: FloatOrArray
+    interval: tuple[FloatOrArray, FloatOrArray]
+    shortest_interval: tuple[FloatOrArray, FloatOrArray]
+    coverage: float
+    trials: int
+    adaptive: bool
+    converged: bool
+    tolerance: FloatOrArray | None = None
+    cov: Array | None = None
+    correlation: Array | None = None
+    seed_entropy: int | None = None
+
+
+@dataclass(frozen=True)
+class Validation:
+    """JCGM 101 clause 8: is the GUM interval confirmed by Monte Carlo?
+
+    ``d_low = |y − U − y_low|`` and ``d_high = |y + U − y_high|`` (GUM interval against the
+    Monte Carlo probabilistically symmetric one), ``tolerance`` δ from the GUM u(y) with
+    ``significant_digits`` (7.9.2), ``passed`` when both are <= δ (per point).
+    """
+
+    d_low: FloatOrArray
+    d_high: FloatOrArray
+    tolerance: FloatOrArray
+    passed: bool | NDArray[np.bool_]
+
+
+def numerical_tolerance(u: Any, significant_digits: int = 2) -> Array:
+    """δ of JCGM 101 7.9.2: write u as c × 10^l with c an n_dig-digit integer; δ = ½·10^l.
+
+    ``u`` > 0 (array allowed); u = 0 gives δ = 0.
+    """
+    _check_digits(significant_digits)
+    a = np.asarray(u, dtype=float)
+    with np.errstate(divide="ignore"):
+        l_exp = np.floor(np.log10(np.where(a > 0, a, 1.0))) - significant_digits + 1
+        # c rounded to n_dig digits may reach 10^n_dig (0.0999 -> 10 × 10^-2): one more place.
+        c = np.round(a / 10.0**l_exp)
+        l_exp = np.where(c >= 10.0**significant_digits, l_exp + 1, l_exp)
+    return np.where(a > 0, 0.5 * 10.0**l_exp, 0.0)
+
+
+def _check_digits(significant_digits: int) -> None:
+    if isinstance(significant_digits, bool) or not isinstance(significant_digits, int) or not (
+            1 <= significant_digits <= 6):
+        raise UncertaintyInputError("significant_digits", significant_digits,
+                                    "an integer 1..6 (digits of u(y) held meaningful, 7.9.1)")
+
+
+class _Sampler:
+    """Draws blocks of trials of every input; correlated inputs jointly."""
+
+    def __init__(self, inp: Inputs, correlation: Correlation | None) -> None:
+        self.inp = inp
+        R, pairs = correlation_matrix(correlation, inp.names)
+        linked = sorted({i for i, j, _ in pairs} | {j for i, j, _ in pairs})
+        self.group = linked
+        self.L: Array | None = None
+        if linked:
+            Rg = R[np.ix_(linked, linked)]
+            # Eigen factor rather than Cholesky: valid for singular (r = ±1) PSD matrices.
+            lam, V = np.linalg.eigh(Rg)
+            self.L = V * np.sqrt(np.clip(lam, 0.0, None))
+
+    def draw(self, rng: np.random.Generator, size: int) -> dict[str, Array]:
+        inp = self.inp
+        out: dict[str, Array] = {}
+        nd = len(inp.shape)
+        for i, (nm, d) in enumerate(zip(inp.names, inp.dists, strict=True)):
+            if i in self.group:
+                continue
+            s = d.sample(rng, size)
+            out[nm] = s.reshape((size, *inp.own_shape(i)))
+        if self.L is not None:
+            g = len(self.group)
+            z = rng.standard_normal((size, *inp.shape, g)) @ self.L.T
+            for col, i in enumerate(self.group):
+                d = inp.dists[i]
+                zi = z[..., col]
+                out[inp.names[i]] = _from_standard_normal(d, zi, nd)
+        return {nm: out[nm] for nm in inp.names}
+
+
+def _from_standard_normal(d: Distribution, z: Array, nd: int) -> Array:
+    if isinstance(d, Normal):
+        # JCGM 101 6.4.8: exactly the multivariate Gaussian with covariance U R U.
+        return d.value + d.u * z
+    # Gaussian copula for non-Gaussian marginals: the marginal is exact, the correlation
+    # is the one of the underlying normals (rank correlation close to r).
+    return d.ppf(special.ndtr(z))
+
+
+def _intervals(store: Array, p: float, shortest: bool) -> tuple[Array, Array, Array, Array]:
+    """Symmetric and shortest interval endpoints per column of ``store`` (M, K), in place."""
+    M = store.shape[0]
+    pM = p * M
+    q = int(pM) if float(pM).is_integer() else int(pM + 0.5)
+    q = min(max(q, 1), M)
+    # 7.7.1: r = (M − q)/2 if integer else (M − q + 1)/2 (1-based)
+    r = (M - q) // 2 if (M - q) % 2 == 0 else (M - q + 1) // 2
+    r = max(r, 1) if q < M else 1
+    lo_i, hi_i = r - 1, min(r + q - 1, M - 1)
+    if q >= M:
+        store.sort(axis=0)
+        lo, hi = store[0].astype(float), store[-1].astype(float)
+        return lo, hi, lo, hi
+    tail = M - q
+    if tail < q:
+        # Only the tails need ordering: the smallest M − q and the largest M − q values.
+        store.partition([tail - 1, q], axis=0)
+        store[:tail].sort(axis=0)
+        store[q:].sort(axis=0)
+    else:
+        store.sort(axis=0)
+    sym_lo = store[lo_i].astype(float)
+    sym_hi = store[hi_i].astype(float)
+    if not shortest:
+        return sym_lo, sym_hi, sym_lo, sym_hi
+    # 7.7.2: the shortest of y_(r+q) − y_(r), r = 1..M − q.
+    widths = store[q:M] - store[0:tail]
+    best = np.argmin(widths, axis=0)
+    cols = np.arange(store.shape[1])
+    return sym_lo, sym_hi, store[best, cols].astype(float), store[best + q, cols].astype(float)
+
+
+class _Moments:
+    """Running means and per-point output co-moments, combined block by block (Chan et al.)."""
+
+    def __init__(self, m: int, P: int) -> None:
+        self.m, self.P = m, P
+        self.n = 0
+        self.mean = np.zeros((m, P))
+        self.m2 = np.zeros((m, m, P))
+
+    def add(self, y: Array) -> None:
+        nb = y.shape[0]
+        yy = y.reshape(nb, self.m, self.P)
+        mb = yy.mean(axis=0)
+        d = yy - mb
+        if self.m == 1:
+            m2b = np.einsum("bp,bp->p", d[:, 0], d[:, 0])[None, None]
+        else:
+            m2b = np.einsum("bip,bjp->ijp", d, d)
+        delta = mb - self.mean
+        tot = self.n + nb
+        self.m2 = self.m2 + m2b + delta[:, None] * delta[None, :] * (self.n * nb / tot)
+        self.mean = self.mean + delta * (nb / tot)
+        self.n = tot
+
+    def cov(self) -> Array:
+        """(m, m, P) sample covariance."""
+        return np.asarray(self.m2 / max(self.n - 1, 1), dtype=float)
+
+    def var(self) -> Array:
+        """(K,) = (m·P,) sample variances in storage order."""
+        return np.asarray(np.einsum("aap->ap", self.cov()).reshape(-1), dtype=float)
+
+
+def mcm(
+    f: Model,
+    inputs: Mapping[str, Any],
+    correlation: Correlation | None = None,
+    coverage: float = 0.95,
+    trials: int | None = None,
+    rng: np.random.Generator | int | None = None,
+    *,
+    significant_digits: int = 2,
+    max_trials: int = 10**8,
+    shortest: bool = True,
+    block_size: int | None = None,
+) -> MonteCarloResult:
+    """Propagate the input distributions through ``f`` by Monte Carlo (JCGM 101 clause 7).
+
+    ``f``, ``inputs`` and ``correlation`` as for :func:`~labctl.uncertainty.gum` (``f`` is
+    called with arrays of trials along the first axis). ``trials=M`` runs M trials (>= 1/(1−p)
+    so an interval exists; JCGM 101 7.2 suggests 10⁶); ``trials=None`` runs the adaptive
+    procedure of 7.9 in blocks of max(⌈100/(1−p)⌉, 10⁴) until twice the standard deviation of
+    the block means of y, u(y) and both symmetric interval endpoints is <= δ, the numerical
+    tolerance of u(y) at ``significant_digits`` (7.9.2), or ``max_trials`` is reached.
+    ``rng`` is a :class:`numpy.random.Generator` (or a seed); ``None`` draws fresh entropy and
+    records it in the result. Correlated Gaussian inputs are drawn from their multivariate
+    normal (6.4.8); other correlated inputs through a Gaussian copula.
+    """
+    inp = check_inputs(inputs)
+    p = check_coverage(coverage)
+    sampler = _Sampler(inp, correlation)
+    _check_digits(significant_digits)
+    min_trials = math.ceil(1.0 / (1.0 - p))
+    if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int | np.integer)
+                               or trials < min_trials):
+        raise UncertaintyInputError("trials", trials, f"an integer >= {min_trials} (= 1/(1-p)) "
+                                                      "or None for the adaptive procedure")
+    if isinstance(max_trials, bool) or not isinstance(max_trials, int) or max_trials < 1:
+        raise UncertaintyInputError("max_trials", max_trials, "a positive integer")
+    if block_size is not None and (isinstance(block_size, bool) or not isinstance(
+            block_size, int) or block_size < 1):
+        raise UncertaintyInputError("block_size", block_size, "a positive integer or None")
+    entropy: int | None = None
+    if rng is None:
+        ss = np.random.SeedSequence()
+        entropy = int(ss.entropy)  # type: ignore[arg-type]  # always an int when drawn fresh
+        gen = np.random.default_rng(ss)
+    elif isinstance(rng, np.random.Generator):
+        gen = rng
+    elif isinstance(rng, int | np.integer) and not isinstance(rng, bool):
+        gen = np.random.default_rng(int(rng))
+    else:
+        raise UncertaintyInputError("rng", rng, "a numpy.random.Generator, an int seed or None")
+
+    S = inp.shape
+    x0 = {nm: d.value for nm, d in zip(inp.names, inp.dists, strict=True)}
+    y0_list = evaluate(f, x0, S)
+    m = len(y0_list)
+    y0 = np.stack(y0_list).reshape(-1)  # (K,) = outputs × points, the shift for storage
+    K = y0.size
+    P = max(int(np.prod(S)), 1)
+    n_in = len(inp.names)
+
+    def block(size: int) -> Array:
+        xs = sampler.draw(gen, size)
+        outs = evaluate(f, xs, (size, *S), m)
+        if m == 1:
+            return outs[0].reshape(size, K)
+        return np.stack(outs, axis=1).reshape(size, K)
+
+    if trials is not None:
+        M = int(trials)
+        B = block_size or max(1, min(M, BLOCK_ELEMENTS // ((n_in + 2) * P)))
+        dtype = np.float64 if M * K * 8 <= STORE_FLOAT64_LIMIT else np.float32
+        store = np.empty((M, K), dtype=dtype)
+        mom = _Moments(m, P)
+        done = 0
+        while done < M:
+            b = min(B, M - done)
+            dev = block(b) - y0
+            mom.add(dev)
+            store[done:done + b] = dev
+            done += b
+        tol = None
+        converged = True
+        adaptive = False
+    else:
+        # JCGM 101 7.9.4
+        Mb = max(math.ceil(100.0 / (1.0 - p)), 10**4)
+        mom = _Moments(m, P)
+        blocks: list[NDArray[np.float32]] = []
+        stats: list[Array] = []  # per block: mean, u, y_low, y_high (4, K)
+        converged = False
+        h = 0
+        while True:
+            yb = block(Mb) - y0
+            mom.add(yb)
+            bm = yb.mean(axis=0)
+            bu = yb.std(axis=0, ddof=1)
+            work = yb.copy()
+            lo, hi, _, _ = _intervals(work, p, shortest=False)
+            stats.append(np.stack([bm, bu, lo, hi]))
+            blocks.append(yb.astype(np.float32))
+            h += 1
+            tol = numerical_tolerance(np.sqrt(mom.var()), significant_digits)
+            if h >= 2:
+                st = np.stack(stats)  # (h, 4, K)
+                s = st.std(axis=0, ddof=1) / math.sqrt(h)
+                if np.all(2.0 * s <= tol[None, :]):
+                    converged = True
+                    break
+            if (h + 1) * Mb > max_trials:
+                break
+        M = h * Mb
+        store = np.concatenate(blocks, axis=0)
+        del blocks
+        adaptive = True
+
+    mean = y0 + mom.mean.reshape(-1)
+    var = mom.var()
+    sym_lo, sym_hi, sh_lo, sh_hi = _intervals(store, p, shortest)
+    del store
+
+    def shape_out(a: Array) -> FloatOrArray:
+        a = a.reshape((m, *S)) if m > 1 else a.reshape(S)
+        return float(a) if a.ndim == 0 else a
+
+    cov = corr = None
+    if m > 1:
+        cov = mom.cov().reshape((m, m, *S))
+        d = np.sqrt(np.einsum("aa...->a...", cov))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dd = np.einsum("a...,b...->ab...", d, d)
+            corr = np.where(dd > 0, cov / dd, 0.0)
+    return MonteCarloResult(
+        value=shape_out(mean), u=shape_out(np.sqrt(var)),
+        interval=(shape_out(y0 + sym_lo), shape_out(y0 + sym_hi)),
+        shortest_interval=(shape_out(y0 + sh_lo), shape_out(y0 + sh_hi)),
+        coverage=p, trials=M, adaptive=adaptive, converged=converged,
+        tolerance=None if tol is None else shape_out(tol), cov=cov, correlation=corr,
+        seed_entropy=entropy,
+    )
+
+
+def validate_gum(gum_result: GumResult, mc_result: MonteCarloResult,
+                 significant_digits: int = 2) -> Validation:
+    """JCGM 101 8.2: compare the GUM interval y ± U with the Monte Carlo probabilistically
+    symmetric interval at the same coverage probability; the GUM result is validated when
+    both endpoint differences are <= δ of u(y) at ``significant_digits`` (7.9.2)."""
+    if not np.allclose(gum_result.coverage, mc_result.coverage):
+        raise UncertaintyInputError("mc_result.coverage", mc_result.coverage,
+                                    f"the GUM result's coverage ({gum_result.coverage})")
+    y = np.asarray(gum_result.value)
+    U = np.asarray(gum_result.U)
+    lo, hi = (np.asarray(v) for v in mc_result.interval)
+    try:
+        d_low = np.abs(y - U - lo)
+        d_high = np.abs(y + U - hi)
+    except ValueError:
+        raise UncertaintyInputError("mc_result", f"shape {lo.shape}",
+                                    f"the GUM result's shape {y.shape}") from None
+    tol = numerical_tolerance(gum_result.u, significant_digits)
+    passed = (d_low <= tol) & (d_high <= tol)
+
+    def o(a: Array) -> FloatOrArray:
+        return float(a) if a.ndim == 0 else a
+
+    return Validation(d_low=o(d_low), d_high=o(d_high), tolerance=o(tol),
+                      passed=bool(passed) if passed.ndim == 0 else passed)
