@@ -54,6 +54,7 @@ class Standard(SQLModel, table=True):
     uncertainty_relative: Decimal = decimal_field(default=Decimal(0))
     uncertainty_absolute: Decimal = decimal_field(default=Decimal(0))
     uncertainty_relative_f: float = 0.0
+    uncertainty_absolute_f: float = 0.0
     accuracy_class: str = str_field(64, default="")
     organisation_id: int = Field(foreign_key="organisation.id", index=True)  # holder
     status: str = str_field(24, default=StandardStatus.IN_SERVICE)

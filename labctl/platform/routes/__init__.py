@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from labctl.platform.routes import organisations
+from labctl.platform.routes import organisations, registry
 
-routers: list[APIRouter] = [organisations.router]
+routers: list[APIRouter] = [organisations.router, registry.router]

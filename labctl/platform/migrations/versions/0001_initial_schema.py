@@ -1,8 +1,8 @@
 """initial schema
 
 Revision ID: 0001
-Revises:
-Create Date: 2026-11-22 06:35:01.162207
+Revises: (none)
+Create Date: 2026-11-22 06:42:37.602098
 """
 
 from __future__ import annotations
@@ -208,6 +208,7 @@ def upgrade() -> None:
         sa.Column("uncertainty_relative", sa.String(length=64), nullable=False),
         sa.Column("uncertainty_absolute", sa.String(length=64), nullable=False),
         sa.Column("uncertainty_relative_f", sa.Float(), nullable=False),
+        sa.Column("uncertainty_absolute_f", sa.Float(), nullable=False),
         sa.Column("accuracy_class", sa.String(length=64), nullable=False),
         sa.Column("organisation_id", sa.Integer(), nullable=False),
         sa.Column("status", sa.String(length=24), nullable=False),

@@ -1,0 +1,534 @@
+"""The registry of measurement standards and CMCs: entry, two-person review, status, public search.
+
+Entries go draft → submitted → published; the reviewer who publishes is never the person who
+entered it. The public (no token) sees published entries only; people of the holder (and its
+administrators above) also see drafts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from labctl.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from labctl.platform import audit
+from labctl.platform.auth import Principal, has_role, require_any_role, require_role
+from labctl.platform.db import utcnow
+from labctl.platform.models.base import (
+    OrgLevel,
+    ReviewState,
+    Role,
+    StandardKind,
+    StandardStatus,
+)
+from labctl.platform.models.org import Organisation
+from labctl.platform.models.registry import (
+    CalibrationPublic,
+    Capability,
+    CapabilityCreate,
+    CapabilityPublic,
+    CorrectionCreate,
+    CorrectionPublic,
+    ExternalCalibrationCreate,
+    Page,
+    ReviewDecision,
+    Standard,
+    StandardCalibration,
+    StandardCorrection,
+    StandardCreate,
+    StandardPublic,
+    StandardStatusChange,
+    StatusChangeRequest,
+)
+from labctl.platform.organisations import org_by_code
+
+MAX_PAGE = 200
+
+
+def _words(*parts: str) -> str:
+    return " ".join(p.lower() for p in parts if p)[:1000]
+
+
+def _can_see_unpublished(session: Session, principal: Principal | None, org_id: int) -> bool:
+    if principal is None or principal.kind != "user":
+        return False
+    if has_role(session, principal, Role.ADMIN, org_id):
+        return True
+    return any(o == org_id for o, _ in principal.roles)
+
+
+# --- standards -------------------------------------------------------------------------------
+
+
+def standard_by_identifier(session: Session, identifier: str) -> Standard:
+    row = session.exec(select(Standard).where(Standard.identifier == identifier)).first()
+    if row is None:
+        raise NotFoundError("standard", identifier)
+    return row
+
+
+def visible_standard(session: Session, identifier: str, principal: Principal | None) -> Standard:
+    """The standard if published, or if the caller belongs to its holder (else 404)."""
+    row = standard_by_identifier(session, identifier)
+    if row.review_state != ReviewState.PUBLISHED and not _can_see_unpublished(
+        session, principal, row.organisation_id
+    ):
+        raise NotFoundError("standard", identifier)
+    return row
+
+
+def create_standard(session: Session, *, principal: Principal, data: StandardCreate) -> Standard:
+    org = org_by_code(session, data.organisation_code)
+    assert org.id is not None
+    require_role(session, principal, Role.DATA_ENTRY, org.id, action="standard.create")
+    if data.kind is StandardKind.NATIONAL_PRIMARY and org.level != OrgLevel.NATIONAL:
+        raise ValidationError("kind", data.kind.value,
+                              "national_primary only for a national-level organisation")
+    if session.exec(select(Standard.id).where(Standard.identifier == data.identifier)).first():
+        raise ConflictError(f"standard identifier {data.identifier!r} is already taken")
+    row = Standard(
+        identifier=data.identifier, kind=data.kind.value, description=data.description,
+        manufacturer=data.manufacturer, model=data.model, serial_number=data.serial_number,
+        domain=data.domain, quantity=data.quantity, unit=data.unit,
+        range_min=data.range_min, range_max=data.range_max,
+        range_min_f=float(data.range_min), range_max_f=float(data.range_max),
+        uncertainty_relative=data.uncertainty_relative,
+        uncertainty_absolute=data.uncertainty_absolute,
+        uncertainty_relative_f=float(data.uncertainty_relative),
+        uncertainty_absolute_f=float(data.uncertainty_absolute),
+        accuracy_class=data.accuracy_class, organisation_id=org.id,
+        calibration_interval_days=data.calibration_interval_days,
+        created_by_id=principal.user_id,
+        search_text=_words(data.identifier, data.description, data.manufacturer, data.model,
+                           data.serial_number, data.domain, data.quantity, org.name, org.code),
+    )
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=principal.actor, action="standard.create",
+                 entity_type="standard", entity_id=row.identifier, organisation_id=org.id,
+                 data=data.model_dump(mode="json"))
+    session.commit()
+    return row
+
+
+def _submit(session: Session, *, principal: Principal, row: Standard | Capability,
+            entity: str, key: str) -> None:
+    require_role(session, principal, Role.DATA_ENTRY, row.organisation_id,
+                 action=f"{entity}.submit")
+    if row.review_state != ReviewState.DRAFT:
+        raise ConflictError(f"{entity} {key} is {row.review_state}, only a draft is submitted")
+    row.review_state = ReviewState.SUBMITTED.value
+    session.add(row)
+    audit.record(session, actor=principal.actor, action=f"{entity}.submit", entity_type=entity,
+                 entity_id=key, organisation_id=row.organisation_id)
+    session.commit()
+
+
+def _review(session: Session, *, principal: Principal, row: Standard | Capability,
+            entity: str, key: str, decision: ReviewDecision) -> None:
+    require_role(session, principal, Role.REVIEWER, row.organisation_id,
+                 action=f"{entity}.review")
+    if row.review_state != ReviewState.SUBMITTED:
+        raise ConflictError(f"{entity} {key} is {row.review_state}, only a submitted entry is "
+                            "reviewed")
+    if row.created_by_id == principal.user_id:
+        raise PermissionDeniedError(f"{entity}.review",
+                                    "the person who entered it may not review it (two-person rule)")
+    if decision.approve:
+        row.review_state = ReviewState.PUBLISHED.value
+        row.reviewed_by_id = principal.user_id
+        row.published_at = utcnow()
+    else:
+        row.review_state = ReviewState.DRAFT.value
+    session.add(row)
+    audit.record(session, actor=principal.actor,
+                 action=f"{entity}.{'publish' if decision.approve else 'reject'}",
+                 entity_type=entity, entity_id=key, organisation_id=row.organisation_id,
+                 reason=decision.comment)
+    session.commit()
+
+
+def submit_standard(session: Session, *, principal: Principal, identifier: str) -> Standard:
+    row = standard_by_identifier(session, identifier)
+    _submit(session, principal=principal, row=row, entity="standard", key=identifier)
+    return row
+
+
+def review_standard(session: Session, *, principal: Principal, identifier: str,
+                    decision: ReviewDecision) -> Standard:
+    row = standard_by_identifier(session, identifier)
+    _review(session, principal=principal, row=row, entity="standard", key=identifier,
+            decision=decision)
+    return row
+
+
+def status_at(session: Session, standard: Standard, at: datetime) -> StandardStatus:
+    """The standard's status in force at ``at`` (in service until a change says otherwise)."""
+    row = session.exec(
+        select(StandardStatusChange.status)
+        .where(StandardStatusChange.standard_id == standard.id,
+               StandardStatusChange.effective_at <= at)
+        .order_by(col(StandardStatusChange.effective_at).desc(),
+                  col(StandardStatusChange.id).desc()).limit(1)
+    ).first()
+    return StandardStatus(row) if row else StandardStatus.IN_SERVICE
+
+
+def calibration_at(session: Session, standard: Standard, at: date) -> StandardCalibration | None:
+    """The latest calibration made on or before ``at`` (it may have expired by then)."""
+    return session.exec(
+        select(StandardCalibration)
+        .where(StandardCalibration.standard_id == standard.id,
+               StandardCalibration.calibrated_on <= at)
+        .order_by(col(StandardCalibration.calibrated_on).desc(),
+                  col(StandardCalibration.id).desc()).limit(1)
+    ).first()
+
+
+def change_status(session: Session, *, principal: Principal, identifier: str,
+                  data: StatusChangeRequest) -> StandardStatusChange:
+    """Quarantine, return to service, declare out of tolerance or retire a standard.
+
+    Out of tolerance needs the error found; reverse traceability then flags every certificate
+    that used the standard (at any depth) since its last good calibration (``traceability``).
+    """
+    row = standard_by_identifier(session, identifier)
+    require_any_role(session, principal, (Role.REVIEWER, Role.ADMIN), row.organisation_id,
+                     action="standard.status")
+    if data.status is StandardStatus.OUT_OF_TOLERANCE and (
+        data.error_absolute is None and data.error_relative is None
+    ):
+        raise ValidationError("error_absolute", None,
+                              "the error found (absolute and/or relative) when out of tolerance")
+    if row.status == StandardStatus.RETIRED:
+        raise ConflictError(f"standard {identifier} is retired")
+    effective = data.effective_at or utcnow()
+    if effective.tzinfo is None:
+        raise ValidationError("effective_at", effective.isoformat(), "a timezone-aware time")
+    change = StandardStatusChange(
+        standard_id=row.id, status=data.status.value, effective_at=effective,  # type: ignore[arg-type]
+        reason=data.reason, error_absolute=data.error_absolute,
+        error_relative=data.error_relative, recorded_by_id=principal.user_id,
+    )
+    row.status = data.status.value
+    session.add(row)
+    session.add(change)
+    session.flush()
+    audit.record(session, actor=principal.actor, action="standard.status", entity_type="standard",
+                 entity_id=identifier, organisation_id=row.organisation_id, reason=data.reason,
+                 data=data.model_dump(mode="json"))
+    session.commit()
+    return change
+
+
+def record_calibration(session: Session, *, standard: Standard, certificate_id: int | None,
+                       certificate_number: str, issuer: str, calibrated_on: date,
+                       due_date: date) -> StandardCalibration:
+    """Append a calibration and make it current if it is the newest (no commit, no audit)."""
+    if due_date <= calibrated_on:
+        raise ValidationError("due_date", due_date.isoformat(),
+                              f"after the calibration date {calibrated_on.isoformat()}")
+    cal = StandardCalibration(standard_id=standard.id, certificate_id=certificate_id,  # type: ignore[arg-type]
+                              certificate_number=certificate_number, issuer=issuer,
+                              calibrated_on=calibrated_on, due_date=due_date)
+    session.add(cal)
+    session.flush()
+    current = session.get(StandardCalibration, standard.current_calibration_id) \
+        if standard.current_calibration_id else None
+    if current is None or current.calibrated_on <= calibrated_on:
+        standard.current_calibration_id = cal.id
+        standard.due_date = due_date
+        session.add(standard)
+    return cal
+
+
+def add_external_calibration(session: Session, *, principal: Principal, identifier: str,
+                             data: ExternalCalibrationCreate) -> StandardCalibration:
+    """Record a certificate issued for the standard outside this platform."""
+    row = standard_by_identifier(session, identifier)
+    require_any_role(session, principal, (Role.DATA_ENTRY, Role.REVIEWER), row.organisation_id,
+                     action="standard.calibration")
+    cal = record_calibration(session, standard=row, certificate_id=None,
+                             certificate_number=data.certificate_number, issuer=data.issuer,
+                             calibrated_on=data.calibrated_on, due_date=data.due_date)
+    audit.record(session, actor=principal.actor, action="standard.calibration",
+                 entity_type="standard", entity_id=identifier, organisation_id=row.organisation_id,
+                 data=data.model_dump(mode="json"))
+    session.commit()
+    return cal
+
+
+def add_correction(session: Session, *, principal: Principal, identifier: str,
+                   data: CorrectionCreate) -> StandardCorrection:
+    """A new correction at a point; the one it replaces is kept, marked superseded."""
+    row = standard_by_identifier(session, identifier)
+    require_any_role(session, principal, (Role.DATA_ENTRY, Role.REVIEWER), row.organisation_id,
+                     action="standard.correction")
+    now = utcnow()
+    for old in session.exec(select(StandardCorrection).where(
+            StandardCorrection.standard_id == row.id,
+            col(StandardCorrection.superseded_at).is_(None))).all():
+        if old.nominal == data.nominal:
+            old.superseded_at = now
+            session.add(old)
+    corr = StandardCorrection(standard_id=row.id, nominal=data.nominal,  # type: ignore[arg-type]
+                              correction=data.correction, uncertainty=data.uncertainty,
+                              valid_from=data.valid_from,
+                              certificate_number=data.certificate_number)
+    session.add(corr)
+    audit.record(session, actor=principal.actor, action="standard.correction",
+                 entity_type="standard", entity_id=identifier, organisation_id=row.organisation_id,
+                 data=data.model_dump(mode="json"))
+    session.commit()
+    return corr
+
+
+def list_corrections(session: Session, *, standard: Standard) -> list[CorrectionPublic]:
+    rows = session.exec(select(StandardCorrection).where(
+        StandardCorrection.standard_id == standard.id).order_by(col(StandardCorrection.id))).all()
+    return [CorrectionPublic(nominal=str(r.nominal), correction=str(r.correction),
+                             uncertainty=str(r.uncertainty), valid_from=r.valid_from,
+                             superseded_at=r.superseded_at,
+                             certificate_number=r.certificate_number) for r in rows]
+
+
+def standard_public(session: Session, row: Standard, org: Organisation | None = None
+                    ) -> StandardPublic:
+    org = org or session.get(Organisation, row.organisation_id)
+    assert org is not None
+    cal = session.get(StandardCalibration, row.current_calibration_id) \
+        if row.current_calibration_id else None
+    return StandardPublic(
+        identifier=row.identifier, kind=StandardKind(row.kind), description=row.description,
+        manufacturer=row.manufacturer, model=row.model, serial_number=row.serial_number,
+        domain=row.domain, quantity=row.quantity, unit=row.unit,
+        range_min=str(row.range_min), range_max=str(row.range_max),
+        uncertainty_relative=str(row.uncertainty_relative),
+        uncertainty_absolute=str(row.uncertainty_absolute),
+        accuracy_class=row.accuracy_class, organisation_code=org.code,
+        organisation_name=org.name, region=org.region, status=StandardStatus(row.status),
+        calibration_interval_days=row.calibration_interval_days, due_date=row.due_date,
+        current_calibration=CalibrationPublic(
+            certificate_number=cal.certificate_number, issuer=cal.issuer,
+            calibrated_on=cal.calibrated_on, due_date=cal.due_date) if cal else None,
+        review_state=ReviewState(row.review_state),
+    )
+
+
+# --- capabilities ----------------------------------------------------------------------------
+
+
+def create_capability(session: Session, *, principal: Principal,
+                      data: CapabilityCreate) -> Capability:
+    org = org_by_code(session, data.organisation_code)
+    assert org.id is not None
+    require_role(session, principal, Role.DATA_ENTRY, org.id, action="capability.create")
+    if data.uncertainty_relative == 0 and data.uncertainty_absolute == 0:
+        raise ValidationError("uncertainty_relative", "0",
+                              "a relative and/or absolute best uncertainty above zero")
+    row = Capability(
+        organisation_id=org.id, domain=data.domain, quantity=data.quantity, unit=data.unit,
+        range_min=data.range_min, range_max=data.range_max,
+        range_min_f=float(data.range_min), range_max_f=float(data.range_max),
+        uncertainty_relative=data.uncertainty_relative,
+        uncertainty_absolute=data.uncertainty_absolute,
+        uncertainty_relative_f=float(data.uncertainty_relative),
+        uncertainty_absolute_f=float(data.uncertainty_absolute),
+        method=data.method, created_by_id=principal.user_id,
+        search_text=_words(data.domain, data.quantity, data.method, org.name, org.code),
+    )
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=principal.actor, action="capability.create",
+                 entity_type="capability", entity_id=str(row.id), organisation_id=org.id,
+                 data=data.model_dump(mode="json"))
+    session.commit()
+    return row
+
+
+def capability_by_id(session: Session, cmc_id: int) -> Capability:
+    row = session.get(Capability, cmc_id)
+    if row is None:
+        raise NotFoundError("capability", cmc_id)
+    return row
+
+
+def visible_capability(session: Session, cmc_id: int, principal: Principal | None) -> Capability:
+    row = capability_by_id(session, cmc_id)
+    if row.review_state != ReviewState.PUBLISHED and not _can_see_unpublished(
+        session, principal, row.organisation_id
+    ):
+        raise NotFoundError("capability", cmc_id)
+    return row
+
+
+def submit_capability(session: Session, *, principal: Principal, cmc_id: int) -> Capability:
+    row = capability_by_id(session, cmc_id)
+    _submit(session, principal=principal, row=row, entity="capability", key=str(cmc_id))
+    return row
+
+
+def review_capability(session: Session, *, principal: Principal, cmc_id: int,
+                      decision: ReviewDecision) -> Capability:
+    row = capability_by_id(session, cmc_id)
+    _review(session, principal=principal, row=row, entity="capability", key=str(cmc_id),
+            decision=decision)
+    return row
+
+
+def capability_public(session: Session, row: Capability, org: Organisation | None = None
+                      ) -> CapabilityPublic:
+    org = org or session.get(Organisation, row.organisation_id)
+    assert org is not None and row.id is not None
+    return CapabilityPublic(
+        id=row.id, organisation_code=org.code, organisation_name=org.name, region=org.region,
+        domain=row.domain, quantity=row.quantity, unit=row.unit, range_min=str(row.range_min),
+        range_max=str(row.range_max), uncertainty_relative=str(row.uncertainty_relative),
+        uncertainty_absolute=str(row.uncertainty_absolute), method=row.method,
+        review_state=ReviewState(row.review_state),
+    )
+
+
+def best_cmc_uncertainty(session: Session, *, organisation_id: int, quantity: str, unit: str,
+                         value: Decimal) -> Decimal | None:
+    """The smallest published CMC uncertainty of the laboratory at ``value`` (None: no CMC)."""
+    rows = session.exec(select(Capability).where(
+        Capability.organisation_id == organisation_id, Capability.quantity == quantity,
+        Capability.unit == unit, Capability.review_state == ReviewState.PUBLISHED)).all()
+    candidates = [r.uncertainty_relative * abs(value) + r.uncertainty_absolute
+                  for r in rows if r.range_min <= value <= r.range_max]
+    return min(candidates) if candidates else None
+
+
+# --- search ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Public search filters shared by standards and capabilities (all optional).
+
+    ``value`` must lie in the entry's range; ``max_uncertainty`` is the absolute expanded
+    uncertainty at ``value`` (needs ``value``); ``max_relative_uncertainty`` the relative one
+    (at ``value`` when given, else the relative term alone). ``q``: every word must appear.
+    """
+
+    domain: str | None = None
+    quantity: str | None = None
+    unit: str | None = None
+    value: Decimal | None = None
+    max_uncertainty: Decimal | None = None
+    max_relative_uncertainty: Decimal | None = None
+    organisation: str | None = None
+    region: str | None = None
+    q: str | None = None
+    kind: StandardKind | None = None
+    status: StandardStatus | None = None
+    sort: Literal["uncertainty", "organisation", "range", "identifier", "newest"] = "uncertainty"
+    offset: int = 0
+    limit: int = 50
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_PAGE:
+            raise ValidationError("limit", self.limit, f"1 … {MAX_PAGE}")
+        if self.offset < 0:
+            raise ValidationError("offset", self.offset, ">= 0")
+        if self.max_uncertainty is not None and self.value is None:
+            raise ValidationError("max_uncertainty", str(self.max_uncertainty),
+                                  "only together with value (the uncertainty is taken there)")
+        for name in ("value", "max_uncertainty", "max_relative_uncertainty"):
+            v = getattr(self, name)
+            if v is not None and (not v.is_finite() or abs(v) > Decimal("1e30")):
+                raise ValidationError(name, str(v), "a finite number of magnitude below 1e30")
+        if self.max_relative_uncertainty is not None and self.value is not None \
+                and self.value == 0:
+            raise ValidationError("value", "0", "non-zero when a relative uncertainty is asked")
+
+
+def _apply_filters(stmt: Any, table: type[Standard] | type[Capability], f: SearchFilters) -> Any:
+    t: Any = table
+    stmt = stmt.where(t.review_state == ReviewState.PUBLISHED.value)
+    if f.domain:
+        stmt = stmt.where(t.domain == f.domain)
+    if f.quantity:
+        stmt = stmt.where(t.quantity == f.quantity)
+    if f.unit:
+        stmt = stmt.where(t.unit == f.unit)
+    if f.value is not None:
+        v = float(f.value)
+        stmt = stmt.where(t.range_min_f <= v, t.range_max_f >= v)
+        if f.max_uncertainty is not None:
+            stmt = stmt.where(t.uncertainty_relative_f * abs(v) + t.uncertainty_absolute_f
+                              <= float(f.max_uncertainty))
+        if f.max_relative_uncertainty is not None:
+            stmt = stmt.where(t.uncertainty_relative_f + t.uncertainty_absolute_f / abs(v)
+                              <= float(f.max_relative_uncertainty))
+    elif f.max_relative_uncertainty is not None:
+        stmt = stmt.where(t.uncertainty_relative_f <= float(f.max_relative_uncertainty))
+    if f.organisation:
+        stmt = stmt.where(Organisation.code == f.organisation)
+    if f.region:
+        stmt = stmt.where(Organisation.region == f.region)
+    for word in (f.q or "").lower().split()[:8]:
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        stmt = stmt.where(t.search_text.like(f"%{escaped}%", escape="\\"))
+    if table is Standard:
+        if f.kind:
+            stmt = stmt.where(t.kind == f.kind.value)
+        if f.status:
+            stmt = stmt.where(t.status == f.status.value)
+    return stmt
+
+
+def _order(table: type[Standard] | type[Capability], f: SearchFilters) -> list[Any]:
+    t: Any = table
+    key = t.identifier if table is Standard else t.id
+    if f.sort == "uncertainty":
+        if f.value is not None:
+            v = abs(float(f.value))
+            return [t.uncertainty_relative_f * v + t.uncertainty_absolute_f, key]
+        return [t.uncertainty_relative_f, t.uncertainty_absolute_f, key]
+    if f.sort == "organisation":
+        return [Organisation.code, key]
+    if f.sort == "range":
+        return [t.range_min_f, t.range_max_f, key]
+    if f.sort == "newest":
+        return [sa.desc(t.id)]
+    return [key]
+
+
+def search_standards(session: Session, f: SearchFilters) -> Page[StandardPublic]:
+    base = select(Standard, Organisation).join(
+        Organisation, Organisation.id == Standard.organisation_id)  # type: ignore[arg-type]
+    stmt = _apply_filters(base, Standard, f)
+    count = _apply_filters(
+        select(func.count()).select_from(Standard).join(
+            Organisation, Organisation.id == Standard.organisation_id),  # type: ignore[arg-type]
+        Standard, f)
+    total = session.exec(count).one()
+    rows = session.exec(stmt.order_by(*_order(Standard, f)).offset(f.offset).limit(f.limit)).all()
+    return Page[StandardPublic](items=[standard_public(session, s, o) for s, o in rows],
+                                total=total, offset=f.offset, limit=f.limit)
+
+
+def search_capabilities(session: Session, f: SearchFilters) -> Page[CapabilityPublic]:
+    base = select(Capability, Organisation).join(
+        Organisation, Organisation.id == Capability.organisation_id)  # type: ignore[arg-type]
+    stmt = _apply_filters(base, Capability, f)
+    count = _apply_filters(
+        select(func.count()).select_from(Capability).join(
+            Organisation, Organisation.id == Capability.organisation_id),  # type: ignore[arg-type]
+        Capability, f)
+    total = session.exec(count).one()
+    rows = session.exec(stmt.order_by(*_order(Capability, f)).offset(f.offset)
+                        .limit(f.limit)).all()
+    return Page[CapabilityPublic](items=[capability_public(session, c, o) for c, o in rows],
+                                  total=total, offset=f.offset, limit=f.limit)
+
+
+def default_due_date(calibrated_on: date, interval_days: int) -> date:
+    return calibrated_on + timedelta(days=interval_days)
