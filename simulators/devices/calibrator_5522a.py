@@ -1,0 +1,186 @@
+"""Fluke 5522A multifunction calibrator (DC voltage and resistance), as a device model.
+
+Command set and reply formats: docs/simulated-bench.md, "Calibrator (Fluke 5522A style)".
+The true output is ``setpoint·(1 + gain) + offset`` of the active range in operate, and an
+open circuit in standby. True errors are drawn well inside the 1-year specification.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from simulators.faults import Faults
+from simulators.physics import Stimulus, draw_within
+from simulators.scpi import ScpiError, ScpiModel, one_param
+from simulators.truth import RangeError, as_dict, merge
+
+#: DC voltage ranges: (upper limit V, 1-year spec ppm of output, 1-year floor V).
+DCV_RANGES: tuple[tuple[float, float, float], ...] = (
+    (0.33, 15.0, 1e-6),
+    (3.3, 11.0, 2e-6),
+    (33.0, 12.0, 20e-6),
+    (330.0, 18.0, 150e-6),
+    (1020.0, 18.0, 1500e-6),
+)
+
+#: Resistance ranges: (upper limit Ω, 1-year spec ppm of output, 1-year floor Ω).
+OHM_RANGES: tuple[tuple[float, float, float], ...] = (
+    (11.0, 40.0, 0.001),
+    (33.0, 30.0, 0.0015),
+    (110.0, 28.0, 0.0014),
+    (330.0, 28.0, 0.002),
+    (1.1e3, 28.0, 0.002),
+    (3.3e3, 28.0, 0.02),
+    (11e3, 28.0, 0.02),
+    (33e3, 28.0, 0.2),
+    (110e3, 28.0, 0.2),
+    (330e3, 32.0, 2.0),
+    (1.1e6, 32.0, 2.0),
+    (3.3e6, 40.0, 30.0),
+    (11e6, 110.0, 50.0),
+    (33e6, 200.0, 2500.0),
+    (110e6, 500.0, 3000.0),
+    (330e6, 3000.0, 100e3),
+    (1100e6, 15000.0, 500e3),
+)
+
+MAX_VOLTAGE = 1020.0
+MAX_RESISTANCE = 1100e6
+
+_UNITS: dict[str, tuple[str, float]] = {
+    "V": ("V", 1.0),
+    "MV": ("V", 1e-3),
+    "OHM": ("OHM", 1.0),
+    "KOHM": ("OHM", 1e3),
+    "MOHM": ("OHM", 1e6),
+}
+_OUT = re.compile(r"^([+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)\s*([A-Za-z]*)$")
+
+
+@dataclass(frozen=True)
+class CalibratorTruth:
+    """True errors of one 5522A: per range, keyed by the range's upper limit (V or Ω)."""
+
+    dcv: dict[float, RangeError] = field(default_factory=dict)
+    ohm: dict[float, RangeError] = field(default_factory=dict)
+
+    @staticmethod
+    def draw(rng: np.random.Generator) -> CalibratorTruth:
+        """A healthy calibrator: gain and offset per range inside the 1-year spec."""
+        return CalibratorTruth(
+            dcv={r: RangeError(draw_within(rng, ppm * 1e-6), draw_within(rng, floor))
+                 for r, ppm, floor in DCV_RANGES},
+            ohm={r: RangeError(draw_within(rng, ppm * 1e-6), draw_within(rng, floor))
+                 for r, ppm, floor in OHM_RANGES},
+        )
+
+
+def range_for(value: float, ranges: tuple[tuple[float, float, float], ...]) -> float:
+    """Upper limit of the smallest range that holds ``|value|``."""
+    for upper, _, _ in ranges:
+        if abs(value) < upper:
+            return upper
+    return ranges[-1][0]
+
+
+class Calibrator5522A(ScpiModel):
+    """Device model of the 5522A: setpoint, operate/standby, error queue, true output."""
+
+    def __init__(
+        self,
+        rng: np.random.Generator,
+        truth: CalibratorTruth | dict[str, object] | None = None,
+        lock: threading.RLock | None = None,
+    ) -> None:
+        super().__init__(lock)
+        self.faults = Faults()
+        self.serial = f"{int(rng.integers(1_000_000, 9_999_999))}"
+        self.idn = f"FLUKE,5522A,{self.serial},1.4+1.3+2.0+*"
+        self.true_errors: CalibratorTruth = merge(
+            CalibratorTruth.draw(rng), truth, "calibrator_truth"
+        )
+        self.operate = False
+        self.value = 0.0
+        self.unit = "V"
+        self.add("OUTput", self._out)
+        self.add("OUTput", lambda p: self._no_params(p) or f"{self.value:.6E},{self.unit}",
+                 query=True)
+        self.add("OPERate", lambda p: self._no_params(p) or self._set_operate(True))
+        self.add("STBY", lambda p: self._no_params(p) or self._set_operate(False))
+        self.add("OPERate", lambda p: self._no_params(p) or str(int(self.operate)), query=True)
+        self.add("ERRor", lambda p: self._no_params(p) or self._err(), query=True)
+
+    # --- commands -----------------------------------------------------------------------
+
+    def reset(self) -> None:
+        """``*RST``: standby, 0 V DC."""
+        self.operate = False
+        self.value = 0.0
+        self.unit = "V"
+
+    def _set_operate(self, on: bool) -> None:
+        self.operate = on
+
+    def _err(self) -> str:
+        code, message = self.pop_error()
+        if code == 0:
+            return '0,"No Error"'
+        return f'{code},"{message}"'
+
+    def _out(self, params: list[str]) -> None:
+        # "OUT 1.5 V" arrives as one parameter "1.5 V"; "OUT 1.5,V" is not 5522A syntax.
+        text = one_param(params)
+        assert text is not None
+        m = _OUT.match(text.strip())
+        if m is None:
+            raise ScpiError(-104)
+        number, unit_word = m.group(1), m.group(2).upper()
+        if not unit_word:
+            raise ScpiError(-109)
+        if unit_word not in _UNITS:
+            raise ScpiError(-222)
+        unit, scale = _UNITS[unit_word]
+        value = float(number) * scale
+        if unit == "V" and not -MAX_VOLTAGE <= value <= MAX_VOLTAGE:
+            raise ScpiError(-222)
+        if unit == "OHM" and not 0.0 <= value <= MAX_RESISTANCE:
+            raise ScpiError(-222)
+        self.value, self.unit = value, unit
+
+    # --- physics ------------------------------------------------------------------------
+
+    def active_range(self) -> tuple[float, RangeError]:
+        """The range in use for the present setpoint and its true error."""
+        if self.unit == "V":
+            r = range_for(self.value, DCV_RANGES)
+            return r, self.true_errors.dcv[r]
+        r = range_for(self.value, OHM_RANGES)
+        return r, self.true_errors.ohm[r]
+
+    def output(self, t: float = 0.0) -> Stimulus:
+        """What the terminals really present at time ``t`` (s): the DMM's front input."""
+        with self.lock:
+            if not self.operate:
+                return Stimulus.open()
+            _, err = self.active_range()
+            return Stimulus("V" if self.unit == "V" else "OHM", err.apply(self.value))
+
+    def truth(self) -> dict[str, object]:
+        """Serial, state, true output and true errors per range (plain dicts)."""
+        with self.lock:
+            out = self.output()
+            rng, _ = self.active_range()
+            return {
+                "model": "5522A",
+                "serial": self.serial,
+                "operate": self.operate,
+                "setpoint": self.value,
+                "unit": self.unit,
+                "range": rng,
+                "true_output": {"kind": out.kind, "value": out.value},
+                "errors": as_dict(self.true_errors),
+            }

@@ -1,0 +1,86 @@
+"""Minimal real-socket clients for the simulator tests (no labctl, no mocks).
+
+``ScpiClient`` speaks raw TCP lines to an SCPI simulator; ``modbus_client`` opens a pymodbus
+TCP client. Both have short timeouts so a broken server fails a test instead of hanging it.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from pymodbus.client import ModbusTcpClient
+
+TIMEOUT = 2.0  # s
+
+
+class ScpiClient:
+    """A line-oriented TCP client: ``write`` a line, ``readline`` one reply."""
+
+    def __init__(self, port: int, host: str = "127.0.0.1", timeout: float = TIMEOUT) -> None:
+        self.sock = socket.create_connection((host, port), timeout=timeout)
+        self._buffer = b""
+
+    def write(self, line: str, terminator: str = "\n") -> None:
+        """Send one line."""
+        self.sock.sendall((line + terminator).encode("ascii"))
+
+    def readline(self) -> str:
+        """One reply line without its ``\\n``; ``socket.timeout`` if none comes; ``EOFError``
+        if the server closed the connection."""
+        while b"\n" not in self._buffer:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise EOFError("connection closed by the simulator")
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return line.decode("ascii")
+
+    def query(self, line: str) -> str:
+        """Send a line holding one query; its reply."""
+        self.write(line)
+        return self.readline()
+
+    def ask(self, line: str, replies: int) -> list[str]:
+        """Send a line and read ``replies`` reply lines."""
+        self.write(line)
+        return [self.readline() for _ in range(replies)]
+
+    def close(self) -> None:
+        """Close the socket."""
+        self.sock.close()
+
+    def __enter__(self) -> ScpiClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextmanager
+def scpi(bench: object, role: str) -> Iterator[ScpiClient]:
+    """A connected ScpiClient to ``bench.instruments[role]``."""
+    client = ScpiClient(bench.instruments[role].port)  # type: ignore[attr-defined]
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+@contextmanager
+def modbus(bench: object, role: str, timeout: float = TIMEOUT) -> Iterator[ModbusTcpClient]:
+    """A connected pymodbus TCP client to ``bench.instruments[role]`` (no retries)."""
+    client = ModbusTcpClient(
+        "127.0.0.1", port=bench.instruments[role].port, timeout=timeout, retries=0  # type: ignore[attr-defined]
+    )
+    assert client.connect()
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def parse_floats(reply: str) -> list[float]:
+    """Comma-separated numbers of a reading reply."""
+    return [float(x) for x in reply.split(",")]
