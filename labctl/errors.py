@@ -71,6 +71,11 @@ class ResponseError(LabctlError, ValueError):
         super().__init__(f"{resource}: reply {response!r} to {command!r} is not {expected}")
 
 
+class OverloadError(ResponseError):
+    """A reading was the instrument's overload marker (``+9.9E+37``): the input exceeds the
+    range, or the channel has nothing connected. Not a number to compute with."""
+
+
 class InstrumentError(LabctlError, RuntimeError):
     """The instrument reported an error (SCPI error queue entry, Modbus exception)."""
 

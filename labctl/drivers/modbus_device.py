@@ -1,0 +1,92 @@
+"""Base class of Modbus drivers: registers declared as data, read with retry, written once.
+
+A driver lists its :class:`~labctl.drivers.registers.Register` rows (copied from the manual);
+this base reads them (several at once when they are adjacent in one table), converts them to
+SI values, retries reads after link faults (reading changes nothing) and writes exactly once
+(a write is never resent: after a lost response its outcome is unknown).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from labctl.drivers.base import InstrumentBase
+from labctl.drivers.registers import Register, decode_block, span
+from labctl.drivers.retry import LINK_FAULTS, RetryPolicy, call_with_retry
+from labctl.drivers.roles import Identity
+from labctl.drivers.transports.base import (
+    PRODUCT_CODE,
+    VENDOR_NAME,
+    RegisterTransport,
+)
+from labctl.errors import ResponseError
+
+
+class ModbusInstrument(InstrumentBase):
+    """Base of Modbus TCP drivers. Subclasses declare ``SERIAL`` and ``FIRMWARE`` registers."""
+
+    SERIAL: Register
+    FIRMWARE: Register
+
+    def __init__(self, transport: RegisterTransport, *, retry: RetryPolicy | None = None) -> None:
+        super().__init__(transport, retry=retry)
+        self._transport: RegisterTransport = transport
+
+    def _recover(self, error: Exception) -> None:
+        del error
+        self._transport.reconnect()
+
+    def read_block(
+        self, registers: Sequence[Register], *, check_range: bool = True
+    ) -> dict[str, float]:
+        """Read adjacent registers of one table in one request → {name: SI value}.
+
+        With ``check_range`` a value outside its register's ``minimum`` … ``maximum`` (what
+        the device can physically report) raises ``ResponseError``: a broken sensor's number
+        must not reach a procedure.
+        """
+        table, first, count = span(registers)
+
+        def attempt() -> list[int]:
+            return self._transport.read_registers(table, first, count)
+
+        words = call_with_retry(attempt, self._retry, recover=self._recover,
+                                what=f"read {table.value} {first}+{count}")
+        values = decode_block(registers, first, words)
+        if check_range:
+            for reg in registers:
+                if not reg.in_range(values[reg.name]):
+                    raise ResponseError(self.resource, f"read {reg.name}", values[reg.name],
+                                        f"{reg.name} within {reg.allowed} (its physical range)")
+        return values
+
+    def read_register(self, register: Register) -> float:
+        """One register's SI value."""
+        return self.read_block((register,))[register.name]
+
+    def write_register(self, register: Register, value: float) -> None:
+        """Validate (before any I/O), encode and write ``value`` once; never resent."""
+        words = register.encode(value)
+        try:
+            self._transport.write_registers(register.address, words)
+        except LINK_FAULTS as exc:
+            exc.add_note(f"{self.resource}: outcome of writing {register.name}={value!r} "
+                         "unknown (it was not resent)")
+            raise
+
+    def identify(self) -> Identity:
+        """Device identification (43/14) plus the serial number and firmware registers."""
+        info = call_with_retry(self._transport.read_device_identification, self._retry,
+                               recover=self._recover, what="read device identification")
+        for key in (VENDOR_NAME, PRODUCT_CODE):
+            if not info.get(key):
+                raise ResponseError(self.resource, "read device identification", info,
+                                    f"object {key} (VendorName, ProductCode) present")
+        values = self.read_block((self.SERIAL, self.FIRMWARE))
+        firmware = int(values[self.FIRMWARE.name])  # major·256 + minor
+        return Identity(
+            vendor=info[VENDOR_NAME],
+            model=info[PRODUCT_CODE],
+            serial=str(int(values[self.SERIAL.name])),
+            firmware=f"{firmware >> 8}.{firmware & 0xFF}",
+        )

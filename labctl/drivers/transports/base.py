@@ -1,0 +1,89 @@
+"""The two transport interfaces drivers are written against (no I/O library imported here).
+
+Like PyVISA's split between message-based and register-based sessions: SCPI instruments speak
+lines of text over a :class:`MessageTransport`; Modbus devices expose registers through a
+:class:`RegisterTransport`. A driver receives one of these, never a resource string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from labctl.drivers.registers import Table
+
+#: Read Device Identification object ids (Modbus function 43/14).
+VENDOR_NAME, PRODUCT_CODE, MAJOR_MINOR_REVISION = 0, 1, 2
+
+
+class MessageTransport(Protocol):
+    """A line-oriented link to a message-based instrument.
+
+    Every failure is one of labctl's errors: ``InstrumentTimeoutError`` (no reply within
+    ``timeout``), ``ConnectionLostError`` / ``InstrumentCommunicationError`` (the link is
+    gone), ``ResponseError`` (bytes that are not text).
+    """
+
+    @property
+    def resource(self) -> str: ...
+
+    @property
+    def timeout(self) -> float:
+        """Seconds to wait for a reply (> 0)."""
+        ...
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def write(self, command: str) -> None:
+        """Send one command line (the termination is added)."""
+        ...
+
+    def read(self, timeout: float | None = None) -> str:
+        """Read one reply line, without its termination."""
+        ...
+
+    def query(self, command: str, timeout: float | None = None) -> str:
+        """Write ``command`` and read its one-line reply (``timeout`` overrides, in s)."""
+        ...
+
+    def query_bytes(self, command: str, timeout: float | None = None) -> bytes:
+        """Like :meth:`query` without decoding: for long numeric replies parsed in bulk."""
+        ...
+
+    def reconnect(self) -> None:
+        """Drop the connection (and anything buffered) and open a fresh one."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection. Safe to call twice."""
+        ...
+
+
+class RegisterTransport(Protocol):
+    """A link to a register-based device (Modbus) addressed by table and register number."""
+
+    @property
+    def resource(self) -> str: ...
+
+    @property
+    def timeout(self) -> float: ...
+
+    @property
+    def is_open(self) -> bool: ...
+
+    def read_registers(self, table: Table, address: int, count: int) -> list[int]:
+        """Read ``count`` consecutive 16-bit registers of ``table`` from ``address``."""
+        ...
+
+    def write_registers(self, address: int, values: Sequence[int]) -> None:
+        """Write consecutive holding registers from ``address``."""
+        ...
+
+    def read_device_identification(self) -> dict[int, str]:
+        """Function 43/14 objects by id (0 VendorName, 1 ProductCode, 2 MajorMinorRevision)."""
+        ...
+
+    def reconnect(self) -> None: ...
+
+    def close(self) -> None: ...

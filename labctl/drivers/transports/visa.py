@@ -1,0 +1,371 @@
+"""Message-based transport: SCPI lines over PyVISA with the pure-Python ``@py`` backend.
+
+This module and :mod:`labctl.drivers.transports.modbus` are the only ones that import an
+instrument I/O library. Everything pyvisa can raise is translated here, once, into labctl's
+errors; timeouts are float seconds everywhere else and become pyvisa's milliseconds only here.
+
+Two pyvisa-py behaviours are worked around on purpose (both in :meth:`VisaTransport._read`):
+a TCPIP SOCKET session that the peer has closed does not report the loss but spins until its
+timeout, and a refused connection is reported as opened. Before each read the transport
+waits on the session's socket itself (one ``select``), so a dropped connection is seen at
+once as :class:`ConnectionLostError` and a silent instrument as a timeout, without burning a
+core for the whole timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import socket
+import threading
+import time
+from types import TracebackType
+from typing import Any, Self
+
+import pyvisa
+import pyvisa_py  # noqa: F401 - the "@py" backend: a missing install fails here, not mid-run
+from pyvisa import constants
+from pyvisa import errors as visa_errors
+
+from labctl.errors import (
+    ConnectionLostError,
+    InstrumentCommunicationError,
+    InstrumentTimeoutError,
+    ResponseError,
+    ValidationError,
+)
+
+_log = logging.getLogger(__name__)
+
+_SUCCESS_MORE = constants.StatusCode.success_max_count_read
+#: Warnings pyvisa would otherwise raise through ``warnings`` (an error under pytest) for a
+#: read that merely filled its chunk: more data follows, the loop below fetches it.
+_QUIET = (constants.StatusCode.success_max_count_read,
+          constants.StatusCode.success_device_not_present)
+_LINK_CODES = frozenset({
+    constants.StatusCode.error_connection_lost,
+    constants.StatusCode.error_io,
+    constants.StatusCode.error_invalid_object,
+    constants.StatusCode.error_closing_failed,
+})
+_CHUNK = 65536
+
+
+class _SharedResourceManager:
+    """One ``ResourceManager("@py")`` per process, opened on first use, closed after the last.
+
+    Opening a resource manager is slow and pyvisa keeps one per backend anyway; counting users
+    lets the last transport to close release it cleanly (no dangling sessions at exit).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rm: pyvisa.ResourceManager | None = None
+        self._users = 0
+
+    def acquire(self) -> pyvisa.ResourceManager:
+        with self._lock:
+            if self._rm is None:
+                self._rm = pyvisa.ResourceManager("@py")
+            self._users += 1
+            return self._rm
+
+    def release(self) -> None:
+        with self._lock:
+            self._users -= 1
+            if self._users <= 0 and self._rm is not None:
+                rm, self._rm, self._users = self._rm, None, 0
+                rm.close()
+
+
+_RESOURCE_MANAGER = _SharedResourceManager()
+
+
+def _check_termination(name: str, value: str) -> str:
+    if not isinstance(value, str) or value not in ("\n", "\r\n", "\r"):
+        raise ValidationError(name, value, r"'\n', '\r\n' or '\r'")
+    return value
+
+
+def _check_timeout(value: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+        0 < value <= 3600
+    ):
+        raise ValidationError("timeout", value, "seconds, 0 < timeout ≤ 3600")
+    return float(value)
+
+
+class VisaTransport:
+    """A line-oriented link to one SCPI instrument through ``pyvisa`` (``@py`` backend).
+
+    ``resource`` is a VISA resource string, e.g. ``TCPIP0::127.0.0.1::5025::SOCKET``;
+    ``timeout`` the seconds to wait for each reply (0 < t ≤ 3600); the terminations are
+    explicit because SOCKET resources have no END indicator. The transport opens on
+    :meth:`open` (or ``with``); after a timeout or a lost connection it drops the session, so a
+    late reply can never be taken for the answer to the next command, and reopens it on the
+    next call. :meth:`close` is final.
+    """
+
+    def __init__(
+        self,
+        resource: str,
+        *,
+        timeout: float = 2.0,
+        write_termination: str = "\n",
+        read_termination: str = "\n",
+        encoding: str = "ascii",
+        open_timeout: float = 5.0,
+    ) -> None:
+        if not isinstance(resource, str) or not resource.strip():
+            raise ValidationError("resource", resource, "a VISA resource string")
+        self._resource = resource
+        self._timeout = _check_timeout(timeout)
+        self._open_timeout = _check_timeout(open_timeout)
+        self._write_term = _check_termination("write_termination", write_termination)
+        self._read_term = _check_termination("read_termination", read_termination)
+        self._wterm_bytes = write_termination.encode("ascii")
+        self._rterm_bytes = read_termination.encode("ascii")
+        "".encode(encoding)  # fail now on an unknown codec, not on the first query
+        self._encoding = encoding
+        self._rm: pyvisa.ResourceManager | None = None
+        self._res: Any = None  # pyvisa MessageBasedResource; Any: pyvisa's stubs are partial
+        self._lib: Any = None
+        self._handle: Any = None
+        self._sock: socket.socket | None = None
+        self._quiet: contextlib.ExitStack | None = None
+        self._closed = False
+        self.opened_count = 0  # connections made so far (1 + reconnects), for diagnostics
+
+    # --- lifetime -------------------------------------------------------------------------
+
+    @property
+    def resource(self) -> str:
+        return self._resource
+
+    @property
+    def timeout(self) -> float:
+        """Seconds to wait for each reply."""
+        return self._timeout
+
+    @timeout.setter
+    def timeout(self, value: float) -> None:
+        self._timeout = _check_timeout(value)
+        if self._res is not None:
+            self._res.timeout = self._timeout * 1000.0
+
+    @property
+    def is_open(self) -> bool:
+        return self._res is not None
+
+    def open(self) -> None:
+        """Connect (again, after :meth:`close`); a no-op when already connected."""
+        self._closed = False
+        if self._res is None:
+            self._connect()
+
+    def _connect(self) -> None:
+        if self._rm is None:
+            self._rm = _RESOURCE_MANAGER.acquire()
+        try:
+            res: Any = self._rm.open_resource(
+                self._resource,
+                open_timeout=int(self._open_timeout * 1000),
+                timeout=self._timeout * 1000.0,
+                write_termination=self._write_term,
+                read_termination=self._read_term,
+                encoding=self._encoding,
+            )
+        except visa_errors.VisaIOError as exc:
+            self._release_rm()
+            raise InstrumentCommunicationError(self._resource, f"cannot open: {exc}") from exc
+        except Exception as exc:  # pyvisa-py raises a bare Exception("could not connect")
+            self._release_rm()
+            raise InstrumentCommunicationError(self._resource, f"cannot open: {exc}") from exc
+        self._res = res
+        self._lib = res.visalib
+        self._handle = res.session
+        session = getattr(self._lib, "sessions", {}).get(self._handle)
+        sock = getattr(session, "interface", None)
+        self._sock = sock if isinstance(sock, socket.socket) else None
+        if self._sock is not None:
+            # pyvisa-py connects non-blocking and calls a refused connection "opened".
+            err = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+            if err:
+                self._drop()
+                raise InstrumentCommunicationError(
+                    self._resource, f"cannot open: {os.strerror(err)}"
+                )
+            # A set followed by SYST:ERR? is two small writes: Nagle would hold the second.
+            self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self._quiet = contextlib.ExitStack()
+        self._quiet.enter_context(self._lib.ignore_warning(self._handle, *_QUIET))
+        self.opened_count += 1
+        _log.debug("%s: opened", self._resource)
+
+    def _drop(self) -> None:
+        """Forget the session (after a fault, or on close); keep the resource manager."""
+        res, self._res, self._sock = self._res, None, None
+        quiet, self._quiet = self._quiet, None
+        if quiet is not None:
+            with contextlib.suppress(Exception):
+                quiet.close()
+        if res is not None:
+            with contextlib.suppress(Exception):  # the link may already be gone: nothing to save
+                res.close()
+
+    def _release_rm(self) -> None:
+        if self._rm is not None:
+            self._rm = None
+            _RESOURCE_MANAGER.release()
+
+    def reconnect(self) -> None:
+        """Drop the session (and any buffered or late reply) and open a fresh one."""
+        if self._closed:
+            raise InstrumentCommunicationError(self._resource, "transport is closed")
+        _log.info("%s: reconnecting", self._resource)
+        self._drop()
+        self._connect()
+
+    def close(self) -> None:
+        """Release the session and the shared resource manager. Safe to call twice."""
+        self._closed = True
+        self._drop()
+        self._release_rm()
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "open" if self.is_open else ("closed" if self._closed else "idle")
+        return f"VisaTransport({self._resource!r}, timeout={self._timeout:g}, {state})"
+
+    # --- I/O ------------------------------------------------------------------------------
+
+    def _session(self) -> None:
+        if self._res is None:
+            if self._closed:
+                raise InstrumentCommunicationError(self._resource, "transport is closed")
+            self._connect()
+
+    def write(self, command: str) -> None:
+        """Send one command line; the write termination is added here."""
+        self._session()
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s << %s", self._resource, command)
+        data = command.encode(self._encoding) + self._wterm_bytes
+        try:
+            self._lib.write(self._handle, data)
+        except visa_errors.VisaIOError as exc:
+            raise self._translate(exc, command) from exc
+        except OSError as exc:  # pyvisa-py lets a reset/broken pipe through unwrapped
+            self._drop()
+            raise ConnectionLostError(self._resource, f"sending {command!r}: {exc}") from exc
+
+    def read(self, timeout: float | None = None) -> str:
+        """Read one reply line (termination stripped); ``timeout`` overrides, in s."""
+        return self._decode(self._read("<read>", timeout), "<read>")
+
+    def query(self, command: str, timeout: float | None = None) -> str:
+        """Write ``command`` and return its one-line reply (termination stripped)."""
+        self.write(command)
+        return self._decode(self._read(command, timeout), command)
+
+    def query_bytes(self, command: str, timeout: float | None = None) -> bytes:
+        """Write ``command`` and return its reply as bytes (termination stripped), undecoded:
+        long numeric replies go straight to a parser without a str copy."""
+        self.write(command)
+        return self._read(command, timeout)
+
+    def _decode(self, raw: bytes, command: str) -> str:
+        try:
+            text = raw.decode(self._encoding)
+        except UnicodeDecodeError as exc:
+            raise ResponseError(self._resource, command, raw, f"{self._encoding} text") from exc
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s >> %s", self._resource, text)
+        return text
+
+    def _read(self, command: str, timeout: float | None) -> bytes:
+        self._session()
+        limit = self._timeout if timeout is None else _check_timeout(timeout)
+        deadline = time.monotonic() + limit
+        lib, handle, sock = self._lib, self._handle, self._sock
+        chunks: list[bytes] = []
+        try:
+            while True:
+                if sock is not None:
+                    self._wait_for_data(sock, deadline, command, limit)
+                chunk, status = lib.read(handle, _CHUNK)
+                chunks.append(chunk)
+                if status != _SUCCESS_MORE and chunk.endswith(self._rterm_bytes):
+                    break
+                if time.monotonic() >= deadline:
+                    raise self._timeout_error(command, limit)
+        except visa_errors.VisaIOError as exc:
+            raise self._translate(exc, command, limit) from exc
+        except OSError as exc:
+            self._drop()
+            raise ConnectionLostError(self._resource,
+                                      f"reading reply to {command!r}: {exc}") from exc
+        raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        # SCPI replies end in LF; tolerate a CR before it from instruments that send CRLF.
+        end = len(raw) - len(self._rterm_bytes)
+        if end > 0 and raw[end - 1] == 13:
+            end -= 1
+        return raw[:end]
+
+    def _wait_for_data(
+        self, sock: socket.socket, deadline: float, command: str, limit: float
+    ) -> None:
+        """Block until the socket has data (or EOF) before handing over to pyvisa-py.
+
+        pyvisa-py may already hold the reply in its own buffer; then the socket has nothing
+        and waiting on it would be wrong, so the buffer is checked first.
+        """
+        session = self._lib.sessions.get(self._handle)
+        if session is not None and getattr(session, "_pending_buffer", None):
+            return
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._timeout_error(command, limit)
+        readable, _, _ = select.select([sock], [], [], remaining)
+        if not readable:
+            raise self._timeout_error(command, limit)
+        try:
+            peek = sock.recv(1, socket.MSG_PEEK)
+        except OSError as exc:
+            self._drop()
+            raise ConnectionLostError(self._resource,
+                                      f"awaiting reply to {command!r}: {exc}") from exc
+        if not peek:
+            self._drop()
+            raise ConnectionLostError(
+                self._resource, f"connection closed by the instrument awaiting reply to {command!r}"
+            )
+
+    def _timeout_error(self, command: str, limit: float) -> InstrumentTimeoutError:
+        # A reply may still arrive later: drop the session so it cannot answer the next query.
+        self._drop()
+        return InstrumentTimeoutError(self._resource, command, limit)
+
+    def _translate(
+        self, exc: visa_errors.VisaIOError, command: str, limit: float | None = None
+    ) -> Exception:
+        code = exc.error_code
+        if code == constants.StatusCode.error_timeout:
+            return self._timeout_error(command, self._timeout if limit is None else limit)
+        self._drop()
+        if code in _LINK_CODES:
+            return ConnectionLostError(self._resource, f"{command!r}: {exc.description}")
+        return InstrumentCommunicationError(self._resource, f"{command!r}: {exc}")
