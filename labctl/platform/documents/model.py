@@ -127,3 +127,6 @@ class CertificateDocument:
     amendment_reason: str = ""
     language: str = "en"
     extra: dict[str, str] = field(default_factory=dict)  # free administrative key/values
+    # Added for the DCC (coreData/performanceLocation): laboratory, customer,
+    # laboratoryBranch, customerBranch or other; ``location`` keeps the free-text place.
+    performance_location: str = "laboratory"

@@ -1,0 +1,185 @@
+"""The PDF certificate, read back with pypdf: what ISO/IEC 17025 7.8 requires is on it."""
+
+from __future__ import annotations
+
+import io
+import re
+from dataclasses import replace
+
+import pypdf
+import pytest
+import segno
+
+from labctl.errors import ValidationError
+from labctl.platform.documents.dcc import UNCERTAINTY_STATEMENT
+from labctl.platform.documents.model import CertificateDocument, Party
+from labctl.platform.documents.pdf import render_pdf
+
+
+def _read(pdf: bytes) -> tuple[pypdf.PdfReader, list[str], str]:
+    reader = pypdf.PdfReader(io.BytesIO(pdf))
+    pages = [page.extract_text() for page in reader.pages]
+    flat = " ".join(" ".join(pages).split())  # line breaks of the layout do not matter
+    return reader, pages, flat
+
+
+@pytest.fixture(scope="module")
+def rendered() -> tuple[bytes, pypdf.PdfReader, list[str], str]:
+    from .conftest import dmm_certificate
+
+    pdf = render_pdf(dmm_certificate())
+    return (pdf, *_read(pdf))
+
+
+def test_is_a_pdf_with_embedded_fonts(rendered) -> None:  # type: ignore[no-untyped-def]
+    pdf, reader, _, _ = rendered
+    assert pdf.startswith(b"%PDF-")
+    fonts = set()
+    for page in reader.pages:
+        for font in page["/Resources"]["/Font"].values():
+            font = font.get_object()
+            descendant = font["/DescendantFonts"][0].get_object()
+            assert "/FontFile2" in descendant["/FontDescriptor"]  # embedded TrueType
+            fonts.add(str(font["/BaseFont"]))
+    assert any("DejaVuSans" in f for f in fonts)
+    assert reader.metadata.title == "Calibration Certificate CAL-2026-000123 revision 0"
+
+
+def test_number_revision_and_page_x_of_y_on_every_page(rendered) -> None:  # type: ignore[no-untyped-def]
+    _, reader, pages, _ = rendered
+    n = len(reader.pages)
+    assert n >= 2
+    for i, text in enumerate(pages, start=1):
+        assert "CAL-2026-000123" in text
+        assert "Revision 0" in text
+        assert f"Page {i} of {n}" in text
+
+
+def test_administrative_content(rendered) -> None:  # type: ignore[no-untyped-def]
+    *_, flat = rendered
+    for expected in (
+        "Calibration Certificate", "Müller Kalibrierlabor GmbH", "D-K-12345-01-00",
+        "Bunsenstraße 12", "Acme Instruments Ltd", "4 Harbour Road", "CUST-0042",
+        "Digital multimeter, 6½ digit", "Keysight Technologies", "34465A", "MY12345678",
+        "ACME-DMM-017", "No visible damage", "LP-DCV-004 v3", "2026-11-16", "2026-11-18",
+        "2026-11-20", "Laboratory, room E.14, Braunschweig",
+    ):
+        assert expected in flat, expected
+
+
+def test_results_with_units_error_u_k_and_conformity(rendered) -> None:  # type: ignore[no-untyped-def]
+    *_, flat = rendered
+    assert "DC voltage, as found" in flat
+    assert re.search(r"Reference\s+value", flat) and re.search(r"Indicated\s+value", flat)
+    # A row: range, nominal, unit, reference, indicated, error, U, k, limits, conformity.
+    assert re.search(r"10 V range -10 V -10\.000002 -10\.000451 -0\.000449 0\.000012 2 "
+                     r"±0\.000404 Fail", flat)
+    assert re.search(r"10 V range 0 V 0\.0000000 0\.0000021 0\.0000021 0\.0000030 2 "
+                     r"±0\.0000060 Pass", flat)
+    assert "Conditional pass" in flat
+    assert re.search(r"100 Ω range 100 Ω 100\.00012", flat)
+    assert "kΩ" in flat and "2.05" in flat
+    assert "10 GΩ" in flat  # the table note
+    assert "coverage probability of approximately 95 %" in flat
+
+
+def test_conditions_with_degree_and_micro(certificate: CertificateDocument) -> None:
+    doc = replace(certificate, results=(replace(certificate.results[0], points=tuple(
+        replace(p, unit="µV") for p in certificate.results[0].points)),))
+    _, _, flat = _read(render_pdf(doc))
+    assert "23.1 °C" in flat and "22.8 °C" in flat and "± 0.3 °C" in flat
+    assert "41 %" in flat and "1008.2 hPa" in flat
+    assert " µV " in flat
+
+
+def test_standards_traceability_and_statements(rendered) -> None:  # type: ignore[no-untyped-def]
+    *_, flat = rendered
+    for expected in ("Multifunction calibrator (STD-0007)", "Fluke, 5730A", "4567001",
+                     "PTB 2.11-4711/25", "D-K-15070-01-00 2026-0345", "2025-12-02",
+                     "traceable to the International System of Units (SI)",
+                     "Adjustment was not performed.", "Decision rule: Guarded acceptance",
+                     "Overall: Fail", "valid at the time of calibration"):
+        assert expected in flat, expected
+    assert " ".join(UNCERTAINTY_STATEMENT.split()) in flat
+    assert ("The reported expanded uncertainty of measurement is stated as the standard "
+            "uncertainty of measurement multiplied by the coverage factor k") in flat
+
+
+def test_signatories_with_roles_and_dates(rendered) -> None:  # type: ignore[no-untyped-def]
+    *_, flat = rendered
+    assert re.search(r"Anna Schmidt.*Performed by.*2026-11-18 11:45", flat)
+    assert "Jörg Weiß" in flat and "Checked by" in flat
+    assert "Dr. Łucja Nowak" in flat and "Approved by" in flat and "2026-11-20 14:00" in flat
+
+
+def test_qr_code_image_encodes_the_verification_url(rendered) -> None:  # type: ignore[no-untyped-def]
+    from .conftest import dmm_certificate
+
+    _, reader, _, flat = rendered
+    images = reader.pages[0].images
+    assert len(images) == 1
+    image = images[0].image.convert("1")
+    matrix = segno.make(dmm_certificate().verification_url, error="m", micro=False).matrix
+    modules = len(matrix)
+    assert image.size[0] == image.size[1] and image.size[0] % modules == 0
+    scale = image.size[0] // modules
+    # Every module of the embedded image is the module the URL's QR symbol has.
+    for r, row in enumerate(matrix):
+        for c, dark in enumerate(row):
+            pixel = image.getpixel((c * scale + scale // 2, r * scale + scale // 2))
+            assert (pixel == 0) == bool(dark), (r, c)
+    assert "Verify this certificate" in flat
+
+
+def test_no_amendment_notice_on_revision_0(rendered) -> None:  # type: ignore[no-untyped-def]
+    *_, flat = rendered
+    assert "replaces" not in flat
+
+
+def test_amended_revision_states_what_it_replaces_and_why(
+        amended_certificate: CertificateDocument) -> None:
+    _, pages, flat = _read(render_pdf(amended_certificate))
+    assert ("This certificate replaces CAL-2026-000123 rev 0 because the customer's postal "
+            "address was wrong on revision 0") in flat
+    assert "Amended certificate (revision 1)" in flat
+    assert all("Revision 1" in page for page in pages)
+    assert "5 Harbour Road" in flat
+
+
+def test_rendering_is_deterministic(certificate: CertificateDocument) -> None:
+    """Re-rendering an issued revision gives the same bytes, so its stored hash still holds."""
+    assert render_pdf(certificate) == render_pdf(certificate)
+
+
+def test_long_certificate_repeats_headings_and_counts_pages(
+        certificate: CertificateDocument) -> None:
+    table = certificate.results[0]
+    many = replace(table, points=table.points * 20)  # 120 rows
+    _, pages, _ = _read(render_pdf(replace(certificate, results=(many,))))
+    n = len(pages)
+    assert n >= 4
+    for i, text in enumerate(pages, start=1):
+        assert f"Page {i} of {n}" in text
+    # The column headings come back on every page the table continues on.
+    assert sum("Indicated" in text for text in pages) >= 3
+
+
+def test_cyrillic_names_use_the_full_font(certificate: CertificateDocument) -> None:
+    doc = replace(certificate, customer=Party(name="ООО Метрология", address="Москва",
+                                              country_code="RU"))
+    _, _, flat = _read(render_pdf(doc))
+    assert "ООО Метрология" in flat
+
+
+def test_characters_the_font_lacks_are_refused(certificate: CertificateDocument) -> None:
+    doc = replace(certificate, customer=Party(name="東京計測株式会社", country_code="JP"))
+    with pytest.raises(ValidationError) as caught:
+        render_pdf(doc)
+    assert caught.value.field == "certificate text"
+    assert "U+6771" in str(caught.value.value)
+
+
+def test_invalid_document_is_refused_before_rendering(certificate: CertificateDocument) -> None:
+    with pytest.raises(ValidationError) as caught:
+        render_pdf(replace(certificate, verification_url=""))
+    assert caught.value.field == "verification_url"
