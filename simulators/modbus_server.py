@@ -142,7 +142,7 @@ class ModbusDeviceServer(ModbusTcpServer):
         self.device = device
         self.commands = commands
         self._global_latency = global_latency
-        self.identity = ModbusDeviceIdentification(info_name={
+        self.identity = ModbusDeviceIdentification(info_name={  # type: ignore[no-untyped-call]
             "VendorName": device.vendor,
             "ProductCode": device.model_name,
             "MajorMinorRevision": f"{device.firmware[0]}.{device.firmware[1]}",
@@ -161,16 +161,16 @@ class ModbusDeviceServer(ModbusTcpServer):
     async def stop(self) -> None:
         """Stop listening and close every client connection."""
         listener = getattr(self, "_listener", None)
-        await self.shutdown()
+        await self.shutdown()  # type: ignore[no-untyped-call]
         if listener is not None:
             await listener.wait_closed()
         # Let the transports' connection_lost callbacks run before the loop goes away.
         await asyncio.sleep(0)
 
     def callback_new_connection(self) -> ServerRequestHandler:
-        handler = ServerRequestHandler(self, None, None, None)
-        handler.trace_pdu = functools.partial(self._on_pdu, handler)  # type: ignore[method-assign]
-        handler.trace_packet = functools.partial(self._on_packet, handler)  # type: ignore[method-assign]
+        handler = ServerRequestHandler(self, None, None, None)  # type: ignore[no-untyped-call]
+        handler.trace_pdu = functools.partial(self._on_pdu, handler)  # type: ignore[assignment]
+        handler.trace_packet = functools.partial(self._on_packet, handler)
         return handler
 
     # --- hooks --------------------------------------------------------------------------
@@ -210,7 +210,7 @@ class ModbusDeviceServer(ModbusTcpServer):
 
             async def answer(context: Any, device_id: int) -> ModbusPDU:
                 await asyncio.sleep(delay)
-                return await inner(context, device_id)  # type: ignore[no-any-return]
+                return await inner(context, device_id)
 
         pdu.datastore_update = answer  # type: ignore[method-assign]
         return pdu
@@ -222,7 +222,9 @@ class ModbusDeviceServer(ModbusTcpServer):
         if not 0x00 <= request.object_id <= 0xFF or not 0x01 <= request.read_code <= 0x04:
             return ExceptionResponse(request.function_code, ExcCodes.ILLEGAL_VALUE)
         control = types.SimpleNamespace(Identity=self.identity)
-        information = DeviceInformationFactory.get(control, request.read_code, request.object_id)
+        information = DeviceInformationFactory.get(  # type: ignore[no-untyped-call]
+            control, request.read_code, request.object_id
+        )
         if request.read_code == 0x04 and not information.get(request.object_id):
             return ExceptionResponse(request.function_code, ExcCodes.ILLEGAL_ADDRESS)
         return ReadDeviceInformationResponse(

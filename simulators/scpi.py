@@ -194,14 +194,14 @@ class ScpiModel:
         self.errors = ErrorQueue()
         self.esr = 0
         self._commands: list[_Command] = []
-        self.add("*IDN", lambda p: self._no_params(p) or self.idn, query=True)
-        self.add("*RST", lambda p: self._no_params(p) or self.reset())
-        self.add("*CLS", lambda p: self._no_params(p) or self.clear_status())
-        self.add("*OPC", lambda p: self._no_params(p) or self._set_opc())
-        self.add("*OPC", lambda p: self._no_params(p) or "1", query=True)
-        self.add("*WAI", lambda p: self._no_params(p))
-        self.add("*ESR", lambda p: self._no_params(p) or self._read_esr(), query=True)
-        self.add("*TST", lambda p: self._no_params(p) or "0", query=True)
+        self.add("*IDN", self.bare(lambda: self.idn), query=True)
+        self.add("*RST", self.bare(self.reset))
+        self.add("*CLS", self.bare(self.clear_status))
+        self.add("*OPC", self.bare(self._set_opc))
+        self.add("*OPC", self.bare(lambda: "1"), query=True)
+        self.add("*WAI", self.bare(lambda: None))
+        self.add("*ESR", self.bare(self._read_esr), query=True)
+        self.add("*TST", self.bare(lambda: "0"), query=True)
 
     # --- for subclasses -----------------------------------------------------------------
 
@@ -272,9 +272,15 @@ class ScpiModel:
     # --- helpers ------------------------------------------------------------------------
 
     @staticmethod
-    def _no_params(params: list[str]) -> None:
-        if params:
-            raise ScpiError(-108)
+    def bare(action: Callable[[], str | None]) -> Handler:
+        """A handler for a command without parameters (-108 if any are given)."""
+
+        def handler(params: list[str]) -> str | None:
+            if params:
+                raise ScpiError(-108)
+            return action()
+
+        return handler
 
     def _set_opc(self) -> None:
         self.esr |= ESR_OPC

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -93,7 +95,7 @@ class Calibrator5522A(ScpiModel):
     def __init__(
         self,
         rng: np.random.Generator,
-        truth: CalibratorTruth | dict[str, object] | None = None,
+        truth: CalibratorTruth | Mapping[str, Any] | None = None,
         lock: threading.RLock | None = None,
     ) -> None:
         super().__init__(lock)
@@ -107,12 +109,11 @@ class Calibrator5522A(ScpiModel):
         self.value = 0.0
         self.unit = "V"
         self.add("OUTput", self._out)
-        self.add("OUTput", lambda p: self._no_params(p) or f"{self.value:.6E},{self.unit}",
-                 query=True)
-        self.add("OPERate", lambda p: self._no_params(p) or self._set_operate(True))
-        self.add("STBY", lambda p: self._no_params(p) or self._set_operate(False))
-        self.add("OPERate", lambda p: self._no_params(p) or str(int(self.operate)), query=True)
-        self.add("ERRor", lambda p: self._no_params(p) or self._err(), query=True)
+        self.add("OUTput", self.bare(lambda: f"{self.value:.6E},{self.unit}"), query=True)
+        self.add("OPERate", self.bare(lambda: self._set_operate(True)))
+        self.add("STBY", self.bare(lambda: self._set_operate(False)))
+        self.add("OPERate", self.bare(lambda: str(int(self.operate))), query=True)
+        self.add("ERRor", self.bare(self._err), query=True)
 
     # --- commands -----------------------------------------------------------------------
 

@@ -14,11 +14,12 @@ with σ = (ppm of range at NPLC 10)·√(10/NPLC); readings beyond 120 % of rang
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -126,7 +127,7 @@ class Dmm34465A(ScpiModel):
         front: Callable[[float], Stimulus],
         rear: Callable[[float], Stimulus],
         room_temperature: Callable[[float], float],
-        truth: DmmTruth | dict[str, object] | None = None,
+        truth: DmmTruth | Mapping[str, Any] | None = None,
         lock: threading.RLock | None = None,
     ) -> None:
         super().__init__(lock)
@@ -143,30 +144,31 @@ class Dmm34465A(ScpiModel):
         self.reset()
 
         for name, fn in (("VOLTage[:DC]", "VOLT"), ("FRESistance", "FRES")):
-            self.add(f"CONFigure:{name}", lambda p, f=fn: self._configure(f, p))
-            self.add(f"MEASure:{name}", lambda p, f=fn: self._measure(f, p), query=True)
-            self.add(f"[SENSe:]{name}:RANGe", lambda p, f=fn: self._set_range(f, p))
-            self.add(f"[SENSe:]{name}:RANGe", lambda p, f=fn: self._no_params(p) or fmt_float(
-                self.settings[f].range), query=True)
-            self.add(f"[SENSe:]{name}:RANGe:AUTO", lambda p, f=fn: self._set_auto(f, p))
-            self.add(f"[SENSe:]{name}:RANGe:AUTO", lambda p, f=fn: self._no_params(p) or str(
-                int(self.settings[f].auto)), query=True)
-            self.add(f"[SENSe:]{name}:NPLCycles", lambda p, f=fn: self._set_nplc(f, p))
-            self.add(f"[SENSe:]{name}:NPLCycles", lambda p, f=fn: self._no_params(p) or fmt_float(
-                self.settings[f].nplc), query=True)
-        self.add("CONFigure", lambda p: self._no_params(p) or self._conf_query(), query=True)
-        self.add("SAMPle:COUNt", lambda p: self._set_count("sample", p))
-        self.add("SAMPle:COUNt", lambda p: self._no_params(p) or f"+{self.sample_count}",
+            self._add_function_commands(name, fn)
+        self.add("CONFigure", self.bare(self._conf_query), query=True)
+        self.add("SAMPle:COUNt", functools.partial(self._set_count, "sample"))
+        self.add("SAMPle:COUNt", self.bare(lambda: f"+{self.sample_count}"), query=True)
+        self.add("TRIGger:COUNt", functools.partial(self._set_count, "trigger"))
+        self.add("TRIGger:COUNt", self.bare(lambda: f"+{self.trigger_count}"), query=True)
+        self.add("INITiate[:IMMediate]", self.bare(self._initiate))
+        self.add("FETCh", self.bare(self._fetch), query=True)
+        self.add("READ", self.bare(self._read), query=True)
+        self.add("ROUTe:TERMinals", self.bare(lambda: self.terminals), query=True)
+        self.add("SYSTem:ERRor[:NEXT]", self.bare(self._err), query=True)
+
+    def _add_function_commands(self, name: str, fn: str) -> None:
+        """CONF/MEAS/RANG/RANG:AUTO/NPLC for one measuring function."""
+        self.add(f"CONFigure:{name}", functools.partial(self._configure, fn))
+        self.add(f"MEASure:{name}", functools.partial(self._measure, fn), query=True)
+        self.add(f"[SENSe:]{name}:RANGe", functools.partial(self._set_range, fn))
+        self.add(f"[SENSe:]{name}:RANGe", self.bare(lambda: fmt_float(self.settings[fn].range)),
                  query=True)
-        self.add("TRIGger:COUNt", lambda p: self._set_count("trigger", p))
-        self.add("TRIGger:COUNt", lambda p: self._no_params(p) or f"+{self.trigger_count}",
+        self.add(f"[SENSe:]{name}:RANGe:AUTO", functools.partial(self._set_auto, fn))
+        self.add(f"[SENSe:]{name}:RANGe:AUTO",
+                 self.bare(lambda: str(int(self.settings[fn].auto))), query=True)
+        self.add(f"[SENSe:]{name}:NPLCycles", functools.partial(self._set_nplc, fn))
+        self.add(f"[SENSe:]{name}:NPLCycles", self.bare(lambda: fmt_float(self.settings[fn].nplc)),
                  query=True)
-        self.add("INITiate[:IMMediate]", lambda p: self._no_params(p) or self._initiate())
-        self.add("FETCh", lambda p: self._no_params(p) or self._fetch(), query=True)
-        self.add("READ", lambda p: self._no_params(p) or self._initiate() or self._fetch(),
-                 query=True)
-        self.add("ROUTe:TERMinals", lambda p: self._no_params(p) or self.terminals, query=True)
-        self.add("SYSTem:ERRor[:NEXT]", lambda p: self._no_params(p) or self._err(), query=True)
 
     # --- state --------------------------------------------------------------------------
 
@@ -303,6 +305,10 @@ class Dmm34465A(ScpiModel):
         if n > MAX_READINGS:
             raise ScpiError(-221)
         self.readings = self.take_readings(n)
+
+    def _read(self) -> str:
+        self._initiate()
+        return self._fetch()
 
     def _fetch(self) -> str:
         if self.readings is None:

@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -99,7 +100,7 @@ class DryBlockDB450:
         rng: np.random.Generator,
         clock: Clock,
         room_temperature: Callable[[float], float],
-        truth: DryBlockTruth | dict[str, object] | None = None,
+        truth: DryBlockTruth | Mapping[str, Any] | None = None,
         lock: threading.RLock | None = None,
     ) -> None:
         self.lock = lock or threading.RLock()

@@ -8,8 +8,9 @@ docs/simulated-bench.md, "Reference thermometer readout".
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class Readout1594A(ScpiModel):
         rng: np.random.Generator,
         clock: Clock,
         block_temperature: Callable[[float], float],
-        truth: ReadoutTruth | dict[str, object] | None = None,
+        truth: ReadoutTruth | Mapping[str, Any] | None = None,
         lock: threading.RLock | None = None,
     ) -> None:
         super().__init__(lock)
@@ -59,7 +60,7 @@ class Readout1594A(ScpiModel):
         self.idn = f"FLUKE,1594A,{self.serial},1.40"
         self.true_errors: ReadoutTruth = merge(ReadoutTruth.draw(rng), truth, "readout_truth")
         self.add("MEASure[:TEMPerature]", self._measure, query=True)
-        self.add("SYSTem:ERRor[:NEXT]", lambda p: self._no_params(p) or self._err(), query=True)
+        self.add("SYSTem:ERRor[:NEXT]", self.bare(self._err), query=True)
 
     def _err(self) -> str:
         code, message = self.pop_error()

@@ -7,7 +7,9 @@ error and a little read noise. Register map: docs/simulated-bench.md, "Environme
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -58,7 +60,7 @@ class ThpSensor:
         rng: np.random.Generator,
         clock: Clock,
         room: RoomProfile,
-        truth: ThpTruth | dict[str, object] | None = None,
+        truth: ThpTruth | Mapping[str, Any] | None = None,
         lock: threading.RLock | None = None,
     ) -> None:
         self.lock = lock or threading.RLock()
