@@ -194,7 +194,7 @@ def format_number(value: float | int | str) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, float):
-        return repr(value) if value.is_integer() and abs(value) < 1e15 else f"{value:.10G}"
+        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.10G}"
     return str(value)
 
 
@@ -313,6 +313,10 @@ class ScpiInstrument(InstrumentBase):
             try:
                 return parse(text)
             except (ValueError, TypeError) as exc:
+                if not text.strip():
+                    # A query the instrument refused still gets one (empty) reply line and
+                    # queues the reason: report that, it is not a link fault to retry.
+                    self.check_errors(command)
                 raise ResponseError(self.resource, command, text,
                                     _expected(what or command, parse)) from exc
 

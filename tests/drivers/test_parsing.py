@@ -135,7 +135,8 @@ class TestRegisters:
         assert self.FLOAT.decode(words) == pytest.approx(-12.345, abs=1e-6)
 
     def test_low_word_first_and_integers(self) -> None:
-        swapped = Register("t", Table.INPUT, 0, RegisterType.FLOAT32, word_order=WordOrder.LOW_FIRST)
+        swapped = Register("t", Table.INPUT, 0, RegisterType.FLOAT32,
+                           word_order=WordOrder.LOW_FIRST)
         assert swapped.decode([0x0000, 0x41C8]) == 25.0
         serial = Register("s", Table.HOLDING, 100, RegisterType.UINT32)
         assert serial.decode([0x0001, 0x0002]) == 65538

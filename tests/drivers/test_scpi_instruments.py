@@ -97,9 +97,8 @@ class TestDmm:
         cal.source_dc_voltage(1.0)
         cal.operate()
         dmm.configure_dc_voltage(10.0, nplc=10)
-        assert commands(bench, "dmm")[-8:] == [
-            "CONF:VOLT:DC 10", "SYST:ERR?", "VOLT:DC:NPLC 10", "SYST:ERR?",
-            "SAMP:COUN 1", "SYST:ERR?", "TRIG:COUN 1", "SYST:ERR?"]
+        assert commands(bench, "dmm")[-4:] == [
+            "CONF:VOLT:DC 10", "SYST:ERR?", "VOLT:DC:NPLC 10", "SYST:ERR?"]
         conf = dmm.configuration()
         assert (conf.function, conf.range) == ("VOLT", 10.0)
         assert dmm.resolution == conf.resolution > 0
@@ -135,7 +134,8 @@ class TestDmm:
         dmm.configure_dc_voltage(1.0, nplc=1)
         snap = dmm.snapshot()
         assert snap["function"] == "VOLT" and snap["range"] == 1.0 and snap["nplc"] == 1.0
-        assert snap["sample_count"] == 1 and snap["terminals"] == "FRON"
+        assert snap["sample_count"] == 1 and snap["trigger_count"] == 1  # reset by CONF
+        assert snap["terminals"] == "FRON"
         assert snap["model"] == "34465A"
 
 

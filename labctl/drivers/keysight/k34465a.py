@@ -105,30 +105,24 @@ class Keysight34465A(ScpiInstrument):
 
     def configure_dc_voltage(self, range: float | None = None, nplc: float = 10) -> None:
         """DC volts on ``range`` V (0.1, 1, 10, 100, 1000; None = autorange), ``nplc``
-        power-line cycles (0.02, 0.06, 0.2, 1, 10, 100), one reading per trigger."""
+        power-line cycles (0.02, 0.06, 0.2, 1, 10, 100). ``CONF`` also resets the sample
+        and trigger counts to 1 (and NPLC to 10, hence NPLC is sent after it)."""
         name = type(self).__name__
         rng = None if range is None else VOLTAGE_RANGES(f"{name}.range", range)
         cycles = NPLC(f"{name}.nplc", nplc)
         self.write(f"CONF:VOLT:DC {'AUTO' if rng is None else _num(rng)}")
         self.write(f"VOLT:DC:NPLC {_num(cycles)}")
-        self._single_reading()
         self._nplc = float(cycles)
 
     def configure_resistance_4w(self, range: float | None = None, nplc: float = 10) -> None:
         """4-wire Ω on ``range`` Ω (100 Ω … 100 MΩ, decades; None = autorange), ``nplc``
-        power-line cycles, one reading per trigger."""
+        power-line cycles; sample and trigger counts reset to 1 by ``CONF``."""
         name = type(self).__name__
         rng = None if range is None else RESISTANCE_RANGES(f"{name}.range", range)
         cycles = NPLC(f"{name}.nplc", nplc)
         self.write(f"CONF:FRES {'AUTO' if rng is None else _num(rng)}")
         self.write(f"FRES:NPLC {_num(cycles)}")
-        self._single_reading()
         self._nplc = float(cycles)
-
-    def _single_reading(self) -> None:
-        # CONF resets these on a real 34465A; set them anyway so read() always gets one value.
-        self.write("SAMP:COUN 1")
-        self.write("TRIG:COUN 1")
 
     def configuration(self) -> Configuration:
         """Function, range and resolution now in use (``CONF?``)."""

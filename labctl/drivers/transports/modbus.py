@@ -11,6 +11,7 @@ retry read-only requests themselves under a :class:`~labctl.drivers.retry.RetryP
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -142,11 +143,16 @@ class ModbusTcpTransport:
         debug = _log.isEnabledFor(logging.DEBUG)
         if debug:
             _log.debug("%s << %s", self._resource, what)
+        started = time.monotonic()
         try:
             response = call(*args, device_id=self._unit, **kwargs)
         except ModbusIOException as exc:
-            # No (valid) response in time: a late one must not answer the next request.
+            # No valid response: a late one must not answer the next request, so reconnect.
             self._client.close()
+            if time.monotonic() - started < 0.9 * self._timeout:
+                # pymodbus gave up early: what came back could not be decoded (garbled).
+                raise ResponseError(self._resource, what, str(exc),
+                                    "a valid Modbus response") from exc
             raise InstrumentTimeoutError(self._resource, what, self._timeout) from exc
         except ConnectionException as exc:
             self._client.close()

@@ -33,6 +33,7 @@ from labctl.errors import (
     ConnectionLostError,
     InstrumentCommunicationError,
     InstrumentTimeoutError,
+    LabctlError,
     ResponseError,
     ValidationError,
 )
@@ -314,6 +315,8 @@ class VisaTransport:
                     raise self._timeout_error(command, limit)
         except visa_errors.VisaIOError as exc:
             raise self._translate(exc, command, limit) from exc
+        except LabctlError:
+            raise  # already ours (InstrumentTimeoutError is an OSError too: keep it as it is)
         except OSError as exc:
             self._drop()
             raise ConnectionLostError(self._resource,
