@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
@@ -71,12 +72,32 @@ class Budget:
 
     names: tuple[str, ...]
     distributions: tuple[str, ...]
-    estimate: Array
-    u: Array
     sensitivity: Array
     contribution: Array
     share: Array
-    dof: Array
+    #: per input, in its own shape: stacked into (n, *points) only when asked for
+    inputs_x: tuple[Array, ...] = field(repr=False, default=())
+    inputs_u: tuple[Array, ...] = field(repr=False, default=())
+    inputs_dof: tuple[Array, ...] = field(repr=False, default=())
+    points: tuple[int, ...] = ()
+
+    def _stack(self, parts: tuple[Array, ...]) -> Array:
+        return np.stack([np.broadcast_to(p, self.points) for p in parts])
+
+    @cached_property
+    def estimate(self) -> Array:
+        """Input estimates x_i, shape (n_inputs, *points)."""
+        return self._stack(self.inputs_x)
+
+    @cached_property
+    def u(self) -> Array:
+        """Standard uncertainties u(x_i), shape (n_inputs, *points)."""
+        return self._stack(self.inputs_u)
+
+    @cached_property
+    def dof(self) -> Array:
+        """Degrees of freedom ν_i (inf for exactly known u), shape (n_inputs, *points)."""
+        return self._stack(self.inputs_dof)
 
     def __getitem__(self, name: str) -> BudgetRow:
         if name not in self.names:
@@ -165,14 +186,37 @@ def coverage_factor(coverage: float, dof: ArrayLike = math.inf, truncate: bool =
     normal quantile."""
     p = check_coverage(coverage)
     nu = np.asarray(dof, dtype=float)
+    if np.any(np.isnan(nu) | (nu <= 0)):
+        raise UncertaintyInputError("dof", dof, "degrees of freedom > 0")
     if truncate:
         nu = np.where(nu >= 1.0, np.floor(nu), nu)
-    # Few distinct dof in practice: evaluate the quantile once per distinct value.
-    uniq, inv = np.unique(nu, return_inverse=True)
     q = (1.0 + p) / 2.0
-    ku = np.where(np.isinf(uniq), special.ndtri(q), special.stdtrit(np.where(
-        np.isinf(uniq), 1.0, uniq), q))
-    return np.asarray(ku[inv].reshape(nu.shape), dtype=float)
+    out = np.empty(nu.shape)
+    inf = np.isinf(nu)
+    any_inf = bool(inf.any())
+    if any_inf:
+        out[inf] = special.ndtri(q)
+    vals = nu[~inf] if any_inf else nu.ravel()
+    if vals.size:
+        # Few distinct dof in practice: one quantile per distinct value. Integer dof are
+        # collected without sorting (a presence table), others with np.unique.
+        top = float(vals.max())
+        if truncate and float(vals.min()) >= 1.0 and top <= 1e6:
+            ints = vals.astype(np.int64)
+            present = np.zeros(int(top) + 1, dtype=bool)
+            present[ints] = True
+            uniq = np.flatnonzero(present)
+            table = np.zeros(present.size)
+            table[uniq] = special.stdtrit(uniq.astype(float), q)
+            kv = table[ints]
+        else:
+            uq, inv = np.unique(vals, return_inverse=True)
+            kv = special.stdtrit(uq, q)[inv]
+        if any_inf:
+            out[~inf] = kv
+        else:
+            out = kv.reshape(nu.shape)
+    return out
 
 
 def _implied_coverage(k: Array, dof: Array, truncate: bool) -> Array:
@@ -182,35 +226,63 @@ def _implied_coverage(k: Array, dof: Array, truncate: bool) -> Array:
     return np.asarray(2.0 * half - 1.0, dtype=float)
 
 
+#: Above this many stacked elements (stencil rows × points) the model is called once per
+#: stencil row instead: large temporaries fall out of cache and cost more than the calls.
+STACK_LIMIT = 2**15
+
+
 def _sensitivities(f: Model, inp: Inputs, x: list[Array], h: list[Array], richardson: bool
                    ) -> tuple[Array, Array]:
-    """Value (m, *S) and sensitivities (m, n, *S) from one vectorized call of the model."""
+    """Value (m, *S) and sensitivities (m, n, *S) by central differences.
+
+    Few points: one call of the model with every stencil row stacked along a new first axis
+    (vectorized over points and inputs). Many points: one call per stencil row, vectorized
+    over the points. The divisor is the step as represented, (x + h) − (x − h), which removes
+    the rounding of x ± h from the quotient.
+    """
     n = len(x)
-    per = 4 if richardson else 2
-    rows = 1 + per * n
-    shifts = []
-    for i in range(n):
-        s = np.zeros((rows, *x[i].shape))
-        hi = np.broadcast_to(h[i], x[i].shape)
-        s[1 + i] = hi
-        s[1 + n + i] = -hi
-        if richardson:
-            s[1 + 2 * n + i] = hi / 2
-            s[1 + 3 * n + i] = -hi / 2
-        shifts.append(s)
-    kwargs = {nm: x[i] + shifts[i] for i, nm in enumerate(inp.names)}
-    outs = evaluate(f, kwargs, (rows, *inp.shape))
-    H = np.stack([np.broadcast_to(hh, inp.shape) for hh in
-                  (np.broadcast_to(h[i], x[i].shape) for i in range(n))])
-    values = np.stack([o[0] for o in outs])
-    cs = []
-    for o in outs:
-        d1 = (o[1:1 + n] - o[1 + n:1 + 2 * n]) / (2.0 * H)
-        if richardson:
-            d2 = (o[1 + 2 * n:1 + 3 * n] - o[1 + 3 * n:1 + 4 * n]) / H
-            d1 = (4.0 * d2 - d1) / 3.0
-        cs.append(d1)
-    return values, np.stack(cs)
+    S = inp.shape
+    fractions = (1.0, 0.5) if richardson else (1.0,)
+    rows = 1 + 2 * len(fractions) * n
+    derivs: list[Array] = []  # per fraction: (m, n, *S)
+    if rows * max(math.prod(S), 1) <= STACK_LIMIT:
+        kwargs: dict[str, Array] = {}
+        widths: list[list[Array]] = [[] for _ in fractions]
+        for i, nm in enumerate(inp.names):
+            a = np.empty((rows, *x[i].shape))
+            a[...] = x[i]
+            for q, fr in enumerate(fractions):
+                plus, minus = 1 + 2 * q * n + i, 1 + (2 * q + 1) * n + i
+                a[plus] += fr * h[i]
+                a[minus] -= fr * h[i]
+                widths[q].append(np.broadcast_to(a[plus] - a[minus], S))
+            kwargs[nm] = a
+        outs = evaluate(f, kwargs, (rows, *S))
+        values = np.stack([o[0] for o in outs])
+        for q in range(len(fractions)):
+            W = np.stack(widths[q])
+            lo = 1 + 2 * q * n
+            dq = np.empty((len(outs), n, *S))
+            for k, o in enumerate(outs):
+                np.divide(o[lo:lo + n] - o[lo + n:lo + 2 * n], W, out=dq[k])
+            derivs.append(dq)
+    else:
+        base = dict(zip(inp.names, x, strict=True))
+        y0 = evaluate(f, base, S)
+        m = len(y0)
+        values = np.stack(y0)
+        derivs = [np.empty((m, n, *S)) for _ in fractions]
+        for i, nm in enumerate(inp.names):
+            for q, fr in enumerate(fractions):
+                xp, xm = x[i] + fr * h[i], x[i] - fr * h[i]
+                fp = evaluate(f, {**base, nm: xp}, S, m)
+                fm = evaluate(f, {**base, nm: xm}, S, m)
+                w = xp - xm
+                for k in range(m):
+                    derivs[q][k, i] = (fp[k] - fm[k]) / w
+    if richardson:
+        return values, (4.0 * derivs[1] - derivs[0]) / 3.0
+    return values, derivs[0]
 
 
 def _second_order(f: Model, inp: Inputs, x: list[Array], u: list[Array], c: Array,
@@ -322,10 +394,12 @@ def gum(
         c = _gradient(gradient, inp, x, y.shape[0])
     m = y.shape[0]
 
-    U_in = np.stack([np.broadcast_to(ui, S) for ui in u])  # (n, *S)
-    g = c * U_in  # contributions c_i u_i, (m, n, *S)
+    g = np.empty(c.shape)  # contributions c_i u_i, (m, n, *S)
+    for i, ui in enumerate(u):
+        np.multiply(c[:, i], ui, out=g[:, i])
+    g2 = g * g
     if m == 1:
-        var = np.sum(g[0] * g[0], axis=0)[None]
+        var = g2.sum(axis=1)
         for i, j, r in pairs:
             var = var + 2.0 * r * g[:, i] * g[:, j]
         cov = None
@@ -347,8 +421,17 @@ def gum(
                 cov[a, a] = var[a]
     uc = np.sqrt(var)
 
-    dofs = np.stack([np.broadcast_to(d.dof, S) for d in inp.dists])  # (n, *S)
-    nu = _ws(var, g, np.broadcast_to(dofs, g.shape), axis=1)
+    # Welch–Satterthwaite (GUM G.2b), summing only over inputs with finite dof.
+    den = np.zeros(var.shape)
+    for i, d in enumerate(inp.dists):
+        nu_i = np.broadcast_to(d.dof, inp.own_shape(i))
+        if np.all(np.isinf(nu_i)):
+            continue
+        with np.errstate(divide="ignore", invalid="ignore"):
+            term = g2[:, i] * g2[:, i] / nu_i
+        den = den + (np.where(np.isinf(nu_i), 0.0, term) if np.any(np.isinf(nu_i)) else term)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        nu = np.where((den > 0) & (var > 0), var * var / den, np.inf)
 
     if k is None:
         kk = coverage_factor(p, nu, truncate_dof)
@@ -359,17 +442,18 @@ def gum(
     U = kk * uc
 
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(var[:, None] > 0, g * g / var[:, None], 0.0)
-    X = np.stack([np.broadcast_to(xi, S) for xi in x])
+        share = np.divide(g2, var[:, None], out=g2)  # g2 is not needed any more
+    if np.any(var == 0):
+        share = np.where(var[:, None] > 0, share, 0.0)
     one = m == 1
     budget = Budget(
         names=inp.names,
         distributions=tuple(d.kind for d in inp.dists),
-        estimate=X, u=U_in,
+        inputs_x=tuple(x), inputs_u=tuple(u), inputs_dof=tuple(d.dof for d in inp.dists),
+        points=S,
         sensitivity=c[0] if one else c,
-        contribution=np.abs(g[0] if one else g),
+        contribution=np.abs(g[0] if one else g, out=g[0] if one else g),
         share=share[0] if one else share,
-        dof=dofs,
     )
     corr = None
     if cov is not None:
