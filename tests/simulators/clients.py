@@ -6,6 +6,7 @@ TCP client. Both have short timeouts so a broken server fails a test instead of 
 
 from __future__ import annotations
 
+import random
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -84,3 +85,27 @@ def modbus(bench: object, role: str, timeout: float = TIMEOUT) -> Iterator[Modbu
 def parse_floats(reply: str) -> list[float]:
     """Comma-separated numbers of a reading reply."""
     return [float(x) for x in reply.split(",")]
+
+
+def free_port_block(n: int) -> int:
+    """A base port with ``n`` free consecutive ports on 127.0.0.1.
+
+    Searched below the Linux ephemeral range (32768+), so a concurrently starting bench on
+    port 0 cannot be handed one of them between this check and the caller's bind.
+    """
+    rng = random.Random()
+    for _ in range(100):
+        base = rng.randrange(20_000, 32_000 - n)
+        socks: list[socket.socket] = []
+        try:
+            for i in range(n):
+                s = socket.socket()
+                socks.append(s)
+                s.bind(("127.0.0.1", base + i))
+            return base
+        except OSError:
+            continue
+        finally:
+            for s in socks:
+                s.close()
+    raise RuntimeError("no block of free ports found on 127.0.0.1")

@@ -11,30 +11,7 @@ import pytest
 
 from simulators.bench import ROLES, SimulatedBench
 from simulators.clock import ManualClock
-from tests.simulators.clients import ScpiClient, modbus, scpi
-
-
-def _free_port_block(n: int) -> int:
-    """A base port with ``n`` free consecutive ports (best effort on a quiet loopback)."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + n >= 65535:
-            continue
-        socks = []
-        try:
-            for i in range(n):
-                t = socket.socket()
-                socks.append(t)
-                t.bind(("127.0.0.1", base + i))
-            return base
-        except OSError:
-            continue
-        finally:
-            for t in socks:
-                t.close()
-    pytest.skip("no block of free ports found")
+from tests.simulators.clients import ScpiClient, free_port_block, modbus, scpi
 
 
 def test_resources_follow_the_contract(bench):
@@ -95,7 +72,7 @@ def test_context_manager():
 
 
 def test_fixed_ports_from_port_base(bench_factory):
-    base = _free_port_block(5)
+    base = free_port_block(5)
     b = bench_factory(port_base=base)
     assert [b.instruments[r].port for r in ROLES] == [base + i for i in range(5)]
     assert b.resources["calibrator"] == f"TCPIP0::127.0.0.1::{base}::SOCKET"

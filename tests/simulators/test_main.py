@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.simulators.clients import ScpiClient
+from tests.simulators.clients import ScpiClient, free_port_block
 
 ROOT = Path(__file__).resolve().parents[2]
 ROLES = ["calibrator", "dmm", "thermometer", "environment", "temperature_source"]
@@ -64,3 +64,28 @@ def test_bad_latency_is_a_usage_error():
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 2
     assert "latency" in err
+
+
+def test_port_base_and_latency_options():
+    base = free_port_block(5)
+    proc = _start("--port-base", str(base), "--latency", "0.01", "--seed", "3")
+    try:
+        rows = _read_table(proc)
+        assert rows["calibrator"][1] == f"TCPIP0::127.0.0.1::{base}::SOCKET"
+        assert rows["temperature_source"][1] == f"modbus-tcp://127.0.0.1:{base + 4}?unit=1"
+        with ScpiClient(base) as c:
+            assert c.query("*IDN?").startswith("FLUKE,5522A,")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+
+
+def test_a_busy_port_base_exits_1_with_the_reason(bench):
+    proc = _start("--port-base", str(bench.instruments["calibrator"].port))
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 1
+    assert "calibrator could not listen" in err
