@@ -148,7 +148,7 @@ class SimulatedBench:
         self.prt: PrtTruth = merge(PrtTruth.draw(seeded_rng(seed, "prt")), prt_truth, "prt_truth")
 
         def prt_terminals(t: float) -> Stimulus:
-            return Stimulus("OHM", self.prt.resistance(block.true_temperature(t)))
+            return Stimulus("OHM", self.prt.resistance(block.test_well_temperature(t)))
 
         dmm = Dmm34465A(
             seeded_rng(seed, "dmm"), self.clock, front=calibrator.output, rear=prt_terminals,
@@ -235,7 +235,7 @@ class SimulatedBench:
             now = self.clock.now()
             conditions = self.room.at(now)
             block = self.instruments["temperature_source"].model
-            t_block = block.true_temperature()
+            t_block = block.test_well_temperature()
             return {
                 "seed": self.seed,
                 "time": now,

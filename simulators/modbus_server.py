@@ -219,6 +219,8 @@ class ModbusDeviceServer(ModbusTcpServer):
         self, request: ReadDeviceInformationRequest, context: Any, device_id: int
     ) -> ModbusPDU:
         """Read Device Identification (43/14) answered from this device's identity."""
+        if device_id != UNIT_ID:
+            return ExceptionResponse(request.function_code, ExcCodes.GATEWAY_NO_RESPONSE)
         if not 0x00 <= request.object_id <= 0xFF or not 0x01 <= request.read_code <= 0x04:
             return ExceptionResponse(request.function_code, ExcCodes.ILLEGAL_VALUE)
         control = types.SimpleNamespace(Identity=self.identity)

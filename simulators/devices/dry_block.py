@@ -8,6 +8,8 @@ Thermal model (evaluated lazily at the clock's time, integrated in steps of ≤ 
   sensor read the setpoint); in standby the target is the room temperature;
 - the test zone (where the PRT and the reference probe sit) loses a fraction
   ``loss_coefficient`` of its excess over the room, plus a small control ripple;
+- the PRT's well differs from the reference well by ``well_difference`` per 100 °C above room
+  (radial non-uniformity, a term of every dry-block comparison budget);
 - PV = control-zone temperature + ``sensor_error`` + read noise.
 
 Register map: docs/simulated-bench.md, "Dry block DB-450".
@@ -57,11 +59,15 @@ class DryBlockTruth:
     """Amplitude of the control ripple of the test zone, °C."""
     pv_noise: float = 0.003
     """Read noise of the process value, °C rms."""
+    well_difference: float = 0.0
+    """Radial non-uniformity: the test well (the PRT's) minus the reference well, °C per
+    100 °C of block temperature above the room."""
 
     @staticmethod
     def draw(rng: np.random.Generator) -> DryBlockTruth:
-        """A healthy block: controller sensor within ±0.15 °C."""
-        return DryBlockTruth(sensor_error=draw_within(rng, 0.15))
+        """A healthy block: controller sensor within ±0.15 °C, wells within ±3 mK/100 °C."""
+        return DryBlockTruth(sensor_error=draw_within(rng, 0.15),
+                             well_difference=draw_within(rng, 0.003))
 
 
 @dataclass(frozen=True)
@@ -204,6 +210,18 @@ class DryBlockDB450:
             room = self._room(when)
             return tc - self.true_errors.loss_coefficient * (tc - room) + self._ripple(when)
 
+    def test_well_temperature(self, t: float | None = None) -> float:
+        """True temperature of the well holding the PRT under calibration, °C.
+
+        The reference probe reads :meth:`true_temperature`; the PRT's well differs from it by
+        the block's radial non-uniformity, which grows with the excess over the room.
+        """
+        with self.lock:
+            when = self._clock.now() if t is None else t
+            t_ref = self.true_temperature(when)
+            excess = t_ref - self._room(when)
+            return t_ref + self.true_errors.well_difference * excess / 100.0
+
     def process_value(self) -> float:
         """What the controller displays and reports (input registers 0–1), °C."""
         with self.lock:
@@ -239,6 +257,7 @@ class DryBlockDB450:
                 "setpoint": self.setpoint,
                 "control": self.control,
                 "true_temperature": self.true_temperature(),
+                "test_well_temperature": self.test_well_temperature(),
                 "control_zone_temperature": self.control_zone_temperature(),
                 "stable": self.stable(),
                 "errors": as_dict(self.true_errors),

@@ -11,7 +11,7 @@ import pytest
 
 from simulators.bench import ROLES, SimulatedBench
 from simulators.clock import ManualClock
-from tests.simulators.clients import ScpiClient, free_port_block, modbus, scpi
+from tests.simulators.clients import ScpiClient, free_port_block, modbus, scpi, wait_until
 
 
 def test_resources_follow_the_contract(bench):
@@ -132,3 +132,21 @@ def test_global_latency_option_is_settable(bench):
         assert d.query("*OPC?") == "1"
     with pytest.raises(ValueError, match="latency"):
         bench.latency = -1
+
+
+def test_stop_while_replies_are_delayed_leaves_nothing_pending(bench, caplog):
+    """A request sleeping in a latency fault is cancelled cleanly at stop."""
+    for inst in bench.instruments.values():
+        inst.faults.latency = 30.0
+    scpi_client = ScpiClient(bench.instruments["dmm"].port)
+    scpi_client.write("*IDN?")
+    raw = socket.create_connection(("127.0.0.1", bench.instruments["environment"].port))
+    raw.sendall(b"\x00\x01\x00\x00\x00\x06\x01\x04\x00\x00\x00\x02")  # read input 0, 2
+    wait_until(lambda: bench.instruments["dmm"].commands == ["*IDN?"]
+               and bench.instruments["environment"].commands == ["read_input_registers 0 2"])
+    with caplog.at_level("WARNING"):
+        bench.stop()
+        gc.collect()
+    scpi_client.close()
+    raw.close()
+    assert not [r for r in caplog.records if r.name.startswith("asyncio")]

@@ -178,3 +178,21 @@ def test_explicit_dmm_errors_give_a_known_device(bench_factory):
     with scpi(b, "dmm") as d:
         (reading,) = parse_floats(d.query("MEAS:VOLT:DC? 10"))
     assert reading == pytest.approx(10 * (1 + 20e-6) - 30e-6, abs=0.5e-6)  # one resolution step
+
+
+def test_prt_well_differs_from_the_reference_well_by_the_radial_non_uniformity(bench_factory):
+    b = bench_factory(dry_block_truth={"well_difference": 0.01})
+    with modbus(b, "temperature_source") as blk:
+        regs = blk.convert_to_registers(223.0, blk.DATATYPE.FLOAT32)
+        assert not blk.write_registers(0, [*regs, 1], device_id=1).isError()
+    b.clock.advance(7200)
+    truth = b.truth()
+    reference = truth["temperature_source"]["true_temperature"]
+    assert truth["prt"]["temperature"] - reference == pytest.approx(
+        0.01 * (reference - 23.0) / 100, rel=1e-6)
+    b.set_dmm_terminals("REAR")
+    with scpi(b, "dmm") as d:
+        (ohms,) = parse_floats(d.query("MEAS:FRES? 1000"))
+    err = truth["dmm"]["errors"]["fres"][1000.0]
+    assert ohms == pytest.approx(truth["prt"]["resistance"] * (1 + err["gain"]) + err["offset"],
+                                 abs=2e-3)
