@@ -1,0 +1,25 @@
+"""The ``labctl`` command line: wires the parts together, nothing else.
+
+One module per topic: ``bench`` (simulators, instruments).
+"""
+
+from __future__ import annotations
+
+import typer
+
+import labctl
+from labctl.cli import bench
+
+app = typer.Typer(help="labctl: calibration-laboratory control", no_args_is_help=True,
+                  add_completion=False)
+bench.register(app)
+
+
+@app.command()
+def version() -> None:
+    """Print labctl's version."""
+    typer.echo(labctl.__version__)
+
+
+def main() -> None:
+    app()
