@@ -271,3 +271,48 @@ def test_out_of_range_fault_gives_overload(bench):
     bench.instruments["dmm"].faults.out_of_range = True
     with scpi(bench, "dmm") as d:
         assert d.query("MEAS:VOLT:DC? 10") == "+9.9E+37"
+
+
+def test_autorange_once_picks_a_range_then_holds_it(bench):
+    _calibrate(bench, 0.5)
+    with scpi(bench, "dmm") as d:
+        d.write("CONF:VOLT:DC 1000;VOLT:DC:RANG:AUTO ONCE")
+        assert d.ask("VOLT:DC:RANG?;VOLT:DC:RANG:AUTO?", 2) == ["+1.00000000E+00", "0"]
+        _calibrate(bench, 5)
+        assert d.query("READ?") == "+9.9E+37"  # held on 1 V: 5 V overloads it
+        d.write("VOLT:DC:RANG:AUTO ON")
+        (value,) = parse_floats(d.query("READ?"))
+        assert value == pytest.approx(5, rel=1e-4)
+        assert d.query("VOLT:DC:RANG?") == "+1.00000000E+01"
+        d.write("FRES:RANG:AUTO OFF")
+        assert d.query("FRES:RANG:AUTO?") == "0"
+        d.write("FRES:RANG:AUTO MAYBE")
+        assert d.query("SYST:ERR?") == '-104,"Data type error"'
+
+
+def test_count_keywords_and_cls(bench):
+    with scpi(bench, "dmm") as d:
+        d.write("SAMP:COUN MAX;TRIG:COUN MIN")
+        assert d.ask("SAMP:COUN?;TRIG:COUN?", 2) == ["+1000000", "+1"]
+        d.write("SAMP:COUN 1000;TRIG:COUN 1001")
+        assert d.query("READ?") == ""  # more than the reading memory holds
+        d.write("FOO")
+        assert d.query("SYST:ERR?") == '-221,"Settings conflict"'
+        d.write("*CLS")
+        assert d.ask("SYST:ERR?;*ESR?", 2) == [NO_ERROR, "0"]
+
+
+def test_voltage_function_on_a_resistance_source_reads_zero(bench):
+    with scpi(bench, "calibrator") as c:
+        assert c.query("OUT 1 KOHM;OPER;*OPC?") == "1"
+    with scpi(bench, "dmm") as d:
+        (value,) = parse_floats(d.query("MEAS:VOLT:DC? 0.1"))
+    assert abs(value) < 10e-6  # only the DMM's own offset and noise
+
+
+def test_measure_with_resolution_picks_the_nplc(bench):
+    with scpi(bench, "dmm") as d:
+        d.query("MEAS:VOLT:DC? 10,1E-5")
+        assert d.query("VOLT:DC:NPLC?") == "+2.00000000E-01"  # 0.7 ppm of 10 V ≤ 10 µV
+        d.query("MEAS:VOLT:DC? 10,1E-9")
+        assert d.query("SYST:ERR?") == '-222,"Data out of range"'

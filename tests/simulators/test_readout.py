@@ -70,3 +70,14 @@ def test_out_of_range_fault(bench):
     bench.instruments["thermometer"].faults.out_of_range = True
     with scpi(bench, "thermometer") as t:
         assert t.query("MEAS? 1") == "-3.000000E+02"
+
+
+def test_reset_and_clear_status(bench):
+    with scpi(bench, "thermometer") as t:
+        t.write("MEAS? 9;BOGUS")
+        assert t.readline() == "+9.9E+37"
+        assert int(t.query("*ESR?")) == 32 | 16
+        t.write("*RST")
+        assert t.query("SYST:ERR?") == '-222,"Data out of range"'  # *RST keeps the queue
+        t.write("*CLS")
+        assert t.query("SYST:ERR?") == '+0,"No error"'
