@@ -150,3 +150,40 @@ def test_stop_while_replies_are_delayed_leaves_nothing_pending(bench, caplog):
     scpi_client.close()
     raw.close()
     assert not [r for r in caplog.records if r.name.startswith("asyncio")]
+
+
+def test_concurrent_clients_and_test_thread_stay_consistent(bench):
+    """Several client threads, while the test thread moves time and the room: no garbage."""
+    with scpi(bench, "calibrator") as c:
+        assert c.query("OUT 1 V;OPER;*OPC?") == "1"
+    failures: list[str] = []
+
+    def dmm_worker() -> None:
+        try:
+            with scpi(bench, "dmm") as d:
+                for _ in range(50):
+                    (v,) = [float(x) for x in d.query("MEAS:VOLT:DC? 1").split(",")]
+                    if abs(v - 1) > 1e-3:
+                        failures.append(f"dmm read {v}")
+        except Exception as exc:  # collected and asserted below; a thread cannot fail a test
+            failures.append(repr(exc))
+
+    def modbus_worker() -> None:
+        try:
+            with modbus(bench, "environment") as env:
+                for _ in range(50):
+                    if env.read_input_registers(0, count=7, device_id=1).isError():
+                        failures.append("modbus error")
+        except Exception as exc:
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=w) for w in (dmm_worker, dmm_worker, modbus_worker)]
+    for t in threads:
+        t.start()
+    for _ in range(50):
+        bench.clock.advance(1.0)
+        bench.room.steady(temperature=23.0 + (bench.clock.now() % 3) * 0.1)
+        bench.truth()
+    for t in threads:
+        t.join(timeout=30)
+    assert failures == []
