@@ -264,7 +264,8 @@ def login(session: Session, *, username: str, password: str, lifetime: timedelta
 
 def create_admin(session: Session, *, username: str, password: str, full_name: str,
                  organisation_code: str, organisation_name: str,
-                 level: OrgLevel = OrgLevel.NATIONAL, email: str = "") -> User:
+                 level: OrgLevel = OrgLevel.NATIONAL, email: str = "",
+                 country_code: str = "", region: str = "") -> User:
     """Bootstrap: the first superuser and the top-level organisation it administers.
 
     Refuses if the username exists. Creates the organisation if its code is new.
@@ -275,8 +276,10 @@ def create_admin(session: Session, *, username: str, password: str, full_name: s
         raise ConflictError(f"username {username!r} is already taken")
     org = session.exec(select(Organisation).where(Organisation.code == organisation_code)).first()
     if org is None:
-        OrganisationCreate(code=organisation_code, name=organisation_name, level=level)
-        org = Organisation(code=organisation_code, name=organisation_name, level=level.value)
+        OrganisationCreate(code=organisation_code, name=organisation_name, level=level,
+                           country_code=country_code, region=region)  # validates the fields
+        org = Organisation(code=organisation_code, name=organisation_name, level=level.value,
+                           country_code=country_code, region=region)
         session.add(org)
         session.flush()
     user = User(username=username, full_name=full_name, email=email,

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from labctl.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from labctl.platform import audit
+from labctl.platform import audit, traceability
 from labctl.platform.auth import Principal, has_role, require_any_role, require_role
 from labctl.platform.db import utcnow
 from labctl.platform.models.base import (
@@ -191,7 +191,8 @@ def calibration_at(session: Session, standard: Standard, at: date) -> StandardCa
 
 
 def change_status(session: Session, *, principal: Principal, identifier: str,
-                  data: StatusChangeRequest) -> StandardStatusChange:
+                  data: StatusChangeRequest
+                  ) -> tuple[StandardStatusChange, traceability.ImpactReport | None]:
     """Quarantine, return to service, declare out of tolerance or retire a standard.
 
     Out of tolerance needs the error found; reverse traceability then flags every certificate
@@ -219,11 +220,18 @@ def change_status(session: Session, *, principal: Principal, identifier: str,
     session.add(row)
     session.add(change)
     session.flush()
+    report = None
+    if data.status is StandardStatus.OUT_OF_TOLERANCE:
+        since = data.impact_since or traceability.default_since(session, row)
+        if since.tzinfo is None:
+            raise ValidationError("impact_since", since.isoformat(), "a timezone-aware time")
+        report = traceability.flag_out_of_tolerance(session, row, change, since)
     audit.record(session, actor=principal.actor, action="standard.status", entity_type="standard",
                  entity_id=identifier, organisation_id=row.organisation_id, reason=data.reason,
-                 data=data.model_dump(mode="json"))
+                 data={**data.model_dump(mode="json"),
+                       "flagged": [c.certificate for c in report.certificates] if report else []})
     session.commit()
-    return change
+    return change, report
 
 
 def record_calibration(session: Session, *, standard: Standard, certificate_id: int | None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -51,3 +52,59 @@ def publish_cmc(api: httpx.Client, world: World, org: str, **overrides: Any) -> 
                 headers=world.headers(org, "data_entry")))
     return ok(api.post(f"/api/v1/capabilities/{cmc['id']}/review", json={"approve": True},
                        headers=world.headers(org, "reviewer")))
+
+
+def draft(api: httpx.Client, world: World, org: str, *, standards: list[str],
+          item_standard: str | None = None, begin: datetime | None = None,
+          hours: float = 2, **overrides: Any) -> dict:
+    """A draft certificate by the technician of ``org``."""
+    begin = begin or datetime.now(UTC) - timedelta(days=1)
+    body = {
+        "laboratory_code": world.orgs[org], "customer_name": "Customer Ltd",
+        "customer_address": "1 Test Street\nTestville", "customer_code": world.orgs["cust"],
+        "item_standard": item_standard, "item_description": "Digital multimeter",
+        "item_manufacturer": "Keysight", "item_model": "34465A", "item_serial_number": "MY123",
+        "quantity": "DC voltage", "procedure": "DCV-01", "method": "Direct measurement of a "
+        "calibrator output", "location": "Laboratory, room 1",
+        "calibration_begin": begin.isoformat(),
+        "calibration_end": (begin + timedelta(hours=hours)).isoformat(),
+        "standards": standards, "decision_rule": "simple",
+        "conditions": [{"quantity": "temperature", "unit": "°C", "mean": "23.1",
+                        "minimum": "22.8", "maximum": "23.4", "uncertainty": "0.2"}],
+    }
+    body.update(overrides)
+    return ok(api.post("/api/v1/certificates", json=body,
+                       headers=world.headers(org, "technician")), 201)
+
+
+def point(nominal: str = "10", error: str = "0.000012", U: str = "0.00003",
+          **overrides: Any) -> dict:
+    from decimal import Decimal
+
+    p = {"table_title": "DC voltage", "quantity": "DC voltage", "unit": "V",
+         "nominal": nominal, "reference_value": nominal,
+         "measured_value": str(Decimal(nominal) + Decimal(error)),
+         "expanded_uncertainty": U, "coverage_factor": "2", "coverage_probability": "0.95",
+         "lower_limit": "-0.0001", "upper_limit": "0.0001"}
+    p.update(overrides)
+    return p
+
+
+def issue(api: httpx.Client, world: World, org: str, number: str,
+          points: list[dict] | None = None) -> dict:
+    """Results (station), check (checker) and issue (approver)."""
+    ok(api.post(f"/api/v1/certificates/{number}/results", json={"points": points or [point()]},
+                headers={**world.station(org), "Idempotency-Key": uid("key")}), 201)
+    ok(api.post(f"/api/v1/certificates/{number}/check", headers=world.headers(org, "checker")))
+    return ok(api.post(f"/api/v1/certificates/{number}/issue",
+                       headers=world.headers(org, "approver")))
+
+
+def ensure_cmcs(api: httpx.Client, world: World) -> None:
+    """Every laboratory of the world publishes a DC voltage CMC (once per world)."""
+    if getattr(world, "_cmcs", False):
+        return
+    for org in ("nmi", "prov", "lab"):
+        publish_cmc(api, world, org, uncertainty_relative="0.0000001",
+                    uncertainty_absolute="0.0000001")
+    world._cmcs = True  # type: ignore[attr-defined]

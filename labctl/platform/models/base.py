@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlmodel import Field
 
 from labctl.platform.db import DecimalText, UTCDateTime, utcnow
+from labctl.uncertainty import DecisionRule as _DecisionRule
 
 
 def decimal_field(*, nullable: bool = False, **kwargs: Any) -> Any:
@@ -89,21 +90,24 @@ class CertificateStatus(StrEnum):
     WITHDRAWN = "withdrawn"
 
 
-class DecisionRule(StrEnum):
-    """Decision rules for statements of conformity (ILAC-G8:09/2019)."""
-
-    SIMPLE = "simple"  # simple acceptance, w = 0 (shared risk)
-    GUARDED = "guarded"  # guard band w = U: "pass"/"fail" only beyond the guard band
-
+#: Decision rules for statements of conformity are the uncertainty engine's (ILAC-G8:09/2019).
+DecisionRule = _DecisionRule
 
 DECISION_RULE_TEXT = {
-    DecisionRule.SIMPLE: (
+    _DecisionRule.SIMPLE: (
         "Simple acceptance (ILAC-G8:09/2019 4.2.1, guard band w = 0): the item conforms when "
         "the measured error lies within the tolerance limits."
     ),
-    DecisionRule.GUARDED: (
-        "Guarded acceptance (ILAC-G8:09/2019 4.2.2, guard band w = U): pass and fail are stated "
-        "only when the error lies within or beyond the limits by at least U; otherwise a "
-        "conditional pass or conditional fail is stated."
+    _DecisionRule.GUARDED_ACCEPTANCE: (
+        "Guarded acceptance (ILAC-G8:09/2019 4.2.2, guard band w = U): the item conforms when "
+        "the error lies within the tolerance limits reduced by U."
+    ),
+    _DecisionRule.GUARDED_REJECTION: (
+        "Guarded rejection (ILAC-G8:09/2019 4.2.3, guard band w = U): the item is rejected only "
+        "when the error lies beyond the tolerance limits by more than U."
+    ),
+    _DecisionRule.NON_BINARY: (
+        "Non-binary statement (ILAC-G8:09/2019 4.2.3, guard band w = U): pass, conditional "
+        "pass, conditional fail or fail according to the error and U relative to the limits."
     ),
 }

@@ -205,7 +205,7 @@ class PointIn(BaseModel):
     reference_value: Dec = PField(allow_inf_nan=False, max_digits=30)
     measured_value: Dec = PField(allow_inf_nan=False, max_digits=30)
     expanded_uncertainty: Dec = PField(gt=0, allow_inf_nan=False, max_digits=30)
-    coverage_factor: Dec = PField(default=Dec(2), gt=0, le=10, allow_inf_nan=False,
+    coverage_factor: Dec = PField(default=Dec(2), ge=1, le=10, allow_inf_nan=False,
                                   max_digits=10)
     coverage_probability: Dec = PField(default=Dec("0.95"), gt=0, lt=1, allow_inf_nan=False,
                                        max_digits=10)
@@ -216,7 +216,9 @@ class PointIn(BaseModel):
     @model_validator(mode="after")
     def _limits(self) -> PointIn:
         from labctl.errors import ValidationError
+        from labctl.units import unit
 
+        unit(self.unit)  # a unit the certificate and the DCC (D-SI) can state
         if (self.lower_limit is None) != (self.upper_limit is None):
             raise ValidationError("lower_limit", self.lower_limit, "both limits or neither")
         if self.lower_limit is not None and self.upper_limit is not None \

@@ -267,6 +267,9 @@ class StatusChangeRequest(BaseModel):
         default=None, allow_inf_nan=False, max_digits=30,
         description="Out of tolerance: the same error, relative to the value (dimensionless)",
     )
+    impact_since: datetime | None = PField(
+        default=None, description="Out of tolerance: flag certificates that used it since "
+        "(default: its last calibration, the last time it was known good)")
 
 
 class ExternalCalibrationCreate(BaseModel):

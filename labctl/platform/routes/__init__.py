@@ -2,6 +2,6 @@
 
 from fastapi import APIRouter
 
-from labctl.platform.routes import organisations, registry
+from labctl.platform.routes import certificates, organisations, registry
 
-routers: list[APIRouter] = [organisations.router, registry.router]
+routers: list[APIRouter] = [organisations.router, registry.router, certificates.router]

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-22 06:42:37.602098
+Create Date: 2026-11-22 06:48:20.691671
 """
 
 from __future__ import annotations

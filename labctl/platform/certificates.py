@@ -1,0 +1,690 @@
+"""The certificate workflow: draft → checked → issued, then superseded (amended) or withdrawn.
+
+The server enforces the laboratory's rules (ISO/IEC 17025 6.2, 6.4, 7.8), not the client:
+
+* nobody issues a certificate if a standard used was not calibrated, expired, quarantined, out
+  of tolerance or retired at the time of measurement, or if the performer was not authorised
+  for the quantity (and procedure) then (:class:`RuleViolationError`, HTTP 422, with ``rule``);
+* performer, checker and approver are three different people (403, separation of duties);
+* reported U, rounded per EA-4/02, is never below the laboratory's published CMC at that point;
+* results are posted idempotently under a client key; issued revisions are immutable.
+
+Issuing renders the PDF and the signed DCC with ``labctl.platform.documents`` from a frozen
+:class:`CertificateDocument` built here from the stored rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, select
+
+from labctl.errors import (
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+    RuleViolationError,
+    ValidationError,
+)
+from labctl.platform import audit, registry
+from labctl.platform.auth import Principal, has_role, require_role
+from labctl.platform.db import utcnow
+from labctl.platform.models.base import (
+    DECISION_RULE_TEXT,
+    CertificateStatus,
+    DecisionRule,
+    Role,
+    StandardKind,
+    StandardStatus,
+)
+from labctl.platform.models.certificates import (
+    Certificate,
+    CertificateCreate,
+    CertificateFlag,
+    CertificatePublic,
+    CertificateStandard,
+    PointPublic,
+    ResultPoint,
+    ResultPosting,
+    ResultsIn,
+    ResultsPosted,
+    StandardUsedPublic,
+    Verification,
+)
+from labctl.platform.models.org import Organisation, User
+from labctl.platform.models.registry import Standard, StandardCalibration, StandardStatusChange
+from labctl.platform.organisations import is_authorised, org_by_code, user_by_username
+from labctl.platform.settings import Settings
+from labctl.uncertainty import decide, round_result
+
+LAB_ROLES = (Role.TECHNICIAN, Role.CHECKER, Role.APPROVER, Role.ADMIN, Role.REVIEWER,
+             Role.DATA_ENTRY)
+
+
+# --- lookups and visibility -----------------------------------------------------------------
+
+
+def latest(session: Session, number: str) -> Certificate:
+    """The newest revision of a certificate number."""
+    row = session.exec(select(Certificate).where(Certificate.number == number)
+                       .order_by(col(Certificate.revision).desc()).limit(1)).first()
+    if row is None:
+        raise NotFoundError("certificate", number)
+    return row
+
+
+def revision_of(session: Session, number: str, revision: int | None) -> Certificate:
+    if revision is None:
+        return latest(session, number)
+    row = session.exec(select(Certificate).where(Certificate.number == number,
+                                                 Certificate.revision == revision)).first()
+    if row is None:
+        raise NotFoundError("certificate", f"{number} rev {revision}")
+    return row
+
+
+def can_read(session: Session, principal: Principal, cert: Certificate) -> bool:
+    """Staff of the laboratory (admins above it) and the customer's people read a certificate."""
+    if principal.kind == "station":
+        return principal.station_org_id == cert.organisation_id
+    if has_role(session, principal, Role.ADMIN, cert.organisation_id):
+        return True
+    if any((cert.organisation_id, r) in principal.roles for r in LAB_ROLES):
+        return True
+    return cert.customer_organisation_id is not None and (
+        (cert.customer_organisation_id, Role.CUSTOMER) in principal.roles
+    )
+
+
+def readable(session: Session, principal: Principal, number: str,
+             revision: int | None = None) -> Certificate:
+    cert = revision_of(session, number, revision)
+    if not can_read(session, principal, cert):
+        raise PermissionDeniedError("certificate.read", f"{principal.actor} is neither staff of "
+                                    "the laboratory nor its customer")
+    return cert
+
+
+def _username(session: Session, user_id: int | None) -> str | None:
+    if user_id is None:
+        return None
+    user = session.get(User, user_id)
+    return user.username if user else None
+
+
+def _full_name(session: Session, user_id: int | None) -> str:
+    user = session.get(User, user_id) if user_id is not None else None
+    return user.full_name if user else ""
+
+
+# --- reporting of points (EA-4/02 rounding, conformity) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class Reported:
+    """A point as reported: value, error and U rounded to the decimal place of U."""
+
+    point: ResultPoint
+    reference: Decimal
+    measured: Decimal
+    error: Decimal
+    U: Decimal
+    conformity: str | None
+
+
+def _round_to(value: Decimal, U: Decimal) -> tuple[Decimal, Decimal]:
+    r = round_result(value, U)
+    return r.decimal_value, r.decimal_U  # type: ignore[return-value]
+
+
+def report_point(p: ResultPoint, rule: str | None, *, error_shift: Decimal = Decimal(0)
+                 ) -> Reported:
+    """Round per EA-4/02 and state conformity under ``rule`` (``error_shift`` is subtracted
+    from the error first: used to re-decide with a corrected reference value)."""
+    error_raw = p.measured_value - p.reference_value - error_shift
+    error, U = _round_to(error_raw, p.expanded_uncertainty)
+    measured, _ = _round_to(p.measured_value, p.expanded_uncertainty)
+    reference, _ = _round_to(p.reference_value + error_shift, p.expanded_uncertainty)
+    conformity: str | None = None
+    if rule and p.lower_limit is not None and p.upper_limit is not None:
+        # one-element arrays: the engine's array path (its scalar path is not used here)
+        decision = decide([float(error)], [float(U)], [float(p.lower_limit)],
+                          [float(p.upper_limit)], rule, k=float(p.coverage_factor))
+        conformity = str(decision.outcome[0])  # type: ignore[index]
+    return Reported(p, reference, measured, error, U, conformity)
+
+
+def _point_public(seq: int, r: Reported) -> PointPublic:
+    p = r.point
+    return PointPublic(
+        seq=seq, table_title=p.table_title, quantity=p.quantity, unit=p.unit,
+        range_label=p.range_label, nominal=str(p.nominal), reference_value=str(r.reference),
+        measured_value=str(r.measured), error=str(r.error), expanded_uncertainty=str(r.U),
+        coverage_factor=str(p.coverage_factor), coverage_probability=str(p.coverage_probability),
+        lower_limit=None if p.lower_limit is None else str(p.lower_limit),
+        upper_limit=None if p.upper_limit is None else str(p.upper_limit),
+        conformity=r.conformity,
+    )
+
+
+def points_of(session: Session, cert: Certificate) -> list[ResultPoint]:
+    return list(session.exec(select(ResultPoint).where(ResultPoint.certificate_id == cert.id)
+                             .order_by(col(ResultPoint.posting_id), col(ResultPoint.seq))).all())
+
+
+# --- create -------------------------------------------------------------------------------
+
+
+def _next_number(session: Session, lab: Organisation, year: int) -> str:
+    prefix = f"{lab.code}-{year}-"
+    numbers = session.exec(select(Certificate.number).where(
+        Certificate.organisation_id == lab.id, col(Certificate.number).startswith(prefix),
+        Certificate.revision == 0)).all()
+    last = max((int(n.removeprefix(prefix)) for n in numbers
+                if n.removeprefix(prefix).isdigit()), default=0)
+    return f"{prefix}{last + 1:06d}"
+
+
+def _check_times(begin: datetime, end: datetime) -> None:
+    for name, t in (("calibration_begin", begin), ("calibration_end", end)):
+        if t.tzinfo is None:
+            raise ValidationError(name, t.isoformat(), "a timezone-aware time (e.g. ...Z)")
+    if end < begin:
+        raise ValidationError("calibration_end", end.isoformat(),
+                              f"not before calibration_begin {begin.isoformat()}")
+    if end > utcnow() + timedelta(minutes=5):
+        raise ValidationError("calibration_end", end.isoformat(), "not in the future")
+
+
+def _link_standard(session: Session, cert: Certificate, std: Standard) -> CertificateStandard:
+    """Freeze the calibration valid for ``std`` when the measurement began."""
+    cal = registry.calibration_at(session, std, cert.calibration_begin.date())
+    link = CertificateStandard(
+        certificate_id=cert.id, standard_id=std.id,  # type: ignore[arg-type]
+        calibration_id=cal.id if cal else None,
+        standard_certificate_id=cal.certificate_id if cal else None,
+        used_at=cert.calibration_begin,
+    )
+    session.add(link)
+    return link
+
+
+def create_certificate(session: Session, *, principal: Principal,
+                       data: CertificateCreate) -> Certificate:
+    """A draft certificate (technician of the laboratory), with the standards used frozen."""
+    lab = org_by_code(session, data.laboratory_code)
+    assert lab.id is not None
+    require_role(session, principal, Role.TECHNICIAN, lab.id, action="certificate.create")
+    _check_times(data.calibration_begin, data.calibration_end)
+    performer = user_by_username(session, data.performed_by) if data.performed_by else \
+        session.get(User, principal.user_id)
+    assert performer is not None and performer.id is not None
+    if not session.exec(select(User.id).where(User.id == performer.id)).first() or not any(
+        o == lab.id and r is Role.TECHNICIAN
+        for o, r in _roles_of(session, performer.id)
+    ):
+        raise ValidationError("performed_by", performer.username,
+                              f"a technician of {lab.code}")
+    customer_org = org_by_code(session, data.customer_code) if data.customer_code else None
+    item_std = registry.standard_by_identifier(session, data.item_standard) \
+        if data.item_standard else None
+    if len(set(data.standards)) != len(data.standards):
+        raise ValidationError("standards", data.standards, "each standard once")
+    standards = [registry.standard_by_identifier(session, s) for s in data.standards]
+    for s in standards:
+        if s.review_state != "published" and s.organisation_id != lab.id:
+            raise NotFoundError("standard", s.identifier)
+        if item_std is not None and s.id == item_std.id:
+            raise ValidationError("standards", s.identifier, "not the item being calibrated")
+    cert = Certificate(
+        number=_next_number(session, lab, data.calibration_end.year), revision=0,
+        organisation_id=lab.id, customer_organisation_id=customer_org.id if customer_org else None,
+        customer_name=data.customer_name, customer_address=data.customer_address,
+        item_standard_id=item_std.id if item_std else None,
+        item_description=data.item_description,
+        item_manufacturer=data.item_manufacturer or (item_std.manufacturer if item_std else ""),
+        item_model=data.item_model or (item_std.model if item_std else ""),
+        item_serial_number=data.item_serial_number or (item_std.serial_number if item_std
+                                                       else ""),
+        item_identifier=data.item_identifier or (item_std.identifier if item_std else ""),
+        quantity=data.quantity, procedure=data.procedure, method=data.method,
+        location=data.location, calibration_begin=data.calibration_begin,
+        calibration_end=data.calibration_end, receipt_date=data.receipt_date,
+        decision_rule=data.decision_rule.value if data.decision_rule else "",
+        conditions=[c.model_dump(mode="json") for c in data.conditions],
+        statements=list(data.statements), performed_by_id=performer.id,
+        created_by=principal.actor,
+    )
+    session.add(cert)
+    session.flush()
+    for s in standards:
+        _link_standard(session, cert, s)
+    audit.record(session, actor=principal.actor, action="certificate.create",
+                 entity_type="certificate", entity_id=f"{cert.number}/0",
+                 organisation_id=lab.id, data=data.model_dump(mode="json"))
+    session.commit()
+    return cert
+
+
+def _roles_of(session: Session, user_id: int) -> list[tuple[int, Role]]:
+    from labctl.platform.models.org import Membership
+
+    rows = session.exec(select(Membership.organisation_id, Membership.role)
+                        .where(Membership.user_id == user_id)).all()
+    return [(o, Role(r)) for o, r in rows]
+
+
+# --- results ------------------------------------------------------------------------------
+
+
+def _request_hash(data: ResultsIn) -> str:
+    return hashlib.sha256(json.dumps(data.model_dump(mode="json"), sort_keys=True)
+                          .encode()).hexdigest()
+
+
+def _may_post(session: Session, principal: Principal, cert: Certificate) -> None:
+    if principal.kind == "station":
+        if principal.station_org_id != cert.organisation_id:
+            raise PermissionDeniedError("certificate.results",
+                                        "the station belongs to another laboratory")
+        return
+    require_role(session, principal, Role.TECHNICIAN, cert.organisation_id,
+                 action="certificate.results")
+
+
+def check_cmc(session: Session, cert: Certificate, reported: Reported) -> None:
+    """Reported U may not be smaller than the laboratory's best CMC at that point."""
+    p = reported.point
+    best = registry.best_cmc_uncertainty(session, organisation_id=cert.organisation_id,
+                                         quantity=p.quantity, unit=p.unit, value=p.nominal)
+    if best is None:
+        raise RuleViolationError(
+            "outside_cmc",
+            f"no published CMC of the laboratory covers {p.quantity} at {p.nominal} {p.unit}",
+            quantity=p.quantity, nominal=str(p.nominal), unit=p.unit)
+    if best > reported.U:
+        raise RuleViolationError(
+            "u_below_cmc",
+            f"reported U = {reported.U} {p.unit} at {p.nominal} {p.unit} is below the "
+            f"laboratory's CMC of {best} {p.unit} (ILAC-P14: U may not be smaller than the CMC)",
+            nominal=str(p.nominal), reported_U=str(reported.U), cmc_U=str(best), unit=p.unit)
+
+
+def _replay(session: Session, cert: Certificate, posting: ResultPosting) -> ResultsPosted:
+    points = session.exec(select(ResultPoint).where(ResultPoint.posting_id == posting.id)
+                          .order_by(col(ResultPoint.seq))).all()
+    return ResultsPosted(
+        certificate_number=cert.number, revision=cert.revision,
+        idempotency_key=posting.idempotency_key,
+        points=[_point_public(p.seq, report_point(p, cert.decision_rule or None))
+                for p in points])
+
+
+def post_results(session: Session, *, principal: Principal, number: str, idempotency_key: str,
+                 data: ResultsIn) -> tuple[ResultsPosted, bool]:
+    """Add measured points to a draft; ``(answer, replayed)``.
+
+    The same key with the same body returns the stored answer (``replayed``) and creates
+    nothing; the same key with another body is a conflict (409). Safe under concurrent retries:
+    the unique (certificate, key) constraint decides, the loser replays.
+    """
+    if not 1 <= len(idempotency_key) <= 200:
+        raise ValidationError("Idempotency-Key", idempotency_key, "1 … 200 characters")
+    cert = latest(session, number)
+    _may_post(session, principal, cert)
+    digest = _request_hash(data)
+    existing = session.exec(select(ResultPosting).where(
+        ResultPosting.certificate_id == cert.id,
+        ResultPosting.idempotency_key == idempotency_key)).first()
+    if existing is not None:
+        return _check_replay(session, cert, existing, digest), True
+    if cert.status != CertificateStatus.DRAFT:
+        raise ConflictError(f"certificate {cert.number} rev {cert.revision} is {cert.status}: "
+                            "results are added to drafts only (issued ones are immutable)")
+    posting = ResultPosting(certificate_id=cert.id, idempotency_key=idempotency_key,  # type: ignore[arg-type]
+                            request_hash=digest, actor=principal.actor)
+    session.add(posting)
+    try:
+        session.flush()
+    except sa.exc.IntegrityError:
+        # A concurrent retry with the same key committed first: answer as it did.
+        session.rollback()
+        cert = latest(session, number)
+        existing = session.exec(select(ResultPosting).where(
+            ResultPosting.certificate_id == cert.id,
+            ResultPosting.idempotency_key == idempotency_key)).one()
+        return _check_replay(session, cert, existing, digest), True
+    rows: list[ResultPoint] = []
+    for i, p in enumerate(data.points):
+        row = ResultPoint(certificate_id=cert.id, posting_id=posting.id, seq=i,  # type: ignore[arg-type]
+                          **p.model_dump())
+        check_cmc(session, cert, report_point(row, None))
+        rows.append(row)
+    session.add_all(rows)
+    audit.record(session, actor=principal.actor, action="certificate.results",
+                 entity_type="certificate", entity_id=f"{cert.number}/{cert.revision}",
+                 organisation_id=cert.organisation_id,
+                 data={"idempotency_key": idempotency_key, "points": len(rows),
+                       "request_hash": digest})
+    session.commit()
+    return _replay(session, cert, posting), False
+
+
+def _check_replay(session: Session, cert: Certificate, posting: ResultPosting,
+                  digest: str) -> ResultsPosted:
+    if posting.request_hash != digest:
+        raise ConflictError(f"Idempotency-Key {posting.idempotency_key!r} was already used for "
+                            f"different results on {cert.number}")
+    return _replay(session, cert, posting)
+
+
+# --- check / issue / amend / withdraw -------------------------------------------------------
+
+
+def check_certificate(session: Session, *, principal: Principal, number: str) -> Certificate:
+    """The checker (not the performer) confirms the draft."""
+    cert = latest(session, number)
+    require_role(session, principal, Role.CHECKER, cert.organisation_id,
+                 action="certificate.check")
+    if cert.status != CertificateStatus.DRAFT:
+        raise ConflictError(f"certificate {number} is {cert.status}; only a draft is checked")
+    if principal.user_id == cert.performed_by_id:
+        raise PermissionDeniedError("certificate.check",
+                                    "the performer may not check their own work (two-person rule)")
+    if not points_of(session, cert):
+        raise RuleViolationError("no_results", f"certificate {number} has no results")
+    cert.status = CertificateStatus.CHECKED.value
+    cert.checked_by_id = principal.user_id
+    cert.checked_at = utcnow()
+    session.add(cert)
+    audit.record(session, actor=principal.actor, action="certificate.check",
+                 entity_type="certificate", entity_id=f"{cert.number}/{cert.revision}",
+                 organisation_id=cert.organisation_id)
+    session.commit()
+    return cert
+
+
+def _status_during(session: Session, std: Standard, begin: datetime, end: datetime
+                   ) -> StandardStatus:
+    """The worst status in force at any moment of [begin, end]."""
+    statuses = {registry.status_at(session, std, begin)}
+    statuses.update(StandardStatus(s) for s in session.exec(
+        select(StandardStatusChange.status).where(
+            StandardStatusChange.standard_id == std.id,
+            StandardStatusChange.effective_at > begin,
+            StandardStatusChange.effective_at <= end)).all())
+    for bad in (StandardStatus.OUT_OF_TOLERANCE, StandardStatus.QUARANTINED,
+                StandardStatus.RETIRED):
+        if bad in statuses:
+            return bad
+    return StandardStatus.IN_SERVICE
+
+
+def link_validity(session: Session, link: CertificateStandard, std: Standard,
+                  end: datetime) -> tuple[str, str]:
+    """``(state, explanation)`` of a standard at its time of use: "valid" or why not."""
+    status = _status_during(session, std, link.used_at, end)
+    if status is not StandardStatus.IN_SERVICE:
+        return f"standard_{status.value}", (
+            f"standard {std.identifier} was {status.value.replace('_', ' ')} during the "
+            "measurement")
+    if std.kind == StandardKind.NATIONAL_PRIMARY:
+        return "valid", "national primary standard"
+    cal = session.get(StandardCalibration, link.calibration_id) if link.calibration_id else None
+    if cal is None:
+        return "standard_not_calibrated", (
+            f"standard {std.identifier} had no calibration before {link.used_at.date()}")
+    if cal.due_date < end.date():
+        return "standard_expired", (
+            f"standard {std.identifier}: certificate {cal.certificate_number} was due "
+            f"{cal.due_date}, before the measurement ended on {end.date()}")
+    return "valid", f"certificate {cal.certificate_number} valid until {cal.due_date}"
+
+
+def enforce_rules(session: Session, cert: Certificate) -> list[Reported]:
+    """Every server rule that gates issue; returns the reported points."""
+    for link in session.exec(select(CertificateStandard).where(
+            CertificateStandard.certificate_id == cert.id)).all():
+        std = session.get(Standard, link.standard_id)
+        assert std is not None
+        state, why = link_validity(session, link, std, cert.calibration_end)
+        if state != "valid":
+            raise RuleViolationError(state, f"cannot issue {cert.number}: {why}",
+                                     standard=std.identifier)
+    for day in {cert.calibration_begin.date(), cert.calibration_end.date()}:
+        if not is_authorised(session, user_id=cert.performed_by_id,
+                             organisation_id=cert.organisation_id, quantity=cert.quantity,
+                             procedure=cert.procedure, on=day):
+            raise RuleViolationError(
+                "performer_not_authorised",
+                f"cannot issue {cert.number}: {_username(session, cert.performed_by_id)} was "
+                f"not authorised for {cert.quantity!r} by {cert.procedure!r} on {day}",
+                performer=_username(session, cert.performed_by_id), day=day.isoformat())
+    points = points_of(session, cert)
+    if not points:
+        raise RuleViolationError("no_results", f"certificate {cert.number} has no results")
+    reported = [report_point(p, cert.decision_rule or None) for p in points]
+    for r in reported:
+        check_cmc(session, cert, r)
+    return reported
+
+
+def issue_certificate(session: Session, *, principal: Principal, number: str,
+                      settings: Settings) -> Certificate:
+    """The approver (neither performer nor checker) issues: rules, PDF, signed DCC, hash."""
+    cert = latest(session, number)
+    require_role(session, principal, Role.APPROVER, cert.organisation_id,
+                 action="certificate.issue")
+    if cert.status != CertificateStatus.CHECKED:
+        raise ConflictError(f"certificate {number} is {cert.status}; only a checked certificate "
+                            "is issued")
+    if principal.user_id in (cert.performed_by_id, cert.checked_by_id):
+        raise PermissionDeniedError("certificate.issue", "the approver must be neither the "
+                                    "performer nor the checker (two-person rule)")
+    reported = enforce_rules(session, cert)
+    now = utcnow()
+    cert.approved_by_id = principal.user_id
+    cert.issued_at = now
+    cert.issue_date = now.date()
+    from labctl.platform import rendering
+
+    cert.pdf, cert.dcc, cert.content_hash = rendering.render_and_sign(
+        session, cert, reported, settings)
+    cert.status = CertificateStatus.ISSUED.value
+    session.add(cert)
+    if cert.replaces_id is not None:
+        old = session.get(Certificate, cert.replaces_id)
+        assert old is not None
+        old.status = CertificateStatus.SUPERSEDED.value
+        session.add(old)
+    if cert.item_standard_id is not None:
+        item = session.get(Standard, cert.item_standard_id)
+        lab = session.get(Organisation, cert.organisation_id)
+        assert item is not None and lab is not None
+        calibrated = cert.calibration_end.date()
+        registry.record_calibration(
+            session, standard=item, certificate_id=cert.id,
+            certificate_number=cert.number if cert.revision == 0 else
+            f"{cert.number} rev {cert.revision}", issuer=lab.name, calibrated_on=calibrated,
+            due_date=calibrated + timedelta(days=item.calibration_interval_days))
+    audit.record(session, actor=principal.actor, action="certificate.issue",
+                 entity_type="certificate", entity_id=f"{cert.number}/{cert.revision}",
+                 organisation_id=cert.organisation_id, data={"content_hash": cert.content_hash})
+    session.commit()
+    return cert
+
+
+def amend_certificate(session: Session, *, principal: Principal, number: str,
+                      reason: str) -> Certificate:
+    """A new draft revision that will replace the issued one (ISO/IEC 17025 7.8.8)."""
+    old = latest(session, number)
+    require_role(session, principal, Role.APPROVER, old.organisation_id,
+                 action="certificate.amend")
+    if old.status != CertificateStatus.ISSUED:
+        raise ConflictError(f"certificate {number} rev {old.revision} is {old.status}; only the "
+                            "issued revision is amended")
+    fields = old.model_dump(exclude={"id", "revision", "status", "replaces_id",
+                                     "amendment_reason", "checked_by_id", "approved_by_id",
+                                     "checked_at", "issued_at", "issue_date", "pdf", "dcc",
+                                     "content_hash", "created_by", "created_at",
+                                     "withdrawn_at", "withdrawal_reason"})
+    new = Certificate(**fields, revision=old.revision + 1, replaces_id=old.id,
+                      amendment_reason=reason, created_by=principal.actor)
+    session.add(new)
+    session.flush()
+    for link in session.exec(select(CertificateStandard).where(
+            CertificateStandard.certificate_id == old.id)).all():
+        session.add(CertificateStandard(
+            certificate_id=new.id, standard_id=link.standard_id,  # type: ignore[arg-type]
+            calibration_id=link.calibration_id,
+            standard_certificate_id=link.standard_certificate_id, used_at=link.used_at))
+    for posting in session.exec(select(ResultPosting).where(
+            ResultPosting.certificate_id == old.id)).all():
+        copy = ResultPosting(certificate_id=new.id, idempotency_key=posting.idempotency_key,  # type: ignore[arg-type]
+                             request_hash=posting.request_hash, actor=posting.actor)
+        session.add(copy)
+        session.flush()
+        for p in session.exec(select(ResultPoint).where(ResultPoint.posting_id == posting.id)):
+            session.add(ResultPoint(**p.model_dump(exclude={"id", "certificate_id",
+                                                            "posting_id"}),
+                                    certificate_id=new.id, posting_id=copy.id))  # type: ignore[arg-type]
+    audit.record(session, actor=principal.actor, action="certificate.amend",
+                 entity_type="certificate", entity_id=f"{new.number}/{new.revision}",
+                 organisation_id=new.organisation_id, reason=reason)
+    session.commit()
+    return new
+
+
+def discard_posting(session: Session, *, principal: Principal, number: str,
+                    idempotency_key: str, reason: str) -> None:
+    """Remove one posting's points from a draft (e.g. the wrong value an amendment corrects)."""
+    cert = latest(session, number)
+    _may_post(session, principal, cert)
+    if cert.status != CertificateStatus.DRAFT:
+        raise ConflictError(f"certificate {number} is {cert.status}; only drafts change")
+    posting = session.exec(select(ResultPosting).where(
+        ResultPosting.certificate_id == cert.id,
+        ResultPosting.idempotency_key == idempotency_key)).first()
+    if posting is None:
+        raise NotFoundError("result posting", idempotency_key)
+    for p in session.exec(select(ResultPoint).where(ResultPoint.posting_id == posting.id)):
+        session.delete(p)
+    session.flush()
+    session.delete(posting)
+    audit.record(session, actor=principal.actor, action="certificate.results.discard",
+                 entity_type="certificate", entity_id=f"{cert.number}/{cert.revision}",
+                 organisation_id=cert.organisation_id, reason=reason,
+                 data={"idempotency_key": idempotency_key})
+    session.commit()
+
+
+def withdraw_certificate(session: Session, *, principal: Principal, number: str,
+                         reason: str) -> Certificate:
+    cert = latest(session, number)
+    require_role(session, principal, Role.APPROVER, cert.organisation_id,
+                 action="certificate.withdraw")
+    if cert.status != CertificateStatus.ISSUED:
+        raise ConflictError(f"certificate {number} rev {cert.revision} is {cert.status}; only "
+                            "an issued certificate is withdrawn")
+    cert.status = CertificateStatus.WITHDRAWN.value
+    cert.withdrawn_at = utcnow()
+    cert.withdrawal_reason = reason
+    session.add(cert)
+    audit.record(session, actor=principal.actor, action="certificate.withdraw",
+                 entity_type="certificate", entity_id=f"{cert.number}/{cert.revision}",
+                 organisation_id=cert.organisation_id, reason=reason)
+    session.commit()
+    return cert
+
+
+# --- public views ---------------------------------------------------------------------------
+
+
+UsedStandard = tuple[CertificateStandard, Standard, StandardCalibration | None]
+
+
+def standards_used(session: Session, cert: Certificate) -> list[UsedStandard]:
+    """The standards used, each with the calibration frozen at its time of use."""
+    out: list[UsedStandard] = []
+    for link in session.exec(select(CertificateStandard).where(
+            CertificateStandard.certificate_id == cert.id)
+            .order_by(col(CertificateStandard.id))).all():
+        std = session.get(Standard, link.standard_id)
+        assert std is not None
+        cal = session.get(StandardCalibration, link.calibration_id) \
+            if link.calibration_id else None
+        out.append((link, std, cal))
+    return out
+
+
+def certificate_public(session: Session, cert: Certificate) -> CertificatePublic:
+    lab = session.get(Organisation, cert.organisation_id)
+    assert lab is not None
+    reported = [report_point(p, cert.decision_rule or None) for p in points_of(session, cert)]
+    replaces = session.get(Certificate, cert.replaces_id) if cert.replaces_id else None
+    item_std = session.get(Standard, cert.item_standard_id) if cert.item_standard_id else None
+    flags = session.exec(select(CertificateFlag).where(
+        CertificateFlag.certificate_id == cert.id).order_by(col(CertificateFlag.id))).all()
+    return CertificatePublic(
+        number=cert.number, revision=cert.revision, status=CertificateStatus(cert.status),
+        laboratory_code=lab.code, customer_name=cert.customer_name,
+        item_description=cert.item_description, item_serial_number=cert.item_serial_number,
+        item_standard=item_std.identifier if item_std else None, quantity=cert.quantity,
+        procedure=cert.procedure, method=cert.method, location=cert.location,
+        calibration_begin=cert.calibration_begin, calibration_end=cert.calibration_end,
+        issue_date=cert.issue_date, performed_by=_username(session, cert.performed_by_id) or "",
+        checked_by=_username(session, cert.checked_by_id),
+        approved_by=_username(session, cert.approved_by_id),
+        decision_rule=DecisionRule(cert.decision_rule) if cert.decision_rule else None,
+        standards=[StandardUsedPublic(
+            identifier=std.identifier, description=std.description,
+            certificate_number=cal.certificate_number if cal else None,
+            certificate_issuer=cal.issuer if cal else None,
+            calibrated_on=cal.calibrated_on if cal else None,
+            due_date=cal.due_date if cal else None) for _, std, cal in standards_used(session,
+                                                                                   cert)],
+        conditions=cert.conditions, statements=cert.statements,
+        points=[_point_public(i, r) for i, r in enumerate(reported)],
+        replaces=f"{replaces.number} rev {replaces.revision}" if replaces else None,
+        amendment_reason=cert.amendment_reason, withdrawal_reason=cert.withdrawal_reason,
+        content_hash=cert.content_hash,
+        flags=[{"standard_id": f.standard_id, "depth": f.depth, **f.report} for f in flags],
+    )
+
+
+def verify(session: Session, *, number: str, settings: Settings,
+           revision: int | None = None) -> Verification:
+    """Public verification: status, revision, content hash and whether the signature holds."""
+    if revision is None:
+        cert = session.exec(select(Certificate).where(
+            Certificate.number == number, col(Certificate.status).in_(
+                [CertificateStatus.ISSUED.value, CertificateStatus.SUPERSEDED.value,
+                 CertificateStatus.WITHDRAWN.value]))
+            .order_by(col(Certificate.revision).desc()).limit(1)).first()
+    else:
+        cert = session.exec(select(Certificate).where(
+            Certificate.number == number, Certificate.revision == revision)).first()
+    if cert is None or cert.status in (CertificateStatus.DRAFT, CertificateStatus.CHECKED):
+        raise NotFoundError("issued certificate", number if revision is None
+                            else f"{number} rev {revision}")
+    lab = session.get(Organisation, cert.organisation_id)
+    assert lab is not None
+    from labctl.platform import rendering
+
+    valid, detail = rendering.check_signature(cert, lab_code=lab.code, settings=settings)
+    return Verification(
+        number=cert.number, revision=cert.revision, status=CertificateStatus(cert.status),
+        laboratory=lab.name, issue_date=cert.issue_date, content_hash=cert.content_hash,
+        signature_valid=valid, signature_detail=detail,
+        current=cert.status == CertificateStatus.ISSUED,
+    )
+
+
+def decision_rule_text(rule: str) -> str:
+    return DECISION_RULE_TEXT[DecisionRule(rule)] if rule else ""
+
