@@ -173,7 +173,7 @@ def decide(value: ArrayLike, U: ArrayLike, lower: ArrayLike | None = None,
         codes = np.where(ok, 0, 3)
     codes = np.broadcast_to(codes, shape)
     table = np.array(list(Outcome), dtype=object)
-    out = table[codes]
+    out = np.asarray(table[codes], dtype=object)  # 0-d stays an array for scalar input
     conforms = codes <= 1
     uu = UU / kk
     with np.errstate(divide="ignore", invalid="ignore"):
