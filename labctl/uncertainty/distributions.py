@@ -140,6 +140,10 @@ class Distribution:
         return f"{type(self).__name__}({parts})"
 
 
+def _scalar(a: Array) -> float | Array:
+    return float(a) if a.ndim == 0 else a
+
+
 def _fmt(a: Array) -> str:
     return repr(float(a)) if a.ndim == 0 else f"array{a.shape}"
 
@@ -175,7 +179,8 @@ class Normal(Distribution):
         return ("value", "u_", "dof")
 
     def sample(self, rng: np.random.Generator, size: int) -> Array:
-        return self.value + self.u_ * rng.standard_normal(self._size(size))
+        # 0-d arrays would take numpy's slower broadcasting path: pass scalars as floats.
+        return rng.normal(_scalar(self.value), _scalar(self.u_), self._size(size))
 
     def ppf(self, q: Array) -> Array:
         return np.asarray(self.value + self.u_ * special.ndtri(q), dtype=float)
@@ -216,7 +221,8 @@ class Rectangular(Distribution):
         return ("value", "half_width", "dof")
 
     def sample(self, rng: np.random.Generator, size: int) -> Array:
-        return self.value + self.half_width * rng.uniform(-1.0, 1.0, self._size(size))
+        return rng.uniform(_scalar(self.value - self.half_width),
+                           _scalar(self.value + self.half_width), self._size(size))
 
     def ppf(self, q: Array) -> Array:
         return self.value + self.half_width * (2.0 * q - 1.0)
@@ -454,7 +460,7 @@ class StudentT(Distribution):
 
     def sample(self, rng: np.random.Generator, size: int) -> Array:
         s = self._size(size)
-        return self.value + self.scale * rng.standard_t(np.broadcast_to(self.dof, s), s)
+        return self.value + self.scale * rng.standard_t(_scalar(self.dof), s)
 
     def ppf(self, q: Array) -> Array:
         return np.asarray(self.value + self.scale * stats.t.ppf(q, self.dof), dtype=float)

@@ -151,37 +151,30 @@ def _from_standard_normal(d: Distribution, z: Array, nd: int) -> Array:
     return d.ppf(special.ndtr(z))
 
 
-def _intervals(store: Array, p: float, shortest: bool) -> tuple[Array, Array, Array, Array]:
-    """Symmetric and shortest interval endpoints per column of ``store`` (M, K), in place."""
-    M = store.shape[0]
+def _intervals(store: NDArray[Any], p: float, shortest: bool
+               ) -> tuple[Array, Array, Array, Array]:
+    """Symmetric (7.7.1) and shortest (7.7.2) interval endpoints per row of ``store`` (K, M).
+
+    Sorts ``store`` in place (a full sort is as fast as partitioning out the tails here).
+    """
+    M = store.shape[1]
     pM = p * M
     q = int(pM) if float(pM).is_integer() else int(pM + 0.5)
-    q = min(max(q, 1), M)
-    # 7.7.1: r = (M − q)/2 if integer else (M − q + 1)/2 (1-based)
+    q = min(max(q, 1), M - 1)
+    # 7.7.1: r = (M − q)/2 if that is an integer, else (M − q + 1)/2 (1-based)
     r = (M - q) // 2 if (M - q) % 2 == 0 else (M - q + 1) // 2
-    r = max(r, 1) if q < M else 1
-    lo_i, hi_i = r - 1, min(r + q - 1, M - 1)
-    if q >= M:
-        store.sort(axis=0)
-        lo, hi = store[0].astype(float), store[-1].astype(float)
-        return lo, hi, lo, hi
-    tail = M - q
-    if tail < q:
-        # Only the tails need ordering: the smallest M − q and the largest M − q values.
-        store.partition([tail - 1, q], axis=0)
-        store[:tail].sort(axis=0)
-        store[q:].sort(axis=0)
-    else:
-        store.sort(axis=0)
-    sym_lo = store[lo_i].astype(float)
-    sym_hi = store[hi_i].astype(float)
+    r = max(r, 1)
+    store.sort(axis=1)
+    sym_lo = store[:, r - 1].astype(float)
+    sym_hi = store[:, r + q - 1].astype(float)
     if not shortest:
         return sym_lo, sym_hi, sym_lo, sym_hi
     # 7.7.2: the shortest of y_(r+q) − y_(r), r = 1..M − q.
-    widths = store[q:M] - store[0:tail]
-    best = np.argmin(widths, axis=0)
-    cols = np.arange(store.shape[1])
-    return sym_lo, sym_hi, store[best, cols].astype(float), store[best + q, cols].astype(float)
+    rows = np.arange(store.shape[0])
+    best = np.empty(store.shape[0], dtype=np.int64)
+    for k in range(store.shape[0]):
+        best[k] = int(np.argmin(store[k, q:] - store[k, :M - q]))
+    return sym_lo, sym_hi, store[rows, best].astype(float), store[rows, best + q].astype(float)
 
 
 class _Moments:
@@ -193,20 +186,27 @@ class _Moments:
         self.mean = np.zeros((m, P))
         self.m2 = np.zeros((m, m, P))
 
-    def add(self, y: Array) -> None:
-        nb = y.shape[0]
-        yy = y.reshape(nb, self.m, self.P)
-        mb = yy.mean(axis=0)
-        d = yy - mb
+    def add(self, dev: Array) -> Array:
+        """Add a block of deviations (K, b) = (m·P, b); return the block means (K,)."""
+        nb = dev.shape[1]
+        yy = dev.reshape(self.m, self.P, nb)
+        s1 = yy.sum(axis=2)
+        mb = s1 / nb
         if self.m == 1:
-            m2b = np.einsum("bp,bp->p", d[:, 0], d[:, 0])[None, None]
+            # one pass: Σd² − n·d̄² is exact enough as d is already shifted by f(x) (d̄ ≈ u)
+            m2b = (np.einsum("pb,pb->p", yy[0], yy[0]) - nb * mb[0] ** 2)[None, None]
+            if np.any(nb * mb[0] ** 2 > 1e6 * m2b[0, 0]):
+                d0 = yy[0] - mb[0][:, None]
+                m2b = np.einsum("pb,pb->p", d0, d0)[None, None]
         else:
-            m2b = np.einsum("bip,bjp->ijp", d, d)
+            d = yy - mb[..., None]
+            m2b = np.einsum("ipb,jpb->ijp", d, d)
         delta = mb - self.mean
         tot = self.n + nb
         self.m2 = self.m2 + m2b + delta[:, None] * delta[None, :] * (self.n * nb / tot)
         self.mean = self.mean + delta * (nb / tot)
         self.n = tot
+        return np.asarray(mb.reshape(-1), dtype=float)
 
     def cov(self) -> Array:
         """(m, m, P) sample covariance."""
@@ -277,25 +277,50 @@ def mcm(
     P = max(int(np.prod(S)), 1)
     n_in = len(inp.names)
 
-    def block(size: int) -> Array:
+    def block(size: int, out: NDArray[Any] | None = None) -> Array:
+        """Deviations y − f(x) of ``size`` trials, (K, size); written into ``out`` if given."""
         xs = sampler.draw(gen, size)
-        outs = evaluate(f, xs, (size, *S), m)
-        if m == 1:
-            return outs[0].reshape(size, K)
-        return np.stack(outs, axis=1).reshape(size, K)
+        outs = evaluate(f, xs, (size, *S), m, check_finite=False)
+        if K == 1:
+            y = outs[0].reshape(size)
+            if out is not None and out.dtype == np.float64:
+                target: Array | None = out[0]
+            elif (out is None and y.flags.owndata and y.flags.writeable
+                  and not any(y is v for v in xs.values())):
+                target = y  # the model's own fresh result: shift it in place, no copy
+            else:
+                target = None
+            dev: Array = np.asarray(np.subtract(y, y0[0], out=target)).reshape(1, size)
+        else:
+            ys = np.stack([o.reshape(size, P).T for o in outs]).reshape(K, size)
+            dev = np.asarray(np.subtract(ys, y0[:, None]), dtype=float)
+        moments = mom.add(dev)
+        if not np.all(np.isfinite(moments)):
+            bad = ~np.isfinite(dev)
+            trial = int(np.argwhere(bad)[0][1])
+            raise UncertaintyInputError(
+                "model", f"{dev[tuple(np.argwhere(bad)[0])] + y0[0]} at trial {trial} with "
+                + ", ".join(f"{k}={float(np.ravel(v[trial])[0]):.10g}" for k, v in xs.items()),
+                "a finite value for every input value drawn",
+            )
+        if out is not None and dev is not out:
+            out[...] = dev
+        return dev
 
+    mom = _Moments(m, P)
     if trials is not None:
         M = int(trials)
         B = block_size or max(1, min(M, BLOCK_ELEMENTS // ((n_in + 2) * P)))
         dtype = np.float64 if M * K * 8 <= STORE_FLOAT64_LIMIT else np.float32
-        store = np.empty((M, K), dtype=dtype)
-        mom = _Moments(m, P)
-        done = 0
+        if B >= M and dtype == np.float64:
+            store = block(M)  # one block: keep its array rather than copying it
+            done = M
+        else:
+            store = np.empty((K, M), dtype=dtype)
+            done = 0
         while done < M:
             b = min(B, M - done)
-            dev = block(b) - y0
-            mom.add(dev)
-            store[done:done + b] = dev
+            block(b, out=store[:, done:done + b])
             done += b
         tol = None
         converged = True
@@ -303,32 +328,29 @@ def mcm(
     else:
         # JCGM 101 7.9.4
         Mb = max(math.ceil(100.0 / (1.0 - p)), 10**4)
-        mom = _Moments(m, P)
         blocks: list[NDArray[np.float32]] = []
         stats: list[Array] = []  # per block: mean, u, y_low, y_high (4, K)
         converged = False
         h = 0
         while True:
-            yb = block(Mb) - y0
-            mom.add(yb)
-            bm = yb.mean(axis=0)
-            bu = yb.std(axis=0, ddof=1)
-            work = yb.copy()
-            lo, hi, _, _ = _intervals(work, p, shortest=False)
-            stats.append(np.stack([bm, bu, lo, hi]))
+            yb = block(Mb)
+            bm = yb.mean(axis=1)
+            bu = yb.std(axis=1, ddof=1)
             blocks.append(yb.astype(np.float32))
+            lo, hi, _, _ = _intervals(yb, p, shortest=False)  # sorts yb, already stored
+            stats.append(np.stack([bm, bu, lo, hi]))
             h += 1
             tol = numerical_tolerance(np.sqrt(mom.var()), significant_digits)
             if h >= 2:
                 st = np.stack(stats)  # (h, 4, K)
-                s = st.std(axis=0, ddof=1) / math.sqrt(h)
-                if np.all(2.0 * s <= tol[None, :]):
+                sd = st.std(axis=0, ddof=1) / math.sqrt(h)
+                if np.all(2.0 * sd <= tol[None, :]):
                     converged = True
                     break
             if (h + 1) * Mb > max_trials:
                 break
         M = h * Mb
-        store = np.concatenate(blocks, axis=0)
+        store = np.concatenate(blocks, axis=1)
         del blocks
         adaptive = True
 

@@ -189,7 +189,7 @@ def coverage_factor(coverage: float, dof: ArrayLike = math.inf, truncate: bool =
     if np.any(np.isnan(nu) | (nu <= 0)):
         raise UncertaintyInputError("dof", dof, "degrees of freedom > 0")
     if truncate:
-        nu = np.where(nu >= 1.0, np.floor(nu), nu)
+        nu = _truncate(nu)
     q = (1.0 + p) / 2.0
     out = np.empty(nu.shape)
     inf = np.isinf(nu)
@@ -219,8 +219,13 @@ def coverage_factor(coverage: float, dof: ArrayLike = math.inf, truncate: bool =
     return out
 
 
+def _truncate(nu: Array) -> Array:
+    # 3.9999999 from rounding in W–S is 4 degrees of freedom, not 3.
+    return np.where(nu >= 1.0, np.floor(nu + 1e-6), nu)
+
+
 def _implied_coverage(k: Array, dof: Array, truncate: bool) -> Array:
-    nu = np.where(dof >= 1.0, np.floor(dof), dof) if truncate else dof
+    nu = _truncate(dof) if truncate else dof
     half = np.where(np.isinf(nu), special.ndtr(k), special.stdtr(np.where(np.isinf(nu), 1.0, nu),
                                                                   k))
     return np.asarray(2.0 * half - 1.0, dtype=float)
@@ -421,15 +426,26 @@ def gum(
                 cov[a, a] = var[a]
     uc = np.sqrt(var)
 
-    # Welch–Satterthwaite (GUM G.2b), summing only over inputs with finite dof.
+    # Welch–Satterthwaite (GUM G.2b) over independent components, skipping infinite dof.
+    # Correlated inputs form one component (an "ensemble", Willink 2007, Metrologia 44 340:
+    # exact when they come from the same set of observations with one ν); should their dof
+    # differ, the smallest is used, which can only lower ν_eff.
     den = np.zeros(var.shape)
-    for i, d in enumerate(inp.dists):
-        nu_i = np.broadcast_to(d.dof, inp.own_shape(i))
-        if np.all(np.isinf(nu_i)):
+    for group in _components(len(inp.dists), pairs):
+        nus = [np.broadcast_to(inp.dists[i].dof, inp.own_shape(i)) for i in group]
+        nu_g = nus[0] if len(nus) == 1 else np.minimum.reduce(np.broadcast_arrays(*nus))
+        if np.all(np.isinf(nu_g)):
             continue
+        if len(group) == 1:
+            var_g = g2[:, group[0]]
+        else:
+            var_g = g2[:, group].sum(axis=1)
+            for i, j, r in pairs:
+                if i in group:
+                    var_g = var_g + 2.0 * r * g[:, i] * g[:, j]
         with np.errstate(divide="ignore", invalid="ignore"):
-            term = g2[:, i] * g2[:, i] / nu_i
-        den = den + (np.where(np.isinf(nu_i), 0.0, term) if np.any(np.isinf(nu_i)) else term)
+            term = var_g * var_g / nu_g
+        den = den + (np.where(np.isinf(nu_g), 0.0, term) if np.any(np.isinf(nu_g)) else term)
     with np.errstate(divide="ignore", invalid="ignore"):
         nu = np.where((den > 0) & (var > 0), var * var / den, np.inf)
 
@@ -472,6 +488,24 @@ def gum(
         interval=(sq(y - U), sq(y + U)), coverage=sq(cov_p), budget=budget,
         cov=cov, correlation=corr, order=order,
     )
+
+
+def _components(n: int, pairs: list[tuple[int, int, float]]) -> list[list[int]]:
+    """Groups of inputs linked by non-zero correlations (connected components)."""
+    parent = list(range(n))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for i, j, _ in pairs:
+        parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(n):
+        groups.setdefault(root(i), []).append(i)
+    return list(groups.values())
 
 
 def _positive(name: str, v: ArrayLike) -> Array:
