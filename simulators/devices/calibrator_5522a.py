@@ -162,6 +162,21 @@ class Calibrator5522A(ScpiModel):
         r = range_for(self.value, OHM_RANGES)
         return r, self.true_errors.ohm[r]
 
+    def true_value(self, value: float, unit: str = "V") -> float:
+        """What the terminals would really give in operate for setpoint ``value`` (V or OHM).
+
+        For checks over many points without sending each one: the same arithmetic as the
+        live output. ``unit`` is ``"V"`` or ``"OHM"``; ``value`` within the output limits.
+        """
+        if unit == "V" and -MAX_VOLTAGE <= value <= MAX_VOLTAGE:
+            return self.true_errors.dcv[range_for(value, DCV_RANGES)].apply(value)
+        if unit == "OHM" and 0.0 <= value <= MAX_RESISTANCE:
+            return self.true_errors.ohm[range_for(value, OHM_RANGES)].apply(value)
+        raise ValueError(
+            f"calibrator true_value value={value!r} unit={unit!r} is not allowed: expected "
+            f"V within ±{MAX_VOLTAGE} or OHM within 0 … {MAX_RESISTANCE:g}"
+        )
+
     def output(self, t: float = 0.0) -> Stimulus:
         """What the terminals really present at time ``t`` (s): the DMM's front input."""
         with self.lock:

@@ -364,6 +364,30 @@ class Dmm34465A(ScpiModel):
             out.append(round(value / q) * q)
         return out
 
+    def true_error(
+        self,
+        value: float,
+        function: str = "VOLT",
+        rng: float | None = None,
+        room_temperature: float = REFERENCE_TEMPERATURE,
+    ) -> float:
+        """Noise-free reading − true input for input ``value`` (V or Ω), in V or Ω.
+
+        ``rng`` is the range (default: the one autorange would pick); ``room_temperature``
+        in °C sets the temperature-coefficient term. This is what a calibration of this DMM
+        should find at that point, give or take its uncertainty.
+        """
+        if function not in SPECS:
+            raise ValueError(f"dmm true_error function={function!r} is not allowed: "
+                             f"expected one of {sorted(SPECS)}")
+        ranges = RANGES[function]
+        if rng is None:
+            rng = self._autorange(function, Stimulus("V" if function == "VOLT" else "OHM", value))
+        if rng not in ranges:
+            raise ValueError(f"dmm true_error rng={rng!r} is not allowed: expected one of {ranges}")
+        errors = self.true_errors.dcv if function == "VOLT" else self.true_errors.fres
+        return errors[rng].apply(value, room_temperature - REFERENCE_TEMPERATURE) - value
+
     def truth(self) -> dict[str, object]:
         """Serial, configuration, terminals and true errors per range (plain dicts)."""
         with self.lock:

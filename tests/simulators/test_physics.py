@@ -196,3 +196,21 @@ def test_prt_well_differs_from_the_reference_well_by_the_radial_non_uniformity(b
     err = truth["dmm"]["errors"]["fres"][1000.0]
     assert ohms == pytest.approx(truth["prt"]["resistance"] * (1 + err["gain"]) + err["offset"],
                                  abs=2e-3)
+
+
+def test_truth_helpers_agree_with_what_the_wire_shows(bench_factory):
+    b = bench_factory(seed=77, dmm_truth={"noise_scale": 0.0})
+    cal = b.instruments["calibrator"].model
+    dmm = b.instruments["dmm"].model
+    with scpi(b, "calibrator") as c:
+        assert c.query("OUT 2.5 V;OPER;*OPC?") == "1"
+    x = b.truth()["calibrator"]["true_output"]["value"]
+    assert cal.true_value(2.5, "V") == x
+    with scpi(b, "dmm") as d:
+        (reading,) = parse_floats(d.query("MEAS:VOLT:DC? 10"))
+    assert reading - x == pytest.approx(dmm.true_error(x, "VOLT", 10.0), abs=0.5e-6)
+    assert dmm.true_error(x, "VOLT") == dmm.true_error(x, "VOLT", 10.0)  # autorange: 10 V
+    with pytest.raises(ValueError, match="rng"):
+        dmm.true_error(1.0, "VOLT", 3.0)
+    with pytest.raises(ValueError, match="unit"):
+        cal.true_value(1.0, "A")
