@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from labctl.errors import ValidationError
-from labctl.procedures.environment import EnvironmentLimits
+from labctl.procedures.environment import EnvironmentLimits, EnvironmentSample
 from labctl.procedures.interfaces import RegisteredStandard
 from labctl.procedures.results import PointResult
 
@@ -84,6 +84,10 @@ class RunContext(Protocol):
     def sleep(self, seconds: float) -> None: ...
 
     def now(self) -> datetime: ...
+
+    def room(self) -> EnvironmentSample | None:
+        """The latest sample of the room's conditions (temperature drives some budgets)."""
+        ...
 
     def log(self, message: str) -> None: ...
 

@@ -282,6 +282,11 @@ class EnvironmentMonitor:
         with self._lock:
             return list(self._breaches)
 
+    def latest(self) -> EnvironmentSample | None:
+        """The most recent sample, if any."""
+        with self._lock:
+            return self._samples[-1] if self._samples else None
+
     @property
     def samples(self) -> list[EnvironmentSample]:
         with self._lock:

@@ -18,11 +18,12 @@ from labctl.procedures.results import PointResult, RunEvent
 
 @dataclass(frozen=True)
 class Correction:
-    """A certified correction of a standard, with its standard uncertainty.
+    """A certified error parameter of a standard, with its standard uncertainty.
 
-    ``parameter`` names what is corrected, e.g. ``"gain"`` (relative, 1) or ``"offset"`` (in
-    ``unit``) of the range ``range_label``; ``value`` is the correction to *add* to the
-    standard's nominal, as its certificate states it.
+    As calibration certificates state them, errors are *indication (or output) minus true
+    value*: ``parameter`` ``"gain"`` is the relative error (unit 1) and ``"offset"`` the error
+    at zero (in ``unit``) on the range ``range_label``. So a source's true output is
+    ``nominal·(1 + gain) + offset`` and a meter's true input is ``(reading − offset)/(1 + gain)``.
     """
 
     quantity: str

@@ -272,6 +272,9 @@ class _Context(RunContext):
     def now(self) -> datetime:
         return self.clock.utcnow()
 
+    def room(self) -> EnvironmentSample | None:
+        return self.monitor.latest()
+
     def log(self, message: str) -> None:
         self.emit("log", message)
 

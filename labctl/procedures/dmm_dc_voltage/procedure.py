@@ -1,0 +1,243 @@
+"""Digital multimeter, DC voltage, by direct comparison with a multifunction calibrator.
+
+The calibrator applies each nominal voltage; the DMM (the device under calibration) reads it
+``n`` times. The error of indication is
+
+    E = V_ind + δV_res − (V_set · (1 + g_cal + δg_stab) + o_cal + δV_temp)
+
+with V_ind the mean indication (Type A, s/√n, n − 1 degrees of freedom), δV_res the DMM's
+resolution (rectangular, ± half a digit), g_cal and o_cal the calibrator's gain and offset
+corrections for its range from its current certificate in the registry (normal, the
+certificate's standard uncertainty), δg_stab the calibrator's drift since that certificate
+(rectangular, its specified stability), δV_temp the calibrator's temperature effect outside its
+specified band (rectangular). Every point gets a budget, U with k from the Welch–Satterthwaite
+degrees of freedom, a statement of conformity against the DMM's specification and the TUR.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from labctl.drivers.roles import Calibrator, Dmm, EnvironmentSensor
+from labctl.errors import PreconditionError, ValidationError
+from labctl.procedures.base import Procedure, ProcedureInfo, RoleSpec, RunContext
+from labctl.procedures.environment import EnvironmentLimits, QuantityLimit
+from labctl.procedures.interfaces import RegisteredStandard
+from labctl.procedures.results import PointResult
+from labctl.procedures.statements import budget_lines, check_rule
+from labctl.procedures.tables import check_unique, load_table
+from labctl.uncertainty import Constant, Normal, Rectangular, decide, gum
+
+TABLE = Path(__file__).with_name("points.csv")
+
+#: The calibrator's DC voltage ranges (upper limit in V → range label in its certificate).
+CALIBRATOR_RANGES: tuple[tuple[float, str], ...] = (
+    (0.33, "330mV"), (3.3, "3.3V"), (33.0, "33V"), (330.0, "330V"), (1020.0, "1020V"),
+)
+DMM_RANGE_LABELS = {0.1: "100 mV", 1.0: "1 V", 10.0: "10 V", 100.0: "100 V", 1000.0: "1000 V"}
+REFERENCE_TEMPERATURE = 23.0  # °C, the calibrator's specification centre
+
+
+@dataclass(frozen=True)
+class DcvPoint:
+    """A row of the test-point table (see points.csv)."""
+
+    key: str
+    range: float  # V, the DMM range
+    nominal: float  # V, applied by the calibrator
+    readings: int  # indications averaged
+    tol_pct_reading: float  # DMM specification, % of reading
+    tol_pct_range: float  # DMM specification, % of range
+
+    def __post_init__(self) -> None:
+        if self.range not in DMM_RANGE_LABELS:
+            raise ValidationError("range", self.range,
+                                  "one of " + ", ".join(f"{r:g}" for r in DMM_RANGE_LABELS))
+        if abs(self.nominal) > self.range * 1.2:
+            raise ValidationError("nominal", self.nominal,
+                                  f"within ±120 % of range {self.range:g} V")
+        if not 2 <= self.readings <= 1000:
+            raise ValidationError("readings", self.readings, "2 … 1000 (a Type A needs >= 2)")
+        if self.tol_pct_reading < 0 or self.tol_pct_range < 0:
+            raise ValidationError("tolerance", (self.tol_pct_reading, self.tol_pct_range), ">= 0")
+
+    @property
+    def tolerance(self) -> float:
+        """Half-width of the DMM's specification at this point, in V."""
+        return (self.tol_pct_reading * abs(self.nominal) + self.tol_pct_range * self.range) / 100
+
+
+@dataclass(frozen=True)
+class DcvParameters:
+    """Run parameters. ``ranges`` selects DMM ranges (V) from the table (all when empty);
+    ``settle_time`` (s) after applying a voltage; ``nplc`` integration time; ``decision_rule``
+    an ILAC-G8 rule of :data:`DECISION_RULES`; ``table`` a CSV path (default: shipped)."""
+
+    ranges: tuple[float, ...] = ()
+    settle_time: float = 2.0
+    nplc: float = 10.0
+    coverage: float = 0.95
+    decision_rule: str = "simple"
+    table: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ranges", tuple(float(r) for r in self.ranges))
+        check_rule(self.decision_rule)
+        if not 0 <= self.settle_time <= 600:
+            raise ValidationError("settle_time", self.settle_time, "0 … 600 s")
+        if not 0 < self.coverage < 1:
+            raise ValidationError("coverage", self.coverage, "between 0 and 1")
+        for r in self.ranges:
+            if r not in DMM_RANGE_LABELS:
+                raise ValidationError("ranges", r, "DMM ranges " + ", ".join(
+                    f"{x:g}" for x in DMM_RANGE_LABELS))
+
+
+def calibrator_range(volts: float) -> str:
+    """The calibrator range label that sources ``volts``."""
+    for limit, label in CALIBRATOR_RANGES:
+        if abs(volts) < limit:  # as the 5522A: 0.33 V is on the 3.3 V range
+            return label
+    raise ValidationError("nominal", volts, "|V| <= 1020 V (the calibrator's output)")
+
+
+def _spec(std: RegisteredStandard, key: str, default: float) -> float:
+    value = std.specification.get(key, default)
+    return float(value)
+
+
+class DmmDcVoltage(Procedure):
+    """DMM DC voltage calibration by direct comparison (see the module docstring)."""
+
+    info = ProcedureInfo(
+        id="dmm-dcv-direct",
+        version="1.0",
+        title="Digital multimeter, DC voltage, direct comparison with a calibrator",
+        quantity="DC voltage",
+        device_type="digital multimeter",
+        roles={
+            "calibrator": RoleSpec("standard", Calibrator, "multifunction calibrator (DC V)"),
+            "dmm": RoleSpec("dut", Dmm, "the digital multimeter under calibration"),
+            "environment": RoleSpec("auxiliary", EnvironmentSensor, "room sensor"),
+        },
+        environment=EnvironmentLimits(
+            limits=(
+                QuantityLimit("temperature", 18.0, 28.0, max_rate=1.0),
+                QuantityLimit("humidity", 20.0, 70.0),
+                QuantityLimit("pressure", 80_000.0, 106_000.0),
+            ),
+            settle_time=300.0, rate_window=900.0, hold_timeout=2 * 3600.0,
+        ),
+    )
+    Parameters = DcvParameters
+
+    def __init__(self, parameters: DcvParameters | None = None) -> None:
+        super().__init__(parameters)
+        p: DcvParameters = self.parameters
+        rows = load_table(p.table or TABLE, DcvPoint)
+        if p.ranges:
+            rows = tuple(r for r in rows if r.range in p.ranges)
+            if not rows:
+                raise ValidationError("ranges", p.ranges, "ranges present in the point table")
+        check_unique(rows, "key", "point table")
+        self._points: tuple[DcvPoint, ...] = rows
+
+    def test_points(self) -> Sequence[DcvPoint]:
+        return self._points
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def setup(self, ctx: RunContext) -> None:
+        cal = ctx.instrument("calibrator", Calibrator)
+        dmm = ctx.instrument("dmm", Dmm)
+        cal.standby()
+        if dmm.terminals != "FRON":
+            raise PreconditionError(
+                "dmm_terminals", "the DMM's front/rear switch is on REAR: set it to FRONT "
+                "(the calibrator is wired to the front terminals)")
+
+    def execute(self, ctx: RunContext) -> None:
+        cal = ctx.instrument("calibrator", Calibrator)
+        dmm = ctx.instrument("dmm", Dmm)
+        p: DcvParameters = self.parameters
+        configured: float | None = None
+        for point in ctx.points(self._points):
+            if configured != point.range:
+                dmm.configure_dc_voltage(range=point.range, nplc=p.nplc)
+                configured = point.range
+            cal.source_dc_voltage(point.nominal)
+            cal.operate()
+            ctx.sleep(p.settle_time)
+            readings = dmm.read_many(point.readings)
+            resolution = dmm.resolution
+            cal.standby()
+            room = ctx.room()
+            ctx.commit(self.evaluate(point, readings, resolution, ctx.standards["calibrator"],
+                                     room.temperature if room else None))
+
+    def make_safe(self, ctx: RunContext) -> None:
+        ctx.instrument("calibrator", Calibrator).standby()
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    def evaluate(self, point: DcvPoint, readings: np.ndarray, resolution: float,
+                 std: RegisteredStandard, room_temperature: float | None = None
+                 ) -> PointResult:
+        """Result and budget of one point from its raw readings (pure computation)."""
+        p: DcvParameters = self.parameters
+        readings = np.asarray(readings, dtype=float)
+        n = readings.size
+        mean = float(readings.mean())
+        s = float(readings.std(ddof=1)) if n > 1 else 0.0
+        cal_range = calibrator_range(point.nominal)
+        gain = std.correction("DC voltage", cal_range, "gain")
+        offset = std.correction("DC voltage", cal_range, "offset")
+        if gain is None or offset is None:
+            raise PreconditionError(
+                "correction_missing", f"calibrator {std.id} has no certified gain/offset "
+                f"correction for its {cal_range} range", standard=std.id, range=cal_range)
+        stab_rel = _spec(std, f"dcv_stability_rel.{cal_range}", 0.0)  # relative half-width
+        tempco_rel = _spec(std, "dcv_tempco_rel_per_K", 0.0)  # relative per K outside band
+        band = _spec(std, "temperature_band_K", 5.0)
+        t_room = room_temperature if room_temperature is not None else REFERENCE_TEMPERATURE
+        excess = max(0.0, abs(t_room - REFERENCE_TEMPERATURE) - band)
+
+        inputs: dict[str, Any] = {
+            "V_ind": Normal(mean, s / math.sqrt(n), dof=n - 1) if s > 0 else Constant(mean),
+            "dV_res": Rectangular(0.0, half_width=resolution / 2),
+            "V_set": Constant(point.nominal),
+            "g_cal": Normal(gain.value, gain.u, dof=gain.dof),
+            "o_cal": Normal(offset.value, offset.u, dof=offset.dof),
+        }
+        if stab_rel > 0:
+            inputs["dg_stab"] = Rectangular(0.0, half_width=stab_rel)
+        if excess > 0 and tempco_rel > 0:
+            inputs["dV_temp"] = Rectangular(0.0, half_width=tempco_rel * excess
+                                            * abs(point.nominal))
+
+        def model(V_ind: Any, dV_res: Any, V_set: Any, g_cal: Any, o_cal: Any,
+                  dg_stab: Any = 0.0, dV_temp: Any = 0.0) -> Any:
+            return V_ind + dV_res - (V_set * (1 + g_cal + dg_stab) + o_cal + dV_temp)
+
+        r = gum(model, inputs, coverage=p.coverage)
+        error = float(r.value)
+        U = float(r.U)
+        reference = mean - error
+        tol = point.tolerance
+        decision = decide(error, U, lower=-tol, upper=tol, rule=p.decision_rule, k=float(r.k))
+        return PointResult(
+            key=point.key, index=self._points.index(point), stage="as-found",
+            quantity="DC voltage", unit="V", range_label=DMM_RANGE_LABELS[point.range],
+            nominal=point.nominal, reference_value=reference, measured_value=mean,
+            error=error, U=U, k=float(r.k), coverage_probability=p.coverage,
+            dof=float(r.dof), budget=budget_lines(r), readings=tuple(readings.tolist()),
+            lower_limit=-tol, upper_limit=tol, conformity=str(decision.outcome),
+            decision_rule=p.decision_rule, tur=float(decision.tur) if U > 0 else None,
+            extra={"calibrator_range": cal_range, "resolution": resolution, "s": s, "n": n},
+        )
