@@ -167,6 +167,13 @@ class ModbusDeviceServer(ModbusTcpServer):
         # Let the transports' connection_lost callbacks run before the loop goes away.
         await asyncio.sleep(0)
 
+    async def __aenter__(self) -> ModbusDeviceServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     def callback_new_connection(self) -> ServerRequestHandler:
         handler = ServerRequestHandler(self, None, None, None)  # type: ignore[no-untyped-call]
         handler.trace_pdu = functools.partial(self._on_pdu, handler)  # type: ignore[assignment]

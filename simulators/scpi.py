@@ -248,10 +248,9 @@ class ScpiModel:
 
     def execute(self, command: str) -> str | None:
         """Run one command; the reply line for a query, ``None`` otherwise."""
-        header, _, rest = command.strip().partition(" ")
-        if "\t" in header:
-            header, _, tail = header.partition("\t")
-            rest = tail + rest
+        # The header ends at the first white space (a space or a tab, per IEEE 488.2).
+        header, *tail = command.strip().split(maxsplit=1)
+        rest = tail[0] if tail else ""
         is_query = header.endswith("?")
         tokens = header.lstrip(":").rstrip("?").upper().split(":")
         params = [p.strip() for p in rest.split(",")] if rest.strip() else []

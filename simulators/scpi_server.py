@@ -72,6 +72,13 @@ class ScpiServer:
             await self._server.wait_closed()
             self._server = None
 
+    async def __aenter__(self) -> ScpiServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
     async def _serve_client(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
