@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from labctl.drivers.base import InstrumentBase
-from labctl.drivers.registers import Register, decode_block, span
+from labctl.drivers.registers import Block, Register, block
 from labctl.drivers.retry import LINK_FAULTS, RetryPolicy, call_with_retry
 from labctl.drivers.roles import Identity
 from labctl.drivers.transports.base import (
@@ -37,7 +37,7 @@ class ModbusInstrument(InstrumentBase):
         self._transport.reconnect()
 
     def read_block(
-        self, registers: Sequence[Register], *, check_range: bool = True
+        self, registers: Sequence[Register] | Block, *, check_range: bool = True
     ) -> dict[str, float]:
         """Read adjacent registers of one table in one request → {name: SI value}.
 
@@ -45,16 +45,16 @@ class ModbusInstrument(InstrumentBase):
         the device can physically report) raises ``ResponseError``: a broken sensor's number
         must not reach a procedure.
         """
-        table, first, count = span(registers)
+        layout = registers if isinstance(registers, Block) else block(tuple(registers))
+        table, first, count = layout.table, layout.first, layout.count
 
         def attempt() -> list[int]:
             return self._transport.read_registers(table, first, count)
 
-        words = call_with_retry(attempt, self._retry, recover=self._recover,
-                                what=f"read {table.value} {first}+{count}")
-        values = decode_block(registers, first, words)
+        words = call_with_retry(attempt, self._retry, recover=self._recover, what=layout.what)
+        values = layout.decode(words)
         if check_range:
-            for reg in registers:
+            for reg in layout.registers:
                 if not reg.in_range(values[reg.name]):
                     raise ResponseError(self.resource, f"read {reg.name}", values[reg.name],
                                         f"{reg.name} within {reg.allowed} (its physical range)")

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
+from functools import lru_cache
 
 from labctl.errors import ValidationError
 
@@ -70,8 +71,13 @@ class Register:
     minimum: float | None = None
     maximum: float | None = None
     doc: str = ""
+    # Derived once (enum attribute access is slow on a hot read path).
+    _struct: struct.Struct = field(init=False, repr=False, compare=False)
+    _count: int = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "_struct", struct.Struct(self.type.value[0]))
+        object.__setattr__(self, "_count", self.type.value[1])
         if not 0 <= self.address <= 0xFFFF - (self.type.words - 1):
             raise ValidationError(f"{self.name}.address", self.address, "0 … 65535")
         if self.access is Access.READ_WRITE and self.table is Table.INPUT:
@@ -82,7 +88,7 @@ class Register:
     @property
     def count(self) -> int:
         """How many 16-bit registers the value occupies."""
-        return self.type.words
+        return self._count
 
     @property
     def allowed(self) -> str:
@@ -101,10 +107,10 @@ class Register:
 
     def decode(self, words: Sequence[int]) -> float:
         """The SI value of this register's raw 16-bit ``words`` (exactly :attr:`count`)."""
-        if len(words) != self.type.words:
-            raise ValidationError(f"{self.name} words", list(words), f"{self.type.words} registers")
+        if len(words) != self._count:
+            raise ValidationError(f"{self.name} words", list(words), f"{self._count} registers")
         ordered = words if self.word_order is WordOrder.HIGH_FIRST else tuple(reversed(words))
-        raw = struct.unpack(self.type.value[0], struct.pack(f">{len(ordered)}H", *ordered))[0]
+        raw = self._struct.unpack(struct.pack(f">{len(ordered)}H", *ordered))[0]
         return float(raw) * self.scale if self.scale != 1.0 else float(raw)
 
     def encode(self, value: float) -> list[int]:
@@ -129,6 +135,41 @@ class Register:
             raise ValidationError(self.name, value, f"a value fitting {self.type.name}") from None
         words = list(struct.unpack(f">{len(packed) // 2}H", packed))
         return words if self.word_order is WordOrder.HIGH_FIRST else words[::-1]
+
+
+class Block:
+    """Registers of one table read together: where the read starts, how long it is, and a
+    decoder precompiled for the layout (one ``struct`` call per register, no per-read setup).
+    """
+
+    def __init__(self, registers: Iterable[Register]) -> None:
+        self.registers = tuple(registers)
+        self.table, self.first, self.count = span(self.registers)
+        self._words = struct.Struct(f">{self.count}H")
+        self.what = f"read {self.table.value} {self.first}+{self.count}"
+        self._plan = [
+            (reg.name, 2 * (reg.address - self.first), reg._struct, reg.scale, reg)
+            for reg in self.registers
+        ]
+
+    def decode(self, words: Sequence[int]) -> dict[str, float]:
+        """{name: SI value} from the ``count`` words read from ``first``."""
+        data = self._words.pack(*words)
+        out: dict[str, float] = {}
+        for name, offset, layout, scale, reg in self._plan:
+            if reg.word_order is WordOrder.HIGH_FIRST:
+                value = float(layout.unpack_from(data, offset)[0])
+                out[name] = value * scale if scale != 1.0 else value
+            else:
+                start = offset // 2
+                out[name] = reg.decode(words[start : start + reg.count])
+        return out
+
+
+@lru_cache(maxsize=256)
+def block(registers: tuple[Register, ...]) -> Block:
+    """The (cached) :class:`Block` for a tuple of registers."""
+    return Block(registers)
 
 
 def span(registers: Iterable[Register]) -> tuple[Table, int, int]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from labctl.drivers.modbus_device import ModbusInstrument
-from labctl.drivers.registers import Register, RegisterType, Table
+from labctl.drivers.registers import Block, Register, RegisterType, Table
 from labctl.drivers.roles import EnvironmentReading
 from labctl.errors import InstrumentError, ResponseError
 
@@ -29,7 +29,7 @@ FIRMWARE = Register("firmware", Table.HOLDING, 102, RegisterType.UINT16,
 
 #: The whole map, in address order (what a reviewer compares with the manual).
 REGISTER_MAP: tuple[Register, ...] = (TEMPERATURE, HUMIDITY, PRESSURE, STATUS, SERIAL, FIRMWARE)
-_READING = (TEMPERATURE, HUMIDITY, PRESSURE, STATUS)
+_READING = Block((TEMPERATURE, HUMIDITY, PRESSURE, STATUS))
 SENSOR_FAULT = 0x0001
 
 

@@ -4,12 +4,13 @@ This module and :mod:`labctl.drivers.transports.modbus` are the only ones that i
 instrument I/O library. Everything pyvisa can raise is translated here, once, into labctl's
 errors; timeouts are float seconds everywhere else and become pyvisa's milliseconds only here.
 
-Two pyvisa-py behaviours are worked around on purpose (both in :meth:`VisaTransport._read`):
-a TCPIP SOCKET session that the peer has closed does not report the loss but spins until its
-timeout, and a refused connection is reported as opened. Before each read the transport
-waits on the session's socket itself (one ``select``), so a dropped connection is seen at
-once as :class:`ConnectionLostError` and a silent instrument as a timeout, without burning a
-core for the whole timeout.
+Two pyvisa-py behaviours are worked around on purpose: a TCPIP SOCKET session that the peer
+has closed does not report the loss but spins until its timeout, and a refused connection is
+reported as opened (checked with ``SO_ERROR`` in :meth:`VisaTransport.open`). Before each
+read the transport waits on the session's socket itself, with one blocking ``MSG_PEEK``
+bounded by ``SO_RCVTIMEO`` (``select`` where that is unavailable), so a dropped connection is
+seen at once as :class:`ConnectionLostError` and a silent instrument as a timeout, without
+burning a core for the whole timeout; pyvisa-py then reads the reply as usual.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import logging
 import os
 import select
 import socket
+import struct
+import sys
 import threading
 import time
 from types import TracebackType
@@ -135,6 +138,8 @@ class VisaTransport:
         self._lib: Any = None
         self._handle: Any = None
         self._sock: socket.socket | None = None
+        self._pyvisa_session: Any = None  # pyvisa-py's session object (its read buffer)
+        self._rcvtimeo = 0.0  # SO_RCVTIMEO now set on the socket, s (0 unset, < 0 unusable)
         self._quiet: contextlib.ExitStack | None = None
         self._closed = False
         self.opened_count = 0  # connections made so far (1 + reconnects), for diagnostics
@@ -188,6 +193,8 @@ class VisaTransport:
         self._lib = res.visalib
         self._handle = res.session
         session = getattr(self._lib, "sessions", {}).get(self._handle)
+        self._pyvisa_session = session
+        self._rcvtimeo = 0.0  # not set yet on this socket
         sock = getattr(session, "interface", None)
         self._sock = sock if isinstance(sock, socket.socket) else None
         if self._sock is not None:
@@ -208,6 +215,7 @@ class VisaTransport:
     def _drop(self) -> None:
         """Forget the session (after a fault, or on close); keep the resource manager."""
         res, self._res, self._sock = self._res, None, None
+        self._pyvisa_session = None
         quiet, self._quiet = self._quiet, None
         if quiet is not None:
             with contextlib.suppress(Exception):
@@ -331,22 +339,31 @@ class VisaTransport:
     def _wait_for_data(
         self, sock: socket.socket, deadline: float, command: str, limit: float
     ) -> None:
-        """Block until the socket has data (or EOF) before handing over to pyvisa-py.
+        """Block until the socket has data (or EOF, or the timeout) before pyvisa-py reads.
 
         pyvisa-py may already hold the reply in its own buffer; then the socket has nothing
         and waiting on it would be wrong, so the buffer is checked first.
         """
-        session = self._lib.sessions.get(self._handle)
-        if session is not None and getattr(session, "_pending_buffer", None):
+        if self._pyvisa_session is not None and getattr(self._pyvisa_session, "_pending_buffer",
+                                                        None):
             return
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise self._timeout_error(command, limit)
-        readable, _, _ = select.select([sock], [], [], remaining)
-        if not readable:
-            raise self._timeout_error(command, limit)
         try:
-            peek = sock.recv(1, socket.MSG_PEEK)
+            if self._set_receive_timeout(sock, limit):
+                # One blocking peek waits for the first byte, EOF or the kernel's timeout:
+                # a single system call where select + peek would take two.
+                peek = sock.recv(1, socket.MSG_PEEK)
+            else:
+                readable, _, _ = select.select([sock], [], [], remaining)
+                if not readable:
+                    raise self._timeout_error(command, limit)
+                peek = sock.recv(1, socket.MSG_PEEK)
+        except BlockingIOError:  # SO_RCVTIMEO expired: nothing came
+            raise self._timeout_error(command, limit) from None
+        except LabctlError:
+            raise
         except OSError as exc:
             self._drop()
             raise ConnectionLostError(self._resource,
@@ -356,6 +373,26 @@ class VisaTransport:
             raise ConnectionLostError(
                 self._resource, f"connection closed by the instrument awaiting reply to {command!r}"
             )
+
+    def _set_receive_timeout(self, sock: socket.socket, limit: float) -> bool:
+        """Make blocking receives on ``sock`` give up after ``limit`` s (SO_RCVTIMEO); False
+        where the platform refuses, and then the caller waits with ``select`` instead."""
+        if self._rcvtimeo == limit:
+            return True
+        if self._rcvtimeo < 0:
+            return False
+        try:
+            if sys.platform == "win32":
+                value = struct.pack("=L", max(1, int(limit * 1000)))
+            else:
+                seconds = int(limit)
+                value = struct.pack("@ll", seconds, int((limit - seconds) * 1e6))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+        except (OSError, struct.error):
+            self._rcvtimeo = -1.0
+            return False
+        self._rcvtimeo = limit
+        return True
 
     def _timeout_error(self, command: str, limit: float) -> InstrumentTimeoutError:
         # A reply may still arrive later: drop the session so it cannot answer the next query.
