@@ -35,6 +35,13 @@ class UncertaintyInputError(ValidationError):
     """Bad input to the uncertainty engine (negative u, dof <= 0, |r| > 1, ...)."""
 
 
+class UnknownKeywordError(UncertaintyInputError, TypeError):
+    """A keyword the uncertainty engine does not take (a misspelt option is never ignored).
+
+    Also a ``TypeError``, which is what Python raises for an unexpected keyword argument.
+    """
+
+
 # --- instruments -----------------------------------------------------------------------
 
 
