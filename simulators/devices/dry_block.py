@@ -154,14 +154,16 @@ class DryBlockDB450:
     def _write_setpoint(self, value: float | int) -> None:
         with self.lock:
             self._advance()
-            self.setpoint = float(value)
-            self._in_band_since = None
+            if float(value) != self.setpoint:  # re-sending the same setpoint changes nothing
+                self.setpoint = float(value)
+                self._in_band_since = None
 
     def _write_control(self, value: float | int) -> None:
         with self.lock:
             self._advance()
-            self.control = int(value)
-            self._in_band_since = None
+            if int(value) != self.control:
+                self.control = int(value)
+                self._in_band_since = None
 
     # --- thermal model ------------------------------------------------------------------
 

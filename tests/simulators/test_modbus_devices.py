@@ -165,6 +165,8 @@ def test_stable_needs_60_s_inside_the_band(bench):
     assert _block(bench)["stable"] == 0
     bench.clock.advance(12)
     assert _block(bench)["stable"] == 1
+    _block(bench, setpoint=50.0, control=1)  # the same values again: still stable
+    assert _block(bench)["stable"] == 1
     _block(bench, setpoint=60.0)  # a new setpoint restarts the wait
     assert _block(bench)["stable"] == 0
 
