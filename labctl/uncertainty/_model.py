@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from labctl.errors import UncertaintyInputError
+from labctl.errors import UncertaintyInputError, UnknownKeywordError
 from labctl.uncertainty.distributions import Distribution, as_distribution
 
 Array = NDArray[np.float64]
@@ -60,6 +60,14 @@ def check_inputs(inputs: Mapping[str, Any]) -> Inputs:
                 name, f"shape {d.shape}", f"a shape that broadcasts with the other inputs' {shape}"
             ) from None
     return Inputs(tuple(names), tuple(dists), shape)
+
+
+def reject_unknown(function: str, unknown: Mapping[str, object]) -> None:
+    """Raise for keywords a function does not take: a misspelt option must not be ignored."""
+    if unknown:
+        name, value = next(iter(unknown.items()))
+        raise UnknownKeywordError(name, value, f"a keyword that {function}() takes "
+                                               "(see its docstring)")
 
 
 def check_coverage(coverage: float) -> float:

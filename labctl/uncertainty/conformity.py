@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import special
 
 from labctl.errors import UncertaintyInputError
+from labctl.uncertainty._model import reject_unknown
 
 __all__ = ["Decision", "DecisionRule", "Outcome", "decide", "probability_of_conformance",
            "test_uncertainty_ratio"]
@@ -134,14 +135,15 @@ test_uncertainty_ratio.__test__ = False  # type: ignore[attr-defined]  # not a p
 
 def decide(value: ArrayLike, U: ArrayLike, lower: ArrayLike | None = None,
            upper: ArrayLike | None = None, rule: DecisionRule | str = DecisionRule.SIMPLE,
-           *, guard_factor: float = 1.0, k: float = 2.0, dof: ArrayLike = math.inf
-           ) -> Decision:
+           *, guard_factor: float = 1.0, k: float = 2.0, dof: ArrayLike = math.inf,
+           **unknown: object) -> Decision:
     """Statement of conformity of ``value`` ± ``U`` (expanded, same unit) to the tolerance
     limits ``lower``/``upper`` (one or both) under ``rule`` (a :class:`DecisionRule` or its
     name). The guard band is w = ``guard_factor``·U (ILAC-G8 uses w = U, i.e. 1;
     ``simple`` always uses w = 0). ``k`` (and ``dof``) convert U to the standard uncertainty
     for the probability of conformance. Scalars or arrays that broadcast.
     """
+    reject_unknown("decide", unknown)
     try:
         rr = DecisionRule(rule)
     except ValueError:

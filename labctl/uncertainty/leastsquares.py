@@ -26,6 +26,7 @@ from numpy.typing import ArrayLike, NDArray
 from scipy import optimize, stats
 
 from labctl.errors import UncertaintyInputError
+from labctl.uncertainty._model import reject_unknown
 
 __all__ = ["CurveFit", "curve_fit"]
 
@@ -141,13 +142,14 @@ def _finite(name: str, v: ArrayLike, nonneg: bool = False, positive: bool = Fals
 
 
 def curve_fit(x: ArrayLike, y: ArrayLike, degree: int = 1, u_y: ArrayLike | None = None,
-              u_x: ArrayLike | None = None) -> CurveFit:
+              u_x: ArrayLike | None = None, **unknown: object) -> CurveFit:
     """Fit a polynomial calibration curve of ``degree`` to points (x, y).
 
     ``u_y`` (scalar or per point, > 0, unit of y) makes it a weighted fit with known
     uncertainties; adding ``u_x`` (>= 0, unit of x) accounts for errors in the stimuli too.
     Needs more points than parameters for ordinary least squares (ν = n − p >= 1).
     """
+    reject_unknown("curve_fit", unknown)
     if isinstance(degree, bool) or not isinstance(degree, int | np.integer) or degree < 0:
         raise UncertaintyInputError("degree", degree, "an integer >= 0")
     xa = _finite("x", x)

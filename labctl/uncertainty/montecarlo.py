@@ -29,6 +29,7 @@ from labctl.uncertainty._model import (
     check_inputs,
     correlation_matrix,
     evaluate,
+    reject_unknown,
 )
 from labctl.uncertainty.distributions import Distribution, Normal
 from labctl.uncertainty.propagation import FloatOrArray, GumResult
@@ -229,6 +230,8 @@ def mcm(
     max_trials: int = 10**8,
     shortest: bool = True,
     block_size: int | None = None,
+    max_memory: int = STORE_FLOAT64_LIMIT,
+    **unknown: object,
 ) -> MonteCarloResult:
     """Propagate the input distributions through ``f`` by Monte Carlo (JCGM 101 clause 7).
 
@@ -240,8 +243,12 @@ def mcm(
     tolerance of u(y) at ``significant_digits`` (7.9.2), or ``max_trials`` is reached.
     ``rng`` is a :class:`numpy.random.Generator` (or a seed); ``None`` draws fresh entropy and
     records it in the result. Correlated Gaussian inputs are drawn from their multivariate
-    normal (6.4.8); other correlated inputs through a Gaussian copula.
+    normal (6.4.8); other correlated inputs through a Gaussian copula. The M model values
+    are kept for the intervals: as float64 up to ``max_memory`` bytes, beyond that as
+    float32 deviations from f(x) (resolution ~1e-7·u, far below Monte Carlo noise); the
+    inputs are drawn in blocks of ``block_size`` trials (default: about 64 MB of draws).
     """
+    reject_unknown("mcm", unknown)
     inp = check_inputs(inputs)
     p = check_coverage(coverage)
     sampler = _Sampler(inp, correlation)
@@ -256,6 +263,8 @@ def mcm(
     if block_size is not None and (isinstance(block_size, bool) or not isinstance(
             block_size, int) or block_size < 1):
         raise UncertaintyInputError("block_size", block_size, "a positive integer or None")
+    if isinstance(max_memory, bool) or not isinstance(max_memory, int) or max_memory < 0:
+        raise UncertaintyInputError("max_memory", max_memory, "a number of bytes >= 0")
     entropy: int | None = None
     if rng is None:
         ss = np.random.SeedSequence()
@@ -311,7 +320,7 @@ def mcm(
     if trials is not None:
         M = int(trials)
         B = block_size or max(1, min(M, BLOCK_ELEMENTS // ((n_in + 2) * P)))
-        dtype = np.float64 if M * K * 8 <= STORE_FLOAT64_LIMIT else np.float32
+        dtype = np.float64 if max_memory >= M * K * 8 else np.float32
         if B >= M and dtype == np.float64:
             store = block(M)  # one block: keep its array rather than copying it
             done = M

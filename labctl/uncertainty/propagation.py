@@ -30,6 +30,7 @@ from labctl.uncertainty._model import (
     check_inputs,
     correlation_matrix,
     evaluate,
+    reject_unknown,
 )
 
 __all__ = ["Budget", "BudgetRow", "GumResult", "coverage_factor", "gum", "welch_satterthwaite"]
@@ -356,6 +357,7 @@ def gum(
     derivative: Literal["central", "richardson"] = "central",
     step: float = 1e-2,
     truncate_dof: bool = True,
+    **unknown: object,
 ) -> GumResult:
     """Evaluate a measurement model with the law of propagation of uncertainty (GUM 5).
 
@@ -371,6 +373,7 @@ def gum(
     non-linear models) unless ``gradient(**x)`` returns ∂f/∂x_i by name. ``order=2`` adds the
     second-order terms of GUM 5.1.2 note (eq. 10; independent inputs only).
     """
+    reject_unknown("gum", unknown)
     inp = check_inputs(inputs)
     p = check_coverage(coverage)
     _, pairs = correlation_matrix(correlation, inp.names)

@@ -18,7 +18,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from labctl.errors import UncertaintyInputError
+from labctl.errors import UncertaintyInputError, UnknownKeywordError
 
 __all__ = ["RoundedResult", "round_result", "round_uncertainty"]
 
@@ -113,7 +113,8 @@ def _round_one(value: float, U: float, significant_digits: int) -> tuple[Decimal
     return v_dec, U_dec, exp, up
 
 
-def round_result(value: ArrayLike, U: ArrayLike, significant_digits: int = 2) -> RoundedResult:
+def round_result(value: ArrayLike, U: ArrayLike, significant_digits: int = 2,
+                 **unknown: object) -> RoundedResult:
     """Round a measured value and its expanded uncertainty for reporting.
 
     ``U`` (same unit as ``value``, > 0, finite) is rounded to ``significant_digits``
@@ -128,6 +129,9 @@ def round_result(value: ArrayLike, U: ArrayLike, significant_digits: int = 2) ->
     >>> round_result(10.0231, 0.01449, significant_digits=1).U_str  # 0.01 would be -31 %
     '0.02'
     """
+    if unknown:
+        name, given = next(iter(unknown.items()))
+        raise UnknownKeywordError(name, given, "value, U or significant_digits")
     _check_digits(significant_digits)
     v_arr = np.asarray(value, dtype=float)
     u_arr = np.asarray(U, dtype=float)
