@@ -214,3 +214,23 @@ def test_truth_helpers_agree_with_what_the_wire_shows(bench_factory):
         dmm.true_error(1.0, "VOLT", 3.0)
     with pytest.raises(ValueError, match="unit"):
         cal.true_value(1.0, "A")
+
+
+def test_every_seed_gives_a_bench_whose_dmm_meets_spec_against_the_calibrator(bench_factory):
+    """Across many simulated devices, DMM − calibrator setpoint stays within both specs.
+
+    At 10 V: DMM 1-year ±(35 ppm + 5 ppm of 10 V range), calibrator ±(12 ppm + 20 µV), plus
+    a few noise σ for a 10-reading mean. A realistic bench must pass this for every seed.
+    """
+    limit = 10 * 35e-6 + 10 * 5e-6 + 10 * 12e-6 + 20e-6 + 3 * 2e-6 / 10**0.5
+    errors = []
+    for seed in range(20):
+        b = bench_factory(seed=seed)
+        with scpi(b, "calibrator") as c:
+            c.query("OUT 10 V;OPER;*OPC?")
+        with scpi(b, "dmm") as d:
+            readings = parse_floats(d.query("CONF:VOLT:DC 10;SAMP:COUN 10;READ?"))
+        errors.append(sum(readings) / len(readings) - 10)
+        b.stop()
+    assert max(abs(e) for e in errors) < limit
+    assert len({round(e, 7) for e in errors}) == 20  # 20 different devices
