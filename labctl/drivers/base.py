@@ -9,6 +9,7 @@ attached to it as a note.
 from __future__ import annotations
 
 import logging
+import threading
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, Self
 
@@ -40,6 +41,9 @@ class InstrumentBase:
         self._transport: Any = transport
         self._retry = retry or RetryPolicy()
         self._closed = False
+        # One exchange at a time: a run's environment monitor may share a driver with the
+        # procedure, and a query must never read the reply meant for another thread.
+        self._lock = threading.RLock()
 
     @property
     def resource(self) -> str:
@@ -71,13 +75,14 @@ class InstrumentBase:
     def close(self) -> None:
         """Make safe, then release the link. Safe to call twice; the link is released even
         when making safe fails (that error is raised afterwards)."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            self.make_safe()
-        finally:
-            self._transport.close()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                self.make_safe()
+            finally:
+                self._transport.close()
 
     def __enter__(self) -> Self:
         return self

@@ -51,7 +51,9 @@ class ModbusInstrument(InstrumentBase):
         def attempt() -> list[int]:
             return self._transport.read_registers(table, first, count)
 
-        words = call_with_retry(attempt, self._retry, recover=self._recover, what=layout.what)
+        with self._lock:
+            words = call_with_retry(attempt, self._retry, recover=self._recover,
+                                    what=layout.what)
         values = layout.decode(words)
         if check_range:
             for reg in layout.registers:
@@ -68,7 +70,8 @@ class ModbusInstrument(InstrumentBase):
         """Validate (before any I/O), encode and write ``value`` once; never resent."""
         words = register.encode(value)
         try:
-            self._transport.write_registers(register.address, words)
+            with self._lock:
+                self._transport.write_registers(register.address, words)
         except LINK_FAULTS as exc:
             exc.add_note(f"{self.resource}: outcome of writing {register.name}={value!r} "
                          "unknown (it was not resent)")
@@ -76,8 +79,9 @@ class ModbusInstrument(InstrumentBase):
 
     def identify(self) -> Identity:
         """Device identification (43/14) plus the serial number and firmware registers."""
-        info = call_with_retry(self._transport.read_device_identification, self._retry,
-                               recover=self._recover, what="read device identification")
+        with self._lock:
+            info = call_with_retry(self._transport.read_device_identification, self._retry,
+                                   recover=self._recover, what="read device identification")
         for key in (VENDOR_NAME, PRODUCT_CODE):
             if not info.get(key):
                 raise ResponseError(self.resource, "read device identification", info,

@@ -320,9 +320,10 @@ class ScpiInstrument(InstrumentBase):
                 raise ResponseError(self.resource, command, text,
                                     _expected(what or command, parse)) from exc
 
-        if not retry or self._retry.attempts == 1:
-            return attempt()
-        return call_with_retry(attempt, self._retry, recover=self._recover, what=command)
+        with self._lock:
+            if not retry or self._retry.attempts == 1:
+                return attempt()
+            return call_with_retry(attempt, self._retry, recover=self._recover, what=command)
 
     def query_bytes(
         self,
@@ -346,9 +347,10 @@ class ScpiInstrument(InstrumentBase):
                 raise ResponseError(self.resource, command, shown,
                                     _expected(what or command, parse)) from exc
 
-        if not retry or self._retry.attempts == 1:
-            return attempt()
-        return call_with_retry(attempt, self._retry, recover=self._recover, what=command)
+        with self._lock:
+            if not retry or self._retry.attempts == 1:
+                return attempt()
+            return call_with_retry(attempt, self._retry, recover=self._recover, what=command)
 
     def _recover(self, error: Exception) -> None:
         """Before a new attempt: a fresh connection, so nothing stale can be read."""
@@ -364,14 +366,19 @@ class ScpiInstrument(InstrumentBase):
         says so. The caller decides what to do (usually: make safe and stop).
         """
         try:
-            self._transport.write(command)
-            self.check_errors(command)
+            with self._lock:  # the command and its error check, with nothing in between
+                self._transport.write(command)
+                self.check_errors(command)
         except LINK_FAULTS as exc:
             exc.add_note(f"{self.resource}: outcome of {command!r} unknown (it was not resent)")
             raise
 
     def errors(self) -> list[tuple[int, str]]:
         """Drain the error queue: every entry, oldest first (empty when there was none)."""
+        with self._lock:
+            return self._drain()
+
+    def _drain(self) -> list[tuple[int, str]]:
         entries: list[tuple[int, str]] = []
         for _ in range(MAX_ERROR_ENTRIES):
             try:
@@ -429,6 +436,17 @@ class ScpiInstrument(InstrumentBase):
         return out
 
 
+#: What each parser accepts, in words, for ``ResponseError.expected``.
+EXPECTED: dict[Callable[..., Any], str] = {
+    parse_float: "a number",
+    parse_int: "an integer",
+    parse_bool: "1 or 0",
+    parse_word: "an SCPI word",
+    parse_error_entry: 'an error entry <code>,"<message>"',
+    parse_idn: "vendor,model,serial,firmware",
+    parse_float_array: "comma-separated numbers",
+}
+
+
 def _expected(what: str, parse: Callable[..., Any]) -> str:
-    doc = (parse.__doc__ or "").strip().splitlines()
-    return f"{doc[0].rstrip('.')} (for {what})" if doc else f"a valid reply for {what}"
+    return f"{EXPECTED.get(parse, 'a valid reply')} (for {what})"

@@ -11,6 +11,7 @@ import pytest
 from labctl.drivers.fluke.f1594a import Fluke1594A
 from labctl.drivers.fluke.f5522a import Fluke5522A
 from labctl.drivers.keysight.k34465a import Keysight34465A
+from labctl.drivers.retry import NO_RETRY
 from labctl.drivers.roles import Calibrator, Dmm, Thermometer
 from tests.drivers.conftest import commands
 
@@ -145,3 +146,27 @@ class TestThermometer:
         value = thermometer.measure(1)
         assert value == pytest.approx(bench.truth()["prt"]["temperature"], abs=0.05)
         assert commands(bench, "thermometer")[-1] == "MEAS? 1"
+
+
+def test_one_driver_shared_by_threads_never_crosses_replies(connect: Any) -> None:
+    """A run's environment monitor and its procedure may share a driver."""
+    import threading
+
+    dmm = connect("dmm", retry=NO_RETRY)  # retries could mask a crossed reply
+    dmm.configure_dc_voltage(10.0, nplc=1)
+    failures: list[str] = []
+
+    def ask(getter: Any, expected: object) -> None:
+        for _ in range(150):
+            got = getter()
+            if got != expected:
+                failures.append(f"{got!r} != {expected!r}")
+
+    threads = [threading.Thread(target=ask, args=(lambda: dmm.voltage_nplc, 1.0)),
+               threading.Thread(target=ask, args=(lambda: dmm.terminals, "FRON")),
+               threading.Thread(target=ask, args=(lambda: dmm.configuration().range, 10.0))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert failures == []

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from labctl.drivers.scpi import InRange, ScpiInstrument, Setting, parse_bool
+from labctl.drivers.scpi import EXPECTED, InRange, ScpiInstrument, Setting, parse_bool
 from labctl.errors import ResponseError
 
 #: DC voltage output limits in V (5522A specifications, 1020 V range).
@@ -25,6 +25,9 @@ def _parse_output(text: str) -> tuple[float, str]:
     if unit not in ("V", "OHM"):
         raise ValueError(f"unit {unit!r} is not V or OHM")
     return float(value), unit
+
+
+EXPECTED[_parse_output] = "<value>,V or <value>,OHM"
 
 
 class Fluke5522A(ScpiInstrument):

@@ -16,6 +16,7 @@ import numpy.typing as npt
 
 from labctl.drivers.retry import RetryPolicy
 from labctl.drivers.scpi import (
+    EXPECTED,
     IntRange,
     OneOf,
     ScpiInstrument,
@@ -70,6 +71,9 @@ def parse_configuration(text: str) -> Configuration:
     range_text, _, resolution_text = numbers.partition(",")
     return Configuration("FRES" if function == "FRES" else "VOLT",
                          parse_float(range_text), parse_float(resolution_text))
+
+
+EXPECTED[parse_configuration] = '"<function> <range>,<resolution>"'
 
 
 class Keysight34465A(ScpiInstrument):
