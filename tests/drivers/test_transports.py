@@ -1,0 +1,127 @@
+"""The two transports on their own, against the simulators: terminations, timeouts (float
+seconds, per call), reconnects, the shared resource manager, Modbus requests and checks."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from labctl.drivers.registers import Table
+from labctl.drivers.transports.base import MAJOR_MINOR_REVISION, PRODUCT_CODE, VENDOR_NAME
+from labctl.drivers.transports.modbus import ModbusTcpTransport
+from labctl.drivers.transports.visa import VisaTransport
+from labctl.errors import (
+    InstrumentCommunicationError,
+    InstrumentError,
+    InstrumentTimeoutError,
+    ValidationError,
+)
+from tests.drivers.conftest import commands
+
+pytestmark = pytest.mark.timeout(20)
+
+
+def modbus(bench: Any, role: str, **kwargs: Any) -> ModbusTcpTransport:
+    port = urlsplit(bench.resources[role]).port
+    assert port is not None
+    return ModbusTcpTransport("127.0.0.1", port, **kwargs)
+
+
+class TestVisaTransport:
+    def test_query_write_and_bytes(self, bench: Any) -> None:
+        with VisaTransport(bench.resources["dmm"], timeout=1.0) as link:
+            assert link.query("*IDN?").startswith("Keysight Technologies,34465A,")
+            link.write("SAMP:COUN 3")
+            assert link.query_bytes("SAMP:COUN?") == b"+3"  # termination stripped
+        assert commands(bench, "dmm") == ["*IDN?", "SAMP:COUN 3", "SAMP:COUN?"]
+
+    def test_crlf_write_termination(self, bench: Any) -> None:
+        with VisaTransport(bench.resources["thermometer"], write_termination="\r\n") as link:
+            assert link.query("*IDN?").startswith("FLUKE,1594A,")
+
+    def test_per_call_timeout_overrides_the_link_timeout(self, bench: Any) -> None:
+        bench.instruments["dmm"].faults.latency = 0.3
+        try:
+            with VisaTransport(bench.resources["dmm"], timeout=0.1) as link:
+                assert link.query("*OPC?", timeout=2.0) == "1"
+                with pytest.raises(InstrumentTimeoutError) as err:
+                    link.query("*OPC?")
+                assert err.value.timeout == 0.1
+        finally:
+            bench.instruments["dmm"].faults.clear()
+
+    def test_timeout_setter_and_validation(self, bench: Any) -> None:
+        with VisaTransport(bench.resources["dmm"], timeout=1.0) as link:
+            link.timeout = 0.25
+            assert link.timeout == 0.25
+            for bad in (0, -1, float("nan"), 7200, "1"):
+                with pytest.raises(ValidationError, match="timeout"):
+                    link.timeout = bad  # type: ignore[assignment]
+            assert link.query("*OPC?") == "1"
+        with pytest.raises(ValidationError, match="write_termination"):
+            VisaTransport(bench.resources["dmm"], write_termination=";")
+        with pytest.raises(ValidationError, match="resource"):
+            VisaTransport("  ")
+
+    def test_reconnect_gives_a_fresh_working_session(self, bench: Any) -> None:
+        with VisaTransport(bench.resources["calibrator"]) as link:
+            first = link.opened_count
+            link.reconnect()
+            assert link.opened_count == first + 1 and link.is_open
+            assert link.query("OPER?") == "0"
+
+    def test_shared_resource_manager_outlives_one_transport(self, bench: Any) -> None:
+        a = VisaTransport(bench.resources["dmm"])
+        b = VisaTransport(bench.resources["calibrator"])
+        with a, b:
+            a.close()  # the last user closes the resource manager, not the first
+            assert b.query("*OPC?") == "1"
+        assert not a.is_open and not b.is_open
+
+
+class TestModbusTransport:
+    def test_reads_writes_and_identification(self, bench: Any) -> None:
+        with modbus(bench, "temperature_source", timeout=1.0) as link:
+            link.write_registers(0, [0x4248, 0x0000])  # 50.0 °C, high word first
+            assert link.read_registers(Table.HOLDING, 0, 2) == [0x4248, 0x0000]
+            info = link.read_device_identification()
+            assert (info[VENDOR_NAME], info[PRODUCT_CODE], info[MAJOR_MINOR_REVISION]) == (
+                "Simulated Thermal", "DB-450", "2.3")
+        assert commands(bench, "temperature_source")[:2] == ["write_registers 0 16968,0",
+                                                             "read_holding_registers 0 2"]
+
+    def test_exception_codes_are_instrument_errors(self, bench: Any) -> None:
+        with modbus(bench, "environment", timeout=1.0) as link:
+            with pytest.raises(InstrumentError) as err:
+                link.read_registers(Table.HOLDING, 500, 1)  # not in the map
+            assert (err.value.code, err.value.message) == (2, "illegal data address")
+            with pytest.raises(InstrumentError) as err:
+                link.write_registers(0, [1, 2])  # read-only on the THP-1
+            assert err.value.code == 2
+        with modbus(bench, "environment", unit=7) as other_unit, pytest.raises(
+            InstrumentError
+        ) as err:
+            other_unit.read_registers(Table.INPUT, 0, 2)
+        assert err.value.code == 11
+
+    def test_arguments_are_checked_before_sending(self, bench: Any) -> None:
+        with modbus(bench, "temperature_source") as link:
+            before = commands(bench, "temperature_source")
+            with pytest.raises(ValidationError):
+                link.read_registers(Table.HOLDING, 0, 126)
+            with pytest.raises(ValidationError):
+                link.write_registers(0, [70000])
+            assert commands(bench, "temperature_source") == before
+        for kwargs in ({"port": 0}, {"unit": 300}, {"timeout": 0}):
+            with pytest.raises(ValidationError):
+                ModbusTcpTransport("127.0.0.1", **kwargs)
+
+    def test_refused_and_closed(self) -> None:
+        link = ModbusTcpTransport("127.0.0.1", 9, timeout=0.5)
+        with pytest.raises(InstrumentCommunicationError, match="cannot connect"):
+            link.open()
+        link.close()
+        with pytest.raises(InstrumentCommunicationError, match="closed"):
+            link.read_registers(Table.INPUT, 0, 1)
