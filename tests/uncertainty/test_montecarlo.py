@@ -69,7 +69,7 @@ def test_correlated_rectangulars_through_the_gaussian_copula():
     u2 = 1 / 3
     assert r.u == pytest.approx(math.sqrt(2 * u2 - 2 * rho * u2), rel=0.01)
     # the marginals stay rectangular: every draw of a − b lies within ±2
-    assert -2.0 <= r.shortest_interval[0] and r.shortest_interval[1] <= 2.0
+    assert r.shortest_interval[0] >= -2.0 and r.shortest_interval[1] <= 2.0
 
 
 def test_student_t_input_uses_the_scale_relation():
