@@ -66,7 +66,8 @@ class InstrumentBase:
     def snapshot(self) -> dict[str, object]:
         """The instrument's configuration to store with each result (identity at least)."""
         ident = self.identify()
-        return {"resource": self.resource, "vendor": ident.vendor, "model": ident.model,
+        return {"driver": f"{type(self).__module__}.{type(self).__qualname__}",
+                "resource": self.resource, "vendor": ident.vendor, "model": ident.model,
                 "serial": ident.serial, "firmware": ident.firmware}
 
     def make_safe(self) -> None:

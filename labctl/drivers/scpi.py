@@ -188,13 +188,16 @@ class OneOf:
 
 
 def format_number(value: float | int | str) -> str:
-    """A value as sent to an instrument: integers plainly, reals in full precision."""
+    """A value as sent to an instrument: integers plainly (``10``), other reals as the
+    shortest text that reads back as exactly the same double (``0.1``, ``1.5e-07``), so
+    what is sent is what was validated, never a rounded neighbour."""
     if isinstance(value, bool):
         return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else f"{value:.10G}"
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        number = float(value)
+        return str(int(number)) if number.is_integer() and abs(number) < 1e15 else repr(number)
     return str(value)
 
 

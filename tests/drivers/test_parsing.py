@@ -7,6 +7,8 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from labctl.drivers.factory import (
     BenchConfig,
@@ -23,6 +25,7 @@ from labctl.drivers.scpi import (
     InRange,
     IntRange,
     OneOf,
+    format_number,
     is_overload,
     parse_bool,
     parse_error_entry,
@@ -214,3 +217,29 @@ class TestConfiguration:
         for bad in ({"attempts": 0}, {"attempts": 2.0}, {"deadline": 0}, {"backoff": -1}):
             with pytest.raises(ValidationError):
                 RetryPolicy(**bad)  # type: ignore[arg-type]
+
+
+class TestProperties:
+    """Conversions that must be exact for every value, not just the ones we thought of."""
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.floats(allow_nan=False, allow_infinity=False))
+    def test_what_is_sent_reads_back_as_the_same_double(self, value: float) -> None:
+        text = format_number(value)
+        assert parse_float(text) == value and "," not in text and " " not in text
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.floats(min_value=-25.0, max_value=450.0))
+    def test_float32_register_round_trip(self, value: float) -> None:
+        setpoint = Register("setpoint", Table.HOLDING, 0, RegisterType.FLOAT32, "°C",
+                            access=Access.READ_WRITE, minimum=-25, maximum=450)
+        words = setpoint.encode(value)
+        assert all(0 <= w <= 0xFFFF for w in words) and len(words) == 2
+        assert setpoint.decode(words) == float(np.float32(value))
+
+    @settings(max_examples=100, deadline=None)
+    @given(st.lists(st.floats(min_value=-1e3, max_value=1e3), min_size=1, max_size=200))
+    def test_bulk_parse_matches_python(self, values: list[float]) -> None:
+        reply = ",".join(f"{v:+.8E}" for v in values).encode()
+        expected = [float(x) for x in reply.split(b",")]
+        assert parse_float_array(reply).tolist() == expected

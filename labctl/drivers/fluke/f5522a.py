@@ -9,7 +9,14 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from labctl.drivers.scpi import EXPECTED, InRange, ScpiInstrument, Setting, parse_bool
+from labctl.drivers.scpi import (
+    EXPECTED,
+    InRange,
+    ScpiInstrument,
+    Setting,
+    format_number,
+    parse_bool,
+)
 from labctl.errors import ResponseError
 
 #: DC voltage output limits in V (5522A specifications, 1020 V range).
@@ -47,12 +54,12 @@ class Fluke5522A(ScpiInstrument):
     def source_dc_voltage(self, volts: float) -> None:
         """Program a DC voltage in V (−1020 … 1020); operate/standby is unchanged."""
         value = DC_VOLTAGE(f"{type(self).__name__}.dc_voltage", volts)
-        self.write(f"OUT {value:.9G} V")
+        self.write(f"OUT {format_number(value)} V")
 
     def source_resistance(self, ohms: float) -> None:
         """Program a resistance in Ω (0 … 1.1 GΩ); operate/standby is unchanged."""
         value = RESISTANCE(f"{type(self).__name__}.resistance", ohms)
-        self.write(f"OUT {value:.9G} OHM")
+        self.write(f"OUT {format_number(value)} OHM")
 
     def operate(self) -> None:
         """Connect the output to the terminals."""

@@ -21,6 +21,7 @@ from labctl.drivers.scpi import (
     OneOf,
     ScpiInstrument,
     Setting,
+    format_number,
     is_overload,
     parse_float,
     parse_float_array,
@@ -186,4 +187,4 @@ class Keysight34465A(ScpiInstrument):
 
 
 def _num(value: float) -> str:
-    return f"{value:G}"
+    return format_number(value)
