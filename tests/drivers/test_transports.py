@@ -125,3 +125,26 @@ class TestModbusTransport:
         link.close()
         with pytest.raises(InstrumentCommunicationError, match="closed"):
             link.read_registers(Table.INPUT, 0, 1)
+
+
+def test_every_write_and_read_is_logged_at_debug(bench: Any, caplog: Any) -> None:
+    caplog.set_level("DEBUG", logger="labctl.drivers.transports")
+    with VisaTransport(bench.resources["dmm"]) as link:
+        link.query("SAMP:COUN?")
+    with modbus(bench, "environment") as link:
+        link.read_registers(Table.INPUT, 6, 1)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("labctl.drivers")]
+    dmm, env = bench.resources["dmm"], bench.resources["environment"].split("?")[0]
+    assert f"{dmm} << SAMP:COUN?" in lines and f"{dmm} >> +1" in lines
+    assert any(line.startswith(env) and "<< read input 6+1" in line for line in lines)
+    assert any(line.startswith(env) and ">> [0]" in line for line in lines)
+
+
+def test_a_late_modbus_response_never_answers_the_next_request(bench: Any) -> None:
+    faults = bench.instruments["temperature_source"].faults
+    with modbus(bench, "temperature_source", timeout=0.2) as link:
+        faults.latency = 0.4
+        with pytest.raises(InstrumentTimeoutError):
+            link.read_registers(Table.HOLDING, 100, 3)  # serial + firmware, answered late
+        faults.clear()
+        assert link.read_registers(Table.HOLDING, 2, 1) == [0]  # control, not the serial

@@ -18,6 +18,7 @@ from labctl.drivers.retry import RetryPolicy
 from labctl.drivers.scpi import (
     EXPECTED,
     IntRange,
+    Measurement,
     OneOf,
     ScpiInstrument,
     Setting,
@@ -98,7 +99,7 @@ class Keysight34465A(ScpiInstrument):
     trigger_count = Setting[int](
         "TRIG:COUN?", "TRIG:COUN {}", parse=parse_int, validator=COUNT,
         doc="Triggers accepted per INIT/READ?.")
-    terminals = Setting[str](
+    terminals = Measurement(
         "ROUT:TERM?", parse=parse_word,
         doc="Input terminals in use, FRON or REAR (a manual switch: read-only).")
 
