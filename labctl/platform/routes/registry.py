@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Path, Query
 
 from labctl.platform import registry
 from labctl.platform.models.base import StandardKind, StandardStatus
@@ -63,6 +63,8 @@ def search_filters(
 
 
 FiltersDep = Annotated[registry.SearchFilters, Depends(search_filters)]
+#: A database id: 32-bit on PostgreSQL, so larger values are refused before any query.
+CmcId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 @router.get("/standards", response_model=Page[StandardPublic], tags=["registry"],
@@ -161,7 +163,7 @@ def create_capability(body: CapabilityCreate, principal: PrincipalDep,
 
 @router.get("/capabilities/{cmc_id}", response_model=CapabilityPublic, tags=["registry"],
             responses=PUBLIC)
-def read_capability(cmc_id: int, session: ReadSessionDep,
+def read_capability(cmc_id: CmcId, session: ReadSessionDep,
                     principal: OptionalPrincipalDep) -> CapabilityPublic:
     """A published CMC (drafts only for people of the laboratory)."""
     return registry.capability_public(session, registry.visible_capability(session, cmc_id,
@@ -170,7 +172,7 @@ def read_capability(cmc_id: int, session: ReadSessionDep,
 
 @router.post("/capabilities/{cmc_id}/submit", response_model=CapabilityPublic,
              tags=["registry"], responses=WRITE)
-def submit_capability(cmc_id: int, principal: PrincipalDep,
+def submit_capability(cmc_id: CmcId, principal: PrincipalDep,
                       session: SessionDep) -> CapabilityPublic:
     """Send a draft CMC to review."""
     return registry.capability_public(session, registry.submit_capability(
@@ -179,7 +181,7 @@ def submit_capability(cmc_id: int, principal: PrincipalDep,
 
 @router.post("/capabilities/{cmc_id}/review", response_model=CapabilityPublic,
              tags=["registry"], responses=WRITE)
-def review_capability(cmc_id: int, body: ReviewDecision, principal: PrincipalDep,
+def review_capability(cmc_id: CmcId, body: ReviewDecision, principal: PrincipalDep,
                       session: SessionDep) -> CapabilityPublic:
     """Publish or send back a submitted CMC (a reviewer who did not enter it)."""
     return registry.capability_public(session, registry.review_capability(

@@ -1,0 +1,127 @@
+"""Traceability across a three-level chain, and reverse traceability / out-of-tolerance impact."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import httpx
+
+from tests.fixtures.db import World
+from tests.platform.chain import build_chain
+from tests.platform.helpers import ok
+
+
+def _links(node: dict) -> list[dict]:
+    return node["links"]  # type: ignore[no-any-return]
+
+
+def test_chain_reaches_the_national_primary_standard(api: httpx.Client, world: World) -> None:
+    ch = build_chain(api, world)
+    t = ok(api.get(f"/api/v1/certificates/{ch.c3['number']}/traceability"))
+    assert t["complete"] is True and t["broken_links"] == []
+    assert t["national_primary_standards"] == [ch.primary]
+    w = _links(t["chain"])[0]
+    assert w["standard"] == ch.working and w["state"] == "valid"
+    assert w["calibration"]["certificate_number"] == ch.c2["number"]
+    r = _links(w["next"])[0]
+    assert r["standard"] == ch.reference and r["calibration"]["certificate_number"] == \
+        ch.c1["number"]
+    p = _links(r["next"])[0]
+    assert p["standard"] == ch.primary and p["terminal"] == "national_primary"
+    # the traceability statement printed on the certificate names the primary standard
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    pdf = api.get(f"/api/v1/certificates/{ch.c3['number']}/pdf",
+                  headers=world.headers("lab", "checker")).content
+    text = " ".join(pg.extract_text() for pg in PdfReader(BytesIO(pdf)).pages)
+    assert ch.primary in text.replace("\n", " ")
+
+
+def test_an_expired_link_upstream_is_shown_as_broken(api: httpx.Client, world: World) -> None:
+    """The reference standard's certificate expired before it was used to calibrate W."""
+    from tests.platform.helpers import draft, point, publish_standard, uid
+
+    now = datetime.now(UTC)
+    ch = build_chain(api, world)
+    # an older, already expired external calibration of a second provincial standard
+    r2 = publish_standard(api, world, "prov", kind="reference")["identifier"]
+    ok(api.post(f"/api/v1/standards/{r2}/calibrations",
+                headers=world.headers("prov", "data_entry"),
+                json={"certificate_number": "OLD-1", "issuer": "Somewhere",
+                      "calibrated_on": (now - timedelta(days=800)).date().isoformat(),
+                      "due_date": (now - timedelta(days=435)).date().isoformat()}), 201)
+    t = ok(api.get(f"/api/v1/certificates/{ch.c3['number']}/traceability"))
+    assert t["complete"]  # untouched by an unrelated standard
+    # a draft using it (issuing would be refused) shows the link broken
+    c = draft(api, world, "prov", standards=[r2], begin=now - timedelta(days=1))
+    ok(api.post(f"/api/v1/certificates/{c['number']}/results", json={"points": [point()]},
+                headers={**world.station("prov"), "Idempotency-Key": uid("k")}), 201)
+    t2 = ok(api.get(f"/api/v1/certificates/{c['number']}/traceability",
+                    headers=world.headers("prov", "technician")))
+    assert t2["complete"] is False
+    link = _links(t2["chain"])[0]
+    assert link["state"] == "standard_expired" and link["terminal"] == "broken"
+    assert "OLD-1" in t2["broken_links"][0]
+    # drafts are not public
+    assert api.get(f"/api/v1/certificates/{c['number']}/traceability").status_code == 404
+
+
+def test_out_of_tolerance_flags_every_certificate_downstream(api: httpx.Client,
+                                                             world: World) -> None:
+    """R is found out of tolerance: C2 (used R) and C3 (used W, calibrated by C2) are flagged."""
+    ch = build_chain(api, world)
+    since = (datetime.now(UTC) - timedelta(days=10)).isoformat()
+    before = ok(api.get(f"/api/v1/standards/{ch.reference}/impact", params={"since": since},
+                        headers=world.headers("prov", "reviewer")))
+    got = {(c["number"], c["depth"]) for c in before["certificates"]}
+    assert got == {(ch.c2["number"], 1), (ch.c3["number"], 2)}
+    later = ok(api.get(f"/api/v1/standards/{ch.reference}/impact",
+                       params={"since": datetime.now(UTC).isoformat()},
+                       headers=world.headers("prov", "reviewer")))
+    assert later["certificates"] == []
+    assert api.get(f"/api/v1/standards/{ch.reference}/impact", params={"since": since},
+                   headers=world.headers("lab", "reviewer")).status_code == 403
+    assert api.get(f"/api/v1/standards/{ch.reference}/impact",
+                   params={"since": since}).status_code == 401
+
+    # C2's point: error 0.000004 V (U 0.00001 V) against ±0.0001 V, a pass. R was in fact
+    # 0.00011 V high, so the corrected error is -0.000106 V: beyond the limit, a fail.
+    r = ok(api.post(f"/api/v1/standards/{ch.reference}/status",
+                    headers=world.headers("prov", "reviewer"),
+                    json={"status": "out_of_tolerance", "reason": "found 0.00011 V high",
+                          "error_absolute": "0.00011", "impact_since": since}))
+    assert r["standard"]["status"] == "out_of_tolerance"
+    entries = {c["number"]: c for c in r["impact"]["certificates"]}
+    assert set(entries) == {ch.c2["number"], ch.c3["number"]}
+    direct = entries[ch.c2["number"]]
+    assert direct["depth"] == 1 and len(direct["points"]) == 1
+    pt = direct["points"][0]
+    assert pt["error_reported"] == "0.000004" and pt["error_corrected"] == "-0.000106"
+    assert pt["conformity_reported"] == "pass" and pt["conformity_corrected"] == "fail"
+    assert pt["still_holds"] is False and "no longer holds" in direct["action"]
+    assert entries[ch.c3["number"]]["depth"] == 2
+    assert entries[ch.c3["number"]]["via"] == [ch.reference, ch.working]
+    # the certificates carry the flag
+    c3 = ok(api.get(f"/api/v1/certificates/{ch.c3['number']}",
+                    headers=world.headers("lab", "approver")))
+    assert c3["flags"] and c3["flags"][0]["standard"] == ch.reference
+    # the chain itself is unchanged: each link was valid at its time of use
+    t = ok(api.get(f"/api/v1/certificates/{ch.c3['number']}/traceability"))
+    assert t["complete"] is True
+
+
+def test_status_change_needs_the_error_and_the_right_role(api: httpx.Client,
+                                                          world: World) -> None:
+    ch = build_chain(api, world)
+    r = api.post(f"/api/v1/standards/{ch.working}/status",
+                 headers=world.headers("lab", "reviewer"),
+                 json={"status": "out_of_tolerance", "reason": "drift"})
+    assert r.status_code == 422 and r.json()["field"] == "error_absolute"
+    r = api.post(f"/api/v1/standards/{ch.working}/status",
+                 headers=world.headers("lab", "technician"),
+                 json={"status": "quarantined", "reason": "dropped"})
+    assert r.status_code == 403
+    ok(api.post(f"/api/v1/standards/{ch.working}/status", headers=world.headers("lab", "admin"),
+                json={"status": "quarantined", "reason": "dropped"}))
