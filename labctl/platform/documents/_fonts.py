@@ -28,6 +28,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from fontTools import subset as ftsubset
 from fontTools.ttLib import TTFont
@@ -72,7 +73,7 @@ _REDUCED_RANGES: tuple[tuple[int, int], ...] = (
 @dataclass(frozen=True)
 class _Face:
     data: bytes  # the TTF bytes the template was parsed from
-    template: object  # fpdf.fonts.TTFFont, parsed once
+    template: Any  # fpdf.fonts.TTFFont, parsed once (internal class, so not typed here)
     cmap: frozenset[int]  # code points the face can print
 
 
@@ -139,13 +140,13 @@ def _clone_into(pdf: FPDF, style: str, face: _Face) -> None:
     # recalcBBoxes=False: the subset keeps glyphs unchanged, so their stored bounds are right
     # and fontTools need not decompile and recompile every outline (~2/3 of output time).
     font.ttfont = TTFont(BytesIO(face.data), recalcTimestamp=False, recalcBBoxes=False,
-                         lazy=True)  # type: ignore[attr-defined]
-    font.i = len(pdf.fonts) + 1  # type: ignore[attr-defined]
-    font.missing_glyphs = []  # type: ignore[attr-defined]
-    font.biggest_size_pt = 0  # type: ignore[attr-defined]
-    font._hbfont = None  # type: ignore[attr-defined]
-    font.subset = SubsetMap(font)  # type: ignore[attr-defined,arg-type]
-    pdf.fonts[f"{FAMILY.lower()}{style}"] = font  # type: ignore[assignment]
+                         lazy=True)
+    font.i = len(pdf.fonts) + 1
+    font.missing_glyphs = []
+    font.biggest_size_pt = 0
+    font._hbfont = None
+    font.subset = SubsetMap(font)
+    pdf.fonts[f"{FAMILY.lower()}{style}"] = font
 
 
 def install_fonts(pdf: FPDF, texts: Iterable[str]) -> None:

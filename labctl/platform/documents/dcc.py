@@ -476,6 +476,6 @@ def build_dcc(doc: CertificateDocument, *, pdf: bytes | None = None,
     builder.results(root)
     if pdf is not None:
         builder.document(root, pdf)
-    xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+    xml = bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
     validate_dcc(xml)
     return xml

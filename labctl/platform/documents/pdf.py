@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from io import BytesIO
+from typing import Any
 
 import segno
 from fpdf import FPDF
@@ -160,10 +161,34 @@ class _CertificatePdf(FPDF):
     def epw_(self) -> float:
         return self.w - 2 * MARGIN
 
+    def measure(self, text: str) -> float:
+        """Width of ``text`` in mm in the current font (what get_string_width returns, minus
+        fpdf2's per-call style machinery, which dominated layout time)."""
+        font: Any = self.current_font
+        size_pt = self.font_size_pt
+        font.biggest_size_pt = max(font.biggest_size_pt, size_pt)
+        cw = font.cw
+        return float(sum(cw[ord(ch)] for ch in text) * size_pt * 0.001 / self.k)
+
+    def put(self, x: float, y: float, w: float, h: float, text: str, align: str = "L") -> None:
+        """One line of ``text`` in the box (x, y, w, h), placed like cell() places it."""
+        if not text:
+            return
+        if align == "R":
+            dx = w - self.c_margin - self.measure(text)
+        elif align == "C":
+            dx = (w - self.measure(text)) / 2
+        else:
+            dx = self.c_margin
+        # Same baseline as fpdf2's cell(): half the box height plus 0.3 of the font size.
+        self.text(x + dx, y + 0.5 * h + 0.3 * self.font_size, text)
+
     def wrap(self, text: str, width: float) -> list[str]:
         """``text`` broken into lines no wider than ``width`` mm in the current font."""
         lines: list[str] = []
-        space = self.get_string_width(" ")
+        # Lines are set with put(), which indents by the cell margin on both sides.
+        width -= 2 * self.c_margin
+        space = self.measure(" ")
         for paragraph in text.split("\n"):
             words = paragraph.split()
             if not words:
@@ -171,17 +196,17 @@ class _CertificatePdf(FPDF):
                 continue
             line, line_w = "", 0.0
             for word in words:
-                word_w = self.get_string_width(word)
+                word_w = self.measure(word)
                 while word_w > width and len(word) > 1:  # a word wider than the column
                     if line:
                         lines.append(line)
                         line, line_w = "", 0.0
                     cut = len(word) - 1
-                    while cut > 1 and self.get_string_width(word[:cut]) > width:
+                    while cut > 1 and self.measure(word[:cut]) > width:
                         cut -= 1
                     lines.append(word[:cut])
                     word = word[cut:]
-                    word_w = self.get_string_width(word)
+                    word_w = self.measure(word)
                 if not line:
                     line, line_w = word, word_w
                 elif line_w + space + word_w <= width:
@@ -197,8 +222,10 @@ class _CertificatePdf(FPDF):
         """Write wrapped ``text`` at ``x`` from the current y; returns the y below it."""
         y = self.get_y()
         for line in self.wrap(text, width):
-            self.set_xy(x, y)
-            self.cell(width, line_h, line, align=align)
+            if y + line_h > self.page_break_trigger:
+                self.add_page()
+                y = self.get_y()
+            self.put(x, y, width, line_h, line, align)
             y += line_h
         self.set_y(y)
         return y
@@ -206,11 +233,14 @@ class _CertificatePdf(FPDF):
     def grid(self, headings: list[str], rows: list[list[str]], widths: list[float],
              aligns: list[str], *, size: float = 7.5, zebra: bool = True) -> None:
         """A table with a coloured heading row repeated after page breaks, rows kept whole."""
-        pad_x, pad_y, line_h = 1.2, 0.9, size * 0.45
+        pad_y, line_h = 0.9, size * 0.45  # horizontal padding is put()'s cell margin
 
         def draw_row(cells: list[str], heading: bool, fill: bool) -> None:
             self.set_font(FAMILY, "B" if heading else "", size)
-            wrapped = [self.wrap(c, w - 2 * pad_x) for c, w in zip(cells, widths, strict=True)]
+            # Numbers (right-aligned data cells) are never broken across lines: a number too
+            # wide for its column is set smaller instead.
+            wrapped = [[c] if not heading and a == "RIGHT" else self.wrap(c, w)
+                       for c, w, a in zip(cells, widths, aligns, strict=True)]
             height = max(len(lines) for lines in wrapped) * line_h + 2 * pad_y
             if not heading and self.will_page_break(height):
                 self.add_page()
@@ -222,10 +252,17 @@ class _CertificatePdf(FPDF):
             self.set_text_color(*((255, 255, 255) if heading else (0, 0, 0)))
             for lines, w, align in zip(wrapped, widths, aligns, strict=True):
                 # Headings hang from the top; data cells sit centred in a taller row.
-                top = y + pad_y + (0 if heading else (height - 2 * pad_y - len(lines) * line_h) / 2)
+                spare = height - 2 * pad_y - len(lines) * line_h
+                top = y + pad_y + (0 if heading else spare / 2)
                 for k, line in enumerate(lines):
-                    self.set_xy(x + pad_x, top + k * line_h)
-                    self.cell(w - 2 * pad_x, line_h, line, align=align[0])
+                    fitted = size
+                    while (not heading and align == "RIGHT" and fitted > 5
+                           and self.measure(line) > w - 2 * self.c_margin):
+                        fitted -= 0.25
+                        self.set_font_size(fitted)
+                    self.put(x, top + k * line_h, w, line_h, line, align[0])
+                    if fitted != size:
+                        self.set_font_size(size)
                 x += w
             self.set_text_color(0, 0, 0)
             self.set_draw_color(*(ACCENT if heading else (190, 190, 190)))
@@ -256,12 +293,14 @@ class _CertificatePdf(FPDF):
         lines = self.wrap(text, self.epw_)
         if self.will_page_break(min(len(lines), 3) * line_h):
             self.add_page()
+        y = self.get_y()
         for line in lines:
-            if self.will_page_break(line_h):
+            if y + line_h > self.page_break_trigger:
                 self.add_page()
-            self.set_x(MARGIN)
-            self.cell(self.epw_, line_h, line, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
-        self.ln(0.8)
+                y = self.get_y()
+            self.put(MARGIN, y, self.epw_, line_h, line)
+            y += line_h
+        self.set_xy(MARGIN, y + 0.8)
 
     def key_values(self, rows: list[tuple[str, str]], width: float, key_width: float = 40
                    ) -> None:
@@ -271,8 +310,7 @@ class _CertificatePdf(FPDF):
             y = self.get_y()
             self.set_font(FAMILY, "", 7.5)
             self.set_text_color(*TEXT_GREY)
-            self.set_xy(MARGIN, y + 0.35)
-            self.cell(key_width, 4.0, key)
+            self.put(MARGIN, y + 0.35, key_width, 4.0, key)
             self.set_text_color(0, 0, 0)
             self.set_font(FAMILY, "", 8.5)
             self.set_y(y)

@@ -36,7 +36,7 @@ _MAX_QUOTED = 10
 _validate_lock = threading.Lock()
 
 
-class _LocalImports(etree.Resolver):
+class _LocalImports(etree.Resolver):  # type: ignore[misc]  # lxml ships no stubs here
     """Resolve the schema imports to the package copies; anything else stays unresolved."""
 
     def resolve(self, system_url: str, public_id: str, context: object) -> object:

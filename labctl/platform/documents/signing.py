@@ -33,15 +33,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID, ObjectIdentifier
 from lxml import etree
-from signxml import (
-    CanonicalizationMethod,
-    DigestAlgorithm,
-    SignatureConfiguration,
-    SignatureMethod,
-    XMLSigner,
-    XMLVerifier,
-)
+from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidInput, SignXMLException
+from signxml.signer import XMLSigner
+from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from labctl.errors import IntegrityError, ValidationError
 from labctl.platform.documents.schema import DccSchemaError, parse_untrusted, validate_dcc
@@ -205,7 +200,8 @@ class LaboratoryKeyStore:
                                  f"cannot be read: {exc}") from exc
         if not isinstance(key, ec.EllipticCurvePrivateKey):
             raise IntegrityError(f"{key_path} is not an EC private key")
-        if cert.public_key().public_numbers() != key.public_key().public_numbers():
+        spki = (serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        if cert.public_key().public_bytes(*spki) != key.public_key().public_bytes(*spki):
             raise IntegrityError(f"{cert_path} does not belong to the key in {key_path}")
         return SigningIdentity(lab_code=lab_code, private_key=key, certificate=cert)
 
@@ -214,10 +210,12 @@ def sign_dcc(xml: bytes, identity: SigningIdentity) -> bytes:
     """``xml`` with an enveloped XML signature by ``identity`` appended to the root.
 
     The input must be a schema-valid DCC without a signature; the signed document is
-    validated again (the signature must sit where the schema allows it). Nothing may change
+    validated (the input must be valid, and the signature sit where the schema allows it),
+    raising :class:`~labctl.platform.documents.schema.DccSchemaError` otherwise. Nothing may change
     the returned bytes afterwards, not even re-indenting.
     """
-    validate_dcc(xml)
+    # Only the signed result is validated: it contains the input unchanged, so one schema
+    # pass (not two) proves both, and a bad input still never leaves this function.
     root = parse_untrusted(xml)
     if root.find(f"{{{DS_NS}}}Signature") is not None:
         raise ValidationError("xml", "ds:Signature present",
@@ -228,7 +226,7 @@ def sign_dcc(xml: bytes, identity: SigningIdentity) -> bytes:
         c14n_algorithm=CanonicalizationMethod.CANONICAL_XML_1_1,
     )
     signed_root = signer.sign(root, key=identity.private_key, cert=[identity.certificate])
-    signed = etree.tostring(signed_root, xml_declaration=True, encoding="UTF-8")
+    signed = bytes(etree.tostring(signed_root, xml_declaration=True, encoding="UTF-8"))
     validate_dcc(signed)
     return signed
 
