@@ -255,17 +255,27 @@ def row(name: str, seconds: float, ref: float, note: str = "") -> None:
     print(f"  {name:<34}{seconds * 1e3:>11.2f} ms   {seconds / ref:>8.1f}× labctl {note}")
 
 
+def _vm_hwm_mb() -> float:
+    """Peak resident memory of this process image (VmHWM: reset by exec, unlike ru_maxrss,
+    which a child inherits from the parent that forked it)."""
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def run_1e8() -> None:
-    """Run in a fresh interpreter so that ru_maxrss is the peak of this run alone."""
-    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """Run in a fresh interpreter so that the peak memory is this run's alone."""
+    base = _vm_hwm_mb()
     t = time.perf_counter()
     r = mcm(mass_model, MASS_INPUTS, trials=10**8, rng=np.random.default_rng(3))
     dt = time.perf_counter() - t
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    peak = _vm_hwm_mb()
     print(f"  {r.trials} trials in {dt:.1f} s; u = {r.u:.5f} mg, symmetric "
           f"[{r.interval[0]:.5f}, {r.interval[1]:.5f}] mg")
-    print(f"  peak RSS {peak / 1024:.0f} MB (interpreter and imports before the run: "
-          f"{base / 1024:.0f} MB)")
+    print(f"  peak resident memory {peak:.0f} MB (of which {base:.0f} MB interpreter and "
+          "imports before the run)")
 
 
 def main() -> None:
@@ -305,9 +315,11 @@ def main() -> None:
         t = peer(name, (lambda fn=fn, n_run=n_run: fn(p, range(n_run))), 1)
         if t is None:
             continue
+        # labctl timed again right after each peer: the ratio is not skewed by load changes
+        t_lab_now = best(lambda: labctl_lpu(p), rep * 3)
         full = t * N / n_run
         note = "" if n_run == N else f"(extrapolated from {n_run} points)"
-        row(name, full, t_lab, note)
+        row(name, full, t_lab_now, note + f" [labctl {t_lab_now * 1e3:.2f} ms alongside]")
         if name.startswith("GTC"):
             ug = np.array([x[0] for x in gtc_lpu(p, range(50))])
             print(f"  {'':<34}check: max |u_labctl/u_GTC − 1| over 50 points = "
@@ -319,14 +331,18 @@ def main() -> None:
     print(f"  labctl: y = {r.value:.4f} mg, u = {r.u:.4f} mg, symmetric "
           f"[{r.interval[0]:.4f}, {r.interval[1]:.4f}], shortest "
           f"[{r.shortest_interval[0]:.4f}, {r.shortest_interval[1]:.4f}] mg")
-    t_lab = best(lambda: labctl_mc(M), rep)
-    print(f"  {'labctl mcm() (both intervals)':<34}{t_lab * 1e3:>11.2f} ms")
-    row("hand-written numpy (both, sort)", best(lambda: numpy_mc(M), rep), t_lab)
-    row("hand-written numpy (percentile)", best(lambda: numpy_mc_minimal(M), rep), t_lab)
+    t_lab, t_np, t_np_min = (min(ts) for ts in zip(*[
+        (best(lambda: labctl_mc(M), 1), best(lambda: numpy_mc(M), 1),
+         best(lambda: numpy_mc_minimal(M), 1)) for _ in range(rep)], strict=True))
+    print(f"  {'labctl mcm() (both intervals)':<34}{t_lab * 1e3:>11.2f} ms   "
+          f"(threads: {min(4, os.cpu_count() or 1)})")
+    row("hand-written numpy (both, sort)", t_np, t_lab)
+    row("hand-written numpy (percentile)", t_np_min, t_lab)
     for name, fn in (("suncal monte_carlo", suncal_mc), ("metrolopy simulate", metrolopy_mc)):
         t = peer(name, lambda fn=fn: fn(M), max(1, rep // 2))
         if t is not None:
-            row(name, t, t_lab)
+            t_lab_now = best(lambda: labctl_mc(M), rep)
+            row(name, t, t_lab_now, f"[labctl {t_lab_now * 1e3:.1f} ms alongside]")
 
     if not args.skip_1e8:
         print("\n3. Monte Carlo, 10^8 trials (subprocess): wall time and peak memory")

@@ -12,7 +12,9 @@ adaptive procedure of 7.9. :func:`validate_gum` compares a GUM result with a Mon
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -286,12 +288,13 @@ def mcm(
     P = max(int(np.prod(S)), 1)
     n_in = len(inp.names)
 
-    def block(size: int, out: NDArray[Any] | None = None) -> Array:
-        """Deviations y − f(x) of ``size`` trials, (K, size); written into ``out`` if given."""
-        xs = sampler.draw(gen, size)
+    def chunk(g: np.random.Generator, size: int, out: NDArray[Any] | None = None) -> Array:
+        """Deviations y − f(x) of ``size`` trials drawn from ``g``, (K, size); written into
+        ``out`` when given. Raises when a model value is not finite."""
+        xs = sampler.draw(g, size)
         outs = evaluate(f, xs, (size, *S), m, check_finite=False)
         if K == 1:
-            y = outs[0].reshape(size)
+            y = outs[0] if outs[0].shape == (size,) else outs[0].reshape(size)
             if out is not None and out.dtype == np.float64:
                 target: Array | None = out[0]
             elif (out is None and y.flags.owndata and y.flags.writeable
@@ -303,12 +306,12 @@ def mcm(
         else:
             ys = np.stack([o.reshape(size, P).T for o in outs]).reshape(K, size)
             dev = np.asarray(np.subtract(ys, y0[:, None]), dtype=float)
-        moments = mom.add(dev)
-        if not np.all(np.isfinite(moments)):
-            bad = ~np.isfinite(dev)
-            trial = int(np.argwhere(bad)[0][1])
+        # A NaN or inf anywhere makes the sum non-finite: one cheap pass instead of isfinite.
+        if not math.isfinite(float(np.sum(dev))):
+            bad = np.argwhere(~np.isfinite(dev))[0]
+            trial = int(bad[1])
             raise UncertaintyInputError(
-                "model", f"{dev[tuple(np.argwhere(bad)[0])] + y0[0]} at trial {trial} with "
+                "model", f"{dev[tuple(bad)] + y0[int(bad[0])]} at trial {trial} with "
                 + ", ".join(f"{k}={float(np.ravel(v[trial])[0]):.10g}" for k, v in xs.items()),
                 "a finite value for every input value drawn",
             )
@@ -316,21 +319,47 @@ def mcm(
             out[...] = dev
         return dev
 
+    def block(size: int, out: NDArray[Any] | None = None) -> Array:
+        dev = chunk(gen, size, out)
+        mom.add(dev)
+        return dev
+
     mom = _Moments(m, P)
     if trials is not None:
         M = int(trials)
         B = block_size or max(1, min(M, BLOCK_ELEMENTS // ((n_in + 2) * P)))
         dtype = np.float64 if max_memory >= M * K * 8 else np.float32
-        if B >= M and dtype == np.float64:
-            store = block(M)  # one block: keep its array rather than copying it
-            done = M
+        streams = _streams(gen, M)
+        if streams is None:
+            if B >= M and dtype == np.float64:
+                store = block(M)  # one block: keep its array rather than copying it
+                done = M
+            else:
+                store = np.empty((K, M), dtype=dtype)
+                done = 0
+            while done < M:
+                b = min(B, M - done)
+                block(b, out=store[:, done:done + b])
+                done += b
         else:
+            # Each block is split in a fixed number of parts, each drawn from its own child
+            # generator (spawned from ``rng``): the result depends on ``rng`` only, never on
+            # how many threads ran the parts. numpy releases the GIL while drawing and
+            # evaluating, so the parts run in parallel.
             store = np.empty((K, M), dtype=dtype)
-            done = 0
-        while done < M:
-            b = min(B, M - done)
-            block(b, out=store[:, done:done + b])
-            done += b
+            workers = min(len(streams), os.cpu_count() or 1)
+            with ThreadPoolExecutor(max_workers=workers) as pool:
+                done = 0
+                while done < M:
+                    b = min(B, M - done)
+                    edges = np.linspace(done, done + b, len(streams) + 1).astype(int)
+                    futures = [pool.submit(chunk, g, int(hi - lo), store[:, lo:hi])
+                               for g, lo, hi in zip(streams, edges[:-1], edges[1:], strict=True)
+                               if hi > lo]
+                    for fu in futures:
+                        fu.result()
+                    mom.add(np.asarray(store[:, done:done + b], dtype=float))
+                    done += b
         tol = None
         converged = True
         adaptive = False
@@ -387,6 +416,23 @@ def mcm(
         tolerance=None if tol is None else shape_out(tol), cov=cov, correlation=corr,
         seed_entropy=entropy,
     )
+
+
+#: Parts each Monte Carlo block is split into (one child generator each). Fixed, so a seed
+#: gives the same numbers on any machine; threads = min(PARTS, CPUs).
+PARTS = 4
+#: Below this many trials the threads cost more than they save.
+PARALLEL_MIN_TRIALS = 2**17
+
+
+def _streams(gen: np.random.Generator, M: int) -> list[np.random.Generator] | None:
+    # Decided by M alone (not by the CPU count) so that a seed means the same numbers anywhere.
+    if M < PARALLEL_MIN_TRIALS:
+        return None
+    try:
+        return list(gen.spawn(PARTS))
+    except (TypeError, ValueError, AttributeError):
+        return None  # a generator built without a SeedSequence cannot spawn: run serially
 
 
 def validate_gum(gum_result: GumResult, mc_result: MonteCarloResult,

@@ -35,6 +35,15 @@ def test_same_generator_state_same_result_and_seed_entropy_reproduces():
     assert (r3.value, r3.u, r3.interval) == (r4.value, r4.u, r4.interval)
 
 
+def test_parallel_parts_are_reproducible_from_the_generator():
+    # large runs are drawn in parts from child generators on threads: still one answer per seed
+    inputs = {"a": Normal(1.0, 0.1), "b": Rectangular(2.0, 0.5)}
+    runs = [mcm(lambda a, b: a * b, inputs, trials=300_000, rng=np.random.default_rng(21))
+            for _ in range(2)]
+    assert runs[0].u == runs[1].u and runs[0].interval == runs[1].interval
+    assert runs[0].u == pytest.approx(math.sqrt(4 * 0.01 + 0.25 / 3), rel=0.01)
+
+
 def test_symmetric_and_shortest_intervals_of_a_skewed_output():
     # y = x², x ~ N(0, 1): chi-square with 1 dof. Its pdf decreases, so the shortest 95 %
     # interval is [0, χ²_0.95] while the symmetric one is [χ²_0.025, χ²_0.975].
