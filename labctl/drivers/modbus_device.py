@@ -32,6 +32,10 @@ class ModbusInstrument(InstrumentBase):
         super().__init__(transport, retry=retry)
         self._transport: RegisterTransport = transport
 
+    def _within(self, limit: float | None) -> float | None:
+        """A retry's timeout: the link's, cut to what is left of the retry deadline."""
+        return None if limit is None else min(self._transport.timeout, limit)
+
     def _recover(self, error: Exception) -> None:
         del error
         self._transport.reconnect()
@@ -48,8 +52,9 @@ class ModbusInstrument(InstrumentBase):
         layout = registers if isinstance(registers, Block) else block(tuple(registers))
         table, first, count = layout.table, layout.first, layout.count
 
-        def attempt() -> list[int]:
-            return self._transport.read_registers(table, first, count)
+        def attempt(limit: float | None) -> list[int]:
+            return self._transport.read_registers(table, first, count,
+                                                  timeout=self._within(limit))
 
         with self._lock:
             words = call_with_retry(attempt, self._retry, recover=self._recover,
@@ -80,8 +85,10 @@ class ModbusInstrument(InstrumentBase):
     def identify(self) -> Identity:
         """Device identification (43/14) plus the serial number and firmware registers."""
         with self._lock:
-            info = call_with_retry(self._transport.read_device_identification, self._retry,
-                                   recover=self._recover, what="read device identification")
+            info = call_with_retry(
+                lambda limit: self._transport.read_device_identification(
+                    timeout=self._within(limit)),
+                self._retry, recover=self._recover, what="read device identification")
         for key in (VENDOR_NAME, PRODUCT_CODE):
             if not info.get(key):
                 raise ResponseError(self.resource, "read device identification", info,

@@ -59,7 +59,7 @@ NO_RETRY = RetryPolicy(attempts=1)
 
 
 def call_with_retry(
-    operation: Callable[[], T],
+    operation: Callable[[float | None], T],
     policy: RetryPolicy,
     *,
     recover: Callable[[Exception], None],
@@ -68,26 +68,41 @@ def call_with_retry(
 ) -> T:
     """Run ``operation`` (which must change nothing) until it succeeds or the policy ends.
 
-    ``recover(error)`` runs before each new attempt (a reconnect after a link fault). A
-    garbled reply (``ResponseError``) is retried when ``retry_garbled``. The last error is
-    raised unchanged when attempts or the deadline run out, so the caller sees a typed error.
+    ``operation(limit)`` gets ``None`` on the first attempt (use the link's own timeout: a
+    long measurement may legitimately need more than the retry deadline) and, on each retry,
+    the seconds left before ``policy.deadline``, which its timeout must not exceed. So no
+    retry starts, or runs, past the deadline.
+
+    ``recover(error)`` runs before each new attempt (a reconnect after a link fault); if it
+    fails with a link fault, that counts as the next attempt's failure. A garbled reply
+    (``ResponseError``) is retried when ``retry_garbled``. The last error is raised unchanged
+    when attempts or the deadline run out, so the caller sees a typed error.
     """
     start = time.monotonic()
     pause = policy.backoff
     attempt = 1
+    limit: float | None = None
     while True:
         try:
-            return operation()
+            return operation(limit)
         except _RETRYABLE as error:
             if isinstance(error, ResponseError) and not retry_garbled:
                 raise
-            elapsed = time.monotonic() - start
-            if attempt >= policy.attempts or elapsed + pause >= policy.deadline:
-                raise
+            last: Exception = error
+        while True:  # pause, recover and decide whether one more attempt fits
+            remaining = policy.deadline - (time.monotonic() - start) - pause
+            if attempt >= policy.attempts or remaining <= 0:
+                raise last
             _log.warning("%s failed (attempt %d of %d): %s; retrying", what, attempt,
-                         policy.attempts, error)
+                         policy.attempts, last)
             if pause > 0:
                 time.sleep(pause)
-            recover(error)
             pause *= 2
             attempt += 1
+            try:
+                recover(last)
+            except LINK_FAULTS as error:  # still unreachable: that was this attempt
+                last = error
+                continue
+            limit = max(policy.deadline - (time.monotonic() - start), 1e-3)
+            break

@@ -311,8 +311,8 @@ class ScpiInstrument(InstrumentBase):
         reply, within the retry policy. Parse failures become ``ResponseError``."""
         transport = self._transport
 
-        def attempt() -> T:
-            text = transport.query(command, timeout)
+        def attempt(limit: float | None) -> T:
+            text = transport.query(command, _within(timeout, limit, transport))
             try:
                 return parse(text)
             except (ValueError, TypeError) as exc:
@@ -325,7 +325,7 @@ class ScpiInstrument(InstrumentBase):
 
         with self._lock:
             if not retry or self._retry.attempts == 1:
-                return attempt()
+                return attempt(None)
             return call_with_retry(attempt, self._retry, recover=self._recover, what=command)
 
     def query_bytes(
@@ -341,8 +341,8 @@ class ScpiInstrument(InstrumentBase):
         for long numeric replies parsed in bulk."""
         transport = self._transport
 
-        def attempt() -> T:
-            raw = transport.query_bytes(command, timeout)
+        def attempt(limit: float | None) -> T:
+            raw = transport.query_bytes(command, _within(timeout, limit, transport))
             try:
                 return parse(raw)
             except (ValueError, TypeError) as exc:
@@ -352,7 +352,7 @@ class ScpiInstrument(InstrumentBase):
 
         with self._lock:
             if not retry or self._retry.attempts == 1:
-                return attempt()
+                return attempt(None)
             return call_with_retry(attempt, self._retry, recover=self._recover, what=command)
 
     def _recover(self, error: Exception) -> None:
@@ -449,6 +449,14 @@ EXPECTED: dict[Callable[..., Any], str] = {
     parse_idn: "vendor,model,serial,firmware",
     parse_float_array: "comma-separated numbers",
 }
+
+
+def _within(timeout: float | None, limit: float | None, transport: MessageTransport
+            ) -> float | None:
+    """The reply timeout for one attempt: the caller's (or the link's), capped by ``limit``."""
+    if limit is None:
+        return timeout
+    return min(transport.timeout if timeout is None else timeout, limit)
 
 
 def _expected(what: str, parse: Callable[..., Any]) -> str:

@@ -181,3 +181,26 @@ class TestOutOfRange:
         bench.instruments["thermometer"].faults.out_of_range = True
         with pytest.raises(ResponseError, match=r"-273\.15"):
             thermometer.measure(1)
+
+
+class TestRetryBounds:
+    def test_retries_never_run_past_the_deadline(self, bench: Any, connect: Any) -> None:
+        # 0.5 s link timeout, 10 attempts allowed, but a 0.9 s deadline: the retry gets only
+        # what is left of the deadline, and nothing starts after it
+        dmm = connect("dmm", timeout=0.5,
+                      retry=RetryPolicy(attempts=10, deadline=0.9, backoff=0.01))
+        bench.instruments["dmm"].faults.no_reply = True
+        before = len(commands(bench, "dmm"))
+        with pytest.raises(InstrumentTimeoutError) as err:
+            dmm.identify()
+        assert err.value.timeout < 0.4  # the last attempt was cut to the deadline
+        assert commands(bench, "dmm")[before:] == ["*IDN?", "*IDN?"]
+
+    def test_an_instrument_gone_for_good_ends_in_a_link_error(self, bench: Any,
+                                                              connect: Any) -> None:
+        from labctl.errors import InstrumentCommunicationError
+
+        thermometer = connect("thermometer", timeout=0.5)
+        bench.stop()  # every server closes: reconnecting is refused too
+        with pytest.raises(InstrumentCommunicationError):
+            thermometer.measure(1)

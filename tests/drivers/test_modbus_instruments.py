@@ -89,8 +89,9 @@ class TestEnvironmentSensor:
     def test_no_reply_times_out(self, bench: Any, connect: Any) -> None:
         env = connect("environment", timeout=0.2, retry=TWO)
         bench.instruments["environment"].faults.no_reply = True
-        with pytest.raises(InstrumentTimeoutError):
+        with pytest.raises(InstrumentTimeoutError) as err:
             env.read()
+        assert err.value.timeout <= 0.2  # a retry never waits longer than the link timeout
         assert commands(bench, "environment")[-2:] == ["read_input_registers 0 7"] * 2
 
     def test_dropped_connection_then_retry(self, bench: Any, connect: Any, on_retry: Any) -> None:

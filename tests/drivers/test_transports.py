@@ -148,3 +148,14 @@ def test_a_late_modbus_response_never_answers_the_next_request(bench: Any) -> No
             link.read_registers(Table.HOLDING, 100, 3)  # serial + firmware, answered late
         faults.clear()
         assert link.read_registers(Table.HOLDING, 2, 1) == [0]  # control, not the serial
+
+
+def test_modbus_per_request_timeout(bench: Any) -> None:
+    faults = bench.instruments["environment"].faults
+    with modbus(bench, "environment", timeout=0.2) as link:
+        faults.latency = 0.3
+        assert len(link.read_registers(Table.INPUT, 0, 7, timeout=2.0)) == 7
+        with pytest.raises(InstrumentTimeoutError) as err:
+            link.read_registers(Table.INPUT, 0, 7)
+        assert err.value.timeout == 0.2
+        faults.clear()

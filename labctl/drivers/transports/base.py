@@ -72,15 +72,18 @@ class RegisterTransport(Protocol):
     @property
     def is_open(self) -> bool: ...
 
-    def read_registers(self, table: Table, address: int, count: int) -> list[int]:
-        """Read ``count`` consecutive 16-bit registers of ``table`` from ``address``."""
+    def read_registers(
+        self, table: Table, address: int, count: int, *, timeout: float | None = None
+    ) -> list[int]:
+        """Read ``count`` consecutive 16-bit registers of ``table`` from ``address``
+        (``timeout`` in s overrides the link's for this request)."""
         ...
 
     def write_registers(self, address: int, values: Sequence[int]) -> None:
         """Write consecutive holding registers from ``address``."""
         ...
 
-    def read_device_identification(self) -> dict[int, str]:
+    def read_device_identification(self, *, timeout: float | None = None) -> dict[int, str]:
         """Function 43/14 objects by id (0 VendorName, 1 ProductCode, 2 MajorMinorRevision)."""
         ...
 

@@ -137,9 +137,29 @@ class ModbusTcpTransport:
 
     # --- requests -------------------------------------------------------------------------
 
-    def _execute(self, what: str, call: Any, *args: Any, **kwargs: Any) -> Any:
+    def _execute(self, what: str, timeout: float | None, call: Any, *args: Any, **kwargs: Any
+                 ) -> Any:
         """Run one pymodbus request; return the response PDU or raise a labctl error."""
         self._ensure()
+        if timeout is None or timeout == self._timeout:
+            return self._request(what, self._timeout, call, *args, **kwargs)
+        if not 0 < timeout <= 3600:
+            raise ValidationError("timeout", timeout, "seconds, 0 < timeout ≤ 3600")
+        # pymodbus keeps its timeout in two copies of its parameters (the socket's receive
+        # loop and the transaction's deadline); change both, for this request only.
+        copies = [self._client.comm_params]
+        transaction = getattr(self._client, "transaction", None)
+        if transaction is not None and transaction.comm_params is not copies[0]:
+            copies.append(transaction.comm_params)
+        for params in copies:
+            params.timeout_connect = float(timeout)
+        try:
+            return self._request(what, float(timeout), call, *args, **kwargs)
+        finally:
+            for params in copies:
+                params.timeout_connect = self._timeout
+
+    def _request(self, what: str, timeout: float, call: Any, *args: Any, **kwargs: Any) -> Any:
         debug = _log.isEnabledFor(logging.DEBUG)
         if debug:
             _log.debug("%s << %s", self._resource, what)
@@ -149,11 +169,11 @@ class ModbusTcpTransport:
         except ModbusIOException as exc:
             # No valid response: a late one must not answer the next request, so reconnect.
             self._client.close()
-            if time.monotonic() - started < 0.9 * self._timeout:
+            if time.monotonic() - started < 0.9 * timeout:
                 # pymodbus gave up early: what came back could not be decoded (garbled).
                 raise ResponseError(self._resource, what, str(exc),
                                     "a valid Modbus response") from exc
-            raise InstrumentTimeoutError(self._resource, what, self._timeout) from exc
+            raise InstrumentTimeoutError(self._resource, what, timeout) from exc
         except ConnectionException as exc:
             self._client.close()
             raise ConnectionLostError(self._resource, f"{what}: {exc}") from exc
@@ -174,18 +194,21 @@ class ModbusTcpTransport:
             )
         return response
 
-    def read_registers(self, table: Table, address: int, count: int) -> list[int]:
-        """Read ``count`` (1 … 125) consecutive 16-bit registers of ``table`` from ``address``."""
+    def read_registers(
+        self, table: Table, address: int, count: int, *, timeout: float | None = None
+    ) -> list[int]:
+        """Read ``count`` (1 … 125) consecutive 16-bit registers of ``table`` from ``address``;
+        ``timeout`` in s overrides the link's for this request."""
         if not 1 <= count <= 125:
             raise ValidationError("count", count, "1 … 125 registers per request")
         if table is Table.HOLDING:
             what = f"read holding {address}+{count}"
-            response = self._execute(what, self._client.read_holding_registers, address,
-                                     count=count)
+            response = self._execute(what, timeout, self._client.read_holding_registers,
+                                     address, count=count)
         else:
             what = f"read input {address}+{count}"
-            response = self._execute(what, self._client.read_input_registers, address,
-                                     count=count)
+            response = self._execute(what, timeout, self._client.read_input_registers,
+                                     address, count=count)
         registers: list[int] = list(response.registers)
         if len(registers) < count:
             raise ResponseError(self._resource, what, registers, f"{count} registers")
@@ -198,12 +221,12 @@ class ModbusTcpTransport:
         words = list(values)
         if not 1 <= len(words) <= 123 or any(not 0 <= w <= 0xFFFF for w in words):
             raise ValidationError("values", words, "1 … 123 words of 0 … 65535")
-        self._execute(f"write holding {address} = {words}", self._client.write_registers,
+        self._execute(f"write holding {address} = {words}", None, self._client.write_registers,
                       address, words)
 
-    def read_device_identification(self) -> dict[int, str]:
+    def read_device_identification(self, *, timeout: float | None = None) -> dict[int, str]:
         """Basic device identification (function 43/14): object id → text."""
-        response = self._execute("read device identification",
+        response = self._execute("read device identification", timeout,
                                  self._client.read_device_information, read_code=1, object_id=0)
         info: dict[int, Any] = dict(getattr(response, "information", {}) or {})
         out: dict[int, str] = {}
