@@ -183,3 +183,35 @@ def test_invalid_document_is_refused_before_rendering(certificate: CertificateDo
     with pytest.raises(ValidationError) as caught:
         render_pdf(replace(certificate, verification_url=""))
     assert caught.value.field == "verification_url"
+
+
+def test_rows_continued_after_a_page_break_are_not_bold(certificate: CertificateDocument) -> None:
+    table = certificate.results[0]
+    long = replace(certificate, results=(replace(table, points=table.points * 12),))
+    reader = pypdf.PdfReader(io.BytesIO(render_pdf(long)))
+    assert len(reader.pages) >= 2
+    runs: list[tuple[str, str]] = []
+
+    def visit(text: str, cm, tm, font, size) -> None:  # type: ignore[no-untyped-def]
+        if text.strip() and font is not None:
+            runs.append((text.strip(), str(font["/BaseFont"])))
+
+    reader.pages[1].extract_text(visitor_text=visit)
+    # The repeated heading row ends with "Conformity"; the data row after it is regular.
+    after = [t for t, _ in runs].index("Conformity") + 1
+    assert all("Bold" in font for _, font in runs[after - 10:after])
+    first_row = runs[after:after + 10]
+    assert first_row[0][0].endswith("V range")
+    assert all("Bold" not in font for _, font in first_row), first_row
+
+
+def test_concurrent_rendering_gives_the_same_bytes(certificate: CertificateDocument,
+                                                   amended_certificate: CertificateDocument
+                                                   ) -> None:
+    """The API renders from a thread pool; shared font templates must not leak state."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    docs = [certificate, amended_certificate] * 4
+    expected = [render_pdf(d) for d in docs]
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(render_pdf, docs)) == expected

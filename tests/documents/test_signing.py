@@ -198,3 +198,17 @@ def test_ptb_example_signature_verifies_at_a_time_its_certificate_was_valid() ->
 def test_content_hash_is_sha256_hex() -> None:
     assert content_hash(b"abc") == (
         "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+
+
+def _create_in_process(directory: str) -> str:
+    return LaboratoryKeyStore(directory).get_or_create("LAB1", "Lab One").fingerprint
+
+
+def test_processes_racing_to_create_a_key_end_up_with_one(tmp_path: Path) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+
+    directory = str(tmp_path / "keys")
+    with ProcessPoolExecutor(4) as pool:
+        fingerprints = set(pool.map(_create_in_process, [directory] * 8))
+    assert len(fingerprints) == 1
+    assert LaboratoryKeyStore(directory).get("LAB1").fingerprint in fingerprints

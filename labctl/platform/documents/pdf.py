@@ -245,6 +245,7 @@ class _CertificatePdf(FPDF):
             if not heading and self.will_page_break(height):
                 self.add_page()
                 draw_row(headings, True, False)
+                self.set_font(FAMILY, "", size)  # the heading row and page header changed it
             x, y = MARGIN, self.get_y()
             if heading or fill:
                 self.set_fill_color(*(ACCENT if heading else GREY_FILL))
