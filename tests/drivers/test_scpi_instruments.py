@@ -128,7 +128,9 @@ class TestDmm:
         data = dmm.read_many(1000)
         assert isinstance(data, np.ndarray) and data.shape == (1000,) and data.dtype == np.float64
         assert np.all(np.abs(data - 5.0) < 1e-3) and data.std() > 0  # real noise, not a copy
-        assert commands(bench, "dmm")[-3:] == ["SAMP:COUN 1000", "SYST:ERR?", "READ?"]
+        assert commands(bench, "dmm")[-5:] == ["SAMP:COUN 1000", "SYST:ERR?", "READ?",
+                                               "SAMP:COUN 1", "SYST:ERR?"]
+        assert dmm.read() == pytest.approx(5.0, abs=1e-3)  # single readings work again
 
     def test_snapshot(self, connect: Any) -> None:
         dmm = connect("dmm")
@@ -170,3 +172,14 @@ def test_one_driver_shared_by_threads_never_crosses_replies(connect: Any) -> Non
     for thread in threads:
         thread.join(timeout=30)
     assert failures == []
+
+
+def test_read_refuses_several_readings(connect: Any) -> None:
+    from labctl.drivers.retry import NO_RETRY
+    from labctl.errors import ResponseError
+
+    dmm = connect("dmm", retry=NO_RETRY)
+    dmm.configure_dc_voltage(10.0, nplc=0.02)
+    dmm.trigger_count = 3
+    with pytest.raises(ResponseError, match="is SAMP:COUN or TRIG:COUN above 1"):
+        dmm.read()

@@ -63,6 +63,13 @@ class Configuration:
         return _FUNCTIONS[self.function]
 
 
+def _single_reading(text: str) -> float:
+    """One reading; several (SAMP:COUN or TRIG:COUN > 1) are refused, not truncated."""
+    if "," in text:
+        raise ValueError("several readings: sample/trigger count > 1 (use read_many)")
+    return parse_float(text)
+
+
 def parse_configuration(text: str) -> Configuration:
     """``"VOLT +1.000000E+01,+1.000000E-06"`` → Configuration("VOLT", 10.0, 1e-06)."""
     body = text.strip().strip('"').strip()
@@ -76,6 +83,7 @@ def parse_configuration(text: str) -> Configuration:
 
 
 EXPECTED[parse_configuration] = '"<function> <range>,<resolution>"'
+EXPECTED[_single_reading] = "one reading (is SAMP:COUN or TRIG:COUN above 1?)"
 
 
 class Keysight34465A(ScpiInstrument):
@@ -147,7 +155,8 @@ class Keysight34465A(ScpiInstrument):
         ``READ?`` takes a fresh reading and changes no setting, so it is retried after a
         link fault like any other query.
         """
-        value = self.query("READ?", parse_float, what="reading", timeout=self._burst_timeout(1))
+        value = self.query("READ?", _single_reading, what="reading",
+                           timeout=self._burst_timeout(1))
         if is_overload(value):
             raise OverloadError(self.resource, "READ?", value, "a reading within the range")
         return value
@@ -155,13 +164,16 @@ class Keysight34465A(ScpiInstrument):
     def read_many(self, count: int) -> npt.NDArray[np.float64]:
         """Take ``count`` readings (1 … 1 000 000) with one trigger; float64 array (V or Ω).
 
-        Sets ``SAMP:COUN`` (checked), then ``READ?``; refuses a reply of the wrong length or
-        containing overloads.
+        Sets ``SAMP:COUN`` (checked), sends ``READ?``, then sets ``SAMP:COUN 1`` again so
+        :meth:`read` keeps working; refuses a reply of the wrong length or with overloads.
         """
         n = COUNT(f"{type(self).__name__}.count", count)
-        self.write(f"SAMP:COUN {n}")
-        data = self.query_bytes("READ?", parse_float_array, what=f"{n} readings",
-                                timeout=self._burst_timeout(n))
+        with self._lock:  # nobody else's read() may run while SAMP:COUN is n
+            self.write(f"SAMP:COUN {n}")
+            data = self.query_bytes("READ?", parse_float_array, what=f"{n} readings",
+                                    timeout=self._burst_timeout(n))
+            if n != 1:
+                self.write("SAMP:COUN 1")  # so read() gets one reading again
         if data.shape != (n,):
             raise ResponseError(self.resource, "READ?", f"{data.size} readings",
                                 f"{n} readings (is TRIG:COUN 1?)")

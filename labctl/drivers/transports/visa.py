@@ -317,7 +317,7 @@ class VisaTransport:
                     self._wait_for_data(sock, deadline, command, limit)
                 chunk, status = lib.read(handle, _CHUNK)
                 chunks.append(chunk)
-                if status != _SUCCESS_MORE and chunk.endswith(self._rterm_bytes):
+                if status != _SUCCESS_MORE:  # the termination character arrived
                     break
                 if time.monotonic() >= deadline:
                     raise self._timeout_error(command, limit)
@@ -330,11 +330,13 @@ class VisaTransport:
             raise ConnectionLostError(self._resource,
                                       f"reading reply to {command!r}: {exc}") from exc
         raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        # SCPI replies end in LF; tolerate a CR before it from instruments that send CRLF.
-        end = len(raw) - len(self._rterm_bytes)
-        if end > 0 and raw[end - 1] == 13:
-            end -= 1
-        return raw[:end]
+        # Strip the termination; tolerate CRLF where LF was configured and LF where CRLF was
+        # (pyvisa ends the read on the last termination character alone).
+        if raw.endswith(self._rterm_bytes):
+            raw = raw[: -len(self._rterm_bytes)]
+        elif raw.endswith(b"\n"):
+            raw = raw[:-1]
+        return raw[:-1] if raw.endswith(b"\r") else raw
 
     def _wait_for_data(
         self, sock: socket.socket, deadline: float, command: str, limit: float
