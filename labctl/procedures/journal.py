@@ -1,0 +1,216 @@
+"""The station's run journal: a SQLite file on the bench computer.
+
+Every completed point is committed (one transaction, synced to disk) before the next point
+starts, so a run killed at any moment — power cut, SIGKILL — loses nothing that was measured,
+and ``labctl run --resume`` continues from the next point. The journal is local on purpose: a
+station keeps calibrating through a network outage, and posts finished runs to the platform
+afterwards (idempotently, keyed by run id).
+
+A point's key is unique within its run: committing the same key twice raises
+``ConflictError``, so a point can never be on record twice.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from labctl.errors import ConflictError, NotFoundError
+from labctl.procedures.environment import EnvironmentSample
+from labctl.procedures.interfaces import RunRecord
+from labctl.procedures.results import PointResult, RunEvent
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id TEXT PRIMARY KEY,
+    procedure_id TEXT NOT NULL,
+    procedure_version TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    dut TEXT NOT NULL,
+    operator TEXT NOT NULL,
+    checker TEXT NOT NULL,
+    status TEXT NOT NULL,
+    reason TEXT NOT NULL DEFAULT '',
+    created TEXT NOT NULL,
+    updated TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS points (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    key TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, key)
+);
+CREATE TABLE IF NOT EXISTS events (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    seq INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, seq)
+);
+CREATE TABLE IF NOT EXISTS samples (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    time REAL NOT NULL,
+    utc TEXT NOT NULL,
+    temperature REAL NOT NULL,
+    humidity REAL NOT NULL,
+    pressure REAL NOT NULL,
+    sensor TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS samples_run ON samples(run_id, time);
+"""
+
+
+class SqliteJournal:
+    """A :class:`~labctl.procedures.interfaces.Journal` in one SQLite file (thread-safe)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        # WAL + NORMAL survives a killed process; points are also synced (power cuts).
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.executescript(_SCHEMA)
+        row = self._db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        if row is None:
+            self._db.execute("INSERT INTO meta VALUES ('schema', ?)", (str(SCHEMA_VERSION),))
+        elif int(row[0]) != SCHEMA_VERSION:
+            raise ConflictError(f"journal {self.path} has schema {row[0]}, this labctl "
+                                f"reads {SCHEMA_VERSION}")
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> SqliteJournal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _tx(self, durable: bool = False) -> Iterator[sqlite3.Connection]:
+        """One transaction; ``durable`` ones are synced to disk before returning."""
+        with self._lock:
+            if durable:
+                self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                if durable:
+                    self._db.execute("PRAGMA synchronous=NORMAL")
+                raise
+            self._db.execute("COMMIT")
+            if durable:
+                self._db.execute("PRAGMA synchronous=NORMAL")
+
+    # -- Journal ------------------------------------------------------------------------------
+
+    def create_run(self, record: RunRecord) -> None:
+        now = record.created.isoformat()
+        try:
+            with self._tx() as db:
+                db.execute(
+                    "INSERT INTO runs VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    (record.run_id, record.procedure_id, record.procedure_version,
+                     json.dumps(record.parameters), json.dumps(record.dut), record.operator,
+                     record.checker, record.status, "", now, now))
+        except sqlite3.IntegrityError:
+            raise ConflictError(f"run {record.run_id} already exists") from None
+
+    def load_run(self, run_id: str) -> RunRecord:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT run_id, procedure_id, procedure_version, parameters, dut, operator, "
+                "checker, status, created FROM runs WHERE run_id=?", (run_id,)).fetchone()
+            if row is None:
+                raise NotFoundError("run", run_id)
+            points = self._db.execute(
+                "SELECT data FROM points WHERE run_id=? ORDER BY seq", (run_id,)).fetchall()
+            events = self._db.execute(
+                "SELECT data FROM events WHERE run_id=? ORDER BY seq", (run_id,)).fetchall()
+            samples = self._db.execute(
+                "SELECT time, utc, temperature, humidity, pressure, sensor FROM samples "
+                "WHERE run_id=? ORDER BY time", (run_id,)).fetchall()
+        return RunRecord(
+            run_id=row[0], procedure_id=row[1], procedure_version=row[2],
+            parameters=_tuples(json.loads(row[3])), dut=json.loads(row[4]), operator=row[5],
+            checker=row[6], status=row[7], created=datetime.fromisoformat(row[8]),
+            points=tuple(PointResult.from_dict(json.loads(p[0])) for p in points),
+            events=tuple(RunEvent.from_dict(json.loads(e[0])) for e in events),
+            samples=tuple(EnvironmentSample(s[0], datetime.fromisoformat(s[1]), s[2], s[3],
+                                            s[4], s[5]) for s in samples),
+        )
+
+    def record_point(self, run_id: str, point: PointResult) -> None:
+        try:
+            with self._tx(durable=True) as db:
+                seq = db.execute("SELECT COUNT(*) FROM points WHERE run_id=?",
+                                 (run_id,)).fetchone()[0]
+                db.execute("INSERT INTO points VALUES (?,?,?,?)",
+                           (run_id, point.key, seq, json.dumps(point.to_dict())))
+        except sqlite3.IntegrityError:
+            raise ConflictError(f"run {run_id}: point {point.key!r} is already on record "
+                                "(a point is never measured twice)") from None
+
+    def record_event(self, run_id: str, event: RunEvent) -> None:
+        with self._tx() as db:
+            seq = db.execute("SELECT COALESCE(MAX(seq) + 1, 0) FROM events WHERE run_id=?",
+                             (run_id,)).fetchone()[0]
+            db.execute("INSERT INTO events VALUES (?,?,?)",
+                       (run_id, seq, json.dumps(event.to_dict())))
+
+    def record_samples(self, run_id: str, samples: Sequence[EnvironmentSample]) -> None:
+        with self._tx() as db:
+            db.executemany("INSERT INTO samples VALUES (?,?,?,?,?,?,?)", [
+                (run_id, s.time, s.utc.isoformat(), s.temperature, s.humidity, s.pressure,
+                 s.sensor) for s in samples])
+
+    def set_status(self, run_id: str, status: str, reason: str = "") -> None:
+        with self._tx() as db:
+            done = db.execute("UPDATE runs SET status=?, reason=?, updated=datetime('now') "
+                              "WHERE run_id=?", (status, reason, run_id))
+            if done.rowcount == 0:
+                raise NotFoundError("run", run_id)
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def runs(self, status: str | None = None) -> list[dict[str, Any]]:
+        """Runs on this station, newest first (optionally only those with ``status``)."""
+        query = ("SELECT run_id, procedure_id, status, reason, created, updated, "
+                 "(SELECT COUNT(*) FROM points p WHERE p.run_id = r.run_id) FROM runs r")
+        args: tuple[str, ...] = ()
+        if status:
+            query += " WHERE status=?"
+            args = (status,)
+        with self._lock:
+            rows = self._db.execute(query + " ORDER BY created DESC", args).fetchall()
+        keys = ("run_id", "procedure_id", "status", "reason", "created", "updated", "points")
+        return [dict(zip(keys, r, strict=True)) for r in rows]
+
+    def status(self, run_id: str) -> tuple[str, str]:
+        with self._lock:
+            row = self._db.execute("SELECT status, reason FROM runs WHERE run_id=?",
+                                   (run_id,)).fetchone()
+        if row is None:
+            raise NotFoundError("run", run_id)
+        return row[0], row[1]
+
+
+def _tuples(parameters: dict[str, Any]) -> dict[str, Any]:
+    """JSON turns tuples into lists; parameters are frozen dataclasses with tuple fields."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in parameters.items()}
