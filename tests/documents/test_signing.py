@@ -191,6 +191,10 @@ def test_ptb_example_signature_verifies_at_a_time_its_certificate_was_valid() ->
     result = verify_dcc(xml, trusted_certificate=cert, at=at)
     assert result.valid, result.reason
     assert "CN=cert" in result.signer_subject
+    # A naive time (as SQLite returns stored UTC) is taken as UTC, not refused.
+    assert verify_dcc(xml, trusted_certificate=cert, at=at.replace(tzinfo=None)).valid
+    expired = verify_dcc(xml, trusted_certificate=cert, at=datetime(2027, 2, 1, tzinfo=UTC))
+    assert not expired.valid and "expired" in expired.reason
     tampered = xml.replace(b"<si:valueXMLList>0.072 0.089", b"<si:valueXMLList>0.073 0.089")
     assert not verify_dcc(tampered, trusted_certificate=cert, at=at).valid
 

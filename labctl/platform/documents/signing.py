@@ -276,7 +276,8 @@ def verify_dcc(xml: bytes, *, trusted_certificate: bytes | None = None,
     proves the document is unchanged since signing, not who signed it (``trusted=False``).
 
     ``at`` checks the certificate's validity period at that moment instead of now (to check
-    an archived certificate whose signing certificate has since expired).
+    an archived certificate whose signing certificate has since expired); a naive datetime
+    is taken as UTC.
 
     Never raises for a bad document: a tampered, unsigned, malformed or wrongly signed DCC
     gives ``valid=False`` with the reason.
@@ -309,6 +310,8 @@ def verify_dcc(xml: bytes, *, trusted_certificate: bytes | None = None,
                               trusted_certificate else trusted_certificate,
                               f"a PEM X.509 certificate ({exc})") from None
     try:
+        if at is not None and at.tzinfo is None:
+            at = at.replace(tzinfo=UTC)  # labctl stores UTC; SQLite returns it without a zone
         expect = _EXPECT if at is None else replace(_EXPECT, verification_time=at)
         XMLVerifier().verify(xml, x509_cert=check_cert, expect_config=expect)
     except SignXMLException as exc:
