@@ -51,7 +51,7 @@ def test_every_point_round_trips_exactly(certificate: CertificateDocument) -> No
     expected: list[ResultPoint] = [p for table in certificate.results for p in table.points]
     assert len(rows) == len(expected) == 8
     for row, point in zip(rows, expected, strict=True):
-        assert _decimal(_real(row, "basic_nominalValue"), "si:value") == point.nominal
+        assert _decimal(_real(row, "basic_calibrationValue"), "si:value") == point.nominal
         ref = _real(row, "basic_referenceValue")
         assert _decimal(ref, "si:value") == point.reference_value
         # Same digits, not just the same number: 0.0000000 stays 0.0000000.
@@ -141,11 +141,11 @@ def test_influence_conditions_min_max_mean(certificate: CertificateDocument) -> 
            for q in temp.iterfind("dcc:data/dcc:quantity", NS)}
     assert got == {"basic_temperatureMin": (Decimal("22.8"), r"\degreecelsius"),
                    "basic_temperatureMax": (Decimal("23.4"), r"\degreecelsius"),
-                   "basic_temperatureMean": (Decimal("23.1"), r"\degreecelsius")}
+                   "labctl_temperatureMean": (Decimal("23.1"), r"\degreecelsius")}
     rh = root.find(".//dcc:influenceCondition[@refType='basic_humidityRelative']", NS)
     assert {q.findtext("si:real/si:unit", namespaces=NS)
             for q in rh.iterfind("dcc:data/dcc:quantity", NS)} == {r"\percent"}
-    pressure = root.find(".//dcc:influenceCondition[@refType='basic_pressureAmbient']", NS)
+    pressure = root.find(".//dcc:influenceCondition[@refType='labctl_pressureAmbient']", NS)
     assert pressure.findtext("dcc:data/dcc:quantity/si:real/si:unit",
                              namespaces=NS) == r"\hecto\pascal"
 
@@ -300,3 +300,23 @@ def test_uncertainty_sentence_is_ilac_p14() -> None:
                                "the standard uncertainty of measurement multiplied by the "
                                "coverage factor k")
     assert "approximately 95 %" in sentence
+
+
+def test_every_ref_type_is_ptb_basic_or_declared(certificate: CertificateDocument) -> None:
+    """labctl's own tags are declared in refTypeDefinitions, not passed off as PTB's."""
+    root = etree.fromstring(build_dcc(certificate))
+    used = {tag for node in root.iter() for tag in (node.get("refType") or "").split()}
+    ptb_basic = {"basic_conformity", "basic_uncertainty", "basic_normalUsed",
+                 "basic_calibrationValue", "basic_referenceValue", "basic_measuredValue",
+                 "basic_measurementError", "basic_acceptanceLimitLower",
+                 "basic_acceptanceLimitUpper", "basic_temperature", "basic_temperatureMin",
+                 "basic_temperatureMax", "basic_humidityRelative", "basic_humidityRelativeMin",
+                 "basic_humidityRelativeMax"}
+    own = used - ptb_basic
+    assert own and all(tag.startswith("labctl_") for tag in own), own
+    (definition,) = root.findall(
+        "dcc:administrativeData/dcc:refTypeDefinitions/dcc:refTypeDefinition", NS)
+    assert definition.findtext("dcc:namespace", namespaces=NS) == "labctl"
+    declared = {c.text.split(":")[0] for c in definition.iterfind("dcc:description/dcc:content",
+                                                                   NS)}
+    assert declared == own

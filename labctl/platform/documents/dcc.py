@@ -70,14 +70,40 @@ VALIDITY_STATEMENT = (
     "the calibration laboratory."
 )
 
-#: refType tags (PTB "basic" vocabulary) for the environmental quantities labctl records.
+#: refType stems for the environmental quantities labctl records. ``basic_`` tags are PTB's
+#: (as used in its examples: ``…Min``/``…Max``); the rest are labctl's own, declared in
+#: ``refTypeDefinitions`` rather than passed off as PTB vocabulary.
 _CONDITION_REFTYPES: dict[str, str] = {
     "temperature": "basic_temperature",
     "relative humidity": "basic_humidityRelative",
     "humidity": "basic_humidityRelative",
-    "pressure": "basic_pressureAmbient",
-    "air pressure": "basic_pressureAmbient",
+    "pressure": "labctl_pressureAmbient",
+    "air pressure": "labctl_pressureAmbient",
 }
+
+#: labctl's refType tags, with what they mean (written into refTypeDefinitions when used).
+LABCTL_REFTYPES: dict[str, str] = {
+    "labctl_procedure": "the laboratory's calibration procedure (id, version, description)",
+    "labctl_performanceLocation": "free-text place where the calibration was performed",
+    "labctl_traceability": "metrological traceability statement (ISO/IEC 17025 7.8.4.1 f)",
+    "labctl_remark": "remark or opinion of the laboratory",
+    "labctl_amendment": "what this revision replaces and why (ISO/IEC 17025 7.8.8)",
+    "labctl_calibrationTable": "a results table: one list per calibration point",
+    "labctl_calibrationPoint": "one calibration point: nominal, reference, indicated value, "
+                               "error with U, and conformity",
+    "labctl_pressureAmbient": "ambient air pressure during the calibration",
+    "labctl_pressureAmbientMin": "minimum ambient air pressure",
+    "labctl_pressureAmbientMax": "maximum ambient air pressure",
+    "labctl_pressureAmbientMean": "mean ambient air pressure",
+    "labctl_temperatureMean": "mean ambient temperature",
+    "labctl_humidityRelativeMean": "mean relative humidity",
+    "labctl_condition": "another influence condition",
+    "labctl_conditionMin": "minimum of another influence condition",
+    "labctl_conditionMax": "maximum of another influence condition",
+    "labctl_conditionMean": "mean of another influence condition",
+}
+LABCTL_REFTYPE_NAMESPACE = "labctl"
+LABCTL_REFTYPE_LINK = "urn:labctl:refType"
 
 UncertaintyForm = Literal["expandedUnc", "expandedMU"]
 
@@ -106,12 +132,16 @@ class _Builder:
         self.doc = doc
         self.lang = doc.language
         self.form = uncertainty_form
+        self.used_ref_types: set[str] = set()
 
     # --- small building blocks ------------------------------------------------------------
 
     def el(self, parent: etree._Element, tag: str, text: str | None = None,
            **attrs: str) -> etree._Element:
         node = etree.SubElement(parent, _d(tag), attrs)
+        ref_type = attrs.get("refType")
+        if ref_type:
+            self.used_ref_types.update(t for t in ref_type.split() if t.startswith("labctl_"))
         if text is not None:
             node.text = text
         return node
@@ -275,10 +305,10 @@ class _Builder:
         self.el(st, "reference", "7.8.2.1")
         self.text(st, "declaration", VALIDITY_STATEMENT, fixed_en=True)
 
-        st = self.el(statements, "statement", refType="basic_performanceLocation")
+        st = self.el(statements, "statement", refType="labctl_performanceLocation")
         self.text(st, "declaration", f"Place of calibration: {doc.location}")
 
-        st = self.el(statements, "statement", refType="basic_traceability")
+        st = self.el(statements, "statement", refType="labctl_traceability")
         self.el(st, "traceable", "true")
         self.text(st, "declaration", doc.traceability_statement)
 
@@ -294,11 +324,11 @@ class _Builder:
 
         for remark in doc.statements:
             if remark.strip():
-                st = self.el(statements, "statement", refType="basic_remark")
+                st = self.el(statements, "statement", refType="labctl_remark")
                 self.text(st, "declaration", remark)
 
         if doc.revision > 0:
-            st = self.el(statements, "statement", refType="basic_amendment")
+            st = self.el(statements, "statement", refType="labctl_amendment")
             self.text(st, "declaration",
                       f"This certificate replaces {doc.replaces} because: {doc.amendment_reason}")
 
@@ -311,7 +341,7 @@ class _Builder:
         self.text(mr, "name", doc.title)
 
         methods = self.el(mr, "usedMethods")
-        m = self.el(methods, "usedMethod", refType="basic_calibrationMethod")
+        m = self.el(methods, "usedMethod", refType="labctl_procedure")
         self.text(m, "name", doc.method)
         m = self.el(methods, "usedMethod", refType="basic_uncertainty")
         self.text(m, "name", "Expanded measurement uncertainty", fixed_en=True)
@@ -364,7 +394,7 @@ class _Builder:
         ic = self.el(parent, "influenceCondition", **attrs)
         self.text(ic, "name", cond.quantity)
         data = self.el(ic, "data")
-        stem = ref or "basic_condition"
+        stem = ref or "labctl_condition"
         U = None
         if cond.uncertainty is not None:
             # The model states the monitoring sensor's U at k = 2 (about 95 %).
@@ -373,25 +403,27 @@ class _Builder:
                       ref_type=f"{stem}Min", field=f"{field}.minimum")
         self.quantity(data, f"{cond.quantity} maximum", cond.maximum, cond.unit,
                       ref_type=f"{stem}Max", field=f"{field}.maximum")
+        # PTB's vocabulary has min and max tags; the mean is labctl's.
+        mean_tag = "labctl_" + stem.split("_", 1)[1] + "Mean"
         self.quantity(data, f"{cond.quantity} mean", cond.mean, cond.unit,
-                      ref_type=f"{stem}Mean", field=f"{field}.mean", uncertainty=U)
+                      ref_type=mean_tag, field=f"{field}.mean", uncertainty=U)
 
     def table(self, parent: etree._Element, table: ResultTable, t: int) -> None:
-        result = self.el(parent, "result", refType="basic_calibrationResult")
+        result = self.el(parent, "result")
         self.text(result, "name", table.title)
         if table.note.strip():
             self.text(result, "description", table.note)
         data = self.el(result, "data")
-        rows = self.el(data, "list", refType="basic_table")
+        rows = self.el(data, "list", refType="labctl_calibrationTable")
         for i, point in enumerate(table.points):
             self.point(rows, point, f"results[{t}].points[{i}]", i + 1)
 
     def point(self, parent: etree._Element, p: ResultPoint, field: str, n: int) -> None:
-        row = self.el(parent, "list", refType="basic_calibrationPoint")
+        row = self.el(parent, "list", refType="labctl_calibrationPoint")
         label = f"Point {n}" + (f", {p.range_label}" if p.range_label.strip() else "")
         self.text(row, "name", label, fixed_en=True)
         self.quantity(row, f"{p.quantity}, nominal value", p.nominal, p.unit,
-                      ref_type="basic_nominalValue", field=f"{field}.nominal")
+                      ref_type="basic_calibrationValue", field=f"{field}.nominal")
         self.quantity(row, f"{p.quantity}, reference value", p.reference_value, p.unit,
                       ref_type="basic_referenceValue", field=f"{field}.reference_value")
         self.quantity(row, f"{p.quantity}, indicated value", p.measured_value, p.unit,
@@ -416,6 +448,21 @@ class _Builder:
             if p.upper_limit is not None:
                 self.quantity(limits, "Upper acceptance limit", p.upper_limit, p.unit,
                               ref_type="basic_acceptanceLimitUpper", field=f"{field}.upper_limit")
+
+    def ref_type_definitions(self, root: etree._Element) -> None:
+        """Declare labctl's own refType tags (administrativeData is xs:all: order is free)."""
+        if not self.used_ref_types:
+            return
+        adm = root.find(_d("administrativeData"))
+        definitions = self.el(adm, "refTypeDefinitions")
+        definition = self.el(definitions, "refTypeDefinition")
+        self.text(definition, "name", "labctl refTypes", fixed_en=True)
+        description = self.el(definition, "description")
+        for tag in sorted(self.used_ref_types):
+            self.el(description, "content", f"{tag}: {LABCTL_REFTYPES[tag]}", lang="en")
+        self.el(definition, "namespace", LABCTL_REFTYPE_NAMESPACE)
+        self.el(definition, "link", LABCTL_REFTYPE_LINK)
+        self.el(definition, "release", labctl_release())
 
     def document(self, root: etree._Element, pdf: bytes) -> None:
         node = self.el(root, "document")
@@ -474,6 +521,7 @@ def build_dcc(doc: CertificateDocument, *, pdf: bytes | None = None,
     root.set("schemaVersion", SCHEMA_VERSION)
     builder.administrative(root)
     builder.results(root)
+    builder.ref_type_definitions(root)
     if pdf is not None:
         builder.document(root, pdf)
     xml = bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
