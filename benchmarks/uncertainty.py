@@ -19,12 +19,18 @@ several repeats after a warm-up call.
 
 from __future__ import annotations
 
+import os
+import sys
+
+# Run as a script, this folder is sys.path[0]; a sibling benchmark module named like a stdlib
+# module (platform.py) would then shadow it for numpy and everything else.
+if sys.path and os.path.abspath(sys.path[0]) == os.path.dirname(os.path.abspath(__file__)):
+    sys.path.pop(0)
+
 import argparse
 import math
-import os
 import resource
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Callable
