@@ -328,3 +328,14 @@ __all__ = [
     "parse_resource",
 ]
 
+
+
+def _conforms(
+    calibrator: Fluke5522A,
+    dmm: Keysight34465A,
+    thermometer: Fluke1594A,
+    environment: Thp1Sensor,
+    temperature_source: DryBlockDB450,
+) -> tuple[Calibrator, Dmm, Thermometer, EnvironmentSensor, TemperatureSource]:
+    """Never called: mypy checks here that every driver satisfies its role's protocol."""
+    return calibrator, dmm, thermometer, environment, temperature_source
