@@ -134,6 +134,20 @@ def dmm_certificate() -> CertificateDocument:
     )
 
 
+def minimal_certificate(certificate: CertificateDocument) -> CertificateDocument:
+    """A bare certificate: one point without specification, nothing optional."""
+    point = replace(certificate.results[0].points[1], lower_limit=None, upper_limit=None,
+                    conformity=None, range_label="")
+    return replace(
+        certificate, results=(replace(certificate.results[0], points=(point,), note=""),),
+        conditions=(), standards=(), signatories=(), statements=(), decision_rule="",
+        receipt_date=None, extra={},
+        laboratory=Party(name="Lab", country_code="AT"),
+        customer=Party(name="Customer"),
+        item=replace(certificate.item, identifier="", condition_on_receipt=""),
+    )
+
+
 @pytest.fixture
 def certificate() -> CertificateDocument:
     return dmm_certificate()

@@ -8,16 +8,18 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from labctl.errors import IntegrityError, ValidationError
 from labctl.platform.documents import dcc as dcc_module
 from labctl.platform.documents.dcc import build_dcc
-from labctl.platform.documents.model import CertificateDocument, ResultPoint
+from labctl.platform.documents.model import CertificateDocument, ResultPoint, ResultTable
 from labctl.platform.documents.pdf import render_pdf
 from labctl.platform.documents.schema import SCHEMA_DIR, DccSchemaError, validate_dcc
 
-from .conftest import SHARED_DCC
+from .conftest import SHARED_DCC, minimal_certificate
 
 NS = {"dcc": "https://ptb.de/dcc", "si": "https://ptb.de/si"}
 CONFORMITY = {"pass": "pass", "fail": "fail", "conditional pass": "conditionalPass",
@@ -320,3 +322,50 @@ def test_every_ref_type_is_ptb_basic_or_declared(certificate: CertificateDocumen
     declared = {c.text.split(":")[0] for c in definition.iterfind("dcc:description/dcc:content",
                                                                    NS)}
     assert declared == own
+
+
+# The lexical pattern of si:decimalType in SI_Format.xsd (D-SI 2.2.1).
+SI_DECIMAL = r"[-+]?((\d*\.\d+)|(\d+\.\d*)|(\d+\.?))([Ee][-+]?\d+)?|NaN"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=Decimal("-1e12"),
+                   max_value=Decimal("1e12"), places=None))
+def test_any_finite_decimal_is_written_in_si_form_and_reads_back_equal(value: Decimal) -> None:
+    import re
+
+    from labctl.platform.documents._format import plain
+
+    text = plain(value, field="value")
+    assert re.fullmatch(SI_DECIMAL, text)
+    assert Decimal(text) == value
+    assert "e" not in text.lower()
+
+
+def test_minimal_document_is_valid(certificate: CertificateDocument) -> None:
+    root = etree.fromstring(build_dcc(minimal_certificate(certificate)))
+    assert root.find(".//dcc:statement[@refType='basic_conformity']", NS) is None
+    assert root.find(".//dcc:measuringEquipments", NS) is None
+    assert root.find(".//dcc:influenceConditions", NS) is None
+    assert root.find(".//dcc:metaData", NS) is None
+    # respPersons needs an entry: an unsigned draft names the laboratory.
+    assert root.findtext(".//dcc:respPerson/dcc:role", namespaces=NS) == "issuing laboratory"
+
+
+def test_temperature_results_and_other_language(certificate: CertificateDocument) -> None:
+    """A thermometer certificate in °C, issued in German: languages declared correctly."""
+    point = ResultPoint(quantity="Temperature", unit="°C", nominal=Decimal("100"),
+                        reference_value=Decimal("99.987"), measured_value=Decimal("100.012"),
+                        error=Decimal("0.025"), expanded_uncertainty=Decimal("0.030"),
+                        coverage_factor=Decimal("2"), coverage_probability=Decimal("0.95"))
+    doc = replace(minimal_certificate(certificate), language="de",
+                  results=(ResultTable(title="Temperatur", points=(point,)),))
+    root = etree.fromstring(build_dcc(doc))
+    core = root.find("dcc:administrativeData/dcc:coreData", NS)
+    assert [e.text for e in core.iterfind("dcc:usedLangCodeISO639_1", NS)] == ["de", "en"]
+    assert core.findtext("dcc:mandatoryLangCodeISO639_1", namespaces=NS) == "de"
+    langs = {c.get("lang") for c in root.iter("{https://ptb.de/dcc}content")}
+    assert langs == {"de", "en"}
+    err = _real(_points(root)[0], "basic_measurementError")
+    assert err.findtext("si:unit", namespaces=NS) == r"\degreecelsius"
+    assert _decimal(err, "si:value") == Decimal("0.025")

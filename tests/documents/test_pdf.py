@@ -15,6 +15,8 @@ from labctl.platform.documents.dcc import UNCERTAINTY_STATEMENT
 from labctl.platform.documents.model import CertificateDocument, Party
 from labctl.platform.documents.pdf import render_pdf
 
+from .conftest import minimal_certificate
+
 
 def _read(pdf: bytes) -> tuple[pypdf.PdfReader, list[str], str]:
     reader = pypdf.PdfReader(io.BytesIO(pdf))
@@ -215,3 +217,12 @@ def test_concurrent_rendering_gives_the_same_bytes(certificate: CertificateDocum
     expected = [render_pdf(d) for d in docs]
     with ThreadPoolExecutor(4) as pool:
         assert list(pool.map(render_pdf, docs)) == expected
+
+
+def test_minimal_draft_renders_without_optional_sections(certificate: CertificateDocument) -> None:
+    _, pages, flat = _read(render_pdf(minimal_certificate(certificate)))
+    assert len(pages) == 1 and "Page 1 of 1" in flat
+    assert "Draft: not yet signed." in flat
+    assert "Statement of conformity" not in flat and "Conformity" not in flat
+    assert "Measurement conditions" not in flat
+    assert " ".join(UNCERTAINTY_STATEMENT.split()) in flat
