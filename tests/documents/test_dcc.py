@@ -369,3 +369,9 @@ def test_temperature_results_and_other_language(certificate: CertificateDocument
     err = _real(_points(root)[0], "basic_measurementError")
     assert err.findtext("si:unit", namespaces=NS) == r"\degreecelsius"
     assert _decimal(err, "si:value") == Decimal("0.025")
+
+
+def test_embedding_something_that_is_not_a_pdf_is_refused(certificate: CertificateDocument) -> None:
+    with pytest.raises(ValidationError) as caught:
+        build_dcc(certificate, pdf=b"<html>certificate</html>")
+    assert caught.value.field == "pdf"

@@ -29,6 +29,7 @@ from typing import Literal
 
 from lxml import etree
 
+from labctl.errors import ValidationError
 from labctl.platform.documents._format import (
     dcc_conformity,
     dsi_unit,
@@ -283,7 +284,8 @@ class _Builder:
             self.text(self.el(rp, "person"), "name", signatory.name)
             if signatory.signed_at is not None:
                 self.text(rp, "description",
-                          f"{signatory.role} on {_iso_utc(signatory.signed_at)}", fixed_en=True)
+                          f"{signatory.role}, signed {_iso_utc(signatory.signed_at)}",
+                          fixed_en=True)
             self.el(rp, "role", " ".join(signatory.role.split()))
             if signatory is main:
                 self.el(rp, "mainSigner", "true")
@@ -515,6 +517,11 @@ def build_dcc(doc: CertificateDocument, *, pdf: bytes | None = None,
     :class:`~labctl.errors.IntegrityError` if the result failed schema validation (a bug).
     """
     check_document(doc)
+    if pdf is not None and not (isinstance(pdf, bytes) and pdf.startswith(b"%PDF-")):
+        raise ValidationError("pdf", pdf[:16] if isinstance(pdf, bytes) else type(pdf).__name__,
+                              "the bytes of a PDF document (starting with %PDF-), or None")
+    if uncertainty_form not in ("expandedUnc", "expandedMU"):
+        raise ValidationError("uncertainty_form", uncertainty_form, "'expandedUnc' or 'expandedMU'")
     builder = _Builder(doc, uncertainty_form)
     root = etree.Element(_d("digitalCalibrationCertificate"), nsmap=NSMAP)
     root.set(f"{{{XSI_NS}}}schemaLocation", SCHEMA_LOCATION)
