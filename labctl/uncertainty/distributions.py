@@ -5,6 +5,9 @@ propagation uses (JCGM 100 clause 4), the degrees of freedom ``dof`` that Welchâ
 uses (infinite by default; GUM G.4.2 gives the dof of a Type B estimate from its reliability,
 see :func:`dof_from_reliability`), and how to draw from it for Monte Carlo (JCGM 101 6.4).
 
+``dof`` is information for Welchâ€“Satterthwaite only: Monte Carlo draws each distribution as
+stated (except :class:`StudentT`, whose dof is its shape).
+
 Parameters may be scalars or arrays of shape ``(N,)`` (N measurement points in one call); all
 parameters of one distribution must broadcast together. Units are those of the quantity.
 Distributions are immutable.

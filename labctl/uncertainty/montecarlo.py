@@ -245,7 +245,10 @@ def mcm(
     tolerance of u(y) at ``significant_digits`` (7.9.2), or ``max_trials`` is reached.
     ``rng`` is a :class:`numpy.random.Generator` (or a seed); ``None`` draws fresh entropy and
     records it in the result. Correlated Gaussian inputs are drawn from their multivariate
-    normal (6.4.8); other correlated inputs through a Gaussian copula. The M model values
+    normal (6.4.8); other correlated inputs through a Gaussian copula. Runs of >= 2¹⁷
+    trials are drawn in four parts from generators spawned from ``rng`` and evaluated on
+    threads (the numbers depend on the seed only), so ``f`` must be thread-safe, as any pure
+    numpy function is. The M model values
     are kept for the intervals: as float64 up to ``max_memory`` bytes, beyond that as
     float32 deviations from f(x) (resolution ~1e-7·u, far below Monte Carlo noise); the
     inputs are drawn in blocks of ``block_size`` trials (default: about 64 MB of draws).
