@@ -24,6 +24,7 @@ import hashlib
 import os
 import re
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -38,7 +39,7 @@ from signxml.exceptions import InvalidInput, SignXMLException
 from signxml.signer import XMLSigner
 from signxml.verifier import SignatureConfiguration, XMLVerifier
 
-from labctl.errors import IntegrityError, ValidationError
+from labctl.errors import IntegrityError, NotFoundError, ValidationError
 from labctl.platform.documents.schema import DccSchemaError, parse_untrusted, validate_dcc
 
 DS_NS = "http://www.w3.org/2000/09/xmldsig#"
@@ -104,8 +105,6 @@ class LaboratoryKeyStore:
 
     def get(self, lab_code: str) -> SigningIdentity:
         """The existing identity of ``lab_code``; :class:`NotFoundError` if it has none."""
-        from labctl.errors import NotFoundError
-
         key_path, cert_path = self._paths(lab_code)
         with self._lock:
             if lab_code in self._cache:
@@ -137,7 +136,8 @@ class LaboratoryKeyStore:
             return identity
 
     @contextlib.contextmanager
-    def _file_lock(self):  # type: ignore[no-untyped-def]
+    def _file_lock(self) -> Iterator[None]:
+        """Serialise key creation between processes sharing the directory (POSIX flock)."""
         fd = os.open(self.directory / ".keystore.lock", os.O_CREAT | os.O_RDWR, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
