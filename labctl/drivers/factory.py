@@ -249,6 +249,12 @@ class Bench(Mapping[str, InstrumentBase]):
         except KeyError:
             raise ValidationError("role", role, "one of " + ", ".join(self._drivers)) from None
 
+    def __contains__(self, role: object) -> bool:
+        return role in self._drivers
+
+    def get(self, role: str, default: Any = None) -> Any:  # Mapping.get expects a KeyError
+        return self._drivers.get(role, default)
+
     def __iter__(self) -> Iterator[str]:
         return iter(self._drivers)
 

@@ -73,7 +73,10 @@ class TestFactory:
     def test_open_bench_from_toml(self, bench: Any, tmp_path: Path) -> None:
         path = bench_toml(bench, tmp_path)
         with open_bench(path) as lab:
-            assert set(lab) == set(MODELS)
+            assert set(lab) == set(MODELS) and "dmm" in lab and "oven" not in lab
+            assert lab.get("oven") is None
+            with pytest.raises(ValidationError, match="one of calibrator"):
+                lab["oven"]
             assert isinstance(lab["calibrator"], Fluke5522A)
             lab.calibrator.source_dc_voltage(1.0)
             lab.calibrator.operate()
