@@ -135,6 +135,7 @@ class Runner:
         ctx = _Context(self, record, procedure)
         status, reason = "completed", ""
         interrupted: BaseException | None = None
+        refused: PreconditionError | None = None
         try:
             ctx.check_preconditions()
         except PreconditionError as exc:
@@ -151,6 +152,8 @@ class Runner:
             missing = [p.key for p in procedure.test_points() if p.key not in ctx.done]
             if missing:
                 raise ProcedureError(f"{procedure.info.id} ended without measuring {missing}")
+        except PreconditionError as exc:  # found by the procedure's setup (e.g. wiring)
+            status, reason, refused = "refused", str(exc), exc
         except RunAbortedError as exc:
             status, reason = "aborted", exc.reason
         except INSTRUMENT_FAULTS as exc:
@@ -169,6 +172,8 @@ class Runner:
         ctx.close_monitor()
         self.journal.set_status(record.run_id, status, reason)
         ctx.emit(status, reason, data={"analysis": analysis} if analysis else {})
+        if refused is not None:
+            raise refused
         result = ctx.result(status, reason, analysis)
         if interrupted is not None:
             raise interrupted
