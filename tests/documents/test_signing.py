@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import stat
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -51,6 +52,7 @@ def test_signed_dcc_verifies_against_the_labs_certificate(signed: bytes,
     assert result.certificate_fingerprint == lab_a.fingerprint
     assert "O=Müller Kalibrierlabor GmbH" in result.signer_subject
     assert "OU=LAB-A" in result.signer_subject
+    assert result.unique_identifier == "CAL-2026-000123"
 
 
 def test_without_trusted_certificate_integrity_is_checked_but_not_trust(
@@ -216,3 +218,21 @@ def test_processes_racing_to_create_a_key_end_up_with_one(tmp_path: Path) -> Non
         fingerprints = set(pool.map(_create_in_process, [directory] * 8))
     assert len(fingerprints) == 1
     assert LaboratoryKeyStore(directory).get("LAB1").fingerprint in fingerprints
+
+
+def test_the_embedded_pdf_is_covered_by_the_signature(certificate: CertificateDocument,
+                                                      lab_a: SigningIdentity) -> None:
+    from labctl.platform.documents.pdf import render_pdf
+
+    pdf = render_pdf(certificate)
+    signed = sign_dcc(build_dcc(certificate, pdf=pdf), lab_a)
+    assert verify_dcc(signed, trusted_certificate=lab_a.certificate_pem).valid
+    root = etree.fromstring(signed)
+    data = root.find("{https://ptb.de/dcc}document/{https://ptb.de/dcc}dataBase64")
+    # Swap in another PDF (same certificate, different customer) and keep everything else.
+    other = render_pdf(replace(certificate, customer=replace(certificate.customer,
+                                                             name="Somebody Else")))
+    data.text = base64.b64encode(other).decode()
+    forged = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
+    result = verify_dcc(forged, trusted_certificate=lab_a.certificate_pem)
+    assert not result.valid and result.unique_identifier is None

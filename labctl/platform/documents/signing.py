@@ -246,6 +246,7 @@ class DccVerification:
     certificate_fingerprint: str | None = None  # SHA-256 over DER, hex
     reason: str | None = None
     trusted: bool = False
+    unique_identifier: str | None = None  # coreData/uniqueIdentifier, only when valid
 
 
 _EXPECT = SignatureConfiguration(
@@ -328,6 +329,11 @@ def verify_dcc(xml: bytes, *, trusted_certificate: bytes | None = None,
         return DccVerification(valid=False, signer_subject=subject,
                                certificate_fingerprint=fingerprint, trusted=True,
                                reason="KeyInfo certificate differs from the trusted certificate")
+    # Read from the verified bytes: the signature covers the whole document, so this is the
+    # number the laboratory signed (lets a caller check it is the certificate it asked for).
+    identifier = root.findtext("{https://ptb.de/dcc}administrativeData/{https://ptb.de/dcc}"
+                               "coreData/{https://ptb.de/dcc}uniqueIdentifier")
     return DccVerification(valid=True, signer_subject=subject,
                            certificate_fingerprint=fingerprint,
-                           trusted=trusted_certificate is not None)
+                           trusted=trusted_certificate is not None,
+                           unique_identifier=identifier)
