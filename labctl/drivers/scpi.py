@@ -372,7 +372,7 @@ class ScpiInstrument(InstrumentBase):
             with self._lock:  # the command and its error check, with nothing in between
                 self._transport.write(command)
                 self.check_errors(command)
-        except LINK_FAULTS as exc:
+        except (*LINK_FAULTS, ResponseError) as exc:  # the check failed, not the instrument
             exc.add_note(f"{self.resource}: outcome of {command!r} unknown (it was not resent)")
             raise
 

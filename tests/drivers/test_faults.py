@@ -204,3 +204,14 @@ class TestRetryBounds:
         bench.stop()  # every server closes: reconnecting is refused too
         with pytest.raises(InstrumentCommunicationError):
             thermometer.measure(1)
+
+
+def test_a_garbled_error_check_leaves_the_set_unknown_not_resent(bench: Any,
+                                                                 connect: Any) -> None:
+    cal = connect("calibrator")
+    bench.instruments["calibrator"].faults.garble = True
+    before = len(commands(bench, "calibrator"))
+    with pytest.raises(ResponseError) as err:
+        cal.source_dc_voltage(2.0)
+    assert any("not resent" in note for note in err.value.__notes__)
+    assert commands(bench, "calibrator")[before:] == ["OUT 2 V", "ERR?"]
