@@ -39,6 +39,8 @@ T = TypeVar("T")
 OVERLOAD = 9.9e37
 #: Entries to read at most when draining an error queue (32 deep + the overflow entry).
 MAX_ERROR_ENTRIES = 34
+#: Failures after which a set's outcome is unknown (sent, but its check never came back).
+_UNKNOWN_OUTCOME: tuple[type[Exception], ...] = (*LINK_FAULTS, ResponseError)
 
 
 # --- parsers (text → value; raise ValueError on anything else) ----------------------------
@@ -372,7 +374,7 @@ class ScpiInstrument(InstrumentBase):
             with self._lock:  # the command and its error check, with nothing in between
                 self._transport.write(command)
                 self.check_errors(command)
-        except (*LINK_FAULTS, ResponseError) as exc:  # the check failed, not the instrument
+        except _UNKNOWN_OUTCOME as exc:  # the check failed, not the instrument
             exc.add_note(f"{self.resource}: outcome of {command!r} unknown (it was not resent)")
             raise
 
