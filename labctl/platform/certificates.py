@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -297,11 +298,10 @@ def _may_post(session: Session, principal: Principal, cert: Certificate) -> None
                  action="certificate.results")
 
 
-def check_cmc(session: Session, cert: Certificate, reported: Reported) -> None:
+def check_cmc(cmcs: registry.CmcTable, reported: Reported) -> None:
     """Reported U may not be smaller than the laboratory's best CMC at that point."""
     p = reported.point
-    best = registry.best_cmc_uncertainty(session, organisation_id=cert.organisation_id,
-                                         quantity=p.quantity, unit=p.unit, value=p.nominal)
+    best = cmcs.best(quantity=p.quantity, unit=p.unit, value=p.nominal)
     if best is None:
         raise RuleViolationError(
             "outside_cmc",
@@ -360,11 +360,15 @@ def post_results(session: Session, *, principal: Principal, number: str, idempot
             ResultPosting.idempotency_key == idempotency_key)).one()
         return _check_replay(session, cert, existing, digest), True
     rows: list[ResultPoint] = []
+    cmcs = registry.CmcTable(session, cert.organisation_id)
+    answer: list[PointPublic] = []
     for i, p in enumerate(data.points):
         row = ResultPoint(certificate_id=cert.id, posting_id=posting.id, seq=i,  # type: ignore[arg-type]
                           **p.model_dump())
-        check_cmc(session, cert, report_point(row, None))
+        reported = report_point(row, cert.decision_rule or None)
+        check_cmc(cmcs, reported)
         rows.append(row)
+        answer.append(_point_public(i, reported))
     session.add_all(rows)
     audit.record(session, actor=principal.actor, action="certificate.results",
                  entity_type="certificate", entity_id=f"{cert.number}/{cert.revision}",
@@ -372,7 +376,8 @@ def post_results(session: Session, *, principal: Principal, number: str, idempot
                  data={"idempotency_key": idempotency_key, "points": len(rows),
                        "request_hash": digest})
     session.commit()
-    return _replay(session, cert, posting), False
+    return ResultsPosted(certificate_number=cert.number, revision=cert.revision,
+                         idempotency_key=idempotency_key, points=answer), False
 
 
 def _check_replay(session: Session, cert: Certificate, posting: ResultPosting,
@@ -469,8 +474,9 @@ def enforce_rules(session: Session, cert: Certificate) -> list[Reported]:
     if not points:
         raise RuleViolationError("no_results", f"certificate {cert.number} has no results")
     reported = [report_point(p, cert.decision_rule or None) for p in points]
+    cmcs = registry.CmcTable(session, cert.organisation_id)
     for r in reported:
-        check_cmc(session, cert, r)
+        check_cmc(cmcs, r)
     return reported
 
 
@@ -688,3 +694,44 @@ def verify(session: Session, *, number: str, settings: Settings,
 def decision_rule_text(rule: str) -> str:
     return DECISION_RULE_TEXT[DecisionRule(rule)] if rule else ""
 
+
+
+# --- immutability guard ----------------------------------------------------------------------
+
+#: What may still change on an issued revision: it can be superseded or withdrawn, nothing else.
+_MUTABLE_AFTER_ISSUE = frozenset({"status", "withdrawn_at", "withdrawal_reason"})
+_FINAL = frozenset({CertificateStatus.ISSUED.value, CertificateStatus.SUPERSEDED.value,
+                    CertificateStatus.WITHDRAWN.value})
+
+
+def _stored_status(cert: Certificate) -> str | None:
+    hist = sa.inspect(cert).attrs.status.history
+    if hist.deleted:
+        return hist.deleted[0]  # type: ignore[no-any-return]
+    return hist.unchanged[0] if hist.unchanged else None
+
+
+def _guard_issued(session: Any, flush_context: Any, instances: Any) -> None:
+    """Refuse, at flush time, any change to an issued revision's content, its points or its
+    standards, whichever code path tries it (the services already refuse; this is the net)."""
+    for obj in session.dirty:
+        if isinstance(obj, Certificate) and _stored_status(obj) in _FINAL:
+            state = sa.inspect(obj)
+            changed = {a.key for a in state.attrs if a.history.has_changes()}
+            if changed - _MUTABLE_AFTER_ISSUE:
+                raise ConflictError(
+                    f"certificate {obj.number} rev {obj.revision} is issued and immutable; "
+                    f"refused change of {sorted(changed - _MUTABLE_AFTER_ISSUE)} (amend instead)")
+    for obj in [*session.new, *session.deleted]:
+        if isinstance(obj, Certificate) and obj in session.deleted and \
+                _stored_status(obj) in _FINAL:
+            raise ConflictError(f"certificate {obj.number} rev {obj.revision} is issued and "
+                                "cannot be deleted")
+        if isinstance(obj, ResultPoint | CertificateStandard | ResultPosting):
+            parent = session.get(Certificate, obj.certificate_id)
+            if parent is not None and _stored_status(parent) in _FINAL:
+                raise ConflictError(f"certificate {parent.number} rev {parent.revision} is "
+                                    "issued: its results and standards cannot change")
+
+
+sa.event.listen(Session, "before_flush", _guard_issued)

@@ -305,12 +305,16 @@ def list_corrections(session: Session, *, standard: Standard) -> list[Correction
                              certificate_number=r.certificate_number) for r in rows]
 
 
-def standard_public(session: Session, row: Standard, org: Organisation | None = None
-                    ) -> StandardPublic:
+_NO_CAL: Any = object()
+
+
+def standard_public(session: Session, row: Standard, org: Organisation | None = None,
+                    cal: StandardCalibration | None = _NO_CAL) -> StandardPublic:
     org = org or session.get(Organisation, row.organisation_id)
     assert org is not None
-    cal = session.get(StandardCalibration, row.current_calibration_id) \
-        if row.current_calibration_id else None
+    if cal is _NO_CAL:
+        cal = session.get(StandardCalibration, row.current_calibration_id) \
+            if row.current_calibration_id else None
     return StandardPublic(
         identifier=row.identifier, kind=StandardKind(row.kind), description=row.description,
         manufacturer=row.manufacturer, model=row.model, serial_number=row.serial_number,
@@ -402,15 +406,26 @@ def capability_public(session: Session, row: Capability, org: Organisation | Non
     )
 
 
+class CmcTable:
+    """A laboratory's published CMCs, loaded once for a whole posting or issue."""
+
+    def __init__(self, session: Session, organisation_id: int) -> None:
+        self.rows = session.exec(select(Capability).where(
+            Capability.organisation_id == organisation_id,
+            Capability.review_state == ReviewState.PUBLISHED)).all()
+
+    def best(self, *, quantity: str, unit: str, value: Decimal) -> Decimal | None:
+        """The smallest CMC uncertainty at ``value`` (None: no CMC covers it)."""
+        candidates = [r.uncertainty_relative * abs(value) + r.uncertainty_absolute
+                      for r in self.rows if r.quantity == quantity and r.unit == unit
+                      and r.range_min <= value <= r.range_max]
+        return min(candidates) if candidates else None
+
+
 def best_cmc_uncertainty(session: Session, *, organisation_id: int, quantity: str, unit: str,
                          value: Decimal) -> Decimal | None:
     """The smallest published CMC uncertainty of the laboratory at ``value`` (None: no CMC)."""
-    rows = session.exec(select(Capability).where(
-        Capability.organisation_id == organisation_id, Capability.quantity == quantity,
-        Capability.unit == unit, Capability.review_state == ReviewState.PUBLISHED)).all()
-    candidates = [r.uncertainty_relative * abs(value) + r.uncertainty_absolute
-                  for r in rows if r.range_min <= value <= r.range_max]
-    return min(candidates) if candidates else None
+    return CmcTable(session, organisation_id).best(quantity=quantity, unit=unit, value=value)
 
 
 # --- search ----------------------------------------------------------------------------------
@@ -519,8 +534,12 @@ def search_standards(session: Session, f: SearchFilters) -> Page[StandardPublic]
         Standard, f)
     total = session.exec(count).one()
     rows = session.exec(stmt.order_by(*_order(Standard, f)).offset(f.offset).limit(f.limit)).all()
-    return Page[StandardPublic](items=[standard_public(session, s, o) for s, o in rows],
-                                total=total, offset=f.offset, limit=f.limit)
+    cal_ids = [s.current_calibration_id for s, _ in rows if s.current_calibration_id]
+    cals = {c.id: c for c in session.exec(select(StandardCalibration).where(
+        col(StandardCalibration.id).in_(cal_ids))).all()} if cal_ids else {}
+    return Page[StandardPublic](
+        items=[standard_public(session, s, o, cals.get(s.current_calibration_id or -1))
+               for s, o in rows], total=total, offset=f.offset, limit=f.limit)
 
 
 def search_capabilities(session: Session, f: SearchFilters) -> Page[CapabilityPublic]:

@@ -346,3 +346,25 @@ def test_draft_validation(api: httpx.Client, world: World, chain: Chain) -> None
     assert r.status_code == 422
     assert api.post(f"/api/v1/certificates/{cert['number']}/check",
                     headers=world.headers("lab", "checker")).json()["rule"] == "no_results"
+
+
+def test_issued_rows_are_guarded_below_the_services(chain: Chain, db_engine: object) -> None:
+    """Code that bypasses the workflow still cannot change an issued revision through the ORM."""
+    from sqlmodel import Session, select
+
+    from labctl.errors import ConflictError
+    from labctl.platform.models import Certificate, ResultPoint
+
+    with Session(db_engine) as s:  # type: ignore[arg-type]
+        cert = s.exec(select(Certificate).where(Certificate.number == chain.c3["number"])).one()
+        cert.customer_name = "Someone Else"
+        with pytest.raises(ConflictError, match="immutable"):
+            s.flush()
+        s.rollback()
+        cert = s.exec(select(Certificate).where(Certificate.number == chain.c3["number"])).one()
+        point_row = s.exec(select(ResultPoint).where(ResultPoint.certificate_id == cert.id)
+                           ).first()
+        assert point_row is not None
+        s.delete(point_row)
+        with pytest.raises(ConflictError, match="cannot change"):
+            s.flush()
