@@ -355,7 +355,7 @@ def gum(
     gradient: Callable[..., Mapping[str, ArrayLike]] | None = None,
     order: Literal[1, 2] = 1,
     derivative: Literal["central", "richardson"] = "central",
-    step: float = 1e-2,
+    step: float = 1e-3,
     truncate_dof: bool = True,
     **unknown: object,
 ) -> GumResult:
