@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
+from itertools import pairwise
 
 from labctl.errors import ValidationError
 
@@ -139,31 +140,43 @@ class Register:
 
 class Block:
     """Registers of one table read together: where the read starts, how long it is, and a
-    decoder precompiled for the layout (one ``struct`` call per register, no per-read setup).
+    decoder compiled once for the layout.
+
+    When every register is high-word-first and none overlap, the whole block is decoded by a
+    single ``struct`` format (pad bytes for gaps), e.g. ``>fffH`` for the THP-1's reading;
+    otherwise register by register.
     """
 
     def __init__(self, registers: Iterable[Register]) -> None:
         self.registers = tuple(registers)
         self.table, self.first, self.count = span(self.registers)
-        self._words = struct.Struct(f">{self.count}H")
         self.what = f"read {self.table.value} {self.first}+{self.count}"
-        self._plan = [
-            (reg.name, 2 * (reg.address - self.first), reg._struct, reg.scale, reg)
-            for reg in self.registers
-        ]
+        ordered = sorted(self.registers, key=lambda r: r.address)
+        simple = all(r.word_order is WordOrder.HIGH_FIRST for r in ordered) and all(
+            a.address + a.count <= b.address for a, b in pairwise(ordered))
+        self._names = tuple(r.name for r in ordered)
+        self._scales = tuple(r.scale for r in ordered)
+        self._scaled = any(scale != 1.0 for scale in self._scales)
+        self._words = struct.Struct(f">{self.count}H")
+        self._whole: struct.Struct | None = None
+        if simple:
+            fmt, at = ">", self.first
+            for reg in ordered:
+                fmt += "x" * (2 * (reg.address - at)) + reg._struct.format.lstrip(">")
+                at = reg.address + reg.count
+            self._whole = struct.Struct(fmt)
 
     def decode(self, words: Sequence[int]) -> dict[str, float]:
         """{name: SI value} from the ``count`` words read from ``first``."""
-        data = self._words.pack(*words)
-        out: dict[str, float] = {}
-        for name, offset, layout, scale, reg in self._plan:
-            if reg.word_order is WordOrder.HIGH_FIRST:
-                value = float(layout.unpack_from(data, offset)[0])
-                out[name] = value * scale if scale != 1.0 else value
-            else:
-                start = offset // 2
-                out[name] = reg.decode(words[start : start + reg.count])
-        return out
+        if self._whole is None:
+            return {reg.name: reg.decode(words[reg.address - self.first:
+                                               reg.address - self.first + reg.count])
+                    for reg in self.registers}
+        raw = self._whole.unpack_from(self._words.pack(*words))
+        if self._scaled:
+            return {name: float(value) * scale
+                    for name, value, scale in zip(self._names, raw, self._scales, strict=True)}
+        return {name: float(value) for name, value in zip(self._names, raw, strict=True)}
 
 
 @lru_cache(maxsize=256)

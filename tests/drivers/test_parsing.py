@@ -243,3 +243,17 @@ class TestProperties:
         reply = ",".join(f"{v:+.8E}" for v in values).encode()
         expected = [float(x) for x in reply.split(b",")]
         assert parse_float_array(reply).tolist() == expected
+
+
+def test_block_decoding_with_gaps_and_mixed_word_orders() -> None:
+    from labctl.drivers.registers import Block
+
+    a = Register("a", Table.INPUT, 10, RegisterType.FLOAT32, scale=100.0)
+    b = Register("b", Table.INPUT, 13, RegisterType.INT16)  # a gap at 12
+    c = Register("c", Table.INPUT, 14, RegisterType.UINT32, word_order=WordOrder.LOW_FIRST)
+    words = [0x41C8, 0x0000, 0xDEAD, 0xFFFE, 0x0002, 0x0001]
+    simple = Block((b, a))
+    assert (simple.first, simple.count) == (10, 4)
+    assert simple.decode(words[:4]) == {"a": 2500.0, "b": -2.0}
+    mixed = Block((a, b, c))
+    assert mixed.decode(words) == {"a": 2500.0, "b": -2.0, "c": 65538.0}
