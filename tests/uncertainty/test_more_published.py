@@ -1,7 +1,9 @@
 """Further published examples, beyond data/cases.json, each with its source.
 
-The figures are those printed in the cited documents (as also asserted by sandialabs/suncal's
-test_examples.py); tolerances are the printed resolution, plus Monte Carlo noise where noted.
+The figures are those printed in the cited documents, as also quoted by sandialabs/suncal's
+test/test_examples.py (NIST, NPL, ENGR224, JCGM 102) and by the DB48X calculator's
+GUMS1Library help (JCGM 101 9.2.4, 9.4, 9.5 inputs and results); tolerances are the printed
+resolution, plus Monte Carlo noise where noted.
 """
 
 import math
@@ -121,3 +123,64 @@ def test_jcgm102_magnitude_and_phase(re, r, mag_mean, mag_u, ph_mean, ph_u):
     assert m.value[1] == pytest.approx(ph_mean, abs=0.005)
     assert m.u[1] == pytest.approx(ph_u, abs=0.003)
     assert math.isfinite(m.correlation[0, 1])
+
+
+def test_jcgm101_924_one_dominant_rectangular_input():
+    # JCGM 101 9.2.4: three standard normal inputs and one rectangular of u = 10: the GUF
+    # interval ±19.9 (u = 10.15) is too wide, Monte Carlo finds ±17.0.
+    inputs = {"X1": Normal(0.0, 1.0), "X2": Normal(0.0, 1.0), "X3": Normal(0.0, 1.0),
+              "X4": Rectangular(0.0, 10.0 * math.sqrt(3))}
+
+    def f(X1, X2, X3, X4):
+        return X1 + X2 + X3 + X4
+
+    g = gum(f, inputs)
+    assert g.u == pytest.approx(10.15, abs=0.005)
+    assert g.interval[1] == pytest.approx(19.9, abs=0.05)
+    m = mcm(f, inputs, trials=10**6, rng=4)
+    assert m.u == pytest.approx(10.15, abs=0.05)
+    assert m.interval[0] == pytest.approx(-17.0, abs=0.05)
+    assert m.interval[1] == pytest.approx(17.0, abs=0.05)
+
+
+@pytest.mark.parametrize(("r", "mc_u"), [(0.0, 112e-6), (0.9, 121e-6)])
+def test_jcgm101_94_comparison_loss_x1_0010(r, mc_u):
+    # JCGM 101 9.4 (Tables 8, 9) with x1 = 0.010, x2 = 0, u = 0.005: GUF u = 100e-6 whatever
+    # r (the sensitivity to X2 is 0); Monte Carlo y = 150e-6, u = 112e-6 (r = 0) or 121e-6.
+    inputs = {"X1": Normal(0.010, 0.005), "X2": Normal(0.0, 0.005)}
+    corr = {("X1", "X2"): r} if r else None
+
+    def f(X1, X2):
+        return X1**2 + X2**2
+
+    g = gum(f, inputs, corr)
+    assert g.value == pytest.approx(100e-6, abs=0.5e-6)
+    assert g.u == pytest.approx(100e-6, abs=0.5e-6)
+    m = mcm(f, inputs, corr, trials=10**6, rng=5)
+    assert m.value == pytest.approx(150e-6, abs=0.5e-6)
+    assert m.u == pytest.approx(mc_u, abs=0.5e-6)
+
+
+def test_jcgm101_95_gauge_block():
+    # JCGM 101 9.5 (Tables 10, 11): the GUM H.1 end gauge with t, rectangular, normal,
+    # arcsine and curvilinear-trapezoid inputs. GUF u = 32 nm, Monte Carlo u = 36 nm.
+    from labctl.uncertainty import Arcsine, CurvilinearTrapezoid, StudentT
+
+    inputs = {
+        "L_s": StudentT(50000623.0, 25.0, 18), "D": StudentT(215.0, 6.0, 24),
+        "d1": StudentT(0.0, 4.0, 5), "d2": StudentT(0.0, 7.0, 8),
+        "alpha_s": Rectangular(11.5e-6, 2e-6), "theta_0": Normal(-0.1, 0.2),
+        "Delta": Arcsine(0.0, 0.5), "d_alpha": CurvilinearTrapezoid(0.0, 1e-6, 0.1e-6),
+        "d_theta": CurvilinearTrapezoid(0.0, 0.05, 0.025),
+    }
+
+    def dL(L_s, D, d1, d2, alpha_s, theta_0, Delta, d_alpha, d_theta):
+        return (L_s + D + d1 + d2 - L_s * (d_alpha * (theta_0 + Delta) + alpha_s * d_theta)
+                - 50_000_000.0)
+
+    g = gum(dL, inputs, coverage=0.99)
+    assert g.value == pytest.approx(838.0, abs=0.5)
+    assert g.u == pytest.approx(32.0, abs=0.5)
+    m = mcm(dL, inputs, coverage=0.99, trials=10**6, rng=6)
+    assert m.value == pytest.approx(838.0, abs=0.5)
+    assert m.u == pytest.approx(36.0, abs=0.5)
