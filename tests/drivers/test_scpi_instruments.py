@@ -183,3 +183,18 @@ def test_read_refuses_several_readings(connect: Any) -> None:
     dmm.trigger_count = 3
     with pytest.raises(ResponseError, match="is SAMP:COUN or TRIG:COUN above 1"):
         dmm.read()
+
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(volts=st.floats(min_value=-1020.0, max_value=1020.0))
+def test_the_calibrator_receives_exactly_the_validated_value(bench: Any, connect: Any,
+                                                             volts: float) -> None:
+    """What reaches the instrument is the double the caller asked for, to the last bit."""
+    cal = connect("calibrator")  # one bench for all examples; a driver per example is cheap
+    cal.source_dc_voltage(volts)
+    assert bench.instruments["calibrator"].truth()["setpoint"] == volts
