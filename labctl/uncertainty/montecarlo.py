@@ -44,6 +44,8 @@ Array = NDArray[np.float64]
 STORE_FLOAT64_LIMIT = 256 * 2**20
 #: Target number of floats drawn per block (inputs × trials × points): about 64 MB.
 BLOCK_ELEMENTS = 2**23
+#: Hard cap on the stored model values (float32): trials × points × outputs × 4 bytes.
+STORE_HARD_LIMIT = 4 * 2**30
 
 
 @dataclass(frozen=True)
@@ -252,6 +254,8 @@ def mcm(
     are kept for the intervals: as float64 up to ``max_memory`` bytes, beyond that as
     float32 deviations from f(x) (resolution ~1e-7·u, far below Monte Carlo noise); the
     inputs are drawn in blocks of ``block_size`` trials (default: about 64 MB of draws).
+    More than 4 GiB of stored values (trials × points × outputs × 4 bytes) is refused for a
+    fixed M and ends the adaptive procedure unconverged.
     """
     reject_unknown("mcm", unknown)
     inp = check_inputs(inputs)
@@ -332,6 +336,11 @@ def mcm(
         M = int(trials)
         B = block_size or max(1, min(M, BLOCK_ELEMENTS // ((n_in + 2) * P)))
         dtype = np.float64 if max_memory >= M * K * 8 else np.float32
+        if M * K * 4 > STORE_HARD_LIMIT:
+            raise UncertaintyInputError(
+                "trials", M, f"at most {STORE_HARD_LIMIT // (4 * K)} trials for {K} "
+                "output values per trial (the values kept for the intervals would exceed "
+                f"{STORE_HARD_LIMIT / 2**30:.0f} GiB); split the points over several calls")
         streams = _streams(gen, M)
         if streams is None:
             if B >= M and dtype == np.float64:
@@ -388,7 +397,7 @@ def mcm(
                 if np.all(2.0 * sd <= tol[None, :]):
                     converged = True
                     break
-            if (h + 1) * Mb > max_trials:
+            if (h + 1) * Mb > max_trials or (h + 1) * Mb * K * 4 > STORE_HARD_LIMIT:
                 break
         M = h * Mb
         store = np.concatenate(blocks, axis=1)

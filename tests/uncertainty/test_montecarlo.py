@@ -161,6 +161,14 @@ def test_validation_of_a_linear_gaussian_model_passes():
     assert v.tolerance == pytest.approx(0.005)  # u = 0.41 -> δ = 0.005
 
 
+def test_too_many_values_to_keep_is_refused_before_drawing():
+    # 10^7 trials × 200 points × 4 bytes = 8 GB of values for the intervals
+    inputs = {"x": Normal(np.arange(200.0), 0.1)}
+    with pytest.raises(UncertaintyInputError) as exc:
+        mcm(lambda x: x, inputs, trials=10**7, rng=1)
+    assert exc.value.field == "trials" and "GiB" in str(exc.value)
+
+
 def test_a_model_returning_nan_in_a_trial_names_the_trial():
     with pytest.raises(UncertaintyInputError) as exc:
         mcm(lambda x: np.sqrt(x), {"x": Normal(0.1, 1.0)}, trials=10_000, rng=13)
