@@ -134,6 +134,20 @@ def _port(resource: str, text: str) -> int:
     return port
 
 
+def resolve_model(name: str) -> str:
+    """The :data:`MODELS` key for a model as people write it: ``"34465A"``, ``"34465a"``,
+    ``"Keysight 34465A"``, ``"Fluke 5522A"`` (the vendor word is optional)."""
+    allowed = "one of " + ", ".join(MODELS) + " (optionally after the vendor's name)"
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationError("model", name, allowed)
+    by_upper = {key.upper(): key for key in MODELS}
+    words = name.strip().upper().split()
+    for candidate in (" ".join(words), words[-1]):
+        if candidate in by_upper:
+            return by_upper[candidate]
+    raise ValidationError("model", name, allowed)
+
+
 @dataclass(frozen=True)
 class InstrumentConfig:
     """How to reach one instrument: ``model`` (a key of :data:`MODELS`), ``resource``,
@@ -147,8 +161,7 @@ class InstrumentConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
 
     def __post_init__(self) -> None:
-        if self.model not in MODELS:
-            raise ValidationError("model", self.model, "one of " + ", ".join(MODELS))
+        object.__setattr__(self, "model", resolve_model(self.model))
         address = parse_resource(self.resource)
         wants_modbus = issubclass(MODELS[self.model], ModbusInstrument)
         if wants_modbus != isinstance(address, ModbusAddress):
@@ -332,6 +345,7 @@ __all__ = [
     "open_bench",
     "open_instrument",
     "parse_resource",
+    "resolve_model",
 ]
 
 

@@ -194,6 +194,18 @@ class TestConfiguration:
         with pytest.raises(ValidationError):
             InstrumentConfig(model="34465A", resource="TCPIP0::h::5025::SOCKET", timeout=0)
 
+    def test_model_names_as_people_write_them(self) -> None:
+        from labctl.drivers.factory import resolve_model
+
+        assert resolve_model("Keysight 34465A") == "34465A"
+        assert resolve_model("fluke 5522a") == "5522A"
+        assert resolve_model("db-450") == "DB-450"
+        config = InstrumentConfig(model="Fluke 1594A", resource="TCPIP0::h::5025::SOCKET")
+        assert config.model == "1594A"
+        for bad in ("3458A", "", "Keysight"):
+            with pytest.raises(ValidationError, match="one of 5522A, 34465A"):
+                resolve_model(bad)
+
     def test_bench_toml(self) -> None:
         config = BenchConfig.loads("""
             [instruments.dmm]
