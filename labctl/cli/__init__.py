@@ -1,6 +1,6 @@
 """The ``labctl`` command line: wires the parts together, nothing else.
 
-One module per topic: ``bench`` (simulators, instruments).
+One module per topic: ``bench`` (simulators, instruments), ``run`` (procedures).
 """
 
 from __future__ import annotations
@@ -8,11 +8,12 @@ from __future__ import annotations
 import typer
 
 import labctl
-from labctl.cli import bench
+from labctl.cli import bench, run
 
 app = typer.Typer(help="labctl: calibration-laboratory control", no_args_is_help=True,
                   add_completion=False)
 bench.register(app)
+run.register_commands(app)
 
 
 @app.command()

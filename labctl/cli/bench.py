@@ -7,14 +7,16 @@ import signal
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from labctl.cli.console import console, flush
-from labctl.drivers.factory import BenchConfig, open_bench
 from labctl.errors import LabctlError
+
+if TYPE_CHECKING:  # drivers (pyvisa, pymodbus) load only when a command needs them
+    from labctl.drivers.factory import BenchConfig
 
 #: Driver model (labctl.drivers.factory.MODELS key) of each simulated instrument, by role.
 SIMULATED_MODELS = {
@@ -28,6 +30,8 @@ SIMULATED_MODELS = {
 
 def simulated_bench_config(resources: dict[str, str], timeout: float = 2.0) -> BenchConfig:
     """The bench configuration that reaches a simulated bench's servers."""
+    from labctl.drivers.factory import BenchConfig
+
     return BenchConfig.from_mapping({"instruments": {
         role: {"model": SIMULATED_MODELS[role], "resource": resource, "timeout": timeout}
         for role, resource in resources.items() if role in SIMULATED_MODELS
@@ -125,6 +129,8 @@ def instruments(
     seed: Annotated[int, typer.Option(help="Seed of the simulated bench (with --sim).")] = 0,
 ) -> None:
     """Connect to a bench, identify every instrument and print a live reading of each."""
+    from labctl.drivers.factory import BenchConfig, open_bench
+
     out = console()
     if (config is None) == (not use_sim):
         raise typer.BadParameter("give either --config FILE or --sim")

@@ -194,7 +194,8 @@ class DmmDcVoltage(Procedure):
         readings = np.asarray(readings, dtype=float)
         n = readings.size
         mean = float(readings.mean())
-        s = float(readings.std(ddof=1)) if n > 1 else 0.0
+        # identical readings have no spread (std() of them can round to 1e-22, not 0)
+        s = float(readings.std(ddof=1)) if n > 1 and np.ptp(readings) > 0 else 0.0
         cal_range = calibrator_range(point.nominal)
         gain = std.correction("DC voltage", cal_range, "gain")
         offset = std.correction("DC voltage", cal_range, "offset")

@@ -256,7 +256,9 @@ class PrtComparison(Procedure):
             raise PreconditionError("correction_missing", f"DMM {dmm_std.id} has no certified "
                                     f"gain and offset for its {label} range")
         n_t, n_r = t_reads.size, r_reads.size
-        s_t, s_r = float(t_reads.std(ddof=1)), float(r_reads.std(ddof=1))
+        # identical readings have no spread (std() of them can round to 1e-22, not 0)
+        s_t = float(t_reads.std(ddof=1)) if np.ptp(t_reads) > 0 else 0.0
+        s_r = float(r_reads.std(ddof=1)) if np.ptp(r_reads) > 0 else 0.0
         excess = max(0.0, float(t_reads.mean()) - (room_temperature or 23.0))
         uniformity = p.block_uniformity + p.block_uniformity_per_100k * excess / 100.0
         inputs: dict[str, Any] = {

@@ -1,0 +1,222 @@
+"""``labctl run``: carry out a calibration procedure on a bench, with live progress."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import typing
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from platformdirs import user_data_dir
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from labctl.cli.console import console, flush
+from labctl.errors import LabctlError, ValidationError
+
+if typing.TYPE_CHECKING:  # the engine and procedures load only when a run starts
+    from labctl.procedures.base import Procedure
+    from labctl.procedures.clock import Clock
+    from labctl.procedures.results import RunEvent, RunResult
+
+PROCEDURE_IDS = ("dmm-dcv-direct", "prt-comparison")
+
+
+def default_journal() -> Path:
+    return Path(user_data_dir("labctl", appauthor=False)) / "journal.sqlite"
+
+
+def parse_params(cls: type[Procedure], items: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` options converted to the procedure's parameter types."""
+    hints = typing.get_type_hints(cls.Parameters)
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or key not in hints:
+            raise ValidationError("--param", item, "KEY=VALUE with KEY one of "
+                                  + ", ".join(hints))
+        kind = hints[key]
+        try:
+            if kind is float:
+                out[key] = float(text)
+            elif kind is int:
+                out[key] = int(text)
+            elif typing.get_origin(kind) is tuple:
+                out[key] = tuple(float(v) for v in text.split(",") if v.strip())
+            else:
+                out[key] = text
+        except ValueError:
+            raise ValidationError(f"--param {key}", text, f"a {kind}") from None
+    return out
+
+
+class ProgressView:
+    """Rich progress for a run: a bar over points, live room readings, hold notices."""
+
+    def __init__(self, out: Console, total: int, done: int) -> None:
+        self.out = out
+        self.progress = Progress(TextColumn("[bold]{task.description}"), BarColumn(),
+                                 MofNCompleteColumn(), TimeElapsedColumn(),
+                                 TextColumn("{task.fields[room]}"), console=out,
+                                 disable=not out.is_terminal)
+        self.task = self.progress.add_task("calibrating", total=total, completed=done, room="")
+
+    def __enter__(self) -> ProgressView:
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(None, None, None)
+
+    def room(self, text: str) -> None:
+        self.progress.update(self.task, room=text)
+
+    def __call__(self, event: RunEvent) -> None:
+        if event.kind == "point_started":
+            self.progress.update(self.task, description=f"point {event.point_key}")
+        elif event.kind == "point_done":
+            self.progress.advance(self.task)
+            d = event.data
+            self.out.print(f"  {event.point_key:<16} error {d['error']:+.4g}  U {d['U']:.2g}  "
+                           f"{d['conformity']}")
+        elif event.kind in ("hold", "resume", "point_invalidated", "refused", "aborted",
+                            "paused"):
+            style = "yellow" if event.kind in ("hold", "point_invalidated", "paused") else "red"
+            if event.kind == "resume":
+                style = "green"
+            self.out.print(f"[{style}]{event.kind.upper()}[/]: {event.message}")
+        flush()
+
+
+def results_table(result: RunResult) -> Table:
+    table = Table(title=f"{result.procedure_id} {result.procedure_version} — run "
+                  f"{result.run_id} — {result.status}")
+    for col in ("point", "nominal", "reference", "measured", "error", "U", "k", "TUR",
+                "statement"):
+        table.add_column(col, justify="right" if col not in ("point", "statement") else "left")
+    from labctl.uncertainty import round_result
+
+    for p in result.points:
+        r = round_result(p.error, p.U)
+        table.add_row(p.key, f"{p.nominal:g} {p.unit}", f"{p.reference_value:.8g}",
+                      f"{p.measured_value:.8g}", r.value_str, r.U_str, f"{p.k:.2f}",
+                      f"{p.tur:.1f}" if p.tur else "-", p.conformity or "-")
+    return table
+
+
+@contextlib.contextmanager
+def bench_for(bench: Path | None, sim: bool, seed: int, noiseless: bool, latency: float,
+              terminals: str | None) -> Iterator[tuple[dict[str, Any], Clock, Any]]:
+    """Open the bench's drivers; with ``sim``, start the simulated bench on simulated time."""
+    from labctl.cli.bench import simulated_bench_config, started_simulator
+    from labctl.drivers.factory import BenchConfig, open_bench
+    from labctl.procedures.clock import ManualClock, SystemClock
+
+    with contextlib.ExitStack() as stack:
+        sim_bench = None
+        if sim:
+            clock: Clock = ManualClock()
+            options: dict[str, Any] = {"clock": clock, "latency": latency}
+            if noiseless:
+                options["dmm_truth"] = {"noise_scale": 0.0}
+                options["readout_truth"] = {"noise": 0.0}
+            if terminals:
+                options["terminals"] = terminals
+            sim_bench = stack.enter_context(started_simulator(seed, **options))
+            config = simulated_bench_config(sim_bench.resources, timeout=2.0)
+        else:
+            if bench is None:
+                raise ValidationError("--bench", None, "a bench configuration file, or --sim")
+            clock = SystemClock()
+            config = BenchConfig.load(bench)
+        drivers = stack.enter_context(open_bench(config))
+        yield dict(drivers), clock, sim_bench
+
+
+def run(
+    procedure: Annotated[str | None, typer.Argument(
+        help="Procedure id: " + ", ".join(PROCEDURE_IDS))] = None,
+    operator: Annotated[str, typer.Option(help="Who performs the calibration.")] = "",
+    checker: Annotated[str, typer.Option(help="The second person who checks it.")] = "",
+    dut_serial: Annotated[str, typer.Option(help="Serial number of the item.")] = "",
+    dut_manufacturer: Annotated[str, typer.Option()] = "",
+    dut_model: Annotated[str, typer.Option()] = "",
+    dut_id: Annotated[str, typer.Option(help="The customer's asset number.")] = "",
+    bench: Annotated[Path | None, typer.Option(help="Bench configuration TOML.")] = None,
+    sim: Annotated[bool, typer.Option("--sim", help=(
+        "Use the simulated bench, in-process, on simulated time."))] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated bench.")] = 0,
+    sim_noiseless: Annotated[bool, typer.Option(help="Simulated readings without noise.")
+                             ] = False,
+    sim_latency: Annotated[float, typer.Option(help="Simulated reply delay, s.")] = 0.0,
+    register: Annotated[Path | None, typer.Option(help=(
+        "Register snapshot JSON exported by the platform."))] = None,
+    journal: Annotated[Path | None, typer.Option(help="The station's run journal.")] = None,
+    param: Annotated[list[str] | None, typer.Option(help="Procedure parameter KEY=VALUE.")
+                     ] = None,
+    resume: Annotated[str | None, typer.Option(help="Continue this journaled run.")] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help=(
+        "Also write the run result as JSON here."))] = None,
+) -> None:
+    """Run a calibration procedure (or resume one) and print its results."""
+    from labctl.procedures.catalog import PROCEDURES, procedure_class
+    from labctl.procedures.journal import SqliteJournal
+    from labctl.procedures.register import RegisterSnapshot
+    from labctl.procedures.runner import Runner
+
+    out, err = console(), console(stderr=True)
+    try:
+        if register is None:
+            raise ValidationError("--register", None, "a register snapshot file (the embedded "
+                                  "platform register comes with labctl serve)")
+        snapshot = RegisterSnapshot.load(register)
+        jr = SqliteJournal(journal or default_journal())
+        if resume:
+            record = jr.load_run(resume)
+            cls = procedure_class(record.procedure_id)
+            proc: Procedure | None = None
+            total, done = len(cls.from_parameters(record.parameters).test_points()), len(
+                record.points)
+        else:
+            if procedure is None:
+                raise ValidationError("procedure", None, "one of " + ", ".join(PROCEDURES))
+            cls = procedure_class(procedure)
+            proc = cls.from_parameters(parse_params(cls, param or []))
+            total, done = len(proc.test_points()), 0
+        terminals = "REAR" if cls.info.id == "prt-comparison" else None
+        with bench_for(bench, sim, seed, sim_noiseless, sim_latency, terminals) as (
+                instruments, clock, _sim), ProgressView(out, total, done) as view:
+            runner = Runner(instruments=instruments, register=snapshot, journal=jr, clock=clock,
+                            background_sampling=not sim, sample_interval=10.0 if sim else 5.0,
+                            listeners=[view])
+            if resume:
+                result = runner.resume(resume, PROCEDURES)
+            else:
+                assert proc is not None
+                dut = {"manufacturer": dut_manufacturer, "model": dut_model,
+                       "serial_number": dut_serial, "identifier": dut_id}
+                result = runner.run(proc, dut=dut, operator=operator, checker=checker)
+    except KeyboardInterrupt:
+        err.print("interrupted: the bench is safe; continue with labctl run --resume <run id>")
+        raise typer.Exit(130) from None
+    except (LabctlError, OSError) as exc:
+        err.print(f"labctl run: {exc}")
+        raise typer.Exit(2) from None
+    out.print(results_table(result))
+    if result.analysis:
+        out.print_json(json.dumps(result.analysis.get("coefficients", {})))
+    out.print(f"run {result.run_id}: {result.status}"
+              + (f" ({result.reason})" if result.reason else ""))
+    if json_out is not None:
+        json_out.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
+    flush()
+    if result.status != "completed":
+        raise typer.Exit(3)
+
+
+def register_commands(app: typer.Typer) -> None:
+    app.command("run")(run)
