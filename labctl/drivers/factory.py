@@ -171,6 +171,8 @@ class InstrumentConfig:
             0 < self.timeout <= 3600
         ):
             raise ValidationError("timeout", self.timeout, "seconds, 0 < timeout ≤ 3600")
+        if not isinstance(self.retry, RetryPolicy):
+            raise ValidationError("retry", self.retry, "a RetryPolicy")
 
 
 def open_instrument(config: InstrumentConfig, *, check_identity: bool = True) -> InstrumentBase:
