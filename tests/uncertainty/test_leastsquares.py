@@ -88,3 +88,24 @@ def test_bad_input(kwargs, field):
     with pytest.raises(UncertaintyInputError) as exc:
         curve_fit(**kwargs)
     assert exc.value.field == field
+
+
+def test_errors_in_both_variables_covariance_matches_repeated_experiments():
+    # The GDR covariance (ISO/TS 28037 clause 7) against the scatter of the parameters over
+    # simulated repetitions of the calibration: same u(x), u(y), new errors each time.
+    rng = np.random.default_rng(28037)
+    x_true = np.linspace(0.0, 10.0, 8)
+    ux, uy = 0.2, 0.08
+    fits = []
+    for _ in range(400):
+        x = x_true + rng.normal(0, ux, x_true.size)
+        y = 1.0 + 0.5 * x_true + rng.normal(0, uy, x_true.size)
+        fits.append(curve_fit(x, y, degree=1, u_y=uy, u_x=ux))
+    params = np.array([f.params for f in fits])
+    assert params.mean(axis=0) == pytest.approx([1.0, 0.5], abs=0.01)
+    spread = params.std(axis=0, ddof=1)
+    stated = np.mean([f.u for f in fits], axis=0)
+    assert stated == pytest.approx(spread, rel=0.15)
+    # ignoring u(x) understates u(slope): the weighted fit without it is too optimistic
+    wls = curve_fit(x_true, 1.0 + 0.5 * x_true, degree=1, u_y=uy)
+    assert wls.u[1] < 0.85 * stated[1]
