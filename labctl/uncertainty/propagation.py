@@ -159,6 +159,12 @@ class GumResult:
     correlation: Array | None = None
     order: int = 1
 
+    def __str__(self) -> str:
+        if not isinstance(self.value, float):
+            return f"GumResult(arrays of shape {np.shape(self.value)})"
+        return (f"y = {self.value:.10g}, u = {self.u:.3g}, ν_eff = {self.dof:.3g}, "
+                f"k = {self.k:.3f}, U = {self.U:.3g} ({100 * float(self.coverage):.4g} %)")
+
 
 def welch_satterthwaite(contributions: ArrayLike, dof: ArrayLike, axis: int = 0) -> Array:
     """Effective degrees of freedom ν_eff = u_c⁴ / Σ (c_i u_i)⁴/ν_i (GUM eq. G.2b).

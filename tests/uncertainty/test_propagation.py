@@ -148,3 +148,4 @@ def test_plain_numbers_are_constants_and_budget_prints():
     assert r.u == pytest.approx(0.3)
     text = str(r.budget)
     assert "normal" in text and "constant" in text
+    assert str(r) == "y = 6, u = 0.3, ν_eff = inf, k = 1.960, U = 0.588 (95 %)"
