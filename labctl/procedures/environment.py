@@ -14,6 +14,7 @@ an instrument.
 
 from __future__ import annotations
 
+import bisect
 import math
 import threading
 from collections.abc import Callable, Iterable, Sequence
@@ -175,6 +176,7 @@ class EnvironmentMonitor:
         self._on_breach = on_breach
         self._lock = threading.RLock()
         self._samples: list[EnvironmentSample] = []
+        self._times: list[float] = []  # sample times, for bisecting windows
         self._breaches: list[Breach] = []
         self._last_bad: float | None = None  # clock time of the latest out-of-limit sample
         self._first_time: float | None = None
@@ -210,6 +212,7 @@ class EnvironmentMonitor:
                 sensor=getattr(self.sensor, "resource", ""),
             )
             self._samples.append(sample)
+            self._times.append(now)
             for breach in self._judge(sample):
                 self._record_breach(breach)
         if self._on_sample is not None:
@@ -245,14 +248,16 @@ class EnvironmentMonitor:
         with self._lock:
             if not self._samples:
                 return None
-            t_end = self._samples[-1].time
-            window = [s for s in self._samples if s.time >= t_end - self.limits.rate_window]
+            t_end = self._times[-1]
+            first = bisect.bisect_left(self._times, t_end - self.limits.rate_window)
+            window = self._samples[first:]
         if len(window) < 3 or window[-1].time - window[0].time < self.limits.rate_window / 2:
             return None
-        t = np.array([s.time for s in window])
-        y = np.array([getattr(s, quantity) for s in window])
-        slope = np.polyfit(t - t[0], y, 1)[0]
-        return float(slope * 3600.0)
+        t = np.fromiter((s.time for s in window), float, len(window))
+        y = np.fromiter((getattr(s, quantity) for s in window), float, len(window))
+        t -= t.mean()
+        slope = float(t @ (y - y.mean()) / (t @ t))  # least-squares slope
+        return slope * 3600.0
 
     # -- judgement ------------------------------------------------------------------------
 
@@ -295,8 +300,9 @@ class EnvironmentMonitor:
     def summary(self, start: float | None = None, end: float | None = None) -> ConditionsSummary:
         """Min / max / mean of each quantity over ``[start, end]`` (all samples by default)."""
         with self._lock:
-            chosen = [s for s in self._samples
-                      if (start is None or s.time >= start) and (end is None or s.time <= end)]
+            lo = 0 if start is None else bisect.bisect_left(self._times, start)
+            hi = len(self._times) if end is None else bisect.bisect_right(self._times, end)
+            chosen = self._samples[lo:hi]
         return summarise(chosen, start, end)
 
     # -- background thread ------------------------------------------------------------------
