@@ -51,6 +51,7 @@ sys.path.insert(0, str(ROOT))
 
 from labctl.api import create_app  # noqa: E402  (after the path set-up above)
 from labctl.platform.db import make_engine, migrate  # noqa: E402
+from labctl.platform.registry import terms  # noqa: E402
 from labctl.platform.settings import Settings  # noqa: E402
 
 PASSWORD = "benchmark password 1"
@@ -99,6 +100,7 @@ def bulk_load(engine: sa.Engine, n_standards: int, n_certs: int, rng: random.Ran
     md.reflect(engine)
     org, std, cap = md.tables["organisation"], md.tables["standard"], md.tables["capability"]
     cert, link = md.tables["certificate"], md.tables["certificate_standard"]
+    std_term, cap_term = md.tables["standard_term"], md.tables["capability_term"]
     user, cal = md.tables["user_account"], md.tables["standard_calibration"]
     now = datetime.now(UTC)
     naive = engine.dialect.name == "sqlite"
@@ -137,13 +139,14 @@ def bulk_load(engine: sa.Engine, n_standards: int, n_certs: int, rng: random.Ran
                     "review_state": "published", "created_by_id": root,
                     "published_at": ts(now), "created_at": ts(now)}
 
-        batch = []
+        batch: list[dict] = []
+        first_std = (c.execute(sa.select(sa.func.max(std.c.id))).scalar() or 0) + 1
         t0 = time.perf_counter()
         for i in range(n_standards):
             row = ranged(i)
             h = rng.choice(holders)
-            row.update(identifier=f"BS-{i:07d}", kind=rng.choice(["reference", "working",
-                                                                   "check"]),
+            row.update(id=first_std + i, identifier=f"BS-{i:07d}",
+                       kind=rng.choice(["reference", "working", "check"]),
                        description=f"{row['quantity']} standard model {i % 97}",
                        manufacturer=rng.choice(["Fluke", "Keysight", "Yokogawa", "Beamex"]),
                        model=f"M{i % 500}", serial_number=f"SN{i:08d}", accuracy_class="",
@@ -156,9 +159,13 @@ def bulk_load(engine: sa.Engine, n_standards: int, n_certs: int, rng: random.Ran
             batch.append(row)
             if len(batch) == 5000:
                 c.execute(std.insert(), batch)
+                c.execute(std_term.insert(), [{"standard_id": r["id"], "term": t} for r in batch
+                                              for t in terms(r["search_text"])])
                 batch = []
         if batch:
             c.execute(std.insert(), batch)
+            c.execute(std_term.insert(), [{"standard_id": r["id"], "term": t} for r in batch
+                                          for t in terms(r["search_text"])])
         t_std = time.perf_counter() - t0
         caps = []
         for i in range(max(1, n_standards // 5)):
@@ -167,6 +174,9 @@ def bulk_load(engine: sa.Engine, n_standards: int, n_certs: int, rng: random.Ran
                        reviewed_by_id=None, search_text=f"{row['quantity']} comparison")
             caps.append(row)
         c.execute(cap.insert(), caps)
+        cap_rows = c.execute(sa.select(cap.c.id, cap.c.search_text)).all()
+        c.execute(cap_term.insert(), [{"capability_id": i, "term": t} for i, text in cap_rows
+                                      for t in terms(text)])
         std_ids = list(c.execute(sa.select(std.c.id)).scalars())
         t0 = time.perf_counter()
         batch, links = [], []
@@ -196,9 +206,10 @@ def bulk_load(engine: sa.Engine, n_standards: int, n_certs: int, rng: random.Ran
         if batch:
             c.execute(cert.insert(), batch)
             c.execute(link.insert(), links)
-        if engine.dialect.name == "postgresql":  # explicit ids above: move the sequence on
-            c.exec_driver_sql("SELECT setval('certificate_id_seq', (SELECT max(id) FROM "
-                              "certificate))")
+        if engine.dialect.name == "postgresql":  # explicit ids above: move the sequences on
+            for table in ("certificate", "standard"):
+                c.exec_driver_sql(f"SELECT setval('{table}_id_seq', (SELECT max(id) FROM "
+                                  f"{table}))")
         t_cert = time.perf_counter() - t0
         del cal
     with engine.connect() as c:

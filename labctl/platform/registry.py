@@ -7,6 +7,7 @@ administrators above) also see drafts.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -32,6 +33,7 @@ from labctl.platform.models.registry import (
     Capability,
     CapabilityCreate,
     CapabilityPublic,
+    CapabilityTerm,
     CorrectionCreate,
     CorrectionPublic,
     ExternalCalibrationCreate,
@@ -43,6 +45,7 @@ from labctl.platform.models.registry import (
     StandardCreate,
     StandardPublic,
     StandardStatusChange,
+    StandardTerm,
     StatusChangeRequest,
 )
 from labctl.platform.organisations import org_by_code
@@ -52,6 +55,14 @@ MAX_PAGE = 200
 
 def _words(*parts: str) -> str:
     return " ".join(p.lower() for p in parts if p)[:1000]
+
+
+_SPLIT = re.compile(r"[^\w.]+")
+
+
+def terms(text: str) -> list[str]:
+    """The distinct lower-case words of ``text`` (letters, digits, '.', '_'), max 64 chars."""
+    return list(dict.fromkeys(w[:64] for w in _SPLIT.split(text.lower()) if w))
 
 
 def _can_see_unpublished(session: Session, principal: Principal | None, org_id: int) -> bool:
@@ -109,6 +120,8 @@ def create_standard(session: Session, *, principal: Principal, data: StandardCre
     )
     session.add(row)
     session.flush()
+    session.add_all(StandardTerm(standard_id=row.id, term=t)  # type: ignore[arg-type]
+                    for t in terms(row.search_text))
     audit.record(session, actor=principal.actor, action="standard.create",
                  entity_type="standard", entity_id=row.identifier, organisation_id=org.id,
                  data=data.model_dump(mode="json"))
@@ -356,6 +369,8 @@ def create_capability(session: Session, *, principal: Principal,
     )
     session.add(row)
     session.flush()
+    session.add_all(CapabilityTerm(capability_id=row.id, term=t)  # type: ignore[arg-type]
+                    for t in terms(row.search_text))
     audit.record(session, actor=principal.actor, action="capability.create",
                  entity_type="capability", entity_id=str(row.id), organisation_id=org.id,
                  data=data.model_dump(mode="json"))
@@ -472,7 +487,21 @@ class SearchFilters:
             raise ValidationError("value", "0", "non-zero when a relative uncertainty is asked")
 
 
-def _apply_filters(stmt: Any, table: type[Standard] | type[Capability], f: SearchFilters) -> Any:
+def _prefix(column: Any, word: str, dialect: str) -> Any:
+    """``column`` starts with ``word``, in a form the backend answers from an index.
+
+    PostgreSQL: ``LIKE 'word%'`` on a ``text_pattern_ops`` index. SQLite's LIKE is
+    case-insensitive and skips the index, so there a binary range ``[word, word+1)`` is used.
+    """
+    if dialect == "postgresql":
+        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        return column.like(f"{escaped}%", escape="\\")
+    upper = word[:-1] + chr(ord(word[-1]) + 1)
+    return sa.and_(column >= word, column < upper)
+
+
+def _apply_filters(stmt: Any, table: type[Standard] | type[Capability], f: SearchFilters,
+                   dialect: str = "sqlite") -> Any:
     t: Any = table
     stmt = stmt.where(t.review_state == ReviewState.PUBLISHED.value)
     if f.domain:
@@ -496,9 +525,15 @@ def _apply_filters(stmt: Any, table: type[Standard] | type[Capability], f: Searc
         stmt = stmt.where(Organisation.code == f.organisation)
     if f.region:
         stmt = stmt.where(Organisation.region == f.region)
-    for word in (f.q or "").lower().split()[:8]:
-        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        stmt = stmt.where(t.search_text.like(f"%{escaped}%", escape="\\"))
+    term_table: Any = StandardTerm if table is Standard else CapabilityTerm
+    owner = term_table.standard_id if table is Standard else term_table.capability_id
+    words = terms(f.q or "")[:8]
+    if words:
+        # every word must start one of the entry's words: one index range scan per word,
+        # intersected before any entry row is read
+        per_word = [select(owner).where(_prefix(term_table.term, w, dialect)) for w in words]
+        ids = per_word[0] if len(per_word) == 1 else sa.intersect(*per_word)
+        stmt = stmt.where(t.id.in_(ids))
     if table is Standard:
         if f.kind:
             stmt = stmt.where(t.kind == f.kind.value)
@@ -527,11 +562,12 @@ def _order(table: type[Standard] | type[Capability], f: SearchFilters) -> list[A
 def search_standards(session: Session, f: SearchFilters) -> Page[StandardPublic]:
     base = select(Standard, Organisation).join(
         Organisation, Organisation.id == Standard.organisation_id)  # type: ignore[arg-type]
-    stmt = _apply_filters(base, Standard, f)
+    dialect = session.get_bind().dialect.name
+    stmt = _apply_filters(base, Standard, f, dialect)
     count = _apply_filters(
         select(func.count()).select_from(Standard).join(
             Organisation, Organisation.id == Standard.organisation_id),  # type: ignore[arg-type]
-        Standard, f)
+        Standard, f, dialect)
     total = session.exec(count).one()
     rows = session.exec(stmt.order_by(*_order(Standard, f)).offset(f.offset).limit(f.limit)).all()
     cal_ids = [s.current_calibration_id for s, _ in rows if s.current_calibration_id]
@@ -545,11 +581,12 @@ def search_standards(session: Session, f: SearchFilters) -> Page[StandardPublic]
 def search_capabilities(session: Session, f: SearchFilters) -> Page[CapabilityPublic]:
     base = select(Capability, Organisation).join(
         Organisation, Organisation.id == Capability.organisation_id)  # type: ignore[arg-type]
-    stmt = _apply_filters(base, Capability, f)
+    dialect = session.get_bind().dialect.name
+    stmt = _apply_filters(base, Capability, f, dialect)
     count = _apply_filters(
         select(func.count()).select_from(Capability).join(
             Organisation, Organisation.id == Capability.organisation_id),  # type: ignore[arg-type]
-        Capability, f)
+        Capability, f, dialect)
     total = session.exec(count).one()
     rows = session.exec(stmt.order_by(*_order(Capability, f)).offset(f.offset)
                         .limit(f.limit)).all()

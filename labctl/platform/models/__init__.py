@@ -30,16 +30,19 @@ from labctl.platform.models.org import (
 )
 from labctl.platform.models.registry import (
     Capability,
+    CapabilityTerm,
     Standard,
     StandardCalibration,
     StandardCorrection,
     StandardStatusChange,
+    StandardTerm,
 )
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Authorisation", "Capability", "Certificate", "CertificateFlag",
+    "ApiToken", "AuditEvent", "Authorisation", "Capability", "CapabilityTerm",
+    "Certificate", "CertificateFlag",
     "CertificateStandard", "CertificateStatus", "DecisionRule", "Membership", "OrgLevel",
     "Organisation", "ResultPoint", "ResultPosting", "ReviewState", "Role", "Standard",
     "StandardCalibration", "StandardCorrection", "StandardKind", "StandardStatus",
-    "StandardStatusChange", "Station", "User",
+    "StandardStatusChange", "StandardTerm", "Station", "User",
 ]

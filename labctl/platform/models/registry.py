@@ -35,7 +35,13 @@ class Standard(SQLModel, table=True):
 
     __tablename__ = "standard"
     __table_args__ = (
-        sa.Index("ix_standard_search", "review_state", "quantity", "range_min_f", "range_max_f"),
+        # Public search: the review state is not selective (almost all entries are published),
+        # so it leads no index; quantity + range is the usual narrowing filter.
+        sa.Index("ix_standard_search", "quantity", "range_min_f", "range_max_f"),
+        # domain (+ region through the holder) sorted by uncertainty: walk in order, count
+        # from the index alone
+        sa.Index("ix_standard_domain_u", "domain", "review_state", "uncertainty_relative_f",
+                 "uncertainty_absolute_f", "organisation_id"),
     )
     id: int | None = Field(default=None, primary_key=True)
     identifier: str = str_field(64, unique=True, index=True)
@@ -61,12 +67,38 @@ class Standard(SQLModel, table=True):
     calibration_interval_days: int = 365
     due_date: date | None = None
     current_calibration_id: int | None = None  # standard_calibration.id (no FK: cycle)
-    review_state: str = str_field(16, default=ReviewState.DRAFT, index=True)
+    review_state: str = str_field(16, default=ReviewState.DRAFT)
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     reviewed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     published_at: datetime | None = utc_field(nullable=True, default=None)
     created_at: datetime = utc_field(default_now=True)
     search_text: str = str_field(1000, default="")  # lower-cased words for free-text search
+
+
+class StandardTerm(SQLModel, table=True):
+    """A word of a standard's descriptive text: the free-text index (word-prefix search).
+
+    Portable on SQLite and PostgreSQL without extensions: ``term LIKE 'flu%'`` is an index
+    range scan, where ``search_text LIKE '%flu%'`` would read every row.
+    """
+
+    __tablename__ = "standard_term"
+    __table_args__ = (sa.Index("ix_standard_term_term", "term", "standard_id",
+                               postgresql_ops={"term": "text_pattern_ops"}),)
+    id: int | None = Field(default=None, primary_key=True)
+    standard_id: int = Field(foreign_key="standard.id", index=True)
+    term: str = str_field(64)
+
+
+class CapabilityTerm(SQLModel, table=True):
+    """A word of a CMC's descriptive text (see :class:`StandardTerm`)."""
+
+    __tablename__ = "capability_term"
+    __table_args__ = (sa.Index("ix_capability_term_term", "term", "capability_id",
+                               postgresql_ops={"term": "text_pattern_ops"}),)
+    id: int | None = Field(default=None, primary_key=True)
+    capability_id: int = Field(foreign_key="capability.id", index=True)
+    term: str = str_field(64)
 
 
 class StandardCalibration(SQLModel, table=True):
@@ -125,7 +157,7 @@ class Capability(SQLModel, table=True):
 
     __tablename__ = "capability"
     __table_args__ = (
-        sa.Index("ix_capability_search", "review_state", "quantity", "range_min_f", "range_max_f"),
+        sa.Index("ix_capability_search", "quantity", "range_min_f", "range_max_f"),
     )
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)
@@ -141,7 +173,7 @@ class Capability(SQLModel, table=True):
     uncertainty_relative_f: float = 0.0
     uncertainty_absolute_f: float = 0.0
     method: str = str_field(300, default="")
-    review_state: str = str_field(16, default=ReviewState.DRAFT, index=True)
+    review_state: str = str_field(16, default=ReviewState.DRAFT)
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     reviewed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     published_at: datetime | None = utc_field(nullable=True, default=None)

@@ -41,6 +41,8 @@ R422 = {422: _resp("Invalid input, or a laboratory rule refuses it (see `rule`)"
 AUTHED: dict[int | str, dict[str, Any]] = {**R401, **R403, **R404, **R422}
 WRITE: dict[int | str, dict[str, Any]] = {**AUTHED, **R409}
 PUBLIC: dict[int | str, dict[str, Any]] = {**R404, **R422}
+#: Public, but a token may be sent to see more: a bad token is still a 401.
+PUBLIC_OPT: dict[int | str, dict[str, Any]] = {**R401, **R404, **R422}
 
 
 def get_settings(request: Request) -> Settings:

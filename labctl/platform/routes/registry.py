@@ -23,6 +23,7 @@ from labctl.platform.models.registry import (
 )
 from labctl.platform.routes.deps import (
     PUBLIC,
+    PUBLIC_OPT,
     WRITE,
     OptionalPrincipalDep,
     PrincipalDep,
@@ -89,7 +90,7 @@ def create_standard(body: StandardCreate, principal: PrincipalDep,
 
 
 @router.get("/standards/{identifier}", response_model=StandardPublic, tags=["registry"],
-            responses=PUBLIC)
+            responses=PUBLIC_OPT)
 def read_standard(identifier: str, session: ReadSessionDep,
                   principal: OptionalPrincipalDep) -> StandardPublic:
     """A published standard (drafts only for people of the holder)."""
@@ -137,7 +138,7 @@ def add_correction(identifier: str, body: CorrectionCreate, principal: Principal
 
 
 @router.get("/standards/{identifier}/corrections", response_model=list[CorrectionPublic],
-            tags=["registry"], responses=PUBLIC)
+            tags=["registry"], responses=PUBLIC_OPT)
 def read_corrections(identifier: str, session: ReadSessionDep,
                      principal: OptionalPrincipalDep) -> list[CorrectionPublic]:
     """Every correction of the standard, superseded ones included."""
@@ -162,7 +163,7 @@ def create_capability(body: CapabilityCreate, principal: PrincipalDep,
 
 
 @router.get("/capabilities/{cmc_id}", response_model=CapabilityPublic, tags=["registry"],
-            responses=PUBLIC)
+            responses=PUBLIC_OPT)
 def read_capability(cmc_id: CmcId, session: ReadSessionDep,
                     principal: OptionalPrincipalDep) -> CapabilityPublic:
     """A published CMC (drafts only for people of the laboratory)."""

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-22 06:48:20.691671
+Create Date: 2026-11-22 07:15:18.869281
 """
 
 from __future__ import annotations
@@ -152,12 +152,7 @@ def upgrade() -> None:
         )
         batch_op.create_index(batch_op.f("ix_capability_quantity"), ["quantity"], unique=False)
         batch_op.create_index(
-            batch_op.f("ix_capability_review_state"), ["review_state"], unique=False
-        )
-        batch_op.create_index(
-            "ix_capability_search",
-            ["review_state", "quantity", "range_min_f", "range_max_f"],
-            unique=False,
+            "ix_capability_search", ["quantity", "range_min_f", "range_max_f"], unique=False
         )
 
     op.create_table(
@@ -237,18 +232,24 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("standard", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_standard_domain"), ["domain"], unique=False)
+        batch_op.create_index(
+            "ix_standard_domain_u",
+            [
+                "domain",
+                "review_state",
+                "uncertainty_relative_f",
+                "uncertainty_absolute_f",
+                "organisation_id",
+            ],
+            unique=False,
+        )
         batch_op.create_index(batch_op.f("ix_standard_identifier"), ["identifier"], unique=True)
         batch_op.create_index(
             batch_op.f("ix_standard_organisation_id"), ["organisation_id"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_standard_quantity"), ["quantity"], unique=False)
         batch_op.create_index(
-            batch_op.f("ix_standard_review_state"), ["review_state"], unique=False
-        )
-        batch_op.create_index(
-            "ix_standard_search",
-            ["review_state", "quantity", "range_min_f", "range_max_f"],
-            unique=False,
+            "ix_standard_search", ["quantity", "range_min_f", "range_max_f"], unique=False
         )
 
     op.create_table(
@@ -296,6 +297,28 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_api_token_station_id"), ["station_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_api_token_token_hash"), ["token_hash"], unique=True)
         batch_op.create_index(batch_op.f("ix_api_token_user_id"), ["user_id"], unique=False)
+
+    op.create_table(
+        "capability_term",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("capability_id", sa.Integer(), nullable=False),
+        sa.Column("term", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["capability_id"],
+            ["capability.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("capability_term", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_capability_term_capability_id"), ["capability_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_capability_term_term",
+            ["term", "capability_id"],
+            unique=False,
+            postgresql_ops={"term": "text_pattern_ops"},
+        )
 
     op.create_table(
         "certificate",
@@ -425,6 +448,28 @@ def upgrade() -> None:
     with op.batch_alter_table("standard_status_change", schema=None) as batch_op:
         batch_op.create_index(
             batch_op.f("ix_standard_status_change_standard_id"), ["standard_id"], unique=False
+        )
+
+    op.create_table(
+        "standard_term",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("standard_id", sa.Integer(), nullable=False),
+        sa.Column("term", sa.String(length=64), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["standard_id"],
+            ["standard.id"],
+        ),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("standard_term", schema=None) as batch_op:
+        batch_op.create_index(
+            batch_op.f("ix_standard_term_standard_id"), ["standard_id"], unique=False
+        )
+        batch_op.create_index(
+            "ix_standard_term_term",
+            ["term", "standard_id"],
+            unique=False,
+            postgresql_ops={"term": "text_pattern_ops"},
         )
 
     op.create_table(
@@ -615,6 +660,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_certificate_flag_certificate_id"))
 
     op.drop_table("certificate_flag")
+    with op.batch_alter_table("standard_term", schema=None) as batch_op:
+        batch_op.drop_index("ix_standard_term_term", postgresql_ops={"term": "text_pattern_ops"})
+        batch_op.drop_index(batch_op.f("ix_standard_term_standard_id"))
+
+    op.drop_table("standard_term")
     with op.batch_alter_table("standard_status_change", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_standard_status_change_standard_id"))
 
@@ -630,6 +680,11 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_certificate_item_standard_id"))
 
     op.drop_table("certificate")
+    with op.batch_alter_table("capability_term", schema=None) as batch_op:
+        batch_op.drop_index("ix_capability_term_term", postgresql_ops={"term": "text_pattern_ops"})
+        batch_op.drop_index(batch_op.f("ix_capability_term_capability_id"))
+
+    op.drop_table("capability_term")
     with op.batch_alter_table("api_token", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_api_token_user_id"))
         batch_op.drop_index(batch_op.f("ix_api_token_token_hash"))
@@ -642,10 +697,10 @@ def downgrade() -> None:
     op.drop_table("station")
     with op.batch_alter_table("standard", schema=None) as batch_op:
         batch_op.drop_index("ix_standard_search")
-        batch_op.drop_index(batch_op.f("ix_standard_review_state"))
         batch_op.drop_index(batch_op.f("ix_standard_quantity"))
         batch_op.drop_index(batch_op.f("ix_standard_organisation_id"))
         batch_op.drop_index(batch_op.f("ix_standard_identifier"))
+        batch_op.drop_index("ix_standard_domain_u")
         batch_op.drop_index(batch_op.f("ix_standard_domain"))
 
     op.drop_table("standard")
@@ -656,7 +711,6 @@ def downgrade() -> None:
     op.drop_table("membership")
     with op.batch_alter_table("capability", schema=None) as batch_op:
         batch_op.drop_index("ix_capability_search")
-        batch_op.drop_index(batch_op.f("ix_capability_review_state"))
         batch_op.drop_index(batch_op.f("ix_capability_quantity"))
         batch_op.drop_index(batch_op.f("ix_capability_organisation_id"))
         batch_op.drop_index(batch_op.f("ix_capability_domain"))
