@@ -113,6 +113,16 @@ def principal_for_token(session: Session, token: str) -> Principal:
     return principal_for_user(session, user)
 
 
+def revoke_token(session: Session, token: str) -> None:
+    """Revoke the presented token (logout; a station retiring its own token). Idempotent."""
+    row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_digest(token))).first()
+    if row is None:
+        raise AuthenticationError("bearer token is unknown")
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        session.add(row)
+
+
 def principal_for_user(session: Session, user: User) -> Principal:
     assert user.id is not None
     roles = session.exec(

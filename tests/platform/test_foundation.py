@@ -192,3 +192,16 @@ def test_audit_verify_endpoint_is_for_admins(api: httpx.Client, world: World) ->
     assert api.get("/api/v1/audit/verify", headers=world.headers("lab", "checker")
                    ).status_code == 403
     assert api.get("/api/v1/audit/verify").status_code == 401
+
+
+def test_a_revoked_token_is_refused(api: httpx.Client, world: World) -> None:
+    name = world.usernames[("lab", "checker")]
+    tok = api.post("/api/v1/auth/token", json={"username": name, "password": PASSWORD}
+                   ).json()["access_token"]
+    hdr = {"Authorization": f"Bearer {tok}"}
+    assert api.get("/api/v1/users/me", headers=hdr).status_code == 200
+    assert api.delete("/api/v1/auth/token", headers=hdr).status_code == 204
+    assert api.get("/api/v1/users/me", headers=hdr).status_code == 401
+    assert api.delete("/api/v1/auth/token", headers=hdr).status_code == 401
+    # the other tokens of the same person still work
+    assert api.get("/api/v1/users/me", headers=world.headers("lab", "checker")).status_code == 200

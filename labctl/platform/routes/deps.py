@@ -64,12 +64,12 @@ def get_read_session(request: Request) -> Iterator[Session]:
         yield session
 
 
-_bearer = HTTPBearer(auto_error=False, description="User or station bearer token")
+bearer = HTTPBearer(auto_error=False, description="User or station bearer token")
 
 
 def get_principal(
     session: Annotated[Session, Depends(get_read_session)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
     """The authenticated caller; 401 (not 403) when there is no valid token."""
     if credentials is None or credentials.scheme.lower() != "bearer":
@@ -79,7 +79,7 @@ def get_principal(
 
 def get_optional_principal(
     session: Annotated[Session, Depends(get_read_session)],
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal | None:
     """The caller if a token was sent (public endpoints show more to people in scope)."""
     if credentials is None:

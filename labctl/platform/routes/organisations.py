@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from sqlmodel import select
 
 from labctl.errors import PermissionDeniedError
-from labctl.platform import audit, organisations
+from labctl.platform import audit, auth, organisations
 from labctl.platform.auth import require_user
 from labctl.platform.models.audit import AuditVerification
 from labctl.platform.models.base import Role
@@ -35,6 +38,7 @@ from labctl.platform.routes.deps import (
     ReadSessionDep,
     SessionDep,
     SettingsDep,
+    bearer,
 )
 
 router = APIRouter(prefix="/api/v1")
@@ -46,6 +50,19 @@ def create_token(body: TokenRequest, session: SessionDep, settings: SettingsDep)
     """Exchange a username and password for a bearer token (expires)."""
     return organisations.login(session, username=body.username, password=body.password,
                                lifetime=settings.user_token_lifetime)
+
+
+@router.delete("/auth/token", status_code=204, tags=["auth"], responses={**R401, **R422})
+def revoke_token(principal: PrincipalDep, session: SessionDep,
+                 credentials: Annotated[HTTPAuthorizationCredentials | None,
+                                        Depends(bearer)]) -> Response:
+    """Revoke the bearer token this request carries (logout, or a station retiring its key)."""
+    assert credentials is not None  # get_principal already refused a missing token
+    auth.revoke_token(session, credentials.credentials)
+    audit.record(session, actor=principal.actor, action="auth.revoke", entity_type=principal.kind,
+                 entity_id=principal.name)
+    session.commit()
+    return Response(status_code=204)
 
 
 @router.get("/users/me", response_model=UserPublic, tags=["users"], responses=AUTHED)
