@@ -30,6 +30,8 @@ __all__ = [
     "Constant",
     "CurvilinearTrapezoid",
     "Distribution",
+    "Exponential",
+    "Gamma",
     "Normal",
     "Rectangular",
     "StudentT",
@@ -467,6 +469,67 @@ class StudentT(Distribution):
 
     def ppf(self, q: Array) -> Array:
         return np.asarray(self.value + self.scale * stats.t.ppf(q, self.dof), dtype=float)
+
+
+@dataclass(frozen=True, init=False, eq=False, repr=False)
+class Exponential(Distribution):
+    """Exponential with expectation ``value`` > 0 (JCGM 101 6.4.10): a quantity known only to
+    be non-negative with a best estimate; u = value."""
+
+    kind: ClassVar[str] = "exponential"
+
+    def __init__(self, value: ArrayLike, dof: ArrayLike = math.inf) -> None:
+        self._set(value=_array("Exponential", "value", value, low=0.0, strict=True,
+                               allowed="a finite expectation > 0"),
+                  dof=_dof("Exponential", dof))
+
+    @property
+    def u(self) -> Array:
+        return self.value
+
+    def sample(self, rng: np.random.Generator, size: int) -> Array:
+        # JCGM 101 6.4.10.4: −x ln r
+        return -self.value * np.log1p(-rng.random(self._size(size)))
+
+    def ppf(self, q: Array) -> Array:
+        return np.asarray(-self.value * np.log1p(-q), dtype=float)
+
+
+@dataclass(frozen=True, init=False, eq=False, repr=False)
+class Gamma(Distribution):
+    """Gamma distribution G(shape, scale) (JCGM 101 6.4.11): e.g. the average rate from q
+    counts is G(q + 1, 1) in counts. value = shape·scale (its expectation), u = √shape·scale.
+    """
+
+    kind: ClassVar[str] = "gamma"
+    shape_: Array
+    scale: Array
+
+    def __init__(self, shape: ArrayLike, scale: ArrayLike = 1.0, dof: ArrayLike = math.inf
+                 ) -> None:
+        n = "Gamma"
+        a = _array(n, "shape", shape, low=0.0, strict=True, allowed="a finite shape > 0")
+        b = _array(n, "scale", scale, low=0.0, strict=True, allowed="a finite scale > 0")
+        self._set(value=a * b, shape_=a, scale=b, dof=_dof(n, dof))
+
+    @classmethod
+    def from_counts(cls, counts: ArrayLike) -> Gamma:
+        """JCGM 101 6.4.11.3: q events counted (q >= 0) -> G(q + 1, 1)."""
+        q = _array("Gamma", "counts", counts, low=0.0, allowed="a count >= 0")
+        return cls(q + 1.0, 1.0)
+
+    @property
+    def u(self) -> Array:
+        return np.sqrt(self.shape_) * self.scale
+
+    def _params(self) -> tuple[str, ...]:
+        return ("shape_", "scale", "dof")
+
+    def sample(self, rng: np.random.Generator, size: int) -> Array:
+        return rng.gamma(_scalar(self.shape_), _scalar(self.scale), self._size(size))
+
+    def ppf(self, q: Array) -> Array:
+        return np.asarray(stats.gamma.ppf(q, self.shape_, scale=self.scale), dtype=float)
 
 
 @dataclass(frozen=True, init=False, eq=False, repr=False)

@@ -11,6 +11,8 @@ from labctl.uncertainty import (
     Arcsine,
     Constant,
     CurvilinearTrapezoid,
+    Exponential,
+    Gamma,
     Normal,
     Rectangular,
     StudentT,
@@ -34,6 +36,8 @@ CASES = [
     (CurvilinearTrapezoid(10.0, 0.3, 0.0), 0.3 / math.sqrt(3)),
     (StudentT(10.0, 0.3, 7), 0.3),
     (Constant(10.0), 0.0),
+    (Exponential(10.0), 10.0),  # JCGM 101 6.4.10.3: u = x
+    (Gamma(25.0, 0.4), math.sqrt(25.0) * 0.4),  # expectation 10, u = √α·β
 ]
 
 
@@ -101,6 +105,11 @@ def test_curvilinear_trapezoid_cdf_integrates_its_pdf():
     for x in (9.65, 9.75, 9.9, 10.0, 10.25, 10.38):
         expected, _ = integrate.quad(pdf, mu - a - d, x, points=[mu - a + d, mu + a - d])
         assert float(dist.cdf(x)) == pytest.approx(expected, abs=1e-9)
+
+
+def test_gamma_from_counts_jcgm101_6411():
+    g = Gamma.from_counts(7)
+    assert float(g.value) == 8.0 and float(g.u) == pytest.approx(math.sqrt(8.0))
 
 
 def test_dof_from_reliability_gum_g42():
