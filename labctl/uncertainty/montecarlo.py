@@ -250,10 +250,10 @@ def mcm(
     normal (6.4.8); other correlated inputs through a Gaussian copula. Runs of >= 2¹⁷
     trials are drawn in four parts from generators spawned from ``rng`` and evaluated on
     threads (the numbers depend on the seed only), so ``f`` must be thread-safe, as any pure
-    numpy function is. The M model values
-    are kept for the intervals: as float64 up to ``max_memory`` bytes, beyond that as
-    float32 deviations from f(x) (resolution ~1e-7·u, far below Monte Carlo noise); the
-    inputs are drawn in blocks of ``block_size`` trials (default: about 64 MB of draws).
+    numpy function is. The M model values are kept for the intervals: as float64 up to
+    ``max_memory`` bytes, beyond that as float32 deviations from f(x) (resolution ~1e-7·u,
+    far below Monte Carlo noise); the inputs are drawn in blocks of ``block_size`` trials
+    (default: about 64 MB of draws). The adaptive procedure keeps float32 deviations.
     More than 4 GiB of stored values (trials × points × outputs × 4 bytes) is refused for a
     fixed M and ends the adaptive procedure unconverged.
     """
