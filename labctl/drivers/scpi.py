@@ -259,6 +259,7 @@ class Setting(Generic[T]):
             raise AttributeError(f"{type(obj).__name__}.{self.name} is read-only")
         accepted = self.check(obj, value)
         obj.write(self.command_for(accepted))
+        obj._after_set(self.name, accepted)
 
     def check(self, obj: object, value: Any) -> T:
         """Validate ``value`` for ``obj`` without any I/O; return what will be sent."""
@@ -356,6 +357,10 @@ class ScpiInstrument(InstrumentBase):
             if not retry or self._retry.attempts == 1:
                 return attempt(None)
             return call_with_retry(attempt, self._retry, recover=self._recover, what=command)
+
+    def _after_set(self, name: str, value: object) -> None:
+        """Called after a declared setting was set successfully (drivers that cache derived
+        state override this)."""
 
     def _recover(self, error: Exception) -> None:
         """Before a new attempt: a fresh connection, so nothing stale can be read."""

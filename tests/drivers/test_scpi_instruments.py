@@ -198,3 +198,12 @@ def test_the_calibrator_receives_exactly_the_validated_value(bench: Any, connect
     cal = connect("calibrator")  # one bench for all examples; a driver per example is cheap
     cal.source_dc_voltage(volts)
     assert bench.instruments["calibrator"].truth()["setpoint"] == volts
+
+
+def test_burst_timeout_follows_the_integration_time(connect: Any) -> None:
+    dmm = connect("dmm", timeout=0.5)
+    dmm.configure_dc_voltage(10.0, nplc=0.02)
+    short = dmm._burst_timeout(1000)
+    dmm.voltage_nplc = 100  # a real DMM now needs 2 s per reading: the timeout must grow
+    assert dmm._burst_timeout(1000) == pytest.approx(0.5 + 1.2 * 1000 * 100 / 50)
+    assert short == pytest.approx(0.5 + 1.2 * 1000 * 0.02 / 50)

@@ -124,9 +124,10 @@ class Keysight34465A(ScpiInstrument):
         name = type(self).__name__
         rng = None if range is None else VOLTAGE_RANGES(f"{name}.range", range)
         cycles = NPLC(f"{name}.nplc", nplc)
-        self.write(f"CONF:VOLT:DC {'AUTO' if rng is None else _num(rng)}")
-        self.write(f"VOLT:DC:NPLC {_num(cycles)}")
-        self._nplc = float(cycles)
+        with self._lock:  # one configuration, not interleaved with another thread's commands
+            self.write(f"CONF:VOLT:DC {'AUTO' if rng is None else _num(rng)}")
+            self.write(f"VOLT:DC:NPLC {_num(cycles)}")
+            self._nplc = float(cycles)
 
     def configure_resistance_4w(self, range: float | None = None, nplc: float = 10) -> None:
         """4-wire Ω on ``range`` Ω (100 Ω … 100 MΩ, decades; None = autorange), ``nplc``
@@ -134,9 +135,16 @@ class Keysight34465A(ScpiInstrument):
         name = type(self).__name__
         rng = None if range is None else RESISTANCE_RANGES(f"{name}.range", range)
         cycles = NPLC(f"{name}.nplc", nplc)
-        self.write(f"CONF:FRES {'AUTO' if rng is None else _num(rng)}")
-        self.write(f"FRES:NPLC {_num(cycles)}")
-        self._nplc = float(cycles)
+        with self._lock:
+            self.write(f"CONF:FRES {'AUTO' if rng is None else _num(rng)}")
+            self.write(f"FRES:NPLC {_num(cycles)}")
+            self._nplc = float(cycles)
+
+    def _after_set(self, name: str, value: object) -> None:
+        # An NPLC set directly may belong to the function not in use: keep the longer one,
+        # so a burst's timeout is never too short.
+        if name in ("voltage_nplc", "resistance_nplc") and isinstance(value, int | float):
+            self._nplc = max(self._nplc or 0.0, float(value))
 
     def configuration(self) -> Configuration:
         """Function, range and resolution now in use (``CONF?``)."""
