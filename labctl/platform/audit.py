@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -58,7 +58,7 @@ def event_hash(event: AuditEvent) -> str:
 
 def _json_safe(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` as it will read back from the JSON column (Decimals and dates as text)."""
-    return json.loads(json.dumps(data, default=str))
+    return cast(dict[str, Any], json.loads(json.dumps(data, default=str)))
 
 
 def record(session: Session, *, actor: str, action: str, entity_type: str, entity_id: str,

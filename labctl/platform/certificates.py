@@ -139,7 +139,8 @@ class Reported:
 
 
 def _round_to(value: Decimal, U: Decimal) -> tuple[Decimal, Decimal]:
-    r = round_result(value, U)
+    # the engine takes floats and rounds from their shortest repr, so the digits survive
+    r = round_result(float(value), float(U))
     return r.decimal_value, r.decimal_U  # type: ignore[return-value]
 
 
@@ -156,7 +157,7 @@ def report_point(p: ResultPoint, rule: str | None, *, error_shift: Decimal = Dec
         # one-element arrays: the engine's array path (its scalar path is not used here)
         decision = decide([float(error)], [float(U)], [float(p.lower_limit)],
                           [float(p.upper_limit)], rule, k=float(p.coverage_factor))
-        conformity = str(decision.outcome[0])  # type: ignore[index]
+        conformity = str(decision.outcome[0])
     return Reported(p, reference, measured, error, U, conformity)
 
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from labctl.platform.certificates import Reported
 
 
-def _docs():  # type: ignore[no-untyped-def]
+def _docs() -> tuple[Any, Any, Any]:
     """The document functions (imported late: rendering pulls in fpdf2, lxml and signxml)."""
     from labctl.platform.documents import dcc, pdf, signing
 

@@ -28,6 +28,7 @@ from labctl.platform.routes.deps import (
     OptionalPrincipalDep,
     PrincipalDep,
     ReadSessionDep,
+    Responses,
     SessionDep,
     SettingsDep,
 )
@@ -130,8 +131,8 @@ def _document(number: str, revision: int | None, principal: PrincipalDep,
     return data
 
 
-_PDF = {200: {"content": {"application/pdf": {}}, "description": "The PDF certificate"}}
-_XML = {200: {"content": {"application/xml": {}}, "description": "The signed DCC"}}
+_PDF: Responses = {200: {"content": {"application/pdf": {}}, "description": "The PDF certificate"}}
+_XML: Responses = {200: {"content": {"application/xml": {}}, "description": "The signed DCC"}}
 
 
 @router.get("/certificates/{number}/pdf", response_class=Response, tags=["certificates"],

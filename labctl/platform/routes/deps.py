@@ -29,20 +29,23 @@ class ErrorBody(BaseModel):
     details: dict[str, Any] | None = None
 
 
+Responses = dict[int | str, dict[str, Any]]
+
+
 def _resp(description: str) -> dict[str, Any]:
     return {"model": ErrorBody, "description": description}
 
 
-R401 = {401: _resp("No, unknown, revoked or expired bearer token; or bad credentials")}
-R403 = {403: _resp("Authenticated, but the role, scope or separation of duties forbids it")}
-R404 = {404: _resp("No such record (or not visible to the caller)")}
-R409 = {409: _resp("Contradicts the stored state (duplicate, issued certificate is immutable)")}
-R422 = {422: _resp("Invalid input, or a laboratory rule refuses it (see `rule`)")}
-AUTHED: dict[int | str, dict[str, Any]] = {**R401, **R403, **R404, **R422}
-WRITE: dict[int | str, dict[str, Any]] = {**AUTHED, **R409}
-PUBLIC: dict[int | str, dict[str, Any]] = {**R404, **R422}
+R401: Responses = {401: _resp("No, unknown, revoked or expired bearer token; or bad credentials")}
+R403: Responses = {403: _resp("Authenticated, but role, scope or separation of duties forbid it")}
+R404: Responses = {404: _resp("No such record (or not visible to the caller)")}
+R409: Responses = {409: _resp("Contradicts the stored state (duplicate; issued is immutable)")}
+R422: Responses = {422: _resp("Invalid input, or a laboratory rule refuses it (see `rule`)")}
+AUTHED: Responses = {**R401, **R403, **R404, **R422}
+WRITE: Responses = {**AUTHED, **R409}
+PUBLIC: Responses = {**R404, **R422}
 #: Public, but a token may be sent to see more: a bad token is still a 401.
-PUBLIC_OPT: dict[int | str, dict[str, Any]] = {**R401, **R404, **R422}
+PUBLIC_OPT: Responses = {**R401, **R404, **R422}
 
 
 def get_settings(request: Request) -> Settings:
