@@ -368,9 +368,10 @@ def gum(
     """Evaluate a measurement model with the law of propagation of uncertainty (GUM 5).
 
     ``f(**x)`` is a numpy function of the inputs by name that works elementwise on arrays
-    (it is called once with every input stacked along a new first axis); it may return a
-    tuple for several measurands. ``inputs`` maps names to distributions (a plain number is a
-    :class:`~labctl.uncertainty.Constant`); their parameters may be arrays of shape (N,).
+    (it is called with the stencil rows stacked along a new first axis, or, for many points,
+    once per stencil row); it may return a tuple for several measurands. ``inputs`` maps
+    names to distributions (a plain number is a :class:`~labctl.uncertainty.Constant`);
+    their parameters may be arrays of shape (N,).
     ``correlation`` maps pairs of input names to r (−1..1; the matrix must be positive
     semi-definite). ``coverage`` p in (0, 1) gives k = t_{(1+p)/2}(ν_eff) with ν_eff
     truncated to an integer (``truncate_dof``; GUM G.4.1); a fixed ``k`` overrides it and the
