@@ -41,6 +41,12 @@ class TestVisaTransport:
         with VisaTransport(bench.resources["thermometer"], write_termination="\r\n") as link:
             assert link.query("*IDN?").startswith("FLUKE,1594A,")
 
+    def test_crlf_read_termination_with_an_lf_only_instrument(self, bench: Any) -> None:
+        # configured for CRLF, the simulator ends replies with LF alone: no wait for a CR
+        with VisaTransport(bench.resources["dmm"], read_termination="\r\n",
+                           timeout=0.5) as link:
+            assert link.query("SAMP:COUN?") == "+1"
+
     def test_per_call_timeout_overrides_the_link_timeout(self, bench: Any) -> None:
         bench.instruments["dmm"].faults.latency = 0.3
         try:
