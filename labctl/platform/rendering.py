@@ -33,11 +33,11 @@ if TYPE_CHECKING:
     from labctl.platform.certificates import Reported
 
 
-def _docs() -> tuple[Any, Any, Any]:
-    """The document functions (imported late: rendering pulls in fpdf2, lxml and signxml)."""
-    from labctl.platform.documents import dcc, pdf, signing
+def _docs() -> Any:
+    """The documents package (its API loads fpdf2, lxml and signxml lazily)."""
+    from labctl.platform import documents
 
-    return pdf.render_pdf, dcc.build_dcc, signing
+    return documents
 
 
 def build_document(session: Session, cert: Certificate, reported: Sequence[Reported],
@@ -123,22 +123,21 @@ def build_document(session: Session, cert: Certificate, reported: Sequence[Repor
 def render_and_sign(session: Session, cert: Certificate, reported: Sequence[Reported],
                     settings: Settings) -> tuple[bytes, bytes, str]:
     """``(pdf, signed_dcc, content_hash)`` for a certificate being issued."""
-    render_pdf, build_dcc, signing = _docs()
+    docs = _docs()
     lab = session.get(Organisation, cert.organisation_id)
     assert lab is not None
     doc = build_document(session, cert, reported, settings)
-    pdf = render_pdf(doc)
-    xml = build_dcc(doc, pdf=pdf)
+    pdf = docs.render_pdf(doc)
+    xml = docs.build_dcc(doc, pdf=pdf)
     identity = _keystore(str(settings.keys_dir)).get_or_create(lab.code, lab.name)
-    signed = signing.sign_dcc(xml, identity)
-    return pdf, signed, signing.content_hash(signed)
+    signed = docs.sign_dcc(xml, identity)
+    return pdf, signed, docs.content_hash(signed)
 
 
 @functools.lru_cache(maxsize=8)
 def _keystore(directory: str) -> Any:
     """One key store per directory for the process (it caches loaded keys)."""
-    _, _, signing = _docs()
-    return signing.LaboratoryKeyStore(directory)
+    return _docs().LaboratoryKeyStore(directory)
 
 
 def check_signature(cert: Certificate, *, lab_code: str, settings: Settings) -> tuple[bool, str]:
@@ -146,15 +145,19 @@ def check_signature(cert: Certificate, *, lab_code: str, settings: Settings) -> 
     published content hash."""
     if cert.dcc is None:
         return False, "no signed DCC stored"
-    _, _, signing = _docs()
+    docs = _docs()
     try:
         trusted = _keystore(str(settings.keys_dir)).get(lab_code).certificate_pem
     except LookupError:
         return False, f"no signing key on record for laboratory {lab_code}"
-    result = signing.verify_dcc(cert.dcc, trusted_certificate=trusted, at=cert.issued_at)
+    result = docs.verify_dcc(cert.dcc, trusted_certificate=trusted, at=cert.issued_at)
     if not result.valid:
         return False, result.reason or "signature does not verify"
-    if signing.content_hash(cert.dcc) != cert.content_hash:
+    expected = cert.number if cert.revision == 0 else f"{cert.number} rev {cert.revision}"
+    if result.unique_identifier is not None and result.unique_identifier != expected:
+        return False, (f"the signed DCC is {result.unique_identifier!r}, not {expected!r} "
+                       "(a valid document stored under the wrong number)")
+    if docs.content_hash(cert.dcc) != cert.content_hash:
         return False, "the stored DCC does not match the published content hash"
     return True, (f"signed by {result.signer_subject} (certificate SHA-256 "
                   f"{result.certificate_fingerprint})")
