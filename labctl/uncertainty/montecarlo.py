@@ -11,6 +11,8 @@ adaptive procedure of 7.9. :func:`validate_gum` compares a GUM result with a Mon
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import math
 import os
 from collections.abc import Mapping
@@ -254,8 +256,9 @@ def mcm(
     ``max_memory`` bytes, beyond that as float32 deviations from f(x) (resolution ~1e-7·u,
     far below Monte Carlo noise); the inputs are drawn in blocks of ``block_size`` trials
     (default: about 64 MB of draws). The adaptive procedure keeps float32 deviations.
-    More than 4 GiB of stored values (trials × points × outputs × 4 bytes) is refused for a
-    fixed M and ends the adaptive procedure unconverged.
+    With N points whose values would not fit in ``max_memory`` even as float32, a fixed-M
+    run is made for groups of points in turn (child generators of ``rng``). More than 4 GiB
+    of stored values is refused for a fixed M and ends the adaptive procedure unconverged.
     """
     reject_unknown("mcm", unknown)
     inp = check_inputs(inputs)
@@ -331,6 +334,15 @@ def mcm(
         mom.add(dev)
         return dev
 
+    if (trials is not None and len(S) == 1 and P > 1
+            and int(trials) * m * P * 4 > max(max_memory, 4 * m * int(trials))):
+        # Too many points to keep every value of every point at once: run groups of points
+        # one after the other, each within max_memory, from child generators of ``gen``.
+        return _by_point_groups(
+            f, inp, correlation, p, int(trials), gen, m, entropy,
+            significant_digits=significant_digits, shortest=shortest, block_size=block_size,
+            max_memory=max_memory)
+
     mom = _Moments(m, P)
     if trials is not None:
         M = int(trials)
@@ -340,7 +352,7 @@ def mcm(
             raise UncertaintyInputError(
                 "trials", M, f"at most {STORE_HARD_LIMIT // (4 * K)} trials for {K} "
                 "output values per trial (the values kept for the intervals would exceed "
-                f"{STORE_HARD_LIMIT / 2**30:.0f} GiB); split the points over several calls")
+                f"{STORE_HARD_LIMIT / 2**30:.0f} GiB)")
         streams = _streams(gen, M)
         if streams is None:
             if B >= M and dtype == np.float64:
@@ -427,6 +439,50 @@ def mcm(
         coverage=p, trials=M, adaptive=adaptive, converged=converged,
         tolerance=None if tol is None else shape_out(tol), cov=cov, correlation=corr,
         seed_entropy=entropy,
+    )
+
+
+def _take(d: Distribution, sl: slice, n: int) -> Distribution:
+    """The distribution restricted to points ``sl`` (parameters of shape (n,) are sliced)."""
+    new = copy.copy(d)
+    for fl in dataclasses.fields(d):
+        a = getattr(d, fl.name)
+        if isinstance(a, np.ndarray) and a.shape == (n,):
+            object.__setattr__(new, fl.name, a[sl])
+    return new
+
+
+def _by_point_groups(f: Model, inp: Inputs, correlation: Correlation | None, p: float, M: int,
+                     gen: np.random.Generator, m: int, entropy: int | None,
+                     **options: Any) -> MonteCarloResult:
+    n = inp.shape[0]
+    per = max(1, int(options["max_memory"]) // (4 * m * M))
+    groups = [(lo, min(lo + per, n)) for lo in range(0, n, per)]
+    try:
+        children = list(gen.spawn(len(groups)))
+    except (TypeError, ValueError, AttributeError):
+        children = [gen] * len(groups)  # no SeedSequence to spawn from: draw on in turn
+    parts: list[MonteCarloResult] = []
+    for (lo, hi), child in zip(groups, children, strict=True):
+        sub = {nm: _take(d, slice(lo, hi), n) for nm, d in zip(inp.names, inp.dists,
+                                                                strict=True)}
+        parts.append(mcm(f, sub, correlation, p, M, child, **options))
+
+    def cat(get: Any) -> Array:
+        # points are the last axis of every per-point field
+        return np.concatenate([np.asarray(get(r)) for r in parts], axis=-1)
+
+    cov = corr = None
+    if m > 1:
+        cov = cat(lambda r: r.cov)
+        corr = cat(lambda r: r.correlation)
+    return MonteCarloResult(
+        value=cat(lambda r: r.value), u=cat(lambda r: r.u),
+        interval=(cat(lambda r: r.interval[0]), cat(lambda r: r.interval[1])),
+        shortest_interval=(cat(lambda r: r.shortest_interval[0]),
+                           cat(lambda r: r.shortest_interval[1])),
+        coverage=p, trials=M, adaptive=False, converged=True, tolerance=None, cov=cov,
+        correlation=corr, seed_entropy=entropy,
     )
 
 

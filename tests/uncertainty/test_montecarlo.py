@@ -162,11 +162,30 @@ def test_validation_of_a_linear_gaussian_model_passes():
 
 
 def test_too_many_values_to_keep_is_refused_before_drawing():
-    # 10^7 trials × 200 points × 4 bytes = 8 GB of values for the intervals
-    inputs = {"x": Normal(np.arange(200.0), 0.1)}
+    # 2·10^9 trials × 4 bytes = 8 GB of values for the intervals
     with pytest.raises(UncertaintyInputError) as exc:
-        mcm(lambda x: x, inputs, trials=10**7, rng=1)
+        mcm(lambda x: x, {"x": Normal(0.0, 1.0)}, trials=2 * 10**9, rng=1)
     assert exc.value.field == "trials" and "GiB" in str(exc.value)
+
+
+def test_many_points_run_in_groups_within_the_memory_budget():
+    x = np.linspace(1.0, 10.0, 10)
+    inputs = {"x": Normal(x, 0.01 * x), "g": Rectangular(1.0, 0.02), "c": Normal(0.0, 0.001)}
+
+    def f(x, g, c):
+        return x * g + c, x - c
+
+    whole = mcm(f, inputs, trials=200_000, rng=np.random.default_rng(16))
+    grouped = mcm(f, inputs, max_memory=3 * 4 * 2 * 200_000, trials=200_000,
+                  rng=np.random.default_rng(17))  # 3 points per group
+    assert grouped.value.shape == whole.value.shape == (2, 10)
+    assert grouped.u == pytest.approx(whole.u, rel=0.02)
+    assert grouped.interval[1] == pytest.approx(whole.interval[1], rel=1e-3)
+    assert grouped.cov.shape == (2, 2, 10)
+    assert grouped.correlation[0, 1] == pytest.approx(whole.correlation[0, 1], abs=0.02)
+    again = mcm(f, inputs, max_memory=3 * 4 * 2 * 200_000, trials=200_000,
+                rng=np.random.default_rng(17))
+    assert np.array_equal(again.u, grouped.u)
 
 
 def test_a_model_returning_nan_in_a_trial_names_the_trial():
