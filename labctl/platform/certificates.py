@@ -49,6 +49,7 @@ from labctl.platform.models.certificates import (
     CertificateFlag,
     CertificatePublic,
     CertificateStandard,
+    CertificateUpdate,
     PointPublic,
     ResultPoint,
     ResultPosting,
@@ -565,6 +566,42 @@ def amend_certificate(session: Session, *, principal: Principal, number: str,
                  organisation_id=new.organisation_id, reason=reason)
     session.commit()
     return new
+
+
+def update_draft(session: Session, *, principal: Principal, number: str,
+                 data: CertificateUpdate) -> Certificate:
+    """Change a draft's administrative content (technician of the laboratory).
+
+    What was measured (times, standards, performer, quantity, procedure) is not edited: a
+    measurement made differently is a new certificate. A checked draft goes back to draft.
+    """
+    cert = latest(session, number)
+    require_role(session, principal, Role.TECHNICIAN, cert.organisation_id,
+                 action="certificate.update")
+    if cert.status not in (CertificateStatus.DRAFT, CertificateStatus.CHECKED):
+        raise ConflictError(f"certificate {number} rev {cert.revision} is {cert.status}; "
+                            "only drafts change (amend an issued certificate)")
+    changes = data.model_dump(exclude_unset=True, exclude={"reason"}, mode="json")
+    if not changes:
+        raise ValidationError("body", {}, "at least one field to change besides the reason")
+    for key, value in data.model_dump(exclude_unset=True, exclude={"reason"}).items():
+        if key == "conditions":
+            value = [c.model_dump(mode="json") for c in data.conditions or []]
+        elif key == "decision_rule":
+            value = value.value if value is not None else ""
+        elif value is None and key not in ("receipt_date",):
+            raise ValidationError(key, None, "a value (omit the field to keep it)")
+        setattr(cert, key, value)
+    if cert.status == CertificateStatus.CHECKED:  # a change needs a new check
+        cert.status = CertificateStatus.DRAFT.value
+        cert.checked_by_id = None
+        cert.checked_at = None
+    session.add(cert)
+    audit.record(session, actor=principal.actor, action="certificate.update",
+                 entity_type="certificate", entity_id=f"{cert.number}/{cert.revision}",
+                 organisation_id=cert.organisation_id, reason=data.reason, data=changes)
+    session.commit()
+    return cert
 
 
 def discard_posting(session: Session, *, principal: Principal, number: str,

@@ -98,6 +98,9 @@ def test_verification_detects_a_tampered_stored_dcc(api: httpx.Client, world: Wo
 def test_issued_certificates_are_immutable(api: httpx.Client, world: World,
                                           chain: Chain) -> None:
     number = chain.c3["number"]
+    r = api.patch(f"/api/v1/certificates/{number}", headers=world.headers("lab", "technician"),
+                  json={"reason": "r", "customer_name": "X"})
+    assert r.status_code == 409
     r = _results(api, world, number, [point()])
     assert r.status_code == 409 and "immutable" in r.json()["detail"]
     assert api.post(f"/api/v1/certificates/{number}/check",
@@ -118,6 +121,14 @@ def test_amendment_is_a_new_revision_that_replaces_the_old(api: httpx.Client, wo
                       headers=world.headers("lab", "approver")), 201)
     assert new["revision"] == 1 and new["status"] == "draft"
     assert new["replaces"] == f"{number} rev 0" and len(new["points"]) == 1
+    fixed = ok(api.patch(f"/api/v1/certificates/{number}", headers=world.headers(
+        "lab", "technician"), json={"reason": "address was wrong",
+                                    "customer_name": "Customer GmbH"}))
+    assert fixed["customer_name"] == "Customer GmbH" and fixed["revision"] == 1
+    # the issued revision 0 is untouched
+    assert ok(api.get(f"/api/v1/certificates/{number}", params={"revision": 0},
+                      headers=world.headers("lab", "approver")))["customer_name"] == \
+        "Customer Ltd"
     # until the amendment is issued, revision 0 stays the valid one
     assert ok(api.get(f"/api/v1/verify/{number}"))["revision"] == 0
     issued = issue(api, world, "lab", number, [point(nominal="5", error="0.000001")])
@@ -368,3 +379,20 @@ def test_issued_rows_are_guarded_below_the_services(chain: Chain, db_engine: obj
         s.delete(point_row)
         with pytest.raises(ConflictError, match="cannot change"):
             s.flush()
+
+
+def test_editing_a_checked_draft_sends_it_back_to_check(api: httpx.Client, world: World,
+                                                        chain: Chain) -> None:
+    cert = _ready(api, world, chain)
+    number = cert["number"]
+    assert api.patch(f"/api/v1/certificates/{number}", headers=world.headers("lab", "checker"),
+                     json={"reason": "r", "location": "Site"}).status_code == 403
+    edited = ok(api.patch(f"/api/v1/certificates/{number}",
+                          headers=world.headers("lab", "technician"),
+                          json={"reason": "performed on site", "location": "Customer site",
+                                "statements": ["Adjusted before calibration."]}))
+    assert edited["status"] == "draft" and edited["checked_by"] is None
+    assert edited["location"] == "Customer site"
+    r = api.patch(f"/api/v1/certificates/{number}", headers=world.headers("lab", "technician"),
+                  json={"reason": "nothing"})
+    assert r.status_code == 422

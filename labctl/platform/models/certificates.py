@@ -300,6 +300,29 @@ class CertificatePublic(BaseModel):
     flags: list[dict[str, Any]]
 
 
+class CertificateUpdate(BaseModel):
+    """Changes to a draft (e.g. what an amendment corrects); omitted fields stay as they are.
+
+    ``reason`` is recorded in the audit trail (and, for an amendment, says what changed).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = PField(min_length=1, max_length=1000)
+    customer_name: str | None = PField(default=None, min_length=1, max_length=200)
+    customer_address: str | None = PField(default=None, max_length=500)
+    item_description: str | None = PField(default=None, min_length=1, max_length=300)
+    item_manufacturer: str | None = PField(default=None, max_length=100)
+    item_model: str | None = PField(default=None, max_length=100)
+    item_serial_number: str | None = PField(default=None, max_length=100)
+    item_identifier: str | None = PField(default=None, max_length=100)
+    method: str | None = PField(default=None, min_length=1, max_length=300)
+    location: str | None = PField(default=None, min_length=1, max_length=300)
+    receipt_date: date | None = None
+    decision_rule: DecisionRule | None = None
+    conditions: list[ConditionIn] | None = PField(default=None, max_length=20)
+    statements: list[str] | None = PField(default=None, max_length=20)
+
+
 class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: str = PField(min_length=1, max_length=1000)

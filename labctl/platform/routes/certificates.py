@@ -15,6 +15,7 @@ from labctl.platform.models.base import CertificateStatus, Role
 from labctl.platform.models.certificates import (
     CertificateCreate,
     CertificatePublic,
+    CertificateUpdate,
     ReasonIn,
     ResultsIn,
     ResultsPosted,
@@ -53,6 +54,16 @@ def read_certificate(number: str, principal: PrincipalDep, session: ReadSessionD
     """A certificate revision (laboratory staff and the customer)."""
     return certificates.certificate_public(
         session, certificates.readable(session, principal, number, revision))
+
+
+@router.patch("/certificates/{number}", response_model=CertificatePublic,
+              tags=["certificates"], responses=WRITE)
+def update_certificate(number: str, body: CertificateUpdate, principal: PrincipalDep,
+                       session: SessionDep) -> CertificatePublic:
+    """Correct a draft's administrative content, with the reason (a checked draft needs a
+    new check)."""
+    return certificates.certificate_public(session, certificates.update_draft(
+        session, principal=principal, number=number, data=body))
 
 
 @router.post("/certificates/{number}/results", response_model=ResultsPosted, status_code=201,
