@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
 from labctl.errors import NotFoundError, PermissionDeniedError
@@ -164,12 +166,39 @@ def read_dcc(number: str, principal: PrincipalDep, session: ReadSessionDep,
                     media_type="application/xml")
 
 
+def _verification_page(v: Verification) -> str:
+    """The page the certificate's QR code opens in a phone's browser (no script, no assets)."""
+    ok = v.signature_valid and v.current
+    verdict = ("Genuine and current" if ok else
+               "Genuine, but no longer current" if v.signature_valid else
+               "NOT VERIFIED")
+    rows = [("Certificate", f"{v.number} (revision {v.revision})"), ("Status", v.status.value),
+            ("Laboratory", v.laboratory), ("Issued", str(v.issue_date or "")),
+            ("Signature", "valid" if v.signature_valid else "INVALID"),
+            ("Detail", v.signature_detail), ("Content SHA-256", v.content_hash)]
+    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(val)}</td></tr>"
+                   for k, val in rows)
+    colour = "#0a7d28" if ok else "#b58100" if v.signature_valid else "#b00020"
+    return (f"<!doctype html><html lang=en><meta charset=utf-8>"
+            f"<meta name=viewport content='width=device-width'>"
+            f"<title>Verification of {html.escape(v.number)}</title>"
+            f"<h1 style='color:{colour}'>{html.escape(verdict)}</h1>"
+            f"<table>{body}</table></html>")
+
+
 @router.get("/verify/{number}", response_model=Verification, tags=["verification"],
-            responses=PUBLIC)
+            responses={**PUBLIC, 200: {"content": {"application/json": {}, "text/html": {}},
+                                       "description": "JSON, or a page for a browser"}})
 def verify_certificate(number: str, session: ReadSessionDep, settings: SettingsDep,
-                       revision: Revision = None) -> Verification:
-    """Public: status, revision, content hash and whether the laboratory's signature holds."""
-    return certificates.verify(session, number=number, revision=revision, settings=settings)
+                       request: Request, revision: Revision = None) -> Verification | Response:
+    """Public: status, revision, content hash and whether the laboratory's signature holds.
+
+    A browser (``Accept: text/html``, e.g. from the certificate's QR code) gets a page.
+    """
+    v = certificates.verify(session, number=number, revision=revision, settings=settings)
+    if "text/html" in request.headers.get("accept", ""):
+        return HTMLResponse(_verification_page(v))
+    return v
 
 
 @router.get("/certificates/{number}/traceability", response_model=traceability.Traceability,
