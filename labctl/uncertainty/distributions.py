@@ -192,21 +192,30 @@ class Normal(Distribution):
 
 
 @dataclass(frozen=True, init=False, eq=False, repr=False)
-class Rectangular(Distribution):
-    """Uniform on [value − half_width, value + half_width] (JCGM 101 6.4.2); u = a/√3."""
+class _SymmetricBounded(Distribution):
+    """A distribution on [value − half_width, value + half_width] with no other parameter."""
 
-    kind: ClassVar[str] = "rectangular"
     half_width: Array
 
     def __init__(self, value: ArrayLike, half_width: ArrayLike, dof: ArrayLike = math.inf
                  ) -> None:
-        n = "Rectangular"
+        n = type(self).__name__
         self._set(
             value=_array(n, "value", value, allowed="a finite estimate"),
             half_width=_array(n, "half_width", half_width, low=0.0,
                               allowed="a finite half-width >= 0"),
             dof=_dof(n, dof),
         )
+
+    def _params(self) -> tuple[str, ...]:
+        return ("value", "half_width", "dof")
+
+
+@dataclass(frozen=True, init=False, eq=False, repr=False)
+class Rectangular(_SymmetricBounded):
+    """Uniform on [value − half_width, value + half_width] (JCGM 101 6.4.2); u = a/√3."""
+
+    kind: ClassVar[str] = "rectangular"
 
     @classmethod
     def from_bounds(cls, lower: ArrayLike, upper: ArrayLike, dof: ArrayLike = math.inf
@@ -222,9 +231,6 @@ class Rectangular(Distribution):
     def u(self) -> Array:
         return self.half_width / math.sqrt(3.0)
 
-    def _params(self) -> tuple[str, ...]:
-        return ("value", "half_width", "dof")
-
     def sample(self, rng: np.random.Generator, size: int) -> Array:
         return rng.uniform(_scalar(self.value - self.half_width),
                            _scalar(self.value + self.half_width), self._size(size))
@@ -234,28 +240,14 @@ class Rectangular(Distribution):
 
 
 @dataclass(frozen=True, init=False, eq=False, repr=False)
-class Triangular(Distribution):
+class Triangular(_SymmetricBounded):
     """Symmetric triangular on [value − a, value + a] (JCGM 101 6.4.5); u = a/√6."""
 
     kind: ClassVar[str] = "triangular"
-    half_width: Array
-
-    def __init__(self, value: ArrayLike, half_width: ArrayLike, dof: ArrayLike = math.inf
-                 ) -> None:
-        n = "Triangular"
-        self._set(
-            value=_array(n, "value", value, allowed="a finite estimate"),
-            half_width=_array(n, "half_width", half_width, low=0.0,
-                              allowed="a finite half-width >= 0"),
-            dof=_dof(n, dof),
-        )
 
     @property
     def u(self) -> Array:
         return self.half_width / math.sqrt(6.0)
-
-    def _params(self) -> tuple[str, ...]:
-        return ("value", "half_width", "dof")
 
     def sample(self, rng: np.random.Generator, size: int) -> Array:
         # JCGM 101 6.4.5.4: the sum of two rectangular variates.
@@ -316,29 +308,15 @@ class Trapezoidal(Distribution):
 
 
 @dataclass(frozen=True, init=False, eq=False, repr=False)
-class Arcsine(Distribution):
+class Arcsine(_SymmetricBounded):
     """U-shaped (arcsine) on [value − a, value + a] (JCGM 101 6.4.6), e.g. a sinusoidally
     cycling temperature; u = a/√2."""
 
     kind: ClassVar[str] = "arcsine"
-    half_width: Array
-
-    def __init__(self, value: ArrayLike, half_width: ArrayLike, dof: ArrayLike = math.inf
-                 ) -> None:
-        n = "Arcsine"
-        self._set(
-            value=_array(n, "value", value, allowed="a finite estimate"),
-            half_width=_array(n, "half_width", half_width, low=0.0,
-                              allowed="a finite half-width >= 0"),
-            dof=_dof(n, dof),
-        )
 
     @property
     def u(self) -> Array:
         return self.half_width / math.sqrt(2.0)
-
-    def _params(self) -> tuple[str, ...]:
-        return ("value", "half_width", "dof")
 
     def sample(self, rng: np.random.Generator, size: int) -> Array:
         # JCGM 101 6.4.6.4: (a + b)/2 + (b − a)/2 · sin(2πr).
