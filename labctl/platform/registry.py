@@ -36,6 +36,7 @@ from labctl.platform.models.registry import (
     CapabilityTerm,
     CorrectionCreate,
     CorrectionPublic,
+    EntryUpdate,
     ExternalCalibrationCreate,
     Page,
     ReviewDecision,
@@ -164,6 +165,93 @@ def _review(session: Session, *, principal: Principal, row: Standard | Capabilit
                  entity_type=entity, entity_id=key, organisation_id=row.organisation_id,
                  reason=decision.comment)
     session.commit()
+
+
+_STANDARD_ONLY = {"description", "manufacturer", "model", "serial_number", "accuracy_class",
+                  "calibration_interval_days"}
+
+
+def _update_entry(session: Session, *, principal: Principal, row: Standard | Capability,
+                  entity: str, key: str, data: EntryUpdate) -> None:
+    """Edit a draft entry (data entry of the holder); published entries are revised first."""
+    require_role(session, principal, Role.DATA_ENTRY, row.organisation_id,
+                 action=f"{entity}.update")
+    if row.review_state != ReviewState.DRAFT:
+        raise ConflictError(f"{entity} {key} is {row.review_state}; only a draft is edited "
+                            "(revise a published entry first)")
+    changes = data.model_dump(exclude_unset=True, exclude={"reason"})
+    if not changes:
+        raise ValidationError("body", {}, "at least one field to change besides the reason")
+    allowed = (_STANDARD_ONLY if entity == "standard" else {"method"}) | {
+        "range_min", "range_max", "uncertainty_relative", "uncertainty_absolute"}
+    for name, value in changes.items():
+        if name not in allowed:
+            raise ValidationError(name, value, f"one of {sorted(allowed)} for a {entity}")
+        if value is None:
+            raise ValidationError(name, None, "a value (omit the field to keep it)")
+        setattr(row, name, value)
+    if row.range_min > row.range_max:
+        raise ValidationError("range_min", str(row.range_min),
+                              f"at most range_max={row.range_max}")
+    row.range_min_f, row.range_max_f = float(row.range_min), float(row.range_max)
+    row.uncertainty_relative_f = float(row.uncertainty_relative)
+    row.uncertainty_absolute_f = float(row.uncertainty_absolute)
+    row.created_by_id = principal.user_id  # the last editor is the author its reviewer checks
+    session.add(row)
+    audit.record(session, actor=principal.actor, action=f"{entity}.update", entity_type=entity,
+                 entity_id=key, organisation_id=row.organisation_id, reason=data.reason,
+                 data=data.model_dump(exclude_unset=True, mode="json"))
+    session.commit()
+
+
+def _revise(session: Session, *, principal: Principal, row: Standard | Capability, entity: str,
+            key: str, reason: str) -> None:
+    """Take a published entry back to draft for changes (it leaves the public registry until
+    a reviewer publishes it again)."""
+    require_any_role(session, principal, (Role.DATA_ENTRY, Role.REVIEWER), row.organisation_id,
+                     action=f"{entity}.revise")
+    if row.review_state != ReviewState.PUBLISHED:
+        raise ConflictError(f"{entity} {key} is {row.review_state}; only a published entry is "
+                            "revised")
+    row.review_state = ReviewState.DRAFT.value
+    row.reviewed_by_id = None
+    row.published_at = None
+    session.add(row)
+    audit.record(session, actor=principal.actor, action=f"{entity}.revise", entity_type=entity,
+                 entity_id=key, organisation_id=row.organisation_id, reason=reason)
+    session.commit()
+
+
+def update_standard(session: Session, *, principal: Principal, identifier: str,
+                    data: EntryUpdate) -> Standard:
+    row = standard_by_identifier(session, identifier)
+    _update_entry(session, principal=principal, row=row, entity="standard", key=identifier,
+                  data=data)
+    return row
+
+
+def revise_standard(session: Session, *, principal: Principal, identifier: str,
+                    reason: str) -> Standard:
+    row = standard_by_identifier(session, identifier)
+    _revise(session, principal=principal, row=row, entity="standard", key=identifier,
+            reason=reason)
+    return row
+
+
+def update_capability(session: Session, *, principal: Principal, cmc_id: int,
+                      data: EntryUpdate) -> Capability:
+    row = capability_by_id(session, cmc_id)
+    _update_entry(session, principal=principal, row=row, entity="capability", key=str(cmc_id),
+                  data=data)
+    return row
+
+
+def revise_capability(session: Session, *, principal: Principal, cmc_id: int,
+                      reason: str) -> Capability:
+    row = capability_by_id(session, cmc_id)
+    _revise(session, principal=principal, row=row, entity="capability", key=str(cmc_id),
+            reason=reason)
+    return row
 
 
 def submit_standard(session: Session, *, principal: Principal, identifier: str) -> Standard:

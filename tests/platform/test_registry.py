@@ -199,3 +199,31 @@ def test_cmc_needs_an_uncertainty(api: httpx.Client, world: World) -> None:
     assert r.status_code == 422 and r.json()["field"] == "uncertainty_relative"
     cmc = publish_cmc(api, world, "lab")
     assert ok(api.get(f"/api/v1/capabilities/{cmc['id']}"))["review_state"] == "published"
+
+
+def test_editing_goes_back_through_review(api: httpx.Client, world: World) -> None:
+    std = publish_standard(api, world, "lab")
+    ident = std["identifier"]
+    de, rv = world.headers("lab", "data_entry"), world.headers("lab", "reviewer")
+    body = {"reason": "range extended after upgrade", "range_max": "20"}
+    assert api.patch(f"/api/v1/standards/{ident}", headers=de, json=body).status_code == 409
+    ok(api.post(f"/api/v1/standards/{ident}/revise", headers=de, json={"reason": "upgrade"}))
+    assert api.get(f"/api/v1/standards/{ident}").status_code == 404  # out of the public view
+    assert api.patch(f"/api/v1/standards/{ident}", headers=rv, json=body).status_code == 403
+    edited = ok(api.patch(f"/api/v1/standards/{ident}", headers=de, json=body))
+    assert edited["range_max"] == "20" and edited["review_state"] == "draft"
+    r = api.patch(f"/api/v1/standards/{ident}", headers=de,
+                  json={"reason": "x", "range_min": "30"})
+    assert r.status_code == 422 and r.json()["field"] == "range_min"
+    r = api.patch(f"/api/v1/standards/{ident}", headers=de, json={"reason": "x",
+                                                                  "method": "m"})
+    assert r.status_code == 422 and r.json()["field"] == "method"
+    ok(api.post(f"/api/v1/standards/{ident}/submit", headers=de))
+    ok(api.post(f"/api/v1/standards/{ident}/review", headers=rv, json={"approve": True}))
+    found = ok(api.get("/api/v1/standards", params={"q": ident, "value": "15"}))
+    assert [s["identifier"] for s in found["items"]] == [ident]
+    cmc = publish_cmc(api, world, "lab")
+    ok(api.post(f"/api/v1/capabilities/{cmc['id']}/revise", headers=rv, json={"reason": "r"}))
+    got = ok(api.patch(f"/api/v1/capabilities/{cmc['id']}", headers=de,
+                       json={"reason": "better", "uncertainty_relative": "0.0000015"}))
+    assert got["uncertainty_relative"] == "0.0000015"

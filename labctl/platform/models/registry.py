@@ -278,6 +278,26 @@ class CapabilityPublic(BaseModel):
     review_state: ReviewState
 
 
+class EntryUpdate(BaseModel):
+    """Changes to a draft registry entry (standard or CMC); omitted fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+    reason: str = PField(min_length=1, max_length=1000)
+    description: str | None = PField(default=None, min_length=1, max_length=300)
+    manufacturer: str | None = PField(default=None, max_length=100)
+    model: str | None = PField(default=None, max_length=100)
+    serial_number: str | None = PField(default=None, max_length=100)
+    accuracy_class: str | None = PField(default=None, max_length=64)
+    calibration_interval_days: int | None = PField(default=None, ge=1, le=3650)
+    method: str | None = PField(default=None, max_length=300)
+    range_min: Dec | None = PField(default=None, allow_inf_nan=False, max_digits=30)
+    range_max: Dec | None = PField(default=None, allow_inf_nan=False, max_digits=30)
+    uncertainty_relative: Dec | None = PField(default=None, ge=0, allow_inf_nan=False,
+                                              max_digits=30)
+    uncertainty_absolute: Dec | None = PField(default=None, ge=0, allow_inf_nan=False,
+                                              max_digits=30)
+
+
 class ReviewDecision(BaseModel):
     model_config = ConfigDict(extra="forbid")
     approve: bool

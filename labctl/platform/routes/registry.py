@@ -9,12 +9,14 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from labctl.platform import registry
 from labctl.platform.models.base import StandardKind, StandardStatus
+from labctl.platform.models.certificates import ReasonIn
 from labctl.platform.models.registry import (
     CalibrationPublic,
     CapabilityCreate,
     CapabilityPublic,
     CorrectionCreate,
     CorrectionPublic,
+    EntryUpdate,
     ExternalCalibrationCreate,
     Page,
     ReviewDecision,
@@ -98,6 +100,24 @@ def read_standard(identifier: str, session: ReadSessionDep,
                                                                         principal))
 
 
+@router.patch("/standards/{identifier}", response_model=StandardPublic, tags=["registry"],
+              responses=WRITE)
+def update_standard(identifier: str, body: EntryUpdate, principal: PrincipalDep,
+                    session: SessionDep) -> StandardPublic:
+    """Edit a draft standard (data entry of the holder), with the reason."""
+    return registry.standard_public(session, registry.update_standard(
+        session, principal=principal, identifier=identifier, data=body))
+
+
+@router.post("/standards/{identifier}/revise", response_model=StandardPublic,
+             tags=["registry"], responses=WRITE)
+def revise_standard(identifier: str, body: ReasonIn, principal: PrincipalDep,
+                    session: SessionDep) -> StandardPublic:
+    """Take a published standard back to draft for changes (it needs a new review)."""
+    return registry.standard_public(session, registry.revise_standard(
+        session, principal=principal, identifier=identifier, reason=body.reason))
+
+
 @router.post("/standards/{identifier}/submit", response_model=StandardPublic,
              tags=["registry"], responses=WRITE)
 def submit_standard(identifier: str, principal: PrincipalDep,
@@ -169,6 +189,24 @@ def read_capability(cmc_id: CmcId, session: ReadSessionDep,
     """A published CMC (drafts only for people of the laboratory)."""
     return registry.capability_public(session, registry.visible_capability(session, cmc_id,
                                                                             principal))
+
+
+@router.patch("/capabilities/{cmc_id}", response_model=CapabilityPublic, tags=["registry"],
+              responses=WRITE)
+def update_capability(cmc_id: CmcId, body: EntryUpdate, principal: PrincipalDep,
+                      session: SessionDep) -> CapabilityPublic:
+    """Edit a draft CMC (data entry of the laboratory), with the reason."""
+    return registry.capability_public(session, registry.update_capability(
+        session, principal=principal, cmc_id=cmc_id, data=body))
+
+
+@router.post("/capabilities/{cmc_id}/revise", response_model=CapabilityPublic,
+             tags=["registry"], responses=WRITE)
+def revise_capability(cmc_id: CmcId, body: ReasonIn, principal: PrincipalDep,
+                      session: SessionDep) -> CapabilityPublic:
+    """Take a published CMC back to draft for changes (it needs a new review)."""
+    return registry.capability_public(session, registry.revise_capability(
+        session, principal=principal, cmc_id=cmc_id, reason=body.reason))
 
 
 @router.post("/capabilities/{cmc_id}/submit", response_model=CapabilityPublic,
