@@ -349,7 +349,7 @@ def main() -> None:
             continue
         # interleaved, best of each: a load change hits both sides alike
         pairs = [(best(lambda fn=fn: fn(M), 1), best(lambda: labctl_mc(M), 1))
-                 for _ in range(rep)]
+                 for _ in range(2 * rep)]
         t, t_lab_now = (min(col) for col in zip(*pairs, strict=True))
         row(name, t, t_lab_now, f"[labctl {t_lab_now * 1e3:.1f} ms alongside]")
 
