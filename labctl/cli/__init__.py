@@ -1,6 +1,7 @@
 """The ``labctl`` command line: wires the parts together, nothing else.
 
-One module per topic: ``bench`` (simulators, instruments), ``run`` (procedures).
+One module per topic: ``bench`` (simulators, instruments), ``run`` (procedures), ``demo``
+(everything, on the embedded default).
 """
 
 from __future__ import annotations
@@ -8,12 +9,13 @@ from __future__ import annotations
 import typer
 
 import labctl
-from labctl.cli import bench, run
+from labctl.cli import bench, demo, run
 
 app = typer.Typer(help="labctl: calibration-laboratory control", no_args_is_help=True,
                   add_completion=False)
 bench.register(app)
 run.register_commands(app)
+demo.register_commands(app)
 
 
 @app.command()

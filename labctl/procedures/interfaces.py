@@ -18,12 +18,12 @@ from labctl.procedures.results import PointResult, RunEvent
 
 @dataclass(frozen=True)
 class Correction:
-    """A certified error parameter of a standard, with its standard uncertainty.
+    """A certified error parameter of a standard on one range, with its standard uncertainty.
 
-    As calibration certificates state them, errors are *indication (or output) minus true
-    value*: ``parameter`` ``"gain"`` is the relative error (unit 1) and ``"offset"`` the error
-    at zero (in ``unit``) on the range ``range_label``. So a source's true output is
-    ``nominal·(1 + gain) + offset`` and a meter's true input is ``(reading − offset)/(1 + gain)``.
+    ``parameter`` ``"gain"`` is a relative error (unit 1), ``"offset"`` an error at zero (in
+    ``unit``). They describe the instrument as its certificate found it: a source's actual
+    output is ``setting·(1 + gain) + offset``; a meter reads ``true·(1 + gain) + offset``, so
+    its true input is ``(reading − offset)/(1 + gain)``.
     """
 
     quantity: str
@@ -52,9 +52,15 @@ class RegisteredStandard:
     corrections: tuple[Correction, ...] = ()
     specification: dict[str, Any] = field(default_factory=dict)
 
-    def correction(self, quantity: str, range_label: str, parameter: str) -> Correction | None:
-        return next((c for c in self.corrections if c.quantity == quantity
-                     and c.range_label == range_label and c.parameter == parameter), None)
+    def correction(self, quantity: str, range_label: str | None,
+                   parameter: str) -> Correction | None:
+        """The correction of ``parameter`` on ``range_label`` (``None``: the only range)."""
+        found = [c for c in self.corrections if c.quantity == quantity
+                 and c.parameter == parameter
+                 and (range_label is None or c.range_label == range_label)]
+        if range_label is None and len({c.range_label for c in found}) > 1:
+            return None  # ambiguous: the caller must name the range
+        return found[0] if found else None
 
 
 class StandardsRegister(Protocol):

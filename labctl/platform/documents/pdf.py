@@ -76,6 +76,42 @@ def _strings(obj: object) -> Iterator[str]:
             yield from _strings(v)
 
 
+#: Units a certificate states with an SI prefix chosen per range (100 mV range in mV).
+_PREFIXABLE = frozenset({"V", "A", "Ω", "W", "Hz"})
+_NUMERIC = ("nominal", "reference_value", "measured_value", "error", "expanded_uncertainty",
+            "lower_limit", "upper_limit")
+
+
+def _range_scales(points: tuple[ResultPoint, ...]) -> dict[str, tuple[str, int]]:
+    """Per range label, the SI prefix and power of ten its rows are printed in.
+
+    Chosen from the largest nominal of the range, so one range reads in one unit (its zero
+    point included) and small values keep few digits: 0.00000028 V reads 0.00028 mV.
+    """
+    groups: dict[str, list[ResultPoint]] = {}
+    for p in points:
+        groups.setdefault(p.range_label, []).append(p)
+    scales: dict[str, tuple[str, int]] = {}
+    for label, pts in groups.items():
+        big = max(abs(p.nominal) for p in pts) or max(abs(p.reference_value) for p in pts)
+        if pts[0].unit not in _PREFIXABLE or big == 0 or big >= 1:
+            scales[label] = ("", 0)
+        elif big >= Decimal("0.001"):
+            scales[label] = ("m", 3)
+        else:
+            scales[label] = ("µ", 6)
+    return scales
+
+
+def _scaled(p: ResultPoint, power: int) -> ResultPoint:
+    """``p`` with its values in the prefixed unit (exact: Decimal scaling, no rounding)."""
+    if power == 0:
+        return p
+    return dataclasses.replace(p, **{
+        name: getattr(p, name).scaleb(power) for name in _NUMERIC
+        if getattr(p, name) is not None})
+
+
 def _limits(p: ResultPoint, field: str) -> str:
     lo, hi = p.lower_limit, p.upper_limit
     if lo is None and hi is None:
@@ -415,12 +451,15 @@ def _results_table(pdf: _CertificatePdf, table: ResultTable, t: int) -> None:
     scale = pdf.epw_ / sum(widths)
     widths = [w * scale for w in widths]
     rows = []
-    for i, p in enumerate(points):
+    scales = _range_scales(points)
+    for i, point in enumerate(points):
         field = f"results[{t}].points[{i}]"
+        prefix, power = scales[point.range_label]
+        p = _scaled(point, power)
         cells = [
             p.range_label or "–",
             plain(p.nominal, field=f"{field}.nominal"),
-            print_unit(p.unit),
+            prefix + print_unit(p.unit),
             plain(p.reference_value, field=f"{field}.reference_value"),
             plain(p.measured_value, field=f"{field}.measured_value"),
             plain(p.error, field=f"{field}.error"),

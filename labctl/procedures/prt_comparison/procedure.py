@@ -7,13 +7,14 @@ own stable flag). Reference temperature and PRT resistance are then read alterna
 
 Per point the deviation of the PRT from the standard IEC 60751 curve is reported:
 
-    Δt = t_IEC(R) − t_ref,   t_ref = t_read − e_ref + δt_block,
+    Δt = t_IEC(R) − t_ref,   t_ref = (t_read − e_ref) / (1 + g_ref) + δt_block,
     R = (R_ind + δR_res − o_dmm) / (1 + g_dmm)
 
-with t_read the mean reference reading (Type A), e_ref the reference thermometer's error from
-its certificate, δt_block the block's radial non-uniformity between the wells (rectangular,
-growing with the excess over room temperature), R_ind the mean DMM reading (Type A), g_dmm and
-o_dmm the DMM's certified gain and offset errors on its range, δR_res the DMM's resolution.
+with t_read the mean reference reading (Type A), e_ref and g_ref the reference thermometer's
+offset and gain errors from its certificate (g_ref = 0 when it states an offset only),
+δt_block the block's radial non-uniformity between the wells (rectangular, growing with the
+excess over room temperature), R_ind the mean DMM reading (Type A), g_dmm and o_dmm the DMM's
+certified gain and offset errors on its range, δR_res the DMM's resolution.
 Conformity is judged against an IEC 60751 tolerance class.
 
 Over all points, Callendar–Van Dusen coefficients R0, A, B are fitted (R = R0·(1 + A·t + B·t²),
@@ -245,7 +246,8 @@ class PrtComparison(Procedure):
         p: PrtParameters = self.parameters
         ref_std: RegisteredStandard = standards["thermometer"]
         dmm_std: RegisteredStandard = standards["dmm"]
-        e_ref = ref_std.correction("temperature", "all", "offset")
+        e_ref = ref_std.correction("temperature", None, "offset")
+        g_ref = ref_std.correction("temperature", None, "gain")
         label = _range_label(dmm_range)
         g_dmm = dmm_std.correction("resistance", label, "gain")
         o_dmm = dmm_std.correction("resistance", label, "offset")
@@ -265,6 +267,8 @@ class PrtComparison(Procedure):
             "t_read": (Normal(float(t_reads.mean()), s_t / math.sqrt(n_t), dof=n_t - 1)
                        if s_t > 0 else Constant(float(t_reads.mean()))),
             "e_ref": Normal(e_ref.value, e_ref.u, dof=e_ref.dof),
+            "g_ref": (Normal(g_ref.value, g_ref.u, dof=g_ref.dof) if g_ref and g_ref.u > 0
+                      else Constant(g_ref.value if g_ref else 0.0)),
             "dt_block": Rectangular(0.0, half_width=uniformity),
             "R_ind": (Normal(float(r_reads.mean()), s_r / math.sqrt(n_r), dof=n_r - 1)
                       if s_r > 0 else Constant(float(r_reads.mean()))),
@@ -273,17 +277,18 @@ class PrtComparison(Procedure):
             "o_dmm": Normal(o_dmm.value, o_dmm.u, dof=o_dmm.dof),
         }
 
-        def deviation(t_read: Any, e_ref: Any, dt_block: Any, R_ind: Any, dR_res: Any,
-                      g_dmm: Any, o_dmm: Any) -> Any:
+        def deviation(t_read: Any, e_ref: Any, g_ref: Any, dt_block: Any, R_ind: Any,
+                      dR_res: Any, g_dmm: Any, o_dmm: Any) -> Any:
             R = (R_ind + dR_res - o_dmm) / (1 + g_dmm)
-            return cvd_temperature(R) - (t_read - e_ref + dt_block)
+            return cvd_temperature(R) - ((t_read - e_ref) / (1 + g_ref) + dt_block)
 
         r = gum(deviation, inputs, coverage=p.coverage)
-        t_ref = float(t_reads.mean()) - e_ref.value
+        gain_ref = g_ref.value if g_ref else 0.0
+        t_ref = (float(t_reads.mean()) - e_ref.value) / (1 + gain_ref)
         R = (float(r_reads.mean()) - o_dmm.value) / (1 + g_dmm.value)
         error = float(r.value)
         U = float(r.U)
-        tol = point.tolerance(t_ref)
+        tol = point.tolerance(point.setpoint)  # the class tolerance at the nominal temperature
         decision = decide(error, U, lower=-tol, upper=tol, rule=p.decision_rule, k=float(r.k))
         # The random parts of u(R) and u(t_ref), which weight the curve fit.
         u_R = math.hypot(s_r / math.sqrt(n_r), resolution / 2 / math.sqrt(3))
@@ -299,6 +304,7 @@ class PrtComparison(Procedure):
             decision_rule=p.decision_rule, tur=float(decision.tur) if U > 0 else None,
             extra={"resistance": R, "u_resistance_random": u_R, "u_t_ref_random": u_t,
                    "dmm_range": dmm_range, "e_ref": e_ref.value, "u_e_ref": e_ref.u,
+                   "u_g_ref": g_ref.u if g_ref else 0.0,
                    "g_dmm": g_dmm.value, "u_g_dmm": g_dmm.u, "o_dmm": o_dmm.value,
                    "u_o_dmm": o_dmm.u, "block_uniformity": uniformity},
         )
@@ -331,7 +337,7 @@ def fit_cvd(points: Sequence[PointResult], coverage: float = 0.95) -> dict[str, 
     X = np.vander(t, 3, increasing=True)
     L = np.linalg.solve(X.T @ (w[:, None] * X), X.T * w)
     # A shift δ of every t_ref moves each R by −slope·δ relative to the curve.
-    shifts = [-slope * pts[0].extra["u_e_ref"]]
+    shifts = [-slope * pts[0].extra["u_e_ref"], -slope * t * pts[0].extra["u_g_ref"]]
     for rng in sorted({q.extra["dmm_range"] for q in pts}):
         on = np.array([q.extra["dmm_range"] == rng for q in pts])
         first = next(q for q in pts if q.extra["dmm_range"] == rng)
