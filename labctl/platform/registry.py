@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
 from labctl.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
@@ -619,9 +620,18 @@ def _apply_filters(stmt: Any, table: type[Standard] | type[Capability], f: Searc
     if words:
         # every word must start one of the entry's words: one index range scan per word,
         # intersected before any entry row is read
-        per_word = [select(owner).where(_prefix(term_table.term, w, dialect)) for w in words]
-        ids = per_word[0] if len(per_word) == 1 else sa.intersect(*per_word)
-        stmt = stmt.where(t.id.in_(ids))
+        if dialect == "postgresql":
+            # correlated EXISTS per word: the planner starts from the rarest word
+            for w in words:
+                tt = aliased(term_table)
+                tt_owner = tt.standard_id if table is Standard else tt.capability_id
+                stmt = stmt.where(sa.exists().where(tt_owner == t.id,
+                                                    _prefix(tt.term, w, dialect)))
+        else:
+            per_word = [select(owner).where(_prefix(term_table.term, w, dialect))
+                        for w in words]
+            ids = per_word[0] if len(per_word) == 1 else sa.intersect(*per_word)
+            stmt = stmt.where(t.id.in_(ids))
     if table is Standard:
         if f.kind:
             stmt = stmt.where(t.kind == f.kind.value)

@@ -83,10 +83,16 @@ class StandardTerm(SQLModel, table=True):
     """
 
     __tablename__ = "standard_term"
-    __table_args__ = (sa.Index("ix_standard_term_term", "term", "standard_id",
-                               postgresql_ops={"term": "text_pattern_ops"}),)
+    __table_args__ = (
+        # "which entries have a word starting with w" (SQLite: intersect per word) and "does
+        # this entry have one" (PostgreSQL: a semi-join per word, most selective first)
+        sa.Index("ix_standard_term_term", "term", "standard_id",
+                 postgresql_ops={"term": "text_pattern_ops"}),
+        sa.Index("ix_standard_term_owner", "standard_id", "term",
+                 postgresql_ops={"term": "text_pattern_ops"}),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    standard_id: int = Field(foreign_key="standard.id", index=True)
+    standard_id: int = Field(foreign_key="standard.id")
     term: str = str_field(64)
 
 
@@ -94,10 +100,14 @@ class CapabilityTerm(SQLModel, table=True):
     """A word of a CMC's descriptive text (see :class:`StandardTerm`)."""
 
     __tablename__ = "capability_term"
-    __table_args__ = (sa.Index("ix_capability_term_term", "term", "capability_id",
-                               postgresql_ops={"term": "text_pattern_ops"}),)
+    __table_args__ = (
+        sa.Index("ix_capability_term_term", "term", "capability_id",
+                 postgresql_ops={"term": "text_pattern_ops"}),
+        sa.Index("ix_capability_term_owner", "capability_id", "term",
+                 postgresql_ops={"term": "text_pattern_ops"}),
+    )
     id: int | None = Field(default=None, primary_key=True)
-    capability_id: int = Field(foreign_key="capability.id", index=True)
+    capability_id: int = Field(foreign_key="capability.id")
     term: str = str_field(64)
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: (none)
-Create Date: 2026-11-22 07:15:18.869281
+Create Date: 2026-11-22 07:26:23.209991
 """
 
 from __future__ import annotations
@@ -311,7 +311,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("capability_term", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_capability_term_capability_id"), ["capability_id"], unique=False
+            "ix_capability_term_owner",
+            ["capability_id", "term"],
+            unique=False,
+            postgresql_ops={"term": "text_pattern_ops"},
         )
         batch_op.create_index(
             "ix_capability_term_term",
@@ -463,7 +466,10 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("standard_term", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_standard_term_standard_id"), ["standard_id"], unique=False
+            "ix_standard_term_owner",
+            ["standard_id", "term"],
+            unique=False,
+            postgresql_ops={"term": "text_pattern_ops"},
         )
         batch_op.create_index(
             "ix_standard_term_term",
@@ -662,7 +668,7 @@ def downgrade() -> None:
     op.drop_table("certificate_flag")
     with op.batch_alter_table("standard_term", schema=None) as batch_op:
         batch_op.drop_index("ix_standard_term_term", postgresql_ops={"term": "text_pattern_ops"})
-        batch_op.drop_index(batch_op.f("ix_standard_term_standard_id"))
+        batch_op.drop_index("ix_standard_term_owner", postgresql_ops={"term": "text_pattern_ops"})
 
     op.drop_table("standard_term")
     with op.batch_alter_table("standard_status_change", schema=None) as batch_op:
@@ -682,7 +688,7 @@ def downgrade() -> None:
     op.drop_table("certificate")
     with op.batch_alter_table("capability_term", schema=None) as batch_op:
         batch_op.drop_index("ix_capability_term_term", postgresql_ops={"term": "text_pattern_ops"})
-        batch_op.drop_index(batch_op.f("ix_capability_term_capability_id"))
+        batch_op.drop_index("ix_capability_term_owner", postgresql_ops={"term": "text_pattern_ops"})
 
     op.drop_table("capability_term")
     with op.batch_alter_table("api_token", schema=None) as batch_op:
