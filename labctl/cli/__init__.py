@@ -1,7 +1,7 @@
 """The ``labctl`` command line: wires the parts together, nothing else.
 
-One module per topic: ``bench`` (simulators, instruments), ``run`` (procedures), ``demo``
-(everything, on the embedded default).
+One module per topic: ``bench`` (simulators, instruments), ``run`` (procedures), ``platform``
+(serve, admin, db, audit), ``demo`` (everything, on the embedded default).
 """
 
 from __future__ import annotations
@@ -9,13 +9,14 @@ from __future__ import annotations
 import typer
 
 import labctl
-from labctl.cli import bench, demo, run
+from labctl.cli import bench, demo, platform, run
 
 app = typer.Typer(help="labctl: calibration-laboratory control", no_args_is_help=True,
                   add_completion=False)
 bench.register(app)
 run.register_commands(app)
 demo.register_commands(app)
+platform.register_commands(app)
 
 
 @app.command()

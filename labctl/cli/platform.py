@@ -1,0 +1,109 @@
+"""``labctl serve``, ``labctl admin create``, ``labctl db upgrade``, ``labctl audit verify``.
+
+Each works on the database named by ``--database-url`` or ``LABCTL_DATABASE_URL`` (default: a
+SQLite file in the user's data directory: the embedded default, zero set-up).
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from typing import Annotated
+
+import typer
+
+from labctl.cli.console import console, flush
+from labctl.errors import LabctlError
+
+DatabaseUrl = Annotated[str | None, typer.Option(
+    "--database-url", help="sqlite:///… or postgresql+psycopg://… (default: "
+    "LABCTL_DATABASE_URL, else the embedded SQLite file).")]
+
+admin_app = typer.Typer(help="Platform administration.", no_args_is_help=True)
+db_app = typer.Typer(help="The platform database.", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail.", no_args_is_help=True)
+
+
+def _fail(exc: BaseException) -> typer.Exit:
+    console(stderr=True).print(f"labctl: {exc}")
+    return typer.Exit(2)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Serve the platform's HTTP API (OpenAPI at /docs) until Ctrl-C."""
+    from labctl.api import serve as run_server
+
+    try:
+        run_server(host=host, port=port, database_url=database_url)
+    except LabctlError as exc:
+        raise _fail(exc) from None
+
+
+@admin_app.command("create")
+def admin_create(
+    username: Annotated[str, typer.Option(help="The administrator's login.")],
+    full_name: Annotated[str, typer.Option(help="The administrator's name.")],
+    organisation_code: Annotated[str, typer.Option(help="Code of the top organisation.")],
+    organisation_name: Annotated[str, typer.Option(help="Name of the top organisation.")],
+    level: Annotated[str, typer.Option(help="national, provincial, local or industry.")
+                     ] = "national",
+    country_code: Annotated[str, typer.Option(help="ISO 3166-1 alpha-2.")] = "",
+    email: Annotated[str, typer.Option()] = "",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create the first administrator and the organisation it administers.
+
+    The password is read from LABCTL_ADMIN_PASSWORD or asked for (never an option: it would
+    stay in the shell history)."""
+    from labctl.platform import create_admin
+
+    password = os.environ.get("LABCTL_ADMIN_PASSWORD") or getpass.getpass("password: ")
+    try:
+        create_admin(username=username, password=password, full_name=full_name,
+                     organisation_code=organisation_code, organisation_name=organisation_name,
+                     level=level, country_code=country_code, email=email,
+                     database_url=database_url)
+    except LabctlError as exc:
+        raise _fail(exc) from None
+    console().print(f"administrator {username} of {organisation_code} created")
+    flush()
+
+
+@db_app.command("upgrade")
+def db_upgrade(database_url: DatabaseUrl = None) -> None:
+    """Migrate the database to this labctl's schema (alembic upgrade head)."""
+    from labctl.platform import migrate_database
+
+    try:
+        migrate_database(database_url)
+    except LabctlError as exc:
+        raise _fail(exc) from None
+    console().print("database schema is current")
+
+
+@audit_app.command("verify")
+def audit_verify(database_url: DatabaseUrl = None) -> None:
+    """Recompute the audit trail's hash chain; exit 1 and name the first bad event if any."""
+    from labctl.platform import verify_audit
+
+    try:
+        result = verify_audit(database_url)
+    except LabctlError as exc:
+        raise _fail(exc) from None
+    if result.ok:
+        console().print(f"audit trail intact: {result.events} events, head {result.head_hash}")
+        return
+    console(stderr=True).print(f"audit trail BROKEN at event {result.first_bad_id}: "
+                               f"{result.problem}")
+    raise typer.Exit(1)
+
+
+def register_commands(app: typer.Typer) -> None:
+    app.command("serve")(serve)
+    app.add_typer(admin_app, name="admin")
+    app.add_typer(db_app, name="db")
+    app.add_typer(audit_app, name="audit")
