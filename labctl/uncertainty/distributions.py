@@ -67,9 +67,12 @@ def _array(cls: str, name: str, x: ArrayLike, *, low: float | None = None,
     return a
 
 
-def _dof(cls: str, dof: ArrayLike) -> Array:
-    return _array(cls, "dof", dof, low=0.0, strict=True, allow_inf=True,
-                  allowed="degrees of freedom > 0 (math.inf for an exactly known u)")
+def _dof(cls: str, dof: ArrayLike | None) -> Array:
+    # None is "not stated": infinite, as for a Type B estimate taken as exactly known
+    # (JSON has no infinity, so data files write null).
+    return _array(cls, "dof", math.inf if dof is None else dof, low=0.0, strict=True,
+                  allow_inf=True, allowed="degrees of freedom > 0 (math.inf or None for an "
+                                          "exactly known u)")
 
 
 def dof_from_reliability(relative_uncertainty_of_u: ArrayLike) -> Array:
@@ -161,7 +164,7 @@ class Normal(Distribution):
     kind: ClassVar[str] = "normal"
     u_: Array
 
-    def __init__(self, value: ArrayLike, u: ArrayLike, dof: ArrayLike = math.inf) -> None:
+    def __init__(self, value: ArrayLike, u: ArrayLike, dof: ArrayLike | None = math.inf) -> None:
         n = "Normal"
         self._set(
             value=_array(n, "value", value, allowed="a finite estimate"),
@@ -171,7 +174,7 @@ class Normal(Distribution):
 
     @classmethod
     def from_expanded(cls, value: ArrayLike, U: ArrayLike, k: float = 2.0,
-                      dof: ArrayLike = math.inf) -> Normal:
+                      dof: ArrayLike | None = math.inf) -> Normal:
         """From a certificate's expanded uncertainty ``U`` at coverage factor ``k`` (u = U/k)."""
         kk = _array("Normal", "k", k, low=0.0, strict=True, allowed="a coverage factor > 0")
         return cls(value, np.asarray(U, dtype=float) / kk, dof)
@@ -197,7 +200,7 @@ class _SymmetricBounded(Distribution):
 
     half_width: Array
 
-    def __init__(self, value: ArrayLike, half_width: ArrayLike, dof: ArrayLike = math.inf
+    def __init__(self, value: ArrayLike, half_width: ArrayLike, dof: ArrayLike | None = math.inf
                  ) -> None:
         n = type(self).__name__
         self._set(
@@ -218,7 +221,7 @@ class Rectangular(_SymmetricBounded):
     kind: ClassVar[str] = "rectangular"
 
     @classmethod
-    def from_bounds(cls, lower: ArrayLike, upper: ArrayLike, dof: ArrayLike = math.inf
+    def from_bounds(cls, lower: ArrayLike, upper: ArrayLike, dof: ArrayLike | None = math.inf
                     ) -> Rectangular:
         """Uniform between ``lower`` and ``upper`` (``lower <= upper``)."""
         lo = _array("Rectangular", "lower", lower, allowed="a finite lower limit")
@@ -269,7 +272,7 @@ class Trapezoidal(Distribution):
     beta: Array
 
     def __init__(self, value: ArrayLike, half_width: ArrayLike, beta: ArrayLike,
-                 dof: ArrayLike = math.inf) -> None:
+                 dof: ArrayLike | None = math.inf) -> None:
         n = "Trapezoidal"
         self._set(
             value=_array(n, "value", value, allowed="a finite estimate"),
@@ -336,7 +339,7 @@ class CurvilinearTrapezoid(Distribution):
     half_width_uncertainty: Array
 
     def __init__(self, value: ArrayLike, half_width: ArrayLike,
-                 half_width_uncertainty: ArrayLike, dof: ArrayLike = math.inf) -> None:
+                 half_width_uncertainty: ArrayLike, dof: ArrayLike | None = math.inf) -> None:
         n = "CurvilinearTrapezoid"
         a = _array(n, "half_width", half_width, low=0.0, allowed="a finite half-width >= 0")
         d = _array(n, "half_width_uncertainty", half_width_uncertainty, low=0.0,
@@ -456,7 +459,7 @@ class Exponential(Distribution):
 
     kind: ClassVar[str] = "exponential"
 
-    def __init__(self, value: ArrayLike, dof: ArrayLike = math.inf) -> None:
+    def __init__(self, value: ArrayLike, dof: ArrayLike | None = math.inf) -> None:
         self._set(value=_array("Exponential", "value", value, low=0.0, strict=True,
                                allowed="a finite expectation > 0"),
                   dof=_dof("Exponential", dof))
@@ -483,7 +486,7 @@ class Gamma(Distribution):
     shape_: Array
     scale: Array
 
-    def __init__(self, shape: ArrayLike, scale: ArrayLike = 1.0, dof: ArrayLike = math.inf
+    def __init__(self, shape: ArrayLike, scale: ArrayLike = 1.0, dof: ArrayLike | None = math.inf
                  ) -> None:
         n = "Gamma"
         a = _array(n, "shape", shape, low=0.0, strict=True, allowed="a finite shape > 0")
@@ -516,7 +519,7 @@ class Constant(Distribution):
 
     kind: ClassVar[str] = "constant"
 
-    def __init__(self, value: ArrayLike, dof: ArrayLike = math.inf) -> None:
+    def __init__(self, value: ArrayLike, dof: ArrayLike | None = math.inf) -> None:
         self._set(value=_array("Constant", "value", value, allowed="a finite value"),
                   dof=_dof("Constant", dof))
 

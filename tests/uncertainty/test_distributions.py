@@ -112,6 +112,12 @@ def test_gamma_from_counts_jcgm101_6411():
     assert float(g.value) == 8.0 and float(g.u) == pytest.approx(math.sqrt(8.0))
 
 
+def test_dof_none_means_infinite():
+    # data files (JSON) write an unstated / infinite dof as null
+    assert float(Normal(1.0, 0.1, dof=None).dof) == math.inf
+    assert float(Rectangular(1.0, 0.1, dof=None).dof) == math.inf
+
+
 def test_dof_from_reliability_gum_g42():
     # GUM H.1.3.2: "reliable to 25 %" -> ν = 8
     assert float(dof_from_reliability(0.25)) == 8.0
