@@ -72,8 +72,10 @@ class ProgressView:
     def __exit__(self, *exc: object) -> None:
         self.progress.__exit__(None, None, None)
 
-    def room(self, text: str) -> None:
-        self.progress.update(self.task, room=text)
+    def room(self, sample: Any) -> None:
+        """Live room conditions on the progress line."""
+        self.progress.update(self.task, room=f"{sample.temperature:.2f} °C  "
+                             f"{sample.humidity:.0f} %RH  {sample.pressure / 100:.1f} hPa")
 
     def __call__(self, event: RunEvent) -> None:
         if event.kind == "point_started":
@@ -192,7 +194,7 @@ def run(
                 instruments, clock, _sim), ProgressView(out, total, done) as view:
             runner = Runner(instruments=instruments, register=snapshot, journal=jr, clock=clock,
                             background_sampling=not sim, sample_interval=10.0 if sim else 5.0,
-                            listeners=[view])
+                            listeners=[view], sample_listeners=[view.room])
             if resume:
                 result = runner.resume(resume, PROCEDURES)
             else:

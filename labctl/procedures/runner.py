@@ -67,6 +67,7 @@ class Runner:
     (real by default). ``sample_interval`` (s) is the environment sampling period;
     ``background_sampling`` keeps sampling in a thread while the runner waits on instruments
     (turn it off with a manual clock, where time moves only when the runner sleeps).
+    ``listeners`` get every run event; ``sample_listeners`` every room sample (live display).
     """
 
     def __init__(
@@ -79,6 +80,7 @@ class Runner:
         sample_interval: float = 1.0,
         background_sampling: bool = True,
         listeners: Sequence[Callable[[RunEvent], None]] = (),
+        sample_listeners: Sequence[Callable[[EnvironmentSample], None]] = (),
     ) -> None:
         self.instruments = dict(instruments)
         self.register = register
@@ -87,6 +89,7 @@ class Runner:
         self.sample_interval = sample_interval
         self.background_sampling = background_sampling
         self.listeners = list(listeners)
+        self.sample_listeners = list(sample_listeners)
         self._stop_requested = threading.Event()
 
     # -- public --------------------------------------------------------------------------
@@ -417,6 +420,11 @@ class _Context(RunContext):
     def _on_sample(self, sample: EnvironmentSample) -> None:
         with self._pending_lock:
             self._pending.append(sample)
+        for listener in self.runner.sample_listeners:
+            try:
+                listener(sample)
+            except Exception:  # a broken display must never stop a calibration
+                log.exception("sample listener failed")
 
     def flush_samples(self) -> None:
         with self._pending_lock:
