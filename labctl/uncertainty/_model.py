@@ -17,8 +17,9 @@ from labctl.uncertainty.distributions import Distribution, as_distribution
 Array = NDArray[np.float64]
 #: A measurement model: inputs by name (keyword arguments) -> one output or a tuple of them.
 Model = Callable[..., Any]
-#: Correlation coefficients by pair of input names, ``{("a", "b"): 0.5}``.
-Correlation = Mapping[tuple[str, str], float]
+#: Correlation coefficients by pair of input names, ``{("a", "b"): 0.5}``, or a full n×n
+#: matrix with rows and columns in the order of the inputs.
+Correlation = Mapping[tuple[str, str], float] | NDArray[np.float64] | list[list[float]]
 
 #: Tolerance on the smallest eigenvalue of a correlation matrix (rounding of user input).
 PSD_TOLERANCE = 1e-10
@@ -93,9 +94,12 @@ def correlation_matrix(correlation: Correlation | None, names: tuple[str, ...]
     pairs: dict[tuple[int, int], float] = {}
     if correlation is None:
         return R, []
+    if isinstance(correlation, np.ndarray | list | tuple):
+        correlation = _pairs_from_matrix(correlation, names)
     if not isinstance(correlation, Mapping):
         raise UncertaintyInputError("correlation", correlation,
-                                    'a mapping {("a", "b"): r} of input-name pairs')
+                                    'a mapping {("a", "b"): r} of input-name pairs, or an '
+                                    "n×n matrix in the order of the inputs")
     index = {nm: i for i, nm in enumerate(names)}
     for key, r in correlation.items():
         if not (isinstance(key, tuple) and len(key) == 2):
@@ -127,6 +131,25 @@ def correlation_matrix(correlation: Correlation | None, names: tuple[str, ...]
             f"a positive semi-definite correlation matrix (smallest eigenvalue is {lam:.3g})",
         )
     return R, [(i, j, r) for (i, j), r in sorted(pairs.items()) if r != 0.0]
+
+
+def _pairs_from_matrix(matrix: Any, names: tuple[str, ...]) -> dict[tuple[str, str], float]:
+    """A full correlation matrix (rows and columns in input order) as pairs; it must be
+    symmetric with a unit diagonal."""
+    n = len(names)
+    try:
+        C = np.asarray(matrix, dtype=float)
+    except (TypeError, ValueError):
+        raise UncertaintyInputError("correlation", matrix, "an n×n matrix of numbers") from None
+    if C.shape != (n, n):
+        raise UncertaintyInputError("correlation", f"shape {C.shape}",
+                                    f"a {n}×{n} matrix, rows in the order {list(names)}")
+    if not np.allclose(np.diag(C), 1.0):
+        raise UncertaintyInputError("correlation", np.diag(C).tolist(), "a unit diagonal")
+    if not np.allclose(C, C.T, rtol=0, atol=1e-12):
+        raise UncertaintyInputError("correlation", "an asymmetric matrix", "a symmetric matrix")
+    return {(names[i], names[j]): float(C[i, j]) for i in range(n) for j in range(i + 1, n)
+            if C[i, j] != 0.0}
 
 
 def _describe_point(kwargs: Mapping[str, ArrayLike], where: NDArray[np.bool_]) -> str:

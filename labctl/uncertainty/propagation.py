@@ -371,14 +371,15 @@ def gum(
     (it is called with the stencil rows stacked along a new first axis, or, for many points,
     once per stencil row); it may return a tuple for several measurands. ``inputs`` maps
     names to distributions (a plain number is a :class:`~labctl.uncertainty.Constant`);
-    their parameters may be arrays of shape (N,).
-    ``correlation`` maps pairs of input names to r (−1..1; the matrix must be positive
-    semi-definite). ``coverage`` p in (0, 1) gives k = t_{(1+p)/2}(ν_eff) with ν_eff
-    truncated to an integer (``truncate_dof``; GUM G.4.1); a fixed ``k`` overrides it and the
-    implied coverage is reported. Sensitivities are central differences with steps
-    ``step·u(x_i)`` (``derivative="richardson"`` extrapolates two steps, for strongly
-    non-linear models) unless ``gradient(**x)`` returns ∂f/∂x_i by name. ``order=2`` adds the
-    second-order terms of GUM 5.1.2 note (eq. 10; independent inputs only).
+    their parameters may be arrays of shape (N,). ``correlation`` maps pairs of input names
+    to r (−1..1), or is the full matrix with rows in the order of ``inputs``; either way it
+    must be positive semi-definite. ``coverage`` p in (0, 1) gives k = t_{(1+p)/2}(ν_eff)
+    with ν_eff truncated to an integer (``truncate_dof``; GUM G.4.1); a fixed ``k``
+    overrides it and the implied coverage is reported. Sensitivities are central
+    differences with steps ``step·u(x_i)`` (``derivative="richardson"`` extrapolates two
+    steps, for strongly non-linear models) unless ``gradient(**x)`` returns ∂f/∂x_i by name.
+    ``order=2`` adds the second-order terms of GUM 5.1.2 note (eq. 10; independent inputs
+    only).
     """
     reject_unknown("gum", unknown)
     inp = check_inputs(inputs)

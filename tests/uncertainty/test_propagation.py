@@ -119,6 +119,17 @@ def test_several_outputs_gum_h2_resistance_reactance():
     assert r.budget.sensitivity.shape == (3, 3)
 
 
+def test_correlation_as_a_full_matrix_in_input_order():
+    inputs = {"a": Normal(1.0, 0.1), "b": Normal(2.0, 0.2), "c": Normal(3.0, 0.3)}
+
+    def f(a, b, c):
+        return a + b - c
+
+    pairs = gum(f, inputs, {("a", "b"): 0.3, ("b", "c"): -0.2})
+    matrix = gum(f, inputs, np.array([[1.0, 0.3, 0.0], [0.3, 1.0, -0.2], [0.0, -0.2, 1.0]]))
+    assert matrix.u == pytest.approx(pairs.u, rel=1e-12)
+
+
 def test_correlation_limits_plus_minus_one():
     inputs = {"a": Normal(1.0, 0.3), "b": Normal(2.0, 0.4)}
     plus = gum(lambda a, b: a + b, inputs, {("a", "b"): 1.0})
