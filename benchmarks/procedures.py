@@ -9,11 +9,13 @@ Printed, never asserted. Run: ``python -m benchmarks.procedures`` (from the proj
   (runner − bare) / points. The one-off preconditions are printed separately.
 - Environment sampling: one monitor sample (Modbus read + judgement against limits) against a
   bare driver read of the same sensor.
+- ``labctl demo`` wall time, as a newcomer runs it (a fresh process; goal < 60 s).
 """
 
 from __future__ import annotations
 
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -110,6 +112,12 @@ def main() -> None:
         m, w = statistics.median(mon_t), statistics.median(raw_t)
         print(f"environment sample : {m * 1e3:8.3f} ms (bare sensor read {w * 1e3:.3f} ms; "
               f"judging adds {(m - w) * 1e3:.3f} ms)")
+    t0 = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "labctl", "demo", "--out", str(tmp / "demo")],
+                          capture_output=True, text=True, timeout=600)
+    wall = time.perf_counter() - t0
+    state = "ok" if done.returncode == 0 else f"FAILED ({done.returncode}): {done.stderr[-300:]}"
+    print(f"labctl demo       : {wall:8.1f} s wall, {state}  (goal < 60 s)")
 
 
 if __name__ == "__main__":
