@@ -401,9 +401,11 @@ def gum(
 
     if gradient is None:
         # Step ∝ u(x): large enough to beat rounding relative to |f|, small enough that the
-        # truncation error (step·u/x)² is negligible; exact inputs get a relative step.
-        h = [np.where(ui > 0, step * ui, 6e-6 * np.maximum(np.abs(xi), 1.0)) for xi, ui in
-             zip(x, u, strict=True)]
+        # truncation error (step·u/x)² is negligible; exact inputs get a relative step, and so
+        # do inputs whose step·u would vanish in x's rounding (u = 1e-22 on x = 3.5e-6, as
+        # the std() of identical readings can give): x ± h would equal x, h/h = 0/0.
+        h = [np.where(step * ui > 1e-9 * np.abs(xi), step * ui,
+                      6e-6 * np.maximum(np.abs(xi), 1.0)) for xi, ui in zip(x, u, strict=True)]
         y, c = _sensitivities(f, inp, x, h, derivative == "richardson")
     else:
         y = np.stack(evaluate(f, dict(zip(inp.names, x, strict=True)), S))
