@@ -183,7 +183,19 @@ def points_of(session: Session, cert: Certificate) -> list[ResultPoint]:
 # --- create -------------------------------------------------------------------------------
 
 
+_PG_NUMBERING = 1  # advisory-lock class for certificate numbering (the key is the lab id)
+
+
 def _next_number(session: Session, lab: Organisation, year: int) -> str:
+    """The laboratory's next free number for the year: ``<CODE>-<year>-<000001>``.
+
+    Two drafts created at once must not draw the same number: SQLite serialises writers
+    already; PostgreSQL takes a per-laboratory transaction lock first (always before the
+    audit chain's lock, so the two never wait on each other in a cycle).
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:c, :k)"),
+                        {"c": _PG_NUMBERING, "k": lab.id})
     prefix = f"{lab.code}-{year}-"
     numbers = session.exec(select(Certificate.number).where(
         Certificate.organisation_id == lab.id, col(Certificate.number).startswith(prefix),

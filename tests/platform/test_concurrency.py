@@ -104,3 +104,15 @@ def test_processes_posting_overlapping_keys_lose_and_duplicate_nothing(
     assert all(isinstance(r, int) for r in results), results
     assert sum(results) == len(keys)
     assert len(_count(api, world, number)) == len(keys)
+
+
+@pytest.mark.timeout(60)
+def test_concurrent_drafts_get_distinct_numbers(world: World, chain: Chain,
+                                                platform_url: str) -> None:
+    def create(_: int) -> str:
+        with httpx.Client(base_url=platform_url, timeout=60) as c:
+            return draft(c, world, "lab", standards=[chain.working])["number"]  # type: ignore[no-any-return]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        numbers = list(pool.map(create, range(12)))
+    assert len(set(numbers)) == 12
