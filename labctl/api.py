@@ -6,7 +6,7 @@ place that turns labctl's errors into HTTP answers. No engine exists at import t
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -24,6 +24,7 @@ from labctl.errors import (
     RuleViolationError,
     ValidationError,
 )
+from labctl.platform.benches import BenchEntry, RunManager, load_benches
 from labctl.platform.db import make_engine, migrate
 from labctl.platform.routes import routers
 from labctl.platform.settings import Settings
@@ -60,9 +61,14 @@ async def _labctl_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse(_error_body(exc), status_code=status, headers=headers)
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """The labctl platform application on ``settings.database_url`` (default: from the env)."""
+def create_app(settings: Settings | None = None,
+               benches: Mapping[str, BenchEntry] | None = None) -> FastAPI:
+    """The labctl platform application on ``settings.database_url`` (default: from the env).
+
+    ``benches``: calibration benches this server runs (default: ``settings.benches_file``)."""
     settings = settings or Settings.from_env()
+    if benches is None and settings.benches_file is not None:
+        benches = load_benches(settings.benches_file)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -70,9 +76,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.migrate_on_start:
             migrate(engine)
         app.state.engine = engine
+        app.state.runs = RunManager(engine, benches) if benches else None
         try:
             yield
         finally:
+            if app.state.runs is not None:
+                app.state.runs.close()
             engine.dispose()
 
     app = FastAPI(

@@ -43,6 +43,8 @@ class Settings:
     user_token_lifetime: timedelta = timedelta(hours=12)
     #: Run ``alembic upgrade head`` when the app starts (off when an operator migrates by hand).
     migrate_on_start: bool = True
+    #: Benches this server runs calibrations on (``LABCTL_BENCHES``; see platform.benches).
+    benches_file: Path | None = None
 
     def __post_init__(self) -> None:
         if not self.database_url.startswith(("sqlite", "postgresql")):
@@ -62,6 +64,8 @@ class Settings:
             kwargs["keys_dir"] = Path(env["LABCTL_KEYS_DIR"])
         if env.get("LABCTL_PUBLIC_URL"):
             kwargs["public_url"] = env["LABCTL_PUBLIC_URL"].rstrip("/")
+        if env.get("LABCTL_BENCHES"):
+            kwargs["benches_file"] = Path(env["LABCTL_BENCHES"])
         if env.get("LABCTL_MIGRATE_ON_START"):
             kwargs["migrate_on_start"] = env["LABCTL_MIGRATE_ON_START"].lower() not in (
                 "0", "false", "no",

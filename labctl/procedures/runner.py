@@ -148,7 +148,8 @@ class Runner:
             raise
         try:
             ctx.emit("started" if not ctx.done else "resumed_run",
-                     f"{procedure.info.id} {procedure.info.version}")
+                     f"{procedure.info.id} {procedure.info.version}",
+                     data={"standards": [s.id for s in ctx.standards.values()]})
             self.journal.set_status(record.run_id, "running")
             procedure.setup(ctx)
             procedure.execute(ctx)

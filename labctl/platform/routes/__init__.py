@@ -2,6 +2,7 @@
 
 from fastapi import APIRouter
 
-from labctl.platform.routes import certificates, organisations, registry
+from labctl.platform.routes import certificates, organisations, registry, runs
 
-routers: list[APIRouter] = [organisations.router, registry.router, certificates.router]
+routers: list[APIRouter] = [organisations.router, registry.router, certificates.router,
+                             runs.router]

@@ -1,0 +1,273 @@
+"""Routes: calibration runs on the server's benches (on-line / remote metrology).
+
+Start a run (a technician of the bench's laboratory, who becomes its operator), follow it as
+server-sent events, stop or resume it, fetch its results, and turn a completed run into a draft
+certificate with its points posted (idempotent on the run id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PField
+from sqlmodel import select
+
+from labctl.errors import ConflictError, NotFoundError
+from labctl.platform import certificates
+from labctl.platform.auth import Principal, require_any_role, require_role
+from labctl.platform.benches import TERMINAL, RunManager
+from labctl.platform.models.base import Role
+from labctl.platform.models.certificates import Certificate, CertificatePublic, ResultPosting
+from labctl.platform.models.org import User
+from labctl.platform.organisations import org_by_code
+from labctl.platform.routes.deps import (
+    AUTHED,
+    WRITE,
+    PrincipalDep,
+    ReadSessionDep,
+    SessionDep,
+)
+from labctl.platform.stations import certificate_request
+
+router = APIRouter(prefix="/api/v1", tags=["runs"])
+STAFF = (Role.TECHNICIAN, Role.CHECKER, Role.APPROVER, Role.ADMIN)
+
+
+class BenchPublic(BaseModel):
+    name: str
+    laboratory_code: str
+    description: str
+    roles: list[str]
+    busy_with: str | None
+    simulated_time: bool
+
+
+class RunStart(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    procedure: str = PField(examples=["dmm-dcv-direct"])
+    parameters: dict[str, Any] = PField(default_factory=dict)
+    dut: dict[str, str] = PField(description="manufacturer, model, serial_number, identifier")
+    checker: str = PField(min_length=1, description="Username of the second person")
+
+
+class RunStarted(BaseModel):
+    run_id: str
+    bench: str
+    status_url: str
+    events_url: str
+
+
+class RunStatus(BaseModel):
+    run_id: str
+    bench: str
+    procedure_id: str
+    status: str
+    reason: str
+    operator: str
+    checker: str
+    points_done: int
+    points: list[dict[str, Any]]
+
+
+class CertifyRun(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    customer_name: str = PField(min_length=1, max_length=200)
+    customer_code: str | None = None
+    item_description: str = PField(min_length=1, max_length=300)
+    method: str = PField(min_length=1, max_length=300)
+    location: str = PField(min_length=1, max_length=300)
+    decision_rule: str | None = "simple"
+
+
+def _manager(request: Request) -> RunManager:
+    manager: RunManager | None = getattr(request.app.state, "runs", None)
+    if manager is None:
+        raise NotFoundError("bench", "(this server has no benches)")
+    return manager
+
+
+def _lab_id(session: Any, manager: RunManager, bench: str) -> int:
+    org = org_by_code(session, manager.bench(bench).laboratory_code)
+    assert org.id is not None
+    return org.id
+
+
+def _username(session: Any, principal: Principal) -> str:
+    user = session.get(User, principal.user_id) if principal.user_id else None
+    if user is None:
+        raise NotFoundError("user", principal.name)
+    return str(user.username)
+
+
+@router.get("/benches", response_model=list[BenchPublic], responses=AUTHED)
+def list_benches(request: Request, principal: PrincipalDep,
+                 session: ReadSessionDep) -> list[BenchPublic]:
+    """The benches of the caller's laboratories."""
+    manager = _manager(request)
+    out = []
+    for name, entry in manager.benches.items():
+        lab = org_by_code(session, entry.laboratory_code)
+        if principal.is_superuser or any(org == lab.id for org, _ in principal.roles):
+            out.append(BenchPublic(name=name, laboratory_code=entry.laboratory_code,
+                                   description=entry.description,
+                                   roles=sorted(entry.config.instruments),
+                                   busy_with=manager.busy(name),
+                                   simulated_time=entry.simulated_time))
+    return out
+
+
+@router.post("/benches/{bench}/runs", response_model=RunStarted, status_code=202,
+             responses=WRITE)
+def start_run(bench: str, body: RunStart, request: Request, principal: PrincipalDep,
+              session: ReadSessionDep) -> RunStarted:
+    """Start a calibration on the bench; the caller (a technician there) is its operator.
+
+    Preconditions (standards, authorisation, checker, room) are the runner's: a refused run
+    shows as status ``refused`` with the reason."""
+    manager = _manager(request)
+    require_role(session, principal, Role.TECHNICIAN, _lab_id(session, manager, bench),
+                 action="run.start")
+    run_id = manager.start(bench, procedure_id=body.procedure, parameters=body.parameters,
+                           dut=body.dut, operator=_username(session, principal),
+                           checker=body.checker)
+    return RunStarted(run_id=run_id, bench=bench, status_url=f"/api/v1/runs/{run_id}",
+                      events_url=f"/api/v1/runs/{run_id}/events")
+
+
+def _readable(request: Request, session: Any, principal: Principal, run_id: str
+              ) -> tuple[RunManager, str]:
+    manager = _manager(request)
+    bench = manager.bench_of(run_id)
+    require_any_role(session, principal, STAFF, _lab_id(session, manager, bench),
+                     action="run.read")
+    return manager, bench
+
+
+@router.get("/runs/{run_id}", response_model=RunStatus, responses=AUTHED)
+def run_status(run_id: str, request: Request, principal: PrincipalDep,
+               session: ReadSessionDep) -> RunStatus:
+    """Where a run stands, with every point committed so far."""
+    manager, bench = _readable(request, session, principal, run_id)
+    status, reason = manager.status(run_id)
+    if status == "starting":
+        return RunStatus(run_id=run_id, bench=bench, procedure_id="", status=status,
+                         reason="", operator="", checker="", points_done=0, points=[])
+    record = manager.journal(bench).load_run(run_id)
+    return RunStatus(run_id=run_id, bench=bench, procedure_id=record.procedure_id,
+                     status=status, reason=reason, operator=record.operator,
+                     checker=record.checker, points_done=len(record.points),
+                     points=[p.to_dict() for p in record.points])
+
+
+@router.get("/runs/{run_id}/events", responses=AUTHED,
+            response_class=StreamingResponse,
+            description="Server-sent events (text/event-stream): one `event:` per run event "
+                        "with its JSON; `Last-Event-ID` continues after a reconnect. The "
+                        "stream ends after completed, paused, aborted, refused or failed.")
+async def run_events(run_id: str, request: Request, principal: PrincipalDep,
+                     session: ReadSessionDep,
+                     last_event_id: Annotated[str | None, Header()] = None
+                     ) -> StreamingResponse:
+    manager, bench = _readable(request, session, principal, run_id)
+    after = int(last_event_id) if last_event_id and last_event_id.isdigit() else -1
+
+    async def stream() -> AsyncIterator[str]:
+        nonlocal after
+        while True:
+            batch = await asyncio.to_thread(manager.events, run_id, after)
+            for seq, event in batch:
+                after = seq
+                yield (f"id: {seq}\nevent: {event.kind}\n"
+                       f"data: {json.dumps(event.to_dict())}\n\n")
+            status, _ = await asyncio.to_thread(manager.status, run_id)
+            if status in TERMINAL and not await asyncio.to_thread(
+                    manager.events, run_id, after) and manager.busy(bench) != run_id:
+                return
+            if await request.is_disconnected():
+                return
+            await asyncio.sleep(0.2)
+
+    return StreamingResponse(stream(), media_type="text/event-stream",
+                             headers={"Cache-Control": "no-cache"})
+
+
+@router.post("/runs/{run_id}/stop", status_code=202, responses=WRITE)
+def stop_run(run_id: str, request: Request, principal: PrincipalDep,
+             session: ReadSessionDep) -> dict[str, str]:
+    """Pause the run at the next safe moment (bench made safe; resumable)."""
+    manager, bench = _readable(request, session, principal, run_id)
+    require_role(session, principal, Role.TECHNICIAN, _lab_id(session, manager, bench),
+                 action="run.stop")
+    manager.stop(run_id)
+    return {"run_id": run_id, "status": "stopping"}
+
+
+@router.post("/runs/{run_id}/resume", response_model=RunStarted, status_code=202,
+             responses=WRITE)
+def resume_run(run_id: str, request: Request, principal: PrincipalDep,
+               session: ReadSessionDep) -> RunStarted:
+    """Continue a paused run from its next unmeasured point."""
+    manager, bench = _readable(request, session, principal, run_id)
+    require_role(session, principal, Role.TECHNICIAN, _lab_id(session, manager, bench),
+                 action="run.resume")
+    manager.resume(run_id)
+    return RunStarted(run_id=run_id, bench=bench, status_url=f"/api/v1/runs/{run_id}",
+                      events_url=f"/api/v1/runs/{run_id}/events")
+
+
+@router.post("/runs/{run_id}/certificate", response_model=CertificatePublic,
+             status_code=201, responses=WRITE)
+def certify_run(run_id: str, body: CertifyRun, request: Request, principal: PrincipalDep,
+                session: SessionDep) -> CertificatePublic:
+    """A completed run as a draft certificate with its points posted (idempotent on the run
+    id: posting the same run again answers the stored result)."""
+    manager, bench = _readable(request, session, principal, run_id)
+    status, reason = manager.status(run_id)
+    if status != "completed":
+        raise ConflictError(f"run {run_id} is {status} ({reason}); only a completed run is "
+                            "certified")
+    lab_id = _lab_id(session, manager, bench)
+    already = session.exec(
+        select(Certificate).join(ResultPosting, ResultPosting.certificate_id == Certificate.id)
+        .where(ResultPosting.idempotency_key == run_id, Certificate.organisation_id == lab_id)
+    ).first()
+    if already is not None:  # a retry after a timeout: the draft made the first time
+        return certificates.certificate_public(session, certificates.latest(session,
+                                                                            already.number))
+    result = _result(manager, bench, run_id)
+    create, points = certificate_request(
+        result, laboratory_code=manager.bench(bench).laboratory_code,
+        customer_name=body.customer_name, customer_code=body.customer_code,
+        item_description=body.item_description, method=body.method, location=body.location,
+        decision_rule=body.decision_rule)
+    cert = certificates.create_certificate(session, principal=principal, data=create)
+    certificates.post_results(session, principal=principal, number=cert.number,
+                              idempotency_key=run_id, data=points)
+    return certificates.certificate_public(session, certificates.latest(session, cert.number))
+
+
+def _result(manager: RunManager, bench: str, run_id: str) -> Any:
+    """The run as a RunResult, rebuilt from the journal."""
+    from labctl.procedures.environment import summarise
+    from labctl.procedures.results import ConditionStats, RunResult
+
+    record = manager.journal(bench).load_run(run_id)
+    summary = summarise(record.samples)
+    used: list[str] = []
+    for event in record.events:  # the standards the runner checked and used, latest start
+        if event.kind in ("started", "resumed_run"):
+            used = event.data.get("standards", used)
+    return RunResult(
+        run_id=run_id, procedure_id=record.procedure_id,
+        procedure_version=record.procedure_version, status="completed", dut=record.dut,
+        operator=record.operator, checker=record.checker, started=record.created,
+        finished=record.points[-1].finished if record.points else None,
+        points=record.points,
+        conditions=tuple(ConditionStats(**vars(q)) for q in summary.quantities),
+        standards=tuple({"id": s} for s in used), instruments={}, events=record.events)
