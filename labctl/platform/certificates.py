@@ -458,6 +458,12 @@ def link_validity(session: Session, link: CertificateStandard, std: Standard,
     if cal is None:
         return "standard_not_calibrated", (
             f"standard {std.identifier} had no calibration before {link.used_at.date()}")
+    if cal.certificate_id is not None:
+        source = session.get(Certificate, cal.certificate_id)
+        if source is not None and source.status == CertificateStatus.WITHDRAWN:
+            return "calibration_withdrawn", (
+                f"standard {std.identifier}: its certificate {cal.certificate_number} was "
+                f"withdrawn ({source.withdrawal_reason})")
     if cal.due_date < end.date():
         return "standard_expired", (
             f"standard {std.identifier}: certificate {cal.certificate_number} was due "

@@ -125,3 +125,25 @@ def test_status_change_needs_the_error_and_the_right_role(api: httpx.Client,
     assert r.status_code == 403
     ok(api.post(f"/api/v1/standards/{ch.working}/status", headers=world.headers("lab", "admin"),
                 json={"status": "quarantined", "reason": "dropped"}))
+
+
+def test_withdrawing_an_upstream_certificate_breaks_the_chain(api: httpx.Client,
+                                                             world: World) -> None:
+    from tests.platform.helpers import draft, point, uid
+
+    ch = build_chain(api, world)
+    ok(api.post(f"/api/v1/certificates/{ch.c1['number']}/withdraw",
+                headers=world.headers("nmi", "approver"), json={"reason": "wrong reference"}))
+    t = ok(api.get(f"/api/v1/certificates/{ch.c3['number']}/traceability"))
+    assert t["complete"] is False
+    r_link = _links(_links(t["chain"])[0]["next"])[0]
+    assert r_link["standard"] == ch.reference and r_link["state"] == "calibration_withdrawn"
+    # and R cannot be used for a new certificate until it is calibrated again
+    c = draft(api, world, "prov", standards=[ch.reference])
+    ok(api.post(f"/api/v1/certificates/{c['number']}/results", json={"points": [point()]},
+                headers={**world.station("prov"), "Idempotency-Key": uid("k")}), 201)
+    ok(api.post(f"/api/v1/certificates/{c['number']}/check",
+                headers=world.headers("prov", "checker")))
+    r = api.post(f"/api/v1/certificates/{c['number']}/issue",
+                 headers=world.headers("prov", "approver"))
+    assert r.status_code == 422 and r.json()["rule"] == "calibration_withdrawn"
