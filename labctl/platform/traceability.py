@@ -165,6 +165,7 @@ class ImpactPoint(BaseModel):
     conformity_reported: str | None
     conformity_corrected: str | None
     still_holds: bool
+    propagated: bool = False  # an estimate: the error carried through calibrations between
 
 
 class ImpactEntry(BaseModel):
@@ -197,9 +198,9 @@ def impact(session: Session, std: Standard, *, since: datetime,
            change: StandardStatusChange | None = None) -> ImpactReport:
     """Every certificate whose chain passes through ``std`` with a use on or after ``since``.
 
-    With an out-of-tolerance ``change`` (error found δ = relative·|x| + absolute), points of
-    certificates that used the standard directly, in its quantity and unit, are decided again
-    with the error corrected by δ.
+    With an out-of-tolerance ``change`` (error found δ = relative·|x| + absolute), points in
+    the standard's quantity and unit are decided again with the error corrected by δ
+    (exactly for direct use; carried through, first order, further down).
     """
     from labctl.platform.certificates import report_point
 
@@ -226,8 +227,8 @@ def impact(session: Session, std: Standard, *, since: datetime,
                 cert = session.get(Certificate, link.certificate_id)
                 assert cert is not None and cert.id is not None
                 lab = session.get(Organisation, cert.organisation_id)
-                points = _recompute(session, cert, std, change, report_point) \
-                    if depth == 1 and change is not None else []
+                points = _recompute(session, cert, std, change, report_point, depth) \
+                    if change is not None else []
                 entries.append(ImpactEntry(
                     certificate=f"{cert.number} rev {cert.revision}", number=cert.number,
                     revision=cert.revision, laboratory=lab.code if lab else "",
@@ -249,7 +250,14 @@ def impact(session: Session, std: Standard, *, since: datetime,
 
 
 def _recompute(session: Session, cert: Certificate, std: Standard,
-               change: StandardStatusChange | None, report_point: Any) -> list[ImpactPoint]:
+               change: StandardStatusChange | None, report_point: Any,
+               depth: int = 1) -> list[ImpactPoint]:
+    """Points in the standard's quantity and unit, decided again with the error corrected.
+
+    At depth > 1 the error is assumed carried unchanged through each calibration in between
+    (first order: the intermediate standard inherited the same error at the same value), which
+    is flagged ``propagated`` so the quality manager knows it is an estimate.
+    """
     from labctl.platform.certificates import points_of
 
     if change is None:
@@ -267,7 +275,7 @@ def _recompute(session: Session, cert: Certificate, std: Standard,
             seq=i, nominal=str(p.nominal), unit=p.unit, error_reported=str(before.error),
             error_corrected=str(after.error), expanded_uncertainty=str(before.U),
             conformity_reported=before.conformity, conformity_corrected=after.conformity,
-            still_holds=before.conformity == after.conformity))
+            still_holds=before.conformity == after.conformity, propagated=depth > 1))
     return out
 
 

@@ -101,8 +101,12 @@ def test_out_of_tolerance_flags_every_certificate_downstream(api: httpx.Client,
     assert pt["error_reported"] == "0.000004" and pt["error_corrected"] == "-0.000106"
     assert pt["conformity_reported"] == "pass" and pt["conformity_corrected"] == "fail"
     assert pt["still_holds"] is False and "no longer holds" in direct["action"]
-    assert entries[ch.c3["number"]]["depth"] == 2
-    assert entries[ch.c3["number"]]["via"] == [ch.reference, ch.working]
+    indirect = entries[ch.c3["number"]]
+    assert indirect["depth"] == 2 and indirect["via"] == [ch.reference, ch.working]
+    # first-order estimate downstream: 0.000012 - 0.00011 = -0.000098, still inside ±0.0001
+    (p3,) = indirect["points"]
+    assert p3["propagated"] is True and p3["error_corrected"] == "-0.000098"
+    assert p3["still_holds"] is True and "indirectly" in indirect["action"]
     # the certificates carry the flag
     c3 = ok(api.get(f"/api/v1/certificates/{ch.c3['number']}",
                     headers=world.headers("lab", "approver")))
