@@ -46,10 +46,11 @@ router = APIRouter(prefix="/api/v1")
 
 @router.post("/auth/token", response_model=TokenPublic, tags=["auth"],
              responses={**R401, **R422})
-def create_token(body: TokenRequest, session: SessionDep, settings: SettingsDep) -> TokenPublic:
+def create_token(body: TokenRequest, session: SessionDep, read_session: ReadSessionDep,
+                 settings: SettingsDep) -> TokenPublic:
     """Exchange a username and password for a bearer token (expires)."""
     return organisations.login(session, username=body.username, password=body.password,
-                               lifetime=settings.user_token_lifetime)
+                               lifetime=settings.user_token_lifetime, read_session=read_session)
 
 
 @router.delete("/auth/token", status_code=204, tags=["auth"], responses={**R401, **R422})
