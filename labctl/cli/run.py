@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import typing
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from labctl.cli.console import console, flush
-from labctl.errors import LabctlError, ValidationError
+from labctl.errors import LabctlError, RuleViolationError, ValidationError
 
 if typing.TYPE_CHECKING:  # the engine and procedures load only when a run starts
     from labctl.procedures.base import Procedure
@@ -121,7 +122,11 @@ def bench_for(bench: Path | None, sim: bool, seed: int, noiseless: bool, latency
     with contextlib.ExitStack() as stack:
         sim_bench = None
         if sim:
-            clock: Clock = ManualClock()
+            from datetime import UTC, datetime, timedelta
+
+            # Simulated time runs far ahead of the wall clock (a 5 min settle takes ms):
+            # anchored 6 h back, a run never ends in the future the platform would refuse.
+            clock: Clock = ManualClock(epoch=datetime.now(UTC) - timedelta(hours=6))
             options: dict[str, Any] = {"clock": clock, "latency": latency}
             if noiseless:
                 options["dmm_truth"] = {"noise_scale": 0.0}
@@ -156,7 +161,15 @@ def run(
                              ] = False,
     sim_latency: Annotated[float, typer.Option(help="Simulated reply delay, s.")] = 0.0,
     register: Annotated[Path | None, typer.Option(help=(
-        "Register snapshot JSON exported by the platform."))] = None,
+        "Register snapshot JSON exported by the platform (offline station)."))] = None,
+    post: Annotated[str | None, typer.Option(help=(
+        "A remote platform's URL: check standards against it and post the run there with "
+        "the station token (LABCTL_STATION_TOKEN)."))] = None,
+    lab: Annotated[str | None, typer.Option(help=(
+        "The laboratory's code on the embedded platform (default mode)."))] = None,
+    customer_name: Annotated[str, typer.Option()] = "",
+    customer_code: Annotated[str | None, typer.Option()] = None,
+    location: Annotated[str, typer.Option()] = "laboratory",
     journal: Annotated[Path | None, typer.Option(help="The station's run journal.")] = None,
     param: Annotated[list[str] | None, typer.Option(help="Procedure parameter KEY=VALUE.")
                      ] = None,
@@ -167,15 +180,12 @@ def run(
     """Run a calibration procedure (or resume one) and print its results."""
     from labctl.procedures.catalog import PROCEDURES, procedure_class
     from labctl.procedures.journal import SqliteJournal
-    from labctl.procedures.register import RegisterSnapshot
     from labctl.procedures.runner import Runner
 
     out, err = console(), console(stderr=True)
     try:
-        if register is None:
-            raise ValidationError("--register", None, "a register snapshot file (the embedded "
-                                  "platform register comes with labctl serve)")
-        snapshot = RegisterSnapshot.load(register)
+        destination = Destination(post=post, lab=lab, register_file=register)
+        snapshot = destination.register()
         jr = SqliteJournal(journal or default_journal())
         if resume:
             record = jr.load_run(resume)
@@ -215,6 +225,16 @@ def run(
               + (f" ({result.reason})" if result.reason else ""))
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
+    if result.status == "completed" and customer_name:
+        try:
+            number = destination.deliver(result, customer_name=customer_name,
+                                         customer_code=customer_code, location=location)
+        except (LabctlError, OSError) as exc:
+            err.print(f"labctl run: the run is journaled but could not be posted: {exc}")
+            raise typer.Exit(4) from None
+        if number:
+            out.print(f"draft certificate {number} created with the run's points; it needs "
+                      "checking and issuing by two other people")
     flush()
     if result.status != "completed":
         raise typer.Exit(3)
@@ -222,3 +242,83 @@ def run(
 
 def register_commands(app: typer.Typer) -> None:
     app.command("run")(run)
+
+
+class Destination:
+    """Where a run's register comes from and where its results go.
+
+    ``post``: a remote platform (station token in LABCTL_STATION_TOKEN); ``register_file``: an
+    offline snapshot (results stay in the journal); otherwise the embedded platform
+    (``LABCTL_DATABASE_URL``) for the laboratory ``lab``.
+    """
+
+    def __init__(self, *, post: str | None, lab: str | None, register_file: Path | None
+                 ) -> None:
+        self.post, self.lab, self.register_file = post, lab, register_file
+        self.token = os.environ.get("LABCTL_STATION_TOKEN", "")
+        if post and not self.token:
+            raise ValidationError("LABCTL_STATION_TOKEN", "", "the station's bearer token "
+                                  "for --post")
+        if not post and not register_file and not lab:
+            raise ValidationError("--lab", None, "the laboratory's code on the embedded "
+                                  "platform, or --post URL, or --register FILE")
+
+    def _client(self) -> Any:
+        import httpx
+
+        return httpx.Client(base_url=self.post or "", timeout=30,
+                            headers={"Authorization": f"Bearer {self.token}"})
+
+    def register(self) -> Any:
+        from labctl.procedures.register import RegisterSnapshot
+
+        if self.register_file is not None:
+            return RegisterSnapshot.load(self.register_file)
+        if self.post:
+            with self._client() as client:
+                resp = client.get("/api/v1/stations/register")
+                if resp.status_code != 200:
+                    raise ValidationError("--post", self.post, f"a platform that answers the "
+                                          f"station ({resp.status_code}: {resp.text[:200]})")
+                return RegisterSnapshot.from_dict(resp.json())
+        from labctl.platform.db import make_engine
+        from labctl.platform.settings import Settings
+        from labctl.platform.stations import PlatformRegister
+
+        assert self.lab is not None
+        self.engine = make_engine(Settings.from_env().database_url)
+        return PlatformRegister(self.engine, self.lab, {
+            p.info.id: p.info.quantity for p in _procedures().values()})
+
+    def deliver(self, result: RunResult, *, customer_name: str, customer_code: str | None,
+                location: str) -> str | None:
+        """Post a completed run; the draft certificate's number (None: kept in the journal)."""
+        cls = _procedures()[result.procedure_id]
+        details = {"customer_name": customer_name, "customer_code": customer_code,
+                   "item_description": cls.info.device_type.capitalize(),
+                   "method": cls.info.title, "location": location}
+        if self.register_file is not None:
+            return None
+        if self.post:
+            with self._client() as client:
+                resp = client.post("/api/v1/stations/runs",
+                                   json={"result": result.to_dict(), **details})
+                if resp.status_code not in (200, 201):
+                    raise RuleViolationError("post_refused", f"the platform at {self.post} "
+                                             f"answered {resp.status_code}: {resp.text[:300]}")
+                return str(resp.json()["number"])
+        from sqlmodel import Session
+
+        from labctl.platform.stations import draft_from_run
+
+        assert self.lab is not None
+        with Session(self.engine) as session:
+            cert = draft_from_run(session, laboratory_code=self.lab, result=result,
+                                  poster=None, **details)
+            return str(cert.number)
+
+
+def _procedures() -> dict[str, Any]:
+    from labctl.procedures.catalog import PROCEDURES
+
+    return PROCEDURES

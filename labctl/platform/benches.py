@@ -18,6 +18,7 @@ bench at a time.
 
 from __future__ import annotations
 
+import logging
 import threading
 import tomllib
 import uuid
@@ -29,7 +30,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from labctl.drivers.factory import BenchConfig, open_bench
-from labctl.errors import ConflictError, NotFoundError, ValidationError
+from labctl.errors import ConflictError, LabctlError, NotFoundError, ValidationError
 from labctl.platform.stations import PlatformRegister
 from labctl.procedures.catalog import PROCEDURES, procedure_class
 from labctl.procedures.clock import Clock, ManualClock, SystemClock
@@ -37,6 +38,7 @@ from labctl.procedures.journal import SqliteJournal
 from labctl.procedures.results import RunEvent
 
 TERMINAL = frozenset({"completed", "aborted", "paused", "refused", "failed"})
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -139,10 +141,17 @@ class RunManager:
         cls = procedure_class(procedure_id)
         procedure = cls.from_parameters(dict(parameters))  # bad parameters fail here, 422
         run_id = uuid.uuid4().hex
+        if self.busy(bench):
+            raise ConflictError(f"bench {bench} is busy with run {self.busy(bench)}")
+        # On record before the thread starts: whatever happens next is on record too.
+        from labctl.procedures.runner import Runner
+
+        Runner(instruments={}, register=None, journal=self.journal(bench),  # type: ignore[arg-type]
+               clock=entry.clock).create(procedure, dut=dut, operator=operator,
+                                         checker=checker, run_id=run_id)
 
         def job(runner_holder: _Active) -> Any:
-            return self._runner(entry, runner_holder).run(
-                procedure, dut=dict(dut), operator=operator, checker=checker, run_id=run_id)
+            return self._runner(entry, runner_holder).start_created(run_id, procedure)
 
         self._launch(entry, run_id, job)
         return run_id
@@ -233,6 +242,8 @@ class RunManager:
         try:
             job(holder)
         except Exception as exc:  # refused, or a fault outside the runner: on record
+            if not isinstance(exc, LabctlError) or not getattr(exc, "rule", None):
+                log.exception("run %s on %s failed", holder.run_id, holder.bench)
             holder.error = str(exc)
             journal = self.journal(holder.bench)
             try:
@@ -240,6 +251,10 @@ class RunManager:
             except NotFoundError:
                 return
             if status not in TERMINAL:
+                from datetime import UTC, datetime
+
+                journal.record_event(holder.run_id, RunEvent("failed", datetime.now(UTC),
+                                                             str(exc)))
                 journal.set_status(holder.run_id, "failed", str(exc))
 
 
@@ -268,3 +283,6 @@ class _RunnerOnBench:
 
     def resume(self, run_id: str, catalog: Any) -> Any:
         return self._go(lambda r: r.resume(run_id, catalog))
+
+    def start_created(self, run_id: str, procedure: Any) -> Any:
+        return self._go(lambda r: r.start_created(run_id, procedure))

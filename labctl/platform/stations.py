@@ -22,7 +22,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from labctl.errors import NotFoundError
 from labctl.platform import registry
@@ -183,3 +183,43 @@ def certificate_request(result: RunResult, *, laboratory_code: str, customer_nam
         upper_limit=_limit(p.upper_limit) if p.upper_limit is not None else None,
     ) for p in result.points]
     return create, ResultsIn(points=points)
+
+
+def draft_from_run(session: Session, *, laboratory_code: str, result: RunResult,
+                   poster: Any, customer_name: str, customer_code: str | None,
+                   item_description: str, method: str, location: str,
+                   decision_rule: str | None = "simple",
+                   statements: Sequence[str] = ()) -> Certificate:
+    """A completed run as a draft certificate performed by its operator, with its points
+    posted by ``poster`` (a station or the operator); idempotent on the run id."""
+    from labctl.errors import PermissionDeniedError, ValidationError
+    from labctl.platform import certificates
+    from labctl.platform.auth import principal_for_user
+    from labctl.platform.models.base import Role
+    from labctl.platform.models.certificates import ResultPosting
+
+    lab = org_by_code(session, laboratory_code)
+    already = session.exec(
+        select(Certificate).join(ResultPosting,
+                                 col(ResultPosting.certificate_id) == col(Certificate.id))
+        .where(ResultPosting.idempotency_key == result.run_id,
+               Certificate.organisation_id == lab.id)).first()
+    if already is not None:  # a retry after a timeout: the draft made the first time
+        return certificates.latest(session, already.number)
+    operator = session.exec(select(User).where(User.username == result.operator)).first()
+    if operator is None:
+        raise ValidationError("result.operator", result.operator, f"a person of {lab.code}")
+    acting = principal_for_user(session, operator)
+    if not any(o == lab.id and r is Role.TECHNICIAN for o, r in acting.roles):
+        raise PermissionDeniedError("run.certificate", f"{result.operator} is not a "
+                                    f"technician of {lab.code}")
+    create, points = certificate_request(
+        result, laboratory_code=lab.code, customer_name=customer_name,
+        customer_code=customer_code, item_description=item_description, method=method,
+        location=location, decision_rule=decision_rule)
+    if statements:
+        create = create.model_copy(update={"statements": [*create.statements, *statements]})
+    cert = certificates.create_certificate(session, principal=acting, data=create)
+    certificates.post_results(session, principal=poster or acting, number=cert.number,
+                              idempotency_key=result.run_id, data=points)
+    return certificates.latest(session, cert.number)

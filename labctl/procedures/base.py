@@ -75,7 +75,10 @@ class RunContext(Protocol):
     clock: Clock
     standards: Mapping[str, RegisteredStandard]
 
-    def instrument(self, role: str, interface: type[T]) -> T: ...
+    def instrument(self, role: str, interface: Any) -> Any:
+        """The bench's instrument for ``role`` (``interface`` documents the role's protocol;
+        annotate the variable with it)."""
+        ...
 
     def points(self, table: Sequence[Any]) -> Iterator[Any]: ...
 

@@ -2,13 +2,15 @@
 
 A :class:`PointResult` is what the journal commits after each point; a :class:`RunResult` is
 the whole run for the platform to turn into a certificate. Both convert to and from plain
-JSON-able dicts (``to_dict`` / ``from_dict``) so a journal can store them exactly: floats are
-kept as Python floats (repr round-trips exactly), rounding for print happens in the platform.
+JSON dicts (``to_dict`` / ``from_dict``) so a journal can store them exactly: floats are kept
+as Python floats (repr round-trips exactly), rounding for print happens in the platform. JSON
+has no infinity: infinite degrees of freedom are written as null and read back as inf.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -78,12 +80,14 @@ class PointResult:
         return np.asarray(self.readings, dtype=float)
 
     def to_dict(self) -> dict[str, Any]:
-        return _to_jsonable(self)
+        return dict(_to_jsonable(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PointResult:
         data = dict(data)
-        data["budget"] = tuple(BudgetLine(**b) for b in data.get("budget", ()))
+        data["budget"] = tuple(BudgetLine(**(b | {"dof": _inf(b.get("dof"))}))
+                               for b in data.get("budget", ()))
+        data["dof"] = _inf(data.get("dof"))
         data["conditions"] = tuple(ConditionStats(**c) for c in data.get("conditions", ()))
         data["readings"] = tuple(data.get("readings", ()))
         data["reference_readings"] = tuple(data.get("reference_readings", ()))
@@ -105,7 +109,7 @@ class RunEvent:
     data: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return _to_jsonable(self)
+        return dict(_to_jsonable(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RunEvent:
@@ -136,7 +140,23 @@ class RunResult:
     reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
-        return _to_jsonable(self)
+        return dict(_to_jsonable(self))
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunResult:
+        """The inverse of :meth:`to_dict` (a run posted by a remote station)."""
+        d = dict(data)
+        d["points"] = tuple(PointResult.from_dict(p) for p in d.get("points", ()))
+        d["events"] = tuple(RunEvent.from_dict(e) for e in d.get("events", ()))
+        d["conditions"] = tuple(ConditionStats(**c) for c in d.get("conditions", ()))
+        d["standards"] = tuple(d.get("standards", ()))
+        d["started"] = datetime.fromisoformat(d["started"])
+        d["finished"] = datetime.fromisoformat(d["finished"]) if d.get("finished") else None
+        return cls(**d)
+
+
+def _inf(value: Any) -> float:
+    return math.inf if value is None else float(value)
 
 
 def _to_jsonable(obj: Any) -> Any:
@@ -147,7 +167,9 @@ def _to_jsonable(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     if isinstance(obj, np.generic):
-        return obj.item()
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None  # infinite dof (JSON has no inf); NaN never reaches a result
     if isinstance(obj, (list, tuple)):
         return [_to_jsonable(v) for v in obj]
     if isinstance(obj, dict):

@@ -38,6 +38,7 @@ from labctl.errors import (
 from labctl.procedures.base import Procedure, RunContext
 from labctl.procedures.clock import Clock, SystemClock
 from labctl.procedures.environment import EnvironmentMonitor, EnvironmentSample
+from labctl.procedures.environment import _Sensor as EnvironmentSensorRole
 from labctl.procedures.interfaces import Journal, RegisteredStandard, RunRecord, StandardsRegister
 from labctl.procedures.results import ConditionStats, PointResult, RunEvent, RunResult
 
@@ -94,9 +95,9 @@ class Runner:
 
     # -- public --------------------------------------------------------------------------
 
-    def run(self, procedure: Procedure, *, dut: Mapping[str, str], operator: str, checker: str,
-            run_id: str | None = None) -> RunResult:
-        """Start a new run of ``procedure`` and carry it to its end (or a pause)."""
+    def create(self, procedure: Procedure, *, dut: Mapping[str, str], operator: str,
+               checker: str, run_id: str | None = None) -> RunRecord:
+        """Journal a new run (status ``created``) without starting it."""
         record = RunRecord(
             run_id=run_id or uuid.uuid4().hex,
             procedure_id=procedure.info.id,
@@ -109,6 +110,21 @@ class Runner:
             created=self.clock.utcnow(),
         )
         self.journal.create_run(record)
+        return record
+
+    def run(self, procedure: Procedure, *, dut: Mapping[str, str], operator: str, checker: str,
+            run_id: str | None = None) -> RunResult:
+        """Start a new run of ``procedure`` and carry it to its end (or a pause)."""
+        record = self.create(procedure, dut=dut, operator=operator, checker=checker,
+                             run_id=run_id)
+        return self._carry_out(record, procedure)
+
+    def start_created(self, run_id: str, procedure: Procedure) -> RunResult:
+        """Carry out a run journaled by :meth:`create` (an API starts runs this way: the run
+        is on record before its thread starts, so an early failure is on record too)."""
+        record = self.journal.load_run(run_id)
+        if record.status != "created":
+            raise PreconditionError("run_started", f"run {run_id} is {record.status}")
         return self._carry_out(record, procedure)
 
     def resume(self, run_id: str, catalog: Mapping[str, type[Procedure]]) -> RunResult:
@@ -206,7 +222,7 @@ class _Context(RunContext):
         self._invalid = False
         info = procedure.info
         self.monitor = EnvironmentMonitor(
-            self.instrument(info.environment_role, object),
+            self.instrument(info.environment_role, EnvironmentSensorRole),
             info.environment, self.clock, interval=runner.sample_interval,
             on_sample=self._on_sample,
         )
@@ -215,7 +231,7 @@ class _Context(RunContext):
 
     # -- RunContext ------------------------------------------------------------------------
 
-    def instrument(self, role: str, interface: type[T]) -> T:
+    def instrument(self, role: str, interface: Any) -> Any:
         try:
             inst = self.runner.instruments[role]
         except KeyError:
@@ -223,7 +239,7 @@ class _Context(RunContext):
                 "instrument_missing",
                 f"{self.procedure.info.id} needs a {role!r} instrument; the bench has "
                 + ", ".join(sorted(self.runner.instruments))) from None
-        return inst  # type: ignore[no-any-return]
+        return inst
 
     def points(self, table: Sequence[Any]) -> Iterator[Any]:
         for row in table:
@@ -444,8 +460,8 @@ class _Context(RunContext):
             entry: dict[str, Any] = {}
             ident = self.identities.get(role)
             if ident is not None:
-                entry["identity"] = dataclasses.asdict(ident) if dataclasses.is_dataclass(
-                    ident) else dict(vars(ident))
+                entry["identity"] = (dataclasses.asdict(ident) if dataclasses.is_dataclass(
+                    ident) and not isinstance(ident, type) else dict(vars(ident)))
             try:
                 entry["snapshot"] = inst.snapshot()
             except INSTRUMENT_FAULTS as exc:

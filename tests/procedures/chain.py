@@ -77,4 +77,4 @@ def register_for(truth: dict[str, Any], seed: int, **options: Any) -> RegisterSn
     auths = [Authorisation(OPERATOR, proc, date(2025, 1, 1), date(2027, 12, 31))
              for proc in ("dmm-dcv-direct", "prt-comparison")]
     return RegisterSnapshot(tuple(certified_standards(truth, seed, **options)), tuple(auths),
-                            EPOCH - timedelta(hours=1))
+                            datetime.now(UTC) - timedelta(hours=12))

@@ -16,14 +16,13 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
-from sqlmodel import select
 
 from labctl.errors import ConflictError, NotFoundError
 from labctl.platform import certificates
 from labctl.platform.auth import Principal, require_any_role, require_role
 from labctl.platform.benches import TERMINAL, RunManager
 from labctl.platform.models.base import Role
-from labctl.platform.models.certificates import Certificate, CertificatePublic, ResultPosting
+from labctl.platform.models.certificates import CertificatePublic
 from labctl.platform.models.org import User
 from labctl.platform.organisations import org_by_code
 from labctl.platform.routes.deps import (
@@ -33,7 +32,7 @@ from labctl.platform.routes.deps import (
     ReadSessionDep,
     SessionDep,
 )
-from labctl.platform.stations import certificate_request
+from labctl.platform.stations import draft_from_run
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
 STAFF = (Role.TECHNICIAN, Role.CHECKER, Role.APPROVER, Role.ADMIN)
@@ -232,24 +231,12 @@ def certify_run(run_id: str, body: CertifyRun, request: Request, principal: Prin
     if status != "completed":
         raise ConflictError(f"run {run_id} is {status} ({reason}); only a completed run is "
                             "certified")
-    lab_id = _lab_id(session, manager, bench)
-    already = session.exec(
-        select(Certificate).join(ResultPosting, ResultPosting.certificate_id == Certificate.id)
-        .where(ResultPosting.idempotency_key == run_id, Certificate.organisation_id == lab_id)
-    ).first()
-    if already is not None:  # a retry after a timeout: the draft made the first time
-        return certificates.certificate_public(session, certificates.latest(session,
-                                                                            already.number))
-    result = _result(manager, bench, run_id)
-    create, points = certificate_request(
-        result, laboratory_code=manager.bench(bench).laboratory_code,
-        customer_name=body.customer_name, customer_code=body.customer_code,
-        item_description=body.item_description, method=body.method, location=body.location,
-        decision_rule=body.decision_rule)
-    cert = certificates.create_certificate(session, principal=principal, data=create)
-    certificates.post_results(session, principal=principal, number=cert.number,
-                              idempotency_key=run_id, data=points)
-    return certificates.certificate_public(session, certificates.latest(session, cert.number))
+    cert = draft_from_run(session, laboratory_code=manager.bench(bench).laboratory_code,
+                          result=_result(manager, bench, run_id), poster=principal,
+                          customer_name=body.customer_name, customer_code=body.customer_code,
+                          item_description=body.item_description, method=body.method,
+                          location=body.location, decision_rule=body.decision_rule)
+    return certificates.certificate_public(session, cert)
 
 
 def _result(manager: RunManager, bench: str, run_id: str) -> Any:

@@ -154,8 +154,8 @@ class DmmDcVoltage(Procedure):
     # -- steps -------------------------------------------------------------------------------
 
     def setup(self, ctx: RunContext) -> None:
-        cal = ctx.instrument("calibrator", Calibrator)
-        dmm = ctx.instrument("dmm", Dmm)
+        cal: Calibrator = ctx.instrument("calibrator", Calibrator)
+        dmm: Dmm = ctx.instrument("dmm", Dmm)
         cal.standby()
         if dmm.terminals != "FRON":
             raise PreconditionError(
@@ -163,8 +163,8 @@ class DmmDcVoltage(Procedure):
                 "(the calibrator is wired to the front terminals)")
 
     def execute(self, ctx: RunContext) -> None:
-        cal = ctx.instrument("calibrator", Calibrator)
-        dmm = ctx.instrument("dmm", Dmm)
+        cal: Calibrator = ctx.instrument("calibrator", Calibrator)
+        dmm: Dmm = ctx.instrument("dmm", Dmm)
         p: DcvParameters = self.parameters
         configured: float | None = None
         for point in ctx.points(self._points):

@@ -186,7 +186,7 @@ class PrtComparison(Procedure):
     # -- steps -------------------------------------------------------------------------------
 
     def setup(self, ctx: RunContext) -> None:
-        dmm = ctx.instrument("dmm", Dmm)
+        dmm: Dmm = ctx.instrument("dmm", Dmm)
         if dmm.terminals != "REAR":
             raise PreconditionError(
                 "dmm_terminals", "the DMM's front/rear switch is on FRONT: set it to REAR "
@@ -194,9 +194,9 @@ class PrtComparison(Procedure):
 
     def execute(self, ctx: RunContext) -> None:
         p: PrtParameters = self.parameters
-        block = ctx.instrument("temperature_source", TemperatureSource)
-        ref = ctx.instrument("thermometer", Thermometer)
-        dmm = ctx.instrument("dmm", Dmm)
+        block: TemperatureSource = ctx.instrument("temperature_source", TemperatureSource)
+        ref: Thermometer = ctx.instrument("thermometer", Thermometer)
+        dmm: Dmm = ctx.instrument("dmm", Dmm)
         for point in ctx.points(self._points):
             block.setpoint = point.setpoint
             block.enable()

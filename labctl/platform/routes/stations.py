@@ -1,0 +1,93 @@
+"""Routes for stations: automated benches that authenticate with a station token.
+
+- ``GET /api/v1/stations/register``: the register snapshot the station checks its standards
+  and people against (``labctl run --register``), for working through a network outage.
+- ``POST /api/v1/stations/runs``: a completed run, posted by the station (``labctl run
+  --post``), becomes a draft certificate performed by the run's operator, with its points;
+  idempotent on the run id, so a station that retries after a timeout never duplicates.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PField
+from sqlmodel import select
+
+from labctl.errors import PermissionDeniedError, ValidationError
+from labctl.platform import certificates
+from labctl.platform.auth import Principal
+from labctl.platform.models.certificates import CertificatePublic
+from labctl.platform.models.org import Authorisation, Organisation, User
+from labctl.platform.models.registry import Standard
+from labctl.platform.routes.deps import WRITE, PrincipalDep, ReadSessionDep, SessionDep
+from labctl.platform.stations import PlatformRegister, draft_from_run
+from labctl.procedures.catalog import PROCEDURES
+from labctl.procedures.register import Authorisation as SnapshotAuthorisation
+from labctl.procedures.register import RegisterSnapshot
+from labctl.procedures.results import RunResult
+
+router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
+
+
+class StationRunIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    result: dict[str, Any] = PField(description="The run as labctl's RunResult.to_dict()")
+    customer_name: str = PField(min_length=1, max_length=200)
+    customer_code: str | None = None
+    item_description: str = PField(min_length=1, max_length=300)
+    method: str = PField(min_length=1, max_length=300)
+    location: str = PField(min_length=1, max_length=300)
+    decision_rule: str | None = "simple"
+
+
+def _station_org(session: Any, principal: Principal) -> Organisation:
+    if principal.kind != "station" or principal.station_org_id is None:
+        raise PermissionDeniedError("station", "only a station token may do this")
+    org = session.get(Organisation, principal.station_org_id)
+    assert org is not None
+    return org  # type: ignore[no-any-return]
+
+
+@router.get("/register", responses=WRITE)
+def register_snapshot(principal: PrincipalDep, session: ReadSessionDep) -> dict[str, Any]:
+    """The station's laboratory: its standards (status, due date, certified errors) and who
+    is authorised for which procedure, as of now."""
+    org = _station_org(session, principal)
+    quantities = {p.info.id: p.info.quantity for p in PROCEDURES.values()}
+    register = PlatformRegister(session.get_bind().engine, org.code, quantities)
+    now = datetime.now(UTC)
+    standards = [register.find_standard(manufacturer=s.manufacturer, model=s.model,
+                                        serial_number=s.serial_number, at=now)
+                 for s in session.exec(select(Standard).where(
+                     Standard.organisation_id == org.id)).all() if s.serial_number]
+    auths = []
+    for row in session.exec(select(Authorisation).where(
+            Authorisation.organisation_id == org.id)).all():
+        user = session.get(User, row.user_id)
+        for pid, quantity in quantities.items():
+            if quantity == row.quantity and row.procedure in ("", pid) and user is not None:
+                auths.append(SnapshotAuthorisation(user.username, pid, row.valid_from,
+                                                   row.valid_until))
+    return RegisterSnapshot(tuple(standards), tuple(auths), now).to_dict()
+
+
+@router.post("/runs", response_model=CertificatePublic, status_code=201, responses=WRITE)
+def post_run(body: StationRunIn, principal: PrincipalDep,
+             session: SessionDep) -> CertificatePublic:
+    """A completed run as a draft certificate (performed by its operator) with its points."""
+    org = _station_org(session, principal)
+    try:
+        result = RunResult.from_dict(body.result)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ValidationError("result", type(exc).__name__, f"a labctl run result ({exc})"
+                              ) from None
+    cert = draft_from_run(session, laboratory_code=org.code, result=result,
+                          poster=principal, customer_name=body.customer_name,
+                          customer_code=body.customer_code,
+                          item_description=body.item_description, method=body.method,
+                          location=body.location, decision_rule=body.decision_rule)
+    return certificates.certificate_public(session, cert)
