@@ -106,3 +106,38 @@ def serve(host: str = "127.0.0.1", port: int = 8000, database_url: str | None = 
     if database_url:
         settings = dataclasses.replace(settings, database_url=database_url)
     uvicorn.run(create_app(settings), host=host, port=port)
+
+
+class ServerThread:
+    """``app`` served by uvicorn in a background thread on 127.0.0.1, port chosen by the OS.
+
+    A context manager giving the base URL once the server accepts connections; used by
+    ``labctl demo`` (the embedded platform) and by the tests' live server.
+    """
+
+    def __init__(self, app: FastAPI, *, start_timeout: float = 60.0) -> None:
+        import threading
+
+        import uvicorn
+
+        config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
+                                lifespan="on", timeout_graceful_shutdown=2)
+        self.server = uvicorn.Server(config)
+        self.start_timeout = start_timeout
+        self.thread = threading.Thread(target=self.server.run, daemon=True, name="platform")
+
+    def __enter__(self) -> str:
+        import time
+
+        self.thread.start()
+        deadline = time.monotonic() + self.start_timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the platform server did not start")
+            time.sleep(0.01)
+        port = self.server.servers[0].sockets[0].getsockname()[1]
+        return f"http://127.0.0.1:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

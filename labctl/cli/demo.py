@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -71,35 +70,6 @@ class Api:
     def login(self, username: str) -> None:
         self.tokens[username] = self.call("POST", "/auth/token", body={
             "username": username, "password": PASSWORD})["access_token"]
-
-
-class EmbeddedPlatform:
-    """The platform app served by uvicorn in a thread on 127.0.0.1 (port chosen by the OS)."""
-
-    def __init__(self, settings: Any) -> None:
-        import uvicorn
-
-        from labctl.api import create_app
-
-        config = uvicorn.Config(create_app(settings), host="127.0.0.1", port=0,
-                                log_level="warning", lifespan="on",
-                                timeout_graceful_shutdown=2)
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True, name="platform")
-
-    def __enter__(self) -> str:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise DemoError("the embedded platform did not start")
-            time.sleep(0.01)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://127.0.0.1:{port}"
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 def _d(x: float, digits: int = 12) -> str:
@@ -430,6 +400,7 @@ def demo(
     import httpx
     from rich.table import Table
 
+    from labctl.api import ServerThread, create_app
     from labctl.platform.db import make_engine
     from labctl.platform.settings import Settings
     from labctl.procedures.clock import ManualClock
@@ -449,7 +420,7 @@ def demo(
     clock = ManualClock(epoch=now - timedelta(hours=6))
     try:
         with SimulatedBench(seed=seed, clock=clock) as sim, \
-                EmbeddedPlatform(settings) as url, \
+                ServerThread(create_app(settings)) as url, \
                 httpx.Client(base_url=url, timeout=60) as client:
             out.print(f"simulated bench (seed {seed}) and embedded platform at {url}")
             api = Api(client)

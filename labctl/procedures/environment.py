@@ -32,6 +32,7 @@ from labctl.errors import (
     ValidationError,
 )
 from labctl.procedures.clock import Clock
+from labctl.procedures.results import ConditionStats
 
 Quantity = Literal["temperature", "humidity", "pressure"]
 QUANTITIES: tuple[Quantity, ...] = ("temperature", "humidity", "pressure")
@@ -126,26 +127,14 @@ class Breach:
 
 
 @dataclass(frozen=True)
-class QuantitySummary:
-    """Minimum, maximum and mean of one quantity over a span."""
-
-    quantity: str
-    unit: str
-    minimum: float
-    maximum: float
-    mean: float
-    samples: int
-
-
-@dataclass(frozen=True)
 class ConditionsSummary:
     """Conditions over a span (a point, or the whole run), for results and certificates."""
 
     start: float
     end: float
-    quantities: tuple[QuantitySummary, ...]
+    quantities: tuple[ConditionStats, ...]
 
-    def get(self, quantity: str) -> QuantitySummary | None:
+    def get(self, quantity: str) -> ConditionStats | None:
         return next((q for q in self.quantities if q.quantity == quantity), None)
 
 
@@ -337,7 +326,7 @@ def summarise(samples: Sequence[EnvironmentSample] | Iterable[EnvironmentSample]
     for q in QUANTITIES:
         values = np.array([getattr(s, q) for s in chosen], dtype=float)
         if values.size:
-            quantities.append(QuantitySummary(q, UNITS[q], float(values.min()),
+            quantities.append(ConditionStats(q, UNITS[q], float(values.min()),
                                               float(values.max()), float(values.mean()),
                                               int(values.size)))
     t0 = start if start is not None else (chosen[0].time if chosen else math.nan)

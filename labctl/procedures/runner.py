@@ -40,7 +40,7 @@ from labctl.procedures.clock import Clock, SystemClock
 from labctl.procedures.environment import EnvironmentMonitor, EnvironmentSample
 from labctl.procedures.environment import _Sensor as EnvironmentSensorRole
 from labctl.procedures.interfaces import Journal, RegisteredStandard, RunRecord, StandardsRegister
-from labctl.procedures.results import ConditionStats, PointResult, RunEvent, RunResult
+from labctl.procedures.results import PointResult, RunEvent, RunResult
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -272,8 +272,7 @@ class _Context(RunContext):
                       data={"measured_value": result.measured_value, "error": result.error})
             self.flush_samples()
             return
-        conditions = tuple(ConditionStats(**dataclasses.asdict(q))
-                           for q in self.monitor.summary(t0, t1).quantities)
+        conditions = self.monitor.summary(t0, t1).quantities
         result = dataclasses.replace(result, started=utc0, finished=self.clock.utcnow(),
                                      conditions=conditions)
         self.flush_samples()
@@ -478,7 +477,7 @@ class _Context(RunContext):
             started=self.record.created,
             finished=self.clock.utcnow(),
             points=tuple(stored.points),
-            conditions=tuple(ConditionStats(**dataclasses.asdict(q)) for q in summary.quantities),
+            conditions=summary.quantities,
             standards=tuple(dataclasses.asdict(s) | {"role": r} for r, s in self.standards.items()),
             instruments=instruments,
             events=tuple(stored.events),

@@ -242,7 +242,7 @@ def certify_run(run_id: str, body: CertifyRun, request: Request, principal: Prin
 def _result(manager: RunManager, bench: str, run_id: str) -> Any:
     """The run as a RunResult, rebuilt from the journal."""
     from labctl.procedures.environment import summarise
-    from labctl.procedures.results import ConditionStats, RunResult
+    from labctl.procedures.results import RunResult
 
     record = manager.journal(bench).load_run(run_id)
     summary = summarise(record.samples)
@@ -256,5 +256,5 @@ def _result(manager: RunManager, bench: str, run_id: str) -> Any:
         operator=record.operator, checker=record.checker, started=record.created,
         finished=record.points[-1].finished if record.points else None,
         points=record.points,
-        conditions=tuple(ConditionStats(**vars(q)) for q in summary.quantities),
+        conditions=summary.quantities,
         standards=tuple({"id": s} for s in used), instruments={}, events=record.events)
