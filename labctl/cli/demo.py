@@ -312,7 +312,7 @@ def run_procedures(engine: Any, sim: Any, clock: Any, workdir: Path) -> list[Any
     from labctl.drivers.factory import open_bench
     from labctl.platform.stations import PlatformRegister
     from labctl.procedures.catalog import PROCEDURES
-    from labctl.procedures.dmm_dc_voltage import DmmDcVoltage
+    from labctl.procedures.dmm_dc_voltage import DcvParameters, DmmDcVoltage
     from labctl.procedures.journal import SqliteJournal
     from labctl.procedures.prt_comparison import PrtComparison
     from labctl.procedures.runner import Runner
@@ -326,7 +326,7 @@ def run_procedures(engine: Any, sim: Any, clock: Any, workdir: Path) -> list[Any
         runner = Runner(instruments=dict(bench), register=register, journal=journal,
                         clock=clock, sample_interval=10.0, background_sampling=False)
         sim.set_dmm_terminals("FRON")
-        results.append(runner.run(DmmDcVoltage(), dut={
+        results.append(runner.run(DmmDcVoltage(DcvParameters(adjust=True)), dut={
             "manufacturer": "Keysight Technologies", "model": "34465A",
             "serial_number": truth["dmm"]["serial"], "identifier": "EX-DMM-0042"},
             operator="alice", checker="bob"))
@@ -362,13 +362,17 @@ def certify_run(api: Api, result: Any) -> dict[str, Any]:
         item_description="Platinum resistance thermometer" if prt else "Digital multimeter",
         method=("Comparison with a reference thermometer in a dry block; deviation from "
                 "IEC 60751 and Callendar–Van Dusen fit" if prt else
-                "Direct comparison with a multifunction calibrator, DC voltage, as found"),
+                "Direct comparison with a multifunction calibrator, DC voltage, as found, "
+                "adjusted, as left"),
         location="Acme Calibration Laboratory, room 1", decision_rule="simple",
-        table_title="Deviation from IEC 60751" if prt else "DC voltage, as found")
+        table_title="Deviation from IEC 60751" if prt else None)
     body = json.loads(create.model_dump_json())
-    body["statements"] = [*statements,
-        "No adjustment was made: the results as found are also the results as left."
-        if not prt else "The thermometer was immersed 150 mm in the dry block."]
+    adjusted = any(p.stage == "as-left" for p in result.points)
+    body["statements"] = [*statements, (
+        "The thermometer was immersed 150 mm in the dry block." if prt else
+        "The instrument was adjusted after the as-found measurements (zero and gain of each "
+        "range measured); the as-left results follow." if adjusted else
+        "No adjustment was made: the results as found are also the results as left.")]
     cert = api.call("POST", "/certificates", who="alice", body=body)
     number = cert["number"]
     api.call("POST", f"/certificates/{number}/results", who="station",

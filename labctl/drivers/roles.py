@@ -142,6 +142,16 @@ class Dmm(Instrument, Protocol):
 
 
 @runtime_checkable
+class AdjustableDmm(Dmm, Protocol):
+    """A multimeter whose calibration can be adjusted remotely (as-found → adjust → as-left)."""
+
+    def adjust(self, reference: float, *, security_code: str | None = None) -> None:
+        """Adjust the present function and range so that the present input reads
+        ``reference``: the offset near zero, else the gain."""
+        ...
+
+
+@runtime_checkable
 class Thermometer(Instrument, Protocol):
     """A reference thermometer readout."""
 

@@ -174,7 +174,8 @@ def certificate_request(result: RunResult, *, laboratory_code: str, customer_nam
         data["decision_rule"] = decision_rule
     create = CertificateCreate(**data)
     points = [PointIn(
-        table_title=table_title or f"{p.quantity}, {p.stage}", quantity=p.quantity,
+        table_title=table_title or f"{p.quantity}, {p.stage.replace('-', ' ')}",
+        quantity=p.quantity,
         unit=p.unit, range_label=p.range_label, nominal=_dec(p.nominal),
         reference_value=_dec(p.reference_value), measured_value=_dec(p.measured_value),
         expanded_uncertainty=_dec(p.U), coverage_factor=_dec(round(p.k, 3)),

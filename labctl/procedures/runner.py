@@ -282,6 +282,9 @@ class _Context(RunContext):
         self.emit("point_done", key, point_key=key,
                   data={"error": result.error, "U": result.U, "conformity": result.conformity})
 
+    def is_done(self, key: str) -> bool:
+        return key in self.done
+
     def sleep(self, seconds: float) -> None:
         """Wait on the run clock, sampling the room as time passes."""
         end = self.clock.now() + seconds

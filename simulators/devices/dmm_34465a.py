@@ -141,6 +141,9 @@ class Dmm34465A(ScpiModel):
         self.idn = f"Keysight Technologies,34465A,{self.serial},A.03.01-03.15-03.01-00.52-03-02"
         self.true_errors: DmmTruth = merge(DmmTruth.draw(rng), truth, "dmm_truth")
         self.terminals: Terminals = "FRON"
+        self.cal_secured = True
+        self.cal_value = 0.0
+        self.cal_count = 0
         self.reset()
 
         for name, fn in (("VOLTage[:DC]", "VOLT"), ("FRESistance", "FRES")):
@@ -155,6 +158,15 @@ class Dmm34465A(ScpiModel):
         self.add("READ", self.bare(self._read), query=True)
         self.add("ROUTe:TERMinals", self.bare(lambda: self.terminals), query=True)
         self.add("SYSTem:ERRor[:NEXT]", self.bare(self._err), query=True)
+        # Calibration adjustment, as the 34465A's service guide: unsecure with the security
+        # code, state the reference value, CAL? adjusts the present function and range.
+        self.add("CALibration:SECure:STATe", self._cal_secure)
+        self.add("CALibration:SECure:STATe", self.bare(lambda: str(int(self.cal_secured))),
+                 query=True)
+        self.add("CALibration:VALue", self._cal_value)
+        self.add("CALibration:VALue", self.bare(lambda: fmt_float(self.cal_value)), query=True)
+        self.add("CALibration[:ALL]", self.bare(self._calibrate), query=True)
+        self.add("CALibration:COUNt", self.bare(lambda: f"+{self.cal_count}"), query=True)
 
     def _add_function_commands(self, name: str, fn: str) -> None:
         """CONF/MEAS/RANG/RANG:AUTO/NPLC for one measuring function."""
@@ -193,6 +205,52 @@ class Dmm34465A(ScpiModel):
             self.terminals = terminals  # type: ignore[assignment]
 
     # --- command handlers ---------------------------------------------------------------
+
+    SECURITY_CODE = "AT34465"
+
+    def _cal_secure(self, params: list[str]) -> None:
+        if len(params) != 2:
+            raise ScpiError(-109 if len(params) < 2 else -108)
+        state = parse_bool(params[0])
+        if params[1].strip().strip('"') != self.SECURITY_CODE:
+            raise ScpiError(703, "Invalid secure code")
+        self.cal_secured = state
+
+    def _cal_value(self, params: list[str]) -> None:
+        text = one_param(params)
+        assert text is not None
+        self.cal_value = parse_number(text)
+
+    def _calibrate(self) -> str:
+        """Adjust the present function's range so that the present input reads CAL:VAL.
+
+        Near zero (|value| < 1 % of range) the offset is adjusted, otherwise the gain. The
+        reference the user states is taken as true, so its own error is transferred into the
+        meter, as in a real adjustment. "+0" on success, "+1" with an error queued otherwise.
+        """
+        if self.cal_secured:
+            raise ScpiError(702, "Calibration secured", reply="+1")
+        fn, s = self.function, self.settings[self.function]
+        table = self.true_errors.dcv if fn == "VOLT" else self.true_errors.fres
+        t = self._clock.now()
+        x = self._ideal(fn, self._input(t))
+        if not math.isfinite(x):
+            raise ScpiError(705, "Calibration aborted: no signal", reply="+1")
+        err = table[s.range]
+        delta_t = self._room_temperature(t) - REFERENCE_TEMPERATURE
+        v = self.cal_value
+        if abs(v) < 0.01 * s.range:
+            new = RangeError(err.gain, err.offset - (err.apply(x, delta_t) - v),
+                             err.tc_gain, err.tc_offset)
+        else:
+            if abs(x) < 0.01 * s.range:
+                raise ScpiError(706, "Calibration value out of range", reply="+1")
+            offset = err.offset + err.tc_offset * delta_t
+            new = RangeError((v - offset) / x - 1.0 - err.tc_gain * delta_t, err.offset,
+                             err.tc_gain, err.tc_offset)
+        table[s.range] = new
+        self.cal_count += 1
+        return "+0"
 
     def _err(self) -> str:
         code, message = self.pop_error()

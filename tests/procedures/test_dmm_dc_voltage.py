@@ -148,3 +148,24 @@ def test_evaluation_is_vector_consistent_with_the_readings():
     assert math.isclose(r.reference_value, 10 * (1 + 1e-6) + 2e-6, abs_tol=1e-12)
     # U from the budget: the calibrator's gain dominates (10 V × 1 ppm)
     assert r.budget[[b.name for b in r.budget].index("g_cal")].contribution == pytest.approx(1e-5)
+
+
+def test_as_found_adjustment_as_left(station_factory):
+    """Adjusted against the calibrator's corrected output, the as-left errors are what the
+    calibrator's certificate could not see (its own residual error), well inside U."""
+    st = station_factory(seed=12)
+    params = DcvParameters(ranges=(1.0, 10.0), settle_time=1.0, adjust=True)
+    result = _run(st, DmmDcVoltage(params))
+    assert result.status == "completed", result.reason
+    found = [p for p in result.points if p.stage == "as-found"]
+    left = [p for p in result.points if p.stage == "as-left"]
+    assert [p.key for p in left] == ["as-left/" + p.key for p in found] and len(left) == 8
+    assert all(p.started > found[-1].finished for p in left)
+    logs = [e.message for e in result.events if e.kind == "log"]
+    assert logs == ["adjusted the 1 V range: zero and gain at 1 V",
+                    "adjusted the 10 V range: zero and gain at 10 V"]
+    model = st.sim.instruments["dmm"].model
+    assert model.cal_count == 4 and model.cal_secured is True
+    # as left, the meter agrees with the calibrator within the points' uncertainty
+    assert all(abs(p.error) <= p.U for p in left)
+    assert max(abs(p.error) / p.U for p in found) > max(abs(p.error) / p.U for p in left)

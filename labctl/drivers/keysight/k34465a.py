@@ -30,7 +30,7 @@ from labctl.drivers.scpi import (
     parse_word,
 )
 from labctl.drivers.transports.base import MessageTransport
-from labctl.errors import OverloadError, ResponseError
+from labctl.errors import InstrumentError, OverloadError, ResponseError, ValidationError
 
 #: DC voltage ranges in V.
 VOLTAGE_RANGES = OneOf(0.1, 1.0, 10.0, 100.0, 1000.0, unit="V")
@@ -168,6 +168,31 @@ class Keysight34465A(ScpiInstrument):
         if is_overload(value):
             raise OverloadError(self.resource, "READ?", value, "a reading within the range")
         return value
+
+    #: The 34465A's factory calibration security code (a laboratory changes it).
+    SECURITY_CODE: ClassVar[str] = "AT34465"
+
+    def adjust(self, reference: float, *, security_code: str | None = None) -> None:
+        """Adjust the present function and range so that the present input reads
+        ``reference`` (V or Ω): the offset when ``|reference|`` is below 1 % of the range,
+        else the gain. The meter is unsecured with ``security_code`` for the adjustment and
+        secured again afterwards, also when it fails. ``CAL?`` changes the instrument, so it
+        is never retried."""
+        if not isinstance(reference, int | float) or isinstance(reference, bool) or not (
+                np.isfinite(reference)):
+            raise ValidationError("reference", reference, "a finite number (V or Ω)")
+        code = security_code or self.SECURITY_CODE
+        self.write(f"CAL:SEC:STAT OFF,{code}")
+        try:
+            self.write(f"CAL:VAL {float(reference)!r}")
+            answer = self.query("CAL?", str, retry=False, timeout=max(self._transport.timeout,
+                                                                      30.0))
+            if answer.strip() != "+0":
+                self.check_errors("CAL?")
+                raise InstrumentError(self.resource, 1, f"adjustment failed ({answer!r})",
+                                      "CAL?")
+        finally:
+            self.write(f"CAL:SEC:STAT ON,{code}")
 
     def read_many(self, count: int) -> npt.NDArray[np.float64]:
         """Take ``count`` readings (1 … 1 000 000) with one trigger; float64 array (V or Ω).

@@ -16,6 +16,7 @@ degrees of freedom, a statement of conformity against the DMM's specification an
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from labctl.drivers.roles import Calibrator, Dmm, EnvironmentSensor
+from labctl.drivers.roles import AdjustableDmm, Calibrator, Dmm, EnvironmentSensor
 from labctl.errors import PreconditionError, ValidationError
 from labctl.procedures.base import Procedure, ProcedureInfo, RoleSpec, RunContext
 from labctl.procedures.environment import EnvironmentLimits, QuantityLimit
@@ -35,6 +36,7 @@ from labctl.procedures.tables import check_unique, load_table
 from labctl.uncertainty import Constant, Normal, Rectangular, decide, gum
 
 TABLE = Path(__file__).with_name("points.csv")
+AS_LEFT = "as-left/"
 
 #: The calibrator's DC voltage ranges (upper limit in V → range label in its certificate).
 CALIBRATOR_RANGES: tuple[tuple[float, str], ...] = (
@@ -85,9 +87,12 @@ class DcvParameters:
     coverage: float = 0.95
     decision_rule: str = "simple"
     table: str = ""
+    adjust: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "ranges", tuple(float(r) for r in self.ranges))
+        if not isinstance(self.adjust, bool):
+            raise ValidationError("adjust", self.adjust, "true or false")
         check_rule(self.decision_rule)
         if not 0 <= self.settle_time <= 600:
             raise ValidationError("settle_time", self.settle_time, "0 … 600 s")
@@ -146,7 +151,10 @@ class DmmDcVoltage(Procedure):
             if not rows:
                 raise ValidationError("ranges", p.ranges, "ranges present in the point table")
         check_unique(rows, "key", "point table")
-        self._points: tuple[DcvPoint, ...] = rows
+        self._found: tuple[DcvPoint, ...] = rows
+        self._left: tuple[DcvPoint, ...] = tuple(
+            dataclasses.replace(r, key=AS_LEFT + r.key) for r in rows) if p.adjust else ()
+        self._points: tuple[DcvPoint, ...] = self._found + self._left
 
     def test_points(self) -> Sequence[DcvPoint]:
         return self._points
@@ -157,17 +165,27 @@ class DmmDcVoltage(Procedure):
         cal: Calibrator = ctx.instrument("calibrator", Calibrator)
         dmm: Dmm = ctx.instrument("dmm", Dmm)
         cal.standby()
+        if self.parameters.adjust and not isinstance(dmm, AdjustableDmm):
+            raise PreconditionError("dmm_not_adjustable", f"{type(dmm).__name__} cannot be "
+                                    "adjusted remotely: run without adjust")
         if dmm.terminals != "FRON":
             raise PreconditionError(
                 "dmm_terminals", "the DMM's front/rear switch is on REAR: set it to FRONT "
                 "(the calibrator is wired to the front terminals)")
 
     def execute(self, ctx: RunContext) -> None:
+        self._measure(ctx, self._found)
+        if self._left:
+            if not any(ctx.is_done(r.key) for r in self._left):
+                self._adjust(ctx)  # again after a resume mid-adjustment: it is idempotent
+            self._measure(ctx, self._left)
+
+    def _measure(self, ctx: RunContext, rows: Sequence[DcvPoint]) -> None:
         cal: Calibrator = ctx.instrument("calibrator", Calibrator)
         dmm: Dmm = ctx.instrument("dmm", Dmm)
         p: DcvParameters = self.parameters
         configured: float | None = None
-        for point in ctx.points(self._points):
+        for point in ctx.points(rows):
             if configured != point.range:
                 dmm.configure_dc_voltage(range=point.range, nplc=p.nplc)
                 configured = point.range
@@ -180,6 +198,31 @@ class DmmDcVoltage(Procedure):
             room = ctx.room()
             ctx.commit(self.evaluate(point, readings, resolution, ctx.standards["calibrator"],
                                      room.temperature if room else None))
+
+    def _adjust(self, ctx: RunContext) -> None:
+        """Zero and gain of every range measured, against the calibrator's actual output
+        (its setting corrected by its certified errors)."""
+        cal: Calibrator = ctx.instrument("calibrator", Calibrator)
+        dmm: AdjustableDmm = ctx.instrument("dmm", AdjustableDmm)
+        p: DcvParameters = self.parameters
+        std = ctx.standards["calibrator"]
+        for rng in sorted({r.range for r in self._found}):
+            top = max((r.nominal for r in self._found if r.range == rng), default=0.0)
+            dmm.configure_dc_voltage(range=rng, nplc=p.nplc)
+            for nominal in (0.0, top) if top > 0 else (0.0,):
+                cal_range = calibrator_range(nominal)
+                gain = std.correction("DC voltage", cal_range, "gain")
+                offset = std.correction("DC voltage", cal_range, "offset")
+                if gain is None or offset is None:
+                    raise PreconditionError("correction_missing", f"calibrator {std.id}: no "
+                                            f"certified errors for its {cal_range} range")
+                cal.source_dc_voltage(nominal)
+                cal.operate()
+                ctx.sleep(p.settle_time)
+                dmm.adjust(nominal * (1 + gain.value) + offset.value)
+                cal.standby()
+            ctx.log(f"adjusted the {DMM_RANGE_LABELS[rng]} range: zero and gain at "
+                    f"{top:g} V")
 
     def make_safe(self, ctx: RunContext) -> None:
         ctx.instrument("calibrator", Calibrator).standby()
@@ -233,7 +276,8 @@ class DmmDcVoltage(Procedure):
         tol = point.tolerance
         decision = decide(error, U, lower=-tol, upper=tol, rule=p.decision_rule, k=float(r.k))
         return PointResult(
-            key=point.key, index=self._points.index(point), stage="as-found",
+            key=point.key, index=self._points.index(point),
+            stage="as-left" if point.key.startswith(AS_LEFT) else "as-found",
             quantity="DC voltage", unit="V", range_label=DMM_RANGE_LABELS[point.range],
             nominal=point.nominal, reference_value=reference, measured_value=mean,
             error=error, U=U, k=float(r.k), coverage_probability=p.coverage,
