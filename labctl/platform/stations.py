@@ -120,6 +120,12 @@ class PlatformRegister:
                 certificate_number=cal.certificate_number if cal else None,
                 certificate_issuer=cal.issuer if cal else "",
                 corrections=tuple(corrections),
+                specification={
+                    "accuracy_relative": float(std.uncertainty_relative),
+                    "accuracy_absolute": float(std.uncertainty_absolute),
+                    "interval_days": std.calibration_interval_days,
+                    **({"calibrated_on": cal.calibrated_on.isoformat()} if cal else {}),
+                },
             )
 
     def is_authorised(self, *, person: str, procedure_id: str, at: datetime) -> bool:

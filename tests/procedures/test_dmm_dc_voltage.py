@@ -169,3 +169,25 @@ def test_as_found_adjustment_as_left(station_factory):
     # as left, the meter agrees with the calibrator within the points' uncertainty
     assert all(abs(p.error) <= p.U for p in left)
     assert max(abs(p.error) / p.U for p in found) > max(abs(p.error) / p.U for p in left)
+
+
+def test_drift_allowance_from_the_stated_accuracy_when_no_stability_is_given():
+    """Half a calibration interval after its certificate, a calibrator specified ±(10 ppm +
+    4 µV) gets a rectangular drift allowance of ±(5 ppm + 2 µV) in every budget."""
+    from labctl.procedures.interfaces import Correction, RegisteredStandard
+
+    proc = DmmDcVoltage()
+    point = next(p for p in proc.test_points() if p.key == "10V/+10V")
+    std = RegisteredStandard(
+        "C", "cal", "Fluke", "5522A", "1", "in_service", date(2030, 1, 1), "X", corrections=(
+            Correction("DC voltage", "33V", "gain", 0.0, 1e-6, "1"),
+            Correction("DC voltage", "33V", "offset", 0.0, 1e-6, "V")),
+        specification={"accuracy_relative": 10e-6, "accuracy_absolute": 4e-6,
+                       "calibrated_on": "2026-01-01", "interval_days": 360})
+    readings = np.full(10, 10.0) + np.linspace(-1e-6, 1e-6, 10)
+    with_drift = proc.evaluate(point, readings, 1e-6, std, at=date(2026, 6, 30))
+    rows = {b.name: b for b in with_drift.budget}
+    assert rows["dg_stab"].u == pytest.approx(5e-6 / math.sqrt(3), rel=1e-9)
+    assert rows["dV_drift"].u == pytest.approx(2e-6 / math.sqrt(3), rel=1e-9)
+    fresh = proc.evaluate(point, readings, 1e-6, std, at=date(2026, 1, 1))
+    assert "dg_stab" not in {b.name for b in fresh.budget} and fresh.U < with_drift.U

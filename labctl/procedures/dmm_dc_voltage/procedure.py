@@ -9,8 +9,10 @@ with V_ind the mean indication (Type A, s/√n, n − 1 degrees of freedom), δV
 resolution (rectangular, ± half a digit), g_cal and o_cal the calibrator's gain and offset
 corrections for its range from its current certificate in the registry (normal, the
 certificate's standard uncertainty), δg_stab the calibrator's drift since that certificate
-(rectangular, its specified stability), δV_temp the calibrator's temperature effect outside its
-specified band (rectangular). Every point gets a budget, U with k from the Welch–Satterthwaite
+(rectangular: its specified stability when the registry states one; otherwise its specified
+accuracy ±(a_rel·|V| + a_abs) scaled by the elapsed fraction of its calibration interval, a
+linear drift allowance), δV_temp the calibrator's temperature effect outside its specified band
+(rectangular). Every point gets a budget, U with k from the Welch–Satterthwaite
 degrees of freedom, a statement of conformity against the DMM's specification and the TUR.
 """
 
@@ -20,6 +22,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -197,7 +200,7 @@ class DmmDcVoltage(Procedure):
             cal.standby()
             room = ctx.room()
             ctx.commit(self.evaluate(point, readings, resolution, ctx.standards["calibrator"],
-                                     room.temperature if room else None))
+                                     room.temperature if room else None, ctx.now().date()))
 
     def _adjust(self, ctx: RunContext) -> None:
         """Zero and gain of every range measured, against the calibrator's actual output
@@ -230,8 +233,8 @@ class DmmDcVoltage(Procedure):
     # -- evaluation --------------------------------------------------------------------------
 
     def evaluate(self, point: DcvPoint, readings: np.ndarray, resolution: float,
-                 std: RegisteredStandard, room_temperature: float | None = None
-                 ) -> PointResult:
+                 std: RegisteredStandard, room_temperature: float | None = None,
+                 at: date | None = None) -> PointResult:
         """Result and budget of one point from its raw readings (pure computation)."""
         p: DcvParameters = self.parameters
         readings = np.asarray(readings, dtype=float)
@@ -247,6 +250,15 @@ class DmmDcVoltage(Procedure):
                 "correction_missing", f"calibrator {std.id} has no certified gain/offset "
                 f"correction for its {cal_range} range", standard=std.id, range=cal_range)
         stab_rel = _spec(std, f"dcv_stability_rel.{cal_range}", 0.0)  # relative half-width
+        drift_abs = 0.0
+        if stab_rel == 0.0 and at is not None and std.specification.get("calibrated_on"):
+            # No stated stability: a linear drift allowance from the stated accuracy over
+            # the elapsed part of the calibration interval.
+            since = date.fromisoformat(str(std.specification["calibrated_on"]))
+            interval = float(std.specification.get("interval_days", 365))
+            fraction = min(max((at - since).days / interval, 0.0), 1.0)
+            stab_rel = _spec(std, "accuracy_relative", 0.0) * fraction
+            drift_abs = _spec(std, "accuracy_absolute", 0.0) * fraction
         tempco_rel = _spec(std, "dcv_tempco_rel_per_K", 0.0)  # relative per K outside band
         band = _spec(std, "temperature_band_K", 5.0)
         t_room = room_temperature if room_temperature is not None else REFERENCE_TEMPERATURE
@@ -261,13 +273,16 @@ class DmmDcVoltage(Procedure):
         }
         if stab_rel > 0:
             inputs["dg_stab"] = Rectangular(0.0, half_width=stab_rel)
+        if drift_abs > 0:
+            inputs["dV_drift"] = Rectangular(0.0, half_width=drift_abs)
         if excess > 0 and tempco_rel > 0:
             inputs["dV_temp"] = Rectangular(0.0, half_width=tempco_rel * excess
                                             * abs(point.nominal))
 
         def model(V_ind: Any, dV_res: Any, V_set: Any, g_cal: Any, o_cal: Any,
-                  dg_stab: Any = 0.0, dV_temp: Any = 0.0) -> Any:
-            return V_ind + dV_res - (V_set * (1 + g_cal + dg_stab) + o_cal + dV_temp)
+                  dg_stab: Any = 0.0, dV_drift: Any = 0.0, dV_temp: Any = 0.0) -> Any:
+            return V_ind + dV_res - (V_set * (1 + g_cal + dg_stab) + o_cal + dV_drift
+                                     + dV_temp)
 
         r = gum(model, inputs, coverage=p.coverage)
         error = float(r.value)
