@@ -42,7 +42,11 @@ def parse_params(cls: type[Procedure], items: list[str]) -> dict[str, Any]:
                                   + ", ".join(hints))
         kind = hints[key]
         try:
-            if kind is float:
+            if kind is bool:
+                if text.lower() not in ("true", "false", "yes", "no", "1", "0"):
+                    raise ValueError(text)
+                out[key] = text.lower() in ("true", "yes", "1")
+            elif kind is float:
                 out[key] = float(text)
             elif kind is int:
                 out[key] = int(text)

@@ -80,3 +80,16 @@ def test_instruments_reports_an_unreachable_instrument(tmp_path: Path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
     assert "127.0.0.1::1" in done.stderr
+
+
+def test_run_parameters_are_typed_and_named():
+    from labctl.cli.run import parse_params
+    from labctl.errors import ValidationError
+    from labctl.procedures.dmm_dc_voltage import DmmDcVoltage
+
+    assert parse_params(DmmDcVoltage, ["adjust=yes", "ranges=1,10", "settle_time=2"]) == {
+        "adjust": True, "ranges": (1.0, 10.0), "settle_time": 2.0}
+    with pytest.raises(ValidationError, match="adjust"):
+        parse_params(DmmDcVoltage, ["adjust=maybe"])
+    with pytest.raises(ValidationError, match="KEY=VALUE"):
+        parse_params(DmmDcVoltage, ["nplcs=10"])
