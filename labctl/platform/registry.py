@@ -85,13 +85,20 @@ def standard_by_identifier(session: Session, identifier: str) -> Standard:
     return row
 
 
-def visible_standard(session: Session, identifier: str, principal: Principal | None) -> Standard:
-    """The standard if published, or if the caller belongs to its holder (else 404)."""
-    row = standard_by_identifier(session, identifier)
+def _visible(session: Session, row: Standard | Capability, principal: Principal | None,
+             kind: str, key: object) -> None:
+    """A registry entry is public once published; before, only its holder's people see it
+    (anyone else gets 404, not 403: an unpublished entry's existence is not disclosed)."""
     if row.review_state != ReviewState.PUBLISHED and not _can_see_unpublished(
         session, principal, row.organisation_id
     ):
-        raise NotFoundError("standard", identifier)
+        raise NotFoundError(kind, key)
+
+
+def visible_standard(session: Session, identifier: str, principal: Principal | None) -> Standard:
+    """The standard if published, or if the caller belongs to its holder (else 404)."""
+    row = standard_by_identifier(session, identifier)
+    _visible(session, row, principal, "standard", identifier)
     return row
 
 
@@ -475,11 +482,9 @@ def capability_by_id(session: Session, cmc_id: int) -> Capability:
 
 
 def visible_capability(session: Session, cmc_id: int, principal: Principal | None) -> Capability:
+    """The CMC if published, or if the caller belongs to its laboratory (else 404)."""
     row = capability_by_id(session, cmc_id)
-    if row.review_state != ReviewState.PUBLISHED and not _can_see_unpublished(
-        session, principal, row.organisation_id
-    ):
-        raise NotFoundError("capability", cmc_id)
+    _visible(session, row, principal, "capability", cmc_id)
     return row
 
 
