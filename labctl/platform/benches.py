@@ -36,6 +36,7 @@ from labctl.procedures.catalog import PROCEDURES, procedure_class
 from labctl.procedures.clock import Clock, ManualClock, SystemClock
 from labctl.procedures.journal import SqliteJournal
 from labctl.procedures.results import RunEvent
+from labctl.procedures.runner import create_run
 
 TERMINAL = frozenset({"completed", "aborted", "paused", "refused", "failed"})
 log = logging.getLogger(__name__)
@@ -144,11 +145,8 @@ class RunManager:
         if self.busy(bench):
             raise ConflictError(f"bench {bench} is busy with run {self.busy(bench)}")
         # On record before the thread starts: whatever happens next is on record too.
-        from labctl.procedures.runner import Runner
-
-        Runner(instruments={}, register=None, journal=self.journal(bench),  # type: ignore[arg-type]
-               clock=entry.clock).create(procedure, dut=dut, operator=operator,
-                                         checker=checker, run_id=run_id)
+        create_run(self.journal(bench), entry.clock, procedure, dut=dut, operator=operator,
+                   checker=checker, run_id=run_id)
 
         def job(runner_holder: _Active) -> Any:
             return self._runner(entry, runner_holder).start_created(run_id, procedure)
@@ -189,23 +187,12 @@ class RunManager:
             active.thread.join(timeout)
 
     def status(self, run_id: str) -> tuple[str, str]:
-        """(status, reason); ``starting`` for a run launched but not yet journaled."""
-        bench = self.bench_of(run_id)
-        try:
-            return self.journal(bench).status(run_id)
-        except NotFoundError:
-            if self.busy(bench) == run_id:
-                return "starting", ""
-            raise
+        """(status, reason) as journaled (a started run is journaled before it runs)."""
+        return self.journal(self.bench_of(run_id)).status(run_id)
 
     def events(self, run_id: str, after: int = -1) -> list[tuple[int, RunEvent]]:
         """The run's events numbered from 0, those after ``after``."""
-        try:
-            record = self.journal(self.bench_of(run_id)).load_run(run_id)
-        except NotFoundError:
-            if self.status(run_id)[0] == "starting":
-                return []
-            raise
+        record = self.journal(self.bench_of(run_id)).load_run(run_id)
         return [(i, e) for i, e in enumerate(record.events) if i > after]
 
     def close(self) -> None:

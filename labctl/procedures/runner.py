@@ -23,7 +23,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any
 
 from labctl.errors import (
     InstrumentCommunicationError,
@@ -43,7 +43,6 @@ from labctl.procedures.interfaces import Journal, RegisteredStandard, RunRecord,
 from labctl.procedures.results import PointResult, RunEvent, RunResult
 
 log = logging.getLogger(__name__)
-T = TypeVar("T")
 
 #: Errors that mean "the instrument could not do it": the run pauses, it does not crash.
 INSTRUMENT_FAULTS = (InstrumentCommunicationError, InstrumentTimeoutError, InstrumentError,
@@ -58,6 +57,28 @@ class RunCancelledError(LabctlError, RuntimeError):
 
 class ProcedureError(LabctlError, RuntimeError):
     """A procedure broke the runner's contract (e.g. did not commit a point it was given)."""
+
+
+def create_run(journal: Journal, clock: Clock, procedure: Procedure, *,
+               dut: Mapping[str, str], operator: str, checker: str,
+               run_id: str | None = None) -> RunRecord:
+    """Journal a new run of ``procedure`` (status ``created``); nothing is measured yet.
+
+    An API puts a run on record this way before its thread starts, so that whatever happens
+    next (even failing to open the bench) is on record too."""
+    record = RunRecord(
+        run_id=run_id or uuid.uuid4().hex,
+        procedure_id=procedure.info.id,
+        procedure_version=procedure.info.version,
+        parameters=procedure.parameters_dict(),
+        dut=dict(dut),
+        operator=operator,
+        checker=checker,
+        status="created",
+        created=clock.utcnow(),
+    )
+    journal.create_run(record)
+    return record
 
 
 class Runner:
@@ -98,19 +119,8 @@ class Runner:
     def create(self, procedure: Procedure, *, dut: Mapping[str, str], operator: str,
                checker: str, run_id: str | None = None) -> RunRecord:
         """Journal a new run (status ``created``) without starting it."""
-        record = RunRecord(
-            run_id=run_id or uuid.uuid4().hex,
-            procedure_id=procedure.info.id,
-            procedure_version=procedure.info.version,
-            parameters=procedure.parameters_dict(),
-            dut=dict(dut),
-            operator=operator,
-            checker=checker,
-            status="created",
-            created=self.clock.utcnow(),
-        )
-        self.journal.create_run(record)
-        return record
+        return create_run(self.journal, self.clock, procedure, dut=dut, operator=operator,
+                          checker=checker, run_id=run_id)
 
     def run(self, procedure: Procedure, *, dut: Mapping[str, str], operator: str, checker: str,
             run_id: str | None = None) -> RunResult:

@@ -154,9 +154,6 @@ def run_status(run_id: str, request: Request, principal: PrincipalDep,
     """Where a run stands, with every point committed so far."""
     manager, bench = _readable(request, session, principal, run_id)
     status, reason = manager.status(run_id)
-    if status == "starting":
-        return RunStatus(run_id=run_id, bench=bench, procedure_id="", status=status,
-                         reason="", operator="", checker="", points_done=0, points=[])
     record = manager.journal(bench).load_run(run_id)
     return RunStatus(run_id=run_id, bench=bench, procedure_id=record.procedure_id,
                      status=status, reason=reason, operator=record.operator,
