@@ -20,6 +20,7 @@ import contextlib
 import json
 import math
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -97,7 +98,8 @@ def seed_people(api: Api, database_url: str) -> None:
         api.call("POST", "/organisations", who="admin", body={
             "code": code, "name": name, "level": level, "parent_code": parent,
             "region": "North", "country_code": "DE", "address": address,
-            "accreditation": f"D-K-{abs(hash(code)) % 90000 + 10000}-01-00"
+            # the same number every run (hash() of a str changes with each process)
+            "accreditation": f"D-K-{zlib.crc32(code.encode()) % 90000 + 10000}-01-00"
             if level != "industry" else ""})
     staff = {
         NMI: {"nmi.tech": "technician", "nmi.check": "checker", "nmi.sign": "approver",
