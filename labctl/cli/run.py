@@ -110,7 +110,7 @@ def results_table(result: RunResult) -> Table:
     for p in result.points:
         r = round_result(p.error, p.U)
         table.add_row(p.key, f"{p.nominal:g} {p.unit}", f"{p.reference_value:.8g}",
-                      f"{p.measured_value:.8g}", r.value_str, r.U_str, f"{p.k:.2f}",
+                      f"{p.measured_value:.8g}", str(r.value_str), str(r.U_str), f"{p.k:.2f}",
                       f"{p.tur:.1f}" if p.tur else "-", p.conformity or "-")
     return table
 
@@ -222,6 +222,16 @@ def run(
     except (LabctlError, OSError) as exc:
         err.print(f"labctl run: {exc}")
         raise typer.Exit(2) from None
+    try:
+        _report(out, err, result, destination, json_out, customer_name, customer_code,
+                location)
+    finally:
+        destination.close()
+
+
+def _report(out: Any, err: Any, result: RunResult, destination: Destination,
+            json_out: Path | None, customer_name: str, customer_code: str | None,
+            location: str) -> None:
     out.print(results_table(result))
     if result.analysis:
         out.print_json(json.dumps(result.analysis.get("coefficients", {})))
@@ -259,6 +269,7 @@ class Destination:
     def __init__(self, *, post: str | None, lab: str | None, register_file: Path | None
                  ) -> None:
         self.post, self.lab, self.register_file = post, lab, register_file
+        self.engine: Any = None  # the embedded platform's, opened by register()
         self.token = os.environ.get("LABCTL_STATION_TOKEN", "")
         if post and not self.token:
             raise ValidationError("LABCTL_STATION_TOKEN", "", "the station's bearer token "
@@ -320,6 +331,10 @@ class Destination:
             cert = draft_from_run(session, laboratory_code=self.lab, result=result,
                                   poster=None, **details)
             return str(cert.number)
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
 
 
 def _procedures() -> dict[str, Any]:
