@@ -4,22 +4,31 @@ reverse traceability (which certificates, at any depth, passed through a standar
 Each link is judged at its own time of use: the calibration frozen on the certificate when the
 measurement began, its due date against the end of the measurement, and the standard's status
 history over the measurement. A standard found out of tolerance flags every certificate whose
-chain passes through it in the window, and for the certificates that used it directly each
-point's statement of conformity is decided again with the corrected reference value.
+chain passes through it in the window, and each affected point's statement of conformity is
+decided again with the corrected reference value: for direct use with the error found, further
+down with that error carried through the certificate of every standard calibrated in between.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
 
+import numpy as np
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
 from labctl.errors import NotFoundError, ValidationError
 from labctl.platform.models.base import CertificateStatus, StandardKind, StandardStatus
-from labctl.platform.models.certificates import Certificate, CertificateFlag, CertificateStandard
+from labctl.platform.models.certificates import (
+    Certificate,
+    CertificateFlag,
+    CertificateStandard,
+    ResultPoint,
+)
 from labctl.platform.models.org import Organisation
 from labctl.platform.models.registry import Standard, StandardCalibration, StandardStatusChange
 
@@ -165,7 +174,10 @@ class ImpactPoint(BaseModel):
     conformity_reported: str | None
     conformity_corrected: str | None
     still_holds: bool
-    propagated: bool = False  # an estimate: the error carried through calibrations between
+    error_shift: str  # δ: how much the reference value really differed (added to it)
+    basis: str  # where δ comes from: the error found, or carried through which certificate
+    propagated: bool = False  # δ carried through calibrations in between (depth > 1)
+    extrapolated: bool = False  # outside the span the standard in between was calibrated over
 
 
 class ImpactEntry(BaseModel):
@@ -178,6 +190,7 @@ class ImpactEntry(BaseModel):
     via: list[str]  # standards from the one in question down to this certificate
     used_at: datetime
     points: list[ImpactPoint]
+    note: str = ""  # why no point was decided again, where that is the case
     action: str
 
 
@@ -194,27 +207,95 @@ def _start_of(day: Any) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
+@dataclass(frozen=True)
+class _Shift:
+    """δ(x): how far the reference value of a point at ``x`` really was from the one reported,
+    in one quantity and unit.
+
+    At the standard found out of tolerance δ is the error found, ``absolute + relative·|x|``.
+    One calibration further down it is carried by the certificate of the standard calibrated
+    in between: that standard's corrections (per range, a weighted least-squares gain and
+    offset through its certificate's points, as :func:`labctl.platform.stations.fit_errors`
+    derives them for a bench) were all off by δ at their points, so the reference values it
+    later gave were off by the same line fitted through those δ: first order, exact where the
+    corrections are linear in the value.
+    """
+
+    quantity: str
+    unit: str
+    exact_absolute: Decimal = Decimal(0)
+    exact_relative: Decimal = Decimal(0)
+    # carried: (range label, lowest x, highest x, gain, offset) of the standard in between
+    lines: tuple[tuple[str, float, float, float, float], ...] = ()
+    basis: str = ""
+
+    def at(self, x: float) -> tuple[float, bool]:
+        """δ at ``x`` and whether it is extrapolated beyond a calibrated span."""
+        if not self.lines:
+            return float(self.exact_absolute) + float(self.exact_relative) * abs(x), False
+        inside = [ln for ln in self.lines if ln[1] <= x <= ln[2]]
+        if inside:
+            _, _, _, gain, offset = min(inside, key=lambda ln: ln[2] - ln[1])
+            return gain * x + offset, False
+        _, _, _, gain, offset = min(self.lines,
+                                    key=lambda ln: min(abs(x - ln[1]), abs(x - ln[2])))
+        return gain * x + offset, True
+
+    def carried(self, points: list[ResultPoint], item: str, number: str) -> _Shift | None:
+        """The shift downstream of an item calibrated on ``points`` (None: not in them)."""
+        groups: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
+        for p in points:
+            if p.quantity != self.quantity or p.unit != self.unit:
+                continue
+            source = p.measured_value == p.nominal  # as fit_errors tells a source
+            x = float(p.nominal if source else p.reference_value)
+            delta, _ = self.at(float(p.reference_value))
+            u = float(p.expanded_uncertainty / p.coverage_factor) or 1.0
+            groups[p.range_label or "all"].append((x, delta, u))
+        if not groups:
+            return None
+        lines = []
+        for label, rows in groups.items():
+            xs = np.array([r[0] for r in rows])
+            ds = np.array([r[1] for r in rows])
+            w = 1 / np.array([r[2] for r in rows]) ** 2
+            if len(rows) >= 2 and np.ptp(xs) > 0:
+                gain, offset = np.polyfit(xs, ds, 1, w=np.sqrt(w))
+            else:
+                gain, offset = 0.0, float((w * ds).sum() / w.sum())
+            lines.append((label, float(xs.min()), float(xs.max()), float(gain), float(offset)))
+        return _Shift(self.quantity, self.unit, lines=tuple(lines),
+                      basis=f"carried through {number} of {item}")
+
+
 def impact(session: Session, std: Standard, *, since: datetime,
            change: StandardStatusChange | None = None) -> ImpactReport:
     """Every certificate whose chain passes through ``std`` with a use on or after ``since``.
 
     With an out-of-tolerance ``change`` (error found δ = relative·|x| + absolute), points in
-    the standard's quantity and unit are decided again with the error corrected by δ
-    (exactly for direct use; carried through, first order, further down).
+    the standard's quantity and unit are decided again with the reference value corrected by
+    δ: exactly for direct use, and further down with δ carried through the certificate of each
+    standard calibrated in between (see :class:`_Shift`).
     """
-    from labctl.platform.certificates import report_point
+    from labctl.platform.certificates import points_of, report_point
 
     if since.tzinfo is None:
         raise ValidationError("since", since.isoformat(), "a timezone-aware time")
     entries: list[ImpactEntry] = []
     seen: set[int] = set()
-    # frontier: (standard id, calibration certificate id or None for the first level, via)
-    frontier: list[tuple[int, int | None, list[str]]] = [(std.id, None, [std.identifier])]  # type: ignore[list-item]
+    shift0 = _Shift(std.quantity, std.unit,
+                    exact_absolute=change.error_absolute or Decimal(0),
+                    exact_relative=change.error_relative or Decimal(0),
+                    basis=f"error found in {std.identifier}") if change is not None else None
+    # frontier: (standard id, calibration certificate id or None for the first level, via,
+    # the shift its reference values carried, why none did)
+    Front = tuple[int, int | None, list[str], _Shift | None, str]
+    frontier: list[Front] = [(std.id, None, [std.identifier], shift0, "")]  # type: ignore[list-item]
     depth = 0
     while frontier and depth < MAX_DEPTH:
         depth += 1
-        next_frontier: list[tuple[int, int | None, list[str]]] = []
-        for std_id, via_cert, via in frontier:
+        next_frontier: list[Front] = []
+        for std_id, via_cert, via, shift, why_none in frontier:
             q = select(CertificateStandard).where(CertificateStandard.standard_id == std_id)
             if via_cert is None:
                 q = q.where(CertificateStandard.used_at >= since)
@@ -227,18 +308,28 @@ def impact(session: Session, std: Standard, *, since: datetime,
                 cert = session.get(Certificate, link.certificate_id)
                 assert cert is not None and cert.id is not None
                 lab = session.get(Organisation, cert.organisation_id)
-                points = _recompute(session, cert, std, change, report_point, depth) \
-                    if change is not None else []
+                points = points_of(session, cert) if change is not None else []
+                decided = _recompute(cert, shift, points, report_point, depth) \
+                    if shift is not None else []
+                note = why_none if change is not None and shift is None else ""
+                if shift is not None and not decided:
+                    note = (f"no result in {shift.quantity} [{shift.unit}]: "
+                            "not affected through this standard")
                 entries.append(ImpactEntry(
                     certificate=f"{cert.number} rev {cert.revision}", number=cert.number,
                     revision=cert.revision, laboratory=lab.code if lab else "",
                     status=CertificateStatus(cert.status), depth=depth, via=via,
-                    used_at=link.used_at, points=points,
-                    action=_action(cert, depth, points)))
+                    used_at=link.used_at, points=decided, note=note,
+                    action=_action(cert, depth, decided)))
                 if cert.item_standard_id is not None:
                     item = session.get(Standard, cert.item_standard_id)
-                    next_frontier.append((cert.item_standard_id, cert.id,
-                                          [*via, item.identifier if item else "?"]))
+                    name = item.identifier if item else "?"
+                    carried = shift.carried(points, name, cert.number) if shift else None
+                    why = why_none or ("" if carried is not None or shift is None else
+                                       f"{cert.number} has no result in {shift.quantity} "
+                                       f"[{shift.unit}]: the error is not carried past {name}")
+                    next_frontier.append((cert.item_standard_id, cert.id, [*via, name],
+                                          carried, why))
         frontier = next_frontier
     return ImpactReport(
         standard=std.identifier, since=since, until=None,
@@ -249,33 +340,29 @@ def impact(session: Session, std: Standard, *, since: datetime,
         certificates=entries)
 
 
-def _recompute(session: Session, cert: Certificate, std: Standard,
-               change: StandardStatusChange | None, report_point: Any,
-               depth: int = 1) -> list[ImpactPoint]:
-    """Points in the standard's quantity and unit, decided again with the error corrected.
-
-    At depth > 1 the error is assumed carried unchanged through each calibration in between
-    (first order: the intermediate standard inherited the same error at the same value), which
-    is flagged ``propagated`` so the quality manager knows it is an estimate.
-    """
-    from labctl.platform.certificates import points_of
-
-    if change is None:
-        return []
+def _recompute(cert: Certificate, shift: _Shift, points: list[ResultPoint],
+               report_point: Any, depth: int) -> list[ImpactPoint]:
+    """Points in the shift's quantity and unit, decided again with the reference corrected."""
     out: list[ImpactPoint] = []
     rule = cert.decision_rule or None
-    for i, p in enumerate(points_of(session, cert)):
-        if p.quantity != std.quantity or p.unit != std.unit:
+    for i, p in enumerate(points):
+        if p.quantity != shift.quantity or p.unit != shift.unit:
             continue
-        delta = (change.error_absolute or Decimal(0)) + \
-            (change.error_relative or Decimal(0)) * abs(p.reference_value)
+        if shift.lines:
+            delta_f, extrapolated = shift.at(float(p.reference_value))
+            delta = Decimal(f"{delta_f:.6g}")
+        else:  # the error found, exactly
+            delta = shift.exact_absolute + shift.exact_relative * abs(p.reference_value)
+            delta_f, extrapolated = float(delta), False
         before = report_point(p, rule)
         after = report_point(p, rule, error_shift=delta)
         out.append(ImpactPoint(
             seq=i, nominal=str(p.nominal), unit=p.unit, error_reported=str(before.error),
             error_corrected=str(after.error), expanded_uncertainty=str(before.U),
             conformity_reported=before.conformity, conformity_corrected=after.conformity,
-            still_holds=before.conformity == after.conformity, propagated=depth > 1))
+            still_holds=before.conformity == after.conformity,
+            error_shift=str(delta), basis=shift.basis, propagated=depth > 1,
+            extrapolated=extrapolated))
     return out
 
 

@@ -151,3 +151,103 @@ def test_withdrawing_an_upstream_certificate_breaks_the_chain(api: httpx.Client,
     r = api.post(f"/api/v1/certificates/{c['number']}/issue",
                  headers=world.headers("prov", "approver"))
     assert r.status_code == 422 and r.json()["rule"] == "calibration_withdrawn"
+
+
+def _calibrated_outside(api: httpx.Client, world: World, org: str, standard: str) -> None:
+    """A current calibration of ``standard`` by a laboratory not on the platform."""
+    from tests.platform.helpers import uid
+
+    today = datetime.now(UTC).date()
+    ok(api.post(f"/api/v1/standards/{standard}/calibrations",
+                headers=world.headers(org, "data_entry"),
+                json={"certificate_number": uid("EXT"), "issuer": "Elsewhere",
+                      "calibrated_on": (today - timedelta(days=30)).isoformat(),
+                      "due_date": (today + timedelta(days=335)).isoformat()}), 201)
+
+
+def test_the_error_is_carried_through_the_calibration_in_between(api: httpx.Client,
+                                                                 world: World) -> None:
+    """R, found 10 µV/V high, calibrated the calibrator W at 1 V and 10 V; W's corrections
+    (a gain and an offset through those points) were off by the line through R's error at
+    them, and so was every reference value W gave later: at 5 V by 50 µV. A 20 V point lies
+    beyond the span W was calibrated over: the line is extrapolated, and the point says so.
+    """
+    from tests.platform.helpers import draft, ensure_cmcs, issue, point, publish_standard
+
+    ensure_cmcs(api, world)
+    now = datetime.now(UTC)
+    r = publish_standard(api, world, "prov", kind="reference", range_max="20")["identifier"]
+    _calibrated_outside(api, world, "prov", r)
+    w = publish_standard(api, world, "lab", kind="working", range_max="20",
+                         description="Multifunction calibrator")["identifier"]
+    c2 = draft(api, world, "prov", standards=[r], item_standard=w,
+               begin=now - timedelta(days=2), item_description="Multifunction calibrator")
+    # W is a source: its indication is its setting (= nominal); R read what it put out
+    issue(api, world, "prov", c2["number"],
+          [point(nominal="1", error="0", reference_value="0.9999996", U="0.000005",
+                 range_label="10 V"),
+           point(nominal="10", error="0", reference_value="9.999996", U="0.00001",
+                 range_label="10 V")])
+    c3 = draft(api, world, "lab", standards=[w], begin=now - timedelta(days=1))
+    issue(api, world, "lab", c3["number"],
+          [point(nominal="5", error="-0.00006", U="0.00002"),
+           point(nominal="20", error="0.00002", U="0.00004",
+                 lower_limit="-0.0002", upper_limit="0.0002")])
+    since = (now - timedelta(days=10)).isoformat()
+    rep = ok(api.post(f"/api/v1/standards/{r}/status", headers=world.headers("prov", "reviewer"),
+                      json={"status": "out_of_tolerance", "reason": "found 10 µV/V high",
+                            "error_relative": "0.00001", "impact_since": since}))["impact"]
+    entries = {c["number"]: c for c in rep["certificates"]}
+    d1, d10 = entries[c2["number"]]["points"]
+    assert d1["error_shift"] == "0.000009999996"  # 1e-5 × 0.9999996 V, exactly
+    assert d10["error_shift"] == "0.00009999996"
+    assert d10["basis"] == f"error found in {r}" and d10["propagated"] is False
+    p5, p20 = entries[c3["number"]]["points"]
+    assert p5["basis"] == f"carried through {c2['number']} of {w}"
+    assert p5["propagated"] is True and p5["extrapolated"] is False
+    # -60 µV reported; the reference was really 50 µV higher: -110 µV (U 20 µV, so rounded
+    # to the microvolt, EA-4/02), beyond ±100 µV
+    assert p5["error_shift"] == "0.00005" and p5["error_corrected"] == "-0.000110"
+    assert p5["conformity_reported"] == "pass" and p5["conformity_corrected"] == "fail"
+    assert p5["still_holds"] is False
+    assert "no longer holds" in entries[c3["number"]]["action"]
+    assert p20["extrapolated"] is True and p20["error_shift"] == "0.0002"
+    assert p20["error_corrected"] == "-0.000180" and p20["still_holds"] is True
+
+
+def test_the_error_stops_where_the_standard_in_between_was_not_calibrated_in_it(
+        api: httpx.Client, world: World) -> None:
+    """W's certificate from R has no DC voltage result: certificates made with W are listed
+    (the chain passes through R) but nothing in them is decided again, and the reason is said."""
+    from tests.platform.helpers import (
+        draft,
+        ensure_cmcs,
+        issue,
+        point,
+        publish_cmc,
+        publish_standard,
+    )
+
+    ensure_cmcs(api, world)
+    publish_cmc(api, world, "prov", quantity="DC current", unit="A",
+                uncertainty_relative="0.0000001", uncertainty_absolute="0.0000001")
+    now = datetime.now(UTC)
+    r = publish_standard(api, world, "prov", kind="reference")["identifier"]
+    _calibrated_outside(api, world, "prov", r)
+    w = publish_standard(api, world, "lab", kind="working")["identifier"]
+    c2 = draft(api, world, "prov", standards=[r], item_standard=w,
+               begin=now - timedelta(days=2))
+    issue(api, world, "prov", c2["number"],
+          [point(nominal="1", quantity="DC current", unit="A", table_title="DC current")])
+    c3 = draft(api, world, "lab", standards=[w], begin=now - timedelta(days=1))
+    issue(api, world, "lab", c3["number"], [point()])
+    rep = ok(api.post(f"/api/v1/standards/{r}/status", headers=world.headers("prov", "reviewer"),
+                      json={"status": "out_of_tolerance", "reason": "found high",
+                            "error_absolute": "0.0002",
+                            "impact_since": (now - timedelta(days=10)).isoformat()}))["impact"]
+    entries = {c["number"]: c for c in rep["certificates"]}
+    assert entries[c2["number"]]["points"] == []
+    assert "no result in DC voltage [V]" in entries[c2["number"]]["note"]
+    down = entries[c3["number"]]
+    assert down["depth"] == 2 and down["points"] == []
+    assert f"{c2['number']} has no result in DC voltage [V]" in down["note"]
