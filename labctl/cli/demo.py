@@ -455,7 +455,7 @@ def demo(
                     issued.append((r, certify_run(api, r)))
             table = Table(title="Certificates issued by Acme Calibration Laboratory")
             for col in ("number", "item", "points", "statements", "signature", "chain",
-                        "PDF", "DCC"):
+                        "documents"):
                 table.add_column(col, overflow="fold")
             for r, cert in issued:
                 number = cert["number"]
@@ -473,8 +473,9 @@ def demo(
                 table.add_row(number, f"{r.dut['model']} s/n {r.dut['serial_number']}",
                               str(len(r.points)), summary,
                               "valid" if sig is True else str(sig), _chain_text(trace),
-                              str(pdf), str(dcc))
+                              f"{pdf.name}\n{dcc.name}")
             out.print(table)
+            out.print(f"documents in: {out_dir / 'certificates'}")
             out.print(f"upstream certificates in the chain: {', '.join(chain)}")
             out.print(f"database: {db}")
             out.print(f"browse it: LABCTL_DATABASE_URL=sqlite:///{db} LABCTL_KEYS_DIR="
@@ -487,22 +488,16 @@ def demo(
 
 
 def _chain_text(trace: Any) -> str:
-    """'item ← LAB-CAL-01 ← PROV-DCV-1 ← NMI-JVS-1' from a traceability answer."""
-    seen: list[str] = []
+    """One line per path of a traceability answer: 'LAB-CAL-01 ← PROV-DCV-1 ← NMI-JVS-1'."""
 
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            ident = node.get("standard") or node.get("identifier")
-            if isinstance(ident, str) and ident not in seen:
-                seen.append(ident)
-            for v in node.values():
-                walk(v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(v)
+    def paths(node: Any) -> list[list[str]]:
+        out: list[list[str]] = []
+        for link in (node or {}).get("links", []):
+            below = paths(link.get("next"))
+            out += [[link["standard"], *p] for p in below] or [[link["standard"]]]
+        return out
 
-    walk(trace)
-    return " ← ".join(seen) if seen else "-"
+    return "\n".join(" ← ".join(p) for p in paths(trace["chain"])) or "-"
 
 
 def register_commands(app: typer.Typer) -> None:
