@@ -25,7 +25,7 @@ import segno
 from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
-from labctl.platform.documents._fonts import FAMILY, install_fonts
+from labctl.platform.documents._fonts import FAMILY, install_fonts, output_pdf
 from labctl.platform.documents._format import (
     CONFORMITY_TEXT,
     dcc_conformity,
@@ -611,4 +611,4 @@ def render_pdf(doc: CertificateDocument) -> bytes:
     _standards(pdf, doc)
     _statements(pdf, doc)
     _signatures(pdf, doc)
-    return bytes(pdf.output())
+    return output_pdf(pdf)
