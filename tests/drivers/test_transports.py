@@ -3,6 +3,11 @@ seconds, per call), reconnects, the shared resource manager, Modbus requests and
 
 from __future__ import annotations
 
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,6 +18,7 @@ from labctl.drivers.transports.base import MAJOR_MINOR_REVISION, PRODUCT_CODE, V
 from labctl.drivers.transports.modbus import ModbusTcpTransport
 from labctl.drivers.transports.visa import VisaTransport
 from labctl.errors import (
+    ConnectionLostError,
     InstrumentCommunicationError,
     InstrumentError,
     InstrumentTimeoutError,
@@ -21,6 +27,28 @@ from labctl.errors import (
 from tests.drivers.conftest import commands
 
 pytestmark = pytest.mark.timeout(20)
+
+
+@contextlib.contextmanager
+def scripted_peer(script: Callable[[socket.socket], object]) -> Iterator[str]:
+    """A real TCP peer on 127.0.0.1 that runs ``script`` on the one connection it accepts
+    (for replies no well-behaved simulator sends: split, doubled, never-ending); yields the
+    VISA resource string."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with conn, contextlib.suppress(OSError):  # OSError: the client went away first
+            script(conn)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"TCPIP0::127.0.0.1::{port}::SOCKET"
+    finally:
+        listener.close()
+        thread.join(timeout=5)
 
 
 def modbus(bench: Any, role: str, **kwargs: Any) -> ModbusTcpTransport:
@@ -85,6 +113,70 @@ class TestVisaTransport:
             a.close()  # the last user closes the resource manager, not the first
             assert b.query("*OPC?") == "1"
         assert not a.is_open and not b.is_open
+
+
+    def test_dropped_connection_is_seen_at_once_not_after_the_timeout(self, bench: Any) -> None:
+        faults = bench.instruments["dmm"].faults
+        with VisaTransport(bench.resources["dmm"], timeout=30.0) as link:
+            assert link.query("*OPC?") == "1"
+            faults.drop_connection = True
+            try:
+                started = time.monotonic()
+                with pytest.raises(ConnectionLostError, match="closed by the instrument"):
+                    link.query("*IDN?")
+                assert time.monotonic() - started < 5.0  # of a 30 s timeout
+            finally:
+                faults.clear()
+            assert not link.is_open
+            assert link.query("*OPC?") == "1"  # the next call reconnects
+
+    def test_a_reply_in_pieces_and_two_replies_in_one_segment(self) -> None:
+        def script(conn: socket.socket) -> None:
+            reader = conn.makefile("rb")
+            assert reader.readline() == b"A?\n"
+            conn.sendall(b"+1.2")
+            time.sleep(0.05)  # the rest of the reply comes in a later segment
+            conn.sendall(b"5E+00\n")
+            assert reader.readline() == b"B?\n"
+            conn.sendall(b"first\nsecond\n")  # an instrument that answered twice at once
+            assert reader.readline() == b"C?\n"
+            conn.sendall(b"x" * 200_000 + b"\n")  # longer than one receive
+
+        with scripted_peer(script) as resource, VisaTransport(resource, timeout=2.0) as link:
+            assert link.query("A?") == "+1.25E+00"
+            assert link.query("B?") == "first"
+            assert link.read() == "second"  # kept for the next read, not lost
+            assert link.query_bytes("C?") == b"x" * 200_000
+
+    def test_a_reply_that_never_ends_times_out_within_the_timeout(self) -> None:
+        stop = threading.Event()
+
+        def script(conn: socket.socket) -> None:
+            conn.recv(100)
+            while not stop.wait(0.02):  # a byte every 20 ms, never the termination
+                conn.sendall(b"7")
+
+        with scripted_peer(script) as resource, VisaTransport(resource, timeout=0.3) as link:
+            started = time.monotonic()
+            try:
+                with pytest.raises(InstrumentTimeoutError) as err:
+                    link.query("TRICKLE?")
+            finally:
+                stop.set()
+            assert err.value.timeout == 0.3 and time.monotonic() - started < 2.0
+            assert not link.is_open  # the late rest of it can never answer the next query
+
+    def test_a_peer_that_stops_reading_makes_writes_time_out(self) -> None:
+        stop = threading.Event()
+        with scripted_peer(lambda conn: stop.wait(10)) as resource, VisaTransport(
+            resource, timeout=0.3
+        ) as link:
+            try:
+                with pytest.raises(InstrumentTimeoutError) as err:
+                    link.write("DATA " + "0" * 64_000_000)  # beyond every socket buffer
+            finally:
+                stop.set()
+            assert err.value.command.startswith("DATA ") and not link.is_open
 
 
 class TestModbusTransport:

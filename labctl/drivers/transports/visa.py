@@ -4,13 +4,18 @@ This module and :mod:`labctl.drivers.transports.modbus` are the only ones that i
 instrument I/O library. Everything pyvisa can raise is translated here, once, into labctl's
 errors; timeouts are float seconds everywhere else and become pyvisa's milliseconds only here.
 
-Two pyvisa-py behaviours are worked around on purpose: a TCPIP SOCKET session that the peer
-has closed does not report the loss but spins until its timeout, and a refused connection is
-reported as opened (checked with ``SO_ERROR`` in :meth:`VisaTransport.open`). Before each
-read the transport waits on the session's socket itself, with one blocking ``MSG_PEEK``
-bounded by ``SO_RCVTIMEO`` (``select`` where that is unavailable), so a dropped connection is
-seen at once as :class:`ConnectionLostError` and a silent instrument as a timeout, without
-burning a core for the whole timeout; pyvisa-py then reads the reply as usual.
+pyvisa parses the resource string and opens the session. For a ``TCPIP::…::SOCKET``
+session the transport then sends and receives on the session's own socket, for two reasons:
+pyvisa-py's SOCKET read cannot see a connection the peer has closed (it spins until its
+timeout), and its read and write cost a ``select`` per call and some 80 000 interpreter
+instructions per query on top of the two system calls a query needs. Here a query is one
+``sendall`` and (for a reply of up to 64 KiB) one blocking ``recv`` bounded by
+``SO_RCVTIMEO``: an empty ``recv`` is the peer's close, seen at once as
+:class:`ConnectionLostError`, and an expired one a timeout, without burning a core while
+waiting. Writes are bounded by ``SO_SNDTIMEO`` likewise. Other session types (VXI-11
+``INSTR``, serial, USB) read and write through pyvisa as usual. One more pyvisa-py behaviour
+is worked around: a refused connection is reported as opened (checked with ``SO_ERROR`` in
+:meth:`VisaTransport.open`).
 """
 
 from __future__ import annotations
@@ -28,9 +33,9 @@ from types import TracebackType
 from typing import Any, Self
 
 import pyvisa
-import pyvisa_py  # noqa: F401 - the "@py" backend: a missing install fails here, not mid-run
 from pyvisa import constants
 from pyvisa import errors as visa_errors
+from pyvisa_py.tcpip import TCPIPSocketSession  # the "@py" backend: missing → fails here
 
 from labctl.errors import (
     ConnectionLostError,
@@ -101,6 +106,21 @@ def _check_timeout(value: float) -> float:
     return float(value)
 
 
+def _set_socket_timeout(sock: socket.socket, option: int, seconds: float) -> bool:
+    """Bound blocking receives (``SO_RCVTIMEO``) or sends (``SO_SNDTIMEO``) on ``sock`` to
+    ``seconds``; False where the platform refuses the option."""
+    try:
+        if sys.platform == "win32":
+            value = struct.pack("=L", max(1, int(seconds * 1000)))
+        else:
+            whole = int(seconds)
+            value = struct.pack("@ll", whole, max(int((seconds - whole) * 1e6), 0 if whole else 1))
+        sock.setsockopt(socket.SOL_SOCKET, option, value)
+    except (OSError, struct.error):
+        return False
+    return True
+
+
 class VisaTransport:
     """A line-oriented link to one SCPI instrument through ``pyvisa`` (``@py`` backend).
 
@@ -137,8 +157,9 @@ class VisaTransport:
         self._res: Any = None  # pyvisa MessageBasedResource; Any: pyvisa's stubs are partial
         self._lib: Any = None
         self._handle: Any = None
-        self._sock: socket.socket | None = None
-        self._pyvisa_session: Any = None  # pyvisa-py's session object (its read buffer)
+        self._sock: socket.socket | None = None  # a SOCKET session's socket, read directly
+        self._pending = bytearray()  # bytes received past the last reply (same session only)
+        self._end_byte = self._rterm_bytes[-1:]  # a reply ends on its termination's last byte
         self._rcvtimeo = 0.0  # SO_RCVTIMEO now set on the socket, s (0 unset, < 0 unusable)
         self._quiet: contextlib.ExitStack | None = None
         self._closed = False
@@ -160,6 +181,8 @@ class VisaTransport:
         self._timeout = _check_timeout(value)
         if self._res is not None:
             self._res.timeout = self._timeout * 1000.0
+        if self._sock is not None:
+            _set_socket_timeout(self._sock, socket.SO_SNDTIMEO, self._timeout)
 
     @property
     def is_open(self) -> bool:
@@ -193,10 +216,15 @@ class VisaTransport:
         self._lib = res.visalib
         self._handle = res.session
         session = getattr(self._lib, "sessions", {}).get(self._handle)
-        self._pyvisa_session = session
         self._rcvtimeo = 0.0  # not set yet on this socket
+        self._pending.clear()
         sock = getattr(session, "interface", None)
-        self._sock = sock if isinstance(sock, socket.socket) else None
+        # Only a SOCKET session's interface is the instrument's byte stream (VXI-11 INSTR
+        # sessions hold an RPC client, and their socket carries RPC records).
+        if isinstance(session, TCPIPSocketSession) and isinstance(sock, socket.socket):
+            self._sock = sock
+        else:
+            self._sock = None
         if self._sock is not None:
             # pyvisa-py connects non-blocking and calls a refused connection "opened".
             err = self._sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
@@ -207,6 +235,9 @@ class VisaTransport:
                 )
             # A set followed by SYST:ERR? is two small writes: Nagle would hold the second.
             self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._sock.gettimeout() is not None or not _set_socket_timeout(
+                    self._sock, socket.SO_SNDTIMEO, self._timeout):
+                self._sock = None  # not the blocking socket expected: pyvisa reads and writes
         self._quiet = contextlib.ExitStack()
         self._quiet.enter_context(self._lib.ignore_warning(self._handle, *_QUIET))
         self.opened_count += 1
@@ -215,7 +246,7 @@ class VisaTransport:
     def _drop(self) -> None:
         """Forget the session (after a fault, or on close); keep the resource manager."""
         res, self._res, self._sock = self._res, None, None
-        self._pyvisa_session = None
+        self._pending.clear()
         quiet, self._quiet = self._quiet, None
         if quiet is not None:
             with contextlib.suppress(Exception):
@@ -269,15 +300,23 @@ class VisaTransport:
 
     def write(self, command: str) -> None:
         """Send one command line; the write termination is added here."""
-        self._session()
+        if self._res is None:
+            self._session()
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("%s << %s", self._resource, command)
         data = command.encode(self._encoding) + self._wterm_bytes
+        sock = self._sock
         try:
-            self._lib.write(self._handle, data)
+            if sock is not None:
+                sock.sendall(data)
+            else:
+                self._lib.write(self._handle, data)
         except visa_errors.VisaIOError as exc:
             raise self._translate(exc, command) from exc
-        except OSError as exc:  # pyvisa-py lets a reset/broken pipe through unwrapped
+        except (BlockingIOError, TimeoutError):  # SO_SNDTIMEO: the instrument stopped reading
+            # Part of the line may be out: drop the session so nothing half-sent lingers.
+            raise self._timeout_error(command, self._timeout) from None
+        except OSError as exc:  # reset, broken pipe (pyvisa-py lets these through unwrapped)
             self._drop()
             raise ConnectionLostError(self._resource, f"sending {command!r}: {exc}") from exc
 
@@ -294,7 +333,11 @@ class VisaTransport:
         """Write ``command`` and return its reply as bytes (termination stripped), undecoded:
         long numeric replies go straight to a parser without a str copy."""
         self.write(command)
-        return self._read(command, timeout)
+        raw = self._read(command, timeout)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s >> %r%s (%d bytes)", self._resource, raw[:80],
+                       "..." if len(raw) > 80 else "", len(raw))
+        return raw
 
     def _decode(self, raw: bytes, command: str) -> str:
         try:
@@ -306,15 +349,96 @@ class VisaTransport:
         return text
 
     def _read(self, command: str, timeout: float | None) -> bytes:
-        self._session()
+        if self._res is None:
+            self._session()
         limit = self._timeout if timeout is None else _check_timeout(timeout)
+        sock = self._sock
+        if sock is not None:
+            raw = self._read_socket(sock, command, limit)
+        else:
+            raw = self._read_visa(command, limit)
+        # Strip the termination; tolerate CRLF where LF was configured and LF where CRLF was
+        # (the read ends on the last termination character alone).
+        if raw.endswith(self._rterm_bytes):
+            raw = raw[: -len(self._rterm_bytes)]
+        elif raw.endswith(b"\n"):
+            raw = raw[:-1]
+        return raw[:-1] if raw.endswith(b"\r") else raw
+
+    def _read_socket(self, sock: socket.socket, command: str, limit: float) -> bytes:
+        """One reply, up to and including its termination character, from the socket.
+
+        Bytes past the reply (an instrument that answered twice in one segment) stay in
+        :attr:`_pending` for the next read; they go with the session on any fault.
+        """
+        end_byte = self._end_byte
+        pending = self._pending
+        if pending:
+            end = pending.find(end_byte)
+            if end >= 0:
+                return self._take(end + 1)
+        chunk = self._receive(sock, command, limit, limit)
+        if not pending:
+            end = chunk.find(end_byte)
+            if end == len(chunk) - 1:
+                return chunk  # the usual case: the whole reply in one segment
+            if end >= 0:
+                pending += chunk[end + 1:]
+                return chunk[: end + 1]
+        # A long reply arriving in several segments: bounded by ``limit`` as a whole.
         deadline = time.monotonic() + limit
-        lib, handle, sock = self._lib, self._handle, self._sock
+        while True:
+            start = max(len(pending) - 1, 0)
+            pending += chunk
+            end = pending.find(end_byte, start)
+            if end >= 0:
+                return self._take(end + 1)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._timeout_error(command, limit)
+            chunk = self._receive(sock, command, remaining, limit)
+
+    def _take(self, size: int) -> bytes:
+        pending = self._pending
+        out = bytes(pending[:size])
+        del pending[:size]
+        return out
+
+    def _receive(self, sock: socket.socket, command: str, wait: float, limit: float) -> bytes:
+        """The next bytes from ``sock`` within ``wait`` s (``limit``: the timeout reported).
+
+        One blocking ``recv`` bounded by ``SO_RCVTIMEO`` (``select`` first where the
+        platform refuses that option): no system call is spent checking beforehand.
+        """
+        try:
+            if self._set_receive_timeout(sock, wait) or select.select([sock], [], [], wait)[0]:
+                chunk = sock.recv(_CHUNK)
+            else:
+                chunk = None
+        except (BlockingIOError, TimeoutError):  # SO_RCVTIMEO expired: nothing came
+            chunk = None
+        except OSError as exc:
+            self._drop()
+            raise ConnectionLostError(self._resource,
+                                      f"awaiting reply to {command!r}: {exc}") from exc
+        if chunk is None:
+            raise self._timeout_error(command, limit)
+        if not chunk:
+            self._drop()
+            raise ConnectionLostError(
+                self._resource, f"connection closed by the instrument awaiting reply to {command!r}"
+            )
+        return chunk
+
+    def _read_visa(self, command: str, limit: float) -> bytes:
+        """One reply through pyvisa's own read (sessions other than TCPIP SOCKET)."""
+        res, lib, handle = self._res, self._lib, self._handle
+        if limit != self._timeout:
+            res.timeout = limit * 1000.0
+        deadline = time.monotonic() + limit
         chunks: list[bytes] = []
         try:
             while True:
-                if sock is not None:
-                    self._wait_for_data(sock, deadline, command, limit)
                 chunk, status = lib.read(handle, _CHUNK)
                 chunks.append(chunk)
                 if status != _SUCCESS_MORE:  # the termination character arrived
@@ -329,52 +453,11 @@ class VisaTransport:
             self._drop()
             raise ConnectionLostError(self._resource,
                                       f"reading reply to {command!r}: {exc}") from exc
-        raw = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-        # Strip the termination; tolerate CRLF where LF was configured and LF where CRLF was
-        # (pyvisa ends the read on the last termination character alone).
-        if raw.endswith(self._rterm_bytes):
-            raw = raw[: -len(self._rterm_bytes)]
-        elif raw.endswith(b"\n"):
-            raw = raw[:-1]
-        return raw[:-1] if raw.endswith(b"\r") else raw
-
-    def _wait_for_data(
-        self, sock: socket.socket, deadline: float, command: str, limit: float
-    ) -> None:
-        """Block until the socket has data (or EOF, or the timeout) before pyvisa-py reads.
-
-        pyvisa-py may already hold the reply in its own buffer; then the socket has nothing
-        and waiting on it would be wrong, so the buffer is checked first.
-        """
-        if self._pyvisa_session is not None and getattr(self._pyvisa_session, "_pending_buffer",
-                                                        None):
-            return
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise self._timeout_error(command, limit)
-        try:
-            if self._set_receive_timeout(sock, limit):
-                # One blocking peek waits for the first byte, EOF or the kernel's timeout:
-                # a single system call where select + peek would take two.
-                peek = sock.recv(1, socket.MSG_PEEK)
-            else:
-                readable, _, _ = select.select([sock], [], [], remaining)
-                if not readable:
-                    raise self._timeout_error(command, limit)
-                peek = sock.recv(1, socket.MSG_PEEK)
-        except BlockingIOError:  # SO_RCVTIMEO expired: nothing came
-            raise self._timeout_error(command, limit) from None
-        except LabctlError:
-            raise
-        except OSError as exc:
-            self._drop()
-            raise ConnectionLostError(self._resource,
-                                      f"awaiting reply to {command!r}: {exc}") from exc
-        if not peek:
-            self._drop()
-            raise ConnectionLostError(
-                self._resource, f"connection closed by the instrument awaiting reply to {command!r}"
-            )
+        finally:
+            if limit != self._timeout and self._res is res:
+                with contextlib.suppress(Exception):
+                    res.timeout = self._timeout * 1000.0
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
     def _set_receive_timeout(self, sock: socket.socket, limit: float) -> bool:
         """Make blocking receives on ``sock`` give up after ``limit`` s (SO_RCVTIMEO); False
@@ -383,14 +466,7 @@ class VisaTransport:
             return True
         if self._rcvtimeo < 0:
             return False
-        try:
-            if sys.platform == "win32":
-                value = struct.pack("=L", max(1, int(limit * 1000)))
-            else:
-                seconds = int(limit)
-                value = struct.pack("@ll", seconds, int((limit - seconds) * 1e6))
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
-        except (OSError, struct.error):
+        if not _set_socket_timeout(sock, socket.SO_RCVTIMEO, limit):
             self._rcvtimeo = -1.0
             return False
         self._rcvtimeo = limit
