@@ -20,6 +20,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from types import EllipsisType
 from typing import Any
 
 import sqlalchemy as sa
@@ -445,8 +446,13 @@ def _status_during(session: Session, std: Standard, begin: datetime, end: dateti
 
 
 def link_validity(session: Session, link: CertificateStandard, std: Standard,
-                  end: datetime) -> tuple[str, str]:
-    """``(state, explanation)`` of a standard at its time of use: "valid" or why not."""
+                  end: datetime, *, calibration: StandardCalibration | EllipsisType | None = ...
+                  ) -> tuple[str, str]:
+    """``(state, explanation)`` of a standard at its time of use: "valid" or why not.
+
+    ``calibration`` is the link's frozen calibration when the caller loaded it already
+    (see :func:`standards_used`); by default it is read here.
+    """
     status = _status_during(session, std, link.used_at, end)
     if status is not StandardStatus.IN_SERVICE:
         return f"standard_{status.value}", (
@@ -454,7 +460,11 @@ def link_validity(session: Session, link: CertificateStandard, std: Standard,
             "measurement")
     if std.kind == StandardKind.NATIONAL_PRIMARY:
         return "valid", "national primary standard"
-    cal = session.get(StandardCalibration, link.calibration_id) if link.calibration_id else None
+    if isinstance(calibration, EllipsisType):
+        cal = session.get(StandardCalibration, link.calibration_id) \
+            if link.calibration_id else None
+    else:
+        cal = calibration
     if cal is None:
         return "standard_not_calibrated", (
             f"standard {std.identifier} had no calibration before {link.used_at.date()}")
@@ -471,13 +481,14 @@ def link_validity(session: Session, link: CertificateStandard, std: Standard,
     return "valid", f"certificate {cal.certificate_number} valid until {cal.due_date}"
 
 
-def enforce_rules(session: Session, cert: Certificate) -> list[Reported]:
-    """Every server rule that gates issue; returns the reported points."""
-    for link in session.exec(select(CertificateStandard).where(
-            CertificateStandard.certificate_id == cert.id)).all():
-        std = session.get(Standard, link.standard_id)
-        assert std is not None
-        state, why = link_validity(session, link, std, cert.calibration_end)
+def enforce_rules(session: Session, cert: Certificate,
+                  used: list[UsedStandard] | None = None) -> list[Reported]:
+    """Every server rule that gates issue; returns the reported points.
+
+    ``used``: the certificate's :func:`standards_used`, when the caller has them already.
+    """
+    for link, std, cal in standards_used(session, cert) if used is None else used:
+        state, why = link_validity(session, link, std, cert.calibration_end, calibration=cal)
         if state != "valid":
             raise RuleViolationError(state, f"cannot issue {cert.number}: {why}",
                                      standard=std.identifier)
@@ -512,15 +523,18 @@ def issue_certificate(session: Session, *, principal: Principal, number: str,
     if principal.user_id in (cert.performed_by_id, cert.checked_by_id):
         raise PermissionDeniedError("certificate.issue", "the approver must be neither the "
                                     "performer nor the checker (two-person rule)")
-    reported = enforce_rules(session, cert)
+    used = standards_used(session, cert)
+    reported = enforce_rules(session, cert, used)
     now = utcnow()
     cert.approved_by_id = principal.user_id
     cert.issued_at = now
     cert.issue_date = now.date()
     from labctl.platform import rendering
 
-    cert.pdf, cert.dcc, cert.content_hash = rendering.render_and_sign(
-        session, cert, reported, settings)
+    # Rendering only reads; the row is written once, with the documents, at commit.
+    with session.no_autoflush:
+        cert.pdf, cert.dcc, cert.content_hash = rendering.render_and_sign(
+            session, cert, reported, settings, used=used)
     cert.status = CertificateStatus.ISSUED.value
     session.add(cert)
     if cert.replaces_id is not None:
@@ -671,17 +685,24 @@ UsedStandard = tuple[CertificateStandard, Standard, StandardCalibration | None]
 
 
 def standards_used(session: Session, cert: Certificate) -> list[UsedStandard]:
-    """The standards used, each with the calibration frozen at its time of use."""
-    out: list[UsedStandard] = []
-    for link in session.exec(select(CertificateStandard).where(
-            CertificateStandard.certificate_id == cert.id)
-            .order_by(col(CertificateStandard.id))).all():
-        std = session.get(Standard, link.standard_id)
-        assert std is not None
-        cal = session.get(StandardCalibration, link.calibration_id) \
-            if link.calibration_id else None
-        out.append((link, std, cal))
-    return out
+    """The standards used, each with the calibration frozen at its time of use (one query)."""
+    rows = session.exec(
+        select(CertificateStandard, Standard, StandardCalibration)
+        .join(Standard, col(Standard.id) == col(CertificateStandard.standard_id))
+        .outerjoin(StandardCalibration,
+                   col(StandardCalibration.id) == col(CertificateStandard.calibration_id))
+        .where(CertificateStandard.certificate_id == cert.id)
+        .order_by(col(CertificateStandard.id))).all()
+    return [(link, std, cal) for link, std, cal in rows]
+
+
+def usernames(session: Session, *user_ids: int | None) -> dict[int, User]:
+    """The users among ``user_ids`` (None skipped) by id, in one query."""
+    ids = {i for i in user_ids if i is not None}
+    if not ids:
+        return {}
+    return {u.id: u for u in session.exec(select(User).where(col(User.id).in_(ids))).all()
+            if u.id is not None}
 
 
 def certificate_public(session: Session, cert: Certificate) -> CertificatePublic:
@@ -692,6 +713,12 @@ def certificate_public(session: Session, cert: Certificate) -> CertificatePublic
     item_std = session.get(Standard, cert.item_standard_id) if cert.item_standard_id else None
     flags = session.exec(select(CertificateFlag).where(
         CertificateFlag.certificate_id == cert.id).order_by(col(CertificateFlag.id))).all()
+    users = usernames(session, cert.performed_by_id, cert.checked_by_id, cert.approved_by_id)
+
+    def username(user_id: int | None) -> str | None:
+        user = users.get(user_id) if user_id is not None else None
+        return user.username if user else None
+
     return CertificatePublic(
         number=cert.number, revision=cert.revision, status=CertificateStatus(cert.status),
         laboratory_code=lab.code, customer_name=cert.customer_name,
@@ -699,9 +726,8 @@ def certificate_public(session: Session, cert: Certificate) -> CertificatePublic
         item_standard=item_std.identifier if item_std else None, quantity=cert.quantity,
         procedure=cert.procedure, method=cert.method, location=cert.location,
         calibration_begin=cert.calibration_begin, calibration_end=cert.calibration_end,
-        issue_date=cert.issue_date, performed_by=_username(session, cert.performed_by_id) or "",
-        checked_by=_username(session, cert.checked_by_id),
-        approved_by=_username(session, cert.approved_by_id),
+        issue_date=cert.issue_date, performed_by=username(cert.performed_by_id) or "",
+        checked_by=username(cert.checked_by_id), approved_by=username(cert.approved_by_id),
         decision_rule=DecisionRule(cert.decision_rule) if cert.decision_rule else None,
         standards=[StandardUsedPublic(
             identifier=std.identifier, description=std.description,

@@ -26,11 +26,11 @@ from labctl.platform.documents.model import (
     StandardUsed,
 )
 from labctl.platform.models.certificates import Certificate
-from labctl.platform.models.org import Organisation, User
+from labctl.platform.models.org import Organisation
 from labctl.platform.settings import Settings
 
 if TYPE_CHECKING:
-    from labctl.platform.certificates import Reported
+    from labctl.platform.certificates import Reported, UsedStandard
 
 
 def _docs() -> Any:
@@ -41,11 +41,15 @@ def _docs() -> Any:
 
 
 def build_document(session: Session, cert: Certificate, reported: Sequence[Reported],
-                   settings: Settings) -> CertificateDocument:
-    """The certificate as printed (ISO/IEC 17025 7.8.2, 7.8.4), from the stored rows."""
+                   settings: Settings, *, used: Sequence[UsedStandard] | None = None
+                   ) -> CertificateDocument:
+    """The certificate as printed (ISO/IEC 17025 7.8.2, 7.8.4), from the stored rows.
+
+    ``used``: the certificate's ``standards_used`` when the caller loaded them already.
+    """
     from decimal import Decimal
 
-    from labctl.platform.certificates import decision_rule_text, standards_used
+    from labctl.platform.certificates import decision_rule_text, standards_used, usernames
 
     lab = session.get(Organisation, cert.organisation_id)
     assert lab is not None
@@ -61,7 +65,7 @@ def build_document(session: Session, cert: Certificate, reported: Sequence[Repor
             range_label=p.range_label, lower_limit=p.lower_limit, upper_limit=p.upper_limit,
             conformity=r.conformity))
     standards = []
-    for _, std, cal in standards_used(session, cert):
+    for _, std, cal in standards_used(session, cert) if used is None else used:
         standards.append(StandardUsed(
             identifier=std.identifier, description=std.description,
             manufacturer=std.manufacturer or "-", model=std.model or "-",
@@ -71,8 +75,10 @@ def build_document(session: Session, cert: Certificate, reported: Sequence[Repor
             calibration_date=cal.calibrated_on if cal else None,
             due_date=cal.due_date if cal else None))
 
+    people = usernames(session, cert.performed_by_id, cert.checked_by_id, cert.approved_by_id)
+
     def person(user_id: int | None) -> str:
-        user = session.get(User, user_id) if user_id is not None else None
+        user = people.get(user_id) if user_id is not None else None
         return user.full_name if user else ""
 
     signatories = (
@@ -121,12 +127,13 @@ def build_document(session: Session, cert: Certificate, reported: Sequence[Repor
 
 
 def render_and_sign(session: Session, cert: Certificate, reported: Sequence[Reported],
-                    settings: Settings) -> tuple[bytes, bytes, str]:
+                    settings: Settings, *, used: Sequence[UsedStandard] | None = None
+                    ) -> tuple[bytes, bytes, str]:
     """``(pdf, signed_dcc, content_hash)`` for a certificate being issued."""
     docs = _docs()
     lab = session.get(Organisation, cert.organisation_id)
     assert lab is not None
-    doc = build_document(session, cert, reported, settings)
+    doc = build_document(session, cert, reported, settings, used=used)
     pdf = docs.render_pdf(doc)
     xml = docs.build_dcc(doc, pdf=pdf)
     identity = _keystore(str(settings.keys_dir)).get_or_create(lab.code, lab.name)
