@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -22,6 +23,7 @@ from labctl.errors import (
     InstrumentCommunicationError,
     InstrumentError,
     InstrumentTimeoutError,
+    ResponseError,
     ValidationError,
 )
 from tests.drivers.conftest import commands
@@ -30,10 +32,10 @@ pytestmark = pytest.mark.timeout(20)
 
 
 @contextlib.contextmanager
-def scripted_peer(script: Callable[[socket.socket], object]) -> Iterator[str]:
+def scripted_peer(script: Callable[[socket.socket], object]) -> Iterator[int]:
     """A real TCP peer on 127.0.0.1 that runs ``script`` on the one connection it accepts
-    (for replies no well-behaved simulator sends: split, doubled, never-ending); yields the
-    VISA resource string."""
+    (for replies no well-behaved simulator sends: split, doubled, never-ending, stale);
+    yields its port."""
     listener = socket.create_server(("127.0.0.1", 0))
     port = listener.getsockname()[1]
 
@@ -45,10 +47,14 @@ def scripted_peer(script: Callable[[socket.socket], object]) -> Iterator[str]:
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield f"TCPIP0::127.0.0.1::{port}::SOCKET"
+        yield port
     finally:
         listener.close()
         thread.join(timeout=5)
+
+
+def socket_resource(port: int) -> str:
+    return f"TCPIP0::127.0.0.1::{port}::SOCKET"
 
 
 def modbus(bench: Any, role: str, **kwargs: Any) -> ModbusTcpTransport:
@@ -142,7 +148,8 @@ class TestVisaTransport:
             assert reader.readline() == b"C?\n"
             conn.sendall(b"x" * 200_000 + b"\n")  # longer than one receive
 
-        with scripted_peer(script) as resource, VisaTransport(resource, timeout=2.0) as link:
+        with scripted_peer(script) as port, VisaTransport(socket_resource(port),
+                                                          timeout=2.0) as link:
             assert link.query("A?") == "+1.25E+00"
             assert link.query("B?") == "first"
             assert link.read() == "second"  # kept for the next read, not lost
@@ -156,7 +163,8 @@ class TestVisaTransport:
             while not stop.wait(0.02):  # a byte every 20 ms, never the termination
                 conn.sendall(b"7")
 
-        with scripted_peer(script) as resource, VisaTransport(resource, timeout=0.3) as link:
+        with scripted_peer(script) as port, VisaTransport(socket_resource(port),
+                                                          timeout=0.3) as link:
             started = time.monotonic()
             try:
                 with pytest.raises(InstrumentTimeoutError) as err:
@@ -168,8 +176,8 @@ class TestVisaTransport:
 
     def test_a_peer_that_stops_reading_makes_writes_time_out(self) -> None:
         stop = threading.Event()
-        with scripted_peer(lambda conn: stop.wait(10)) as resource, VisaTransport(
-            resource, timeout=0.3
+        with scripted_peer(lambda conn: stop.wait(10)) as port, VisaTransport(
+            socket_resource(port), timeout=0.3
         ) as link:
             try:
                 with pytest.raises(InstrumentTimeoutError) as err:
@@ -215,6 +223,52 @@ class TestModbusTransport:
         for kwargs in ({"port": 0}, {"unit": 300}, {"timeout": 0}):
             with pytest.raises(ValidationError):
                 ModbusTcpTransport("127.0.0.1", **kwargs)
+
+    def test_dropped_connection_is_seen_at_once_not_after_the_timeout(self, bench: Any) -> None:
+        faults = bench.instruments["environment"].faults
+        with modbus(bench, "environment", timeout=30.0) as link:
+            faults.drop_connection = True
+            try:
+                started = time.monotonic()
+                with pytest.raises(ConnectionLostError, match="closed by the device"):
+                    link.read_registers(Table.INPUT, 0, 7)
+                assert time.monotonic() - started < 5.0  # of a 30 s timeout
+            finally:
+                faults.clear()
+            assert not link.is_open
+            assert len(link.read_registers(Table.INPUT, 0, 7)) == 7  # reconnected
+
+    def test_split_stale_and_foreign_responses(self) -> None:
+        def respond(conn: socket.socket, tid: int, unit: int, pdu: bytes) -> None:
+            conn.sendall(struct.pack(">HHHB", tid, 0, len(pdu) + 1, unit) + pdu)
+
+        def script(conn: socket.socket) -> None:
+            reader = conn.makefile("rb")
+            request = reader.read(12)  # read input 6+1, transaction id t
+            tid = struct.unpack(">H", request[:2])[0]
+            assert request[2:] == bytes.fromhex("0000 0006 01 04 0006 0001")
+            respond(conn, tid - 1, 1, bytes.fromhex("04 02 dead"))  # an earlier one, late
+            frame = struct.pack(">HHHB", tid, 0, 5, 1) + bytes.fromhex("04 02 0102")
+            conn.sendall(frame[:5])
+            time.sleep(0.05)  # the rest of the frame in a later segment
+            conn.sendall(frame[5:])
+            tid = struct.unpack(">H", reader.read(12)[:2])[0]
+            respond(conn, tid, 9, bytes.fromhex("04 02 0102"))  # some other unit's
+            tid = struct.unpack(">H", reader.read(12)[:2])[0]
+            respond(conn, tid, 1, bytes.fromhex("04 04 0102"))  # 2 registers for 1
+            reader.read(12)
+            conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")  # not Modbus at all
+
+        with scripted_peer(script) as port, ModbusTcpTransport("127.0.0.1", port,
+                                                                timeout=2.0) as link:
+            assert link.read_registers(Table.INPUT, 6, 1) == [0x0102]
+            with pytest.raises(ResponseError, match="unit 9"):
+                link.read_registers(Table.INPUT, 6, 1)
+            with pytest.raises(ResponseError, match="1 registers"):
+                link.read_registers(Table.INPUT, 6, 1)
+            with pytest.raises(ResponseError, match="Modbus TCP frame"):
+                link.read_registers(Table.INPUT, 6, 1)
+            assert not link.is_open  # a stream out of step is not read any further
 
     def test_refused_and_closed(self) -> None:
         link = ModbusTcpTransport("127.0.0.1", 9, timeout=0.5)

@@ -1,25 +1,45 @@
-"""Register-based transport: Modbus TCP through pymodbus's synchronous client (3.16).
+"""Register-based transport: Modbus TCP with pymodbus (3.16) building and decoding PDUs.
 
 This module and :mod:`labctl.drivers.transports.visa` are the only ones that import an I/O
-library. pymodbus reports failure two ways, by raising (``ModbusIOException`` for no reply,
-``ConnectionException`` for a lost link) and by returning an exception PDU whose
-``isError()`` is true; both are turned into labctl's errors here, once. The client's own
-retry loop is switched off (``retries=0``): it would resend writes blindly, and the drivers
-retry read-only requests themselves under a :class:`~labctl.drivers.retry.RetryPolicy`.
+library. pymodbus's client opens the connection and its request classes encode each request
+(once per request shape: a register read is the same bytes every time but its transaction
+id); the transport then sends the frame and reads the response itself on the client's socket.
+pymodbus's synchronous request loop would add a lock, a ``select``, two ``fcntl`` calls and
+some 60 000 interpreter instructions to each request, and cannot tell a closed connection
+from a silent device. Here one ``sendall`` and, usually, one ``recv`` bounded by
+``SO_RCVTIMEO`` make a request: an empty ``recv`` is the device's close
+(:class:`ConnectionLostError`, at once), an expired one a timeout (the connection is then
+dropped, so a late response can never answer the next request), a response whose
+transaction id belongs to an earlier request is skipped, an exception response is an
+:class:`InstrumentError` with its code, anything else malformed a :class:`ResponseError`.
+Register-read responses are unpacked with one ``struct`` call; write and identification
+responses are decoded by pymodbus. Nothing is retried here: the drivers retry read-only
+requests themselves under a :class:`~labctl.drivers.retry.RetryPolicy`, and a write is never
+resent.
 """
 
 from __future__ import annotations
 
 import logging
+import select
+import socket
+import struct
 import time
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
 from pymodbus.client import ModbusTcpClient
-from pymodbus.exceptions import ConnectionException, ModbusException, ModbusIOException
+from pymodbus.pdu import ModbusPDU
+from pymodbus.pdu.mei_message import ReadDeviceInformationRequest
+from pymodbus.pdu.register_message import (
+    ReadHoldingRegistersRequest,
+    ReadInputRegistersRequest,
+    WriteMultipleRegistersRequest,
+)
 
 from labctl.drivers.registers import Table
+from labctl.drivers.transports.sockets import EXPIRED, set_socket_timeout
 from labctl.errors import (
     ConnectionLostError,
     InstrumentCommunicationError,
@@ -44,14 +64,41 @@ EXCEPTION_CODES: dict[int, str] = {
     11: "gateway target device failed to respond",
 }
 
+#: MBAP header: transaction id, protocol id (0), length of what follows, unit id.
+_MBAP = struct.Struct(">HHHB")
+_MAX_ADU = 260  # the longest Modbus TCP frame, bytes
+_READ_REQUESTS: dict[Table, type[ModbusPDU]] = {
+    Table.HOLDING: ReadHoldingRegistersRequest,
+    Table.INPUT: ReadInputRegistersRequest,
+}
+
+
+def _check_timeout(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+        0 < value <= 3600
+    ):
+        raise ValidationError("timeout", value, "seconds, 0 < timeout ≤ 3600")
+    return float(value)
+
+
+class _Read:
+    """A register read prepared once: its frame (after the transaction id), its function
+    code, its description and the struct that unpacks its response's register words."""
+
+    __slots__ = ("count", "frame", "function", "what", "words")
+
+    def __init__(self, frame: bytes, function: int, what: str, count: int) -> None:
+        self.frame, self.function, self.what, self.count = frame, function, what, count
+        self.words = struct.Struct(f">{count}H")
 
 
 class ModbusTcpTransport:
-    """A link to one Modbus TCP device (``unit`` 1 … 247) at ``host``:``port``.
+    """A link to one Modbus TCP device (``unit`` 0 … 247) at ``host``:``port``.
 
-    ``timeout`` is the seconds to wait for each response (0 < t ≤ 3600). After a timeout the
-    connection is dropped so a late response cannot be taken for the next one; the next
-    request reconnects. :meth:`close` is final.
+    ``timeout`` is the seconds to wait for each response (0 < t ≤ 3600), also bounding each
+    send. After a timeout the connection is dropped so a late response cannot be taken for
+    the next one; the next request reconnects. :meth:`close` is final. One request at a
+    time: the drivers serialise their transport's use under their own lock.
     """
 
     def __init__(
@@ -63,14 +110,14 @@ class ModbusTcpTransport:
             raise ValidationError("port", port, "an integer 1 … 65535")
         if isinstance(unit, bool) or not isinstance(unit, int) or not 0 <= unit <= 247:
             raise ValidationError("unit", unit, "an integer 0 … 247")
-        if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not (
-            0 < timeout <= 3600
-        ):
-            raise ValidationError("timeout", timeout, "seconds, 0 < timeout ≤ 3600")
         self._host, self._port, self._unit = host, port, unit
-        self._timeout = float(timeout)
+        self._timeout = _check_timeout(timeout)
         self._resource = f"modbus-tcp://{host}:{port}?unit={unit}"
         self._client: Any = ModbusTcpClient(host, port=port, timeout=self._timeout, retries=0)
+        self._sock: socket.socket | None = None  # the client's socket while connected
+        self._rcvtimeo = 0.0  # SO_RCVTIMEO now set on it, s (0 unset, < 0 unusable)
+        self._tid = 0
+        self._reads: dict[tuple[Table, int, int], _Read] = {}
         self._closed = False
         self.opened_count = 0  # connections made so far (1 + reconnects), for diagnostics
 
@@ -90,35 +137,53 @@ class ModbusTcpTransport:
 
     @property
     def is_open(self) -> bool:
-        return bool(self._client.connected)
+        return self._sock is not None
 
     def open(self) -> None:
         """Connect (again, after :meth:`close`); a no-op when already connected."""
         self._closed = False
         self._ensure()
 
-    def _ensure(self) -> None:
-        if self._client.connected:
-            return
+    def _ensure(self) -> socket.socket:
+        if self._sock is not None:
+            return self._sock
         if self._closed:
             raise InstrumentCommunicationError(self._resource, "transport is closed")
         if not self._client.connect():
             raise InstrumentCommunicationError(self._resource, "cannot connect")
+        sock: socket.socket = self._client.socket
+        try:
+            # Blocking, each wait bounded in the kernel (see transports.sockets), and no
+            # Nagle delay for the next small request.
+            sock.settimeout(None)
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as exc:
+            self._client.close()
+            raise InstrumentCommunicationError(self._resource, f"cannot connect: {exc}") from exc
+        set_socket_timeout(sock, socket.SO_SNDTIMEO, self._timeout)
+        self._rcvtimeo = 0.0
+        self._sock = sock
         self.opened_count += 1
         _log.debug("%s: connected", self._resource)
+        return sock
+
+    def _drop(self) -> None:
+        """Close the connection (after a fault, or on close); the next request reconnects."""
+        self._sock = None
+        self._client.close()
 
     def reconnect(self) -> None:
         """Drop the connection and open a fresh one."""
         if self._closed:
             raise InstrumentCommunicationError(self._resource, "transport is closed")
         _log.info("%s: reconnecting", self._resource)
-        self._client.close()
+        self._drop()
         self._ensure()
 
     def close(self) -> None:
         """Release the connection. Safe to call twice."""
         self._closed = True
-        self._client.close()
+        self._drop()
 
     def __enter__(self) -> Self:
         self.open()
@@ -137,61 +202,100 @@ class ModbusTcpTransport:
 
     # --- requests -------------------------------------------------------------------------
 
-    def _execute(self, what: str, timeout: float | None, call: Any, *args: Any, **kwargs: Any
-                 ) -> Any:
-        """Run one pymodbus request; return the response PDU or raise a labctl error."""
-        self._ensure()
-        if timeout is None or timeout == self._timeout:
-            return self._request(what, self._timeout, call, *args, **kwargs)
-        if not 0 < timeout <= 3600:
-            raise ValidationError("timeout", timeout, "seconds, 0 < timeout ≤ 3600")
-        # pymodbus keeps its timeout in two copies of its parameters (the socket's receive
-        # loop and the transaction's deadline); change both, for this request only.
-        copies = [self._client.comm_params]
-        transaction = getattr(self._client, "transaction", None)
-        if transaction is not None and transaction.comm_params is not copies[0]:
-            copies.append(transaction.comm_params)
-        for params in copies:
-            params.timeout_connect = float(timeout)
+    def _frame(self, request: ModbusPDU) -> bytes:
+        """pymodbus's encoding of ``request`` for this unit, without the transaction id."""
+        request.dev_id = self._unit
         try:
-            return self._request(what, float(timeout), call, *args, **kwargs)
-        finally:
-            for params in copies:
-                params.timeout_connect = self._timeout
+            frame: bytes = self._client.framer.buildFrame(request)
+        except (ValueError, struct.error) as exc:
+            raise ValidationError("request", str(exc), "a request Modbus can encode") from exc
+        return frame[2:]
 
-    def _request(self, what: str, timeout: float, call: Any, *args: Any, **kwargs: Any) -> Any:
-        debug = _log.isEnabledFor(logging.DEBUG)
-        if debug:
+    def _exchange(self, what: str, function: int, frame: bytes, timeout: float | None) -> bytes:
+        """Send one request (``frame``: its bytes after the transaction id) and return the
+        response PDU (function code first), or raise a labctl error."""
+        sock = self._sock or self._ensure()
+        limit = self._timeout if timeout is None else _check_timeout(timeout)
+        if _log.isEnabledFor(logging.DEBUG):
             _log.debug("%s << %s", self._resource, what)
-        started = time.monotonic()
+        tid = self._tid = self._tid % 0xFFFF + 1
         try:
-            response = call(*args, device_id=self._unit, **kwargs)
-        except ModbusIOException as exc:
-            # No valid response: a late one must not answer the next request, so reconnect.
-            self._client.close()
-            if time.monotonic() - started < 0.9 * timeout:
-                # pymodbus gave up early: what came back could not be decoded (garbled).
-                raise ResponseError(self._resource, what, str(exc),
-                                    "a valid Modbus response") from exc
-            raise InstrumentTimeoutError(self._resource, what, timeout) from exc
-        except ConnectionException as exc:
-            self._client.close()
-            raise ConnectionLostError(self._resource, f"{what}: {exc}") from exc
-        except ModbusException as exc:
-            self._client.close()
-            raise InstrumentCommunicationError(self._resource, f"{what}: {exc}") from exc
+            sock.sendall(tid.to_bytes(2, "big") + frame)
+        except EXPIRED:  # SO_SNDTIMEO: the device stopped reading
+            self._drop()
+            raise InstrumentTimeoutError(self._resource, what, self._timeout) from None
         except OSError as exc:
-            self._client.close()
+            self._drop()
             raise ConnectionLostError(self._resource, f"{what}: {exc}") from exc
+        data = self._receive(sock, what, limit, limit)
+        deadline = 0.0
+        while True:
+            if len(data) >= 7:
+                rtid, protocol, length, unit = _MBAP.unpack_from(data)
+                if protocol != 0 or not 2 <= length <= _MAX_ADU - 6:
+                    self._drop()  # not Modbus TCP: the stream cannot be trusted any more
+                    raise ResponseError(self._resource, what, bytes(data[:16]),
+                                        "a Modbus TCP frame")
+                end = 6 + length
+                if len(data) >= end:
+                    if rtid == tid:
+                        break
+                    data = data[end:]  # an earlier request's late response: not ours
+                    continue
+            if not deadline:
+                deadline = time.monotonic() + limit
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                self._drop()
+                raise InstrumentTimeoutError(self._resource, what, limit)
+            data += self._receive(sock, what, remaining, limit)
+        if len(data) > end:  # more than one response to one request: start afresh next time
+            self._drop()
+        if self._unit and unit != self._unit:
+            raise ResponseError(self._resource, what, f"unit {unit}",
+                                f"a response from unit {self._unit}")
+        pdu = data[7:end]
+        code = pdu[0]
+        if code == function:
+            return pdu
+        if code == function | 0x80 and len(pdu) == 2:
+            exception = pdu[1]
+            if _log.isEnabledFor(logging.DEBUG):
+                _log.debug("%s >> exception %d", self._resource, exception)
+            raise InstrumentError(self._resource, exception,
+                                  EXCEPTION_CODES.get(exception, "unknown exception"), what)
+        raise ResponseError(self._resource, what, pdu, f"a response to function {function}")
+
+    def _receive(self, sock: socket.socket, what: str, wait: float, limit: float) -> bytes:
+        """The next bytes of a response within ``wait`` s (``limit``: the timeout reported)."""
+        try:
+            if self._rcvtimeo != wait:
+                if self._rcvtimeo >= 0 and set_socket_timeout(sock, socket.SO_RCVTIMEO, wait):
+                    self._rcvtimeo = wait
+                else:
+                    self._rcvtimeo = -1.0
+            if self._rcvtimeo >= 0 or select.select([sock], [], [], wait)[0]:
+                data = sock.recv(_MAX_ADU)
+            else:
+                data = None
+        except EXPIRED:  # SO_RCVTIMEO expired: no response
+            data = None
+        except OSError as exc:
+            self._drop()
+            raise ConnectionLostError(self._resource, f"{what}: {exc}") from exc
+        if data is None:
+            self._drop()  # a late response must not answer the next request
+            raise InstrumentTimeoutError(self._resource, what, limit)
+        if not data:
+            self._drop()
+            raise ConnectionLostError(self._resource, f"{what}: connection closed by the device")
+        return data
+
+    def _decoded(self, what: str, pdu: bytes) -> Any:
+        """pymodbus's response object for ``pdu`` (writes, identification)."""
+        response = self._client.framer.decoder.decode(pdu)
         if response is None:
-            raise ResponseError(self._resource, what, None, "a Modbus response")
-        if response.isError():
-            code = int(getattr(response, "exception_code", 0) or 0)
-            if debug:
-                _log.debug("%s >> exception %d", self._resource, code)
-            raise InstrumentError(
-                self._resource, code, EXCEPTION_CODES.get(code, "unknown exception"), what
-            )
+            raise ResponseError(self._resource, what, pdu, "a valid Modbus response")
         return response
 
     def read_registers(
@@ -199,35 +303,75 @@ class ModbusTcpTransport:
     ) -> list[int]:
         """Read ``count`` (1 … 125) consecutive 16-bit registers of ``table`` from ``address``;
         ``timeout`` in s overrides the link's for this request."""
-        if not 1 <= count <= 125:
-            raise ValidationError("count", count, "1 … 125 registers per request")
-        if table is Table.HOLDING:
-            what = f"read holding {address}+{count}"
-            response = self._execute(what, timeout, self._client.read_holding_registers,
-                                     address, count=count)
-        else:
-            what = f"read input {address}+{count}"
-            response = self._execute(what, timeout, self._client.read_input_registers,
-                                     address, count=count)
-        registers: list[int] = list(response.registers)
-        if len(registers) < count:
-            raise ResponseError(self._resource, what, registers, f"{count} registers")
+        return list(self._read(table, address, count, timeout))
+
+    def read_registers_bytes(
+        self, table: Table, address: int, count: int, *, timeout: float | None = None
+    ) -> bytes:
+        """Like :meth:`read_registers`, as the registers' ``2 × count`` big-endian bytes:
+        what a block of 32-bit values is decoded from with one ``struct`` call."""
+        read = self._reads.get((table, address, count)) or self._prepare(table, address, count)
+        pdu = self._exchange(read.what, read.function, read.frame, timeout)
+        size = 2 * count
+        if len(pdu) != size + 2 or pdu[1] != size:
+            raise ResponseError(self._resource, read.what, pdu, f"{count} registers")
         if _log.isEnabledFor(logging.DEBUG):
-            _log.debug("%s >> %s", self._resource, registers[:count])
-        return registers[:count]
+            _log.debug("%s >> %s", self._resource, list(read.words.unpack_from(pdu, 2)))
+        return pdu[2:]
+
+    def _read(self, table: Table, address: int, count: int, timeout: float | None
+              ) -> tuple[int, ...]:
+        read = self._reads.get((table, address, count)) or self._prepare(table, address, count)
+        pdu = self._exchange(read.what, read.function, read.frame, timeout)
+        if len(pdu) != 2 * count + 2 or pdu[1] != 2 * count:
+            raise ResponseError(self._resource, read.what, pdu, f"{count} registers")
+        words: tuple[int, ...] = read.words.unpack_from(pdu, 2)
+        if _log.isEnabledFor(logging.DEBUG):
+            _log.debug("%s >> %s", self._resource, list(words))
+        return words
+
+    def _prepare(self, table: Table, address: int, count: int) -> _Read:
+        """Check and encode a register read once; later reads of it reuse the frame."""
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 125:
+            raise ValidationError("count", count, "1 … 125 registers per request")
+        if isinstance(address, bool) or not isinstance(address, int) or not (
+            0 <= address <= 0x10000 - count
+        ):
+            raise ValidationError("address", address, f"0 … {0x10000 - count}")
+        request_type = _READ_REQUESTS[table]
+        frame = self._frame(request_type(address=address, count=count))
+        read = _Read(frame, request_type.function_code, f"read {table.value} {address}+{count}",
+                     count)
+        if len(self._reads) >= 256:  # a driver reads a handful of blocks: this never fills
+            self._reads.clear()
+        self._reads[(table, address, count)] = read
+        return read
 
     def write_registers(self, address: int, values: Sequence[int]) -> None:
         """Write holding registers from ``address`` (function 16); never retried here."""
         words = list(values)
-        if not 1 <= len(words) <= 123 or any(not 0 <= w <= 0xFFFF for w in words):
+        if not 1 <= len(words) <= 123 or any(
+            isinstance(w, bool) or not isinstance(w, int) or not 0 <= w <= 0xFFFF for w in words
+        ):
             raise ValidationError("values", words, "1 … 123 words of 0 … 65535")
-        self._execute(f"write holding {address} = {words}", None, self._client.write_registers,
-                      address, words)
+        if isinstance(address, bool) or not isinstance(address, int) or not (
+            0 <= address <= 0x10000 - len(words)
+        ):
+            raise ValidationError("address", address, f"0 … {0x10000 - len(words)}")
+        what = f"write holding {address} = {words}"
+        request = WriteMultipleRegistersRequest(address=address, registers=words)
+        pdu = self._exchange(what, request.function_code, self._frame(request), None)
+        response = self._decoded(what, pdu)
+        if (response.address, response.count) != (address, len(words)):
+            raise ResponseError(self._resource, what, pdu,
+                                f"the echo of {len(words)} registers from {address}")
 
     def read_device_identification(self, *, timeout: float | None = None) -> dict[int, str]:
         """Basic device identification (function 43/14): object id → text."""
-        response = self._execute("read device identification", timeout,
-                                 self._client.read_device_information, read_code=1, object_id=0)
+        what = "read device identification"
+        request = ReadDeviceInformationRequest(read_code=1, object_id=0)
+        pdu = self._exchange(what, request.function_code, self._frame(request), timeout)
+        response = self._decoded(what, pdu)
         info: dict[int, Any] = dict(getattr(response, "information", {}) or {})
         out: dict[int, str] = {}
         for key, value in info.items():
@@ -235,6 +379,5 @@ class ModbusTcpTransport:
             try:
                 out[int(key)] = raw.decode("ascii").strip() if isinstance(raw, bytes) else str(raw)
             except UnicodeDecodeError as exc:
-                raise ResponseError(self._resource, "read device identification", raw,
-                                    "ASCII text") from exc
+                raise ResponseError(self._resource, what, raw, "ASCII text") from exc
         return out

@@ -25,8 +25,6 @@ import logging
 import os
 import select
 import socket
-import struct
-import sys
 import threading
 import time
 from types import TracebackType
@@ -37,6 +35,7 @@ from pyvisa import constants
 from pyvisa import errors as visa_errors
 from pyvisa_py.tcpip import TCPIPSocketSession  # the "@py" backend: missing → fails here
 
+from labctl.drivers.transports.sockets import EXPIRED, set_socket_timeout
 from labctl.errors import (
     ConnectionLostError,
     InstrumentCommunicationError,
@@ -106,21 +105,6 @@ def _check_timeout(value: float) -> float:
     return float(value)
 
 
-def _set_socket_timeout(sock: socket.socket, option: int, seconds: float) -> bool:
-    """Bound blocking receives (``SO_RCVTIMEO``) or sends (``SO_SNDTIMEO``) on ``sock`` to
-    ``seconds``; False where the platform refuses the option."""
-    try:
-        if sys.platform == "win32":
-            value = struct.pack("=L", max(1, int(seconds * 1000)))
-        else:
-            whole = int(seconds)
-            value = struct.pack("@ll", whole, max(int((seconds - whole) * 1e6), 0 if whole else 1))
-        sock.setsockopt(socket.SOL_SOCKET, option, value)
-    except (OSError, struct.error):
-        return False
-    return True
-
-
 class VisaTransport:
     """A line-oriented link to one SCPI instrument through ``pyvisa`` (``@py`` backend).
 
@@ -182,7 +166,7 @@ class VisaTransport:
         if self._res is not None:
             self._res.timeout = self._timeout * 1000.0
         if self._sock is not None:
-            _set_socket_timeout(self._sock, socket.SO_SNDTIMEO, self._timeout)
+            set_socket_timeout(self._sock, socket.SO_SNDTIMEO, self._timeout)
 
     @property
     def is_open(self) -> bool:
@@ -235,7 +219,7 @@ class VisaTransport:
                 )
             # A set followed by SYST:ERR? is two small writes: Nagle would hold the second.
             self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self._sock.gettimeout() is not None or not _set_socket_timeout(
+            if self._sock.gettimeout() is not None or not set_socket_timeout(
                     self._sock, socket.SO_SNDTIMEO, self._timeout):
                 self._sock = None  # not the blocking socket expected: pyvisa reads and writes
         self._quiet = contextlib.ExitStack()
@@ -313,7 +297,7 @@ class VisaTransport:
                 self._lib.write(self._handle, data)
         except visa_errors.VisaIOError as exc:
             raise self._translate(exc, command) from exc
-        except (BlockingIOError, TimeoutError):  # SO_SNDTIMEO: the instrument stopped reading
+        except EXPIRED:  # SO_SNDTIMEO: the instrument stopped reading
             # Part of the line may be out: drop the session so nothing half-sent lingers.
             raise self._timeout_error(command, self._timeout) from None
         except OSError as exc:  # reset, broken pipe (pyvisa-py lets these through unwrapped)
@@ -415,7 +399,7 @@ class VisaTransport:
                 chunk = sock.recv(_CHUNK)
             else:
                 chunk = None
-        except (BlockingIOError, TimeoutError):  # SO_RCVTIMEO expired: nothing came
+        except EXPIRED:  # SO_RCVTIMEO expired: nothing came
             chunk = None
         except OSError as exc:
             self._drop()
@@ -466,7 +450,7 @@ class VisaTransport:
             return True
         if self._rcvtimeo < 0:
             return False
-        if not _set_socket_timeout(sock, socket.SO_RCVTIMEO, limit):
+        if not set_socket_timeout(sock, socket.SO_RCVTIMEO, limit):
             self._rcvtimeo = -1.0
             return False
         self._rcvtimeo = limit
