@@ -114,22 +114,52 @@ def test_signatories_with_roles_and_dates(rendered) -> None:  # type: ignore[no-
     assert "Dr. Łucja Nowak" in flat and "Approved by" in flat and "2026-11-20 14:00" in flat
 
 
-def test_qr_code_image_encodes_the_verification_url(rendered) -> None:  # type: ignore[no-untyped-def]
+def _qr_drawings(page: pypdf.PageObject) -> list[tuple[list[float], list[list[float]]]]:
+    """Each ``q … cm (x y w h re)… f Q`` group of the page: its matrix and its rectangles."""
+    ops = pypdf.generic.ContentStream(page.get_contents(), page.pdf).operations
+    found = []
+    for i, (operands, op) in enumerate(ops):
+        if op != b"cm":
+            continue
+        rects, j = [], i + 1
+        while j < len(ops) and ops[j][1] == b"re":
+            rects.append([float(v) for v in ops[j][0]])
+            j += 1
+        if rects and j < len(ops) and ops[j][1] == b"f":
+            found.append(([float(v) for v in operands], rects))
+    return found
+
+
+def test_qr_code_encodes_the_verification_url(rendered) -> None:  # type: ignore[no-untyped-def]
+    from labctl.platform.documents.pdf import MARGIN, QR_SIZE
+
     from .conftest import dmm_certificate
 
     _, reader, _, flat = rendered
-    images = reader.pages[0].images
-    assert len(images) == 1
-    image = images[0].image.convert("1")
-    matrix = segno.make(dmm_certificate().verification_url, error="m", micro=False).matrix
-    modules = len(matrix)
-    assert image.size[0] == image.size[1] and image.size[0] % modules == 0
-    scale = image.size[0] // modules
-    # Every module of the embedded image is the module the URL's QR symbol has.
-    for r, row in enumerate(matrix):
-        for c, dark in enumerate(row):
-            pixel = image.getpixel((c * scale + scale // 2, r * scale + scale // 2))
-            assert (pixel == 0) == bool(dark), (r, c)
+    page = reader.pages[0]
+    drawings = _qr_drawings(page)
+    assert len(drawings) == 1
+    (a, b, c, d, e, f), rects = drawings[0]
+    url = dmm_certificate().verification_url
+    symbols = [[[bool(v) for v in row] for row in segno.make(
+        url, error="m", micro=False, mask=mask).matrix] for mask in range(8)]
+    modules = len(symbols[0])
+    # Placed at the right margin, QR_SIZE mm square, one unit per module, rows downwards.
+    mm = 72 / 25.4
+    width_pt, height_pt = float(page.mediabox.width), float(page.mediabox.height)
+    assert (b, c) == (0, 0)
+    assert a * modules == pytest.approx(QR_SIZE * mm, abs=0.01)
+    assert d == pytest.approx(-a)
+    assert e + a * modules == pytest.approx(width_pt - MARGIN * mm, abs=0.01)
+    assert 0 < f < height_pt
+    # Every module the rectangles cover is dark in the URL's QR symbol, and vice versa.
+    dark = [[False] * modules for _ in range(modules)]
+    for x, y, w, h in rects:
+        assert x == int(x) and y == int(y) and w == int(w) and h == 1
+        for col in range(int(x), int(x + w)):
+            assert not dark[int(y)][col], "overlapping squares"
+            dark[int(y)][col] = True
+    assert dark in symbols  # the URL's QR symbol, with one of the eight valid masks
     assert "Verify this certificate" in flat
 
 
