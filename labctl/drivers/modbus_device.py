@@ -50,22 +50,38 @@ class ModbusInstrument(InstrumentBase):
         must not reach a procedure.
         """
         layout = registers if isinstance(registers, Block) else block(tuple(registers))
+        values = layout.decode_bytes(self._read_bytes(layout))
+        if check_range:
+            for reg in layout.registers:
+                self._check_range(reg, values[reg.name])
+        return values
+
+    def read_values(self, layout: Block, *, check_range: bool = True) -> tuple[float, ...]:
+        """Like :meth:`read_block`, the SI values in the order of ``layout.registers``."""
+        values = layout.values(self._read_bytes(layout))
+        if check_range:
+            for reg, value in zip(layout.registers, values, strict=True):
+                self._check_range(reg, value)
+        return values
+
+    def _read_bytes(self, layout: Block) -> bytes:
+        """One read of ``layout``'s registers (retried after link faults: reading changes
+        nothing)."""
+        transport = self._transport
         table, first, count = layout.table, layout.first, layout.count
 
-        def attempt(limit: float | None) -> list[int]:
-            return self._transport.read_registers(table, first, count,
+        def attempt(limit: float | None) -> bytes:
+            return transport.read_registers_bytes(table, first, count,
                                                   timeout=self._within(limit))
 
         with self._lock:
-            words = call_with_retry(attempt, self._retry, recover=self._recover,
-                                    what=layout.what)
-        values = layout.decode(words)
-        if check_range:
-            for reg in layout.registers:
-                if not reg.in_range(values[reg.name]):
-                    raise ResponseError(self.resource, f"read {reg.name}", values[reg.name],
-                                        f"{reg.name} within {reg.allowed} (its physical range)")
-        return values
+            return call_with_retry(attempt, self._retry, recover=self._recover,
+                                   what=layout.what)
+
+    def _check_range(self, reg: Register, value: float) -> None:
+        if not reg.in_range(value):
+            raise ResponseError(self.resource, f"read {reg.name}", value,
+                                f"{reg.name} within {reg.allowed} (its physical range)")
 
     def read_register(self, register: Register) -> float:
         """One register's SI value."""

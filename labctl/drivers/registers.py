@@ -9,6 +9,7 @@ the registers' big-endian bytes; no Modbus library is needed here.
 from __future__ import annotations
 
 import math
+import operator
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -75,10 +76,14 @@ class Register:
     # Derived once (enum attribute access is slow on a hot read path).
     _struct: struct.Struct = field(init=False, repr=False, compare=False)
     _count: int = field(init=False, repr=False, compare=False)
+    _low: float = field(init=False, repr=False, compare=False)  # minimum, or −∞
+    _high: float = field(init=False, repr=False, compare=False)  # maximum, or +∞
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "_struct", struct.Struct(self.type.value[0]))
         object.__setattr__(self, "_count", self.type.value[1])
+        object.__setattr__(self, "_low", -math.inf if self.minimum is None else self.minimum)
+        object.__setattr__(self, "_high", math.inf if self.maximum is None else self.maximum)
         if not 0 <= self.address <= 0xFFFF - (self.type.words - 1):
             raise ValidationError(f"{self.name}.address", self.address, "0 … 65535")
         if self.access is Access.READ_WRITE and self.table is Table.INPUT:
@@ -100,11 +105,7 @@ class Register:
 
     def in_range(self, value: float) -> bool:
         """Whether an SI value lies within ``minimum`` … ``maximum`` (NaN never does)."""
-        if math.isnan(value):
-            return False
-        if self.minimum is not None and value < self.minimum:
-            return False
-        return self.maximum is None or value <= self.maximum
+        return self._low <= value <= self._high  # False for NaN: every comparison with it is
 
     def decode(self, words: Sequence[int]) -> float:
         """The SI value of this register's raw 16-bit ``words`` (exactly :attr:`count`)."""
@@ -143,8 +144,8 @@ class Block:
     decoder compiled once for the layout.
 
     When every register is high-word-first and none overlap, the whole block is decoded by a
-    single ``struct`` format (pad bytes for gaps), e.g. ``>fffH`` for the THP-1's reading;
-    otherwise register by register.
+    single ``struct`` format (pad bytes for gaps) straight from the response bytes, e.g.
+    ``>fffH`` for the THP-1's reading; otherwise register by register.
     """
 
     def __init__(self, registers: Iterable[Register]) -> None:
@@ -159,6 +160,9 @@ class Block:
         self._scaled = any(scale != 1.0 for scale in self._scales)
         self._words = struct.Struct(f">{self.count}H")
         self._whole: struct.Struct | None = None
+        # Where each of ``registers`` (as given) sits among the address-ordered values.
+        self._order = tuple(ordered.index(r) for r in self.registers)
+        self._in_order = self._order == tuple(range(len(ordered)))
         if simple:
             fmt, at = ">", self.first
             for reg in ordered:
@@ -168,15 +172,30 @@ class Block:
 
     def decode(self, words: Sequence[int]) -> dict[str, float]:
         """{name: SI value} from the ``count`` words read from ``first``."""
+        return self.decode_bytes(self._words.pack(*words))
+
+    def decode_bytes(self, data: bytes) -> dict[str, float]:
+        """{name: SI value} from the ``2 × count`` big-endian bytes read from ``first``."""
         if self._whole is None:
+            words = self._words.unpack(data)
             return {reg.name: reg.decode(words[reg.address - self.first:
                                                reg.address - self.first + reg.count])
                     for reg in self.registers}
-        raw = self._whole.unpack_from(self._words.pack(*words))
+        return dict(zip(self._names, self._si(self._whole.unpack(data)), strict=True))
+
+    def values(self, data: bytes) -> tuple[float, ...]:
+        """The SI values of :attr:`registers`, in the order given, from the ``2 × count``
+        big-endian bytes read from ``first`` (no dictionary: for hot paths)."""
+        if self._whole is None:
+            decoded = self.decode_bytes(data)
+            return tuple(decoded[reg.name] for reg in self.registers)
+        ordered = self._si(self._whole.unpack(data))
+        return ordered if self._in_order else tuple(ordered[i] for i in self._order)
+
+    def _si(self, raw: tuple[int | float, ...]) -> tuple[float, ...]:
         if self._scaled:
-            return {name: float(value) * scale
-                    for name, value, scale in zip(self._names, raw, self._scales, strict=True)}
-        return {name: float(value) for name, value in zip(self._names, raw, strict=True)}
+            return tuple(map(operator.mul, map(float, raw), self._scales))
+        return tuple(map(float, raw))
 
 
 @lru_cache(maxsize=256)

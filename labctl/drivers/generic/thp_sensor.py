@@ -47,16 +47,15 @@ class Thp1Sensor(ModbusInstrument):
         Raises ``InstrumentError`` when the sensor flags a fault, ``ResponseError`` when a
         quantity lies outside its physical range (−40 … 80 °C, 0 … 100 %, 500 … 1100 hPa).
         """
-        values = self.read_block(_READING, check_range=False)  # status first, below
+        temperature, humidity, pressure, status = self.read_values(_READING, check_range=False)
         taken = datetime.now(UTC)
-        status = int(values[STATUS.name])
-        if status & SENSOR_FAULT:
-            raise InstrumentError(self.resource, status, "sensor fault (status bit 0 set)",
+        if int(status) & SENSOR_FAULT:  # status first: a faulty element's numbers mean nothing
+            raise InstrumentError(self.resource, int(status), "sensor fault (status bit 0 set)",
                                   "read input 0+7")
-        for reg in (TEMPERATURE, HUMIDITY, PRESSURE):
-            if not reg.in_range(values[reg.name]):
-                raise ResponseError(self.resource, f"read {reg.name}", values[reg.name],
+        for reg, value in ((TEMPERATURE, temperature), (HUMIDITY, humidity),
+                           (PRESSURE, pressure)):
+            if not reg.in_range(value):
+                raise ResponseError(self.resource, f"read {reg.name}", value,
                                     f"{reg.name} within {reg.allowed} (the physical range)")
-        return EnvironmentReading(time=taken, temperature=values[TEMPERATURE.name],
-                                  humidity=values[HUMIDITY.name],
-                                  pressure=values[PRESSURE.name])
+        return EnvironmentReading(time=taken, temperature=temperature, humidity=humidity,
+                                  pressure=pressure)

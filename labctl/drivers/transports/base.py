@@ -79,6 +79,12 @@ class RegisterTransport(Protocol):
         (``timeout`` in s overrides the link's for this request)."""
         ...
 
+    def read_registers_bytes(
+        self, table: Table, address: int, count: int, *, timeout: float | None = None
+    ) -> bytes:
+        """The same read as the registers' ``2 × count`` big-endian bytes, as they came."""
+        ...
+
     def write_registers(self, address: int, values: Sequence[int]) -> None:
         """Write consecutive holding registers from ``address``."""
         ...

@@ -85,10 +85,11 @@ class _Read:
     """A register read prepared once: its frame (after the transaction id), its function
     code, its description and the struct that unpacks its response's register words."""
 
-    __slots__ = ("count", "frame", "function", "what", "words")
+    __slots__ = ("frame", "function", "size", "what", "words")
 
     def __init__(self, frame: bytes, function: int, what: str, count: int) -> None:
-        self.frame, self.function, self.what, self.count = frame, function, what, count
+        self.frame, self.function, self.what = frame, function, what
+        self.size = 2 * count  # bytes of register data in the response
         self.words = struct.Struct(f">{count}H")
 
 
@@ -117,7 +118,9 @@ class ModbusTcpTransport:
         self._sock: socket.socket | None = None  # the client's socket while connected
         self._rcvtimeo = 0.0  # SO_RCVTIMEO now set on it, s (0 unset, < 0 unusable)
         self._tid = 0
-        self._reads: dict[tuple[Table, int, int], _Read] = {}
+        # Prepared reads by (address, count), one dict per table (no enum hash per request).
+        self._holding_reads: dict[tuple[int, int], _Read] = {}
+        self._input_reads: dict[tuple[int, int], _Read] = {}
         self._closed = False
         self.opened_count = 0  # connections made so far (1 + reconnects), for diagnostics
 
@@ -303,32 +306,23 @@ class ModbusTcpTransport:
     ) -> list[int]:
         """Read ``count`` (1 … 125) consecutive 16-bit registers of ``table`` from ``address``;
         ``timeout`` in s overrides the link's for this request."""
-        return list(self._read(table, address, count, timeout))
+        data = self.read_registers_bytes(table, address, count, timeout=timeout)
+        return list(struct.unpack(f">{count}H", data))
 
     def read_registers_bytes(
         self, table: Table, address: int, count: int, *, timeout: float | None = None
     ) -> bytes:
         """Like :meth:`read_registers`, as the registers' ``2 × count`` big-endian bytes:
         what a block of 32-bit values is decoded from with one ``struct`` call."""
-        read = self._reads.get((table, address, count)) or self._prepare(table, address, count)
+        reads = self._holding_reads if table is Table.HOLDING else self._input_reads
+        read = reads.get((address, count)) or self._prepare(table, address, count)
         pdu = self._exchange(read.what, read.function, read.frame, timeout)
-        size = 2 * count
-        if len(pdu) != size + 2 or pdu[1] != size:
+        if len(pdu) != read.size + 2 or pdu[1] != read.size:
             raise ResponseError(self._resource, read.what, pdu, f"{count} registers")
+        data = pdu[2:]
         if _log.isEnabledFor(logging.DEBUG):
-            _log.debug("%s >> %s", self._resource, list(read.words.unpack_from(pdu, 2)))
-        return pdu[2:]
-
-    def _read(self, table: Table, address: int, count: int, timeout: float | None
-              ) -> tuple[int, ...]:
-        read = self._reads.get((table, address, count)) or self._prepare(table, address, count)
-        pdu = self._exchange(read.what, read.function, read.frame, timeout)
-        if len(pdu) != 2 * count + 2 or pdu[1] != 2 * count:
-            raise ResponseError(self._resource, read.what, pdu, f"{count} registers")
-        words: tuple[int, ...] = read.words.unpack_from(pdu, 2)
-        if _log.isEnabledFor(logging.DEBUG):
-            _log.debug("%s >> %s", self._resource, list(words))
-        return words
+            _log.debug("%s >> %s", self._resource, list(read.words.unpack(data)))
+        return data
 
     def _prepare(self, table: Table, address: int, count: int) -> _Read:
         """Check and encode a register read once; later reads of it reuse the frame."""
@@ -342,9 +336,10 @@ class ModbusTcpTransport:
         frame = self._frame(request_type(address=address, count=count))
         read = _Read(frame, request_type.function_code, f"read {table.value} {address}+{count}",
                      count)
-        if len(self._reads) >= 256:  # a driver reads a handful of blocks: this never fills
-            self._reads.clear()
-        self._reads[(table, address, count)] = read
+        reads = self._holding_reads if table is Table.HOLDING else self._input_reads
+        if len(reads) >= 256:  # a driver reads a handful of blocks: this never fills
+            reads.clear()
+        reads[(address, count)] = read
         return read
 
     def write_registers(self, address: int, values: Sequence[int]) -> None:
