@@ -18,7 +18,15 @@ from labctl.drivers.factory import (
     parse_resource,
 )
 from labctl.drivers.keysight.k34465a import parse_configuration
-from labctl.drivers.registers import Access, Register, RegisterType, Table, WordOrder, span
+from labctl.drivers.registers import (
+    Access,
+    Block,
+    Register,
+    RegisterType,
+    Table,
+    WordOrder,
+    span,
+)
 from labctl.drivers.retry import RetryPolicy
 from labctl.drivers.roles import Identity
 from labctl.drivers.scpi import (
@@ -164,6 +172,30 @@ class TestRegisters:
                            access=Access.READ_WRITE, minimum=0, maximum=1)
         with pytest.raises(ValidationError):
             control.encode(0.5)  # not representable: never rounded
+
+    def test_range_check_refuses_nan_and_accepts_open_ends(self) -> None:
+        bounded = Register("b", Table.INPUT, 0, RegisterType.FLOAT32, minimum=-1.0, maximum=1.0)
+        assert bounded.in_range(-1.0) and bounded.in_range(1.0)
+        assert not bounded.in_range(1.0000001) and not bounded.in_range(math.nan)
+        assert self.FLOAT.in_range(math.inf) and not self.FLOAT.in_range(math.nan)
+
+    @pytest.mark.parametrize("order", [WordOrder.HIGH_FIRST, WordOrder.LOW_FIRST])
+    def test_block_from_bytes_matches_register_by_register(self, order: WordOrder) -> None:
+        # a gap (address 3), a scaled float, a 32-bit integer; listed out of address order.
+        # High-word-first takes the one-struct path, low-word-first the per-register one.
+        pressure = Register("p", Table.INPUT, 4, RegisterType.FLOAT32, scale=100.0,
+                            word_order=order)
+        status = Register("s", Table.INPUT, 0, RegisterType.UINT16)
+        count = Register("n", Table.INPUT, 1, RegisterType.INT32, word_order=order)
+        layout = Block((pressure, status, count))
+        words = [7, *struct.unpack(">2H", struct.pack(">i", -70000)), 0xFFFF,
+                 *struct.unpack(">2H", struct.pack(">f", 1013.25))]
+        if order is WordOrder.LOW_FIRST:
+            words[1:3], words[4:6] = words[2:0:-1], words[5:3:-1]
+        data = struct.pack(">6H", *words)
+        expected = {"p": 101325.0, "s": 7.0, "n": -70000.0}
+        assert layout.decode_bytes(data) == expected == layout.decode(words)
+        assert layout.values(data) == (101325.0, 7.0, -70000.0)  # in the order given
 
     def test_span_of_a_block(self) -> None:
         a = Register("a", Table.INPUT, 0, RegisterType.FLOAT32)
