@@ -46,18 +46,20 @@ def _laid_out(doc: CertificateDocument) -> _CertificatePdf:
     return pdf
 
 
-class _Unpadded(_fonts.CachedFontOutput):
-    """The cached output with subsets of exactly the glyphs used, as fpdf2 makes them."""
+class _AsFpdf2(_fonts.CachedFontOutput):
+    """The cached output with subsets of exactly the glyphs used and the CIDToGIDMap
+    compressed in one piece, as fpdf2 makes them."""
 
     padding = frozenset()
+    splice_cid_map = False
 
 
 def test_cached_subsets_write_the_bytes_fpdf2_writes(certificate: CertificateDocument) -> None:
     """Guards the fpdf2 internals the cache relies on: an fpdf2 upgrade that changes how
     fonts are embedded fails here instead of producing a different PDF silently."""
     own = bytes(_laid_out(certificate).output(output_producer_class=OutputProducer))
-    cached = bytes(_laid_out(certificate).output(output_producer_class=_Unpadded))
-    again = bytes(_laid_out(certificate).output(output_producer_class=_Unpadded))
+    cached = bytes(_laid_out(certificate).output(output_producer_class=_AsFpdf2))
+    again = bytes(_laid_out(certificate).output(output_producer_class=_AsFpdf2))
     assert cached == own
     assert again == own  # the second one came from the cache
 
@@ -125,3 +127,14 @@ def test_documents_differing_in_common_letters_share_one_font_program(
     assert accented[regular][3] != first[regular][3]
     assert "ő" in accented[regular][2].values()
     assert "ő" not in first[regular][2].values()
+
+
+@pytest.mark.parametrize("codes", [{}, {0: 0, 32: 3}, {i: 400 - i for i in range(1, 300)},
+                                   {65535: 7}, {1: 258, 40000: 1}])
+def test_spliced_cid_map_inflates_to_the_whole_map(codes: dict[int, int]) -> None:
+    import zlib
+
+    spliced = zlib.decompress(_fonts._cid_to_gid_stream(codes))
+    assert spliced == zlib.decompress(_fonts._cid_to_gid_stream(codes, splice=False))
+    assert len(spliced) == 2 * 65536
+    assert all(spliced[2 * c] << 8 | spliced[2 * c + 1] == g for c, g in codes.items())

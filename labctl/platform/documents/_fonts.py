@@ -282,13 +282,39 @@ def _padding_names(face: _Face, padding: frozenset[int]) -> frozenset[str]:
     return frozenset(cmap[cp] for cp in padding if cp in cmap)
 
 
-def _cid_to_gid_stream(code_to_glyph: Mapping[int, int]) -> bytes:
-    """fpdf2's CIDToGIDMap (two bytes per code, all 65 536 codes), compressed."""
-    table = bytearray(2 * 65536)
+def _cid_to_gid_stream(code_to_glyph: Mapping[int, int], *, splice: bool = True) -> bytes:
+    """fpdf2's CIDToGIDMap (two bytes per code, all 65 536 codes), zlib-compressed.
+
+    Compressing the 128 KiB, nearly all zeros, took ~0.8 ms per face. With ``splice`` the
+    used codes are deflated, then a full flush (which resets the window), then the zero tail
+    deflated once per length and cached, then the Adler-32 of the whole map: a standard zlib
+    stream that inflates to the same bytes (not byte for byte fpdf2's compressed stream).
+    """
+    top = max(code_to_glyph, default=0)
+    table = bytearray(2 * (top + 1) if splice else 2 * 65536)
     for code, gid in code_to_glyph.items():
         table[2 * code] = gid >> 8
         table[2 * code + 1] = gid & 0xFF
-    return zlib.compress(bytes(table), PDFContentStream._COMPRESSION_LEVEL)
+    if not splice:
+        return zlib.compress(bytes(table), PDFContentStream._COMPRESSION_LEVEL)
+    zeros = 2 * 65536 - len(table)
+    head = zlib.compressobj(PDFContentStream._COMPRESSION_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    body = head.compress(bytes(table))
+    if not zeros:
+        body += head.flush(zlib.Z_FINISH)
+    else:
+        body += head.flush(zlib.Z_FULL_FLUSH) + _deflated_zeros(zeros)
+    adler = zlib.adler32(table)
+    a, b = adler & 0xFFFF, adler >> 16
+    b = (b + zeros * a) % 65521  # Adler-32 over the zero tail: a unchanged, b grows by n·a
+    return b"\x78\x9c" + body + (b << 16 | a).to_bytes(4, "big")
+
+
+@functools.lru_cache(maxsize=64)
+def _deflated_zeros(n: int) -> bytes:
+    """``n`` zero bytes as the last block of a raw deflate stream, from an empty window."""
+    tail = zlib.compressobj(PDFContentStream._COMPRESSION_LEVEL, zlib.DEFLATED, -zlib.MAX_WBITS)
+    return tail.compress(bytes(n)) + tail.flush(zlib.Z_FINISH)
 
 
 class _FlateStream(PDFContentStream):
@@ -319,6 +345,8 @@ class CachedFontOutput(OutputProducer):
 
     #: Code points added to every subset (see :data:`SUBSET_PADDING`).
     padding: frozenset[int] = SUBSET_PADDING
+    #: Compress the CIDToGIDMap's zero tail once per length (see :func:`_cid_to_gid_stream`).
+    splice_cid_map: bool = True
 
     def _add_fonts(self, image_objects_per_index: Any, gfxstate_objs_per_name: Any,
                    pattern_objs_per_name: Any) -> Any:
@@ -373,7 +401,8 @@ class CachedFontOutput(OutputProducer):
         self._add_pdf_obj(descriptor, "fonts")
         cid_font.font_descriptor = descriptor
 
-        cid_to_gid = _FlateStream(_cid_to_gid_stream(code_to_glyph))
+        cid_to_gid = _FlateStream(_cid_to_gid_stream(code_to_glyph,
+                                                     splice=self.splice_cid_map))
         self._add_pdf_obj(cid_to_gid, "fonts")
         cid_font.c_i_d_to_g_i_d_map = cid_to_gid
 
