@@ -13,7 +13,7 @@ serialises its appends with a transaction-scoped advisory lock.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -161,6 +161,32 @@ def alembic_config(engine_or_url: Engine | str) -> Any:
     )
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     return cfg
+
+
+#: SQLite's free-text indexes: FTS5 trigram tables over ``search_text``, built by migration 0002
+#: (the models cannot declare a virtual table), kept in step by triggers on the owner table.
+SQLITE_FTS = {"standard": "standard_fts", "capability": "capability_fts"}
+_FTS5_SHADOWS = ("", "_data", "_idx", "_docsize", "_content", "_config")
+
+
+def schema_filter(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """alembic's ``include_object`` for comparing the models with a ``dialect`` database.
+
+    Leaves out what the models cannot describe for that backend: SQLite's FTS5 tables (and
+    the shadow tables FTS5 keeps for each), and indexes the models create on another
+    backend only (``Index(...).ddl_if(dialect=...)``). Everything else is compared.
+    """
+    fts = {name + suffix for name in SQLITE_FTS.values() for suffix in _FTS5_SHADOWS}
+
+    def include(obj: Any, name: str | None, type_: str, reflected: bool,
+                compare_to: Any) -> bool:
+        if type_ == "table" and reflected and dialect == "sqlite" and name in fts:
+            return False
+        only = getattr(obj, "_ddl_if", None)
+        return not (type_ == "index" and only is not None and only.dialect is not None
+                    and only.dialect != dialect)
+
+    return include
 
 
 def migrate(engine: Engine, revision: str = "head") -> None:

@@ -14,13 +14,12 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, select
 
 from labctl.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from labctl.platform import audit, traceability
 from labctl.platform.auth import Principal, has_role, require_any_role, require_role
-from labctl.platform.db import utcnow
+from labctl.platform.db import SQLITE_FTS, utcnow
 from labctl.platform.models.base import (
     OrgLevel,
     ReviewState,
@@ -34,7 +33,6 @@ from labctl.platform.models.registry import (
     Capability,
     CapabilityCreate,
     CapabilityPublic,
-    CapabilityTerm,
     CorrectionCreate,
     CorrectionPublic,
     EntryUpdate,
@@ -47,7 +45,6 @@ from labctl.platform.models.registry import (
     StandardCreate,
     StandardPublic,
     StandardStatusChange,
-    StandardTerm,
     StatusChangeRequest,
 )
 from labctl.platform.organisations import org_by_code
@@ -128,9 +125,6 @@ def create_standard(session: Session, *, principal: Principal, data: StandardCre
                            data.serial_number, data.domain, data.quantity, org.name, org.code),
     )
     session.add(row)
-    session.flush()
-    session.add_all(StandardTerm(standard_id=row.id, term=t)  # type: ignore[arg-type]
-                    for t in terms(row.search_text))
     audit.record(session, actor=principal.actor, action="standard.create",
                  entity_type="standard", entity_id=row.identifier, organisation_id=org.id,
                  data=data.model_dump(mode="json"))
@@ -465,8 +459,6 @@ def create_capability(session: Session, *, principal: Principal,
     )
     session.add(row)
     session.flush()
-    session.add_all(CapabilityTerm(capability_id=row.id, term=t)  # type: ignore[arg-type]
-                    for t in terms(row.search_text))
     audit.record(session, actor=principal.actor, action="capability.create",
                  entity_type="capability", entity_id=str(row.id), organisation_id=org.id,
                  data=data.model_dump(mode="json"))
@@ -546,7 +538,9 @@ class SearchFilters:
 
     ``value`` must lie in the entry's range; ``max_uncertainty`` is the absolute expanded
     uncertainty at ``value`` (needs ``value``); ``max_relative_uncertainty`` the relative one
-    (at ``value`` when given, else the relative term alone). ``q``: every word must appear.
+    (at ``value`` when given, else the relative term alone). ``q``: every word of it (up to 8,
+    case-insensitive) must occur in the entry's text (identifier, description, maker, model,
+    serial number, domain, quantity, holder), anywhere in a word: "5522" finds "5522A".
     """
 
     domain: str | None = None
@@ -581,17 +575,31 @@ class SearchFilters:
             raise ValidationError("value", "0", "non-zero when a relative uncertainty is asked")
 
 
-def _prefix(column: Any, word: str, dialect: str) -> Any:
-    """``column`` starts with ``word``, in a form the backend answers from an index.
+def _contains_all(table: type[Standard] | type[Capability], words: list[str],
+                  dialect: str) -> Any:
+    """Every word occurs in the entry's ``search_text``, answered from its trigram index.
 
-    PostgreSQL: ``LIKE 'word%'`` on a ``text_pattern_ops`` index. SQLite's LIKE is
-    case-insensitive and skips the index, so there a binary range ``[word, word+1)`` is used.
+    The text is stored lower-cased and the words are lower-cased the same way (``terms``), so
+    a case-sensitive substring test gives the same rows on both backends. PostgreSQL:
+    ``LIKE '%word%'`` on the pg_trgm GIN index. SQLite: ``GLOB '*word*'`` on the FTS5 trigram
+    table (its LIKE would be case-insensitive and skip the index); the words hold no GLOB
+    metacharacters (``*?[``), only letters, digits, '_' and '.'. A word under three characters
+    has no trigram: it is tested on the text of the rows the other words leave (on SQLite
+    outside FTS5, whose trigram GLOB misses such a word when it is 3+ bytes long, e.g. "µv").
     """
+    t: Any = table
     if dialect == "postgresql":
-        escaped = word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        return column.like(f"{escaped}%", escape="\\")
-    upper = word[:-1] + chr(ord(word[-1]) + 1)
-    return sa.and_(column >= word, column < upper)
+        return sa.and_(*(t.search_text.like(
+            "%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
+            escape="\\") for w in words))
+    long = [w for w in words if len(w) >= 3]
+    conds = [t.search_text.op("GLOB")(f"*{w}*") for w in words if len(w) < 3]
+    if long:
+        fts = sa.table(SQLITE_FTS[table.__tablename__], sa.column("rowid"),
+                       sa.column("search_text"))
+        conds.append(t.id.in_(select(fts.c.rowid).where(
+            *(fts.c.search_text.op("GLOB")(f"*{w}*") for w in long))))
+    return sa.and_(*conds)
 
 
 def _apply_filters(stmt: Any, table: type[Standard] | type[Capability], f: SearchFilters,
@@ -619,24 +627,9 @@ def _apply_filters(stmt: Any, table: type[Standard] | type[Capability], f: Searc
         stmt = stmt.where(Organisation.code == f.organisation)
     if f.region:
         stmt = stmt.where(Organisation.region == f.region)
-    term_table: Any = StandardTerm if table is Standard else CapabilityTerm
-    owner = term_table.standard_id if table is Standard else term_table.capability_id
     words = terms(f.q or "")[:8]
     if words:
-        # every word must start one of the entry's words: one index range scan per word,
-        # intersected before any entry row is read
-        if dialect == "postgresql":
-            # correlated EXISTS per word: the planner starts from the rarest word
-            for w in words:
-                tt = aliased(term_table)
-                tt_owner = tt.standard_id if table is Standard else tt.capability_id
-                stmt = stmt.where(sa.exists().where(tt_owner == t.id,
-                                                    _prefix(tt.term, w, dialect)))
-        else:
-            per_word = [select(owner).where(_prefix(term_table.term, w, dialect))
-                        for w in words]
-            ids = per_word[0] if len(per_word) == 1 else sa.intersect(*per_word)
-            stmt = stmt.where(t.id.in_(ids))
+        stmt = stmt.where(_contains_all(table, words, dialect))
     if table is Standard:
         if f.kind:
             stmt = stmt.where(t.kind == f.kind.value)

@@ -9,7 +9,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import labctl.platform.models  # noqa: F401  (registers every table on the metadata)
-from labctl.platform.db import DecimalText, UTCDateTime
+from labctl.platform.db import DecimalText, UTCDateTime, schema_filter
 
 target_metadata = SQLModel.metadata
 
@@ -39,6 +39,7 @@ def _run(connection: sa.Connection) -> None:
         render_item=render_item,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=schema_filter(connection.dialect.name),
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -30,19 +30,17 @@ from labctl.platform.models.org import (
 )
 from labctl.platform.models.registry import (
     Capability,
-    CapabilityTerm,
     Standard,
     StandardCalibration,
     StandardCorrection,
     StandardStatusChange,
-    StandardTerm,
 )
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Authorisation", "Capability", "CapabilityTerm",
+    "ApiToken", "AuditEvent", "Authorisation", "Capability",
     "Certificate", "CertificateFlag",
     "CertificateStandard", "CertificateStatus", "DecisionRule", "Membership", "OrgLevel",
     "Organisation", "ResultPoint", "ResultPosting", "ReviewState", "Role", "Standard",
     "StandardCalibration", "StandardCorrection", "StandardKind", "StandardStatus",
-    "StandardStatusChange", "StandardTerm", "Station", "User",
+    "StandardStatusChange", "Station", "User",
 ]

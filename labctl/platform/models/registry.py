@@ -30,6 +30,17 @@ from labctl.platform.models.base import (
 IDENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$"
 
 
+def _trigram_index(table: str) -> sa.Index:
+    """The free-text index on ``search_text`` (substring search, ``LIKE '%word%'``).
+
+    PostgreSQL: a GIN index of pg_trgm trigrams. SQLite has no such index type; there the
+    migration builds an FTS5 trigram table over the same column, kept in step by triggers
+    (``labctl.platform.db.SQLITE_FTS``), so this index exists on PostgreSQL only.
+    """
+    return sa.Index(f"ix_{table}_search_text_trgm", "search_text", postgresql_using="gin",
+                    postgresql_ops={"search_text": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
+
+
 class Standard(SQLModel, table=True):
     """A measurement standard or piece of equipment held by an organisation."""
 
@@ -42,6 +53,7 @@ class Standard(SQLModel, table=True):
         # from the index alone
         sa.Index("ix_standard_domain_u", "domain", "review_state", "uncertainty_relative_f",
                  "uncertainty_absolute_f", "organisation_id"),
+        _trigram_index("standard"),
     )
     id: int | None = Field(default=None, primary_key=True)
     identifier: str = str_field(64, unique=True, index=True)
@@ -72,43 +84,8 @@ class Standard(SQLModel, table=True):
     reviewed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     published_at: datetime | None = utc_field(nullable=True, default=None)
     created_at: datetime = utc_field(default_now=True)
-    search_text: str = str_field(1000, default="")  # lower-cased words for free-text search
-
-
-class StandardTerm(SQLModel, table=True):
-    """A word of a standard's descriptive text: the free-text index (word-prefix search).
-
-    Portable on SQLite and PostgreSQL without extensions: ``term LIKE 'flu%'`` is an index
-    range scan, where ``search_text LIKE '%flu%'`` would read every row.
-    """
-
-    __tablename__ = "standard_term"
-    __table_args__ = (
-        # "which entries have a word starting with w" (SQLite: intersect per word) and "does
-        # this entry have one" (PostgreSQL: a semi-join per word, most selective first)
-        sa.Index("ix_standard_term_term", "term", "standard_id",
-                 postgresql_ops={"term": "text_pattern_ops"}),
-        sa.Index("ix_standard_term_owner", "standard_id", "term",
-                 postgresql_ops={"term": "text_pattern_ops"}),
-    )
-    id: int | None = Field(default=None, primary_key=True)
-    standard_id: int = Field(foreign_key="standard.id")
-    term: str = str_field(64)
-
-
-class CapabilityTerm(SQLModel, table=True):
-    """A word of a CMC's descriptive text (see :class:`StandardTerm`)."""
-
-    __tablename__ = "capability_term"
-    __table_args__ = (
-        sa.Index("ix_capability_term_term", "term", "capability_id",
-                 postgresql_ops={"term": "text_pattern_ops"}),
-        sa.Index("ix_capability_term_owner", "capability_id", "term",
-                 postgresql_ops={"term": "text_pattern_ops"}),
-    )
-    id: int | None = Field(default=None, primary_key=True)
-    capability_id: int = Field(foreign_key="capability.id")
-    term: str = str_field(64)
+    #: lower-cased descriptive text for free-text search (substring match of every word)
+    search_text: str = str_field(1000, default="")
 
 
 class StandardCalibration(SQLModel, table=True):
@@ -168,6 +145,7 @@ class Capability(SQLModel, table=True):
     __tablename__ = "capability"
     __table_args__ = (
         sa.Index("ix_capability_search", "quantity", "range_min_f", "range_max_f"),
+        _trigram_index("capability"),
     )
     id: int | None = Field(default=None, primary_key=True)
     organisation_id: int = Field(foreign_key="organisation.id", index=True)

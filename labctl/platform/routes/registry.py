@@ -52,7 +52,9 @@ def search_filters(
         **NUM)] = None,
     organisation: Annotated[str | None, Query(max_length=32)] = None,
     region: Annotated[str | None, Query(max_length=100)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Free text (all words)")] = None,
+    q: Annotated[str | None, Query(
+        max_length=200, description="Free text: every word (up to 8) must occur in the entry's "
+        "text, in any case and anywhere in a word ('5522' finds '5522A')")] = None,
     sort: Annotated[Literal["uncertainty", "organisation", "range", "identifier", "newest"],
                     Query()] = "uncertainty",
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
