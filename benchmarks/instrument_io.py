@@ -36,12 +36,14 @@ sys.path[:] = [str(ROOT)] + [p for p in sys.path if Path(p or ".").resolve() != 
 
 import argparse  # noqa: E402
 import contextlib  # noqa: E402
+import os  # noqa: E402
 import socket  # noqa: E402
 import statistics  # noqa: E402
 import struct  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable, Iterator  # noqa: E402
+from typing import Any  # noqa: E402
 from urllib.parse import urlsplit  # noqa: E402
 
 import numpy as np  # noqa: E402
@@ -128,30 +130,34 @@ class RawScpi:
 
 
 class RawModbus:
-    """A bare Modbus TCP client: MBAP + function 4, read exactly the response, decode."""
+    """A bare Modbus TCP client: MBAP + function 4, read the whole response, decode.
+
+    Like the driver's transport it asks the kernel for up to a whole frame (260 bytes) per
+    ``recv``, so a response in one segment costs one system call, not a header read and a
+    body read.
+    """
 
     def __init__(self, host: str, port: int) -> None:
         self.sock = socket.create_connection((host, port), timeout=2.0)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.tid = 0
 
-    def _recv_exact(self, size: int) -> bytes:
-        data = b""
-        while len(data) < size:
-            chunk = self.sock.recv(size - len(data))
-            if not chunk:
-                raise ConnectionError("closed")
-            data += chunk
-        return data
-
     def read_input(self, address: int, count: int) -> tuple[int, ...]:
         self.tid = (self.tid + 1) & 0xFFFF
         self.sock.sendall(struct.pack(">HHHBBHH", self.tid, 0, 6, 1, 4, address, count))
-        _tid, _proto, length, _unit = struct.unpack(">HHHB", self._recv_exact(7))
-        pdu = self._recv_exact(length - 1)
+        data = b""
+        while len(data) < 7 or len(data) < 6 + struct.unpack_from(">H", data, 4)[0]:
+            chunk = self.sock.recv(260)
+            if not chunk:
+                raise ConnectionError("closed")
+            data += chunk
+        tid, _proto, length, _unit = struct.unpack_from(">HHHB", data)
+        if tid != self.tid:
+            raise RuntimeError(f"transaction {tid}, expected {self.tid}")
+        pdu = data[7 : 6 + length]
         if pdu[0] & 0x80:
             raise RuntimeError(f"exception {pdu[1]}")
-        return struct.unpack(f">{count}H", pdu[2 : 2 + 2 * count])
+        return struct.unpack_from(f">{count}H", pdu, 2)
 
     def close(self) -> None:
         self.sock.close()
@@ -177,19 +183,21 @@ def main() -> None:
         host = "127.0.0.1"
         dmm_port = int(res["dmm"].split("::")[2])
         env_port = urlsplit(res["environment"]).port or 502
-        dmm = open_instrument(InstrumentConfig(model="34465A", resource=res["dmm"]))
-        env = open_instrument(InstrumentConfig(model="THP-1", resource=res["environment"]))
+        dmm: Any = open_instrument(InstrumentConfig(model="34465A", resource=res["dmm"]))
+        env: Any = open_instrument(InstrumentConfig(model="THP-1", resource=res["environment"]))
         raw_scpi = RawScpi(host, dmm_port)
         raw_modbus = RawModbus(host, env_port)
         rm = pyvisa.ResourceManager("@py")
-        plain = rm.open_resource(res["dmm"], read_termination="\n", write_termination="\n")
+        plain: Any = rm.open_resource(res["dmm"], read_termination="\n", write_termination="\n")
         from pymodbus.client import ModbusTcpClient
 
-        pymodbus_client = ModbusTcpClient(host, port=env_port)
+        pymodbus_client: Any = ModbusTcpClient(host, port=env_port)
         pymodbus_client.connect()
         try:
             print(f"instrument I/O benchmark: median of {rounds} interleaved slices of "
                   f"{seconds * 1000:g} ms per client; simulators on 127.0.0.1, {where}")
+            load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+            print(f"load average at start: {load} (1, 5, 15 min; {os.cpu_count()} CPUs)")
 
             def driver_query() -> int:
                 dmm.voltage_nplc  # noqa: B018 - the property read is the round trip

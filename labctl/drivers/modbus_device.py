@@ -8,11 +8,18 @@ SI values, retries reads after link faults (reading changes nothing) and writes 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from labctl.drivers.base import InstrumentBase
 from labctl.drivers.registers import Block, Register, block
-from labctl.drivers.retry import LINK_FAULTS, RetryPolicy, call_with_retry
+from labctl.drivers.retry import (
+    LINK_FAULTS,
+    RETRYABLE,
+    RetryPolicy,
+    call_with_retry,
+    retry_after,
+)
 from labctl.drivers.roles import Identity
 from labctl.drivers.transports.base import (
     PRODUCT_CODE,
@@ -69,14 +76,17 @@ class ModbusInstrument(InstrumentBase):
         nothing)."""
         transport = self._transport
         table, first, count = layout.table, layout.first, layout.count
-
-        def attempt(limit: float | None) -> bytes:
-            return transport.read_registers_bytes(table, first, count,
-                                                  timeout=self._within(limit))
-
         with self._lock:
-            return call_with_retry(attempt, self._retry, recover=self._recover,
-                                   what=layout.what)
+            started = time.monotonic()
+            try:
+                return transport.read_registers_bytes(table, first, count)
+            except RETRYABLE as error:
+                failure = error
+            return retry_after(
+                failure,
+                lambda limit: transport.read_registers_bytes(table, first, count,
+                                                             timeout=self._within(limit)),
+                self._retry, started=started, recover=self._recover, what=layout.what)
 
     def _check_range(self, reg: Register, value: float) -> None:
         if not reg.in_range(value):

@@ -28,7 +28,7 @@ T = TypeVar("T")
 #: Link faults worth another attempt on a read-only query (after a reconnect).
 LINK_FAULTS: tuple[type[Exception], ...] = (InstrumentTimeoutError, InstrumentCommunicationError)
 #: What a read-only query is retried after: link faults and garbled replies.
-_RETRYABLE: tuple[type[Exception], ...] = (*LINK_FAULTS, ResponseError)
+RETRYABLE: tuple[type[Exception], ...] = (*LINK_FAULTS, ResponseError)
 
 
 @dataclass(frozen=True)
@@ -78,19 +78,37 @@ def call_with_retry(
     (``ResponseError``) is retried when ``retry_garbled``. The last error is raised unchanged
     when attempts or the deadline run out, so the caller sees a typed error.
     """
-    start = time.monotonic()
+    started = time.monotonic()
+    try:
+        return operation(None)
+    except RETRYABLE as error:
+        first = error
+    return retry_after(first, operation, policy, started=started, recover=recover, what=what,
+                       retry_garbled=retry_garbled)
+
+
+def retry_after(
+    error: Exception,
+    operation: Callable[[float | None], T],
+    policy: RetryPolicy,
+    *,
+    started: float,
+    recover: Callable[[Exception], None],
+    what: str,
+    retry_garbled: bool = True,
+) -> T:
+    """:func:`call_with_retry` after a first attempt, begun at ``started``
+    (``time.monotonic()``), failed with ``error``: for callers that make the first attempt
+    inline, so the usual success costs no closure and no extra call. Raises ``error`` itself
+    when it is not one to retry (a garbled reply without ``retry_garbled``)."""
+    last = error
     pause = policy.backoff
     attempt = 1
-    limit: float | None = None
     while True:
-        try:
-            return operation(limit)
-        except _RETRYABLE as error:
-            if isinstance(error, ResponseError) and not retry_garbled:
-                raise
-            last: Exception = error
+        if isinstance(last, ResponseError) and not retry_garbled:
+            raise last
         while True:  # pause, recover and decide whether one more attempt fits
-            remaining = policy.deadline - (time.monotonic() - start) - pause
+            remaining = policy.deadline - (time.monotonic() - started) - pause
             if attempt >= policy.attempts or remaining <= 0:
                 raise last
             _log.warning("%s failed (attempt %d of %d): %s; retrying", what, attempt,
@@ -101,8 +119,12 @@ def call_with_retry(
             attempt += 1
             try:
                 recover(last)
-            except LINK_FAULTS as error:  # still unreachable: that was this attempt
-                last = error
+            except LINK_FAULTS as failure:  # still unreachable: that was this attempt
+                last = failure
                 continue
-            limit = max(policy.deadline - (time.monotonic() - start), 1e-3)
+            limit = max(policy.deadline - (time.monotonic() - started), 1e-3)
             break
+        try:
+            return operation(limit)
+        except RETRYABLE as failure:
+            last = failure

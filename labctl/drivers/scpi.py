@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar, overload
 
@@ -26,7 +27,7 @@ import numpy as np
 import numpy.typing as npt
 
 from labctl.drivers.base import InstrumentBase
-from labctl.drivers.retry import LINK_FAULTS, RetryPolicy, call_with_retry
+from labctl.drivers.retry import LINK_FAULTS, RETRYABLE, RetryPolicy, retry_after
 from labctl.drivers.roles import Identity
 from labctl.drivers.transports.base import MessageTransport
 from labctl.errors import InstrumentError, ResponseError, ValidationError
@@ -312,24 +313,33 @@ class ScpiInstrument(InstrumentBase):
         """Ask ``command`` and parse the reply; a query that changes nothing (``retry``) is
         asked again after a timeout, a dropped connection (after reconnecting) or a garbled
         reply, within the retry policy. Parse failures become ``ResponseError``."""
-        transport = self._transport
-
-        def attempt(limit: float | None) -> T:
-            text = transport.query(command, _within(timeout, limit, transport))
-            try:
-                return parse(text)
-            except (ValueError, TypeError) as exc:
-                if not text.strip():
-                    # A query the instrument refused still gets one (empty) reply line and
-                    # queues the reason: report that, it is not a link fault to retry.
-                    self.check_errors(command)
-                raise ResponseError(self.resource, command, text,
-                                    _expected(what or command, parse)) from exc
-
         with self._lock:
-            if not retry or self._retry.attempts == 1:
-                return attempt(None)
-            return call_with_retry(attempt, self._retry, recover=self._recover, what=command)
+            started = time.monotonic()
+            try:
+                return self._ask(command, parse, what, timeout)
+            except RETRYABLE as error:
+                if not retry or self._retry.attempts == 1:
+                    raise
+                first = error
+            return retry_after(
+                first,
+                lambda limit: self._ask(command, parse, what, _within(timeout, limit,
+                                                                      self._transport)),
+                self._retry, started=started, recover=self._recover, what=command)
+
+    def _ask(self, command: str, parse: Callable[[str], T], what: str | None,
+             timeout: float | None) -> T:
+        """One attempt of :meth:`query` (the caller holds the lock)."""
+        text = self._transport.query(command, timeout)
+        try:
+            return parse(text)
+        except (ValueError, TypeError) as exc:
+            if not text.strip():
+                # A query the instrument refused still gets one (empty) reply line and
+                # queues the reason: report that, it is not a link fault to retry.
+                self.check_errors(command)
+            raise ResponseError(self.resource, command, text,
+                                _expected(what or command, parse)) from exc
 
     def query_bytes(
         self,
@@ -342,21 +352,30 @@ class ScpiInstrument(InstrumentBase):
     ) -> T:
         """Like :meth:`query`, with the reply handed to ``parse`` as bytes (no str copy):
         for long numeric replies parsed in bulk."""
-        transport = self._transport
-
-        def attempt(limit: float | None) -> T:
-            raw = transport.query_bytes(command, _within(timeout, limit, transport))
-            try:
-                return parse(raw)
-            except (ValueError, TypeError) as exc:
-                shown = raw[:80] + (b"..." if len(raw) > 80 else b"")
-                raise ResponseError(self.resource, command, shown,
-                                    _expected(what or command, parse)) from exc
-
         with self._lock:
-            if not retry or self._retry.attempts == 1:
-                return attempt(None)
-            return call_with_retry(attempt, self._retry, recover=self._recover, what=command)
+            started = time.monotonic()
+            try:
+                return self._ask_bytes(command, parse, what, timeout)
+            except RETRYABLE as error:
+                if not retry or self._retry.attempts == 1:
+                    raise
+                first = error
+            return retry_after(
+                first,
+                lambda limit: self._ask_bytes(command, parse, what,
+                                              _within(timeout, limit, self._transport)),
+                self._retry, started=started, recover=self._recover, what=command)
+
+    def _ask_bytes(self, command: str, parse: Callable[[bytes], T], what: str | None,
+                   timeout: float | None) -> T:
+        """One attempt of :meth:`query_bytes` (the caller holds the lock)."""
+        raw = self._transport.query_bytes(command, timeout)
+        try:
+            return parse(raw)
+        except (ValueError, TypeError) as exc:
+            shown = raw[:80] + (b"..." if len(raw) > 80 else b"")
+            raise ResponseError(self.resource, command, shown,
+                                _expected(what or command, parse)) from exc
 
     def _after_set(self, name: str, value: object) -> None:
         """Called after a declared setting was set successfully (drivers that cache derived
