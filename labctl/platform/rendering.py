@@ -135,9 +135,9 @@ def render_and_sign(session: Session, cert: Certificate, reported: Sequence[Repo
     assert lab is not None
     doc = build_document(session, cert, reported, settings, used=used)
     pdf = docs.render_pdf(doc)
-    xml = docs.build_dcc(doc, pdf=pdf)
     identity = _keystore(str(settings.keys_dir)).get_or_create(lab.code, lab.name)
-    signed = docs.sign_dcc(xml, identity)
+    # Validated against the DCC schema before signing, and again once signed.
+    signed = docs.build_signed_dcc(doc, pdf=pdf, identity=identity)
     return pdf, signed, docs.content_hash(signed)
 
 

@@ -236,3 +236,27 @@ def test_the_embedded_pdf_is_covered_by_the_signature(certificate: CertificateDo
     forged = etree.tostring(root, xml_declaration=True, encoding="UTF-8")
     result = verify_dcc(forged, trusted_certificate=lab_a.certificate_pem)
     assert not result.valid and result.unique_identifier is None
+
+
+def test_built_and_signed_in_memory_is_what_sign_of_build_gives(
+        certificate: CertificateDocument, lab_a: SigningIdentity) -> None:
+    """The issue path signs the tree it built (no serialise and parse in between): the same
+    document and the same signed content, only the signature value differs (ECDSA)."""
+    import re
+
+    from labctl.platform.documents.pdf import render_pdf
+    from labctl.platform.documents.schema import validate_dcc
+    from labctl.platform.documents.signing import build_signed_dcc
+
+    pdf = render_pdf(certificate)
+    in_memory = build_signed_dcc(certificate, pdf=pdf, identity=lab_a)
+    two_steps = sign_dcc(build_dcc(certificate, pdf=pdf), lab_a)
+
+    def unsigned_value(xml: bytes) -> bytes:
+        return re.sub(rb"<ds:SignatureValue>[^<]*</ds:SignatureValue>", b"", xml)
+
+    assert unsigned_value(in_memory) == unsigned_value(two_steps)
+    assert in_memory != two_steps  # so the comparison above did look at two signatures
+    validate_dcc(in_memory)
+    result = verify_dcc(in_memory, trusted_certificate=lab_a.certificate_pem)
+    assert result.valid and result.trusted, result.reason

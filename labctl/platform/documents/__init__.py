@@ -11,6 +11,7 @@ Public API (imported lazily, so importing the model does not load fpdf2, lxml or
     validate_dcc(xml) -> None                                  # schema.py, IntegrityError
     LaboratoryKeyStore(directory).get_or_create(code, name)    # signing.py
     sign_dcc(xml, identity) -> bytes
+    build_signed_dcc(doc, *, pdf, identity) -> bytes            # both, without a re-parse
     verify_dcc(xml, *, trusted_certificate=None) -> DccVerification
     content_hash(data) -> str                                  # SHA-256 hex
     check_document(doc) -> None                                # checks.py, ValidationError
@@ -31,6 +32,7 @@ _EXPORTS = {
     "SigningIdentity": "signing",
     "DccVerification": "signing",
     "sign_dcc": "signing",
+    "build_signed_dcc": "signing",
     "verify_dcc": "signing",
     "content_hash": "signing",
     "check_document": "checks",
@@ -42,6 +44,7 @@ __all__ = [
     "LaboratoryKeyStore",
     "SigningIdentity",
     "build_dcc",
+    "build_signed_dcc",
     "check_document",
     "content_hash",
     "document_identifier",
@@ -60,6 +63,7 @@ if TYPE_CHECKING:
         DccVerification,
         LaboratoryKeyStore,
         SigningIdentity,
+        build_signed_dcc,
         content_hash,
         sign_dcc,
         verify_dcc,

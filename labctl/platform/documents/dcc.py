@@ -516,6 +516,19 @@ def build_dcc(doc: CertificateDocument, *, pdf: bytes | None = None,
     Raises :class:`~labctl.errors.ValidationError` for a bad document and
     :class:`~labctl.errors.IntegrityError` if the result failed schema validation (a bug).
     """
+    xml = bytes(etree.tostring(build_dcc_tree(doc, pdf=pdf, uncertainty_form=uncertainty_form),
+                               xml_declaration=True, encoding="UTF-8")) + b"\n"
+    validate_dcc(xml)
+    return xml
+
+
+def build_dcc_tree(doc: CertificateDocument, *, pdf: bytes | None = None,
+                   uncertainty_form: UncertaintyForm = "expandedUnc") -> etree._Element:
+    """The root element of :func:`build_dcc`'s XML, indented, *not yet validated*.
+
+    For callers that validate and sign the tree in memory instead of parsing the bytes
+    again (see :func:`~labctl.platform.documents.signing.build_signed_dcc`).
+    """
     check_document(doc)
     if pdf is not None and not (isinstance(pdf, bytes) and pdf.startswith(b"%PDF-")):
         raise ValidationError("pdf", pdf[:16] if isinstance(pdf, bytes) else type(pdf).__name__,
@@ -531,6 +544,5 @@ def build_dcc(doc: CertificateDocument, *, pdf: bytes | None = None,
     builder.ref_type_definitions(root)
     if pdf is not None:
         builder.document(root, pdf)
-    xml = bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
-    validate_dcc(xml)
-    return xml
+    etree.indent(root)  # what pretty_print=True writes, kept in the tree
+    return root

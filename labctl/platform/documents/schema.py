@@ -97,7 +97,12 @@ def validate_dcc(xml: bytes) -> None:
     schema's messages with line and element, or when ``xml`` is not well-formed XML or
     carries a DOCTYPE.
     """
-    tree = parse_untrusted(xml)
+    validate_dcc_tree(parse_untrusted(xml))
+
+
+def validate_dcc_tree(tree: etree._Element) -> None:
+    """:func:`validate_dcc` for a document already in memory (built here, or parsed with
+    :func:`parse_untrusted`)."""
     schema = dcc_schema()
     with _validate_lock:
         try:
