@@ -432,12 +432,18 @@ def check_certificate(session: Session, *, principal: Principal, number: str) ->
 def _status_during(session: Session, std: Standard, begin: datetime, end: datetime
                    ) -> StandardStatus:
     """The worst status in force at any moment of [begin, end]."""
-    statuses = {registry.status_at(session, std, begin)}
-    statuses.update(StandardStatus(s) for s in session.exec(
-        select(StandardStatusChange.status).where(
-            StandardStatusChange.standard_id == std.id,
-            StandardStatusChange.effective_at > begin,
-            StandardStatusChange.effective_at <= end)).all())
+    change = StandardStatusChange
+    # In one round trip: the change in force at ``begin`` (registry.status_at's rule; none
+    # means in service) and every change during the measurement.
+    at_begin = (select(change.status).where(change.standard_id == std.id,
+                                             change.effective_at <= begin)
+                .order_by(col(change.effective_at).desc(), col(change.id).desc())
+                .limit(1).subquery())
+    during = select(change.status).where(change.standard_id == std.id,
+                                         change.effective_at > begin,
+                                         change.effective_at <= end)
+    statuses = {StandardStatus(s) for s in session.execute(
+        sa.select(at_begin.c.status).union_all(during)).scalars()}
     for bad in (StandardStatus.OUT_OF_TOLERANCE, StandardStatus.QUARANTINED,
                 StandardStatus.RETIRED):
         if bad in statuses:
