@@ -163,6 +163,29 @@ def report_point(p: ResultPoint, rule: str | None, *, error_shift: Decimal = Dec
     return Reported(p, reference, measured, error, U, conformity)
 
 
+def report_points(points: list[ResultPoint], rule: str | None) -> list[Reported]:
+    """:func:`report_point` for a whole posting: the same rounding, and the conformity of
+    every point with limits decided in one engine call per coverage factor."""
+    rounded = [(p, *_round_to(p.measured_value - p.reference_value, p.expanded_uncertainty),
+                _round_to(p.measured_value, p.expanded_uncertainty)[0],
+                _round_to(p.reference_value, p.expanded_uncertainty)[0]) for p in points]
+    outcome: dict[int, str] = {}
+    if rule:
+        by_k: dict[Decimal, list[int]] = {}
+        for i, p in enumerate(points):
+            if p.lower_limit is not None and p.upper_limit is not None:
+                by_k.setdefault(p.coverage_factor, []).append(i)
+        for k, idx in by_k.items():
+            decision = decide([float(rounded[i][1]) for i in idx],
+                              [float(rounded[i][2]) for i in idx],
+                              [float(points[i].lower_limit) for i in idx],  # type: ignore[arg-type]
+                              [float(points[i].upper_limit) for i in idx],  # type: ignore[arg-type]
+                              rule, k=float(k))
+            outcome.update(zip(idx, (str(o) for o in decision.outcome), strict=True))
+    return [Reported(p, reference, measured, error, U, outcome.get(i))
+            for i, (p, error, U, measured, reference) in enumerate(rounded)]
+
+
 def _point_public(seq: int, r: Reported) -> PointPublic:
     p = r.point
     return PointPublic(
@@ -353,42 +376,46 @@ def post_results(session: Session, *, principal: Principal, number: str, idempot
     cert = latest(session, number)
     _may_post(session, principal, cert)
     digest = _request_hash(data)
-    existing = session.exec(select(ResultPosting).where(
-        ResultPosting.certificate_id == cert.id,
-        ResultPosting.idempotency_key == idempotency_key)).first()
-    if existing is not None:
-        return _check_replay(session, cert, existing, digest), True
+
+    def used(cert: Certificate) -> ResultPosting | None:
+        return session.exec(select(ResultPosting).where(
+            ResultPosting.certificate_id == cert.id,
+            ResultPosting.idempotency_key == idempotency_key)).first()
+
     if cert.status != CertificateStatus.DRAFT:
+        if (existing := used(cert)) is not None:
+            return _check_replay(session, cert, existing, digest), True
         raise ConflictError(f"certificate {cert.number} rev {cert.revision} is {cert.status}: "
                             "results are added to drafts only (issued ones are immutable)")
-    posting = ResultPosting(certificate_id=cert.id, idempotency_key=idempotency_key,  # type: ignore[arg-type]
+    cert_id = cert.id
+    posting = ResultPosting(certificate_id=cert_id, idempotency_key=idempotency_key,  # type: ignore[arg-type]
                             request_hash=digest, actor=principal.actor)
     session.add(posting)
     try:
+        # a new key is the usual case: insert at once, no lookup first (one round trip less)
         session.flush()
     except sa.exc.IntegrityError:
-        # A concurrent retry with the same key committed first: answer as it did.
+        # The key was used before (a retry, maybe still in flight): answer as it did.
         session.rollback()
-        cert = latest(session, number)
-        existing = session.exec(select(ResultPosting).where(
-            ResultPosting.certificate_id == cert.id,
-            ResultPosting.idempotency_key == idempotency_key)).one()
+        cert = session.get(Certificate, cert_id)  # type: ignore[assignment]
+        existing = used(cert)
+        if existing is None:
+            raise
         return _check_replay(session, cert, existing, digest), True
-    rows: list[ResultPoint] = []
+    values = [{"certificate_id": cert.id, "posting_id": posting.id, "seq": i, **p.model_dump()}
+              for i, p in enumerate(data.points)]
+    reported = report_points([ResultPoint(**v) for v in values], cert.decision_rule or None)
     cmcs = registry.CmcTable(session, cert.organisation_id)
-    answer: list[PointPublic] = []
-    for i, p in enumerate(data.points):
-        row = ResultPoint(certificate_id=cert.id, posting_id=posting.id, seq=i,  # type: ignore[arg-type]
-                          **p.model_dump())
-        reported = report_point(row, cert.decision_rule or None)
-        check_cmc(cmcs, reported)
-        rows.append(row)
-        answer.append(_point_public(i, reported))
-    session.add_all(rows)
+    for r in reported:
+        check_cmc(cmcs, r)
+    answer = [_point_public(i, r) for i, r in enumerate(reported)]
+    # one executemany, no ids read back (nothing here refers to a point by its id); the
+    # issued-certificate guard ran for this certificate when the posting above was flushed
+    session.execute(sa.insert(ResultPoint.__table__), values)  # type: ignore[attr-defined]
     audit.record(session, actor=principal.actor, action="certificate.results",
                  entity_type="certificate", entity_id=f"{cert.number}/{cert.revision}",
                  organisation_id=cert.organisation_id,
-                 data={"idempotency_key": idempotency_key, "points": len(rows),
+                 data={"idempotency_key": idempotency_key, "points": len(values),
                        "request_hash": digest})
     session.commit()
     return ResultsPosted(certificate_number=cert.number, revision=cert.revision,

@@ -229,4 +229,4 @@ def draft_from_run(session: Session, *, laboratory_code: str, result: RunResult,
     cert = certificates.create_certificate(session, principal=acting, data=create)
     certificates.post_results(session, principal=poster or acting, number=cert.number,
                               idempotency_key=result.run_id, data=points)
-    return certificates.latest(session, cert.number)
+    return cert  # the draft just made (posting results leaves its row as it was)
