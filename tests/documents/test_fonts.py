@@ -18,7 +18,9 @@ from labctl.platform.documents import _fonts
 from labctl.platform.documents.model import CertificateDocument, Party
 from labctl.platform.documents.pdf import (
     _administrative,
+    _amendment,
     _CertificatePdf,
+    _conditions,
     _results_table,
     _signatures,
     _standards,
@@ -38,8 +40,10 @@ def _laid_out(doc: CertificateDocument) -> _CertificatePdf:
     pdf.set_creation_date(datetime(2026, 1, 1, tzinfo=UTC))
     pdf.add_page()
     _administrative(pdf, doc)
+    _amendment(pdf, doc)
     for t, table in enumerate(doc.results):
         _results_table(pdf, table, t)
+    _conditions(pdf, doc)
     _standards(pdf, doc)
     _statements(pdf, doc)
     _signatures(pdf, doc)
@@ -138,3 +142,4 @@ def test_spliced_cid_map_inflates_to_the_whole_map(codes: dict[int, int]) -> Non
     assert spliced == zlib.decompress(_fonts._cid_to_gid_stream(codes, splice=False))
     assert len(spliced) == 2 * 65536
     assert all(spliced[2 * c] << 8 | spliced[2 * c + 1] == g for c, g in codes.items())
+
