@@ -17,7 +17,6 @@ value and the range, never clipped), writes, then drains the error queue and rai
 from __future__ import annotations
 
 import logging
-import math
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -50,7 +49,7 @@ _UNKNOWN_OUTCOME: tuple[type[Exception], ...] = (*LINK_FAULTS, ResponseError)
 def parse_float(text: str) -> float:
     """An SCPI number (NR1/NR2/NR3): ``+1.000000E+01`` → 10.0. NaN is refused."""
     value = float(text)
-    if math.isnan(value):
+    if value != value:  # NaN, the one float unequal to itself
         raise ValueError(f"{text!r} is not a number")
     return value
 
@@ -313,7 +312,9 @@ class ScpiInstrument(InstrumentBase):
         """Ask ``command`` and parse the reply; a query that changes nothing (``retry``) is
         asked again after a timeout, a dropped connection (after reconnecting) or a garbled
         reply, within the retry policy. Parse failures become ``ResponseError``."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # not ``with``: this is every query's path, and ``with`` costs more
+        try:
             started = time.monotonic()
             try:
                 return self._ask(command, parse, what, timeout)
@@ -326,6 +327,8 @@ class ScpiInstrument(InstrumentBase):
                 lambda limit: self._ask(command, parse, what, _within(timeout, limit,
                                                                       self._transport)),
                 self._retry, started=started, recover=self._recover, what=command)
+        finally:
+            lock.release()
 
     def _ask(self, command: str, parse: Callable[[str], T], what: str | None,
              timeout: float | None) -> T:
@@ -352,7 +355,9 @@ class ScpiInstrument(InstrumentBase):
     ) -> T:
         """Like :meth:`query`, with the reply handed to ``parse`` as bytes (no str copy):
         for long numeric replies parsed in bulk."""
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             started = time.monotonic()
             try:
                 return self._ask_bytes(command, parse, what, timeout)
@@ -365,6 +370,8 @@ class ScpiInstrument(InstrumentBase):
                 lambda limit: self._ask_bytes(command, parse, what,
                                               _within(timeout, limit, self._transport)),
                 self._retry, started=started, recover=self._recover, what=command)
+        finally:
+            lock.release()
 
     def _ask_bytes(self, command: str, parse: Callable[[bytes], T], what: str | None,
                    timeout: float | None) -> T:

@@ -136,7 +136,12 @@ class TestVisaTransport:
             assert not link.is_open
             assert link.query("*OPC?") == "1"  # the next call reconnects
 
-    def test_a_reply_in_pieces_and_two_replies_in_one_segment(self) -> None:
+    @pytest.mark.parametrize("logged", [False, True], ids=["quiet", "debug-logged"])
+    def test_a_reply_in_pieces_and_two_replies_in_one_segment(self, logged: bool,
+                                                               caplog: Any) -> None:
+        if logged:  # the logged path reads through write() and _read(), not the inline one
+            caplog.set_level("DEBUG", logger="labctl.drivers.transports")
+
         def script(conn: socket.socket) -> None:
             reader = conn.makefile("rb")
             assert reader.readline() == b"A?\n"

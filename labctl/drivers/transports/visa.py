@@ -297,12 +297,16 @@ class VisaTransport:
                 self._lib.write(self._handle, data)
         except visa_errors.VisaIOError as exc:
             raise self._translate(exc, command) from exc
-        except EXPIRED:  # SO_SNDTIMEO: the instrument stopped reading
+        except OSError as exc:
+            raise self._send_failed(exc, command) from exc
+
+    def _send_failed(self, exc: OSError, command: str) -> Exception:
+        if isinstance(exc, EXPIRED):  # SO_SNDTIMEO: the instrument stopped reading
             # Part of the line may be out: drop the session so nothing half-sent lingers.
-            raise self._timeout_error(command, self._timeout) from None
-        except OSError as exc:  # reset, broken pipe (pyvisa-py lets these through unwrapped)
-            self._drop()
-            raise ConnectionLostError(self._resource, f"sending {command!r}: {exc}") from exc
+            return self._timeout_error(command, self._timeout)
+        # Reset, broken pipe (pyvisa-py lets these through unwrapped).
+        self._drop()
+        return ConnectionLostError(self._resource, f"sending {command!r}: {exc}")
 
     def read(self, timeout: float | None = None) -> str:
         """Read one reply line (termination stripped); ``timeout`` overrides, in s."""
@@ -310,18 +314,44 @@ class VisaTransport:
 
     def query(self, command: str, timeout: float | None = None) -> str:
         """Write ``command`` and return its one-line reply (termination stripped)."""
-        self.write(command)
-        return self._decode(self._read(command, timeout), command)
+        sock = self._sock
+        if sock is None or self._pending or _log.isEnabledFor(logging.DEBUG):
+            self.write(command)
+            return self._decode(self._read(command, timeout), command)
+        raw = self._exchange(sock, command, timeout)
+        try:
+            return raw.decode(self._encoding)
+        except UnicodeDecodeError as exc:
+            raise ResponseError(self._resource, command, raw, f"{self._encoding} text") from exc
 
     def query_bytes(self, command: str, timeout: float | None = None) -> bytes:
         """Write ``command`` and return its reply as bytes (termination stripped), undecoded:
         long numeric replies go straight to a parser without a str copy."""
+        sock = self._sock
+        if sock is not None and not self._pending and not _log.isEnabledFor(logging.DEBUG):
+            return self._exchange(sock, command, timeout)
         self.write(command)
         raw = self._read(command, timeout)
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("%s >> %r%s (%d bytes)", self._resource, raw[:80],
                        "..." if len(raw) > 80 else "", len(raw))
         return raw
+
+    def _exchange(self, sock: socket.socket, command: str, timeout: float | None) -> bytes:
+        """Send ``command`` on a SOCKET session's ``sock``, return its reply without the
+        termination: the hot path of every query, written out in one piece, taken when
+        nothing is buffered and nothing is logged (else :meth:`write` and :meth:`_read` do
+        the same, step by step)."""
+        limit = self._timeout if timeout is None else _check_timeout(timeout)
+        try:
+            sock.sendall(command.encode(self._encoding) + self._wterm_bytes)
+        except OSError as exc:
+            raise self._send_failed(exc, command) from exc
+        started = time.monotonic()
+        chunk = self._receive(sock, command, limit, limit)
+        if chunk.find(self._end_byte) == len(chunk) - 1:  # exactly one whole reply
+            return self._strip(chunk)
+        return self._strip(self._read_socket(sock, command, limit, (started, chunk)))
 
     def _decode(self, raw: bytes, command: str) -> str:
         try:
@@ -338,19 +368,23 @@ class VisaTransport:
         limit = self._timeout if timeout is None else _check_timeout(timeout)
         sock = self._sock
         if sock is not None:
-            raw = self._read_socket(sock, command, limit)
-        else:
-            raw = self._read_visa(command, limit)
-        # Strip the termination; tolerate CRLF where LF was configured and LF where CRLF was
-        # (the read ends on the last termination character alone).
+            return self._strip(self._read_socket(sock, command, limit))
+        return self._strip(self._read_visa(command, limit))
+
+    def _strip(self, raw: bytes) -> bytes:
+        """``raw`` without its termination; CRLF is also accepted where LF was configured
+        and LF where CRLF was (the read ends on the termination's last character alone)."""
         if raw.endswith(self._rterm_bytes):
             raw = raw[: -len(self._rterm_bytes)]
         elif raw.endswith(b"\n"):
             raw = raw[:-1]
         return raw[:-1] if raw.endswith(b"\r") else raw
 
-    def _read_socket(self, sock: socket.socket, command: str, limit: float) -> bytes:
-        """One reply, up to and including its termination character, from the socket.
+    def _read_socket(self, sock: socket.socket, command: str, limit: float,
+                     begun: tuple[float, bytes] | None = None) -> bytes:
+        """One reply, up to and including its termination character, from the socket,
+        within ``limit`` s as a whole (``begun``: when the wait for it started and what has
+        been received of it already).
 
         Bytes past the reply (an instrument that answered twice in one segment) stay in
         :attr:`_pending` for the next read; they go with the session on any fault.
@@ -361,7 +395,11 @@ class VisaTransport:
             end = pending.find(end_byte)
             if end >= 0:
                 return self._take(end + 1)
-        chunk = self._receive(sock, command, limit, limit)
+        if begun is None:
+            started = time.monotonic()
+            chunk = self._receive(sock, command, limit, limit)
+        else:
+            started, chunk = begun
         if not pending:
             end = chunk.find(end_byte)
             if end == len(chunk) - 1:
@@ -369,8 +407,8 @@ class VisaTransport:
             if end >= 0:
                 pending += chunk[end + 1:]
                 return chunk[: end + 1]
-        # A long reply arriving in several segments: bounded by ``limit`` as a whole.
-        deadline = time.monotonic() + limit
+        # A long reply arriving in several segments.
+        deadline = started + limit
         while True:
             start = max(len(pending) - 1, 0)
             pending += chunk
@@ -395,7 +433,8 @@ class VisaTransport:
         platform refuses that option): no system call is spent checking beforehand.
         """
         try:
-            if self._set_receive_timeout(sock, wait) or select.select([sock], [], [], wait)[0]:
+            if (self._rcvtimeo == wait or self._set_receive_timeout(sock, wait)
+                    or select.select([sock], [], [], wait)[0]):
                 chunk = sock.recv(_CHUNK)
             else:
                 chunk = None
