@@ -537,7 +537,7 @@ def enforce_rules(session: Session, cert: Certificate,
     points = points_of(session, cert)
     if not points:
         raise RuleViolationError("no_results", f"certificate {cert.number} has no results")
-    reported = [report_point(p, cert.decision_rule or None) for p in points]
+    reported = report_points(points, cert.decision_rule or None)
     cmcs = registry.CmcTable(session, cert.organisation_id)
     for r in reported:
         check_cmc(cmcs, r)
@@ -741,7 +741,7 @@ def usernames(session: Session, *user_ids: int | None) -> dict[int, User]:
 def certificate_public(session: Session, cert: Certificate) -> CertificatePublic:
     lab = session.get(Organisation, cert.organisation_id)
     assert lab is not None
-    reported = [report_point(p, cert.decision_rule or None) for p in points_of(session, cert)]
+    reported = report_points(points_of(session, cert), cert.decision_rule or None)
     replaces = session.get(Certificate, cert.replaces_id) if cert.replaces_id else None
     item_std = session.get(Standard, cert.item_standard_id) if cert.item_standard_id else None
     flags = session.exec(select(CertificateFlag).where(
