@@ -4,10 +4,9 @@ This module and :mod:`labctl.drivers.transports.visa` are the only ones that imp
 library. pymodbus's client opens the connection and its request classes encode each request
 (once per request shape: a register read is the same bytes every time but its transaction
 id); the transport then sends the frame and reads the response itself on the client's socket.
-pymodbus's synchronous request loop would add a lock, a ``select``, two ``fcntl`` calls and
-some 60 000 interpreter instructions to each request, and cannot tell a closed connection
-from a silent device. Here one ``sendall`` and, usually, one ``recv`` bounded by
-``SO_RCVTIMEO`` make a request: an empty ``recv`` is the device's close
+pymodbus's synchronous request loop would add a lock, a ``select``, an ``ioctl`` and some
+60 000 interpreter instructions to each request. Here one ``sendall`` and, usually, one
+``recv`` bounded by ``SO_RCVTIMEO`` make a request: an empty ``recv`` is the device's close
 (:class:`ConnectionLostError`, at once), an expired one a timeout (the connection is then
 dropped, so a late response can never answer the next request), a response whose
 transaction id belongs to an earlier request is skipped, an exception response is an
