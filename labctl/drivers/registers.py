@@ -156,7 +156,7 @@ class Block:
         simple = all(r.word_order is WordOrder.HIGH_FIRST for r in ordered) and all(
             a.address + a.count <= b.address for a, b in pairwise(ordered))
         self._names = tuple(r.name for r in ordered)
-        self._scales = tuple(r.scale for r in ordered)
+        self._scales = tuple(float(r.scale) for r in ordered)  # float: int × it is a float
         self._scaled = any(scale != 1.0 for scale in self._scales)
         self._words = struct.Struct(f">{self.count}H")
         self._whole: struct.Struct | None = None
@@ -193,9 +193,8 @@ class Block:
         return ordered if self._in_order else tuple(ordered[i] for i in self._order)
 
     def _si(self, raw: tuple[int | float, ...]) -> tuple[float, ...]:
-        if self._scaled:
-            return tuple(map(operator.mul, map(float, raw), self._scales))
-        return tuple(map(float, raw))
+        # raw × its (float) scale is a float also for integer registers and for scale 1.0.
+        return tuple(map(operator.mul, raw, self._scales))
 
 
 @lru_cache(maxsize=256)
