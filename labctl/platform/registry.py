@@ -581,11 +581,11 @@ def _contains_all(table: type[Standard] | type[Capability], words: list[str],
 
     The text is stored lower-cased and the words are lower-cased the same way (``terms``), so
     a case-sensitive substring test gives the same rows on both backends. PostgreSQL:
-    ``LIKE '%word%'`` on the pg_trgm GIN index. SQLite: ``GLOB '*word*'`` on the FTS5 trigram
-    table (its LIKE would be case-insensitive and skip the index); the words hold no GLOB
-    metacharacters (``*?[``), only letters, digits, '_' and '.'. A word under three characters
-    has no trigram: it is tested on the text of the rows the other words leave (on SQLite
-    outside FTS5, whose trigram GLOB misses such a word when it is 3+ bytes long, e.g. "µv").
+    ``LIKE '%word%'`` on the pg_trgm GIN index. SQLite: ``MATCH '"word"'`` on the FTS5
+    trigram table (case-sensitive; the words hold only letters, digits, '_' and '.'). A word
+    under three characters has no trigram: it is tested on the text of the rows the other
+    words leave (on SQLite with ``GLOB '*w*'`` on the entry's row, outside FTS5, which misses
+    such a word when it is 3+ bytes long, e.g. "µv").
     """
     t: Any = table
     if dialect == "postgresql":
@@ -595,10 +595,13 @@ def _contains_all(table: type[Standard] | type[Capability], words: list[str],
     long = [w for w in words if len(w) >= 3]
     conds = [t.search_text.op("GLOB")(f"*{w}*") for w in words if len(w) < 3]
     if long:
-        fts = sa.table(SQLITE_FTS[table.__tablename__], sa.column("rowid"),
-                       sa.column("search_text"))
-        conds.append(t.id.in_(select(fts.c.rowid).where(
-            *(fts.c.search_text.op("GLOB")(f"*{w}*") for w in long))))
+        # a quoted phrase of a trigram table matches its characters consecutively, i.e. as a
+        # substring, answered from the index positions alone (GLOB re-reads every candidate
+        # row: 5-13x slower for a frequent word); the words hold no '"'
+        name = SQLITE_FTS[table.__tablename__]
+        fts = sa.table(name, sa.column("rowid"))
+        conds.append(t.id.in_(select(fts.c.rowid).where(sa.literal_column(name).op("MATCH")(
+            " AND ".join(f'"{w}"' for w in long)))))
     return sa.and_(*conds)
 
 

@@ -80,7 +80,7 @@ def test_capability_free_text_and_bad_filters_name_the_field(api: httpx.Client,
 
 WORDS = ["fluke", "keysight", "5522a", "5730a", "3458a", "m12", "m123", "m1234", "dc", "voltage",
          "résistance", "straße", "µv/v", "°c", "x_y", "1.5", "10.0", "a.b_c", "ω", "zener",
-         "calibrator", "multi-product", "dmm", "bs-000123", "prt-25", "ssprt"]
+         "calibrator", "multi-product", "dmm", "bs-000123", "prt-25", "ssprt", "abcxbcd"]
 
 
 def _org(conn: sa.Connection, code: str) -> int:
@@ -144,7 +144,8 @@ def test_same_free_text_results_on_sqlite_and_postgresql(two_backends: list[sa.E
 
     def queries() -> list[str]:
         out = ["", "FLUKE", "x_y", "a.b_c", "_", ".", "ß", "µv", "°c", "ω", "5522A fluke",
-               "m12 m123", "nothing-here", "résist", "1.5", "-product"]
+               "m12 m123", "nothing-here", "résist", "1.5", "-product",
+               "abcd", "bcxb"]  # "abcd": its trigrams are all in "abcxbcd", not in a row
         for _ in range(80):  # random fragments of the stored text, one to three at once
             frags = []
             for _ in range(rng.randint(1, 3)):
