@@ -11,13 +11,11 @@ down with that error carried through the certificate of every standard calibrate
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
@@ -31,6 +29,9 @@ from labctl.platform.models.certificates import (
 )
 from labctl.platform.models.org import Organisation
 from labctl.platform.models.registry import Standard, StandardCalibration, StandardStatusChange
+
+if TYPE_CHECKING:
+    from labctl.platform.stations import ErrorLine
 
 MAX_DEPTH = 16  # deeper than any real hierarchy; stops a corrupted cycle
 
@@ -214,56 +215,39 @@ class _Shift:
 
     At the standard found out of tolerance δ is the error found, ``absolute + relative·|x|``.
     One calibration further down it is carried by the certificate of the standard calibrated
-    in between: that standard's corrections (per range, a weighted least-squares gain and
-    offset through its certificate's points, as :func:`labctl.platform.stations.fit_errors`
-    derives them for a bench) were all off by δ at their points, so the reference values it
-    later gave were off by the same line fitted through those δ: first order, exact where the
-    corrections are linear in the value.
+    in between: that standard's corrections (per range, the weighted gain and offset through
+    its certificate's points that :func:`labctl.platform.stations.fit_error_lines` derives for
+    a bench) were all off by δ at their points, so the reference values it later gave were
+    off by the same line fitted through those δ: first order, exact where the corrections are
+    linear in the value.
     """
 
     quantity: str
     unit: str
     exact_absolute: Decimal = Decimal(0)
     exact_relative: Decimal = Decimal(0)
-    # carried: (range label, lowest x, highest x, gain, offset) of the standard in between
-    lines: tuple[tuple[str, float, float, float, float], ...] = ()
+    lines: tuple[ErrorLine, ...] = ()  # carried: per range of the standard in between
     basis: str = ""
 
     def at(self, x: float) -> tuple[float, bool]:
         """δ at ``x`` and whether it is extrapolated beyond a calibrated span."""
         if not self.lines:
             return float(self.exact_absolute) + float(self.exact_relative) * abs(x), False
-        inside = [ln for ln in self.lines if ln[1] <= x <= ln[2]]
+        inside = [ln for ln in self.lines if ln.lowest <= x <= ln.highest]
         if inside:
-            _, _, _, gain, offset = min(inside, key=lambda ln: ln[2] - ln[1])
-            return gain * x + offset, False
-        _, _, _, gain, offset = min(self.lines,
-                                    key=lambda ln: min(abs(x - ln[1]), abs(x - ln[2])))
-        return gain * x + offset, True
+            ln = min(inside, key=lambda ln: ln.highest - ln.lowest)
+            return ln.gain * x + ln.offset, False
+        ln = min(self.lines, key=lambda ln: min(abs(x - ln.lowest), abs(x - ln.highest)))
+        return ln.gain * x + ln.offset, True
 
     def carried(self, points: list[ResultPoint], item: str, number: str) -> _Shift | None:
         """The shift downstream of an item calibrated on ``points`` (None: not in them)."""
-        groups: dict[str, list[tuple[float, float, float]]] = defaultdict(list)
-        for p in points:
-            if p.quantity != self.quantity or p.unit != self.unit:
-                continue
-            source = p.measured_value == p.nominal  # as fit_errors tells a source
-            x = float(p.nominal if source else p.reference_value)
-            delta, _ = self.at(float(p.reference_value))
-            u = float(p.expanded_uncertainty / p.coverage_factor) or 1.0
-            groups[p.range_label or "all"].append((x, delta, u))
-        if not groups:
+        from labctl.platform.stations import fit_error_lines
+
+        mine = [p for p in points if p.quantity == self.quantity and p.unit == self.unit]
+        if not mine:
             return None
-        lines = []
-        for label, rows in groups.items():
-            xs = np.array([r[0] for r in rows])
-            ds = np.array([r[1] for r in rows])
-            w = 1 / np.array([r[2] for r in rows]) ** 2
-            if len(rows) >= 2 and np.ptp(xs) > 0:
-                gain, offset = np.polyfit(xs, ds, 1, w=np.sqrt(w))
-            else:
-                gain, offset = 0.0, float((w * ds).sum() / w.sum())
-            lines.append((label, float(xs.min()), float(xs.max()), float(gain), float(offset)))
+        lines = fit_error_lines(mine, lambda p: self.at(float(p.reference_value))[0])
         return _Shift(self.quantity, self.unit, lines=tuple(lines),
                       basis=f"carried through {number} of {item}")
 
