@@ -38,7 +38,7 @@ from pymodbus.pdu.register_message import (
 )
 
 from labctl.drivers.registers import Table
-from labctl.drivers.transports.sockets import EXPIRED, set_socket_timeout
+from labctl.drivers.transports.sockets import EXPIRED, check_timeout, set_socket_timeout
 from labctl.errors import (
     ConnectionLostError,
     InstrumentCommunicationError,
@@ -72,13 +72,6 @@ _READ_REQUESTS: dict[Table, type[ModbusPDU]] = {
 }
 
 
-def _check_timeout(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not (
-        0 < value <= 3600
-    ):
-        raise ValidationError("timeout", value, "seconds, 0 < timeout ≤ 3600")
-    return float(value)
-
 
 class _Read:
     """A register read prepared once: its frame (after the transaction id), its function
@@ -111,7 +104,7 @@ class ModbusTcpTransport:
         if isinstance(unit, bool) or not isinstance(unit, int) or not 0 <= unit <= 247:
             raise ValidationError("unit", unit, "an integer 0 … 247")
         self._host, self._port, self._unit = host, port, unit
-        self._timeout = _check_timeout(timeout)
+        self._timeout = check_timeout(timeout)
         self._resource = f"modbus-tcp://{host}:{port}?unit={unit}"
         self._client: Any = ModbusTcpClient(host, port=port, timeout=self._timeout, retries=0)
         self._sock: socket.socket | None = None  # the client's socket while connected
@@ -217,7 +210,7 @@ class ModbusTcpTransport:
         """Send one request (``frame``: its bytes after the transaction id) and return the
         response PDU (function code first), or raise a labctl error."""
         sock = self._sock or self._ensure()
-        limit = self._timeout if timeout is None else _check_timeout(timeout)
+        limit = self._timeout if timeout is None else check_timeout(timeout)
         if _log.isEnabledFor(logging.DEBUG):
             _log.debug("%s << %s", self._resource, what)
         tid = self._tid = self._tid % 0xFFFF + 1

@@ -11,9 +11,21 @@ from __future__ import annotations
 import socket
 import struct
 import sys
+from typing import Any
+
+from labctl.errors import ValidationError
 
 #: What an expired ``SO_RCVTIMEO``/``SO_SNDTIMEO`` raises (EAGAIN; WSAETIMEDOUT on Windows).
 EXPIRED: tuple[type[OSError], ...] = (BlockingIOError, TimeoutError)
+
+
+def check_timeout(value: Any, name: str = "timeout") -> float:
+    """A transport timeout in seconds, 0 < t ≤ 3600, as a float (else a ValidationError)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not (
+        0 < value <= 3600
+    ):
+        raise ValidationError(name, value, "seconds, 0 < timeout ≤ 3600")
+    return float(value)
 
 
 def set_socket_timeout(sock: socket.socket, option: int, seconds: float) -> bool:

@@ -35,7 +35,7 @@ from pyvisa import constants
 from pyvisa import errors as visa_errors
 from pyvisa_py.tcpip import TCPIPSocketSession  # the "@py" backend: missing → fails here
 
-from labctl.drivers.transports.sockets import EXPIRED, set_socket_timeout
+from labctl.drivers.transports.sockets import EXPIRED, check_timeout, set_socket_timeout
 from labctl.errors import (
     ConnectionLostError,
     InstrumentCommunicationError,
@@ -97,13 +97,6 @@ def _check_termination(name: str, value: str) -> str:
     return value
 
 
-def _check_timeout(value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not (
-        0 < value <= 3600
-    ):
-        raise ValidationError("timeout", value, "seconds, 0 < timeout ≤ 3600")
-    return float(value)
-
 
 class VisaTransport:
     """A line-oriented link to one SCPI instrument through ``pyvisa`` (``@py`` backend).
@@ -129,8 +122,8 @@ class VisaTransport:
         if not isinstance(resource, str) or not resource.strip():
             raise ValidationError("resource", resource, "a VISA resource string")
         self._resource = resource
-        self._timeout = _check_timeout(timeout)
-        self._open_timeout = _check_timeout(open_timeout)
+        self._timeout = check_timeout(timeout)
+        self._open_timeout = check_timeout(open_timeout, "open_timeout")
         self._write_term = _check_termination("write_termination", write_termination)
         self._read_term = _check_termination("read_termination", read_termination)
         self._wterm_bytes = write_termination.encode("ascii")
@@ -162,7 +155,7 @@ class VisaTransport:
 
     @timeout.setter
     def timeout(self, value: float) -> None:
-        self._timeout = _check_timeout(value)
+        self._timeout = check_timeout(value)
         if self._res is not None:
             self._res.timeout = self._timeout * 1000.0
         if self._sock is not None:
@@ -342,7 +335,7 @@ class VisaTransport:
         termination: the hot path of every query, written out in one piece, taken when
         nothing is buffered and nothing is logged (else :meth:`write` and :meth:`_read` do
         the same, step by step)."""
-        limit = self._timeout if timeout is None else _check_timeout(timeout)
+        limit = self._timeout if timeout is None else check_timeout(timeout)
         try:
             sock.sendall(command.encode(self._encoding) + self._wterm_bytes)
         except OSError as exc:
@@ -365,7 +358,7 @@ class VisaTransport:
     def _read(self, command: str, timeout: float | None) -> bytes:
         if self._res is None:
             self._session()
-        limit = self._timeout if timeout is None else _check_timeout(timeout)
+        limit = self._timeout if timeout is None else check_timeout(timeout)
         sock = self._sock
         if sock is not None:
             return self._strip(self._read_socket(sock, command, limit))
