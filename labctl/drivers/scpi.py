@@ -312,20 +312,26 @@ class ScpiInstrument(InstrumentBase):
         """Ask ``command`` and parse the reply; a query that changes nothing (``retry``) is
         asked again after a timeout, a dropped connection (after reconnecting) or a garbled
         reply, within the retry policy. Parse failures become ``ResponseError``."""
+        return self._asked(self._ask, command, parse, what, retry, timeout)
+
+    def _asked(self, ask: Callable[[str, Callable[[Any], T], str | None, float | None], T],
+               command: str, parse: Callable[[Any], T], what: str | None, retry: bool,
+               timeout: float | None) -> T:
+        """``ask`` once under the lock; after a retryable fault again within the policy."""
         lock = self._lock
         lock.acquire()  # not ``with``: this is every query's path, and ``with`` costs more
         try:
             started = time.monotonic()
             try:
-                return self._ask(command, parse, what, timeout)
+                return ask(command, parse, what, timeout)
             except RETRYABLE as error:
                 if not retry or self._retry.attempts == 1:
                     raise
                 first = error
             return retry_after(
                 first,
-                lambda limit: self._ask(command, parse, what, _within(timeout, limit,
-                                                                      self._transport)),
+                lambda limit: ask(command, parse, what,
+                                  _within(timeout, limit, self._transport)),
                 self._retry, started=started, recover=self._recover, what=command)
         finally:
             lock.release()
@@ -355,23 +361,7 @@ class ScpiInstrument(InstrumentBase):
     ) -> T:
         """Like :meth:`query`, with the reply handed to ``parse`` as bytes (no str copy):
         for long numeric replies parsed in bulk."""
-        lock = self._lock
-        lock.acquire()
-        try:
-            started = time.monotonic()
-            try:
-                return self._ask_bytes(command, parse, what, timeout)
-            except RETRYABLE as error:
-                if not retry or self._retry.attempts == 1:
-                    raise
-                first = error
-            return retry_after(
-                first,
-                lambda limit: self._ask_bytes(command, parse, what,
-                                              _within(timeout, limit, self._transport)),
-                self._retry, started=started, recover=self._recover, what=command)
-        finally:
-            lock.release()
+        return self._asked(self._ask_bytes, command, parse, what, retry, timeout)
 
     def _ask_bytes(self, command: str, parse: Callable[[bytes], T], what: str | None,
                    timeout: float | None) -> T:
