@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any
 
 import pypdf
@@ -16,38 +15,10 @@ from fpdf.output import OutputProducer
 
 from labctl.platform.documents import _fonts
 from labctl.platform.documents.model import CertificateDocument, Party
-from labctl.platform.documents.pdf import (
-    _administrative,
-    _amendment,
-    _CertificatePdf,
-    _conditions,
-    _results_table,
-    _signatures,
-    _standards,
-    _statements,
-    _strings,
-    render_pdf,
-)
+from labctl.platform.documents.pdf import _strings, lay_out, render_pdf
 
 SHIPPED = {"": TTFont(_fonts.FONT_DIR / _fonts.FACES[""]),
            "Bold": TTFont(_fonts.FONT_DIR / _fonts.FACES["B"])}
-
-
-def _laid_out(doc: CertificateDocument) -> _CertificatePdf:
-    """The certificate's pages, ready for output (render_pdf's steps, without output)."""
-    pdf = _CertificatePdf(doc)
-    _fonts.install_fonts(pdf, _strings(doc))
-    pdf.set_creation_date(datetime(2026, 1, 1, tzinfo=UTC))
-    pdf.add_page()
-    _administrative(pdf, doc)
-    _amendment(pdf, doc)
-    for t, table in enumerate(doc.results):
-        _results_table(pdf, table, t)
-    _conditions(pdf, doc)
-    _standards(pdf, doc)
-    _statements(pdf, doc)
-    _signatures(pdf, doc)
-    return pdf
 
 
 class _AsFpdf2(_fonts.CachedFontOutput):
@@ -61,9 +32,9 @@ class _AsFpdf2(_fonts.CachedFontOutput):
 def test_cached_subsets_write_the_bytes_fpdf2_writes(certificate: CertificateDocument) -> None:
     """Guards the fpdf2 internals the cache relies on: an fpdf2 upgrade that changes how
     fonts are embedded fails here instead of producing a different PDF silently."""
-    own = bytes(_laid_out(certificate).output(output_producer_class=OutputProducer))
-    cached = bytes(_laid_out(certificate).output(output_producer_class=_AsFpdf2))
-    again = bytes(_laid_out(certificate).output(output_producer_class=_AsFpdf2))
+    own = bytes(lay_out(certificate).output(output_producer_class=OutputProducer))
+    cached = bytes(lay_out(certificate).output(output_producer_class=_AsFpdf2))
+    again = bytes(lay_out(certificate).output(output_producer_class=_AsFpdf2))
     assert cached == own
     assert again == own  # the second one came from the cache
 

@@ -615,6 +615,11 @@ def render_pdf(doc: CertificateDocument) -> bytes:
     characters the embedded font cannot print.
     """
     check_document(doc)
+    return output_pdf(lay_out(doc))
+
+
+def lay_out(doc: CertificateDocument) -> _CertificatePdf:
+    """The certificate's pages, ready for output (no checks: :func:`render_pdf` makes them)."""
     pdf = _CertificatePdf(doc)
     install_fonts(pdf, _strings(doc))
     pdf.set_title(f"{doc.title} {doc.number} revision {doc.revision}")
@@ -634,4 +639,4 @@ def render_pdf(doc: CertificateDocument) -> bytes:
     _standards(pdf, doc)
     _statements(pdf, doc)
     _signatures(pdf, doc)
-    return output_pdf(pdf)
+    return pdf
