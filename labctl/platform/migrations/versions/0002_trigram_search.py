@@ -55,10 +55,21 @@ def _sqlite_fts(table: str, fts: str) -> list[str]:
     ]
 
 
+#: FTS5's trigram tokenizer came with SQLite 3.34.0.
+SQLITE_TRIGRAM = (3, 34, 0)
+
+
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
     if dialect == "postgresql":
         op.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+    else:
+        version = op.get_bind().execute(sa.text("SELECT sqlite_version()")).scalar_one()
+        if tuple(int(v) for v in str(version).split(".")[:3]) < SQLITE_TRIGRAM:
+            raise RuntimeError(
+                f"the SQLite library Python uses is {version}; free-text search needs FTS5 "
+                f"with the trigram tokenizer, SQLite >= {'.'.join(map(str, SQLITE_TRIGRAM))}: "
+                "use a newer Python / SQLite build, or PostgreSQL (LABCTL_DATABASE_URL)")
     for table, (fts, _) in TABLES.items():
         if dialect == "postgresql":
             op.create_index(f"ix_{table}_search_text_trgm", table, ["search_text"],
