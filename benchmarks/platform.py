@@ -226,6 +226,8 @@ def bench_search(url: str, rng: random.Random, repeats: int) -> list[tuple[str, 
         "standards: free text (2 words)": lambda: (
             "/api/v1/standards", {"q": f"{rng.choice(['fluke', 'keysight', 'beamex'])} "
                                        f"m{rng.randint(0, 499)}"}),
+        "standards: free text, a maker (~1/3 match)": lambda: (
+            "/api/v1/standards", {"q": rng.choice(["fluke", "keysight", "beamex"])}),
         "standards: organisation, page 3": lambda: (
             "/api/v1/standards", {"organisation": f"BL{rng.randint(0, 299):04d}",
                                   "offset": 100, "limit": 50}),

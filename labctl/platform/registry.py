@@ -575,8 +575,16 @@ class SearchFilters:
             raise ValidationError("value", "0", "non-zero when a relative uncertainty is asked")
 
 
+#: SQLite: at least this many matches make a page cheaper to find by walking the sort order's
+#: index (see :func:`_contains_all`) than by sorting every match.
+WALK_FROM = 1000
+#: sort orders with an index to walk (``ix_standard_by_u``/``ix_capability_by_u``, the
+#: identifier's, the primary key)
+WALKABLE = frozenset({"uncertainty", "identifier", "newest"})
+
+
 def _contains_all(table: type[Standard] | type[Capability], words: list[str],
-                  dialect: str) -> Any:
+                  dialect: str, frequent: bool = False) -> Any:
     """Every word occurs in the entry's ``search_text``, answered from its trigram index.
 
     The text is stored lower-cased and the words are lower-cased the same way (``terms``), so
@@ -586,6 +594,11 @@ def _contains_all(table: type[Standard] | type[Capability], words: list[str],
     under three characters has no trigram: it is tested on the text of the rows the other
     words leave (on SQLite with ``GLOB '*w*'`` on the entry's row, outside FTS5, which misses
     such a word when it is 3+ bytes long, e.g. "µv").
+
+    ``frequent`` (SQLite): the words match many entries (the caller counted them), so the
+    page is found sooner by walking the index of the sort order and testing each row than by
+    sorting every match; SQLite's planner cannot know how many rows FTS5 returns and would
+    always start from them, so the test is written ``id + 0 IN (…)``, which cannot drive.
     """
     t: Any = table
     if dialect == "postgresql":
@@ -600,13 +613,14 @@ def _contains_all(table: type[Standard] | type[Capability], words: list[str],
         # row: 5-13x slower for a frequent word); the words hold no '"'
         name = SQLITE_FTS[table.__tablename__]
         fts = sa.table(name, sa.column("rowid"))
-        conds.append(t.id.in_(select(fts.c.rowid).where(sa.literal_column(name).op("MATCH")(
+        key = t.id + 0 if frequent else t.id
+        conds.append(key.in_(select(fts.c.rowid).where(sa.literal_column(name).op("MATCH")(
             " AND ".join(f'"{w}"' for w in long)))))
     return sa.and_(*conds)
 
 
 def _apply_filters(stmt: Any, table: type[Standard] | type[Capability], f: SearchFilters,
-                   dialect: str = "sqlite") -> Any:
+                   dialect: str = "sqlite", frequent: bool = False) -> Any:
     t: Any = table
     stmt = stmt.where(t.review_state == ReviewState.PUBLISHED.value)
     if f.domain:
@@ -632,7 +646,7 @@ def _apply_filters(stmt: Any, table: type[Standard] | type[Capability], f: Searc
         stmt = stmt.where(Organisation.region == f.region)
     words = terms(f.q or "")[:8]
     if words:
-        stmt = stmt.where(_contains_all(table, words, dialect))
+        stmt = stmt.where(_contains_all(table, words, dialect, frequent))
     if table is Standard:
         if f.kind:
             stmt = stmt.where(t.kind == f.kind.value)
@@ -658,16 +672,29 @@ def _order(table: type[Standard] | type[Capability], f: SearchFilters) -> list[A
     return [key]
 
 
-def search_standards(session: Session, f: SearchFilters) -> Page[StandardPublic]:
+def _counted(table: type[Standard] | type[Capability], f: SearchFilters) -> Any:
+    """``count(*)`` over ``table``, joined to the holder only when a filter needs it (every
+    entry has one: the join never removes a row, and costs a lookup per match)."""
+    stmt = select(func.count()).select_from(table)
+    if f.organisation or f.region:
+        t: Any = table
+        stmt = stmt.join(Organisation, Organisation.id == t.organisation_id)
+    return stmt
+
+
+def _walk(dialect: str, f: SearchFilters, total: int, walk_from: int) -> bool:
+    """Find the page by walking the sort order's index (SQLite, many free-text matches)."""
+    return dialect == "sqlite" and bool(f.q) and total >= walk_from and f.sort in WALKABLE
+
+
+def search_standards(session: Session, f: SearchFilters, *, walk_from: int = WALK_FROM
+                     ) -> Page[StandardPublic]:
     base = select(Standard, Organisation).join(
         Organisation, Organisation.id == Standard.organisation_id)  # type: ignore[arg-type]
     dialect = session.get_bind().dialect.name
-    stmt = _apply_filters(base, Standard, f, dialect)
-    count = _apply_filters(
-        select(func.count()).select_from(Standard).join(
-            Organisation, Organisation.id == Standard.organisation_id),  # type: ignore[arg-type]
-        Standard, f, dialect)
+    count = _apply_filters(_counted(Standard, f), Standard, f, dialect)
     total = session.exec(count).one()
+    stmt = _apply_filters(base, Standard, f, dialect, _walk(dialect, f, total, walk_from))
     rows = session.exec(stmt.order_by(*_order(Standard, f)).offset(f.offset).limit(f.limit)).all()
     cal_ids = [s.current_calibration_id for s, _ in rows if s.current_calibration_id]
     cals = {c.id: c for c in session.exec(select(StandardCalibration).where(
@@ -677,16 +704,14 @@ def search_standards(session: Session, f: SearchFilters) -> Page[StandardPublic]
                for s, o in rows], total=total, offset=f.offset, limit=f.limit)
 
 
-def search_capabilities(session: Session, f: SearchFilters) -> Page[CapabilityPublic]:
+def search_capabilities(session: Session, f: SearchFilters, *, walk_from: int = WALK_FROM
+                        ) -> Page[CapabilityPublic]:
     base = select(Capability, Organisation).join(
         Organisation, Organisation.id == Capability.organisation_id)  # type: ignore[arg-type]
     dialect = session.get_bind().dialect.name
-    stmt = _apply_filters(base, Capability, f, dialect)
-    count = _apply_filters(
-        select(func.count()).select_from(Capability).join(
-            Organisation, Organisation.id == Capability.organisation_id),  # type: ignore[arg-type]
-        Capability, f, dialect)
+    count = _apply_filters(_counted(Capability, f), Capability, f, dialect)
     total = session.exec(count).one()
+    stmt = _apply_filters(base, Capability, f, dialect, _walk(dialect, f, total, walk_from))
     rows = session.exec(stmt.order_by(*_order(Capability, f)).offset(f.offset)
                         .limit(f.limit)).all()
     return Page[CapabilityPublic](items=[capability_public(session, c, o) for c, o in rows],

@@ -224,3 +224,49 @@ def test_upgrade_indexes_entries_written_before_it(fresh_database_url: str) -> N
             assert registry.search_standards(s, registry.SearchFilters(q="sn9")).total == 1
     finally:
         engine.dispose()
+
+
+@pytest.mark.timeout(60)
+def test_sqlite_walks_the_sort_index_for_a_frequent_word_with_the_same_rows(
+        tmp_path: Path) -> None:
+    """Many matches: the page comes from walking the sort order's index (SQLite cannot know
+    how many rows FTS5 gives and would sort them all); it must be the same page, in every
+    walkable order and at any offset, as sorting every match gives."""
+    rng = random.Random(7)
+    engine = make_engine(f"sqlite:///{tmp_path / 'walk.db'}")
+    migrate(engine)
+    texts = {i: " ".join(rng.sample(WORDS, rng.randint(1, 6))) for i in range(300)}
+    with engine.begin() as c:
+        org = _org(c, "WALK")
+        rows = [_standard(org, i, t) for i, t in texts.items()]
+        for r in rows:  # ties and distinct values, so the order's later keys matter too
+            r["uncertainty_relative_f"] = rng.choice([1e-6, 2e-6, 5e-6, 1e-5])
+            r["uncertainty_absolute_f"] = rng.choice([0.0, 1e-7])
+        c.execute(sa.insert(Standard.__table__), rows)  # type: ignore[attr-defined]
+    plans: list[str] = []
+
+    @sa.event.listens_for(engine, "before_cursor_execute")
+    def explain(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
+        if "LIMIT" in statement and "count(" not in statement:
+            plans.append(" ".join(str(r[-1]) for r in cursor.execute(
+                "EXPLAIN QUERY PLAN " + statement, params).fetchall()))
+
+    try:
+        with Session(engine) as s:
+            for q in ("e", "fluke", "ab", "5522a m1"):
+                for sort in sorted(registry.WALKABLE):
+                    for offset in (0, 7, 40):
+                        f = registry.SearchFilters(q=q, sort=sort, offset=offset,  # type: ignore[arg-type]
+                                                   limit=15)
+                        plans.clear()
+                        walked = registry.search_standards(s, f, walk_from=1)
+                        walked_plan = plans[-1]
+                        sorted_all = registry.search_standards(s, f, walk_from=10**9)
+                        assert [i.identifier for i in walked.items] == \
+                            [i.identifier for i in sorted_all.items], (q, sort, offset)
+                        assert walked.total == sorted_all.total
+                        if sort == "uncertainty" and len(q) >= 3:
+                            assert "ix_standard_by_u" in walked_plan, walked_plan
+                            assert "ix_standard_by_u" not in plans[-1], plans[-1]
+    finally:
+        engine.dispose()

@@ -53,6 +53,9 @@ class Standard(SQLModel, table=True):
         # from the index alone
         sa.Index("ix_standard_domain_u", "domain", "review_state", "uncertainty_relative_f",
                  "uncertainty_absolute_f", "organisation_id"),
+        # the default order: a page of a frequent free-text word walks it and stops early
+        sa.Index("ix_standard_by_u", "uncertainty_relative_f", "uncertainty_absolute_f",
+                 "identifier"),
         _trigram_index("standard"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -145,6 +148,8 @@ class Capability(SQLModel, table=True):
     __tablename__ = "capability"
     __table_args__ = (
         sa.Index("ix_capability_search", "quantity", "range_min_f", "range_max_f"),
+        sa.Index("ix_capability_by_u", "uncertainty_relative_f", "uncertainty_absolute_f",
+                 "id"),
         _trigram_index("capability"),
     )
     id: int | None = Field(default=None, primary_key=True)
