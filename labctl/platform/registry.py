@@ -687,15 +687,29 @@ def _walk(dialect: str, f: SearchFilters, total: int, walk_from: int) -> bool:
     return dialect == "sqlite" and bool(f.q) and total >= walk_from and f.sort in WALKABLE
 
 
+def _matches(session: Session, table: type[Standard] | type[Capability], f: SearchFilters,
+             walk_from: int) -> tuple[int, list[Any]]:
+    """How many entries pass ``f``, and the page of (entry, holder) rows it asks for.
+
+    The count comes first: it decides how the page is found (:func:`_walk`), and a page past
+    the last match is not looked for at all (a search that finds nothing, a typo, would
+    otherwise scan the table twice).
+    """
+    t: Any = table
+    dialect = session.get_bind().dialect.name
+    total: int = session.exec(_apply_filters(_counted(table, f), table, f, dialect)).one()
+    if total <= f.offset:
+        return total, []
+    stmt = _apply_filters(
+        select(table, Organisation).join(Organisation, Organisation.id == t.organisation_id),
+        table, f, dialect, _walk(dialect, f, total, walk_from))
+    rows = session.exec(stmt.order_by(*_order(table, f)).offset(f.offset).limit(f.limit)).all()
+    return total, list(rows)
+
+
 def search_standards(session: Session, f: SearchFilters, *, walk_from: int = WALK_FROM
                      ) -> Page[StandardPublic]:
-    base = select(Standard, Organisation).join(
-        Organisation, Organisation.id == Standard.organisation_id)  # type: ignore[arg-type]
-    dialect = session.get_bind().dialect.name
-    count = _apply_filters(_counted(Standard, f), Standard, f, dialect)
-    total = session.exec(count).one()
-    stmt = _apply_filters(base, Standard, f, dialect, _walk(dialect, f, total, walk_from))
-    rows = session.exec(stmt.order_by(*_order(Standard, f)).offset(f.offset).limit(f.limit)).all()
+    total, rows = _matches(session, Standard, f, walk_from)
     cal_ids = [s.current_calibration_id for s, _ in rows if s.current_calibration_id]
     cals = {c.id: c for c in session.exec(select(StandardCalibration).where(
         col(StandardCalibration.id).in_(cal_ids))).all()} if cal_ids else {}
@@ -706,14 +720,7 @@ def search_standards(session: Session, f: SearchFilters, *, walk_from: int = WAL
 
 def search_capabilities(session: Session, f: SearchFilters, *, walk_from: int = WALK_FROM
                         ) -> Page[CapabilityPublic]:
-    base = select(Capability, Organisation).join(
-        Organisation, Organisation.id == Capability.organisation_id)  # type: ignore[arg-type]
-    dialect = session.get_bind().dialect.name
-    count = _apply_filters(_counted(Capability, f), Capability, f, dialect)
-    total = session.exec(count).one()
-    stmt = _apply_filters(base, Capability, f, dialect, _walk(dialect, f, total, walk_from))
-    rows = session.exec(stmt.order_by(*_order(Capability, f)).offset(f.offset)
-                        .limit(f.limit)).all()
+    total, rows = _matches(session, Capability, f, walk_from)
     return Page[CapabilityPublic](items=[capability_public(session, c, o) for c, o in rows],
                                   total=total, offset=f.offset, limit=f.limit)
 
