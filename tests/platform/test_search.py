@@ -244,6 +244,7 @@ def test_sqlite_walks_the_sort_index_for_a_frequent_word_with_the_same_rows(
             r["uncertainty_absolute_f"] = rng.choice([0.0, 1e-7])
         c.execute(sa.insert(Standard.__table__), rows)  # type: ignore[attr-defined]
     plans: list[str] = []
+    walks = 0
 
     @sa.event.listens_for(engine, "before_cursor_execute")
     def explain(conn: Any, cursor: Any, statement: str, params: Any, *_: Any) -> None:
@@ -260,13 +261,18 @@ def test_sqlite_walks_the_sort_index_for_a_frequent_word_with_the_same_rows(
                                                    limit=15)
                         plans.clear()
                         walked = registry.search_standards(s, f, walk_from=1)
-                        walked_plan = plans[-1]
+                        walked_plans = list(plans)
+                        plans.clear()
                         sorted_all = registry.search_standards(s, f, walk_from=10**9)
                         assert [i.identifier for i in walked.items] == \
                             [i.identifier for i in sorted_all.items], (q, sort, offset)
                         assert walked.total == sorted_all.total
-                        if sort == "uncertainty" and len(q) >= 3:
-                            assert "ix_standard_by_u" in walked_plan, walked_plan
+                        # a page past the last match is not looked for
+                        assert bool(walked_plans) == bool(plans) == (walked.total > offset)
+                        if sort == "uncertainty" and len(q) >= 3 and plans:
+                            assert "ix_standard_by_u" in walked_plans[-1], walked_plans
                             assert "ix_standard_by_u" not in plans[-1], plans[-1]
+                            walks += 1
     finally:
         engine.dispose()
+    assert walks >= 4  # both long-word queries, at several offsets, went the walking way
