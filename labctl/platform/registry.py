@@ -8,6 +8,7 @@ administrators above) also see drafts.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -655,20 +656,35 @@ def _apply_filters(stmt: Any, table: type[Standard] | type[Capability], f: Searc
     return stmt
 
 
-def _order(table: type[Standard] | type[Capability], f: SearchFilters) -> list[Any]:
+def _same(column: Any) -> Any:
+    return column
+
+
+def _plain(column: Any) -> Any:
+    """``column`` in the same order, as an expression no index serves."""
+    return column.concat("") if isinstance(column.type, sa.String) else column + 0
+
+
+def _order(table: type[Standard] | type[Capability], f: SearchFilters,
+           indexed: bool = True) -> list[Any]:
+    """The sort of ``f``; ``indexed=False`` (SQLite, few free-text matches): the same order
+    written so that no index can serve it, so the matches are found first and then sorted,
+    instead of walking the whole sort index and testing every row against words no index
+    answers (a word under three characters)."""
     t: Any = table
-    key = t.identifier if table is Standard else t.id
+    c: Callable[[Any], Any] = _same if indexed else _plain
+    key = c(t.identifier if table is Standard else t.id)
     if f.sort == "uncertainty":
         if f.value is not None:
             v = abs(float(f.value))
             return [t.uncertainty_relative_f * v + t.uncertainty_absolute_f, key]
-        return [t.uncertainty_relative_f, t.uncertainty_absolute_f, key]
+        return [c(t.uncertainty_relative_f), c(t.uncertainty_absolute_f), key]
     if f.sort == "organisation":
         return [Organisation.code, key]
     if f.sort == "range":
         return [t.range_min_f, t.range_max_f, key]
     if f.sort == "newest":
-        return [sa.desc(t.id)]
+        return [sa.desc(c(t.id))]
     return [key]
 
 
@@ -700,10 +716,13 @@ def _matches(session: Session, table: type[Standard] | type[Capability], f: Sear
     total: int = session.exec(_apply_filters(_counted(table, f), table, f, dialect)).one()
     if total <= f.offset:
         return total, []
+    walk = _walk(dialect, f, total, walk_from)
     stmt = _apply_filters(
         select(table, Organisation).join(Organisation, Organisation.id == t.organisation_id),
-        table, f, dialect, _walk(dialect, f, total, walk_from))
-    rows = session.exec(stmt.order_by(*_order(table, f)).offset(f.offset).limit(f.limit)).all()
+        table, f, dialect, walk)
+    few = dialect == "sqlite" and bool(f.q) and not walk
+    rows = session.exec(stmt.order_by(*_order(table, f, indexed=not few))
+                        .offset(f.offset).limit(f.limit)).all()
     return total, list(rows)
 
 
