@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from types import TracebackType
-from typing import Any, ClassVar, Protocol, Self
+from typing import Any, ClassVar, Concatenate, ParamSpec, Protocol, Self, TypeVar
 
-from labctl.drivers.retry import RetryPolicy
+from labctl.drivers.retry import RETRYABLE, RetryPolicy, retry_after
 from labctl.drivers.roles import Identity
 
 _log = logging.getLogger(__name__)
+T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class _Closable(Protocol):
@@ -59,6 +63,37 @@ class InstrumentBase:
     def retry(self) -> RetryPolicy:
         """How read-only queries are retried after a link fault."""
         return self._retry
+
+    def _exchange(self, what: str, retry: bool,
+                  attempt: Callable[Concatenate[float | None, P], T],
+                  *args: P.args, **kwargs: P.kwargs) -> T:
+        """``attempt(None, *args)`` under the lock; when it changes nothing (``retry``) and
+        fails with a link fault or a garbled reply, ``attempt(limit, *args)`` again within
+        the retry policy (``limit``: s left of its deadline), after :meth:`_recover`.
+
+        The first attempt makes no closure and no extra frame: this is every query's and
+        every register read's path. A write is never retried (``retry=False``).
+        """
+        lock = self._lock
+        lock.acquire()  # not ``with``: on the hot path, and ``with`` costs more
+        try:
+            started = time.monotonic()
+            try:
+                return attempt(None, *args, **kwargs)
+            except RETRYABLE as error:
+                if not retry or self._retry.attempts == 1:
+                    raise
+                first = error
+            return retry_after(first, lambda limit: attempt(limit, *args, **kwargs),
+                               self._retry,
+                               started=started, recover=self._recover, what=what)
+        finally:
+            lock.release()
+
+    def _recover(self, error: Exception) -> None:
+        """Before a new attempt: a fresh connection, so nothing stale can be read."""
+        del error
+        self._transport.reconnect()
 
     def identify(self) -> Identity:
         raise NotImplementedError

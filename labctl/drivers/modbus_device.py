@@ -8,17 +8,14 @@ SI values, retries reads after link faults (reading changes nothing) and writes 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 
 from labctl.drivers.base import InstrumentBase
 from labctl.drivers.registers import Block, Register, block
 from labctl.drivers.retry import (
     LINK_FAULTS,
-    RETRYABLE,
     RetryPolicy,
     call_with_retry,
-    retry_after,
 )
 from labctl.drivers.roles import Identity
 from labctl.drivers.transports.base import (
@@ -42,10 +39,6 @@ class ModbusInstrument(InstrumentBase):
     def _within(self, limit: float | None) -> float | None:
         """A retry's timeout: the link's, cut to what is left of the retry deadline."""
         return None if limit is None else min(self._transport.timeout, limit)
-
-    def _recover(self, error: Exception) -> None:
-        del error
-        self._transport.reconnect()
 
     def read_block(
         self, registers: Sequence[Register] | Block, *, check_range: bool = True
@@ -74,23 +67,12 @@ class ModbusInstrument(InstrumentBase):
     def _read_bytes(self, layout: Block) -> bytes:
         """One read of ``layout``'s registers (retried after link faults: reading changes
         nothing)."""
-        transport = self._transport
-        table, first, count = layout.table, layout.first, layout.count
-        lock = self._lock
-        lock.acquire()  # not ``with``: this is every reading's path, and ``with`` costs more
-        try:
-            started = time.monotonic()
-            try:
-                return transport.read_registers_bytes(table, first, count)
-            except RETRYABLE as error:
-                failure = error
-            return retry_after(
-                failure,
-                lambda limit: transport.read_registers_bytes(table, first, count,
-                                                             timeout=self._within(limit)),
-                self._retry, started=started, recover=self._recover, what=layout.what)
-        finally:
-            lock.release()
+        return self._exchange(layout.what, True, self._read_once, layout)
+
+    def _read_once(self, limit: float | None, layout: Block) -> bytes:
+        data: bytes = self._transport.read_registers_bytes(
+            layout.table, layout.first, layout.count, timeout=self._within(limit))
+        return data
 
     def _check_range(self, reg: Register, value: float) -> None:
         if not reg.in_range(value):

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import re
-import time
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar, overload
 
@@ -26,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from labctl.drivers.base import InstrumentBase
-from labctl.drivers.retry import LINK_FAULTS, RETRYABLE, RetryPolicy, retry_after
+from labctl.drivers.retry import LINK_FAULTS, RetryPolicy
 from labctl.drivers.roles import Identity
 from labctl.drivers.transports.base import MessageTransport
 from labctl.errors import InstrumentError, ResponseError, ValidationError
@@ -312,34 +311,12 @@ class ScpiInstrument(InstrumentBase):
         """Ask ``command`` and parse the reply; a query that changes nothing (``retry``) is
         asked again after a timeout, a dropped connection (after reconnecting) or a garbled
         reply, within the retry policy. Parse failures become ``ResponseError``."""
-        return self._asked(self._ask, command, parse, what, retry, timeout)
+        return self._exchange(command, retry, self._ask, command, parse, what, timeout)
 
-    def _asked(self, ask: Callable[[str, Callable[[Any], T], str | None, float | None], T],
-               command: str, parse: Callable[[Any], T], what: str | None, retry: bool,
-               timeout: float | None) -> T:
-        """``ask`` once under the lock; after a retryable fault again within the policy."""
-        lock = self._lock
-        lock.acquire()  # not ``with``: this is every query's path, and ``with`` costs more
-        try:
-            started = time.monotonic()
-            try:
-                return ask(command, parse, what, timeout)
-            except RETRYABLE as error:
-                if not retry or self._retry.attempts == 1:
-                    raise
-                first = error
-            return retry_after(
-                first,
-                lambda limit: ask(command, parse, what,
-                                  _within(timeout, limit, self._transport)),
-                self._retry, started=started, recover=self._recover, what=command)
-        finally:
-            lock.release()
-
-    def _ask(self, command: str, parse: Callable[[str], T], what: str | None,
-             timeout: float | None) -> T:
-        """One attempt of :meth:`query` (the caller holds the lock)."""
-        text = self._transport.query(command, timeout)
+    def _ask(self, limit: float | None, command: str, parse: Callable[[str], T],
+             what: str | None, timeout: float | None) -> T:
+        """One attempt of :meth:`query` (the caller holds the lock; ``limit``: a retry's)."""
+        text = self._transport.query(command, _within(timeout, limit, self._transport))
         try:
             return parse(text)
         except (ValueError, TypeError) as exc:
@@ -361,12 +338,13 @@ class ScpiInstrument(InstrumentBase):
     ) -> T:
         """Like :meth:`query`, with the reply handed to ``parse`` as bytes (no str copy):
         for long numeric replies parsed in bulk."""
-        return self._asked(self._ask_bytes, command, parse, what, retry, timeout)
+        return self._exchange(command, retry, self._ask_bytes, command, parse, what,
+                              timeout)
 
-    def _ask_bytes(self, command: str, parse: Callable[[bytes], T], what: str | None,
-                   timeout: float | None) -> T:
+    def _ask_bytes(self, limit: float | None, command: str, parse: Callable[[bytes], T],
+                   what: str | None, timeout: float | None) -> T:
         """One attempt of :meth:`query_bytes` (the caller holds the lock)."""
-        raw = self._transport.query_bytes(command, timeout)
+        raw = self._transport.query_bytes(command, _within(timeout, limit, self._transport))
         try:
             return parse(raw)
         except (ValueError, TypeError) as exc:
@@ -377,11 +355,6 @@ class ScpiInstrument(InstrumentBase):
     def _after_set(self, name: str, value: object) -> None:
         """Called after a declared setting was set successfully (drivers that cache derived
         state override this)."""
-
-    def _recover(self, error: Exception) -> None:
-        """Before a new attempt: a fresh connection, so nothing stale can be read."""
-        del error
-        self._transport.reconnect()
 
     # --- sets -----------------------------------------------------------------------------
 
