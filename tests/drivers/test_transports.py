@@ -316,3 +316,19 @@ def test_modbus_per_request_timeout(bench: Any) -> None:
             link.read_registers(Table.INPUT, 0, 7)
         assert err.value.timeout == 0.2
         faults.clear()
+
+
+def test_another_pyvisa_user_closing_its_resource_manager_breaks_no_transport(
+        bench: Any) -> None:
+    """pyvisa gives every ``ResourceManager("@py")`` in a process the same object: a script or
+    library closing its own closes the one the transports share. The next transport to open
+    starts a fresh one, and one already open recovers by reconnecting."""
+    import pyvisa
+
+    with VisaTransport(bench.resources["dmm"], timeout=2.0) as first:
+        assert first.query("*IDN?").startswith("Keysight")
+        pyvisa.ResourceManager("@py").close()  # someone else's, i.e. ours
+        with VisaTransport(bench.resources["dmm"], timeout=2.0) as second:
+            assert second.query("*IDN?").startswith("Keysight")
+        first.reconnect()
+        assert first.query("*IDN?").startswith("Keysight")

@@ -75,7 +75,7 @@ class _SharedResourceManager:
 
     def acquire(self) -> pyvisa.ResourceManager:
         with self._lock:
-            if self._rm is None:
+            if self._rm is None or not _alive(self._rm):
                 self._rm = pyvisa.ResourceManager("@py")
             self._users += 1
             return self._rm
@@ -85,7 +85,20 @@ class _SharedResourceManager:
             self._users -= 1
             if self._users <= 0 and self._rm is not None:
                 rm, self._rm, self._users = self._rm, None, 0
-                rm.close()
+                if _alive(rm):
+                    rm.close()
+
+
+def _alive(rm: pyvisa.ResourceManager) -> bool:
+    """Whether ``rm`` is still open. pyvisa hands every ``ResourceManager("@py")`` in the
+    process the same object, so any other user of pyvisa closing its own closes ours too;
+    the next transport to open then starts a fresh one instead of failing with "Invalid
+    session handle"."""
+    try:
+        rm.session  # noqa: B018 - raises once closed
+    except visa_errors.InvalidSession:
+        return False
+    return True
 
 
 _RESOURCE_MANAGER = _SharedResourceManager()
@@ -172,6 +185,8 @@ class VisaTransport:
             self._connect()
 
     def _connect(self) -> None:
+        if self._rm is not None and not _alive(self._rm):
+            self._release_rm()  # closed under us (see _alive): take the current one
         if self._rm is None:
             self._rm = _RESOURCE_MANAGER.acquire()
         try:
