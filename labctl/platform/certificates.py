@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
-from types import EllipsisType
 from typing import Any
 
 import sqlalchemy as sa
@@ -148,27 +148,21 @@ def _round_to(value: Decimal, U: Decimal) -> tuple[Decimal, Decimal]:
 
 def report_point(p: ResultPoint, rule: str | None, *, error_shift: Decimal = Decimal(0)
                  ) -> Reported:
-    """Round per EA-4/02 and state conformity under ``rule`` (``error_shift`` is subtracted
-    from the error first: used to re-decide with a corrected reference value)."""
-    error_raw = p.measured_value - p.reference_value - error_shift
-    error, U = _round_to(error_raw, p.expanded_uncertainty)
-    measured, _ = _round_to(p.measured_value, p.expanded_uncertainty)
-    reference, _ = _round_to(p.reference_value + error_shift, p.expanded_uncertainty)
-    conformity: str | None = None
-    if rule and p.lower_limit is not None and p.upper_limit is not None:
-        # one-element arrays: the engine's array path (its scalar path is not used here)
-        decision = decide([float(error)], [float(U)], [float(p.lower_limit)],
-                          [float(p.upper_limit)], rule, k=float(p.coverage_factor))
-        conformity = str(decision.outcome[0])
-    return Reported(p, reference, measured, error, U, conformity)
+    """One point of :func:`report_points`."""
+    return report_points([p], rule, [error_shift])[0]
 
 
-def report_points(points: list[ResultPoint], rule: str | None) -> list[Reported]:
-    """:func:`report_point` for a whole posting: the same rounding, and the conformity of
-    every point with limits decided in one engine call per coverage factor."""
-    rounded = [(p, *_round_to(p.measured_value - p.reference_value, p.expanded_uncertainty),
+def report_points(points: Sequence[ResultPoint], rule: str | None,
+                  error_shifts: Sequence[Decimal] | None = None) -> list[Reported]:
+    """Round per EA-4/02 and state conformity under ``rule``: every point with limits decided
+    in one engine call per coverage factor. ``error_shifts`` (one per point) are subtracted
+    from the errors first: used to re-decide with corrected reference values."""
+    shifts = error_shifts if error_shifts is not None else [Decimal(0)] * len(points)
+    rounded = [(p, *_round_to(p.measured_value - p.reference_value - shift,
+                              p.expanded_uncertainty),
                 _round_to(p.measured_value, p.expanded_uncertainty)[0],
-                _round_to(p.reference_value, p.expanded_uncertainty)[0]) for p in points]
+                _round_to(p.reference_value + shift, p.expanded_uncertainty)[0])
+               for p, shift in zip(points, shifts, strict=True)]
     outcome: dict[int, str] = {}
     if rule:
         by_k: dict[Decimal, list[int]] = {}
@@ -359,8 +353,9 @@ def _replay(session: Session, cert: Certificate, posting: ResultPosting) -> Resu
     return ResultsPosted(
         certificate_number=cert.number, revision=cert.revision,
         idempotency_key=posting.idempotency_key,
-        points=[_point_public(p.seq, report_point(p, cert.decision_rule or None))
-                for p in points])
+        points=[_point_public(p.seq, r)
+                for p, r in zip(points, report_points(points, cert.decision_rule or None),
+                                strict=True)])
 
 
 def post_results(session: Session, *, principal: Principal, number: str, idempotency_key: str,
@@ -479,13 +474,9 @@ def _status_during(session: Session, std: Standard, begin: datetime, end: dateti
 
 
 def link_validity(session: Session, link: CertificateStandard, std: Standard,
-                  end: datetime, *, calibration: StandardCalibration | EllipsisType | None = ...
-                  ) -> tuple[str, str]:
-    """``(state, explanation)`` of a standard at its time of use: "valid" or why not.
-
-    ``calibration`` is the link's frozen calibration when the caller loaded it already
-    (see :func:`standards_used`); by default it is read here.
-    """
+                  cal: StandardCalibration | None, end: datetime) -> tuple[str, str]:
+    """``(state, explanation)`` of a standard at its time of use: "valid" or why not
+    (``cal``: the link's frozen calibration, as :func:`standards_used` gives it)."""
     status = _status_during(session, std, link.used_at, end)
     if status is not StandardStatus.IN_SERVICE:
         return f"standard_{status.value}", (
@@ -493,11 +484,6 @@ def link_validity(session: Session, link: CertificateStandard, std: Standard,
             "measurement")
     if std.kind == StandardKind.NATIONAL_PRIMARY:
         return "valid", "national primary standard"
-    if isinstance(calibration, EllipsisType):
-        cal = session.get(StandardCalibration, link.calibration_id) \
-            if link.calibration_id else None
-    else:
-        cal = calibration
     if cal is None:
         return "standard_not_calibrated", (
             f"standard {std.identifier} had no calibration before {link.used_at.date()}")
@@ -521,7 +507,7 @@ def enforce_rules(session: Session, cert: Certificate,
     ``used``: the certificate's :func:`standards_used`, when the caller has them already.
     """
     for link, std, cal in standards_used(session, cert) if used is None else used:
-        state, why = link_validity(session, link, std, cert.calibration_end, calibration=cal)
+        state, why = link_validity(session, link, std, cal, cert.calibration_end)
         if state != "valid":
             raise RuleViolationError(state, f"cannot issue {cert.number}: {why}",
                                      standard=std.identifier)

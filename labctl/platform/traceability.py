@@ -81,20 +81,14 @@ ChainLink.model_rebuild()
 
 def _node(session: Session, cert: Certificate, depth: int, seen: set[int],
           roots: set[str], broken: list[str]) -> ChainNode:
-    from labctl.platform.certificates import link_validity
+    from labctl.platform.certificates import link_validity, standards_used
 
     lab = session.get(Organisation, cert.organisation_id)
     assert lab is not None and cert.id is not None
     links: list[ChainLink] = []
-    for link in session.exec(select(CertificateStandard).where(
-            CertificateStandard.certificate_id == cert.id)
-            .order_by(col(CertificateStandard.id))).all():
-        std = session.get(Standard, link.standard_id)
-        assert std is not None
+    for link, std, cal in standards_used(session, cert):
         holder = session.get(Organisation, std.organisation_id)
-        state, why = link_validity(session, link, std, cert.calibration_end)
-        cal = session.get(StandardCalibration, link.calibration_id) \
-            if link.calibration_id else None
+        state, why = link_validity(session, link, std, cal, cert.calibration_end)
         nxt: ChainNode | None = None
         if state != "valid":
             terminal = "broken"
@@ -261,7 +255,7 @@ def impact(session: Session, std: Standard, *, since: datetime,
     δ: exactly for direct use, and further down with δ carried through the certificate of each
     standard calibrated in between (see :class:`_Shift`).
     """
-    from labctl.platform.certificates import points_of, report_point
+    from labctl.platform.certificates import points_of, report_points
 
     if since.tzinfo is None:
         raise ValidationError("since", since.isoformat(), "a timezone-aware time")
@@ -293,7 +287,7 @@ def impact(session: Session, std: Standard, *, since: datetime,
                 assert cert is not None and cert.id is not None
                 lab = session.get(Organisation, cert.organisation_id)
                 points = points_of(session, cert) if change is not None else []
-                decided = _recompute(cert, shift, points, report_point, depth) \
+                decided = _recompute(cert, shift, points, report_points, depth) \
                     if shift is not None else []
                 note = why_none if change is not None and shift is None else ""
                 if shift is not None and not decided:
@@ -325,29 +319,30 @@ def impact(session: Session, std: Standard, *, since: datetime,
 
 
 def _recompute(cert: Certificate, shift: _Shift, points: list[ResultPoint],
-               report_point: Any, depth: int) -> list[ImpactPoint]:
+               report_points: Any, depth: int) -> list[ImpactPoint]:
     """Points in the shift's quantity and unit, decided again with the reference corrected."""
-    out: list[ImpactPoint] = []
-    rule = cert.decision_rule or None
-    for i, p in enumerate(points):
-        if p.quantity != shift.quantity or p.unit != shift.unit:
-            continue
+    chosen = [(i, p) for i, p in enumerate(points)
+              if p.quantity == shift.quantity and p.unit == shift.unit]
+    deltas: list[tuple[Decimal, bool]] = []
+    for _, p in chosen:
         if shift.lines:
             delta_f, extrapolated = shift.at(float(p.reference_value))
-            delta = Decimal(f"{delta_f:.6g}")
+            deltas.append((Decimal(f"{delta_f:.6g}"), extrapolated))
         else:  # the error found, exactly
-            delta = shift.exact_absolute + shift.exact_relative * abs(p.reference_value)
-            delta_f, extrapolated = float(delta), False
-        before = report_point(p, rule)
-        after = report_point(p, rule, error_shift=delta)
-        out.append(ImpactPoint(
-            seq=i, nominal=str(p.nominal), unit=p.unit, error_reported=str(before.error),
-            error_corrected=str(after.error), expanded_uncertainty=str(before.U),
-            conformity_reported=before.conformity, conformity_corrected=after.conformity,
-            still_holds=before.conformity == after.conformity,
-            error_shift=str(delta), basis=shift.basis, propagated=depth > 1,
-            extrapolated=extrapolated))
-    return out
+            deltas.append((shift.exact_absolute + shift.exact_relative * abs(p.reference_value),
+                           False))
+    rule = cert.decision_rule or None
+    selected = [p for _, p in chosen]
+    before = report_points(selected, rule)
+    after = report_points(selected, rule, [d for d, _ in deltas])
+    return [ImpactPoint(
+        seq=i, nominal=str(p.nominal), unit=p.unit, error_reported=str(b.error),
+        error_corrected=str(a.error), expanded_uncertainty=str(b.U),
+        conformity_reported=b.conformity, conformity_corrected=a.conformity,
+        still_holds=b.conformity == a.conformity, error_shift=str(delta), basis=shift.basis,
+        propagated=depth > 1, extrapolated=extrapolated)
+        for (i, p), b, a, (delta, extrapolated) in zip(chosen, before, after, deltas,
+                                                       strict=True)]
 
 
 def _action(cert: Certificate, depth: int, points: list[ImpactPoint]) -> str:
