@@ -715,8 +715,8 @@ def standards_used(session: Session, cert: Certificate) -> list[UsedStandard]:
     return [(link, std, cal) for link, std, cal in rows]
 
 
-def usernames(session: Session, *user_ids: int | None) -> dict[int, User]:
-    """The users among ``user_ids`` (None skipped) by id, in one query."""
+def users_by_id(session: Session, *user_ids: int | None) -> dict[int, User]:
+    """The users among ``user_ids`` (None skipped), by id, in one query."""
     ids = {i for i in user_ids if i is not None}
     if not ids:
         return {}
@@ -732,7 +732,7 @@ def certificate_public(session: Session, cert: Certificate) -> CertificatePublic
     item_std = session.get(Standard, cert.item_standard_id) if cert.item_standard_id else None
     flags = session.exec(select(CertificateFlag).where(
         CertificateFlag.certificate_id == cert.id).order_by(col(CertificateFlag.id))).all()
-    users = usernames(session, cert.performed_by_id, cert.checked_by_id, cert.approved_by_id)
+    users = users_by_id(session, cert.performed_by_id, cert.checked_by_id, cert.approved_by_id)
 
     def username(user_id: int | None) -> str | None:
         user = users.get(user_id) if user_id is not None else None

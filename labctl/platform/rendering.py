@@ -49,7 +49,7 @@ def build_document(session: Session, cert: Certificate, reported: Sequence[Repor
     """
     from decimal import Decimal
 
-    from labctl.platform.certificates import decision_rule_text, standards_used, usernames
+    from labctl.platform.certificates import decision_rule_text, standards_used, users_by_id
 
     lab = session.get(Organisation, cert.organisation_id)
     assert lab is not None
@@ -75,7 +75,7 @@ def build_document(session: Session, cert: Certificate, reported: Sequence[Repor
             calibration_date=cal.calibrated_on if cal else None,
             due_date=cal.due_date if cal else None))
 
-    people = usernames(session, cert.performed_by_id, cert.checked_by_id, cert.approved_by_id)
+    people = users_by_id(session, cert.performed_by_id, cert.checked_by_id, cert.approved_by_id)
 
     def person(user_id: int | None) -> str:
         user = people.get(user_id) if user_id is not None else None
