@@ -26,7 +26,8 @@ from labctl.platform.documents.model import (
 )
 
 D = Decimal  # short, because the fixtures below are tables of numbers
-SHARED_DCC = Path(__file__).resolve().parents[3] / "shared" / "schemas" / "dcc"
+#: PTB's example DCCs and test certificates, copied into the repository (see its README).
+PTB_EXAMPLES = Path(__file__).parent / "data" / "ptb"
 
 
 def _point(nominal: str, ref: str, meas: str, err: str, U: str, limit: str, verdict: str,

@@ -19,7 +19,7 @@ from labctl.platform.documents.model import CertificateDocument, ResultPoint, Re
 from labctl.platform.documents.pdf import render_pdf
 from labctl.platform.documents.schema import SCHEMA_DIR, DccSchemaError, validate_dcc
 
-from .conftest import SHARED_DCC, minimal_certificate
+from .conftest import PTB_EXAMPLES, minimal_certificate
 
 NS = {"dcc": "https://ptb.de/dcc", "si": "https://ptb.de/si"}
 CONFORMITY = {"pass": "pass", "fail": "fail", "conditional pass": "conditionalPass",
@@ -224,14 +224,22 @@ def test_external_entities_are_not_resolved(tmp_path) -> None:  # type: ignore[n
 
 
 def test_shipped_ptb_examples_validate() -> None:
-    validate_dcc((SHARED_DCC / "examples" / "valid.xml").read_bytes())
-    validate_dcc((SHARED_DCC / "examples" / "valid_signature.xml").read_bytes())
+    validate_dcc((PTB_EXAMPLES / "valid.xml").read_bytes())
+    validate_dcc((PTB_EXAMPLES / "valid_signature.xml").read_bytes())
+
+
+#: SHA-256 of the reviewed schema files (as listed in the schemas' README).
+REVIEWED_SCHEMAS = {
+    "dcc.xsd": "b8872150500d2d8bdd66817d27e7ee16b4df7037e803cf316483b98174a7f73f",
+    "SI_Format.xsd": "10c3415fa1194357e3b181d5bd2413bf894594c01e3fa9e76c3b482db6c3d617",
+    "qudt/quantitykind.xsd": "7fe0038a3c423ca26c07618667e11266473df777315a8d560f72869520dcf199",
+    "xmldsig-core-schema.xsd": "b44ee18f3cbf818c09b07f9e1fecd2009d1a580b9fc62776dc5ad6ce7eccedcf",
+}
 
 
 def test_package_schemas_are_the_reviewed_copies() -> None:
-    for name in ("dcc.xsd", "SI_Format.xsd", "qudt/quantitykind.xsd", "xmldsig-core-schema.xsd"):
+    for name, reviewed in REVIEWED_SCHEMAS.items():
         shipped = hashlib.sha256((SCHEMA_DIR / name).read_bytes()).hexdigest()
-        reviewed = hashlib.sha256((SHARED_DCC / name).read_bytes()).hexdigest()
         assert shipped == reviewed, name
     assert (SCHEMA_DIR / "LICENSES" / "LGPL-3.0.txt").is_file()
 

@@ -25,7 +25,7 @@ from labctl.platform.documents.signing import (
     verify_dcc,
 )
 
-from .conftest import SHARED_DCC
+from .conftest import PTB_EXAMPLES
 
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
 
@@ -187,8 +187,8 @@ def test_a_key_file_that_does_not_match_its_certificate_is_an_integrity_error(
 
 def test_ptb_example_signature_verifies_at_a_time_its_certificate_was_valid() -> None:
     """Interoperability: PTB's signed example (RSA-SHA256) checks out with our verifier."""
-    xml = (SHARED_DCC / "examples" / "valid_signature.xml").read_bytes()
-    cert = (SHARED_DCC / "examples" / "certs" / "cert.pem").read_bytes()
+    xml = (PTB_EXAMPLES / "valid_signature.xml").read_bytes()
+    cert = (PTB_EXAMPLES / "certs" / "cert.pem").read_bytes()
     at = datetime(2026, 6, 1, tzinfo=UTC)  # the test certificate expires 2027-01-06
     result = verify_dcc(xml, trusted_certificate=cert, at=at)
     assert result.valid, result.reason

@@ -17,7 +17,8 @@ import numpy as np
 from labctl.uncertainty import Arcsine, Distribution, Normal, Rectangular, StudentT
 
 DATA = Path(__file__).parent / "data" / "cases.json"
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "cases.json"
+#: SHA-256 of the reviewed reference file this copy was taken from (the project's shared cases).
+REVIEWED_SHA256 = "0e9b2ba4c8bb475fc998c983cd36958c3ed5f554f050c2d1d3f15c6fa73dee31"
 
 
 def load() -> dict[str, dict[str, Any]]:
