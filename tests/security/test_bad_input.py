@@ -306,10 +306,9 @@ def test_result_keys_used_in_urls_are_url_safe(api_module: httpx.Client, world: 
                                                lab: dict, db_engine: sa.Engine,
                                                key: str) -> None:
     cert = draft(api_module, world, "lab", standards=[lab["standard"]])
-    try:
-        r = _post(api_module, world, cert["number"], [point()], key=key)
-    except UnicodeEncodeError:  # httpx will not even send a non-ASCII header
-        pytest.skip("the client refuses a non-ASCII header itself")
+    r = api_module.post(f"/api/v1/certificates/{cert['number']}/results",
+                        json={"points": [point()]},
+                        headers={**world.station("lab"), "Idempotency-Key": key.encode()})
     refused(r, "Idempotency-Key")
     with Session(db_engine) as session:
         cid = session.exec(select(Certificate.id).where(

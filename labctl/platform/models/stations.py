@@ -99,7 +99,7 @@ class PointResultIn(_In):
     nominal: FloatValue
     reference_value: FloatValue
     measured_value: FloatValue
-    error: FloatValue
+    error: Finite  # not used: the platform takes measured − reference itself
     U: FloatU
     k: Annotated[float, PField(ge=1, le=10, allow_inf_nan=False)]
     coverage_probability: Annotated[float, PField(gt=0, lt=1, allow_inf_nan=False)]
