@@ -43,6 +43,7 @@ from labctl.platform.models.base import (
     Role,
     StandardKind,
     StandardStatus,
+    check_key,
 )
 from labctl.platform.models.certificates import (
     Certificate,
@@ -366,8 +367,7 @@ def post_results(session: Session, *, principal: Principal, number: str, idempot
     nothing; the same key with another body is a conflict (409). Safe under concurrent retries:
     the unique (certificate, key) constraint decides, the loser replays.
     """
-    if not 1 <= len(idempotency_key) <= 200:
-        raise ValidationError("Idempotency-Key", idempotency_key, "1 … 200 characters")
+    check_key("Idempotency-Key", idempotency_key)  # it names the posting in URLs
     cert = latest(session, number)
     _may_post(session, principal, cert)
     digest = _request_hash(data)

@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from labctl.errors import NotFoundError
 from labctl.platform import registry
+from labctl.platform.models.base import refused_as
 from labctl.platform.models.certificates import (
     Certificate,
     CertificateCreate,
@@ -255,10 +256,11 @@ def draft_from_run(session: Session, *, laboratory_code: str, result: RunResult,
     if not any(o == lab.id and r is Role.TECHNICIAN for o, r in acting.roles):
         raise PermissionDeniedError("run.certificate", f"{result.operator} is not a "
                                     f"technician of {lab.code}")
-    create, points = certificate_request(
-        result, laboratory_code=lab.code, customer_name=customer_name,
-        customer_code=customer_code, item_description=item_description, method=method,
-        location=location, decision_rule=decision_rule)
+    with refused_as("result"):  # a run's values out of the bounds a certificate takes
+        create, points = certificate_request(
+            result, laboratory_code=lab.code, customer_name=customer_name,
+            customer_code=customer_code, item_description=item_description, method=method,
+            location=location, decision_rule=decision_rule)
     if statements:
         create = create.model_copy(update={"statements": [*create.statements, *statements]})
     cert = certificates.create_certificate(session, principal=acting, data=create)

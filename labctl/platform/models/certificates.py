@@ -5,20 +5,31 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 from pydantic import Field as PField
+from pydantic_core import PydanticCustomError
 from sqlmodel import Field, SQLModel
 
 from labctl.platform.models.base import (
+    MAX_TEXT,
     CertificateStatus,
     DecisionRule,
+    PastDate,
+    PastTime,
+    Text,
+    Uncertainty,
+    Value,
+    check_relative_u,
     decimal_field,
     str_field,
+    unit_symbol,
     utc_field,
 )
+from labctl.platform.models.org import CODE_PATTERN
+from labctl.platform.models.registry import IDENT_PATTERN
 
 Dec = Decimal
 
@@ -147,10 +158,12 @@ class ConditionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     quantity: str = PField(min_length=1, max_length=64, examples=["temperature"])
     unit: str = PField(min_length=1, max_length=16, examples=["°C"])
-    mean: Dec = PField(allow_inf_nan=False, max_digits=30)
-    minimum: Dec = PField(allow_inf_nan=False, max_digits=30)
-    maximum: Dec = PField(allow_inf_nan=False, max_digits=30)
-    uncertainty: Dec | None = PField(default=None, ge=0, allow_inf_nan=False, max_digits=30)
+    mean: Value
+    minimum: Value
+    maximum: Value
+    uncertainty: Uncertainty | None = None
+
+    _unit = field_validator("unit")(unit_symbol)
 
     @model_validator(mode="after")
     def _ordered(self) -> ConditionIn:
@@ -165,14 +178,16 @@ class ConditionIn(BaseModel):
 
 class CertificateCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    laboratory_code: str
+    laboratory_code: str = PField(pattern=CODE_PATTERN)
     customer_name: str = PField(min_length=1, max_length=200)
     customer_address: str = PField(default="", max_length=500)
     customer_code: str | None = PField(
-        default=None, description="The customer's organisation, whose users may read it"
+        default=None, pattern=CODE_PATTERN,
+        description="The customer's organisation, whose users may read it"
     )
     item_standard: str | None = PField(
-        default=None, description="Registry identifier, when the item is a registered standard"
+        default=None, pattern=IDENT_PATTERN,
+        description="Registry identifier, when the item is a registered standard"
     )
     item_description: str = PField(min_length=1, max_length=300)
     item_manufacturer: str = PField(default="", max_length=100)
@@ -183,14 +198,18 @@ class CertificateCreate(BaseModel):
     procedure: str = PField(min_length=1, max_length=100)
     method: str = PField(min_length=1, max_length=300)
     location: str = PField(min_length=1, max_length=300)
-    calibration_begin: datetime
-    calibration_end: datetime
-    receipt_date: date | None = None
-    performed_by: str | None = PField(default=None, description="Username (default: caller)")
-    standards: list[str] = PField(default_factory=list, max_length=50)
+    calibration_begin: PastTime
+    calibration_end: PastTime
+    receipt_date: PastDate | None = None
+    performed_by: str | None = PField(default=None, min_length=1, max_length=64,
+                                      description="Username (default: caller)")
+    standards: list[Annotated[str, PField(pattern=IDENT_PATTERN)]] = PField(
+        default_factory=list, max_length=50)
     conditions: list[ConditionIn] = PField(default_factory=list, max_length=20)
     decision_rule: DecisionRule | None = None
-    statements: list[str] = PField(default_factory=list, max_length=20)
+    statements: list[Text] = PField(default_factory=list, max_length=20,
+                                    description=f"At most 20, each at most {MAX_TEXT} "
+                                                "characters")
 
 
 class PointIn(BaseModel):
@@ -201,31 +220,39 @@ class PointIn(BaseModel):
     quantity: str = PField(min_length=1, max_length=100)
     unit: str = PField(min_length=1, max_length=16)
     range_label: str = PField(default="", max_length=100)
-    nominal: Dec = PField(allow_inf_nan=False, max_digits=30)
-    reference_value: Dec = PField(allow_inf_nan=False, max_digits=30)
-    measured_value: Dec = PField(allow_inf_nan=False, max_digits=30)
-    expanded_uncertainty: Dec = PField(gt=0, allow_inf_nan=False, max_digits=30)
+    nominal: Value
+    reference_value: Value
+    measured_value: Value
+    expanded_uncertainty: Uncertainty
     coverage_factor: Dec = PField(default=Dec(2), ge=1, le=10, allow_inf_nan=False,
                                   max_digits=10)
     coverage_probability: Dec = PField(default=Dec("0.95"), gt=0, lt=1, allow_inf_nan=False,
                                        max_digits=10)
-    lower_limit: Dec | None = PField(default=None, allow_inf_nan=False, max_digits=30,
-                                     description="Tolerance on the error (lower)")
-    upper_limit: Dec | None = PField(default=None, allow_inf_nan=False, max_digits=30)
+    lower_limit: Value | None = PField(default=None,
+                                       description="Tolerance on the error (lower)")
+    upper_limit: Value | None = PField(default=None, validate_default=True)
 
-    @model_validator(mode="after")
-    def _limits(self) -> PointIn:
-        from labctl.errors import ValidationError
-        from labctl.units import unit
+    # a unit the certificate and the DCC (D-SI) can state
+    _unit = field_validator("unit")(unit_symbol)
 
-        unit(self.unit)  # a unit the certificate and the DCC (D-SI) can state
-        if (self.lower_limit is None) != (self.upper_limit is None):
-            raise ValidationError("lower_limit", self.lower_limit, "both limits or neither")
-        if self.lower_limit is not None and self.upper_limit is not None \
-                and self.lower_limit > self.upper_limit:
-            raise ValidationError("lower_limit", str(self.lower_limit),
-                                  f"at most upper_limit={self.upper_limit}")
-        return self
+    @field_validator("expanded_uncertainty")
+    @classmethod
+    def _relative_u(cls, U: Dec, info: ValidationInfo) -> Dec:
+        check_relative_u(U, *(info.data.get(k) for k in ("nominal", "reference_value",
+                                                          "measured_value")))
+        return U
+
+    @field_validator("upper_limit")
+    @classmethod
+    def _limits(cls, upper: Dec | None, info: ValidationInfo) -> Dec | None:
+        lower = info.data.get("lower_limit")
+        if (lower is None) != (upper is None) and "lower_limit" in info.data:
+            raise PydanticCustomError("limits_paired", "both limits or neither "
+                                      "(lower_limit={lower})", {"lower": str(lower)})
+        if lower is not None and upper is not None and lower > upper:
+            raise PydanticCustomError("limits_ordered", "upper_limit is at least lower_limit "
+                                      "({lower})", {"lower": str(lower)})
+        return upper
 
 
 class ResultsIn(BaseModel):
@@ -317,10 +344,10 @@ class CertificateUpdate(BaseModel):
     item_identifier: str | None = PField(default=None, max_length=100)
     method: str | None = PField(default=None, min_length=1, max_length=300)
     location: str | None = PField(default=None, min_length=1, max_length=300)
-    receipt_date: date | None = None
+    receipt_date: PastDate | None = None
     decision_rule: DecisionRule | None = None
     conditions: list[ConditionIn] | None = PField(default=None, max_length=20)
-    statements: list[str] | None = PField(default=None, max_length=20)
+    statements: list[Text] | None = PField(default=None, max_length=20)
 
 
 class ReasonIn(BaseModel):

@@ -103,7 +103,8 @@ class OrganisationCreate(BaseModel):
     code: str = PField(pattern=CODE_PATTERN, description="Short unique code, e.g. 'NIM' or 'LAB1'")
     name: str = PField(min_length=1, max_length=200)
     level: OrgLevel
-    parent_code: str | None = PField(default=None, description="Code of the parent organisation")
+    parent_code: str | None = PField(default=None, pattern=CODE_PATTERN,
+                                     description="Code of the parent organisation")
     region: str = PField(default="", max_length=100)
     country_code: str = PField(default="", pattern=r"^([A-Z]{2})?$")
     address: str = PField(default="", max_length=500)

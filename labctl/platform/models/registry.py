@@ -14,18 +14,26 @@ from decimal import Decimal
 from typing import Generic, TypeVar
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from labctl.platform.models.base import (
+    NonNegativeRelative,
+    NonNegativeValue,
+    PastDate,
+    PastTime,
+    Relative,
     ReviewState,
     StandardKind,
     StandardStatus,
+    Value,
+    check_validity,
     decimal_field,
     str_field,
     utc_field,
 )
+from labctl.platform.models.org import CODE_PATTERN
 
 IDENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$"
 
@@ -184,15 +192,14 @@ class _Ranged(BaseModel):
     domain: str = PField(min_length=1, max_length=64, examples=["electrical DC"])
     quantity: str = PField(min_length=1, max_length=100, examples=["DC voltage"])
     unit: str = PField(min_length=1, max_length=16, examples=["V"])
-    range_min: Dec = PField(allow_inf_nan=False, max_digits=30)
-    range_max: Dec = PField(allow_inf_nan=False, max_digits=30)
-    uncertainty_relative: Dec = PField(
-        default=Dec(0), ge=0, allow_inf_nan=False, max_digits=30,
+    range_min: Value
+    range_max: Value
+    uncertainty_relative: NonNegativeRelative = PField(
+        default=Dec(0),
         description="Relative expanded uncertainty (k≈2), dimensionless: 5 µV/V is 0.000005",
     )
-    uncertainty_absolute: Dec = PField(
-        default=Dec(0), ge=0, allow_inf_nan=False, max_digits=30,
-        description="Absolute expanded uncertainty (k≈2) in the unit",
+    uncertainty_absolute: NonNegativeValue = PField(
+        default=Dec(0), description="Absolute expanded uncertainty (k≈2) in the unit",
     )
 
     @model_validator(mode="after")
@@ -214,7 +221,7 @@ class StandardCreate(_Ranged):
     model: str = PField(default="", max_length=100)
     serial_number: str = PField(default="", max_length=100)
     accuracy_class: str = PField(default="", max_length=64)
-    organisation_code: str = PField(description="The holder")
+    organisation_code: str = PField(pattern=CODE_PATTERN, description="The holder")
     calibration_interval_days: int = PField(default=365, ge=1, le=3650)
 
 
@@ -251,7 +258,7 @@ class StandardPublic(BaseModel):
 
 
 class CapabilityCreate(_Ranged):
-    organisation_code: str
+    organisation_code: str = PField(pattern=CODE_PATTERN)
     method: str = PField(default="", max_length=300)
 
 
@@ -283,12 +290,10 @@ class EntryUpdate(BaseModel):
     accuracy_class: str | None = PField(default=None, max_length=64)
     calibration_interval_days: int | None = PField(default=None, ge=1, le=3650)
     method: str | None = PField(default=None, max_length=300)
-    range_min: Dec | None = PField(default=None, allow_inf_nan=False, max_digits=30)
-    range_max: Dec | None = PField(default=None, allow_inf_nan=False, max_digits=30)
-    uncertainty_relative: Dec | None = PField(default=None, ge=0, allow_inf_nan=False,
-                                              max_digits=30)
-    uncertainty_absolute: Dec | None = PField(default=None, ge=0, allow_inf_nan=False,
-                                              max_digits=30)
+    range_min: Value | None = None
+    range_max: Value | None = None
+    uncertainty_relative: NonNegativeRelative | None = None
+    uncertainty_absolute: NonNegativeValue | None = None
 
 
 class ReviewDecision(BaseModel):
@@ -301,18 +306,18 @@ class StatusChangeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     status: StandardStatus
     reason: str = PField(min_length=1, max_length=1000)
-    effective_at: datetime | None = PField(
+    effective_at: PastTime | None = PField(
         default=None, description="When the status took effect (default: now); timezone-aware"
     )
-    error_absolute: Dec | None = PField(
-        default=None, allow_inf_nan=False, max_digits=30,
+    error_absolute: Value | None = PField(
+        default=None,
         description="Out of tolerance: actual minus assigned value of the standard, in its unit",
     )
-    error_relative: Dec | None = PField(
-        default=None, allow_inf_nan=False, max_digits=30,
+    error_relative: Relative | None = PField(
+        default=None,
         description="Out of tolerance: the same error, relative to the value (dimensionless)",
     )
-    impact_since: datetime | None = PField(
+    impact_since: PastTime | None = PField(
         default=None, description="Out of tolerance: flag certificates that used it since "
         "(default: its last calibration, the last time it was known good)")
 
@@ -323,16 +328,23 @@ class ExternalCalibrationCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     certificate_number: str = PField(min_length=1, max_length=64)
     issuer: str = PField(min_length=1, max_length=200)
-    calibrated_on: date
-    due_date: date
+    calibrated_on: PastDate
+    due_date: date = PField(description="After calibrated_on, at most ten years on")
+
+    @field_validator("due_date")
+    @classmethod
+    def _bounded_due(cls, due: date, info: ValidationInfo) -> date:
+        if "calibrated_on" in info.data:
+            check_validity(info.data["calibrated_on"], due)
+        return due
 
 
 class CorrectionCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    nominal: Dec = PField(allow_inf_nan=False, max_digits=30)
-    correction: Dec = PField(allow_inf_nan=False, max_digits=30)
-    uncertainty: Dec = PField(ge=0, allow_inf_nan=False, max_digits=30)
-    valid_from: date
+    nominal: Value
+    correction: Value
+    uncertainty: NonNegativeValue
+    valid_from: PastDate
     certificate_number: str = PField(default="", max_length=64)
 
 

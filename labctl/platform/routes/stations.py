@@ -13,35 +13,22 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
-from pydantic import BaseModel, ConfigDict
-from pydantic import Field as PField
 from sqlmodel import select
 
-from labctl.errors import PermissionDeniedError, ValidationError
+from labctl.errors import PermissionDeniedError
 from labctl.platform import certificates
 from labctl.platform.auth import Principal
 from labctl.platform.models.certificates import CertificatePublic
 from labctl.platform.models.org import Authorisation, Organisation, User
 from labctl.platform.models.registry import Standard
+from labctl.platform.models.stations import StationRunIn
 from labctl.platform.routes.deps import WRITE, PrincipalDep, ReadSessionDep, SessionDep
 from labctl.platform.stations import PlatformRegister, draft_from_run
 from labctl.procedures.catalog import PROCEDURES
 from labctl.procedures.register import Authorisation as SnapshotAuthorisation
 from labctl.procedures.register import RegisterSnapshot
-from labctl.procedures.results import RunResult
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
-
-
-class StationRunIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    result: dict[str, Any] = PField(description="The run as labctl's RunResult.to_dict()")
-    customer_name: str = PField(min_length=1, max_length=200)
-    customer_code: str | None = None
-    item_description: str = PField(min_length=1, max_length=300)
-    method: str = PField(min_length=1, max_length=300)
-    location: str = PField(min_length=1, max_length=300)
-    decision_rule: str | None = "simple"
 
 
 def _station_org(session: Any, principal: Principal) -> Organisation:
@@ -80,11 +67,7 @@ def post_run(body: StationRunIn, principal: PrincipalDep,
              session: SessionDep) -> CertificatePublic:
     """A completed run as a draft certificate (performed by its operator) with its points."""
     org = _station_org(session, principal)
-    try:
-        result = RunResult.from_dict(body.result)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ValidationError("result", type(exc).__name__, f"a labctl run result ({exc})"
-                              ) from None
+    result = body.result.to_run_result()  # validated field by field by StationRunIn
     cert = draft_from_run(session, laboratory_code=org.code, result=result,
                           poster=principal, customer_name=body.customer_name,
                           customer_code=body.customer_code,

@@ -1,0 +1,215 @@
+"""What a station posts: a completed run (``labctl run --post``) as a typed, bounded model.
+
+:class:`RunResultIn` mirrors :meth:`labctl.procedures.results.RunResult.to_dict` field by
+field, so a malformed run (no points, no times, NaN or negative U, a unit the certificate
+cannot state, a standard without its registry id, values out of bounds) is refused with a 422
+naming the field before anything is written; :meth:`RunResultIn.to_run_result` then gives the
+frozen :class:`~labctl.procedures.results.RunResult` the platform turns into a certificate.
+JSON has no infinity: infinite degrees of freedom are ``null``, as ``to_dict`` writes them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
+from pydantic import Field as PField
+
+from labctl.platform.models.base import (
+    DecisionRule,
+    Key,
+    PastTime,
+    Text,
+    bounded_uncertainty,
+    bounded_value,
+    check_relative_u,
+    unit_symbol,
+)
+from labctl.platform.models.org import CODE_PATTERN
+from labctl.platform.models.registry import IDENT_PATTERN
+from labctl.procedures.results import RunResult
+
+
+def _dec(v: float) -> Decimal:
+    return Decimal(repr(float(v)))
+
+
+def _value(v: float) -> float:
+    bounded_value(_dec(v))
+    return v
+
+
+def _uncertainty(v: float) -> float:
+    bounded_uncertainty(_dec(v))
+    return v
+
+
+Finite = Annotated[float, PField(allow_inf_nan=False)]
+FloatValue = Annotated[float, PField(allow_inf_nan=False), AfterValidator(_value)]
+FloatU = Annotated[float, PField(allow_inf_nan=False), AfterValidator(_uncertainty)]
+Dof = Annotated[float, PField(gt=0)] | None  # None (JSON null): infinite
+Name = Annotated[str, PField(max_length=100)]
+Unit = Annotated[str, AfterValidator(unit_symbol)]
+Extra = dict[Annotated[str, PField(max_length=100)], Any]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class BudgetLineIn(_In):
+    name: Name
+    estimate: Finite
+    u: Annotated[float, PField(ge=0, allow_inf_nan=False)]
+    distribution: Annotated[str, PField(max_length=32)]
+    sensitivity: Finite
+    contribution: Annotated[float, PField(ge=0, allow_inf_nan=False)]
+    share: Annotated[float, PField(ge=0, le=1, allow_inf_nan=False)]
+    dof: Dof = None
+
+
+class ConditionStatsIn(_In):
+    quantity: Annotated[str, PField(min_length=1, max_length=64)]
+    unit: Unit
+    minimum: FloatValue
+    maximum: FloatValue
+    mean: FloatValue
+    samples: Annotated[int, PField(ge=0)]
+
+    @field_validator("mean")
+    @classmethod
+    def _within(cls, mean: float, info: ValidationInfo) -> float:
+        lo, hi = info.data.get("minimum"), info.data.get("maximum")
+        if lo is not None and hi is not None and not lo <= mean <= hi:
+            from pydantic_core import PydanticCustomError
+
+            raise PydanticCustomError("mean_outside", "the mean lies between minimum {lo} and "
+                                      "maximum {hi}", {"lo": lo, "hi": hi})
+        return mean
+
+
+class PointResultIn(_In):
+    key: Annotated[str, PField(min_length=1, max_length=100)]
+    index: Annotated[int, PField(ge=0, le=100_000)]
+    stage: Annotated[str, PField(min_length=1, max_length=32)]
+    quantity: Annotated[str, PField(min_length=1, max_length=100)]
+    unit: Unit
+    range_label: Name = ""
+    nominal: FloatValue
+    reference_value: FloatValue
+    measured_value: FloatValue
+    error: Finite  # not used: the platform takes measured − reference itself
+    U: FloatU
+    k: Annotated[float, PField(ge=1, le=10, allow_inf_nan=False)]
+    coverage_probability: Annotated[float, PField(gt=0, lt=1, allow_inf_nan=False)]
+    dof: Dof = None
+    budget: list[BudgetLineIn] = PField(default_factory=list, max_length=100)
+    readings: list[Finite] = PField(default_factory=list, max_length=100_000)
+    reference_readings: list[Finite] = PField(default_factory=list, max_length=100_000)
+    lower_limit: FloatValue | None = None
+    upper_limit: FloatValue | None = PField(default=None, validate_default=True)
+    conformity: Literal["pass", "conditional pass", "conditional fail", "fail"] | None = None
+    decision_rule: Annotated[str, PField(max_length=32)] = ""
+    tur: Annotated[float, PField(ge=0, allow_inf_nan=False)] | None = None
+    started: PastTime = PField(description="When the point's measurement began (UTC)")
+    finished: PastTime
+    conditions: list[ConditionStatsIn] = PField(default_factory=list, max_length=20)
+    extra: Extra = PField(default_factory=dict, max_length=50)
+
+    @field_validator("U")
+    @classmethod
+    def _relative_u(cls, u: float, info: ValidationInfo) -> float:
+        check_relative_u(_dec(u), *(_dec(info.data[k]) for k in
+                                    ("nominal", "reference_value", "measured_value")
+                                    if k in info.data))
+        return u
+
+    @field_validator("upper_limit")
+    @classmethod
+    def _limits(cls, upper: float | None, info: ValidationInfo) -> float | None:
+        from pydantic_core import PydanticCustomError
+
+        if "lower_limit" not in info.data:
+            return upper
+        lower = info.data["lower_limit"]
+        if (lower is None) != (upper is None):
+            raise PydanticCustomError("limits_paired", "both limits or neither "
+                                      "(lower_limit={lower})", {"lower": str(lower)})
+        if lower is not None and upper is not None and lower > upper:
+            raise PydanticCustomError("limits_ordered", "upper_limit is at least lower_limit "
+                                      "({lower})", {"lower": str(lower)})
+        return upper
+
+    @field_validator("finished")
+    @classmethod
+    def _ordered(cls, finished: Any, info: ValidationInfo) -> Any:
+        started = info.data.get("started")
+        if started is not None and finished < started:
+            from pydantic_core import PydanticCustomError
+
+            raise PydanticCustomError("finished_before_started", "finished is not before "
+                                      "started ({started})", {"started": started.isoformat()})
+        return finished
+
+
+class RunEventIn(_In):
+    kind: Annotated[str, PField(min_length=1, max_length=32)]
+    time: PastTime
+    message: Text = ""
+    point_key: Annotated[str, PField(max_length=100)] | None = None
+    data: Extra = PField(default_factory=dict, max_length=50)
+
+
+class StandardUsedIn(BaseModel):
+    """A registry record as the station saw it at run time: its ``id`` is the platform's
+    identifier of the standard (the rest is kept as the station sent it)."""
+
+    model_config = ConfigDict(extra="allow")
+    id: str = PField(pattern=IDENT_PATTERN, description="The standard's registry identifier")
+
+
+class Dut(_In):
+    manufacturer: Annotated[str, PField(max_length=100)] = ""
+    model: Annotated[str, PField(max_length=100)] = ""
+    serial_number: Annotated[str, PField(max_length=100)] = ""
+    identifier: Annotated[str, PField(max_length=100)] = ""
+
+
+class RunResultIn(_In):
+    """A completed run as :meth:`~labctl.procedures.results.RunResult.to_dict` writes it."""
+
+    run_id: Key = PField(description="Also the idempotency key of the posting")
+    procedure_id: Annotated[str, PField(min_length=1, max_length=100)]
+    procedure_version: Annotated[str, PField(max_length=32)]
+    status: Literal["completed"] = PField(description="Only a completed run is certified")
+    dut: Dut
+    operator: Annotated[str, PField(min_length=1, max_length=64)]
+    checker: Annotated[str, PField(max_length=64)] = ""
+    started: PastTime
+    finished: PastTime | None = None
+    points: list[PointResultIn] = PField(min_length=1, max_length=1000)
+    conditions: list[ConditionStatsIn] = PField(default_factory=list, max_length=20)
+    standards: list[StandardUsedIn] = PField(default_factory=list, max_length=50)
+    instruments: dict[Annotated[str, PField(max_length=64)], Extra] = PField(
+        default_factory=dict, max_length=20)
+    events: list[RunEventIn] = PField(default_factory=list, max_length=10_000)
+    analysis: Extra = PField(default_factory=dict, max_length=50)
+    reason: Text = ""
+
+    def to_run_result(self) -> RunResult:
+        """The frozen run (the checks above passed: every field is there and in bounds)."""
+        data = self.model_dump(mode="json")
+        data["dut"] = self.dut.model_dump(exclude_unset=True)  # as the station sent it
+        return RunResult.from_dict(data)
+
+
+class StationRunIn(_In):
+    result: RunResultIn = PField(description="The run as labctl's RunResult.to_dict()")
+    customer_name: str = PField(min_length=1, max_length=200)
+    customer_code: str | None = PField(default=None, pattern=CODE_PATTERN)
+    item_description: str = PField(min_length=1, max_length=300)
+    method: str = PField(min_length=1, max_length=300)
+    location: str = PField(min_length=1, max_length=300)
+    decision_rule: DecisionRule | None = DecisionRule("simple")
+
