@@ -108,3 +108,12 @@ def ensure_cmcs(api: httpx.Client, world: World) -> None:
         publish_cmc(api, world, org, uncertainty_relative="0.0000001",
                     uncertainty_absolute="0.0000001")
     world._cmcs = True  # type: ignore[attr-defined]
+
+
+def record_calibration(api: httpx.Client, world: World, org: str, standard: str,
+                       body: dict[str, Any]) -> dict:
+    """An external calibration recorded (data entry) and published (reviewer): it counts."""
+    cal = ok(api.post(f"/api/v1/standards/{standard}/calibrations", json=body,
+                      headers=world.headers(org, "data_entry")), 201)
+    return ok(api.post(f"/api/v1/standards/{standard}/calibrations/{cal['id']}/review",
+                       json={"approve": True}, headers=world.headers(org, "reviewer")))

@@ -18,6 +18,7 @@ from tests.platform.helpers import (
     point,
     publish_cmc,
     publish_standard,
+    record_calibration,
     uid,
 )
 
@@ -179,10 +180,9 @@ def test_two_person_rule(api: httpx.Client, world: World, chain: Chain, who: str
 def _std_with_calibration(api: httpx.Client, world: World, *, calibrated_on: str,
                           due: str) -> str:
     std = publish_standard(api, world, "lab", kind="working")["identifier"]
-    ok(api.post(f"/api/v1/standards/{std}/calibrations", headers=world.headers("lab",
-                                                                              "data_entry"),
-                json={"certificate_number": uid("EXT"), "issuer": "Outside Lab",
-                      "calibrated_on": calibrated_on, "due_date": due}), 201)
+    record_calibration(api, world, "lab", std, {
+        "certificate_number": uid("EXT"), "issuer": "Outside Lab",
+        "calibrated_on": calibrated_on, "due_date": due})
     return std
 
 
