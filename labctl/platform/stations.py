@@ -27,6 +27,7 @@ from sqlmodel import Session, col, select
 
 from labctl.errors import NotFoundError
 from labctl.platform import policy, registry
+from labctl.platform.auth import principal_for_user
 from labctl.platform.models.certificates import (
     Certificate,
     CertificateCreate,
@@ -234,7 +235,7 @@ def draft_from_run(session: Session, *, laboratory_code: str, result: RunResult,
                    statements: Sequence[str] = ()) -> Certificate:
     """A completed run as a draft certificate performed by its operator, with its points
     posted by ``poster`` (a station of the laboratory, or a technician there, who is recorded
-    as who made the draft); idempotent on the run id.
+    as who made the draft; ``None``: the operator); idempotent on the run id.
 
     Every rule is checked before the first write and the draft and its points are committed
     together: a refused run (the poster may not post, a bad checker, U below the CMC) leaves
@@ -245,7 +246,8 @@ def draft_from_run(session: Session, *, laboratory_code: str, result: RunResult,
 
     lab = org_by_code(session, laboratory_code)
     assert lab.id is not None
-    policy.may_draft(session, poster, lab.id)
+    if poster is not None:
+        policy.may_draft(session, poster, lab.id)
     already = session.exec(
         select(Certificate).join(ResultPosting,
                                  col(ResultPosting.certificate_id) == col(Certificate.id))
@@ -255,6 +257,9 @@ def draft_from_run(session: Session, *, laboratory_code: str, result: RunResult,
         return certificates.latest(session, already.number)
     operator = policy.run_people(session, lab, operator=result.operator,
                                  checker=result.checker)
+    # ``None``: a run delivered straight into the database (``labctl run`` on the platform's
+    # machine), posted as its operator
+    poster = poster or principal_for_user(session, operator)
     create, points = certificate_request(
         result, laboratory_code=lab.code, customer_name=customer_name,
         customer_code=customer_code, item_description=item_description, method=method,

@@ -10,6 +10,7 @@ audit events are counted in that database before and after each refused request.
 from __future__ import annotations
 
 import secrets
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -248,3 +249,69 @@ def test_external_calibration_dates_are_bounded(
     assert r.status_code == 422, r.text
     assert r.json()["field"] == field and r.json()["allowed"], r.text
     assert counts(db_engine) == before
+
+
+# --- the runs API: certify a run --------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def bench_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, Any]]:
+    """A platform with a simulated bench, seeded as ``labctl demo`` does it."""
+    from labctl.api import create_app
+    from labctl.cli.bench import simulated_bench_config
+    from labctl.cli.demo import Api, seed_chain, seed_people, seed_registry
+    from labctl.platform.benches import BenchEntry
+    from labctl.platform.settings import Settings
+    from labctl.procedures.clock import ManualClock
+    from simulators.bench import SimulatedBench
+    from tests.fixtures.db import LiveServer
+
+    tmp = tmp_path_factory.mktemp("sod-runs")
+    now = datetime.now(UTC).replace(microsecond=0)
+    clock = ManualClock(epoch=now - timedelta(hours=6))
+    url = f"sqlite:///{tmp / 'p.sqlite'}"
+    settings = Settings(database_url=url, keys_dir=tmp / "keys")
+    with SimulatedBench(seed=5, clock=clock) as sim:
+        benches = {"bench-1": BenchEntry("bench-1", "ACAL", simulated_bench_config(
+            sim.resources), tmp / "bench-1.journal.sqlite", clock=clock)}
+        with LiveServer(create_app(settings, benches)) as base, \
+                httpx.Client(base_url=base, timeout=60) as client:
+            api = Api(client)
+            seed_people(api, url)
+            truth = sim.truth()
+            seed_registry(api, truth)
+            seed_chain(api, truth, now, 5)
+            engine = sa.create_engine(url)
+            yield api, sim, engine
+            engine.dispose()
+
+
+@pytest.mark.timeout(240)
+def test_certifying_a_run_as_someone_who_may_not_post_changes_nothing(bench_platform) -> None:
+    import time
+
+    api, sim, engine = bench_platform
+    run = api.call("POST", "/benches/bench-1/runs", who="alice", body={
+        "procedure": "dmm-dcv-direct", "parameters": {"ranges": [10.0], "settle_time": 1.0},
+        "dut": {"manufacturer": "Keysight Technologies", "model": "34465A",
+                "serial_number": sim.truth()["dmm"]["serial"]}, "checker": "bob"})
+    deadline = time.monotonic() + 200
+    while api.call("GET", f"/runs/{run['run_id']}", who="alice")["status"] != "completed":
+        assert time.monotonic() < deadline, "the run did not complete"
+        time.sleep(0.5)
+    body = {"customer_name": "Example Instruments Ltd", "customer_code": "CUST",
+            "item_description": "Digital multimeter", "method": "Direct comparison",
+            "location": "Bench 1"}
+    before = counts(engine)
+    for who in ("bob", "carol", "admin"):  # checker, approver, administrator
+        r = api.client.post(f"/api/v1/runs/{run['run_id']}/certificate", json=body,
+                            headers={"Authorization": f"Bearer {api.tokens[who]}"})
+        assert r.status_code == 403, (who, r.text)
+    assert counts(engine) == before
+    cert = api.call("POST", f"/runs/{run['run_id']}/certificate", who="alice", body=body)
+    assert cert["performed_by"] == "alice" and len(cert["points"]) == 4
+    with engine.connect() as conn:
+        actors = conn.execute(sa.text(
+            "SELECT actor FROM audit_event WHERE entity_id = :e ORDER BY id"),
+            {"e": f"{cert['number']}/0"}).scalars().all()
+    assert actors == ["user:alice", "user:alice"]  # create and results, by who asked

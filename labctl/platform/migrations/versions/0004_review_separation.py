@@ -43,10 +43,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    # standard_calibration has no triggers: rebuilding it (SQLite) drops its foreign keys
     with op.batch_alter_table("standard_calibration") as batch:
         batch.drop_column("reviewed_by_id")
         batch.drop_column("recorded_by_id")
         batch.drop_column("review_state")
     for table in ("certificate", "standard", "capability"):
-        with op.batch_alter_table(table) as batch:
-            batch.drop_column("contributor_ids")
+        # in place (SQLite >= 3.35): a rebuild would drop the full-text triggers of 0002
+        op.execute(f"ALTER TABLE {table} DROP COLUMN contributor_ids")
