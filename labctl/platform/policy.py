@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from labctl.errors import PermissionDeniedError, ValidationError
 from labctl.platform.auth import Principal, has_role, require_any_role, require_role
@@ -147,7 +147,7 @@ def is_customer_of(principal: Principal, cert: Certificate) -> bool:
 
 
 def _technician_or_none(session: Session, username: str, lab_id: int) -> User | None:
-    return session.exec(select(User).join(Membership, Membership.user_id == User.id).where(
+    return session.exec(select(User).join(Membership, col(Membership.user_id) == col(User.id)).where(
         User.username == username, Membership.organisation_id == lab_id,
         Membership.role == Role.TECHNICIAN.value, User.is_active)).first()
 
@@ -162,7 +162,7 @@ def run_people(session: Session, lab: Organisation, *, operator: str, checker: s
     if op is None:
         raise ValidationError(f"{field}.operator", operator,
                               f"an active technician of {lab.code}")
-    found = session.exec(select(User.id).join(Membership, Membership.user_id == User.id).where(
+    found = session.exec(select(User.id).join(Membership, col(Membership.user_id) == col(User.id)).where(
         User.username == checker, Membership.organisation_id == lab.id,
         Membership.role == Role.CHECKER.value, User.is_active)).first()
     if not checker or checker == operator or found is None:
