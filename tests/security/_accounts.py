@@ -12,16 +12,25 @@ from tests.fixtures.db import PASSWORD, World
 from tests.platform.helpers import ok, point, uid
 
 
+def superuser(api: httpx.Client, world: World) -> dict[str, str]:
+    """A fresh token of the world's superuser (the fuzzing tests may revoke ``world.su``)."""
+    prefix = world.orgs["nmi"].removesuffix("NMI").lower()
+    token = ok(api.post("/api/v1/auth/token", json={"username": f"root-{prefix}",
+                                                    "password": PASSWORD}))["access_token"]
+    return {"Authorization": f"Bearer {token}"}
+
+
 def person(api: httpx.Client, world: World, org: str, *roles: str,
            authorised: bool = True) -> tuple[str, dict[str, str]]:
     """A new user of ``org`` holding ``roles``; their username and auth headers."""
     name = uid("p").lower()
-    ok(api.post(f"/api/v1/organisations/{world.orgs[org]}/users", headers=world.su, json={
+    su = superuser(api, world)
+    ok(api.post(f"/api/v1/organisations/{world.orgs[org]}/users", headers=su, json={
         "username": name, "full_name": f"Person {name}", "password": PASSWORD,
         "roles": list(roles)}), 201)
     if authorised:
         ok(api.post(f"/api/v1/organisations/{world.orgs[org]}/users/{name}/authorisations",
-                    headers=world.su, json={"quantity": "DC voltage", "procedure": "",
+                    headers=su, json={"quantity": "DC voltage", "procedure": "",
                                             "valid_from": "2020-01-01",
                                             "valid_until": "2035-12-31"}), 201)
     token = ok(api.post("/api/v1/auth/token",
