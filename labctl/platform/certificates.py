@@ -5,7 +5,11 @@ The server enforces the laboratory's rules (ISO/IEC 17025 6.2, 6.4, 7.8), not th
 * nobody issues a certificate if a standard used was not calibrated, expired, quarantined, out
   of tolerance or retired at the time of measurement, or if the performer was not authorised
   for the quantity (and procedure) then (:class:`RuleViolationError`, HTTP 422, with ``rule``);
-* performer, checker and approver are three different people (403, separation of duties);
+* performer, checker and approver are three different people (403, separation of duties,
+  decided in :mod:`labctl.platform.policy`; everyone who posted results or edited the draft
+  counts as a performer);
+* a certificate states the standards used and identifies the item, unless its procedure is
+  declared as needing neither (``no_standards``, ``no_item_identification``);
 * reported U, rounded per EA-4/02, is never below the laboratory's published CMC at that point;
 * results are posted idempotently under a client key; issued revisions are immutable.
 
@@ -33,14 +37,13 @@ from labctl.errors import (
     RuleViolationError,
     ValidationError,
 )
-from labctl.platform import audit, registry
-from labctl.platform.auth import Principal, has_role, require_role
+from labctl.platform import audit, policy, registry
+from labctl.platform.auth import Principal
 from labctl.platform.db import utcnow
 from labctl.platform.models.base import (
     DECISION_RULE_TEXT,
     CertificateStatus,
     DecisionRule,
-    Role,
     StandardKind,
     StandardStatus,
     check_key,
@@ -62,13 +65,10 @@ from labctl.platform.models.certificates import (
 )
 from labctl.platform.models.org import Organisation, User
 from labctl.platform.models.registry import Standard, StandardCalibration, StandardStatusChange
-from labctl.platform.organisations import is_authorised, org_by_code, user_by_username
+from labctl.platform.organisations import is_authorised, org_by_code
 from labctl.platform.settings import Settings
+from labctl.procedures.catalog import PROCEDURES
 from labctl.uncertainty import decide, round_result
-
-LAB_ROLES = (Role.TECHNICIAN, Role.CHECKER, Role.APPROVER, Role.ADMIN, Role.REVIEWER,
-             Role.DATA_ENTRY)
-
 
 # --- lookups and visibility -----------------------------------------------------------------
 
@@ -93,25 +93,33 @@ def revision_of(session: Session, number: str, revision: int | None) -> Certific
 
 
 def can_read(session: Session, principal: Principal, cert: Certificate) -> bool:
-    """Staff of the laboratory (admins above it) and the customer's people read a certificate."""
-    if principal.kind == "station":
-        return principal.station_org_id == cert.organisation_id
-    if has_role(session, principal, Role.ADMIN, cert.organisation_id):
-        return True
-    if any((cert.organisation_id, r) in principal.roles for r in LAB_ROLES):
-        return True
-    return cert.customer_organisation_id is not None and (
-        (cert.customer_organisation_id, Role.CUSTOMER) in principal.roles
-    )
+    """Staff of the laboratory (admins above it) read every revision; the customer's people
+    the issued ones (:func:`labctl.platform.policy.can_read_certificate`)."""
+    return policy.can_read_certificate(session, principal, cert)
 
 
 def readable(session: Session, principal: Principal, number: str,
              revision: int | None = None) -> Certificate:
+    """The revision asked for (default: the newest the caller may read).
+
+    A customer asking for no revision gets the newest issued one (an amendment in progress
+    stays the laboratory's); a revision that was never issued is not disclosed to them (404).
+    """
     cert = revision_of(session, number, revision)
-    if not can_read(session, principal, cert):
-        raise PermissionDeniedError("certificate.read", f"{principal.actor} is neither staff of "
-                                    "the laboratory nor its customer")
-    return cert
+    if policy.can_read_certificate(session, principal, cert):
+        return cert
+    if policy.is_customer_of(principal, cert):
+        if revision is None:
+            issued = session.exec(select(Certificate).where(
+                Certificate.number == number,
+                col(Certificate.status).in_(policy.ISSUED_STATES))
+                .order_by(col(Certificate.revision).desc()).limit(1)).first()
+            if issued is not None:
+                return issued
+        raise NotFoundError("issued certificate", number if revision is None
+                            else f"{number} rev {revision}")
+    raise PermissionDeniedError("certificate.read", f"{principal.actor} is neither staff of "
+                                "the laboratory nor its customer")
 
 
 def _username(session: Session, user_id: int | None) -> str | None:
@@ -248,22 +256,27 @@ def _link_standard(session: Session, cert: Certificate, std: Standard) -> Certif
     return link
 
 
-def create_certificate(session: Session, *, principal: Principal,
-                       data: CertificateCreate) -> Certificate:
-    """A draft certificate (technician of the laboratory), with the standards used frozen."""
+def create_certificate(session: Session, *, principal: Principal, data: CertificateCreate,
+                       operator: User | None = None, commit: bool = True) -> Certificate:
+    """A draft certificate (technician of the laboratory), with the standards used frozen.
+
+    The performer is the caller. ``operator``: the draft of a run the platform knows, whose
+    operator (checked by :func:`labctl.platform.policy.run_people`) is the performer; the
+    caller (a station, or a technician who asks for the run's certificate) is recorded as
+    who made the draft. ``commit=False``: the caller commits (one transaction with more).
+    """
     lab = org_by_code(session, data.laboratory_code)
     assert lab.id is not None
-    require_role(session, principal, Role.TECHNICIAN, lab.id, action="certificate.create")
+    policy.may_draft(session, principal, lab.id)
+    if operator is None:
+        performer = policy.performer_for_draft(session, principal, lab, data.performed_by)
+    else:
+        if data.performed_by not in (None, operator.username):
+            raise ValidationError("performed_by", data.performed_by,
+                                  f"the run's operator {operator.username}")
+        performer = operator
+    assert performer.id is not None
     _check_times(data.calibration_begin, data.calibration_end)
-    performer = user_by_username(session, data.performed_by) if data.performed_by else \
-        session.get(User, principal.user_id)
-    assert performer is not None and performer.id is not None
-    if not session.exec(select(User.id).where(User.id == performer.id)).first() or not any(
-        o == lab.id and r is Role.TECHNICIAN
-        for o, r in _roles_of(session, performer.id)
-    ):
-        raise ValidationError("performed_by", performer.username,
-                              f"a technician of {lab.code}")
     customer_org = org_by_code(session, data.customer_code) if data.customer_code else None
     item_std = registry.standard_by_identifier(session, data.item_standard) \
         if data.item_standard else None
@@ -293,6 +306,7 @@ def create_certificate(session: Session, *, principal: Principal,
         conditions=[c.model_dump(mode="json") for c in data.conditions],
         statements=list(data.statements), performed_by_id=performer.id,
         created_by=principal.actor,
+        contributor_ids=policy.with_contributor([performer.id], principal),
     )
     session.add(cert)
     session.flush()
@@ -300,17 +314,11 @@ def create_certificate(session: Session, *, principal: Principal,
         _link_standard(session, cert, s)
     audit.record(session, actor=principal.actor, action="certificate.create",
                  entity_type="certificate", entity_id=f"{cert.number}/0",
-                 organisation_id=lab.id, data=data.model_dump(mode="json"))
-    session.commit()
+                 organisation_id=lab.id, data={**data.model_dump(mode="json"),
+                                               "performed_by": performer.username})
+    if commit:
+        session.commit()
     return cert
-
-
-def _roles_of(session: Session, user_id: int) -> list[tuple[int, Role]]:
-    from labctl.platform.models.org import Membership
-
-    rows = session.exec(select(Membership.organisation_id, Membership.role)
-                        .where(Membership.user_id == user_id)).all()
-    return [(o, Role(r)) for o, r in rows]
 
 
 # --- results ------------------------------------------------------------------------------
@@ -321,14 +329,11 @@ def _request_hash(data: ResultsIn) -> str:
                           .encode()).hexdigest()
 
 
-def _may_post(session: Session, principal: Principal, cert: Certificate) -> None:
-    if principal.kind == "station":
-        if principal.station_org_id != cert.organisation_id:
-            raise PermissionDeniedError("certificate.results",
-                                        "the station belongs to another laboratory")
-        return
-    require_role(session, principal, Role.TECHNICIAN, cert.organisation_id,
-                 action="certificate.results")
+def _contributed(cert: Certificate, principal: Principal) -> None:
+    """Record the caller among the revision's contributors (who neither check nor issue it)."""
+    ids = policy.with_contributor(cert.contributor_ids, principal)
+    if ids != cert.contributor_ids:
+        cert.contributor_ids = ids  # a new list: JSON columns track assignment, not mutation
 
 
 def check_cmc(cmcs: registry.CmcTable, reported: Reported) -> None:
@@ -360,7 +365,7 @@ def _replay(session: Session, cert: Certificate, posting: ResultPosting) -> Resu
 
 
 def post_results(session: Session, *, principal: Principal, number: str, idempotency_key: str,
-                 data: ResultsIn) -> tuple[ResultsPosted, bool]:
+                 data: ResultsIn, commit: bool = True) -> tuple[ResultsPosted, bool]:
     """Add measured points to a draft; ``(answer, replayed)``.
 
     The same key with the same body returns the stored answer (``replayed``) and creates
@@ -369,7 +374,7 @@ def post_results(session: Session, *, principal: Principal, number: str, idempot
     """
     check_key("Idempotency-Key", idempotency_key)  # it names the posting in URLs
     cert = latest(session, number)
-    _may_post(session, principal, cert)
+    policy.may_post_results(session, principal, cert)
     digest = _request_hash(data)
 
     def used(cert: Certificate) -> ResultPosting | None:
@@ -404,6 +409,7 @@ def post_results(session: Session, *, principal: Principal, number: str, idempot
     for r in reported:
         check_cmc(cmcs, r)
     answer = [_point_public(i, r) for i, r in enumerate(reported)]
+    _contributed(cert, principal)
     # one executemany, no ids read back (nothing here refers to a point by its id); the
     # issued-certificate guard ran for this certificate when the posting above was flushed
     session.execute(sa.insert(ResultPoint.__table__), values)  # type: ignore[attr-defined]
@@ -412,7 +418,8 @@ def post_results(session: Session, *, principal: Principal, number: str, idempot
                  organisation_id=cert.organisation_id,
                  data={"idempotency_key": idempotency_key, "points": len(values),
                        "request_hash": digest})
-    session.commit()
+    if commit:
+        session.commit()
     return ResultsPosted(certificate_number=cert.number, revision=cert.revision,
                          idempotency_key=idempotency_key, points=answer), False
 
@@ -431,13 +438,9 @@ def _check_replay(session: Session, cert: Certificate, posting: ResultPosting,
 def check_certificate(session: Session, *, principal: Principal, number: str) -> Certificate:
     """The checker (not the performer) confirms the draft."""
     cert = latest(session, number)
-    require_role(session, principal, Role.CHECKER, cert.organisation_id,
-                 action="certificate.check")
+    policy.may_check(session, principal, cert)
     if cert.status != CertificateStatus.DRAFT:
         raise ConflictError(f"certificate {number} is {cert.status}; only a draft is checked")
-    if principal.user_id == cert.performed_by_id:
-        raise PermissionDeniedError("certificate.check",
-                                    "the performer may not check their own work (two-person rule)")
     if not points_of(session, cert):
         raise RuleViolationError("no_results", f"certificate {number} has no results")
     cert.status = CertificateStatus.CHECKED.value
@@ -506,7 +509,21 @@ def enforce_rules(session: Session, cert: Certificate,
 
     ``used``: the certificate's :func:`standards_used`, when the caller has them already.
     """
-    for link, std, cal in standards_used(session, cert) if used is None else used:
+    used = standards_used(session, cert) if used is None else used
+    needs = procedure_needs(cert.procedure)
+    if not used and needs.standards:
+        raise RuleViolationError(
+            "no_standards", f"cannot issue {cert.number}: no standard used is stated, so "
+            "nothing makes its results traceable (name the standards when drafting; a "
+            f"procedure that needs none must be declared so; {cert.procedure!r} is not)",
+            procedure=cert.procedure)
+    if not (cert.item_serial_number.strip() or cert.item_identifier.strip()) and needs.item:
+        raise RuleViolationError(
+            "no_item_identification", f"cannot issue {cert.number}: the item calibrated has "
+            "neither a serial number nor an identifier (ISO/IEC 17025 7.8.2.1 e); set "
+            "item_serial_number or item_identifier on the draft",
+            procedure=cert.procedure)
+    for link, std, cal in used:
         state, why = link_validity(session, link, std, cal, cert.calibration_end)
         if state != "valid":
             raise RuleViolationError(state, f"cannot issue {cert.number}: {why}",
@@ -530,18 +547,33 @@ def enforce_rules(session: Session, cert: Certificate,
     return reported
 
 
+@dataclass(frozen=True)
+class ProcedureNeeds:
+    """What a certificate by a procedure must state to be issued."""
+
+    standards: bool = True
+    item: bool = True
+
+
+def procedure_needs(procedure: str) -> ProcedureNeeds:
+    """A procedure of the catalog may declare that it needs no standards used
+    (``ProcedureInfo.needs_standards``) or no item identification
+    (``needs_item_identification``); any other procedure needs both."""
+    cls = PROCEDURES.get(procedure)
+    if cls is None:
+        return ProcedureNeeds()
+    return ProcedureNeeds(standards=cls.info.needs_standards,
+                          item=cls.info.needs_item_identification)
+
+
 def issue_certificate(session: Session, *, principal: Principal, number: str,
                       settings: Settings) -> Certificate:
     """The approver (neither performer nor checker) issues: rules, PDF, signed DCC, hash."""
     cert = latest(session, number)
-    require_role(session, principal, Role.APPROVER, cert.organisation_id,
-                 action="certificate.issue")
+    policy.may_issue(session, principal, cert)
     if cert.status != CertificateStatus.CHECKED:
         raise ConflictError(f"certificate {number} is {cert.status}; only a checked certificate "
                             "is issued")
-    if principal.user_id in (cert.performed_by_id, cert.checked_by_id):
-        raise PermissionDeniedError("certificate.issue", "the approver must be neither the "
-                                    "performer nor the checker (two-person rule)")
     used = standards_used(session, cert)
     reported = enforce_rules(session, cert, used)
     now = utcnow()
@@ -582,8 +614,7 @@ def amend_certificate(session: Session, *, principal: Principal, number: str,
                       reason: str) -> Certificate:
     """A new draft revision that will replace the issued one (ISO/IEC 17025 7.8.8)."""
     old = latest(session, number)
-    require_role(session, principal, Role.APPROVER, old.organisation_id,
-                 action="certificate.amend")
+    policy.may_amend_or_withdraw(session, principal, old, "certificate.amend")
     if old.status != CertificateStatus.ISSUED:
         raise ConflictError(f"certificate {number} rev {old.revision} is {old.status}; only the "
                             "issued revision is amended")
@@ -627,8 +658,7 @@ def update_draft(session: Session, *, principal: Principal, number: str,
     measurement made differently is a new certificate. A checked draft goes back to draft.
     """
     cert = latest(session, number)
-    require_role(session, principal, Role.TECHNICIAN, cert.organisation_id,
-                 action="certificate.update")
+    policy.may_edit_draft(session, principal, cert)
     if cert.status not in (CertificateStatus.DRAFT, CertificateStatus.CHECKED):
         raise ConflictError(f"certificate {number} rev {cert.revision} is {cert.status}; "
                             "only drafts change (amend an issued certificate)")
@@ -647,6 +677,7 @@ def update_draft(session: Session, *, principal: Principal, number: str,
         cert.status = CertificateStatus.DRAFT.value
         cert.checked_by_id = None
         cert.checked_at = None
+    _contributed(cert, principal)
     session.add(cert)
     audit.record(session, actor=principal.actor, action="certificate.update",
                  entity_type="certificate", entity_id=f"{cert.number}/{cert.revision}",
@@ -659,7 +690,7 @@ def discard_posting(session: Session, *, principal: Principal, number: str,
                     idempotency_key: str, reason: str) -> None:
     """Remove one posting's points from a draft (e.g. the wrong value an amendment corrects)."""
     cert = latest(session, number)
-    _may_post(session, principal, cert)
+    policy.may_post_results(session, principal, cert)
     if cert.status != CertificateStatus.DRAFT:
         raise ConflictError(f"certificate {number} is {cert.status}; only drafts change")
     posting = session.exec(select(ResultPosting).where(
@@ -671,6 +702,7 @@ def discard_posting(session: Session, *, principal: Principal, number: str,
         session.delete(p)
     session.flush()
     session.delete(posting)
+    _contributed(cert, principal)
     audit.record(session, actor=principal.actor, action="certificate.results.discard",
                  entity_type="certificate", entity_id=f"{cert.number}/{cert.revision}",
                  organisation_id=cert.organisation_id, reason=reason,
@@ -681,8 +713,7 @@ def discard_posting(session: Session, *, principal: Principal, number: str,
 def withdraw_certificate(session: Session, *, principal: Principal, number: str,
                          reason: str) -> Certificate:
     cert = latest(session, number)
-    require_role(session, principal, Role.APPROVER, cert.organisation_id,
-                 action="certificate.withdraw")
+    policy.may_amend_or_withdraw(session, principal, cert, "certificate.withdraw")
     if cert.status != CertificateStatus.ISSUED:
         raise ConflictError(f"certificate {number} rev {cert.revision} is {cert.status}; only "
                             "an issued certificate is withdrawn")

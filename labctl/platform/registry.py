@@ -1,8 +1,10 @@
 """The registry of measurement standards and CMCs: entry, two-person review, status, public search.
 
-Entries go draft → submitted → published; the reviewer who publishes is never the person who
-entered it. The public (no token) sees published entries only; people of the holder (and its
-administrators above) also see drafts.
+Entries go draft → submitted → published; the reviewer who publishes is never a person who
+entered or edited it. A calibration recorded from outside the platform is reviewed the same way
+(by someone other than who recorded it) before it counts; who may act is decided in
+:mod:`labctl.platform.policy`. The public (no token) sees published entries only; people of
+the holder (and its administrators above) also see drafts.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from labctl.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from labctl.platform import audit, traceability
-from labctl.platform.auth import Principal, has_role, require_any_role, require_role
+from labctl.errors import ConflictError, NotFoundError, ValidationError
+from labctl.platform import audit, policy, traceability
+from labctl.platform.auth import Principal, has_role
 from labctl.platform.db import SQLITE_FTS, utcnow
 from labctl.platform.models.base import (
     OrgLevel,
@@ -103,7 +105,7 @@ def visible_standard(session: Session, identifier: str, principal: Principal | N
 def create_standard(session: Session, *, principal: Principal, data: StandardCreate) -> Standard:
     org = org_by_code(session, data.organisation_code)
     assert org.id is not None
-    require_role(session, principal, Role.DATA_ENTRY, org.id, action="standard.create")
+    policy.may_enter(session, principal, org.id, "standard.create")
     if data.kind is StandardKind.NATIONAL_PRIMARY and org.level != OrgLevel.NATIONAL:
         raise ValidationError("kind", data.kind.value,
                               "national_primary only for a national-level organisation")
@@ -122,6 +124,7 @@ def create_standard(session: Session, *, principal: Principal, data: StandardCre
         accuracy_class=data.accuracy_class, organisation_id=org.id,
         calibration_interval_days=data.calibration_interval_days,
         created_by_id=principal.user_id,
+        contributor_ids=policy.with_contributor([], principal),
         search_text=_words(data.identifier, data.description, data.manufacturer, data.model,
                            data.serial_number, data.domain, data.quantity, org.name, org.code),
     )
@@ -135,8 +138,7 @@ def create_standard(session: Session, *, principal: Principal, data: StandardCre
 
 def _submit(session: Session, *, principal: Principal, row: Standard | Capability,
             entity: str, key: str) -> None:
-    require_role(session, principal, Role.DATA_ENTRY, row.organisation_id,
-                 action=f"{entity}.submit")
+    policy.may_enter(session, principal, row.organisation_id, f"{entity}.submit")
     if row.review_state != ReviewState.DRAFT:
         raise ConflictError(f"{entity} {key} is {row.review_state}, only a draft is submitted")
     row.review_state = ReviewState.SUBMITTED.value
@@ -148,14 +150,11 @@ def _submit(session: Session, *, principal: Principal, row: Standard | Capabilit
 
 def _review(session: Session, *, principal: Principal, row: Standard | Capability,
             entity: str, key: str, decision: ReviewDecision) -> None:
-    require_role(session, principal, Role.REVIEWER, row.organisation_id,
-                 action=f"{entity}.review")
+    policy.may_review(session, principal, row.organisation_id,
+                      [row.created_by_id, *row.contributor_ids], f"{entity}.review")
     if row.review_state != ReviewState.SUBMITTED:
         raise ConflictError(f"{entity} {key} is {row.review_state}, only a submitted entry is "
                             "reviewed")
-    if row.created_by_id == principal.user_id:
-        raise PermissionDeniedError(f"{entity}.review",
-                                    "the person who entered it may not review it (two-person rule)")
     if decision.approve:
         row.review_state = ReviewState.PUBLISHED.value
         row.reviewed_by_id = principal.user_id
@@ -177,8 +176,7 @@ _STANDARD_ONLY = {"description", "manufacturer", "model", "serial_number", "accu
 def _update_entry(session: Session, *, principal: Principal, row: Standard | Capability,
                   entity: str, key: str, data: EntryUpdate) -> None:
     """Edit a draft entry (data entry of the holder); published entries are revised first."""
-    require_role(session, principal, Role.DATA_ENTRY, row.organisation_id,
-                 action=f"{entity}.update")
+    policy.may_enter(session, principal, row.organisation_id, f"{entity}.update")
     if row.review_state != ReviewState.DRAFT:
         raise ConflictError(f"{entity} {key} is {row.review_state}; only a draft is edited "
                             "(revise a published entry first)")
@@ -199,7 +197,7 @@ def _update_entry(session: Session, *, principal: Principal, row: Standard | Cap
     row.range_min_f, row.range_max_f = float(row.range_min), float(row.range_max)
     row.uncertainty_relative_f = float(row.uncertainty_relative)
     row.uncertainty_absolute_f = float(row.uncertainty_absolute)
-    row.created_by_id = principal.user_id  # the last editor is the author its reviewer checks
+    row.contributor_ids = policy.with_contributor(row.contributor_ids, principal)
     session.add(row)
     audit.record(session, actor=principal.actor, action=f"{entity}.update", entity_type=entity,
                  entity_id=key, organisation_id=row.organisation_id, reason=data.reason,
@@ -211,8 +209,7 @@ def _revise(session: Session, *, principal: Principal, row: Standard | Capabilit
             key: str, reason: str) -> None:
     """Take a published entry back to draft for changes (it leaves the public registry until
     a reviewer publishes it again)."""
-    require_any_role(session, principal, (Role.DATA_ENTRY, Role.REVIEWER), row.organisation_id,
-                     action=f"{entity}.revise")
+    policy.may_revise(session, principal, row.organisation_id, f"{entity}.revise")
     if row.review_state != ReviewState.PUBLISHED:
         raise ConflictError(f"{entity} {key} is {row.review_state}; only a published entry is "
                             "revised")
@@ -284,10 +281,12 @@ def status_at(session: Session, standard: Standard, at: datetime) -> StandardSta
 
 
 def calibration_at(session: Session, standard: Standard, at: date) -> StandardCalibration | None:
-    """The latest calibration made on or before ``at`` (it may have expired by then)."""
+    """The latest published calibration made on or before ``at`` (it may have expired by
+    then); one recorded but not yet reviewed does not count."""
     return session.exec(
         select(StandardCalibration)
         .where(StandardCalibration.standard_id == standard.id,
+               StandardCalibration.review_state == ReviewState.PUBLISHED.value,
                StandardCalibration.calibrated_on <= at)
         .order_by(col(StandardCalibration.calibrated_on).desc(),
                   col(StandardCalibration.id).desc()).limit(1)
@@ -303,8 +302,7 @@ def change_status(session: Session, *, principal: Principal, identifier: str,
     that used the standard (at any depth) since its last good calibration (``traceability``).
     """
     row = standard_by_identifier(session, identifier)
-    require_any_role(session, principal, (Role.REVIEWER, Role.ADMIN), row.organisation_id,
-                     action="standard.status")
+    policy.may_change_status(session, principal, row.organisation_id)
     if data.status is StandardStatus.OUT_OF_TOLERANCE and (
         data.error_absolute is None and data.error_relative is None
     ):
@@ -338,49 +336,124 @@ def change_status(session: Session, *, principal: Principal, identifier: str,
     return change, report
 
 
-def record_calibration(session: Session, *, standard: Standard, certificate_id: int | None,
-                       certificate_number: str, issuer: str, calibrated_on: date,
-                       due_date: date) -> StandardCalibration:
-    """Append a calibration and make it current if it is the newest (no commit, no audit)."""
-    if due_date <= calibrated_on:
+#: the earliest calibration date a record may carry, and the longest interval to its due date
+EARLIEST_CALIBRATION = date(1950, 1, 1)
+LONGEST_INTERVAL = timedelta(days=3653)  # ten years, as the longest calibration interval
+
+
+def check_calibration_dates(calibrated_on: date, due_date: date) -> None:
+    """A calibration happened (not after today, UTC; not before 1950) and is due after it,
+    within ten years."""
+    today = utcnow().date()
+    if not EARLIEST_CALIBRATION <= calibrated_on <= today:
+        raise ValidationError("calibrated_on", calibrated_on.isoformat(),
+                              f"a date from {EARLIEST_CALIBRATION.isoformat()} to today "
+                              f"({today.isoformat()}, UTC)")
+    if not calibrated_on < due_date <= calibrated_on + LONGEST_INTERVAL:
         raise ValidationError("due_date", due_date.isoformat(),
-                              f"after the calibration date {calibrated_on.isoformat()}")
-    cal = StandardCalibration(standard_id=standard.id, certificate_id=certificate_id,  # type: ignore[arg-type]
-                              certificate_number=certificate_number, issuer=issuer,
-                              calibrated_on=calibrated_on, due_date=due_date)
-    session.add(cal)
-    session.flush()
+                              f"after the calibration date {calibrated_on.isoformat()} and "
+                              f"at most ten years later "
+                              f"({(calibrated_on + LONGEST_INTERVAL).isoformat()})")
+
+
+def _make_current(session: Session, standard: Standard, cal: StandardCalibration) -> None:
+    """``cal`` becomes the standard's current calibration if it is the newest published."""
     current = session.get(StandardCalibration, standard.current_calibration_id) \
         if standard.current_calibration_id else None
-    if current is None or current.calibrated_on <= calibrated_on:
+    if current is None or current.calibrated_on <= cal.calibrated_on:
         standard.current_calibration_id = cal.id
-        standard.due_date = due_date
+        standard.due_date = cal.due_date
         session.add(standard)
+
+
+def record_calibration(session: Session, *, standard: Standard, certificate_id: int | None,
+                       certificate_number: str, issuer: str, calibrated_on: date,
+                       due_date: date, review_state: ReviewState = ReviewState.PUBLISHED,
+                       recorded_by_id: int | None = None) -> StandardCalibration:
+    """Append a calibration (no commit, no audit); a published one becomes current if it is
+    the newest. Made on the platform, it is published (its certificate was checked and
+    issued); recorded from outside, it is ``submitted`` and counts once reviewed."""
+    check_calibration_dates(calibrated_on, due_date)
+    cal = StandardCalibration(standard_id=standard.id, certificate_id=certificate_id,  # type: ignore[arg-type]
+                              certificate_number=certificate_number, issuer=issuer,
+                              calibrated_on=calibrated_on, due_date=due_date,
+                              review_state=review_state.value, recorded_by_id=recorded_by_id)
+    session.add(cal)
+    session.flush()
+    if review_state is ReviewState.PUBLISHED:
+        _make_current(session, standard, cal)
     return cal
 
 
 def add_external_calibration(session: Session, *, principal: Principal, identifier: str,
                              data: ExternalCalibrationCreate) -> StandardCalibration:
-    """Record a certificate issued for the standard outside this platform."""
+    """Record a certificate issued for the standard outside this platform (data entry of the
+    holder); it waits for review by another person (:func:`review_calibration`)."""
     row = standard_by_identifier(session, identifier)
-    require_any_role(session, principal, (Role.DATA_ENTRY, Role.REVIEWER), row.organisation_id,
-                     action="standard.calibration")
+    policy.may_enter(session, principal, row.organisation_id, "standard.calibration")
     cal = record_calibration(session, standard=row, certificate_id=None,
                              certificate_number=data.certificate_number, issuer=data.issuer,
-                             calibrated_on=data.calibrated_on, due_date=data.due_date)
+                             calibrated_on=data.calibrated_on, due_date=data.due_date,
+                             review_state=ReviewState.SUBMITTED,
+                             recorded_by_id=principal.user_id)
     audit.record(session, actor=principal.actor, action="standard.calibration",
                  entity_type="standard", entity_id=identifier, organisation_id=row.organisation_id,
-                 data=data.model_dump(mode="json"))
+                 data={**data.model_dump(mode="json"), "calibration_id": cal.id})
     session.commit()
     return cal
+
+
+def review_calibration(session: Session, *, principal: Principal, identifier: str,
+                       calibration_id: int, decision: ReviewDecision) -> StandardCalibration:
+    """Publish (it then counts, and becomes current if newest) or reject a recorded external
+    calibration: a reviewer of the holder who did not record it."""
+    row = standard_by_identifier(session, identifier)
+    cal = session.get(StandardCalibration, calibration_id)
+    if cal is None or cal.standard_id != row.id:
+        raise NotFoundError("calibration", f"{calibration_id} of {identifier}")
+    policy.may_review(session, principal, row.organisation_id, [cal.recorded_by_id],
+                      "standard.calibration.review")
+    if cal.review_state != ReviewState.SUBMITTED:
+        raise ConflictError(f"calibration {calibration_id} of {identifier} is "
+                            f"{cal.review_state}; only a submitted one is reviewed")
+    cal.review_state = (ReviewState.PUBLISHED if decision.approve else
+                        ReviewState.REJECTED).value
+    cal.reviewed_by_id = principal.user_id
+    session.add(cal)
+    if decision.approve:
+        _make_current(session, row, cal)
+    audit.record(session, actor=principal.actor,
+                 action=f"standard.calibration.{'publish' if decision.approve else 'reject'}",
+                 entity_type="standard", entity_id=identifier,
+                 organisation_id=row.organisation_id, reason=decision.comment,
+                 data={"calibration_id": cal.id})
+    session.commit()
+    return cal
+
+
+def calibration_public(cal: StandardCalibration) -> CalibrationPublic:
+    assert cal.id is not None
+    return CalibrationPublic(id=cal.id, review_state=ReviewState(cal.review_state),
+                             certificate_number=cal.certificate_number, issuer=cal.issuer,
+                             calibrated_on=cal.calibrated_on, due_date=cal.due_date)
+
+
+def list_calibrations(session: Session, *, standard: Standard,
+                      principal: Principal | None) -> list[CalibrationPublic]:
+    """The standard's calibrations, oldest first: published ones for everyone, those waiting
+    for review (or rejected) also for its holder's people."""
+    stmt = select(StandardCalibration).where(StandardCalibration.standard_id == standard.id)
+    if not _can_see_unpublished(session, principal, standard.organisation_id):
+        stmt = stmt.where(StandardCalibration.review_state == ReviewState.PUBLISHED.value)
+    return [calibration_public(c) for c in session.exec(
+        stmt.order_by(col(StandardCalibration.calibrated_on), col(StandardCalibration.id)))]
 
 
 def add_correction(session: Session, *, principal: Principal, identifier: str,
                    data: CorrectionCreate) -> StandardCorrection:
     """A new correction at a point; the one it replaces is kept, marked superseded."""
     row = standard_by_identifier(session, identifier)
-    require_any_role(session, principal, (Role.DATA_ENTRY, Role.REVIEWER), row.organisation_id,
-                     action="standard.correction")
+    policy.may_revise(session, principal, row.organisation_id, "standard.correction")
     now = utcnow()
     for old in session.exec(select(StandardCorrection).where(
             StandardCorrection.standard_id == row.id,
@@ -429,9 +502,7 @@ def standard_public(session: Session, row: Standard, org: Organisation | None = 
         accuracy_class=row.accuracy_class, organisation_code=org.code,
         organisation_name=org.name, region=org.region, status=StandardStatus(row.status),
         calibration_interval_days=row.calibration_interval_days, due_date=row.due_date,
-        current_calibration=CalibrationPublic(
-            certificate_number=cal.certificate_number, issuer=cal.issuer,
-            calibrated_on=cal.calibrated_on, due_date=cal.due_date) if cal else None,
+        current_calibration=calibration_public(cal) if cal else None,
         review_state=ReviewState(row.review_state),
     )
 
@@ -443,7 +514,7 @@ def create_capability(session: Session, *, principal: Principal,
                       data: CapabilityCreate) -> Capability:
     org = org_by_code(session, data.organisation_code)
     assert org.id is not None
-    require_role(session, principal, Role.DATA_ENTRY, org.id, action="capability.create")
+    policy.may_enter(session, principal, org.id, "capability.create")
     if data.uncertainty_relative == 0 and data.uncertainty_absolute == 0:
         raise ValidationError("uncertainty_relative", "0",
                               "a relative and/or absolute best uncertainty above zero")
@@ -456,6 +527,7 @@ def create_capability(session: Session, *, principal: Principal,
         uncertainty_relative_f=float(data.uncertainty_relative),
         uncertainty_absolute_f=float(data.uncertainty_absolute),
         method=data.method, created_by_id=principal.user_id,
+        contributor_ids=policy.with_contributor([], principal),
         search_text=_words(data.domain, data.quantity, data.method, org.name, org.code),
     )
     session.add(row)

@@ -26,7 +26,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from labctl.errors import NotFoundError
-from labctl.platform import registry
+from labctl.platform import policy, registry
+from labctl.platform.auth import principal_for_user
 from labctl.platform.models.base import refused_as
 from labctl.platform.models.certificates import (
     Certificate,
@@ -234,14 +235,20 @@ def draft_from_run(session: Session, *, laboratory_code: str, result: RunResult,
                    decision_rule: str | None = "simple",
                    statements: Sequence[str] = ()) -> Certificate:
     """A completed run as a draft certificate performed by its operator, with its points
-    posted by ``poster`` (a station or the operator); idempotent on the run id."""
-    from labctl.errors import PermissionDeniedError, ValidationError
+    posted by ``poster`` (a station of the laboratory, or a technician there, who is recorded
+    as who made the draft; ``None``: the operator); idempotent on the run id.
+
+    Every rule is checked before the first write and the draft and its points are committed
+    together: a refused run (the poster may not post, a bad checker, U below the CMC) leaves
+    nothing behind, however often it is retried.
+    """
     from labctl.platform import certificates
-    from labctl.platform.auth import principal_for_user
-    from labctl.platform.models.base import Role
     from labctl.platform.models.certificates import ResultPosting
 
     lab = org_by_code(session, laboratory_code)
+    assert lab.id is not None
+    if poster is not None:
+        policy.may_draft(session, poster, lab.id)
     already = session.exec(
         select(Certificate).join(ResultPosting,
                                  col(ResultPosting.certificate_id) == col(Certificate.id))
@@ -249,13 +256,11 @@ def draft_from_run(session: Session, *, laboratory_code: str, result: RunResult,
                Certificate.organisation_id == lab.id)).first()
     if already is not None:  # a retry after a timeout: the draft made the first time
         return certificates.latest(session, already.number)
-    operator = session.exec(select(User).where(User.username == result.operator)).first()
-    if operator is None:
-        raise ValidationError("result.operator", result.operator, f"a person of {lab.code}")
-    acting = principal_for_user(session, operator)
-    if not any(o == lab.id and r is Role.TECHNICIAN for o, r in acting.roles):
-        raise PermissionDeniedError("run.certificate", f"{result.operator} is not a "
-                                    f"technician of {lab.code}")
+    operator = policy.run_people(session, lab, operator=result.operator,
+                                 checker=result.checker)
+    # ``None``: a run delivered straight into the database (``labctl run`` on the platform's
+    # machine), posted as its operator
+    poster = poster or principal_for_user(session, operator)
     with refused_as("result"):  # a run's values out of the bounds a certificate takes
         create, points = certificate_request(
             result, laboratory_code=lab.code, customer_name=customer_name,
@@ -263,7 +268,9 @@ def draft_from_run(session: Session, *, laboratory_code: str, result: RunResult,
             location=location, decision_rule=decision_rule)
     if statements:
         create = create.model_copy(update={"statements": [*create.statements, *statements]})
-    cert = certificates.create_certificate(session, principal=acting, data=create)
-    certificates.post_results(session, principal=poster or acting, number=cert.number,
-                              idempotency_key=result.run_id, data=points)
-    return cert  # the draft just made (posting results leaves its row as it was)
+    cert = certificates.create_certificate(session, principal=poster, data=create,
+                                           operator=operator, commit=False)
+    certificates.post_results(session, principal=poster, number=cert.number,
+                              idempotency_key=result.run_id, data=points, commit=False)
+    session.commit()
+    return cert  # the draft just made

@@ -58,6 +58,11 @@ class ProcedureInfo:
     roles: Mapping[str, RoleSpec]
     environment: EnvironmentLimits
     environment_role: str = "environment"
+    #: A certificate of this procedure states the standards used: only a procedure that
+    #: needs none (e.g. a functional check against nothing) declares False.
+    needs_standards: bool = True
+    #: ... and identifies the item by serial number or identifier (False: e.g. a batch).
+    needs_item_identification: bool = True
 
     @property
     def standard_roles(self) -> tuple[str, ...]:

@@ -56,8 +56,9 @@ def publish_cmc(api: httpx.Client, world: World, org: str, **overrides: Any) -> 
 
 def draft(api: httpx.Client, world: World, org: str, *, standards: list[str],
           item_standard: str | None = None, begin: datetime | None = None,
-          hours: float = 2, **overrides: Any) -> dict:
-    """A draft certificate by the technician of ``org``."""
+          hours: float = 2, headers: dict[str, str] | None = None, **overrides: Any) -> dict:
+    """A draft certificate by the technician of ``org`` (or whoever ``headers`` name: the
+    performer is always the caller)."""
     begin = begin or datetime.now(UTC) - timedelta(days=1)
     body = {
         "laboratory_code": world.orgs[org], "customer_name": "Customer Ltd",
@@ -74,7 +75,7 @@ def draft(api: httpx.Client, world: World, org: str, *, standards: list[str],
     }
     body.update(overrides)
     return ok(api.post("/api/v1/certificates", json=body,
-                       headers=world.headers(org, "technician")), 201)
+                       headers=headers or world.headers(org, "technician")), 201)
 
 
 def point(nominal: str = "10", error: str = "0.000012", U: str = "0.00003",
@@ -108,3 +109,12 @@ def ensure_cmcs(api: httpx.Client, world: World) -> None:
         publish_cmc(api, world, org, uncertainty_relative="0.0000001",
                     uncertainty_absolute="0.0000001")
     world._cmcs = True  # type: ignore[attr-defined]
+
+
+def record_calibration(api: httpx.Client, world: World, org: str, standard: str,
+                       body: dict[str, Any]) -> dict:
+    """An external calibration recorded (data entry) and published (reviewer): it counts."""
+    cal = ok(api.post(f"/api/v1/standards/{standard}/calibrations", json=body,
+                      headers=world.headers(org, "data_entry")), 201)
+    return ok(api.post(f"/api/v1/standards/{standard}/calibrations/{cal['id']}/review",
+                       json={"approve": True}, headers=world.headers(org, "reviewer")))

@@ -18,6 +18,7 @@ from tests.platform.helpers import (
     point,
     publish_cmc,
     publish_standard,
+    record_calibration,
     uid,
 )
 
@@ -162,8 +163,9 @@ def test_two_person_rule(api: httpx.Client, world: World, chain: Chain, who: str
     tok = ok(api.post("/api/v1/auth/token", json={
         "username": name, "password": "correct horse battery staple"}))["access_token"]
     me = {"Authorization": f"Bearer {tok}"}
-    performer = name if who.startswith("performer") else world.usernames[("lab", "technician")]
-    cert = draft(api, world, "lab", standards=[chain.working], performed_by=performer)
+    # the performer is the caller (issue 9: naming another performer is refused)
+    cert = draft(api, world, "lab", standards=[chain.working],
+                 headers=me if who.startswith("performer") else None)
     number = cert["number"]
     ok(_results(api, world, number, [point()]), 201)
     if who == "performer_checks":
@@ -179,10 +181,9 @@ def test_two_person_rule(api: httpx.Client, world: World, chain: Chain, who: str
 def _std_with_calibration(api: httpx.Client, world: World, *, calibrated_on: str,
                           due: str) -> str:
     std = publish_standard(api, world, "lab", kind="working")["identifier"]
-    ok(api.post(f"/api/v1/standards/{std}/calibrations", headers=world.headers("lab",
-                                                                              "data_entry"),
-                json={"certificate_number": uid("EXT"), "issuer": "Outside Lab",
-                      "calibrated_on": calibrated_on, "due_date": due}), 201)
+    record_calibration(api, world, "lab", std, {
+        "certificate_number": uid("EXT"), "issuer": "Outside Lab",
+        "calibrated_on": calibrated_on, "due_date": due})
     return std
 
 
@@ -248,7 +249,10 @@ def test_refused_when_the_performer_was_not_authorised_then(api: httpx.Client,
     ok(api.post(f"/api/v1/organisations/{lab}/users/{name}/authorisations", headers=world.su,
                 json={"quantity": "DC voltage", "valid_from": tomorrow,
                       "valid_until": "2035-01-01"}), 201)
-    cert = draft(api, world, "lab", standards=[chain.working], performed_by=name)
+    tok = ok(api.post("/api/v1/auth/token", json={
+        "username": name, "password": "correct horse battery staple"}))["access_token"]
+    cert = draft(api, world, "lab", standards=[chain.working],
+                 headers={"Authorization": f"Bearer {tok}"})  # the performer is the caller
     body = _refused(api, world, cert["number"])
     assert body["rule"] == "performer_not_authorised" and body["details"]["performer"] == name
 

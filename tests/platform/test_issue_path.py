@@ -8,7 +8,16 @@ from datetime import UTC, datetime, timedelta
 import httpx
 
 from tests.fixtures.db import World
-from tests.platform.helpers import draft, ensure_cmcs, issue, ok, point, publish_standard, uid
+from tests.platform.helpers import (
+    draft,
+    ensure_cmcs,
+    issue,
+    ok,
+    point,
+    publish_standard,
+    record_calibration,
+    uid,
+)
 
 
 def _checked(api: httpx.Client, world: World, std: str, begin: datetime) -> str:
@@ -29,10 +38,10 @@ def test_status_in_force_at_the_start_and_changes_during_decide(api: httpx.Clien
     ensure_cmcs(api, world)
     now = datetime.now(UTC)
     std = publish_standard(api, world, "lab", kind="working")["identifier"]
-    ok(api.post(f"/api/v1/standards/{std}/calibrations", headers=world.headers("lab", "data_entry"),
-                json={"certificate_number": uid("EXT"), "issuer": "Outside Lab",
-                      "calibrated_on": (now - timedelta(days=100)).date().isoformat(),
-                      "due_date": (now + timedelta(days=200)).date().isoformat()}), 201)
+    record_calibration(api, world, "lab", std, {
+        "certificate_number": uid("EXT"), "issuer": "Outside Lab",
+        "calibrated_on": (now - timedelta(days=100)).date().isoformat(),
+        "due_date": (now + timedelta(days=200)).date().isoformat()})
     # Quarantined 20 days ago, back in service 10 days ago (two changes before each start).
     _status(api, world, std, "quarantined", now - timedelta(days=20))
     _status(api, world, std, "in_service", now - timedelta(days=10))

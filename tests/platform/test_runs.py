@@ -120,11 +120,17 @@ def test_roles_and_bad_requests(station):
     bad = api.client.post("/api/v1/benches/bench-1/runs", headers=hdr,
                           json={**start, "parameters": {"ranges": [3.0]}})
     assert bad.status_code == 422 and "ranges" in bad.text
+    # the run's checker is another person holding the checker role (issue 9): refused
+    # before the bench is touched
+    for checker in ("alice", "carol", "nobody-such"):
+        same = api.client.post("/api/v1/benches/bench-1/runs", headers=hdr,
+                               json={**start, "checker": checker})
+        assert same.status_code == 422 and same.json()["field"] == "body.checker", same.text
     refused = api.call("POST", "/benches/bench-1/runs", who="alice",
-                       body={**start, "checker": "alice"})
+                       body={**start, "dut": {"serial_number": "NOT-THIS-ONE"}})
     events = _events(api, refused["run_id"], "alice")
     assert events[-1]["event"] == "refused"
-    assert "two people" in events[-1]["data"]["message"]
+    assert "NOT-THIS-ONE" in events[-1]["data"]["message"]
     assert api.client.get(f"/api/v1/runs/{refused['run_id']}",
                           headers={"Authorization": f"Bearer {api.tokens['frank']}"}
                           ).status_code == 403

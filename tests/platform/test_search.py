@@ -17,7 +17,7 @@ from sqlmodel import Session
 
 from labctl.platform import registry
 from labctl.platform.db import alembic_config, make_engine, migrate
-from labctl.platform.models import Capability, Organisation, Standard
+from labctl.platform.models import Organisation, Standard
 from tests.fixtures.db import World
 from tests.platform.helpers import ok, publish_cmc, publish_standard, uid
 
@@ -197,7 +197,9 @@ def test_upgrade_indexes_entries_written_before_it(fresh_database_url: str) -> N
             c.execute(sa.text("INSERT INTO standard_term (standard_id, term) VALUES "
                               "(:s, 'old-1'), (:s, 'zener'), (:s, 'fluke'), (:s, '732c')"),
                       {"s": sid})
-            c.execute(sa.insert(Capability.__table__).values(  # type: ignore[attr-defined]
+            # the table as revision 0001 made it (the model's has columns added since)
+            old_capability = sa.Table("capability", sa.MetaData(), autoload_with=c)
+            c.execute(sa.insert(old_capability).values(
                 organisation_id=org, domain="temperature", quantity="temperature",
                 unit="°C", range_min="0", range_max="100", range_min_f=0.0,
                 range_max_f=100.0, uncertainty_relative="0", uncertainty_absolute="0.01",

@@ -8,7 +8,7 @@ import httpx
 
 from tests.fixtures.db import World
 from tests.platform.chain import build_chain
-from tests.platform.helpers import ok
+from tests.platform.helpers import ok, record_calibration
 
 
 def _links(node: dict) -> list[dict]:
@@ -47,11 +47,10 @@ def test_an_expired_link_upstream_is_shown_as_broken(api: httpx.Client, world: W
     ch = build_chain(api, world)
     # an older, already expired external calibration of a second provincial standard
     r2 = publish_standard(api, world, "prov", kind="reference")["identifier"]
-    ok(api.post(f"/api/v1/standards/{r2}/calibrations",
-                headers=world.headers("prov", "data_entry"),
-                json={"certificate_number": "OLD-1", "issuer": "Somewhere",
-                      "calibrated_on": (now - timedelta(days=800)).date().isoformat(),
-                      "due_date": (now - timedelta(days=435)).date().isoformat()}), 201)
+    record_calibration(api, world, "prov", r2, {
+        "certificate_number": "OLD-1", "issuer": "Somewhere",
+        "calibrated_on": (now - timedelta(days=800)).date().isoformat(),
+        "due_date": (now - timedelta(days=435)).date().isoformat()})
     t = ok(api.get(f"/api/v1/certificates/{ch.c3['number']}/traceability"))
     assert t["complete"]  # untouched by an unrelated standard
     # a draft using it (issuing would be refused) shows the link broken
@@ -158,11 +157,10 @@ def _calibrated_outside(api: httpx.Client, world: World, org: str, standard: str
     from tests.platform.helpers import uid
 
     today = datetime.now(UTC).date()
-    ok(api.post(f"/api/v1/standards/{standard}/calibrations",
-                headers=world.headers(org, "data_entry"),
-                json={"certificate_number": uid("EXT"), "issuer": "Elsewhere",
-                      "calibrated_on": (today - timedelta(days=30)).isoformat(),
-                      "due_date": (today + timedelta(days=335)).isoformat()}), 201)
+    record_calibration(api, world, org, standard, {
+        "certificate_number": uid("EXT"), "issuer": "Elsewhere",
+        "calibrated_on": (today - timedelta(days=30)).isoformat(),
+        "due_date": (today + timedelta(days=335)).isoformat()})
 
 
 def test_the_error_is_carried_through_the_calibration_in_between(api: httpx.Client,

@@ -89,6 +89,7 @@ class ReviewState(StrEnum):
     DRAFT = "draft"
     SUBMITTED = "submitted"
     PUBLISHED = "published"
+    REJECTED = "rejected"  # an external calibration a reviewer refused (kept for the record)
 
 
 class CertificateStatus(StrEnum):

@@ -81,6 +81,9 @@ class Certificate(SQLModel, table=True):
     dcc: bytes | None = Field(default=None, sa_type=sa.LargeBinary, nullable=True)
     content_hash: str = str_field(100, default="")
     created_by: str = str_field(100)  # actor
+    #: every person who performed, posted or discarded results or edited the draft (user
+    #: ids): none of them checks or issues it
+    contributor_ids: list[int] = Field(default_factory=list, sa_type=sa.JSON)
     created_at: datetime = utc_field(default_now=True)
 
 

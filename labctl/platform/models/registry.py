@@ -92,6 +92,8 @@ class Standard(SQLModel, table=True):
     current_calibration_id: int | None = None  # standard_calibration.id (no FK: cycle)
     review_state: str = str_field(16, default=ReviewState.DRAFT)
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    #: every person who entered or edited the content (user ids): none of them reviews it
+    contributor_ids: list[int] = Field(default_factory=list, sa_type=sa.JSON)
     reviewed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     published_at: datetime | None = utc_field(nullable=True, default=None)
     created_at: datetime = utc_field(default_now=True)
@@ -115,6 +117,12 @@ class StandardCalibration(SQLModel, table=True):
     issuer: str = str_field(200)
     calibrated_on: date
     due_date: date
+    #: a calibration counts once published: one made on the platform is (its certificate
+    #: went through check and issue); one recorded from outside waits in ``submitted`` for a
+    #: reviewer other than the person who recorded it (``rejected`` ones are kept)
+    review_state: str = str_field(16, default=ReviewState.PUBLISHED)
+    recorded_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    reviewed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     created_at: datetime = utc_field(default_now=True)
 
 
@@ -176,6 +184,8 @@ class Capability(SQLModel, table=True):
     method: str = str_field(300, default="")
     review_state: str = str_field(16, default=ReviewState.DRAFT)
     created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    #: every person who entered or edited the content (user ids): none of them reviews it
+    contributor_ids: list[int] = Field(default_factory=list, sa_type=sa.JSON)
     reviewed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
     published_at: datetime | None = utc_field(nullable=True, default=None)
     created_at: datetime = utc_field(default_now=True)
@@ -226,6 +236,8 @@ class StandardCreate(_Ranged):
 
 
 class CalibrationPublic(BaseModel):
+    id: int
+    review_state: ReviewState
     certificate_number: str
     issuer: str
     calibrated_on: date

@@ -70,6 +70,7 @@ def search_filters(
 FiltersDep = Annotated[registry.SearchFilters, Depends(search_filters)]
 #: A database id: 32-bit on PostgreSQL, so larger values are refused before any query.
 CmcId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+RowId = CmcId
 
 
 @router.get("/standards", response_model=Page[StandardPublic], tags=["registry"],
@@ -142,11 +143,30 @@ def review_standard(identifier: str, body: ReviewDecision, principal: PrincipalD
              status_code=201, tags=["registry"], responses=WRITE)
 def add_calibration(identifier: str, body: ExternalCalibrationCreate, principal: PrincipalDep,
                     session: SessionDep) -> CalibrationPublic:
-    """Record a calibration certificate issued for the standard outside the platform."""
+    """Record a calibration certificate issued for the standard outside the platform (data
+    entry of the holder); it counts once another person reviewed it (``…/review``)."""
     cal = registry.add_external_calibration(session, principal=principal,
                                             identifier=identifier, data=body)
-    return CalibrationPublic(certificate_number=cal.certificate_number, issuer=cal.issuer,
-                             calibrated_on=cal.calibrated_on, due_date=cal.due_date)
+    return registry.calibration_public(cal)
+
+
+@router.get("/standards/{identifier}/calibrations", response_model=list[CalibrationPublic],
+            tags=["registry"], responses=PUBLIC_OPT)
+def read_calibrations(identifier: str, session: ReadSessionDep,
+                      principal: OptionalPrincipalDep) -> list[CalibrationPublic]:
+    """The standard's calibrations (those waiting for review: its holder's people only)."""
+    return registry.list_calibrations(session, standard=registry.visible_standard(
+        session, identifier, principal), principal=principal)
+
+
+@router.post("/standards/{identifier}/calibrations/{calibration_id}/review",
+             response_model=CalibrationPublic, tags=["registry"], responses=WRITE)
+def review_calibration(identifier: str, calibration_id: RowId, body: ReviewDecision,
+                       principal: PrincipalDep, session: SessionDep) -> CalibrationPublic:
+    """Publish or reject a recorded external calibration (a reviewer who did not record it)."""
+    return registry.calibration_public(registry.review_calibration(
+        session, principal=principal, identifier=identifier, calibration_id=calibration_id,
+        decision=body))
 
 
 @router.post("/standards/{identifier}/corrections", response_model=list[CorrectionPublic],

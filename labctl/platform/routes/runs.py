@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 
 from labctl.errors import ConflictError, NotFoundError
-from labctl.platform import certificates
+from labctl.platform import certificates, policy
 from labctl.platform.auth import Principal, require_any_role, require_role
 from labctl.platform.benches import TERMINAL, RunManager
 from labctl.platform.models.base import Role
@@ -130,8 +130,11 @@ def start_run(bench: str, body: RunStart, request: Request, principal: Principal
     Preconditions (standards, authorisation, checker, room) are the runner's: a refused run
     shows as status ``refused`` with the reason."""
     manager = _manager(request)
+    lab = org_by_code(session, manager.bench(bench).laboratory_code)
     require_role(session, principal, Role.TECHNICIAN, _lab_id(session, manager, bench),
                  action="run.start")
+    policy.run_people(session, lab, operator=_username(session, principal),
+                      checker=body.checker, field="body")
     run_id = manager.start(bench, procedure_id=body.procedure, parameters=body.parameters,
                            dut=body.dut, operator=_username(session, principal),
                            checker=body.checker)
