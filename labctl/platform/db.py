@@ -16,16 +16,15 @@ serialises its appends with a transaction-scoped advisory lock.
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
-
-import logging
-import os
-import stat
 
 import sqlalchemy as sa
 from sqlalchemy import event
@@ -115,10 +114,8 @@ def _private_sqlite_file(path: Path) -> None:
     """
     if not path.parent.exists():
         path.parent.mkdir(parents=True, mode=0o700)
-    try:
+    with suppress(FileExistsError):
         os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-    except FileExistsError:
-        pass
     for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
         try:
             mode = stat.S_IMODE(f.stat().st_mode)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import stat
 import subprocess
@@ -176,7 +177,8 @@ def test_unknown_usernames_are_answered_and_locked_exactly_like_known_ones(
         seen = []
         for _ in range(LIMIT + 1):
             r = _login(api, name, "not the password")
-            seen.append((r.status_code, r.json()["detail"]))
+            # the lock's end differs by the second it was set: compare the wording
+            seen.append((r.status_code, re.sub(r"\d", "9", r.json()["detail"])))
         answers[name] = seen
     assert answers[known] == answers[unknown]
     assert "locked" in answers[unknown][-1][1]
