@@ -195,12 +195,15 @@ def create_user(session: Session, *, principal: Principal, organisation_code: st
                 password_hash=password_hash)
     session.add(user)
     session.flush()
-    for role in dict.fromkeys(data.roles):
-        session.add(Membership(user_id=user.id, organisation_id=org.id, role=role.value,  # type: ignore[arg-type]
-                               granted_by_id=principal.user_id))
+    memberships = [Membership(user_id=user.id, organisation_id=org.id, role=role.value,  # type: ignore[arg-type]
+                              granted_by_id=principal.user_id)
+                   for role in dict.fromkeys(data.roles)]
+    session.add_all(memberships)
+    session.flush()
     audit.record(session, actor=principal.actor, action="user.create", entity_type="user",
                  entity_id=user.username, organisation_id=org.id,
                  data={"organisation": org.code, "roles": [r.value for r in data.roles],
+                       "membership_ids": [m.id for m in memberships],
                        **_user_event_data(user)})
     session.commit()
     return user
@@ -217,11 +220,14 @@ def grant_role(session: Session, *, principal: Principal, username: str, organis
         Membership.role == role.value)).first()
     if exists:
         raise ConflictError(f"{username} already holds {role.value!r} in {org.code}")
-    session.add(Membership(user_id=user.id, organisation_id=org.id, role=role.value,  # type: ignore[arg-type]
-                           granted_by_id=principal.user_id))
+    row = Membership(user_id=user.id, organisation_id=org.id, role=role.value,  # type: ignore[arg-type]
+                     granted_by_id=principal.user_id)
+    session.add(row)
+    session.flush()
     audit.record(session, actor=principal.actor, action="role.grant", entity_type="user",
                  entity_id=username, organisation_id=org.id,
-                 data={"organisation": org.code, "role": role.value})
+                 data={"organisation": org.code, "role": role.value, "membership_id": row.id,
+                       "user_id": user.id})
     session.commit()
 
 
@@ -239,7 +245,8 @@ def revoke_role(session: Session, *, principal: Principal, username: str, organi
     session.delete(row)
     audit.record(session, actor=principal.actor, action="role.revoke", entity_type="user",
                  entity_id=username, organisation_id=org.id,
-                 data={"organisation": org.code, "role": role.value})
+                 data={"organisation": org.code, "role": role.value, "membership_id": row.id,
+                       "user_id": user.id})
     session.commit()
 
 
@@ -260,7 +267,7 @@ def add_authorisation(session: Session, *, principal: Principal, username: str,
     session.flush()
     audit.record(session, actor=principal.actor, action="authorisation.create",
                  entity_type="authorisation", entity_id=str(row.id), organisation_id=org.id,
-                 data={"user": username, **data.model_dump(mode="json")})
+                 data={"user": username, "user_id": user.id, **data.model_dump(mode="json")})
     session.commit()
     return row
 
@@ -536,10 +543,13 @@ def create_admin(session: Session, *, username: str, password: str, full_name: s
                 password_hash=password_hash, is_superuser=True)
     session.add(user)
     session.flush()
-    session.add(Membership(user_id=user.id, organisation_id=org.id, role=Role.ADMIN.value))  # type: ignore[arg-type]
+    membership = Membership(user_id=user.id, organisation_id=org.id, role=Role.ADMIN.value)  # type: ignore[arg-type]
+    session.add(membership)
+    session.flush()
     audit.record(session, actor="system:cli", action="user.create_admin", entity_type="user",
                  entity_id=username, organisation_id=org.id,
                  data={"organisation": org.code, "roles": [Role.ADMIN.value],
+                       "membership_ids": [membership.id],
                        **_user_event_data(user)})
     session.commit()
     return user

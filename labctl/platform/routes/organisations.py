@@ -100,16 +100,6 @@ def change_password(body: PasswordChange, request: Request, principal: Principal
     return Response(status_code=204)
 
 
-@router.delete("/users/me/tokens", status_code=204, tags=["users"], responses=WRITE)
-def revoke_my_tokens(principal: PrincipalDep, session: SessionDep) -> Response:
-    """End every session of the caller (this one too)."""
-    user_id = require_user(principal, action="user.revoke_tokens")
-    user = session.get(User, user_id)
-    assert user is not None
-    organisations.revoke_user_tokens(session, principal=principal, username=user.username)
-    return Response(status_code=204)
-
-
 @router.post("/users/{username}/unlock", status_code=204, tags=["users"], responses=WRITE)
 def unlock_user(username: str, principal: PrincipalDep, session: SessionDep) -> Response:
     """Lift a person's login lock (administrators over every organisation of the person)."""
