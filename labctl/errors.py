@@ -111,6 +111,18 @@ class AuthenticationError(LabctlError, PermissionError):
     """The caller is not who they claim (no token, bad token, bad password): HTTP 401."""
 
 
+class LoginLockedError(AuthenticationError):
+    """Too many failed logins for this username or client address: refused without looking at
+    the password until ``locked_until`` (UTC) or an administrator's unlock (HTTP 401).
+
+    ``retry_after`` is the number of whole seconds until the lock ends."""
+
+    def __init__(self, message: str, *, locked_until: Any, retry_after: int) -> None:
+        self.locked_until = locked_until
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class PermissionDeniedError(LabctlError, PermissionError):
     """The caller is known but may not do this (role, scope, separation of duties): HTTP 403."""
 

@@ -73,6 +73,30 @@ def admin_create(
     flush()
 
 
+@admin_app.command("unlock")
+def admin_unlock(
+    username: Annotated[str | None, typer.Argument(help="The locked username.")] = None,
+    address: Annotated[str | None, typer.Option(
+        help="A locked client address (too many failed logins from it).")] = None,
+    reason: Annotated[str, typer.Option(help="Why (kept in the audit trail).")] = "",
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Lift a login lock (too many failed logins) before it ends by itself; audited."""
+    from labctl.platform import unlock_login
+
+    if not username and not address:
+        raise _fail(ValueError("name a username, or --address"))
+    try:
+        cleared = unlock_login(username=username, address=address, reason=reason,
+                               database_url=database_url)
+    except LabctlError as exc:
+        raise _fail(exc) from None
+    what = " and ".join(filter(None, (username, address and f"address {address}")))
+    state = "unlocked" if cleared else "unlocked (it had no failed logins recorded)"
+    console().print(f"{what}: {state}")
+    flush()
+
+
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseUrl = None) -> None:
     """Migrate the database to this labctl's schema (alembic upgrade head)."""

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from labctl.platform.models.audit import AuditVerification
 
-__all__ = ["create_admin", "migrate_database", "verify_audit"]
+__all__ = ["create_admin", "migrate_database", "unlock_login", "verify_audit"]
 
 
 def _url(database_url: str | None) -> str:
@@ -75,5 +75,24 @@ def verify_audit(database_url: str | None = None) -> AuditVerification:
     try:
         with Session(read_engine(engine)) as session:
             return verify_chain(session)
+    finally:
+        engine.dispose()
+
+
+def unlock_login(*, username: str | None = None, address: str | None = None,
+                 reason: str = "", database_url: str | None = None) -> list[dict[str, object]]:
+    """Lift the failed-login lock of a username and/or a client address (audited as
+    ``system:cli``: whoever can run this can also edit the database). What was cleared."""
+    from sqlmodel import Session
+
+    from labctl.platform.db import make_engine, migrate
+    from labctl.platform.organisations import unlock_login as _unlock
+
+    engine = make_engine(_url(database_url))
+    try:
+        migrate(engine)
+        with Session(engine) as session:
+            return _unlock(session, actor="system:cli", username=username, address=address,
+                           reason=reason)
     finally:
         engine.dispose()

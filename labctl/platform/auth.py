@@ -2,8 +2,15 @@
 
 Passwords are argon2id-hashed (argon2-cffi defaults, RFC 9106 second recommendation). Bearer
 tokens are 256-bit random secrets; only their SHA-256 is stored (a fast hash is right for
-high-entropy secrets and keeps every request cheap). User tokens expire; station tokens live
-until revoked.
+high-entropy secrets and keeps every request cheap). Every token expires (users' after
+``Settings.user_token_lifetime``, stations' after the 1-730 days set when issued) and can be
+revoked; a token row without an expiry is refused (the platform never makes one).
+
+Failed logins are counted per username (whether or not an account has it) and per client
+address in the database (:class:`~labctl.platform.models.org.LoginThrottle`); past a limit
+within a window further attempts are refused without looking at the password, until the lock
+ends or an administrator unlocks. A successful login clears its username's count only (one
+valid account must not reset an address that is guessing others' passwords).
 
 Scope: a role held in an organisation applies to that organisation; the admin role also applies
 to every organisation below it. The bootstrap superuser is admin everywhere. Technical roles
@@ -17,15 +24,31 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
+import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session, col, select
 
-from labctl.errors import AuthenticationError, PermissionDeniedError
+from labctl.errors import (
+    AuthenticationError,
+    LoginLockedError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from labctl.platform.db import utcnow
 from labctl.platform.models.base import Role
-from labctl.platform.models.org import ApiToken, Membership, Organisation, Station, User
+from labctl.platform.models.org import (
+    PASSWORD_RULES,
+    ApiToken,
+    LoginThrottle,
+    Membership,
+    Organisation,
+    Station,
+    User,
+)
 
 _hasher = PasswordHasher()
 # Verifying against this keeps "no such user" as slow as "wrong password" (no user probing).
@@ -43,8 +66,34 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+def sha256_hex(text: str) -> str:
+    """SHA-256 of ``text`` (UTF-8), in hex: what audit events record of a password hash or a
+    token digest, so a cross-check can tell the stored row is the audited one."""
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
 def token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+    return sha256_hex(token)
+
+
+def check_password(password: str, *, username: str, field: str = "password") -> None:
+    """Refuse a weak password (:class:`ValidationError` naming ``field``, never the value).
+
+    The rules (``PASSWORD_RULES``) follow NIST SP 800-63B's spirit: length over composition
+    rules, and nothing guessable from the account itself.
+    """
+    problem = None
+    if not password.strip():
+        problem = "it is only whitespace"
+    elif not 10 <= len(password) <= 256:
+        problem = f"it has {len(password)} characters"
+    elif len(set(password)) < 5:
+        problem = f"it has only {len(set(password))} different characters"
+    elif username and username.casefold() in password.casefold():
+        problem = "it contains the username"
+    if problem:
+        raise ValidationError(field, "<hidden>", PASSWORD_RULES,
+                              f"{field} refused: {problem}; expected {PASSWORD_RULES}")
 
 
 def new_token() -> str:
@@ -81,25 +130,60 @@ def authenticate_password(session: Session, *, username: str, password: str) -> 
     return user
 
 
-def issue_user_token(session: Session, *, user: User, lifetime: timedelta) -> tuple[str, datetime]:
+def issue_user_token(session: Session, *, user: User,
+                     lifetime: timedelta) -> tuple[str, ApiToken]:
+    """A new bearer token for ``user`` (the secret, shown once, and its flushed row)."""
     token = new_token()
-    expires = utcnow() + lifetime
-    session.add(ApiToken(token_hash=token_digest(token), user_id=user.id, expires_at=expires))
-    return token, expires
+    row = ApiToken(token_hash=token_digest(token), user_id=user.id,
+                   expires_at=utcnow() + lifetime)
+    session.add(row)
+    session.flush()
+    return token, row
 
 
-def issue_station_token(session: Session, *, station: Station) -> str:
+def issue_station_token(session: Session, *, station: Station,
+                        lifetime: timedelta) -> tuple[str, ApiToken]:
+    """A new bearer token for a bench, expiring after ``lifetime`` (bounded by the caller)."""
     token = new_token()
-    session.add(ApiToken(token_hash=token_digest(token), station_id=station.id))
-    return token
+    row = ApiToken(token_hash=token_digest(token), station_id=station.id,
+                   expires_at=utcnow() + lifetime)
+    session.add(row)
+    session.flush()
+    return token, row
+
+
+def token_event_data(row: ApiToken) -> dict[str, Any]:
+    """What an audit event records of a token: enough to explain its row, never the secret."""
+    return {"token_id": row.id, "token_hash_sha256": sha256_hex(row.token_hash),
+            "user_id": row.user_id, "station_id": row.station_id,
+            "expires_at": row.expires_at.isoformat() if row.expires_at else None}
+
+
+def revoke_tokens(session: Session, *, user_id: int | None = None,
+                  station_id: int | None = None, keep_hash: str | None = None) -> list[int]:
+    """Revoke every live token of a user or a station (but ``keep_hash``); their ids."""
+    assert (user_id is None) != (station_id is None)
+    query = select(ApiToken).where(col(ApiToken.revoked_at).is_(None))
+    query = query.where(ApiToken.user_id == user_id) if user_id is not None else query.where(
+        ApiToken.station_id == station_id)
+    now = utcnow()
+    ids = []
+    for row in session.exec(query.order_by(col(ApiToken.id))).all():
+        if row.token_hash == keep_hash or (row.expires_at is not None and row.expires_at <= now):
+            continue
+        row.revoked_at = now
+        session.add(row)
+        assert row.id is not None
+        ids.append(row.id)
+    return ids
 
 
 def principal_for_token(session: Session, token: str) -> Principal:
     """The caller behind a bearer token, or :class:`AuthenticationError` (HTTP 401)."""
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_digest(token))).first()
     now = utcnow()
-    if row is None or row.revoked_at is not None or (
-        row.expires_at is not None and row.expires_at <= now
+    if row is None or row.revoked_at is not None or row.expires_at is None or (
+        row.expires_at <= now
     ):
         raise AuthenticationError("bearer token is unknown, revoked or expired")
     if row.station_id is not None:
@@ -113,7 +197,7 @@ def principal_for_token(session: Session, token: str) -> Principal:
     return principal_for_user(session, user)
 
 
-def revoke_token(session: Session, token: str) -> None:
+def revoke_token(session: Session, token: str) -> ApiToken:
     """Revoke the presented token (logout; a station retiring its own token). Idempotent."""
     row = session.exec(select(ApiToken).where(ApiToken.token_hash == token_digest(token))).first()
     if row is None:
@@ -121,6 +205,111 @@ def revoke_token(session: Session, token: str) -> None:
     if row.revoked_at is None:
         row.revoked_at = utcnow()
         session.add(row)
+    return row
+
+
+# --- login throttling ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LoginPolicy:
+    """How many failed logins lock a username or an address, within what window, how long."""
+
+    limit: int = 5
+    address_limit: int = 50
+    window: timedelta = timedelta(minutes=15)
+    lockout: timedelta = timedelta(minutes=15)
+
+
+def _throttle_keys(username: str | None, address: str | None) -> list[tuple[str, str]]:
+    keys = []
+    if username:
+        keys.append(("username", username))
+    if address:
+        keys.append(("address", address))
+    return keys
+
+
+def check_login_lock(session: Session, *, username: str | None, address: str | None) -> None:
+    """Raise :class:`LoginLockedError` if the username or the address is locked now."""
+    now = utcnow()
+    until = None
+    for scope, key in _throttle_keys(username, address):
+        row = session.exec(select(LoginThrottle).where(
+            LoginThrottle.scope == scope, LoginThrottle.key == key)).first()
+        if row is not None and row.locked_until is not None and row.locked_until > now:
+            until = row.locked_until if until is None else max(until, row.locked_until)
+    if until is not None:
+        seconds = max(1, int((until - now).total_seconds() + 0.999))
+        raise LoginLockedError(
+            f"login locked after too many failed attempts: try again after "
+            f"{until.isoformat(timespec='seconds')} ({seconds} s), or ask an administrator "
+            "to unlock it", locked_until=until, retry_after=seconds)
+
+
+def _throttle_row(session: Session, scope: str, key: str, now: datetime) -> LoginThrottle:
+    """The row for (scope, key), created if missing, locked for update where the backend can."""
+    query = select(LoginThrottle).where(LoginThrottle.scope == scope,
+                                        LoginThrottle.key == key).with_for_update()
+    row = session.exec(query).first()
+    if row is not None:
+        return row
+    dialect = session.get_bind().dialect.name
+    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    values = {"scope": scope, "key": key, "failures": 0, "window_start": now,
+              "last_failure_at": now}
+    # two first failures at once: one inserts, the other finds the row (no unique violation)
+    session.execute(insert(LoginThrottle).values(**values).on_conflict_do_nothing())
+    return session.exec(query).one()
+
+
+def count_login_failure(session: Session, *, username: str | None, address: str | None,
+                        policy: LoginPolicy) -> dict[str, Any]:
+    """Count one failed login for the username and the address; lock those at their limit.
+
+    Writes inside the caller's transaction. Returns what the audit event records.
+    """
+    now = utcnow()
+    out: dict[str, Any] = {"address": address, "locked_until": None}
+    for scope, key in _throttle_keys(username, address):
+        limit = policy.limit if scope == "username" else policy.address_limit
+        row = _throttle_row(session, scope, key, now)
+        if row.window_start <= now - policy.window and not (
+            row.locked_until is not None and row.locked_until > now
+        ):
+            row.failures, row.window_start, row.locked_until = 0, now, None
+        row.failures += 1
+        row.last_failure_at = now
+        if row.failures >= limit:
+            row.locked_until = now + policy.lockout
+            out["locked_until"] = max(filter(None, (out["locked_until"], row.locked_until)))
+            out.setdefault("locked", []).append(scope)
+        out[f"{scope}_failures"] = row.failures
+        session.add(row)
+    # forget what can no longer lock anyone (keeps the table to the last window's guesses)
+    horizon = now - max(policy.window, policy.lockout)
+    session.execute(sa.delete(LoginThrottle).where(
+        col(LoginThrottle.last_failure_at) < horizon,
+        sa.or_(col(LoginThrottle.locked_until).is_(None),
+               col(LoginThrottle.locked_until) < now)))
+    if out["locked_until"] is not None:
+        out["locked_until"] = out["locked_until"].isoformat()
+    return out
+
+
+def clear_login_failures(session: Session, *, username: str | None = None,
+                         address: str | None = None) -> list[dict[str, Any]]:
+    """Delete the counts (and locks) of a username and/or an address; what was deleted."""
+    gone = []
+    for scope, key in _throttle_keys(username, address):
+        row = session.exec(select(LoginThrottle).where(
+            LoginThrottle.scope == scope, LoginThrottle.key == key)).first()
+        if row is not None:
+            gone.append({"scope": scope, "key": key, "failures": row.failures,
+                         "locked_until": row.locked_until.isoformat()
+                         if row.locked_until else None})
+            session.delete(row)
+    return gone
 
 
 def principal_for_user(session: Session, user: User) -> Principal:

@@ -7,14 +7,20 @@ SQLite is the embedded default: WAL (readers never wait for the writer), foreign
 busy timeout, and every write transaction opened with ``BEGIN IMMEDIATE`` so two writers queue
 for the lock instead of failing half-way (the audit hash chain needs its appends serialised).
 Read-only work (public search) uses :func:`read_engine`, whose transactions stay deferred.
+The SQLite file holds password hashes and token digests: it is created 0600 in a 0700
+directory (SQLite gives its ``-wal`` and ``-shm`` files the main file's mode), and an existing
+file readable by others is made private when an engine is built on it.
 PostgreSQL is reached through psycopg 3 (``postgresql+psycopg://``); there the audit chain
 serialises its appends with a transaction-scoped advisory lock.
 """
 
 from __future__ import annotations
 
+import logging
+import os
+import stat
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -26,6 +32,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from labctl.errors import ValidationError
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 _READONLY = "labctl_readonly"
@@ -97,12 +105,42 @@ def is_sqlite(url_or_engine: str | Engine) -> bool:
     return url.startswith("sqlite")
 
 
+def _private_sqlite_file(path: Path) -> None:
+    """Create the database file 0600 (its directory 0700 if new), or make an existing one so.
+
+    SQLite creates the ``-wal`` and ``-shm`` files with the main file's permissions, so a
+    private main file keeps them private; those left by an older, world-readable database are
+    tightened too. Only "group" and "other" bits are removed: the owner keeps what it had.
+    """
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            mode = stat.S_IMODE(f.stat().st_mode)
+        except FileNotFoundError:
+            continue
+        if mode & 0o077:
+            try:
+                f.chmod(mode & 0o700)
+            except PermissionError:  # another user's file: say so, SQLite will still open it
+                log.warning("%s is readable by others (mode %o) and cannot be made private",
+                            f, mode)
+                continue
+            log.warning("%s was readable by others (mode %o): made private (%o)", f, mode,
+                        mode & 0o700)
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for ``url`` with the per-backend settings described in the module docstring."""
     if is_sqlite(url):
-        path = sa.make_url(url).database
-        if path and path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        sa_url = sa.make_url(url)
+        path = sa_url.database
+        if path and path != ":memory:" and not path.startswith("file:") and not (
+            sa_url.query.get("uri")
+        ):
+            _private_sqlite_file(Path(path))
         engine = sa.create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )

@@ -1,23 +1,50 @@
 """Organisations, users, roles, authorisations and stations (keyword-only services).
 
-Every write checks the caller's role and scope, leaves one audit event and commits.
+Every write checks the caller's role and scope, leaves one audit event and commits. The
+events carry what a later cross-check needs to explain each row: the SHA-256 of a stored
+password hash, a token's id, the SHA-256 of its stored digest and its expiry, the token ids a
+revocation ended (never a password or a token).
+
+A person's organisations are those they hold a role or an authorisation in; an administrator
+"over" a person administers every one of them (so an administrator below cannot lock out
+someone who also works above), and only the superuser manages a superuser.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
-from labctl.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
+from labctl.errors import (
+    AuthenticationError,
+    ConflictError,
+    LoginLockedError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from labctl.platform import audit
 from labctl.platform.auth import (
+    LoginPolicy,
     Principal,
     authenticate_password,
+    check_login_lock,
+    check_password,
+    clear_login_failures,
+    count_login_failure,
+    has_role,
     hash_password,
     issue_station_token,
     issue_user_token,
     require_role,
+    require_user,
+    revoke_tokens,
+    sha256_hex,
+    token_digest,
+    token_event_data,
+    verify_password,
 )
 from labctl.platform.models.base import LEVEL_RANK, OrgLevel, Role
 from labctl.platform.models.org import (
@@ -32,6 +59,7 @@ from labctl.platform.models.org import (
     Station,
     StationCreate,
     StationToken,
+    StationTokenCreate,
     TokenPublic,
     User,
     UserCreate,
@@ -82,6 +110,37 @@ def user_public(session: Session, user: User) -> UserPublic:
     )
 
 
+def _user_event_data(user: User) -> dict[str, Any]:
+    return {"user_id": user.id, "full_name": user.full_name, "email": user.email,
+            "is_active": user.is_active, "is_superuser": user.is_superuser,
+            "password_hash_sha256": sha256_hex(user.password_hash)}
+
+
+def user_organisation_ids(session: Session, user_id: int) -> set[int]:
+    """The organisations a person holds a role or an authorisation in."""
+    orgs = set(session.exec(select(Membership.organisation_id)
+                            .where(Membership.user_id == user_id)).all())
+    orgs |= set(session.exec(select(Authorisation.organisation_id)
+                             .where(Authorisation.user_id == user_id)).all())
+    return orgs
+
+
+def require_admin_over(session: Session, principal: Principal, user: User, *,
+                       action: str) -> None:
+    """403 unless the caller administers every organisation of ``user`` (see module doc)."""
+    if principal.is_superuser:
+        return
+    assert user.id is not None
+    if user.is_superuser:
+        raise PermissionDeniedError(action, "only the superuser manages the superuser")
+    orgs = user_organisation_ids(session, user.id)
+    if not orgs:
+        raise PermissionDeniedError(action, f"{user.username} belongs to no organisation: "
+                                            "only the superuser manages them")
+    for org_id in sorted(orgs):
+        require_role(session, principal, Role.ADMIN, org_id, action=action)
+
+
 def _check_unique_code(session: Session, code: str) -> None:
     if session.exec(select(Organisation.id).where(Organisation.code == code)).first():
         raise ConflictError(f"organisation code {code!r} is already taken")
@@ -124,6 +183,7 @@ def create_organisation(session: Session, *, principal: Principal,
 def create_user(session: Session, *, principal: Principal, organisation_code: str,
                 data: UserCreate) -> User:
     """A person in an organisation, with initial roles there (admins of it, or above)."""
+    check_password(data.password, username=data.username)
     # argon2 first: ~0.1 s that must not be spent inside the write transaction
     password_hash = hash_password(data.password)
     org = org_by_code(session, organisation_code)
@@ -135,12 +195,16 @@ def create_user(session: Session, *, principal: Principal, organisation_code: st
                 password_hash=password_hash)
     session.add(user)
     session.flush()
-    for role in dict.fromkeys(data.roles):
-        session.add(Membership(user_id=user.id, organisation_id=org.id, role=role.value,  # type: ignore[arg-type]
-                               granted_by_id=principal.user_id))
+    memberships = [Membership(user_id=user.id, organisation_id=org.id, role=role.value,  # type: ignore[arg-type]
+                              granted_by_id=principal.user_id)
+                   for role in dict.fromkeys(data.roles)]
+    session.add_all(memberships)
+    session.flush()
     audit.record(session, actor=principal.actor, action="user.create", entity_type="user",
                  entity_id=user.username, organisation_id=org.id,
-                 data={"organisation": org.code, "roles": [r.value for r in data.roles]})
+                 data={"organisation": org.code, "roles": [r.value for r in data.roles],
+                       "membership_ids": [m.id for m in memberships],
+                       **_user_event_data(user)})
     session.commit()
     return user
 
@@ -156,11 +220,14 @@ def grant_role(session: Session, *, principal: Principal, username: str, organis
         Membership.role == role.value)).first()
     if exists:
         raise ConflictError(f"{username} already holds {role.value!r} in {org.code}")
-    session.add(Membership(user_id=user.id, organisation_id=org.id, role=role.value,  # type: ignore[arg-type]
-                           granted_by_id=principal.user_id))
+    row = Membership(user_id=user.id, organisation_id=org.id, role=role.value,  # type: ignore[arg-type]
+                     granted_by_id=principal.user_id)
+    session.add(row)
+    session.flush()
     audit.record(session, actor=principal.actor, action="role.grant", entity_type="user",
                  entity_id=username, organisation_id=org.id,
-                 data={"organisation": org.code, "role": role.value})
+                 data={"organisation": org.code, "role": role.value, "membership_id": row.id,
+                       "user_id": user.id})
     session.commit()
 
 
@@ -178,7 +245,8 @@ def revoke_role(session: Session, *, principal: Principal, username: str, organi
     session.delete(row)
     audit.record(session, actor=principal.actor, action="role.revoke", entity_type="user",
                  entity_id=username, organisation_id=org.id,
-                 data={"organisation": org.code, "role": role.value})
+                 data={"organisation": org.code, "role": role.value, "membership_id": row.id,
+                       "user_id": user.id})
     session.commit()
 
 
@@ -199,7 +267,7 @@ def add_authorisation(session: Session, *, principal: Principal, username: str,
     session.flush()
     audit.record(session, actor=principal.actor, action="authorisation.create",
                  entity_type="authorisation", entity_id=str(row.id), organisation_id=org.id,
-                 data={"user": username, **data.model_dump(mode="json")})
+                 data={"user": username, "user_id": user.id, **data.model_dump(mode="json")})
     session.commit()
     return row
 
@@ -215,15 +283,30 @@ def authorisation_public(session: Session, row: Authorisation) -> AuthorisationP
     )
 
 
+#: Who may read a person's authorisations in an organisation, besides the person: its
+#: administrators (and those above), and the staff who check and issue the work it authorises.
+AUTHORISATION_READERS = (Role.ADMIN, Role.CHECKER, Role.APPROVER)
+
+
 def list_authorisations(session: Session, *, principal: Principal,
                         username: str) -> list[AuthorisationPublic]:
+    """A person's authorisations, as far as the caller may see them.
+
+    The person sees all of theirs; others see those in the organisations where they hold one
+    of ``AUTHORISATION_READERS`` over the person. Anyone else (a station included) gets the
+    same 404 as for a username that does not exist: usernames cannot be enumerated here.
+    """
     user = user_by_username(session, username)
+    assert user.id is not None
     rows = session.exec(select(Authorisation).where(Authorisation.user_id == user.id)
-                        .order_by(Authorisation.id)).all()  # type: ignore[arg-type]
-    if principal.user_id != user.id:
-        for r in rows:
-            require_role(session, principal, Role.ADMIN, r.organisation_id,
-                         action="authorisation.read")
+                        .order_by(col(Authorisation.id))).all()
+    if principal.kind != "user" or principal.user_id != user.id:
+        visible = {org for org in user_organisation_ids(session, user.id)
+                   if any(has_role(session, principal, role, org)
+                          for role in AUTHORISATION_READERS)}
+        if not visible:
+            raise NotFoundError("user", username)
+        rows = [r for r in rows if r.organisation_id in visible]
     return [authorisation_public(session, r) for r in rows]
 
 
@@ -246,28 +329,194 @@ def create_station(session: Session, *, principal: Principal, organisation_code:
     station = Station(organisation_id=org.id, name=data.name, created_by_id=principal.user_id)
     session.add(station)
     session.flush()
-    token = issue_station_token(session, station=station)
+    token, row = issue_station_token(session, station=station,
+                                     lifetime=timedelta(days=data.valid_days))
     audit.record(session, actor=principal.actor, action="station.create", entity_type="station",
-                 entity_id=str(station.id), organisation_id=org.id, data={"name": data.name})
+                 entity_id=str(station.id), organisation_id=org.id,
+                 data={"name": data.name, **token_event_data(row)})
     session.commit()
-    assert station.id is not None
+    assert station.id is not None and row.expires_at is not None
     return StationToken(station_id=station.id, name=station.name, organisation_code=org.code,
-                        access_token=token)
+                        access_token=token, expires_at=row.expires_at)
+
+
+def _station(session: Session, principal: Principal, station_id: int, *,
+             action: str) -> Station:
+    station = session.get(Station, station_id)
+    if station is None:
+        raise NotFoundError("station", station_id)
+    require_role(session, principal, Role.ADMIN, station.organisation_id, action=action)
+    return station
+
+
+def new_station_token(session: Session, *, principal: Principal, station_id: int,
+                      data: StationTokenCreate) -> StationToken:
+    """Another token for a bench (its old ones stay valid until they expire or are revoked:
+    revoke them once the bench uses the new one)."""
+    station = _station(session, principal, station_id, action="station.token")
+    token, row = issue_station_token(session, station=station,
+                                     lifetime=timedelta(days=data.valid_days))
+    audit.record(session, actor=principal.actor, action="station.token", entity_type="station",
+                 entity_id=str(station_id), organisation_id=station.organisation_id,
+                 data=token_event_data(row))
+    session.commit()
+    assert row.expires_at is not None
+    return StationToken(station_id=station_id, name=station.name,
+                        organisation_code=org_code(session, station.organisation_id) or "",
+                        access_token=token, expires_at=row.expires_at)
+
+
+def revoke_station_tokens(session: Session, *, principal: Principal, station_id: int) -> list[int]:
+    """Revoke every live token of a bench (administrators of its organisation, or above)."""
+    station = _station(session, principal, station_id, action="station.revoke_tokens")
+    ids = revoke_tokens(session, station_id=station_id)
+    audit.record(session, actor=principal.actor, action="station.revoke_tokens",
+                 entity_type="station", entity_id=str(station_id),
+                 organisation_id=station.organisation_id, data={"token_ids": ids})
+    session.commit()
+    return ids
 
 
 def login(session: Session, *, username: str, password: str, lifetime: timedelta,
-          read_session: Session | None = None) -> TokenPublic:
+          read_session: Session | None = None, address: str | None = None,
+          policy: LoginPolicy | None = None) -> TokenPublic:
     """A bearer token for a username and password.
 
-    With ``read_session`` the (deliberately slow) argon2 check runs there, so it never holds
-    the write transaction (on SQLite: the database's single write lock).
+    A locked username or client ``address`` is refused (:class:`LoginLockedError`) before the
+    password is looked at. A failure is counted (and audited) whether or not the username
+    exists, with the same answer and about the same time either way. With ``read_session``
+    the (deliberately slow) argon2 check runs there, so it never holds the write transaction
+    (on SQLite: the database's single write lock).
     """
-    user = authenticate_password(read_session or session, username=username, password=password)
-    token, expires = issue_user_token(session, user=user, lifetime=lifetime)
+    reader = read_session or session
+    check_login_lock(reader, username=username, address=address)
+    try:
+        user = authenticate_password(reader, username=username, password=password)
+    except AuthenticationError:
+        if read_session is not None:
+            read_session.rollback()  # end the read transaction before queueing for the write
+        record_login_failure(session, username=username, address=address, policy=policy)
+        raise
+    clear_login_failures(session, username=username)
+    token, row = issue_user_token(session, user=user, lifetime=lifetime)
     audit.record(session, actor=f"user:{user.username}", action="auth.login",
-                 entity_type="user", entity_id=user.username)
+                 entity_type="user", entity_id=user.username,
+                 data={"address": address, **token_event_data(row)})
     session.commit()
-    return TokenPublic(access_token=token, expires_at=expires)
+    return TokenPublic(access_token=token, expires_at=row.expires_at)
+
+
+def record_login_failure(session: Session, *, username: str | None, address: str | None,
+                         policy: LoginPolicy | None = None) -> str | None:
+    """Count and audit one failed login; the lock's end (ISO text) if it now locks."""
+    data = count_login_failure(session, username=username, address=address,
+                               policy=policy or LoginPolicy())
+    audit.record(session, actor="anonymous", action="auth.login_failed", entity_type="user",
+                 entity_id=username or "", data=data)
+    session.commit()
+    return data["locked_until"]  # type: ignore[no-any-return]
+
+
+def unlock_login(session: Session, *, actor: str, username: str | None = None,
+                 address: str | None = None, reason: str = "") -> list[dict[str, Any]]:
+    """Lift the failed-login count and lock of a username and/or a client address (audited).
+
+    For the command line and for :func:`unlock_user`; the caller has checked who may.
+    """
+    if not username and not address:
+        raise ValidationError("username", "", "a username or a client address to unlock")
+    gone = clear_login_failures(session, username=username, address=address)
+    audit.record(session, actor=actor, action="auth.unlock",
+                 entity_type="user" if username else "address",
+                 entity_id=username or address or "", reason=reason,
+                 data={"username": username, "address": address, "cleared": gone})
+    session.commit()
+    return gone
+
+
+def unlock_user(session: Session, *, principal: Principal, username: str) -> None:
+    """An administrator over the person lifts their login lock."""
+    user = user_by_username(session, username)
+    require_admin_over(session, principal, user, action="user.unlock")
+    unlock_login(session, actor=principal.actor, username=username)
+
+
+def set_user_active(session: Session, *, principal: Principal, username: str,
+                    active: bool) -> None:
+    """Deactivate (tokens revoked at once, no login) or reactivate a person (audited).
+
+    Reactivation does not bring old tokens back: the person logs in again.
+    """
+    user = user_by_username(session, username)
+    action = "user.activate" if active else "user.deactivate"
+    require_admin_over(session, principal, user, action=action)
+    if not active and principal.kind == "user" and principal.user_id == user.id:
+        raise ValidationError("username", username, "another person (administrators cannot "
+                              "deactivate themselves)")
+    ids = [] if active else revoke_tokens(session, user_id=user.id)
+    user.is_active = active
+    session.add(user)
+    audit.record(session, actor=principal.actor, action=action, entity_type="user",
+                 entity_id=username, data={"user_id": user.id, "is_active": active,
+                                           "revoked_token_ids": ids})
+    session.commit()
+
+
+def revoke_user_tokens(session: Session, *, principal: Principal, username: str) -> list[int]:
+    """End every session of a person (a lost laptop, a leaked token)."""
+    user = user_by_username(session, username)
+    if principal.user_id != user.id:
+        require_admin_over(session, principal, user, action="user.revoke_tokens")
+    ids = revoke_tokens(session, user_id=user.id)
+    audit.record(session, actor=principal.actor, action="user.revoke_tokens",
+                 entity_type="user", entity_id=username,
+                 data={"user_id": user.id, "token_ids": ids})
+    session.commit()
+    return ids
+
+
+def change_password(session: Session, *, principal: Principal, token: str,
+                    current_password: str, new_password: str,
+                    read_session: Session | None = None, address: str | None = None,
+                    policy: LoginPolicy | None = None) -> list[int]:
+    """The calling person's new password; their other tokens are revoked (this one is kept).
+
+    Ending the other sessions is the point of a change after a suspected leak. A wrong
+    current password counts as a failed login (a stolen token cannot guess the password).
+    Returns the revoked token ids.
+    """
+    user_id = require_user(principal, action="user.password")
+    reader = read_session or session
+    user = reader.get(User, user_id)
+    assert user is not None
+    try:
+        check_login_lock(reader, username=user.username, address=address)
+    except LoginLockedError as exc:
+        raise ValidationError("current_password", "<hidden>", "your current password",
+                              str(exc)) from None
+    if not verify_password(user.password_hash, current_password):
+        if read_session is not None:
+            read_session.rollback()
+        record_login_failure(session, username=user.username, address=address, policy=policy)
+        raise ValidationError("current_password", "<hidden>", "your current password",
+                              "current_password is wrong")
+    check_password(new_password, username=user.username, field="new_password")
+    if new_password == current_password:
+        raise ValidationError("new_password", "<hidden>", "a password other than the current")
+    new_hash = hash_password(new_password)
+    if read_session is not None:
+        read_session.rollback()
+    row = session.get(User, user_id)
+    assert row is not None
+    row.password_hash = new_hash
+    session.add(row)
+    ids = revoke_tokens(session, user_id=user_id, keep_hash=token_digest(token))
+    audit.record(session, actor=principal.actor, action="user.password_change",
+                 entity_type="user", entity_id=row.username,
+                 data={"user_id": user_id, "password_hash_sha256": sha256_hex(new_hash),
+                       "revoked_token_ids": ids})
+    session.commit()
+    return ids
 
 
 def create_admin(session: Session, *, username: str, password: str, full_name: str,
@@ -278,8 +527,7 @@ def create_admin(session: Session, *, username: str, password: str, full_name: s
 
     Refuses if the username exists. Creates the organisation if its code is new.
     """
-    if len(password) < 10:
-        raise ValidationError("password", "<hidden>", "at least 10 characters")
+    check_password(password, username=username)
     password_hash = hash_password(password)
     if session.exec(select(User.id).where(User.username == username)).first():
         raise ConflictError(f"username {username!r} is already taken")
@@ -295,8 +543,13 @@ def create_admin(session: Session, *, username: str, password: str, full_name: s
                 password_hash=password_hash, is_superuser=True)
     session.add(user)
     session.flush()
-    session.add(Membership(user_id=user.id, organisation_id=org.id, role=Role.ADMIN.value))  # type: ignore[arg-type]
+    membership = Membership(user_id=user.id, organisation_id=org.id, role=Role.ADMIN.value)  # type: ignore[arg-type]
+    session.add(membership)
+    session.flush()
     audit.record(session, actor="system:cli", action="user.create_admin", entity_type="user",
-                 entity_id=username, organisation_id=org.id, data={"organisation": org.code})
+                 entity_id=username, organisation_id=org.id,
+                 data={"organisation": org.code, "roles": [Role.ADMIN.value],
+                       "membership_ids": [membership.id],
+                       **_user_event_data(user)})
     session.commit()
     return user

@@ -39,8 +39,16 @@ class Settings:
     database_url: str = field(default_factory=default_database_url)
     keys_dir: Path = field(default_factory=lambda: default_data_dir() / "keys")
     public_url: str = "http://127.0.0.1:8000"  # no trailing slash
-    #: How long a user's bearer token is valid (station tokens live until revoked).
+    #: How long a user's bearer token is valid (a station's: set when it is issued, 1-730 d).
     user_token_lifetime: timedelta = timedelta(hours=12)
+    #: Failed logins for one username within ``login_failure_window`` that lock it.
+    login_failure_limit: int = 5
+    #: Failed logins from one client address (any usernames) within the window that lock it:
+    #: higher than the per-user limit, as a whole laboratory may sit behind one address.
+    login_address_failure_limit: int = 50
+    login_failure_window: timedelta = timedelta(minutes=15)
+    #: How long a lock lasts unless an administrator unlocks sooner.
+    login_lockout: timedelta = timedelta(minutes=15)
     #: Run ``alembic upgrade head`` when the app starts (off when an operator migrates by hand).
     migrate_on_start: bool = True
     #: Benches this server runs calibrations on (``LABCTL_BENCHES``; see platform.benches).

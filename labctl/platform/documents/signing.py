@@ -23,6 +23,7 @@ import fcntl
 import hashlib
 import os
 import re
+import stat
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -135,6 +136,11 @@ class LaboratoryKeyStore:
             if lab_code in self._cache:
                 return self._cache[lab_code]
             self.directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+            # An operator's directory made with the usual umask (0755) would let any local
+            # user list the laboratories' keys: the directory holding private keys is 0700.
+            mode = stat.S_IMODE(self.directory.stat().st_mode)
+            if mode & 0o077:
+                self.directory.chmod(mode & 0o700)
             with self._file_lock():
                 if not key_path.exists():
                     self._create(lab_code, lab_name.strip(), key_path, cert_path)

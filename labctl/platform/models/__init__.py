@@ -23,6 +23,7 @@ from labctl.platform.models.certificates import (
 from labctl.platform.models.org import (
     ApiToken,
     Authorisation,
+    LoginThrottle,
     Membership,
     Organisation,
     Station,
@@ -39,7 +40,8 @@ from labctl.platform.models.registry import (
 __all__ = [
     "ApiToken", "AuditEvent", "Authorisation", "Capability",
     "Certificate", "CertificateFlag",
-    "CertificateStandard", "CertificateStatus", "DecisionRule", "Membership", "OrgLevel",
+    "CertificateStandard", "CertificateStatus", "DecisionRule", "LoginThrottle", "Membership",
+    "OrgLevel",
     "Organisation", "ResultPoint", "ResultPosting", "ReviewState", "Role", "Standard",
     "StandardCalibration", "StandardCorrection", "StandardKind", "StandardStatus",
     "StandardStatusChange", "Station", "User",

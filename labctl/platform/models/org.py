@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Literal
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, EmailStr
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from labctl.platform.models.base import OrgLevel, Role, str_field, utc_field
 
 CODE_PATTERN = r"^[A-Z0-9][A-Z0-9_-]{1,31}$"
+#: What a password must be (checked by ``auth.check_password``; said in every refusal).
+PASSWORD_RULES = ("10 to 256 characters, not only whitespace, at least 5 different "
+                  "characters, and not containing the username")
+#: Bounds of a station token's lifetime, in days (a bench re-enrolled at least every 2 years).
+STATION_TOKEN_DAYS = (1, 730)
 
 
 class Organisation(SQLModel, table=True):
@@ -91,8 +97,28 @@ class ApiToken(SQLModel, table=True):
     user_id: int | None = Field(default=None, foreign_key="user_account.id", index=True)
     station_id: int | None = Field(default=None, foreign_key="station.id", index=True)
     created_at: datetime = utc_field(default_now=True)
+    #: Always set when issued; a row without it is refused (it was not made by the platform).
     expires_at: datetime | None = utc_field(nullable=True, default=None)
     revoked_at: datetime | None = utc_field(nullable=True, default=None)
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed logins counted per username and per client address, and the lock they lead to.
+
+    Kept in the database (not in a process), so a lock holds across restarts and between
+    workers. A username is counted whether or not an account has it, so a lock says nothing
+    about which usernames exist.
+    """
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (sa.UniqueConstraint("scope", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    scope: str = str_field(16)  # "username" | "address"
+    key: str = str_field(255)
+    failures: int = 0
+    window_start: datetime = utc_field()
+    last_failure_at: datetime = utc_field()
+    locked_until: datetime | None = utc_field(nullable=True, default=None)
 
 
 # --- API schemas ---------------------------------------------------------------------------
@@ -125,8 +151,11 @@ class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     username: str = PField(pattern=r"^[A-Za-z0-9_.@-]{3,64}$")
     full_name: str = PField(min_length=1, max_length=200)
-    email: str = PField(default="", max_length=200)
-    password: str = PField(min_length=10, max_length=256, description="At least 10 characters")
+    email: EmailStr | Literal[""] = PField(default="", max_length=200,
+                                           description="An e-mail address, or empty")
+    #: Checked in the service (``auth.check_password``) so a refusal never echoes it.
+    password: str = PField(max_length=256, description=PASSWORD_RULES[:1].upper()
+                           + PASSWORD_RULES[1:])
     roles: list[Role] = PField(default_factory=list, description="Roles in the organisation")
 
 
@@ -179,8 +208,20 @@ class TokenPublic(BaseModel):
     expires_at: datetime | None
 
 
-class StationCreate(BaseModel):
+class PasswordChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
+    current_password: str = PField(max_length=256)
+    new_password: str = PField(max_length=256, description=PASSWORD_RULES[:1].upper()
+                               + PASSWORD_RULES[1:])
+
+
+class StationTokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    valid_days: int = PField(default=365, ge=STATION_TOKEN_DAYS[0], le=STATION_TOKEN_DAYS[1],
+                             description="Days until the token expires (1 to 730)")
+
+
+class StationCreate(StationTokenCreate):
     name: str = PField(min_length=1, max_length=100)
 
 
@@ -190,3 +231,4 @@ class StationToken(BaseModel):
     organisation_code: str
     access_token: str
     token_type: str = "bearer"
+    expires_at: datetime

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlmodel import select
 
 from labctl.errors import PermissionDeniedError
 from labctl.platform import audit, auth, organisations
-from labctl.platform.auth import require_user
+from labctl.platform.auth import LoginPolicy, require_user, token_event_data
 from labctl.platform.models.audit import AuditVerification
 from labctl.platform.models.base import Role
 from labctl.platform.models.org import (
@@ -19,9 +19,11 @@ from labctl.platform.models.org import (
     Organisation,
     OrganisationCreate,
     OrganisationPublic,
+    PasswordChange,
     RoleGrant,
     StationCreate,
     StationToken,
+    StationTokenCreate,
     TokenPublic,
     TokenRequest,
     User,
@@ -42,27 +44,88 @@ from labctl.platform.routes.deps import (
 )
 
 router = APIRouter(prefix="/api/v1")
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+
+
+def _policy(settings: SettingsDep) -> LoginPolicy:
+    return LoginPolicy(limit=settings.login_failure_limit,
+                       address_limit=settings.login_address_failure_limit,
+                       window=settings.login_failure_window, lockout=settings.login_lockout)
+
+
+def _address(request: Request) -> str | None:
+    """The client's address as the server sees it (behind a proxy: the proxy's, unless
+    uvicorn is told to trust its forwarded headers)."""
+    return request.client.host if request.client else None
 
 
 @router.post("/auth/token", response_model=TokenPublic, tags=["auth"],
              responses={**R401, **R422})
-def create_token(body: TokenRequest, session: SessionDep, read_session: ReadSessionDep,
-                 settings: SettingsDep) -> TokenPublic:
-    """Exchange a username and password for a bearer token (expires)."""
+def create_token(body: TokenRequest, request: Request, session: SessionDep,
+                 read_session: ReadSessionDep, settings: SettingsDep) -> TokenPublic:
+    """Exchange a username and password for a bearer token (expires).
+
+    After too many failed logins for the username (or from the client's address) within a
+    window, further attempts are refused (401, "locked", with the time it ends) without the
+    password being checked, until the lock ends or an administrator unlocks
+    (`POST /users/{username}/unlock`). Unknown usernames are answered and locked alike."""
     return organisations.login(session, username=body.username, password=body.password,
-                               lifetime=settings.user_token_lifetime, read_session=read_session)
+                               lifetime=settings.user_token_lifetime, read_session=read_session,
+                               address=_address(request), policy=_policy(settings))
 
 
 @router.delete("/auth/token", status_code=204, tags=["auth"], responses={**R401, **R422})
 def revoke_token(principal: PrincipalDep, session: SessionDep,
-                 credentials: Annotated[HTTPAuthorizationCredentials | None,
-                                        Depends(bearer)]) -> Response:
+                 credentials: Credentials) -> Response:
     """Revoke the bearer token this request carries (logout, or a station retiring its key)."""
     assert credentials is not None  # get_principal already refused a missing token
-    auth.revoke_token(session, credentials.credentials)
+    row = auth.revoke_token(session, credentials.credentials)
     audit.record(session, actor=principal.actor, action="auth.revoke", entity_type=principal.kind,
-                 entity_id=principal.name)
+                 entity_id=principal.name, data=token_event_data(row))
     session.commit()
+    return Response(status_code=204)
+
+
+@router.post("/users/me/password", status_code=204, tags=["users"], responses=WRITE)
+def change_password(body: PasswordChange, request: Request, principal: PrincipalDep,
+                    session: SessionDep, read_session: ReadSessionDep, settings: SettingsDep,
+                    credentials: Credentials) -> Response:
+    """Change the caller's password (the current one required). Every other token of the
+    caller is revoked; the one this request carries stays valid."""
+    assert credentials is not None
+    organisations.change_password(session, principal=principal, token=credentials.credentials,
+                                  current_password=body.current_password,
+                                  new_password=body.new_password, read_session=read_session,
+                                  address=_address(request), policy=_policy(settings))
+    return Response(status_code=204)
+
+
+@router.post("/users/{username}/unlock", status_code=204, tags=["users"], responses=WRITE)
+def unlock_user(username: str, principal: PrincipalDep, session: SessionDep) -> Response:
+    """Lift a person's login lock (administrators over every organisation of the person)."""
+    organisations.unlock_user(session, principal=principal, username=username)
+    return Response(status_code=204)
+
+
+@router.post("/users/{username}/deactivate", status_code=204, tags=["users"], responses=WRITE)
+def deactivate_user(username: str, principal: PrincipalDep, session: SessionDep) -> Response:
+    """Deactivate a person: their tokens are revoked at once and they cannot log in."""
+    organisations.set_user_active(session, principal=principal, username=username,
+                                  active=False)
+    return Response(status_code=204)
+
+
+@router.post("/users/{username}/activate", status_code=204, tags=["users"], responses=WRITE)
+def activate_user(username: str, principal: PrincipalDep, session: SessionDep) -> Response:
+    """Reactivate a person (they log in again; old tokens stay revoked)."""
+    organisations.set_user_active(session, principal=principal, username=username, active=True)
+    return Response(status_code=204)
+
+
+@router.delete("/users/{username}/tokens", status_code=204, tags=["users"], responses=WRITE)
+def revoke_user_tokens(username: str, principal: PrincipalDep, session: SessionDep) -> Response:
+    """Revoke every token of a person (administrators over the person)."""
+    organisations.revoke_user_tokens(session, principal=principal, username=username)
     return Response(status_code=204)
 
 
@@ -143,7 +206,9 @@ def create_authorisation(code: str, username: str, body: AuthorisationCreate,
             tags=["users"], responses=AUTHED)
 def read_authorisations(username: str, principal: PrincipalDep,
                         session: ReadSessionDep) -> list[AuthorisationPublic]:
-    """A person's authorisations (the person, or an admin of each organisation)."""
+    """A person's authorisations: for the person, and for administrators, checkers and
+    approvers of the person's organisations (those organisations' entries only). Anyone else
+    gets the same 404 as for a username that does not exist."""
     return organisations.list_authorisations(session, principal=principal, username=username)
 
 
@@ -151,9 +216,27 @@ def read_authorisations(username: str, principal: PrincipalDep,
              tags=["stations"], responses=WRITE)
 def create_station(code: str, body: StationCreate, principal: PrincipalDep,
                    session: SessionDep) -> StationToken:
-    """Register a bench; its bearer token is returned once."""
+    """Register a bench; its bearer token (expiring after `valid_days`) is returned once."""
     return organisations.create_station(session, principal=principal, organisation_code=code,
                                         data=body)
+
+
+@router.post("/stations/{station_id}/tokens", response_model=StationToken, status_code=201,
+             tags=["stations"], responses=WRITE)
+def create_station_token(station_id: int, body: StationTokenCreate, principal: PrincipalDep,
+                         session: SessionDep) -> StationToken:
+    """Another token for a bench (e.g. before the old one expires); returned once."""
+    return organisations.new_station_token(session, principal=principal, station_id=station_id,
+                                           data=body)
+
+
+@router.delete("/stations/{station_id}/tokens", status_code=204, tags=["stations"],
+               responses=WRITE)
+def revoke_station_tokens(station_id: int, principal: PrincipalDep,
+                          session: SessionDep) -> Response:
+    """Revoke every token of a bench (administrators of its organisation, or above)."""
+    organisations.revoke_station_tokens(session, principal=principal, station_id=station_id)
+    return Response(status_code=204)
 
 
 @router.get("/audit/verify", response_model=AuditVerification, tags=["audit"], responses=AUTHED)
