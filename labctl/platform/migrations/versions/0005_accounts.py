@@ -5,8 +5,8 @@ must hold across restarts and between workers, so it lives in the database). Sta
 were issued without an expiry; a token without one is now refused, so those issued before
 this revision are given one year from the upgrade (the longest a new one may have is two).
 
-Revision ID: 0007
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 Create Date: 2026-12-04 15:30:00
 """
 
@@ -18,8 +18,8 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0007"
-down_revision: str | None = "0003"
+revision: str = "0005"
+down_revision: str | None = "0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
