@@ -197,8 +197,8 @@ class Runner:
     def _carry_out(self, record: RunRecord, procedure: Procedure, *,
                    opening: list[tuple[str, SafeState]], resumed_by: str = "") -> RunResult:
         """The run from its checks to its end; the bench is made safe on every way out and
-        the journal always ends in a final status with its reason."""
-        self._stop_requested.clear()
+        the journal always ends in a final status with its reason. A stop asked for at any
+        moment before (even while the bench was being opened) pauses it."""
         ctx: _Context | None = None
         status, reason = "completed", ""
         interrupted: BaseException | None = None
@@ -211,11 +211,11 @@ class Runner:
             ctx = _Context(self, record, procedure, performer=resumed_by or record.operator)
             ctx.check_preconditions()
             started: dict[str, Any] = {"standards": [s.id for s in ctx.standards.values()]}
-            if ctx.done or resumed_by:
+            if resumed_by:
                 started["resumed_by"] = ctx.performer
-            ctx.emit("started" if not ctx.done else "resumed_run",
+            ctx.emit("resumed_run" if resumed_by or ctx.done else "started",
                      f"{procedure.info.id} {procedure.info.version}"
-                     + (f", resumed by {ctx.performer}" if "resumed_by" in started else ""),
+                     + (f", resumed by {ctx.performer}" if resumed_by else ""),
                      data=started)
             self.journal.set_status(record.run_id, "running")
             procedure.setup(ctx)
@@ -258,6 +258,7 @@ class Runner:
             ctx.close_monitor()
         self.journal.set_status(record.run_id, status, reason)
         self._emit(record.run_id, status, reason, data=data)
+        self._stop_requested.clear()  # this runner may carry out another run
         if refused is not None:
             raise _with_unsafe(refused, unsafe, reason=reason)
         if failure is not None:
