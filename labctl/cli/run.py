@@ -241,8 +241,6 @@ def run(
     jr: SqliteJournal | None = None
     with stop_signals() as caught:
         try:
-            destination = Destination(post=post, lab=lab, register_file=register)
-            snapshot = destination.register()
             jr = SqliteJournal(journal or default_journal())
             if resume:
                 record = jr.load_run(resume)
@@ -256,6 +254,9 @@ def run(
                 cls = procedure_class(procedure)
                 proc = cls.from_parameters(parse_params(cls, param or []))
                 total, done = len(proc.test_points()), 0
+            # Parameters first (nothing opened for a bad one), then the register.
+            destination = Destination(post=post, lab=lab, register_file=register)
+            snapshot = destination.register()
             terminals = "REAR" if cls.info.id == "prt-comparison" else None
             with bench_for(bench, sim, seed, sim_noiseless, sim_latency, terminals) as (
                     instruments, clock, _sim), ProgressView(out, total, done) as view:
