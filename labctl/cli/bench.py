@@ -151,7 +151,10 @@ def instruments(
         try:
             bench = stack.enter_context(open_bench(bench_config))
         except (LabctlError, OSError) as exc:
-            console(stderr=True).print(f"labctl instruments: {exc}")
+            err = console(stderr=True)
+            for note in getattr(exc, "__notes__", ()):
+                err.print(f"[bold red]{'!' * 78}\n{note}\n{'!' * 78}[/]", highlight=False)
+            err.print(f"labctl instruments: {exc}")
             raise typer.Exit(1) from None
         # Before anything else: a run killed outright may have left an output live.
         safe = {role: driver.ensure_safe() for role, driver in bench.items()}

@@ -283,7 +283,8 @@ def run(
             flush()
             raise typer.Exit(128 + caught.get("signum", signal.SIGINT)) from None
         except (LabctlError, OSError) as exc:
-            warn_if_unsafe(err, str(exc))
+            for text in (str(exc), *getattr(exc, "__notes__", ())):
+                warn_if_unsafe(err, text)
             status, _ = _journaled(jr, run_id)
             err.print(f"labctl run: {exc}" + (f" (run {run_id}: {status})" if status else ""))
             flush()

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from labctl.drivers.base import InstrumentBase
+from labctl.drivers.base import SAFE_FAULTS, InstrumentBase
 from labctl.drivers.fluke.f1594a import Fluke1594A
 from labctl.drivers.fluke.f5522a import Fluke5522A
 from labctl.drivers.generic.dry_block import DryBlockDB450
@@ -41,6 +41,7 @@ from labctl.drivers.keysight.k34465a import Keysight34465A
 from labctl.drivers.modbus_device import ModbusInstrument
 from labctl.drivers.retry import RetryPolicy
 from labctl.drivers.roles import (
+    UNSAFE_MARK,
     Calibrator,
     Dmm,
     EnvironmentSensor,
@@ -327,7 +328,14 @@ def open_bench(
     with contextlib.ExitStack() as stack:
         drivers: dict[str, InstrumentBase] = {}
         for role, instrument in bench_config.instruments.items():
-            driver = open_instrument(instrument, check_identity=check_identity)
+            try:
+                driver = open_instrument(instrument, check_identity=check_identity)
+            except (*SAFE_FAULTS, OSError) as exc:
+                if MODELS[instrument.model].has_output:  # it may be live, nobody can tell
+                    exc.add_note(f"{UNSAFE_MARK}: switch {role} off by hand now — "
+                                 f"{instrument.resource} could not be reached, so its "
+                                 "output state is unknown")
+                raise
             stack.enter_context(driver)
             expected = ROLES.get(role)
             if expected is not None and not isinstance(driver, expected):

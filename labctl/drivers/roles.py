@@ -31,6 +31,10 @@ class Identity:
     firmware: str
 
 
+#: How every warning starts that an output may have been left live (run reasons, errors).
+UNSAFE_MARK = "BENCH NOT CONFIRMED SAFE"
+
+
 class SafeStatus(StrEnum):
     """What making an instrument safe achieved.
 

@@ -9,8 +9,15 @@
   then the point is measured again — or the run aborts after the hold timeout.
 - **Journal**: each completed point is committed before the next starts; a run stopped at any
   moment resumes from the next point (``resume``), nothing lost, nothing measured twice.
+- **Safety**: every output of the bench is put in its safe state, confirmed by reading it
+  back (``Instrument.ensure_safe``: bounded retry with reconnect), when a run or a resume
+  opens the bench — before any check or wait — and on every way out: refusal, fault, stop,
+  interrupt, defect, end. An output that cannot be confirmed off refuses or pauses the run
+  with a reason starting ``BENCH NOT CONFIRMED SAFE: switch … off by hand``, stored in the
+  journal; the final event records each instrument's safe state.
 - **Faults** beyond the drivers' bounded retries leave the point unmeasured, the bench safe and
-  the run paused with the reason; Ctrl-C does the same.
+  the run paused with the reason; Ctrl-C (and, from ``labctl run``, SIGTERM/SIGHUP) does the
+  same, at any moment including the room's settle.
 - **Events** (started, point_started, point_done, point_invalidated, hold, resume, paused,
   aborted, completed) go to the journal and to listeners (CLI progress, API streams).
 """
@@ -25,7 +32,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from labctl.drivers.roles import SafeState, SafeStatus
+from labctl.drivers.roles import UNSAFE_MARK, SafeState, SafeStatus
 from labctl.errors import (
     InstrumentCommunicationError,
     InstrumentError,
@@ -242,7 +249,7 @@ class Runner:
             log.exception("run %s failed", record.run_id)
         finally:
             unsafe = self._safe_end(ctx)
-        if unsafe and "BENCH NOT" not in reason:
+        if unsafe and UNSAFE_MARK not in reason:
             reason = f"{reason}; {unsafe_words(unsafe)}" if reason else unsafe_words(unsafe)
             data["unsafe"] = {role: dataclasses.asdict(o) for role, o in unsafe}
         elif opening:
@@ -288,10 +295,6 @@ class Runner:
                 listener(event)
             except Exception:  # a broken display must never stop a calibration
                 log.exception("run event listener failed")
-
-
-#: How a run's stored reason starts its warning when an output may still be live.
-UNSAFE_MARK = "BENCH NOT CONFIRMED SAFE"
 
 
 def unsafe_words(unsafe: Sequence[tuple[str, SafeState]]) -> str:

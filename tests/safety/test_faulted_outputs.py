@@ -124,3 +124,25 @@ def test_labctl_run_shows_an_output_that_will_not_switch_off(tmp_path: Path):
     assert "read back: the output is still on" in done.stderr
     run_id, status, reason = journal_run(tmp_path / "journal.sqlite")
     assert status == "refused" and UNSAFE_MARK in reason and run_id in done.stderr
+
+
+@pytest.mark.timeout(120)
+def test_a_calibrator_hung_when_the_bench_opens_is_reported_as_possibly_live(tmp_path: Path):
+    """It cannot even be identified, so nothing may be sent to it: the technician is told
+    its output state is unknown, by ``labctl run`` and by ``labctl instruments``."""
+    from tests.safety._bench import LABCTL, config_for
+
+    with SimulatedBench(seed=SEED) as sim:
+        scpi(sim, "calibrator", "OUT 100 V;OPER")
+        sim.instruments["calibrator"].faults.no_reply = True
+        run = subprocess.run(labctl_run_args(sim, tmp_path), capture_output=True, text=True,
+                             timeout=90)
+        inst = subprocess.run([*LABCTL, "instruments", "--config",
+                               str(config_for(sim, tmp_path / "i.toml"))],
+                              capture_output=True, text=True, timeout=90)
+        sim.instruments["calibrator"].faults.clear()
+    for done in (run, inst):
+        assert done.returncode in (1, 2), done.stderr
+        assert "!" * 40 in done.stderr
+        assert f"{UNSAFE_MARK}: switch calibrator off by hand now" in done.stderr
+        assert "output state is unknown" in done.stderr
