@@ -172,3 +172,27 @@ def test_nplc_is_checked_up_front_with_what_is_allowed(station, value, allowed):
     assert resp.status_code == 422, resp.text
     body = resp.text
     assert "nplc" in body and allowed in body
+
+
+@pytest.mark.timeout(90)
+def test_an_output_that_will_not_switch_off_is_shown_in_the_run_status(station):
+    api, sim, _ = station
+    from tests.safety._bench import scpi
+
+    cal = sim.instruments["calibrator"]
+    scpi(sim, "calibrator", "OUT 100 V;OPER")
+    cal.faults.stuck_output = True
+    try:
+        started = _start(api, sim)
+        assert started.status_code == 202, started.text
+        run_id = started.json()["run_id"]
+        got = _until(api, run_id, {"refused", "paused", "failed", "completed"})
+        deadline = time.monotonic() + 30
+        while api.call("GET", "/benches", who="alice")[0]["busy_with"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        cal.faults.clear()
+        scpi(sim, "calibrator", "STBY")
+    assert got["status"] == "refused" and got["bench_safe"] is False
+    assert got["reason"].startswith("BENCH NOT CONFIRMED SAFE: switch calibrator off by hand")
