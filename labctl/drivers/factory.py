@@ -12,7 +12,7 @@ A bench configuration names, per role, the model, the resource and the timeout::
     [instruments.dmm]
     model = "34465A"
     resource = "TCPIP0::127.0.0.1::40321::SOCKET"
-    timeout = 2.0            # s, optional
+    timeout = 2.0            # s, optional (≤ 10 s for an instrument with an output)
 
     [retry]                  # optional, for every instrument
     attempts = 3
@@ -149,6 +149,11 @@ def resolve_model(name: str) -> str:
     raise ValidationError("model", name, allowed)
 
 
+#: Longest reply timeout, s, for an instrument with an output (calibrator, dry block): making
+#: it safe takes at most about 2 × SAFE_ATTEMPTS such waits when it hangs.
+OUTPUT_TIMEOUT_MAX = 10.0
+
+
 @dataclass(frozen=True)
 class InstrumentConfig:
     """How to reach one instrument: ``model`` (a key of :data:`MODELS`), ``resource``,
@@ -172,6 +177,11 @@ class InstrumentConfig:
             0 < self.timeout <= 3600
         ):
             raise ValidationError("timeout", self.timeout, "seconds, 0 < timeout ≤ 3600")
+        if MODELS[self.model].has_output and self.timeout > OUTPUT_TIMEOUT_MAX:
+            # Its replies are immediate; a long timeout would only hold its safe state.
+            raise ValidationError(f"timeout of {self.model}", self.timeout,
+                                  f"seconds, 0 < timeout ≤ {OUTPUT_TIMEOUT_MAX:g} for an "
+                                  "instrument with an output (its safe state must not wait)")
         if not isinstance(self.retry, RetryPolicy):
             raise ValidationError("retry", self.retry, "a RetryPolicy")
 

@@ -146,3 +146,13 @@ def test_a_calibrator_hung_when_the_bench_opens_is_reported_as_possibly_live(tmp
         assert "!" * 40 in done.stderr
         assert f"{UNSAFE_MARK}: switch calibrator off by hand now" in done.stderr
         assert "output state is unknown" in done.stderr
+
+
+def test_an_output_instruments_timeout_is_bounded_in_the_bench_configuration():
+    from labctl.drivers.factory import InstrumentConfig
+    from labctl.errors import ValidationError
+
+    with pytest.raises(ValidationError) as info:
+        InstrumentConfig("5522A", "TCPIP0::127.0.0.1::5025::SOCKET", timeout=600.0)
+    assert "timeout" in info.value.field and "≤ 10" in str(info.value)
+    InstrumentConfig("34465A", "TCPIP0::127.0.0.1::5025::SOCKET", timeout=600.0)  # a DMM may
