@@ -149,6 +149,9 @@ def resolve_model(name: str) -> str:
     raise ValidationError("model", name, allowed)
 
 
+#: What opening an instrument may fail with when it is unreachable or hung.
+OPEN_FAULTS: tuple[type[Exception], ...] = (*SAFE_FAULTS, OSError)
+
 #: Longest reply timeout, s, for an instrument with an output (calibrator, dry block): making
 #: it safe takes at most about 2 × SAFE_ATTEMPTS such waits when it hangs.
 OUTPUT_TIMEOUT_MAX = 10.0
@@ -340,7 +343,7 @@ def open_bench(
         for role, instrument in bench_config.instruments.items():
             try:
                 driver = open_instrument(instrument, check_identity=check_identity)
-            except (*SAFE_FAULTS, OSError) as exc:
+            except OPEN_FAULTS as exc:
                 if MODELS[instrument.model].has_output:  # it may be live, nobody can tell
                     exc.add_note(f"{UNSAFE_MARK}: switch {role} off by hand now — "
                                  f"{instrument.resource} could not be reached, so its "
