@@ -39,18 +39,24 @@ class Terminated(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def stop_signals() -> Iterator[dict[str, int]]:
+def stop_signals() -> Iterator[dict[str, Any]]:
     """While a run is carried out: SIGTERM and SIGHUP stop it as Ctrl-C does, and a second
     signal (of any of the three) is ignored, so nothing interrupts making the bench safe.
 
-    Yields a dict that receives ``signum`` of the first signal."""
-    caught: dict[str, int] = {}
+    Yields a dict that receives ``signum`` of the first signal; put the runner in it as
+    ``runner``: a signal that comes while it makes outputs safe is not raised there (that
+    would cut the safe path short) but asks the run to stop at its next safe moment."""
+    caught: dict[str, Any] = {}
 
     def handler(signum: int, frame: object) -> None:
         del frame
-        if caught:
+        if "signum" in caught:
             return  # already stopping: let the safe state finish
         caught["signum"] = signum
+        runner = caught.get("runner")
+        if runner is not None and runner.in_safe_path:
+            runner.request_stop()
+            return
         if signum == signal.SIGINT:
             raise KeyboardInterrupt
         raise Terminated(signum)
@@ -264,6 +270,7 @@ def run(
                                 clock=clock, background_sampling=not sim,
                                 sample_interval=10.0 if sim else 5.0,
                                 listeners=[view], sample_listeners=[view.room])
+                caught["runner"] = runner
                 if resume:
                     result = runner.resume(resume, PROCEDURES, resumed_by=operator)
                 else:
@@ -289,6 +296,9 @@ def run(
             err.print(f"labctl run: {exc}" + (f" (run {run_id}: {status})" if status else ""))
             flush()
             raise typer.Exit(2) from None
+    if "signum" in caught:  # deferred while outputs were made safe: the run stopped there
+        err.print(f"{signal.Signals(caught['signum']).name} received while the bench was "
+                  f"being made safe: run {result.run_id} ended {result.status}")
     try:
         _report(out, err, result, destination, json_out, customer_name, customer_code,
                 location)

@@ -122,6 +122,9 @@ class Runner:
         self.sample_listeners = list(sample_listeners)
         self._stop_requested = threading.Event()
         self.safe_state: dict[str, str] = {}
+        #: True while outputs are being made safe: a caller that turns signals into
+        #: exceptions (``labctl run``) defers them then, so nothing interrupts that path.
+        self.in_safe_path = False
 
     # -- public --------------------------------------------------------------------------
 
@@ -184,6 +187,14 @@ class Runner:
         outcome is kept in :attr:`safe_state` (role → status) for the run's record."""
         unsafe: list[tuple[str, SafeState]] = []
         self.safe_state = {}
+        outer, self.in_safe_path = self.in_safe_path, True
+        try:
+            self._make_each_safe(unsafe)
+        finally:
+            self.in_safe_path = outer
+        return unsafe
+
+    def _make_each_safe(self, unsafe: list[tuple[str, SafeState]]) -> None:
         for role, inst in self.instruments.items():
             ensure = getattr(inst, "ensure_safe", None)
             if ensure is None:
@@ -197,7 +208,6 @@ class Runner:
             self.safe_state[role] = outcome.status.value
             if not outcome.safe:
                 unsafe.append((role, outcome))
-        return unsafe
 
     # -- the run -------------------------------------------------------------------------
 
@@ -281,9 +291,13 @@ class Runner:
 
     def _safe_end(self, ctx: _Context | None) -> list[tuple[str, SafeState]]:
         """The procedure's own teardown, then every output of the bench confirmed safe."""
-        if ctx is not None:
-            ctx.safe_teardown()
-        return self.make_bench_safe()
+        outer, self.in_safe_path = self.in_safe_path, True
+        try:
+            if ctx is not None:
+                ctx.safe_teardown()
+            return self.make_bench_safe()
+        finally:
+            self.in_safe_path = outer
 
     def _emit(self, run_id: str, kind: str, message: str = "", *,
               point_key: str | None = None, data: dict[str, Any] | None = None) -> None:
