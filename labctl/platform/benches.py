@@ -257,7 +257,8 @@ class RunManager:
         except Exception as exc:  # refused, or a fault outside the runner: on record
             if not isinstance(exc, LabctlError) or not getattr(exc, "rule", None):
                 log.exception("run %s on %s failed", holder.run_id, holder.bench)
-            holder.error = str(exc)
+            # Notes carry what a person must know (an output that may be live): kept.
+            holder.error = "; ".join([str(exc), *getattr(exc, "__notes__", ())])
             journal = self.journal(holder.bench)
             try:
                 status, _ = journal.status(holder.run_id)
@@ -267,8 +268,8 @@ class RunManager:
                 from datetime import UTC, datetime
 
                 journal.record_event(holder.run_id, RunEvent("failed", datetime.now(UTC),
-                                                             str(exc)))
-                journal.set_status(holder.run_id, "failed", str(exc))
+                                                             holder.error))
+                journal.set_status(holder.run_id, "failed", holder.error)
 
 
 class _RunnerOnBench:

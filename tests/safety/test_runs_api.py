@@ -196,3 +196,20 @@ def test_an_output_that_will_not_switch_off_is_shown_in_the_run_status(station):
         scpi(sim, "calibrator", "STBY")
     assert got["status"] == "refused" and got["bench_safe"] is False
     assert got["reason"].startswith("BENCH NOT CONFIRMED SAFE: switch calibrator off by hand")
+
+
+@pytest.mark.timeout(90)
+def test_a_calibrator_hung_when_the_run_opens_the_bench_is_shown_as_possibly_live(station):
+    api, sim, _ = station
+    cal = sim.instruments["calibrator"]
+    cal.faults.no_reply = True
+    try:
+        started = _start(api, sim)
+        assert started.status_code == 202, started.text
+        run_id = started.json()["run_id"]
+        got = _until(api, run_id, {"refused", "paused", "failed", "completed"})
+    finally:
+        cal.faults.clear()
+    assert got["status"] == "failed" and got["bench_safe"] is False, got
+    assert "switch calibrator off by hand now" in got["reason"]
+    assert "output state is unknown" in got["reason"]
