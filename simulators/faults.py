@@ -30,6 +30,10 @@ class Faults:
     - ``out_of_range``: readings outside the physical range, as a broken sensor reports
       (DMM: overload ``+9.9E+37``; readout: −300 °C; THP-1: −999.9 °C, −99.9 %, 0 hPa;
       DB-450 process value: 999.9 °C).
+    - ``stuck_output``: the output cannot be switched off (a welded output relay, a heater
+      controller that ignores the command): the calibrator accepts ``STBY`` but stays in
+      operate, the DB-450 accepts control = 0 but keeps controlling. Only a read-back of the
+      output state shows it.
     """
 
     latency: float = 0.0
@@ -38,6 +42,7 @@ class Faults:
     garble: bool = False
     modbus_exception: int | None = None
     out_of_range: bool = False
+    stuck_output: bool = False
 
     def __setattr__(self, name: str, value: object) -> None:
         if name == "latency" and not (
@@ -49,7 +54,8 @@ class Faults:
                 f"faults.modbus_exception={value!r} is not allowed: expected None or one of "
                 f"{sorted(MODBUS_EXCEPTION_CODES)}"
             )
-        if name in {"no_reply", "drop_connection", "garble", "out_of_range"} and not isinstance(
+        if name in {"no_reply", "drop_connection", "garble", "out_of_range",
+                    "stuck_output"} and not isinstance(
             value, bool
         ):
             raise ValueError(f"faults.{name}={value!r} is not allowed: expected True or False")

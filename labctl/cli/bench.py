@@ -128,7 +128,8 @@ def instruments(
         "Start the simulated bench in-process and use it."))] = False,
     seed: Annotated[int, typer.Option(help="Seed of the simulated bench (with --sim).")] = 0,
 ) -> None:
-    """Connect to a bench, identify every instrument and print a live reading of each."""
+    """Connect to a bench, put every output in its safe state (confirmed by read-back), then
+    identify every instrument and print a live reading of each."""
     from labctl.drivers.factory import BenchConfig, open_bench
 
     out = console()
@@ -142,24 +143,45 @@ def instruments(
             assert config is not None
             bench_config = BenchConfig.load(config)
         table = Table(title="Instruments")
-        for col in ("role", "model", "serial", "firmware", "resource", "live reading"):
-            table.add_column(col, no_wrap=col != "live reading", overflow="fold")
+        for col in ("role", "model", "serial", "firmware", "resource", "safe state",
+                    "live reading"):
+            table.add_column(col, no_wrap=col not in ("live reading", "safe state"),
+                             overflow="fold")
         failed = False
         try:
             bench = stack.enter_context(open_bench(bench_config))
         except (LabctlError, OSError) as exc:
-            console(stderr=True).print(f"labctl instruments: {exc}")
+            err = console(stderr=True)
+            for note in getattr(exc, "__notes__", ()):
+                err.print(f"[bold red]{'!' * 78}\n{note}\n{'!' * 78}[/]", highlight=False)
+            err.print(f"labctl instruments: {exc}")
             raise typer.Exit(1) from None
+        # Before anything else: a run killed outright may have left an output live.
+        safe = {role: driver.ensure_safe() for role, driver in bench.items()}
+        unsafe = [(role, state) for role, state in safe.items() if not state.safe]
         for role, driver in bench.items():
+            state = safe[role]
+            shown = {"confirmed": "off (read back)", "no_output": "-"}.get(
+                state.status.value, f"NOT CONFIRMED: {state.detail}")
+            if not state.safe:
+                failed = True
+                table.add_row(role, "?", "?", "?", driver.resource, shown, "not read")
+                continue
             try:
                 ident = driver.identify()
                 reading = _live_reading(role, driver)
                 table.add_row(role, f"{ident.vendor} {ident.model}", ident.serial,
-                              ident.firmware, driver.resource, reading)
+                              ident.firmware, driver.resource, shown, reading)
             except LabctlError as exc:
                 failed = True
-                table.add_row(role, "?", "?", "?", driver.resource, f"ERROR: {exc}")
+                table.add_row(role, "?", "?", "?", driver.resource, shown, f"ERROR: {exc}")
         out.print(table)
+        if unsafe:
+            from labctl.procedures.runner import unsafe_words
+
+            line = "!" * 78
+            console(stderr=True).print(f"[bold red]{line}\n{unsafe_words(unsafe)}\n{line}[/]",
+                                       highlight=False)
         flush()
     if failed:
         raise typer.Exit(1)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import signal
 import typing
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -25,6 +27,58 @@ if typing.TYPE_CHECKING:  # the engine and procedures load only when a run start
     from labctl.procedures.results import RunEvent, RunResult
 
 PROCEDURE_IDS = ("dmm-dcv-direct", "prt-comparison")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP: handled as Ctrl-C is (bench safe, run paused), with the reason."""
+
+    def __init__(self, signum: int) -> None:
+        self.signum = signum
+        self.reason = f"stopped by {signal.Signals(signum).name} (process terminated)"
+        super().__init__(self.reason)
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[dict[str, Any]]:
+    """While a run is carried out: SIGTERM and SIGHUP stop it as Ctrl-C does, and a second
+    signal (of any of the three) is ignored, so nothing interrupts making the bench safe.
+
+    Yields a dict that receives ``signum`` of the first signal; put the runner in it as
+    ``runner``: a signal that comes while it makes outputs safe is not raised there (that
+    would cut the safe path short) but asks the run to stop at its next safe moment."""
+    caught: dict[str, Any] = {}
+
+    def handler(signum: int, frame: object) -> None:
+        del frame
+        if "signum" in caught:
+            return  # already stopping: let the safe state finish
+        caught["signum"] = signum
+        runner = caught.get("runner")
+        if runner is not None and runner.in_safe_path:
+            runner.request_stop()
+            return
+        if signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        raise Terminated(signum)
+
+    wanted = [signal.SIGINT, signal.SIGTERM]
+    if hasattr(signal, "SIGHUP"):
+        wanted.append(signal.SIGHUP)
+    previous = {sig: signal.signal(sig, handler) for sig in wanted}
+    try:
+        yield caught
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def warn_if_unsafe(err: Console, reason: str) -> None:
+    """A reason saying an output may be live, shown so that nobody can miss it."""
+    from labctl.procedures.runner import bench_unsafe
+
+    if bench_unsafe(reason):
+        line = "!" * 78
+        err.print(f"[bold red]{line}\n{reason}\n{line}[/]", highlight=False)
 
 
 def default_journal() -> Path:
@@ -151,7 +205,9 @@ def bench_for(bench: Path | None, sim: bool, seed: int, noiseless: bool, latency
 def run(
     procedure: Annotated[str | None, typer.Argument(
         help="Procedure id: " + ", ".join(PROCEDURE_IDS))] = None,
-    operator: Annotated[str, typer.Option(help="Who performs the calibration.")] = "",
+    operator: Annotated[str, typer.Option(help=(
+        "Who performs the calibration (with --resume: who carries the rest out; "
+        "recorded, and checked as the original operator is)."))] = "",
     checker: Annotated[str, typer.Option(help="The second person who checks it.")] = "",
     dut_serial: Annotated[str, typer.Option(help="Serial number of the item.")] = "",
     dut_manufacturer: Annotated[str, typer.Option()] = "",
@@ -187,46 +243,78 @@ def run(
     from labctl.procedures.runner import Runner
 
     out, err = console(), console(stderr=True)
-    try:
-        destination = Destination(post=post, lab=lab, register_file=register)
-        snapshot = destination.register()
-        jr = SqliteJournal(journal or default_journal())
-        if resume:
-            record = jr.load_run(resume)
-            cls = procedure_class(record.procedure_id)
-            proc: Procedure | None = None
-            total, done = len(cls.from_parameters(record.parameters).test_points()), len(
-                record.points)
-        else:
-            if procedure is None:
-                raise ValidationError("procedure", None, "one of " + ", ".join(PROCEDURES))
-            cls = procedure_class(procedure)
-            proc = cls.from_parameters(parse_params(cls, param or []))
-            total, done = len(proc.test_points()), 0
-        terminals = "REAR" if cls.info.id == "prt-comparison" else None
-        with bench_for(bench, sim, seed, sim_noiseless, sim_latency, terminals) as (
-                instruments, clock, _sim), ProgressView(out, total, done) as view:
-            runner = Runner(instruments=instruments, register=snapshot, journal=jr, clock=clock,
-                            background_sampling=not sim, sample_interval=10.0 if sim else 5.0,
-                            listeners=[view], sample_listeners=[view.room])
+    run_id = resume or uuid.uuid4().hex
+    jr: SqliteJournal | None = None
+    with stop_signals() as caught:
+        try:
+            jr = SqliteJournal(journal or default_journal())
             if resume:
-                result = runner.resume(resume, PROCEDURES)
+                record = jr.load_run(resume)
+                cls = procedure_class(record.procedure_id)
+                proc: Procedure | None = None
+                total, done = len(cls.from_parameters(record.parameters).test_points()), len(
+                    record.points)
             else:
-                assert proc is not None
-                dut = {"manufacturer": dut_manufacturer, "model": dut_model,
-                       "serial_number": dut_serial, "identifier": dut_id}
-                result = runner.run(proc, dut=dut, operator=operator, checker=checker)
-    except KeyboardInterrupt:
-        err.print("interrupted: the bench is safe; continue with labctl run --resume <run id>")
-        raise typer.Exit(130) from None
-    except (LabctlError, OSError) as exc:
-        err.print(f"labctl run: {exc}")
-        raise typer.Exit(2) from None
+                if procedure is None:
+                    raise ValidationError("procedure", None, "one of " + ", ".join(PROCEDURES))
+                cls = procedure_class(procedure)
+                proc = cls.from_parameters(parse_params(cls, param or []))
+                total, done = len(proc.test_points()), 0
+            # Parameters first (nothing opened for a bad one), then the register.
+            destination = Destination(post=post, lab=lab, register_file=register)
+            snapshot = destination.register()
+            terminals = "REAR" if cls.info.id == "prt-comparison" else None
+            with bench_for(bench, sim, seed, sim_noiseless, sim_latency, terminals) as (
+                    instruments, clock, _sim), ProgressView(out, total, done) as view:
+                runner = Runner(instruments=instruments, register=snapshot, journal=jr,
+                                clock=clock, background_sampling=not sim,
+                                sample_interval=10.0 if sim else 5.0,
+                                listeners=[view], sample_listeners=[view.room])
+                caught["runner"] = runner
+                if resume:
+                    result = runner.resume(resume, PROCEDURES, resumed_by=operator)
+                else:
+                    assert proc is not None
+                    dut = {"manufacturer": dut_manufacturer, "model": dut_model,
+                           "serial_number": dut_serial, "identifier": dut_id}
+                    result = runner.run(proc, dut=dut, operator=operator, checker=checker,
+                                        run_id=run_id)
+        except KeyboardInterrupt as exc:
+            status, reason = _journaled(jr, run_id)
+            how = getattr(exc, "reason", "") or "interrupted (Ctrl-C)"
+            warn_if_unsafe(err, reason)
+            err.print(f"{how}: run {run_id} is {status or 'not started'}"
+                      + (f" ({reason})" if reason else ""))
+            if status:
+                err.print(f"continue with: labctl run --resume {run_id}")
+            flush()
+            raise typer.Exit(128 + caught.get("signum", signal.SIGINT)) from None
+        except (LabctlError, OSError) as exc:
+            for text in (str(exc), *getattr(exc, "__notes__", ())):
+                warn_if_unsafe(err, text)
+            status, _ = _journaled(jr, run_id)
+            err.print(f"labctl run: {exc}" + (f" (run {run_id}: {status})" if status else ""))
+            flush()
+            raise typer.Exit(2) from None
+    if "signum" in caught:  # deferred while outputs were made safe: the run stopped there
+        err.print(f"{signal.Signals(caught['signum']).name} received while the bench was "
+                  f"being made safe: run {result.run_id} ended {result.status}")
     try:
         _report(out, err, result, destination, json_out, customer_name, customer_code,
                 location)
     finally:
         destination.close()
+
+
+def _journaled(jr: Any, run_id: str) -> tuple[str, str]:
+    """(status, reason) of the run in the journal; empty when it is not there."""
+    if jr is None:
+        return "", ""
+    try:
+        status, reason = jr.status(run_id)
+    except LabctlError:
+        return "", ""
+    return str(status), str(reason)
 
 
 def _report(out: Any, err: Any, result: RunResult, destination: Destination,
@@ -235,6 +323,7 @@ def _report(out: Any, err: Any, result: RunResult, destination: Destination,
     out.print(results_table(result))
     if result.analysis:
         out.print_json(json.dumps(result.analysis.get("coefficients", {})))
+    warn_if_unsafe(err, result.reason)
     out.print(f"run {result.run_id}: {result.status}"
               + (f" ({result.reason})" if result.reason else ""))
     if json_out is not None:

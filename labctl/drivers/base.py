@@ -16,9 +16,12 @@ from types import TracebackType
 from typing import Any, ClassVar, Concatenate, ParamSpec, Protocol, Self, TypeVar
 
 from labctl.drivers.retry import RETRYABLE, RetryPolicy, retry_after
-from labctl.drivers.roles import Identity
+from labctl.drivers.roles import Identity, SafeState, SafeStatus
+from labctl.errors import InstrumentError
 
 _log = logging.getLogger(__name__)
+#: What may go wrong while making an instrument safe; each is reported, none escapes.
+SAFE_FAULTS: tuple[type[Exception], ...] = (*RETRYABLE, InstrumentError)
 T = TypeVar("T")
 P = ParamSpec("P")
 
@@ -40,6 +43,14 @@ class InstrumentBase:
     #: What the instrument reports as its maker and model (checked by the factory).
     vendor: ClassVar[str] = ""
     model: ClassVar[str] = ""
+    #: Whether the instrument has an output (voltage, heater) its safe state switches off;
+    #: such a model overrides :meth:`make_safe` and :meth:`output_off`.
+    has_output: ClassVar[bool] = False
+    #: Attempts at making safe (the safe command, then a read-back), 1 … 5; a reconnect and
+    #: ``SAFE_PAUSE`` s between attempts. Each exchange is bounded by the link's timeout, so
+    #: a hung instrument holds :meth:`ensure_safe` for about attempts × 2 × timeout at most.
+    SAFE_ATTEMPTS: ClassVar[int] = 2
+    SAFE_PAUSE: ClassVar[float] = 0.2
 
     def __init__(self, transport: Any, *, retry: RetryPolicy | None = None) -> None:
         self._transport: Any = transport
@@ -107,6 +118,48 @@ class InstrumentBase:
 
     def make_safe(self) -> None:
         """Put the instrument into its safe state. Instruments without outputs do nothing."""
+
+    def output_off(self) -> bool:
+        """Read back, in one exchange without retry, whether the output is off (models with
+        an output override this)."""
+        return True
+
+    def ensure_safe(self) -> SafeState:
+        """Make safe and confirm it by reading the output state back.
+
+        Up to ``SAFE_ATTEMPTS`` attempts, reconnecting between them (a dropped link may come
+        back). A failed safe command is still followed by the read-back: the command may have
+        been executed with only its error check lost. Never raises for an instrument fault:
+        an unconfirmed outcome says why, for a person to act on."""
+        if not self.has_output:
+            return SafeState(self.resource, SafeStatus.NO_OUTPUT, "no output")
+        last = ""
+        with self._lock:
+            for attempt in range(1, self.SAFE_ATTEMPTS + 1):
+                if attempt > 1:
+                    time.sleep(self.SAFE_PAUSE)
+                    try:
+                        self._transport.reconnect()
+                    except SAFE_FAULTS as exc:
+                        last = f"reconnecting failed: {exc}"
+                        continue
+                problems: list[str] = []
+                try:
+                    self.make_safe()
+                except SAFE_FAULTS as exc:
+                    problems.append(f"the safe-state command failed: {exc}")
+                try:
+                    if self.output_off():
+                        note = "" if attempt == 1 else f" (attempt {attempt})"
+                        return SafeState(self.resource, SafeStatus.CONFIRMED,
+                                         f"output off, confirmed by read-back{note}")
+                    problems.append("read back: the output is still on")
+                except SAFE_FAULTS as exc:
+                    problems.append(f"reading the output state back failed: {exc}")
+                last = "; ".join(problems)
+        _log.error("%s: safe state not confirmed after %d attempts: %s", self.resource,
+                   self.SAFE_ATTEMPTS, last)
+        return SafeState(self.resource, SafeStatus.UNCONFIRMED, last)
 
     def close(self) -> None:
         """Make safe, then release the link. Safe to call twice; the link is released even

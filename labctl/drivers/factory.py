@@ -12,7 +12,7 @@ A bench configuration names, per role, the model, the resource and the timeout::
     [instruments.dmm]
     model = "34465A"
     resource = "TCPIP0::127.0.0.1::40321::SOCKET"
-    timeout = 2.0            # s, optional
+    timeout = 2.0            # s, optional (≤ 10 s for an instrument with an output)
 
     [retry]                  # optional, for every instrument
     attempts = 3
@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any, cast
 from urllib.parse import parse_qs, urlsplit
 
-from labctl.drivers.base import InstrumentBase
+from labctl.drivers.base import SAFE_FAULTS, InstrumentBase
 from labctl.drivers.fluke.f1594a import Fluke1594A
 from labctl.drivers.fluke.f5522a import Fluke5522A
 from labctl.drivers.generic.dry_block import DryBlockDB450
@@ -41,6 +41,7 @@ from labctl.drivers.keysight.k34465a import Keysight34465A
 from labctl.drivers.modbus_device import ModbusInstrument
 from labctl.drivers.retry import RetryPolicy
 from labctl.drivers.roles import (
+    UNSAFE_MARK,
     Calibrator,
     Dmm,
     EnvironmentSensor,
@@ -148,6 +149,14 @@ def resolve_model(name: str) -> str:
     raise ValidationError("model", name, allowed)
 
 
+#: What opening an instrument may fail with when it is unreachable or hung.
+OPEN_FAULTS: tuple[type[Exception], ...] = (*SAFE_FAULTS, OSError)
+
+#: Longest reply timeout, s, for an instrument with an output (calibrator, dry block): making
+#: it safe takes at most about 2 × SAFE_ATTEMPTS such waits when it hangs.
+OUTPUT_TIMEOUT_MAX = 10.0
+
+
 @dataclass(frozen=True)
 class InstrumentConfig:
     """How to reach one instrument: ``model`` (a key of :data:`MODELS`), ``resource``,
@@ -171,6 +180,11 @@ class InstrumentConfig:
             0 < self.timeout <= 3600
         ):
             raise ValidationError("timeout", self.timeout, "seconds, 0 < timeout ≤ 3600")
+        if MODELS[self.model].has_output and self.timeout > OUTPUT_TIMEOUT_MAX:
+            # Its replies are immediate; a long timeout would only hold its safe state.
+            raise ValidationError(f"timeout of {self.model}", self.timeout,
+                                  f"seconds, 0 < timeout ≤ {OUTPUT_TIMEOUT_MAX:g} for an "
+                                  "instrument with an output (its safe state must not wait)")
         if not isinstance(self.retry, RetryPolicy):
             raise ValidationError("retry", self.retry, "a RetryPolicy")
 
@@ -327,7 +341,14 @@ def open_bench(
     with contextlib.ExitStack() as stack:
         drivers: dict[str, InstrumentBase] = {}
         for role, instrument in bench_config.instruments.items():
-            driver = open_instrument(instrument, check_identity=check_identity)
+            try:
+                driver = open_instrument(instrument, check_identity=check_identity)
+            except OPEN_FAULTS as exc:
+                if MODELS[instrument.model].has_output:  # it may be live, nobody can tell
+                    exc.add_note(f"{UNSAFE_MARK}: switch {role} off by hand now — "
+                                 f"{instrument.resource} could not be reached, so its "
+                                 "output state is unknown")
+                raise
             stack.enter_context(driver)
             expected = ROLES.get(role)
             if expected is not None and not isinstance(driver, expected):

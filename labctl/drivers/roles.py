@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 from types import TracebackType
 from typing import Protocol, Self, runtime_checkable
 
@@ -28,6 +29,39 @@ class Identity:
     model: str
     serial: str
     firmware: str
+
+
+#: How every warning starts that an output may have been left live (run reasons, errors).
+UNSAFE_MARK = "BENCH NOT CONFIRMED SAFE"
+
+
+class SafeStatus(StrEnum):
+    """What making an instrument safe achieved.
+
+    ``confirmed``: its output was read back off (standby / heater off); ``no_output``: it has
+    no output to switch off; ``unconfirmed``: it could not be read back off (hung, link down,
+    or still live) — a person must switch it off by hand."""
+
+    CONFIRMED = "confirmed"
+    NO_OUTPUT = "no_output"
+    UNCONFIRMED = "unconfirmed"
+
+
+@dataclass(frozen=True)
+class SafeState:
+    """The outcome of :meth:`Instrument.ensure_safe` for one instrument.
+
+    ``detail`` says in words what was done or what failed (the last error when unconfirmed).
+    """
+
+    resource: str
+    status: SafeStatus
+    detail: str
+
+    @property
+    def safe(self) -> bool:
+        """Whether nothing is known to be left live on this instrument."""
+        return self.status is not SafeStatus.UNCONFIRMED
 
 
 @dataclass(frozen=True)
@@ -64,6 +98,11 @@ class Instrument(Protocol):
 
     def make_safe(self) -> None:
         """Put the instrument into its safe state (outputs off, heater off)."""
+        ...
+
+    def ensure_safe(self) -> SafeState:
+        """Make safe and confirm it by reading the output state back, with a bounded retry
+        (reconnecting between attempts). Never raises for a link fault: the outcome says."""
         ...
 
     def close(self) -> None:

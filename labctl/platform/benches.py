@@ -89,6 +89,11 @@ class _Active:
     thread: threading.Thread
     runner: Any = None
     error: str = ""
+    stop_requested: bool = False  # a stop that came before the runner existed
+
+#: How long a new start or resume waits for the previous run's thread to finish closing the
+#: bench (outputs made safe, links closed) once that run is on record as ended, s.
+CLOSE_WAIT = 30.0
 
 
 class RunManager:
@@ -140,6 +145,12 @@ class RunManager:
         """Start a new run in the background; returns its id at once."""
         entry = self.bench(bench)
         cls = procedure_class(procedure_id)
+        for name in cls.FILE_PARAMETERS:  # no server path is ever opened for a client
+            if name in parameters:
+                raise ValidationError(
+                    f"parameters.{name}", parameters[name],
+                    "not settable over the API: the procedure's own reviewed point table "
+                    "is used (select points with its other parameters, e.g. ranges)")
         procedure = cls.from_parameters(dict(parameters))  # bad parameters fail here, 422
         run_id = uuid.uuid4().hex
         if self.busy(bench):
@@ -154,8 +165,9 @@ class RunManager:
         self._launch(entry, run_id, job)
         return run_id
 
-    def resume(self, run_id: str) -> str:
-        """Continue a paused run on its bench in the background."""
+    def resume(self, run_id: str, *, resumed_by: str) -> str:
+        """Continue a paused run on its bench in the background; ``resumed_by`` carries the
+        rest out (checked by the runner as an operator is, and recorded in the journal)."""
         bench = self.bench_of(run_id)
         entry = self.bench(bench)
         status, _ = self.journal(bench).status(run_id)
@@ -163,7 +175,8 @@ class RunManager:
             raise ConflictError(f"run {run_id} is completed")
 
         def job(runner_holder: _Active) -> Any:
-            return self._runner(entry, runner_holder).resume(run_id, PROCEDURES)
+            return self._runner(entry, runner_holder).resume(run_id, PROCEDURES,
+                                                             resumed_by=resumed_by)
 
         self._launch(entry, run_id, job)
         return run_id
@@ -175,6 +188,7 @@ class RunManager:
             active = self._active.get(bench)
         if active is None or active.run_id != run_id or not active.thread.is_alive():
             raise ConflictError(f"run {run_id} is not running")
+        active.stop_requested = True  # seen by a runner not yet made (bench still opening)
         if active.runner is not None:
             active.runner.request_stop()
 
@@ -215,6 +229,11 @@ class RunManager:
     def _launch(self, entry: BenchEntry, run_id: str, job: Any) -> None:
         with self._lock:
             current = self._active.get(entry.name)
+        if current is not None and current.thread.is_alive() and self._ended(current):
+            # On record as ended, still closing the bench (making it safe): wait for that.
+            current.thread.join(CLOSE_WAIT)
+        with self._lock:
+            current = self._active.get(entry.name)
             if current is not None and current.thread.is_alive():
                 raise ConflictError(f"bench {entry.name} is busy with run {current.run_id}")
             holder = _Active(run_id, entry.name, threading.Thread())
@@ -225,13 +244,21 @@ class RunManager:
             self._run_bench[run_id] = entry.name
         thread.start()
 
+    def _ended(self, active: _Active) -> bool:
+        try:
+            status, _ = self.journal(active.bench).status(active.run_id)
+        except NotFoundError:
+            return False
+        return status in TERMINAL
+
     def _guard(self, holder: _Active, job: Any) -> None:
         try:
             job(holder)
         except Exception as exc:  # refused, or a fault outside the runner: on record
             if not isinstance(exc, LabctlError) or not getattr(exc, "rule", None):
                 log.exception("run %s on %s failed", holder.run_id, holder.bench)
-            holder.error = str(exc)
+            # Notes carry what a person must know (an output that may be live): kept.
+            holder.error = "; ".join([str(exc), *getattr(exc, "__notes__", ())])
             journal = self.journal(holder.bench)
             try:
                 status, _ = journal.status(holder.run_id)
@@ -241,8 +268,8 @@ class RunManager:
                 from datetime import UTC, datetime
 
                 journal.record_event(holder.run_id, RunEvent("failed", datetime.now(UTC),
-                                                             str(exc)))
-                journal.set_status(holder.run_id, "failed", str(exc))
+                                                             holder.error))
+                journal.set_status(holder.run_id, "failed", holder.error)
 
 
 class _RunnerOnBench:
@@ -263,13 +290,15 @@ class _RunnerOnBench:
                             background_sampling=not self.entry.simulated_time,
                             sample_interval=10.0 if self.entry.simulated_time else 5.0)
             self.holder.runner = runner
+            if self.holder.stop_requested:
+                runner.request_stop()
             return call(runner)
 
     def run(self, procedure: Any, **kw: Any) -> Any:
         return self._go(lambda r: r.run(procedure, **kw))
 
-    def resume(self, run_id: str, catalog: Any) -> Any:
-        return self._go(lambda r: r.resume(run_id, catalog))
+    def resume(self, run_id: str, catalog: Any, *, resumed_by: str) -> Any:
+        return self._go(lambda r: r.resume(run_id, catalog, resumed_by=resumed_by))
 
     def start_created(self, run_id: str, procedure: Any) -> Any:
         return self._go(lambda r: r.start_created(run_id, procedure))

@@ -9,6 +9,8 @@ points the runner hands it (``ctx.points()``) and commits one :class:`PointResul
 from __future__ import annotations
 
 import dataclasses
+import math
+import typing
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -24,6 +26,17 @@ if TYPE_CHECKING:
     from labctl.procedures.clock import Clock
 
 T = TypeVar("T")
+
+#: DMM integration times a run may ask for, in power-line cycles (the choices a 6½-digit DMM
+#: such as the 34465A offers); a run parameter ``nplc`` outside them is refused up front.
+NPLC_CHOICES: tuple[float, ...] = (0.02, 0.06, 0.2, 1.0, 10.0, 100.0)
+
+
+def check_nplc(value: float) -> None:
+    """Refuse an ``nplc`` run parameter that is not one of :data:`NPLC_CHOICES`."""
+    if value not in NPLC_CHOICES:
+        raise ValidationError("nplc", value, "one of " + ", ".join(
+            f"{n:g}" for n in NPLC_CHOICES) + " power-line cycles")
 
 
 class TestPoint(Protocol):
@@ -104,12 +117,48 @@ class RunContext(Protocol):
     def log(self, message: str) -> None: ...
 
 
+def check_parameter(name: str, kind: Any, value: Any) -> Any:
+    """``value`` checked against the parameter's declared type before the procedure sees it:
+    numbers finite (no NaN, no infinity) and never a boolean, lists of numbers as tuples.
+    Raises ``ValidationError`` naming the field, the value and what is allowed."""
+    def number(v: Any) -> float:
+        if isinstance(v, bool) or not isinstance(v, int | float):
+            raise ValidationError(name, v, "a finite number")
+        if not math.isfinite(v):  # shown as text: NaN has no JSON form
+            raise ValidationError(name, str(v), "a finite number")
+        return float(v)
+
+    if kind is float:
+        return number(value)
+    if kind is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValidationError(name, value, "an integer")
+        return value
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise ValidationError(name, value, "true or false")
+        return value
+    if kind is str:
+        if not isinstance(value, str):
+            raise ValidationError(name, value, "text")
+        return value
+    if typing.get_origin(kind) is tuple:
+        if isinstance(value, str | bytes) or not isinstance(value, list | tuple):
+            raise ValidationError(name, value, "a list of finite numbers")
+        return tuple(number(v) for v in value)
+    return value
+
+
 class Procedure(ABC):
     """Base of every procedure. Subclasses set ``info`` and ``Parameters``."""
 
     info: ClassVar[ProcedureInfo]
     #: A frozen dataclass of the procedure's parameters (all with defaults).
     Parameters: ClassVar[type]
+    #: Parameters that name a file on the machine that runs the procedure (a point table).
+    #: Only a local user may set them (``labctl run --param``); over the API they are
+    #: refused, so a run uses the procedure's own reviewed tables and no server path is read.
+    FILE_PARAMETERS: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, parameters: Any | None = None) -> None:
         self.parameters = parameters if parameters is not None else self.Parameters()
@@ -122,7 +171,10 @@ class Procedure(ABC):
         if unknown:
             raise ValidationError(f"{cls.info.id} parameter", unknown[0],
                                   "one of " + ", ".join(sorted(names)))
-        return cls(cls.Parameters(**data))
+        hints = typing.get_type_hints(cls.Parameters)
+        checked = {name: check_parameter(name, hints[name], value)
+                   for name, value in data.items()}
+        return cls(cls.Parameters(**checked))
 
     def parameters_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self.parameters)

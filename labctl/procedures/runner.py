@@ -9,8 +9,15 @@
   then the point is measured again — or the run aborts after the hold timeout.
 - **Journal**: each completed point is committed before the next starts; a run stopped at any
   moment resumes from the next point (``resume``), nothing lost, nothing measured twice.
+- **Safety**: every output of the bench is put in its safe state, confirmed by reading it
+  back (``Instrument.ensure_safe``: bounded retry with reconnect), when a run or a resume
+  opens the bench — before any check or wait — and on every way out: refusal, fault, stop,
+  interrupt, defect, end. An output that cannot be confirmed off refuses or pauses the run
+  with a reason starting ``BENCH NOT CONFIRMED SAFE: switch … off by hand``, stored in the
+  journal; the final event records each instrument's safe state.
 - **Faults** beyond the drivers' bounded retries leave the point unmeasured, the bench safe and
-  the run paused with the reason; Ctrl-C does the same.
+  the run paused with the reason; Ctrl-C (and, from ``labctl run``, SIGTERM/SIGHUP) does the
+  same, at any moment including the room's settle.
 - **Events** (started, point_started, point_done, point_invalidated, hold, resume, paused,
   aborted, completed) go to the journal and to listeners (CLI progress, API streams).
 """
@@ -25,6 +32,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from labctl.drivers.roles import UNSAFE_MARK, SafeState, SafeStatus
 from labctl.errors import (
     InstrumentCommunicationError,
     InstrumentError,
@@ -113,6 +121,10 @@ class Runner:
         self.listeners = list(listeners)
         self.sample_listeners = list(sample_listeners)
         self._stop_requested = threading.Event()
+        self.safe_state: dict[str, str] = {}
+        #: True while outputs are being made safe: a caller that turns signals into
+        #: exceptions (``labctl run``) defers them then, so nothing interrupts that path.
+        self.in_safe_path = False
 
     # -- public --------------------------------------------------------------------------
 
@@ -125,96 +137,216 @@ class Runner:
     def run(self, procedure: Procedure, *, dut: Mapping[str, str], operator: str, checker: str,
             run_id: str | None = None) -> RunResult:
         """Start a new run of ``procedure`` and carry it to its end (or a pause)."""
+        opening = self.make_bench_safe()  # before anything else, even before the record
         record = self.create(procedure, dut=dut, operator=operator, checker=checker,
                              run_id=run_id)
-        return self._carry_out(record, procedure)
+        return self._carry_out(record, procedure, opening=opening)
 
     def start_created(self, run_id: str, procedure: Procedure) -> RunResult:
         """Carry out a run journaled by :meth:`create` (an API starts runs this way: the run
         is on record before its thread starts, so an early failure is on record too)."""
+        opening = self.make_bench_safe()
         record = self.journal.load_run(run_id)
         if record.status != "created":
-            raise PreconditionError("run_started", f"run {run_id} is {record.status}")
-        return self._carry_out(record, procedure)
+            raise _with_unsafe(PreconditionError(
+                "run_started", f"run {run_id} is {record.status}"), opening)
+        return self._carry_out(record, procedure, opening=opening)
 
-    def resume(self, run_id: str, catalog: Mapping[str, type[Procedure]]) -> RunResult:
-        """Continue a journaled run from its next unmeasured point."""
+    def resume(self, run_id: str, catalog: Mapping[str, type[Procedure]], *,
+               resumed_by: str = "") -> RunResult:
+        """Continue a journaled run from its next unmeasured point.
+
+        ``resumed_by``: who carries the rest out (default: the run's operator); they must be
+        authorised for the procedure and not be the checker, and are recorded in the
+        ``resumed_run`` event. The run's operator stays the one who started it."""
+        opening = self.make_bench_safe()  # a killed run may have left an output live
         record = self.journal.load_run(run_id)
         if record.status == "completed":
-            raise PreconditionError("run_completed", f"run {run_id} is already completed")
+            raise _with_unsafe(PreconditionError(
+                "run_completed", f"run {run_id} is already completed"), opening)
         cls = catalog.get(record.procedure_id)
         if cls is None:
             raise NotFoundError("procedure", record.procedure_id)
         if cls.info.version != record.procedure_version:
-            raise PreconditionError(
+            raise _with_unsafe(PreconditionError(
                 "procedure_changed",
                 f"run {run_id} was started with {record.procedure_id} version "
-                f"{record.procedure_version}; this labctl has version {cls.info.version}")
+                f"{record.procedure_version}; this labctl has version {cls.info.version}"),
+                opening)
         procedure = cls.from_parameters(record.parameters)
-        return self._carry_out(record, procedure)
+        return self._carry_out(record, procedure, opening=opening,
+                               resumed_by=resumed_by.strip() or record.operator)
 
     def request_stop(self) -> None:
         """Ask the current run to pause at the next safe moment (thread-safe)."""
         self._stop_requested.set()
 
+    def make_bench_safe(self) -> list[tuple[str, SafeState]]:
+        """Every instrument of the bench to its safe state, confirmed by read-back where the
+        instrument allows it; the (role, outcome) pairs that could NOT be confirmed. Every
+        outcome is kept in :attr:`safe_state` (role → status) for the run's record."""
+        unsafe: list[tuple[str, SafeState]] = []
+        self.safe_state = {}
+        outer, self.in_safe_path = self.in_safe_path, True
+        try:
+            self._make_each_safe(unsafe)
+        finally:
+            self.in_safe_path = outer
+        return unsafe
+
+    def _make_each_safe(self, unsafe: list[tuple[str, SafeState]]) -> None:
+        for role, inst in self.instruments.items():
+            ensure = getattr(inst, "ensure_safe", None)
+            if ensure is None:
+                continue
+            try:
+                outcome = ensure()
+            except Exception as exc:  # safety must be attempted for every output; go on
+                log.exception("making %s safe failed", role)
+                outcome = SafeState(str(getattr(inst, "resource", role)),
+                                    SafeStatus.UNCONFIRMED, f"making it safe failed: {exc!r}")
+            self.safe_state[role] = outcome.status.value
+            if not outcome.safe:
+                unsafe.append((role, outcome))
+
     # -- the run -------------------------------------------------------------------------
 
-    def _carry_out(self, record: RunRecord, procedure: Procedure) -> RunResult:
-        self._stop_requested.clear()
-        ctx = _Context(self, record, procedure)
+    def _carry_out(self, record: RunRecord, procedure: Procedure, *,
+                   opening: list[tuple[str, SafeState]], resumed_by: str = "") -> RunResult:
+        """The run from its checks to its end; the bench is made safe on every way out and
+        the journal always ends in a final status with its reason. A stop asked for at any
+        moment before (even while the bench was being opened) pauses it."""
+        ctx: _Context | None = None
         status, reason = "completed", ""
         interrupted: BaseException | None = None
         refused: PreconditionError | None = None
+        failure: Exception | None = None
+        data: dict[str, Any] = {}
         try:
+            if opening:
+                raise PreconditionError("bench_not_safe", unsafe_words(opening))
+            ctx = _Context(self, record, procedure, performer=resumed_by or record.operator)
             ctx.check_preconditions()
-        except PreconditionError as exc:
-            ctx.emit("refused", str(exc), data={"rule": exc.rule})
-            self.journal.set_status(record.run_id, "refused", str(exc))
-            ctx.close_monitor()
-            raise
-        try:
-            ctx.emit("started" if not ctx.done else "resumed_run",
-                     f"{procedure.info.id} {procedure.info.version}",
-                     data={"standards": [s.id for s in ctx.standards.values()]})
+            started: dict[str, Any] = {"standards": [s.id for s in ctx.standards.values()]}
+            if resumed_by:
+                started["resumed_by"] = ctx.performer
+            ctx.emit("resumed_run" if resumed_by or ctx.done else "started",
+                     f"{procedure.info.id} {procedure.info.version}"
+                     + (f", resumed by {ctx.performer}" if resumed_by else ""),
+                     data=started)
             self.journal.set_status(record.run_id, "running")
             procedure.setup(ctx)
             procedure.execute(ctx)
             missing = [p.key for p in procedure.test_points() if p.key not in ctx.done]
             if missing:
                 raise ProcedureError(f"{procedure.info.id} ended without measuring {missing}")
-        except PreconditionError as exc:  # found by the procedure's setup (e.g. wiring)
+        except PreconditionError as exc:  # the checks, or found by the procedure's setup
             status, reason, refused = "refused", str(exc), exc
+            data["rule"] = exc.rule
         except RunAbortedError as exc:
             status, reason = "aborted", exc.reason
+        except BenchNotSafeError as exc:
+            status, reason = "paused", str(exc)
         except INSTRUMENT_FAULTS as exc:
             status, reason = "paused", f"instrument fault: {exc}"
         except RunCancelledError:
             status, reason = "paused", "stopped on request"
         except KeyboardInterrupt as exc:
-            status, reason, interrupted = "paused", "interrupted by the operator", exc
+            status, interrupted = "paused", exc
+            reason = getattr(exc, "reason", "") or "interrupted by the operator"
+        except Exception as exc:  # a defect: on record, bench safe, then raised
+            status, reason, failure = "failed", f"{type(exc).__name__}: {exc}", exc
+            log.exception("run %s failed", record.run_id)
         finally:
-            ctx.safe_teardown()
+            unsafe = self._safe_end(ctx)
+        if unsafe and UNSAFE_MARK not in reason:
+            reason = f"{reason}; {unsafe_words(unsafe)}" if reason else unsafe_words(unsafe)
+            data["unsafe"] = {role: dataclasses.asdict(o) for role, o in unsafe}
+        elif opening:
+            data["unsafe"] = {role: dataclasses.asdict(o) for role, o in opening}
+        data["safe_state"] = dict(self.safe_state)
         analysis: dict[str, Any] = {}
-        if status == "completed":
+        if status == "completed" and ctx is not None:
             points = self.journal.load_run(record.run_id).points
             analysis = procedure.analyse(points, ctx)
-        ctx.flush_samples()
-        ctx.close_monitor()
+            data["analysis"] = analysis
+        if ctx is not None:
+            ctx.flush_samples()
+            ctx.close_monitor()
         self.journal.set_status(record.run_id, status, reason)
-        ctx.emit(status, reason, data={"analysis": analysis} if analysis else {})
+        self._emit(record.run_id, status, reason, data=data)
+        self._stop_requested.clear()  # this runner may carry out another run
         if refused is not None:
-            raise refused
-        result = ctx.result(status, reason, analysis)
+            raise _with_unsafe(refused, unsafe, reason=reason)
+        if failure is not None:
+            raise failure
+        if ctx is None:  # only a refusal or a fault can end a run before its context
+            if interrupted is not None:
+                raise interrupted
+            ctx = _Context(self, record, procedure, performer=record.operator, sample=False)
+        result = ctx.result(status, reason, analysis, skip={role for role, _ in unsafe})
         if interrupted is not None:
             raise interrupted
         return result
+
+    def _safe_end(self, ctx: _Context | None) -> list[tuple[str, SafeState]]:
+        """The procedure's own teardown, then every output of the bench confirmed safe."""
+        outer, self.in_safe_path = self.in_safe_path, True
+        try:
+            if ctx is not None:
+                ctx.safe_teardown()
+            return self.make_bench_safe()
+        finally:
+            self.in_safe_path = outer
+
+    def _emit(self, run_id: str, kind: str, message: str = "", *,
+              point_key: str | None = None, data: dict[str, Any] | None = None) -> None:
+        event = RunEvent(kind=kind, time=self.clock.utcnow(), message=message,
+                         point_key=point_key, data=data or {})
+        self.journal.record_event(run_id, event)
+        for listener in self.listeners:
+            try:
+                listener(event)
+            except Exception:  # a broken display must never stop a calibration
+                log.exception("run event listener failed")
+
+
+def unsafe_words(unsafe: Sequence[tuple[str, SafeState]]) -> str:
+    """The warning, in words a technician acts on, for outputs not confirmed safe."""
+    parts = [f"{role} ({o.resource}): {o.detail}" for role, o in unsafe]
+    return (f"{UNSAFE_MARK}: switch {' and '.join(r for r, _ in unsafe)} off by hand now — "
+            + "; ".join(parts))
+
+
+def bench_unsafe(reason: str) -> bool:
+    """Whether a run's reason says an output may have been left live."""
+    return UNSAFE_MARK in reason
+
+
+def _with_unsafe(exc: PreconditionError, unsafe: Sequence[tuple[str, SafeState]], *,
+                 reason: str | None = None) -> PreconditionError:
+    """``exc``, its message extended by the unsafe-bench warning when there is one."""
+    if not unsafe and reason is None:
+        return exc
+    message = reason if reason is not None else f"{exc}; {unsafe_words(unsafe)}"
+    if message == str(exc):
+        return exc
+    out = PreconditionError(exc.rule, message, **exc.details)
+    out.__cause__ = exc
+    return out
+
+
+class BenchNotSafeError(LabctlError, RuntimeError):
+    """An output could not be confirmed safe during a hold: the run pauses with the warning."""
 
 
 class _Context(RunContext):
     """The runner's side of a run, handed to the procedure as its ``RunContext``."""
 
-    def __init__(self, runner: Runner, record: RunRecord, procedure: Procedure) -> None:
+    def __init__(self, runner: Runner, record: RunRecord, procedure: Procedure, *,
+                 performer: str, sample: bool = True) -> None:
         self.runner = runner
+        self.performer = performer
         self.record = record
         self.procedure = procedure
         self.run_id = record.run_id
@@ -236,7 +368,7 @@ class _Context(RunContext):
             info.environment, self.clock, interval=runner.sample_interval,
             on_sample=self._on_sample,
         )
-        if runner.background_sampling:
+        if runner.background_sampling and sample:
             self.monitor.start()
 
     # -- RunContext ------------------------------------------------------------------------
@@ -319,19 +451,12 @@ class _Context(RunContext):
 
     def emit(self, kind: str, message: str = "", *, point_key: str | None = None,
              data: dict[str, Any] | None = None) -> None:
-        event = RunEvent(kind=kind, time=self.clock.utcnow(), message=message,
-                         point_key=point_key, data=data or {})
-        self.journal.record_event(self.run_id, event)
-        for listener in self.runner.listeners:
-            try:
-                listener(event)
-            except Exception:  # a broken display must never stop a calibration
-                log.exception("run event listener failed")
+        self.runner._emit(self.run_id, kind, message, point_key=point_key, data=data)
 
     def check_preconditions(self) -> None:
         info = self.procedure.info
         at = self.clock.utcnow()
-        op, checker = self.record.operator.strip(), self.record.checker.strip()
+        op, checker = self.performer.strip(), self.record.checker.strip()
         if not op:
             raise PreconditionError("operator_missing", "an operator must be named")
         if not checker:
@@ -437,14 +562,17 @@ class _Context(RunContext):
         try:
             self.procedure.make_safe(self)
         except Exception:  # safety must be attempted for every output; report, go on
-            log.exception("making the bench safe failed")
+            log.exception("the procedure's safe state failed; checking every output")
+        unsafe = self.runner.make_bench_safe()
+        if unsafe:
+            raise BenchNotSafeError(unsafe_words(unsafe))
 
     def safe_teardown(self) -> None:
+        """The procedure's teardown; the runner then confirms every output safe itself."""
         try:
             self.procedure.teardown(self)
         except Exception:
-            log.exception("procedure teardown failed; forcing safe state")
-            self._make_safe()
+            log.exception("procedure teardown failed; the runner makes every output safe")
 
     def _on_sample(self, sample: EnvironmentSample) -> None:
         with self._pending_lock:
@@ -464,7 +592,10 @@ class _Context(RunContext):
     def close_monitor(self) -> None:
         self.monitor.stop()
 
-    def result(self, status: str, reason: str, analysis: dict[str, Any]) -> RunResult:
+    def result(self, status: str, reason: str, analysis: dict[str, Any], *,
+               skip: set[str] | frozenset[str] = frozenset()) -> RunResult:
+        """The run's result; instruments in ``skip`` (not answering) are not asked for a
+        snapshot, so a hung one does not hold the end of the run."""
         stored = self.journal.load_run(self.run_id)
         summary = self.monitor.summary()
         instruments: dict[str, dict[str, Any]] = {}
@@ -474,6 +605,10 @@ class _Context(RunContext):
             if ident is not None:
                 entry["identity"] = (dataclasses.asdict(ident) if dataclasses.is_dataclass(
                     ident) and not isinstance(ident, type) else dict(vars(ident)))
+            if role in skip:
+                entry["snapshot_error"] = "not read: the instrument was not answering"
+                instruments[role] = entry
+                continue
             try:
                 entry["snapshot"] = inst.snapshot()
             except INSTRUMENT_FAULTS as exc:

@@ -52,13 +52,18 @@ def load_table(path: Path | str, row_type: type[Row]) -> tuple[Row, ...]:
     path = Path(path)
     hints = typing.get_type_hints(row_type)
     fields = {f.name: f for f in dataclasses.fields(row_type)}  # type: ignore[arg-type]
-    with path.open(newline="", encoding="utf-8") as handle:
-        lines = [line for line in handle if not line.lstrip().startswith("#")]
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            lines = [line for line in handle if not line.lstrip().startswith("#")]
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValidationError("table", str(path), "a readable UTF-8 CSV point table "
+                              f"({type(exc).__name__})") from None
     reader = csv.DictReader(lines)
     header = reader.fieldnames or []
     unknown = [h for h in header if h not in fields]
     if unknown:
-        raise ValidationError(f"{path.name}: column", unknown[0], "one of " + ", ".join(fields))
+        raise ValidationError(f"{path.name}: column", unknown[0][:40],
+                              "one of " + ", ".join(fields))
     rows: list[Row] = []
     for number, record in enumerate(reader, start=2):
         values: dict[str, Any] = {}

@@ -124,6 +124,8 @@ class Calibrator5522A(ScpiModel):
         self.unit = "V"
 
     def _set_operate(self, on: bool) -> None:
+        if not on and self.faults.stuck_output:
+            return  # the output relay is stuck closed: standby accepted, output still live
         self.operate = on
 
     def _err(self) -> str:

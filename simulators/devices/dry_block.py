@@ -161,6 +161,8 @@ class DryBlockDB450:
     def _write_control(self, value: float | int) -> None:
         with self.lock:
             self._advance()
+            if int(value) == 0 and self.faults.stuck_output:
+                return  # the controller ignores standby: the heater stays on
             if int(value) != self.control:
                 self.control = int(value)
                 self._in_band_since = None

@@ -42,6 +42,9 @@ class Fluke5522A(ScpiInstrument):
     vendor: ClassVar[str] = "FLUKE"
     model: ClassVar[str] = "5522A"
     error_query: ClassVar[str] = "ERR?"
+    has_output: ClassVar[bool] = True
+    #: Longest wait for the read-back of the operate state, s (the link's timeout if shorter).
+    READBACK_TIMEOUT: ClassVar[float] = 1.0
 
     output_enabled = Setting[bool](
         "OPER?",
@@ -75,6 +78,12 @@ class Fluke5522A(ScpiInstrument):
     def make_safe(self) -> None:
         """Standby. Sent even if the link had failed (the transport reconnects first)."""
         self.standby()
+
+    def output_off(self) -> bool:
+        """``OPER?`` once (no retry), bounded by ``READBACK_TIMEOUT``: whether in standby."""
+        limit = min(self._transport.timeout, self.READBACK_TIMEOUT)
+        return not self.query("OPER?", parse_bool, what="operate state", retry=False,
+                              timeout=limit)
 
     def snapshot(self) -> dict[str, object]:
         value, unit = self.output()

@@ -7,7 +7,7 @@ validated against the block's range before anything is written and never clipped
 from __future__ import annotations
 
 from labctl.drivers.modbus_device import ModbusInstrument
-from labctl.drivers.registers import Access, Register, RegisterType, Table
+from labctl.drivers.registers import Access, Register, RegisterType, Table, block
 
 SETPOINT = Register("setpoint", Table.HOLDING, 0, RegisterType.FLOAT32, "°C",
                     access=Access.READ_WRITE, minimum=-25.0, maximum=450.0,
@@ -37,6 +37,7 @@ class DryBlockDB450(ModbusInstrument):
 
     vendor = "DB"
     model = "DB-450"
+    has_output = True
     SERIAL = SERIAL
     FIRMWARE = FIRMWARE
 
@@ -76,6 +77,13 @@ class DryBlockDB450(ModbusInstrument):
 
     def make_safe(self) -> None:
         self.disable()
+
+    def output_off(self) -> bool:
+        """The control register read once (no retry): whether the heater is off."""
+        layout = block((CONTROL,))
+        with self._lock:
+            values = layout.decode_bytes(self._read_once(None, layout))
+        return values[CONTROL.name] == 0
 
     def snapshot(self) -> dict[str, object]:
         values = self.read_block((SETPOINT, CONTROL))

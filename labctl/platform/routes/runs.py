@@ -17,14 +17,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 
-from labctl.errors import ConflictError, NotFoundError
-from labctl.platform import certificates, policy
+from labctl.errors import ConflictError, NotFoundError, PermissionDeniedError
+from labctl.platform import audit, certificates, policy
 from labctl.platform.auth import Principal, require_any_role, require_role
 from labctl.platform.benches import TERMINAL, RunManager
 from labctl.platform.models.base import Role
 from labctl.platform.models.certificates import CertificatePublic
 from labctl.platform.models.org import User
-from labctl.platform.organisations import org_by_code
+from labctl.platform.organisations import is_authorised, org_by_code
 from labctl.platform.routes.deps import (
     AUTHED,
     WRITE,
@@ -33,6 +33,8 @@ from labctl.platform.routes.deps import (
     SessionDep,
 )
 from labctl.platform.stations import draft_from_run
+from labctl.procedures.catalog import PROCEDURES
+from labctl.procedures.runner import bench_unsafe
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
 STAFF = (Role.TECHNICIAN, Role.CHECKER, Role.APPROVER, Role.ADMIN)
@@ -68,7 +70,12 @@ class RunStatus(BaseModel):
     procedure_id: str
     status: str
     reason: str
-    operator: str
+    bench_safe: bool = PField(description=(
+        "False when an output could not be confirmed off when the run ended: the reason "
+        "says which, and a person must switch it off by hand"))
+    operator: str = PField(description="Who started the run")
+    resumed_by: list[str] = PField(default_factory=list, description=(
+        "Who resumed it, in order (each was authorised for the procedure)"))
     checker: str
     points_done: int
     points: list[dict[str, Any]]
@@ -124,7 +131,7 @@ def list_benches(request: Request, principal: PrincipalDep,
 @router.post("/benches/{bench}/runs", response_model=RunStarted, status_code=202,
              responses=WRITE)
 def start_run(bench: str, body: RunStart, request: Request, principal: PrincipalDep,
-              session: ReadSessionDep) -> RunStarted:
+              session: SessionDep) -> RunStarted:
     """Start a calibration on the bench; the caller (a technician there) is its operator.
 
     Preconditions (standards, authorisation, checker, room) are the runner's: a refused run
@@ -138,6 +145,11 @@ def start_run(bench: str, body: RunStart, request: Request, principal: Principal
     run_id = manager.start(bench, procedure_id=body.procedure, parameters=body.parameters,
                            dut=body.dut, operator=_username(session, principal),
                            checker=body.checker)
+    audit.record(session, actor=principal.actor, action="run.start", entity_type="run",
+                 entity_id=run_id, organisation_id=_lab_id(session, manager, bench),
+                 data={"bench": bench, "procedure": body.procedure,
+                       "parameters": body.parameters, "checker": body.checker})
+    session.commit()
     return RunStarted(run_id=run_id, bench=bench, status_url=f"/api/v1/runs/{run_id}",
                       events_url=f"/api/v1/runs/{run_id}/events")
 
@@ -158,8 +170,11 @@ def run_status(run_id: str, request: Request, principal: PrincipalDep,
     manager, bench = _readable(request, session, principal, run_id)
     status, reason = manager.status(run_id)
     record = manager.journal(bench).load_run(run_id)
+    resumers = [str(e.data["resumed_by"]) for e in record.events
+                if e.kind == "resumed_run" and e.data.get("resumed_by")]
     return RunStatus(run_id=run_id, bench=bench, procedure_id=record.procedure_id,
-                     status=status, reason=reason, operator=record.operator,
+                     status=status, reason=reason, bench_safe=not bench_unsafe(reason),
+                     operator=record.operator, resumed_by=resumers,
                      checker=record.checker, points_done=len(record.points),
                      points=[p.to_dict() for p in record.points])
 
@@ -198,24 +213,50 @@ async def run_events(run_id: str, request: Request, principal: PrincipalDep,
 
 @router.post("/runs/{run_id}/stop", status_code=202, responses=WRITE)
 def stop_run(run_id: str, request: Request, principal: PrincipalDep,
-             session: ReadSessionDep) -> dict[str, str]:
+             session: SessionDep) -> dict[str, str]:
     """Pause the run at the next safe moment (bench made safe; resumable)."""
     manager, bench = _readable(request, session, principal, run_id)
-    require_role(session, principal, Role.TECHNICIAN, _lab_id(session, manager, bench),
-                 action="run.stop")
+    lab_id = _lab_id(session, manager, bench)
+    require_role(session, principal, Role.TECHNICIAN, lab_id, action="run.stop")
     manager.stop(run_id)
+    audit.record(session, actor=principal.actor, action="run.stop", entity_type="run",
+                 entity_id=run_id, organisation_id=lab_id, data={"bench": bench})
+    session.commit()
     return {"run_id": run_id, "status": "stopping"}
 
 
 @router.post("/runs/{run_id}/resume", response_model=RunStarted, status_code=202,
              responses=WRITE)
 def resume_run(run_id: str, request: Request, principal: PrincipalDep,
-               session: ReadSessionDep) -> RunStarted:
-    """Continue a paused run from its next unmeasured point."""
+               session: SessionDep) -> RunStarted:
+    """Continue a paused run from its next unmeasured point.
+
+    The caller carries the rest out: a technician of the bench's laboratory authorised for
+    the procedure today (403 otherwise, nothing changed) and not the run's checker. The run's
+    operator stays who started it; the caller is recorded as who resumed it (journal event
+    ``resumed_run``, ``resumed_by`` in the run's status, and the audit)."""
     manager, bench = _readable(request, session, principal, run_id)
-    require_role(session, principal, Role.TECHNICIAN, _lab_id(session, manager, bench),
-                 action="run.resume")
-    manager.resume(run_id)
+    lab_id = _lab_id(session, manager, bench)
+    require_role(session, principal, Role.TECHNICIAN, lab_id, action="run.resume")
+    username = _username(session, principal)
+    record = manager.journal(bench).load_run(run_id)
+    quantity = PROCEDURES[record.procedure_id].info.quantity if (
+        record.procedure_id in PROCEDURES) else ""
+    assert principal.user_id is not None  # _username found the user
+    if not is_authorised(session, user_id=principal.user_id, organisation_id=lab_id,
+                         quantity=quantity, procedure=record.procedure_id,
+                         on=manager.bench(bench).clock.utcnow().date()):
+        raise PermissionDeniedError("run.resume", f"{username} is not authorised for "
+                                    f"{record.procedure_id}")
+    if username == record.checker:
+        raise PermissionDeniedError("run.resume", f"{username} is the run's checker: the "
+                                    "person who performs it cannot also check it")
+    audit.record(session, actor=principal.actor, action="run.resume", entity_type="run",
+                 entity_id=run_id, organisation_id=lab_id,
+                 data={"bench": bench, "operator": record.operator, "resumed_by": username,
+                       "points_done": len(record.points)})
+    manager.resume(run_id, resumed_by=username)  # a 409 here rolls the audit event back
+    session.commit()
     return RunStarted(run_id=run_id, bench=bench, status_url=f"/api/v1/runs/{run_id}",
                       events_url=f"/api/v1/runs/{run_id}/events")
 

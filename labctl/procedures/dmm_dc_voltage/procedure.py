@@ -30,7 +30,13 @@ import numpy as np
 
 from labctl.drivers.roles import AdjustableDmm, Calibrator, Dmm, EnvironmentSensor
 from labctl.errors import PreconditionError, ValidationError
-from labctl.procedures.base import Procedure, ProcedureInfo, RoleSpec, RunContext
+from labctl.procedures.base import (
+    Procedure,
+    ProcedureInfo,
+    RoleSpec,
+    RunContext,
+    check_nplc,
+)
 from labctl.procedures.environment import EnvironmentLimits, QuantityLimit
 from labctl.procedures.interfaces import RegisteredStandard
 from labctl.procedures.results import PointResult
@@ -101,6 +107,7 @@ class DcvParameters:
             raise ValidationError("settle_time", self.settle_time, "0 … 600 s")
         if not 0 < self.coverage < 1:
             raise ValidationError("coverage", self.coverage, "between 0 and 1")
+        check_nplc(self.nplc)
         for r in self.ranges:
             if r not in DMM_RANGE_LABELS:
                 raise ValidationError("ranges", r, "DMM ranges " + ", ".join(
@@ -144,6 +151,7 @@ class DmmDcVoltage(Procedure):
         ),
     )
     Parameters = DcvParameters
+    FILE_PARAMETERS = ("table",)
 
     def __init__(self, parameters: DcvParameters | None = None) -> None:
         super().__init__(parameters)

@@ -36,7 +36,13 @@ import numpy as np
 
 from labctl.drivers.roles import Dmm, EnvironmentSensor, TemperatureSource, Thermometer
 from labctl.errors import PreconditionError, RunAbortedError, ValidationError
-from labctl.procedures.base import Procedure, ProcedureInfo, RoleSpec, RunContext
+from labctl.procedures.base import (
+    Procedure,
+    ProcedureInfo,
+    RoleSpec,
+    RunContext,
+    check_nplc,
+)
 from labctl.procedures.environment import EnvironmentLimits, QuantityLimit
 from labctl.procedures.interfaces import RegisteredStandard
 from labctl.procedures.results import PointResult
@@ -124,6 +130,14 @@ class PrtParameters:
     table: str = ""
 
     def __post_init__(self) -> None:
+        check_nplc(self.nplc)
+        for name in ("stability_timeout", "reading_interval"):
+            if not getattr(self, name) > 0:
+                raise ValidationError(name, getattr(self, name), "> 0 s")
+        if not 0 < self.coverage < 1:
+            raise ValidationError("coverage", self.coverage, "between 0 and 1")
+        if not 1 <= self.reference_channel <= 4:
+            raise ValidationError("reference_channel", self.reference_channel, "1 … 4")
         if self.stability_interval <= 0 or self.stability_window < 2 * self.stability_interval:
             raise ValidationError("stability_window", self.stability_window,
                                   ">= 2 × stability_interval (and interval > 0)")
@@ -171,6 +185,7 @@ class PrtComparison(Procedure):
         ),
     )
     Parameters = PrtParameters
+    FILE_PARAMETERS = ("table",)
 
     def __init__(self, parameters: PrtParameters | None = None) -> None:
         super().__init__(parameters)
