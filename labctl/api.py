@@ -34,6 +34,7 @@ from labctl.platform.routes.web import (
     SecurityHeadersMiddleware,
     StrictJSONMiddleware,
     add_docs,
+    use_exact_decimal_schemas,
     error_response,
     field_errors,
     is_secret_name,
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None,
 
     ``benches``: calibration benches this server runs (default: ``settings.benches_file``)."""
     settings = settings or Settings.from_env()
+    use_exact_decimal_schemas()
     if benches is None and settings.benches_file is not None:
         benches = load_benches(settings.benches_file)
 
