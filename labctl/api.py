@@ -32,14 +32,14 @@ from labctl.platform.routes import routers
 from labctl.platform.routes.deps import COMMON, ErrorBody
 from labctl.platform.routes.web import (
     SecurityHeadersMiddleware,
-    StrictJSONMiddleware,
+    StrictInputMiddleware,
     add_docs,
-    use_exact_decimal_schemas,
     error_response,
     field_errors,
     is_secret_name,
     safe_value,
     scrub,
+    use_exact_decimal_schemas,
     uvicorn_options,
     validation_body,
 )
@@ -153,7 +153,7 @@ def create_app(settings: Settings | None = None,
         app.include_router(router, responses=COMMON)
     add_docs(app)
     # Outermost last: security headers also go on the strict-JSON refusals.
-    app.add_middleware(StrictJSONMiddleware)
+    app.add_middleware(StrictInputMiddleware)
     app.add_middleware(SecurityHeadersMiddleware,
                        https=settings.public_url.lower().startswith("https://"))
     return app

@@ -23,7 +23,7 @@ from schemathesis.checks import CHECKS, is_check_class, load_all_checks, positiv
 
 from tests.fixtures.db import PASSWORD, World
 
-EXAMPLES = 6
+EXAMPLES = 5
 MODES = (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
 
 
@@ -69,6 +69,9 @@ def _login(url: str, username: str) -> dict[str, str]:
 @pytest.mark.slow
 def test_every_operation_passes_all_checks(platform_url: str, world: World) -> None:
     schema = schemathesis.openapi.from_url(f"{platform_url}/openapi.json")
+    # NUL in text is refused with a 422 everywhere (tests/security/test_http.py): the
+    # schemas do not repeat it on every string
+    schema.config.generation.update(allow_x00=False)
     checks = all_checks()
     operations = [r.ok() for r in schema.get_all_operations()]
     assert len(operations) >= 30
@@ -79,23 +82,22 @@ def test_every_operation_passes_all_checks(platform_url: str, world: World) -> N
         "technician": lambda: tokens["technician"],
         "administrator": lambda: tokens["administrator"],
     }
-    tokens = {"technician": _login(platform_url, world.usernames[("lab", "technician")]),
-              "administrator": _login(platform_url, f"root-{su_name}")}
+    usernames = {"technician": world.usernames[("lab", "technician")],
+                 "administrator": f"root-{su_name}"}
+    tokens = {name: _login(platform_url, username) for name, username in usernames.items()}
     failures: list[str] = []
     calls = {name: 0 for name in identities}
     for op in operations:
-        revokes = op.method.upper() == "DELETE" and op.path == "/api/v1/auth/token"
         for mode in MODES:
 
             @given(case=op.as_strategy(generation_mode=mode))
             @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
                       suppress_health_check=list(HealthCheck))
             def run(case: schemathesis.Case) -> None:
+                revokes = case.method.upper() == "DELETE" and case.path == "/api/v1/auth/token"
                 for name, headers in identities.items():
-                    if revokes and name != "anonymous":
-                        tokens[name] = _login(platform_url, world.usernames[
-                            ("lab", "technician")]) if name == "technician" else \
-                            _login(platform_url, f"root-{su_name}")
+                    if revokes and name in usernames:
+                        tokens[name] = _login(platform_url, usernames[name])
                     case.call_and_validate(checks=checks, headers=headers())
                     calls[name] += 1
 

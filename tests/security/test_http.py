@@ -59,6 +59,23 @@ def test_non_finite_numbers_in_an_authenticated_body(api: httpx.Client, world: W
     assert err.field == "body.x.1.y"
 
 
+def test_nul_characters_are_a_422_not_a_database_error(api: httpx.Client,
+                                                       world: World) -> None:
+    # PostgreSQL refuses NUL in text: it was a 500 on every text field and query parameter
+    org = {"code": uid("N"), "name": "Bad\u0000Name", "level": "industry",
+           "parent_code": world.orgs["prov"]}
+    err = _error(api.post("/api/v1/organisations", json=org, headers=world.su), 422)
+    assert err.field == "body.name" and "NUL" in (err.allowed or "")
+    err = _error(api.post("/api/v1/auth/token", json={"username": "a", "password": "b",
+                                                      "x\u0000": 1}), 422)
+    assert err.field == "body"
+    err = _error(api.get("/api/v1/standards", params={"unit": "V\x00"}), 422)
+    assert err.field == "query.unit"
+    err = _error(api.get("/api/v1/organisations/AB%00C"), 422)
+    assert err.field == "path"
+    assert api.get(f"/api/v1/organisations/{org['code']}").status_code == 404  # not stored
+
+
 # --- 2. secrets are never echoed ------------------------------------------------------------
 
 SECRET = "hunter2-Sup3rSecret-passphrase"

@@ -60,7 +60,8 @@ R422: Responses = {422: _resp("Invalid input, or a laboratory rule refuses it (s
 COMMON: Responses = {
     400: _resp("Malformed request (the body cannot be read as the declared content type)"),
     422: _resp("Invalid input: `field`, `value` and `allowed` say which, what and what is "
-               "allowed (`errors` lists them all); non-finite JSON numbers are refused"),
+               "allowed (`errors` lists them all); non-finite JSON numbers and text with a NUL "
+               "(U+0000) are refused everywhere"),
     431: _resp("The request line and headers are too large"),
     500: _resp("Internal error (the server log has the details)"),
 }

@@ -15,11 +15,12 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from decimal import Decimal
 from http import HTTPStatus
 from importlib import resources
 from importlib.resources.abc import Traversable
-from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
 import fastapi._compat.v2 as _fastapi_v2
 import h11
@@ -141,7 +142,11 @@ def error_response(body: ErrorBody, status: int,
                         headers=dict(headers or {}))
 
 
-# --- strict JSON bodies -------------------------------------------------------------------
+# --- strict input -----------------------------------------------------------------------------
+
+NUL_RULE = "text without NUL (U+0000) characters"
+FINITE_RULE = "a finite number (JSON has no NaN or Infinity)"
+
 
 class _NonFinite:
     __slots__ = ("text",)
@@ -155,31 +160,53 @@ def _parse_float(text: str) -> float | _NonFinite:
     return value if math.isfinite(value) else _NonFinite(text)
 
 
-def _first_non_finite(data: Any) -> tuple[list[object], str] | None:
-    stack: list[tuple[list[object], Any]] = [([], data)]
+def _first_refused(data: Any) -> FieldError | None:
+    """The first value in parsed JSON that nothing downstream can hold: a non-finite number,
+    or text (a value or a member name) with a NUL character (PostgreSQL refuses it)."""
+    stack: list[tuple[list[object], Any]] = [(["body"], data)]
     while stack:
         path, item = stack.pop()
         if isinstance(item, _NonFinite):
-            return path, item.text
+            return FieldError(field=field_path(path), value=item.text, allowed=FINITE_RULE)
+        if isinstance(item, str) and "\x00" in item:
+            return FieldError(field=field_path(path), value=safe_value(
+                item.replace("\x00", "\\u0000"), *path), allowed=NUL_RULE)
         if isinstance(item, dict):
+            for key in item:
+                if "\x00" in key:
+                    return FieldError(field=field_path(path), value=safe_value(
+                        key.replace("\x00", "\\u0000")), allowed=f"member names in {NUL_RULE}")
             stack.extend(([*path, k], v) for k, v in reversed(list(item.items())))
         elif isinstance(item, list):
             stack.extend(([*path, i], v) for i, v in reversed(list(enumerate(item))))
     return None
 
 
-def non_finite_number(body: bytes) -> tuple[str, str] | None:
-    """``(field path, literal)`` of the first number in a JSON body that is not a finite
-    IEEE double (``NaN``, ``Infinity``, ``-Infinity``, or one that overflows like ``1e999``);
-    ``None`` if there is none or the body is not JSON (FastAPI reports that itself)."""
+def refused_json(body: bytes) -> FieldError | None:
+    """The first number in a JSON body that is not a finite IEEE double (``NaN``,
+    ``Infinity``, ``-Infinity``, or one that overflows like ``1e999``), or the first text with
+    a NUL; ``None`` if there is none or the body is not JSON (FastAPI reports that itself)."""
     if not body:
         return None
     try:
         data = json.loads(body, parse_constant=_NonFinite, parse_float=_parse_float)
     except (ValueError, RecursionError):
         return None
-    found = _first_non_finite(data)
-    return None if found is None else (field_path(["body", *found[0]]), found[1])
+    return _first_refused(data)
+
+
+def refused_url(scope: Scope) -> FieldError | None:
+    """A NUL in the path or in a query parameter (name or value)."""
+    if "\x00" in scope.get("path", ""):
+        return FieldError(field="path", value=None, allowed=NUL_RULE)
+    query = scope.get("query_string", b"")
+    if b"%00" in query or b"\x00" in query:
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True,
+                                     encoding="utf-8", errors="replace"):
+            if "\x00" in name + value:
+                return FieldError(field=field_path(["query", name.replace("\x00", "")]),
+                                  value=None, allowed=NUL_RULE)
+    return None
 
 
 def _is_json(content_type: str | None) -> bool:
@@ -190,43 +217,44 @@ def _is_json(content_type: str | None) -> bool:
                                           and mime.endswith("+json"))
 
 
-class StrictJSONMiddleware:
-    """Refuses JSON request bodies with non-finite numbers (a 422 naming the field), which
-    Python's JSON parser accepts and nothing downstream can store, compute with or encode."""
+class StrictInputMiddleware:
+    """Refuses, with a 422 naming the field, input that Python accepts and nothing
+    downstream can store, compute with or encode: non-finite JSON numbers, and NUL
+    characters in JSON text, the path or the query."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        headers = dict(scope.get("headers") or ()) if scope["type"] == "http" else {}
-        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS") or \
-                not _is_json(headers.get(b"content-type", b"").decode("latin-1")):
+        if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        messages: list[Message] = []
-        chunks: list[bytes] = []
-        while True:
-            message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            if not message.get("more_body", False):
-                break
-        found = non_finite_number(b"".join(chunks)) if messages[-1]["type"] == \
-            "http.request" else None
-        if found is not None:
-            field, literal = found
-            error = FieldError(field=field, value=literal,
-                               allowed="a finite number (JSON has no NaN or Infinity)")
-            await error_response(validation_body([error]), 422)(scope, receive, send)
+        refused = refused_url(scope)
+        headers = dict(scope.get("headers") or ())
+        if refused is None and scope["method"] not in ("GET", "HEAD", "OPTIONS") and \
+                _is_json(headers.get(b"content-type", b"").decode("latin-1")):
+            messages: list[Message] = []
+            chunks: list[bytes] = []
+            while True:
+                message = await receive()
+                messages.append(message)
+                if message["type"] != "http.request":
+                    break
+                chunks.append(message.get("body", b""))
+                if not message.get("more_body", False):
+                    break
+            if messages[-1]["type"] == "http.request":
+                refused = refused_json(b"".join(chunks))
+            replay = iter(messages)
+
+            async def replayed() -> Message:
+                return next(replay, None) or await receive()
+
+            receive = replayed
+        if refused is not None:
+            await error_response(validation_body([refused]), 422)(scope, receive, send)
             return
-        replay = iter(messages)
-
-        async def replayed() -> Message:
-            return next(replay, None) or await receive()
-
-        await self.app(scope, replayed, send)
+        await self.app(scope, receive, send)
 
 
 # --- exact decimals in the OpenAPI document -------------------------------------------------
@@ -255,7 +283,7 @@ def decimal_pattern(*, max_digits: int | None, decimal_places: int | None,
         if upper_inclusive:
             parts.append(rf"{int(upper)}(\.0{{1,{max(places, 1)}}})?")
         return "^(" + "|".join(parts) + ")$" if parts else None
-    if upper is not None and upper <= 0 or lower is not None and lower > 0:
+    if (upper is not None and upper <= 0) or (lower is not None and lower > 0):
         return None  # not said by a pattern; the number branch documents these
     magnitude = max((abs(b) for b in (lower, upper) if b is not None), default=None)
     if magnitude is not None and magnitude > 0:  # |x| < 10**w <= the bound: w whole digits
