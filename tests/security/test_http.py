@@ -104,6 +104,31 @@ def test_a_user_creation_error_does_not_echo_the_new_password(
     assert err.field is not None and err.field.startswith("body.")
 
 
+@pytest.mark.parametrize("field", ["password", "new_password", "access_token", "api_key"])
+def test_a_domain_validation_error_on_a_secret_field_hides_the_value(field: str) -> None:
+    # the same mapping the server uses for labctl's own errors (labctl/api.py)
+    from labctl.api import _error_body
+    from labctl.errors import ValidationError
+
+    body = _error_body(ValidationError(field, "Sup3rSecret  ", "at least 10 characters"))
+    text = body.model_dump_json()
+    assert "Sup3rSecret" not in text
+    assert body.field == field and body.value == "[redacted]"
+    assert body.allowed == "at least 10 characters"
+
+
+def test_a_domain_error_value_is_always_encodable() -> None:
+    from labctl.api import _error_body
+    from labctl.errors import RuleViolationError, ValidationError
+
+    body = _error_body(ValidationError("nplc", float("nan"), "0.02 … 100"))
+    assert body.value == "NaN"
+    json.dumps(body.model_dump(), allow_nan=False)
+    body = _error_body(RuleViolationError("u_below_cmc", "too small", U=float("-inf"),
+                                          n=10 ** 5000))
+    json.dumps(body.model_dump(), allow_nan=False)
+
+
 # --- 3. one error body for every 4xx ----------------------------------------------------------
 
 def test_request_validation_errors_name_field_value_and_allowed(
