@@ -34,6 +34,7 @@ from labctl.platform.routes.web import (
     SecurityHeadersMiddleware,
     StrictInputMiddleware,
     add_docs,
+    document_optional_auth,
     error_response,
     field_errors,
     is_secret_name,
@@ -152,6 +153,7 @@ def create_app(settings: Settings | None = None,
     for router in routers:
         app.include_router(router, responses=COMMON)
     add_docs(app)
+    document_optional_auth(app, routers)
     # Outermost last: security headers also go on the strict-JSON refusals.
     app.add_middleware(StrictInputMiddleware)
     app.add_middleware(SecurityHeadersMiddleware,

@@ -341,3 +341,15 @@ def test_json_answers_to_authenticated_requests_are_not_stored(
     token = api.post("/api/v1/auth/token", json={"username": world.usernames[("lab", "checker")],
                                                  "password": PASSWORD})
     assert token.status_code == 200 and token.headers["cache-control"] == "no-store"
+
+
+def test_optional_authentication_is_documented_and_a_bad_token_is_still_refused(
+        api: httpx.Client) -> None:
+    spec = ok(api.get("/openapi.json"))
+    optional = [(path, method) for path, ops in spec["paths"].items()
+                for method, op in ops.items() if {} in op.get("security", [])]
+    assert ("/api/v1/capabilities/{cmc_id}", "get") in optional
+    assert all(len(spec["paths"][p][m]["security"]) == 2 for p, m in optional)
+    assert {} not in spec["paths"]["/api/v1/users/me"]["get"]["security"]
+    resp = api.get("/api/v1/capabilities/1", headers={"Authorization": "Bearer lct_forged"})
+    _error(resp, 401)

@@ -24,14 +24,20 @@ from urllib.parse import parse_qsl
 
 import fastapi._compat.v2 as _fastapi_v2
 import h11
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from labctl.errors import NotFoundError
-from labctl.platform.routes.deps import ErrorBody, FieldError
+from labctl.platform.routes.deps import (
+    ErrorBody,
+    FieldError,
+    get_optional_principal,
+    get_principal,
+)
 
 # --- safe values in error bodies ----------------------------------------------------------
 
@@ -299,7 +305,7 @@ def decimal_pattern(*, max_digits: int | None, decimal_places: int | None,
     return f"^{sign}{number}$"
 
 
-class LabctlJsonSchema(_fastapi_v2.GenerateJsonSchema):  # type: ignore[misc,name-defined]
+class LabctlJsonSchema(_fastapi_v2.GenerateJsonSchema):
     """FastAPI's JSON-schema generator, with decimals documented as what clients send for
     exact values: fixed-point text matching a pattern that says the digits and bounds.
 
@@ -331,7 +337,36 @@ def use_exact_decimal_schemas() -> None:
     """Make FastAPI's OpenAPI generation use ``LabctlJsonSchema`` (it has no setting for the
     generator class; it looks the name up in this module at each generation)."""
     if not issubclass(_fastapi_v2.GenerateJsonSchema, LabctlJsonSchema):
-        _fastapi_v2.GenerateJsonSchema = LabctlJsonSchema
+        _fastapi_v2.GenerateJsonSchema = LabctlJsonSchema  # type: ignore[misc]
+
+
+# --- optional authentication in the OpenAPI document ------------------------------------------
+
+def _calls(dependant: Any, func: Any) -> bool:
+    return any(d.call is func or _calls(d, func) for d in dependant.dependencies)
+
+
+def document_optional_auth(app: FastAPI, routers: Iterable[APIRouter]) -> None:
+    """Operations that take a token only to show more (``OptionalPrincipalDep``) say so in
+    ``/openapi.json``: ``security: [{}, {HTTPBearer: []}]`` (FastAPI writes the token as
+    required). A token that is sent is still checked: a bad one is a 401."""
+    optional = [(route.path_format, method.lower())
+                for router in routers for route in router.routes
+                if isinstance(route, APIRoute)
+                and _calls(route.dependant, get_optional_principal)
+                and not _calls(route.dependant, get_principal)
+                for method in route.methods]
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        spec = generate()  # cached by FastAPI; the change below is made once
+        for path, method in optional:
+            op = spec["paths"].get(path, {}).get(method)
+            if op is not None and {} not in op.get("security", []):
+                op["security"] = [{}, *op.get("security", [])]
+        return spec
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 # --- security headers -------------------------------------------------------------------
@@ -428,23 +463,25 @@ def add_docs(app: FastAPI) -> None:
     @app.get("/docs", include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        page = get_swagger_ui_html(
+        html = get_swagger_ui_html(
             openapi_url=root + openapi_url, title=f"{app.title} — Swagger UI",
             swagger_js_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui-bundle.js",
             swagger_css_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui.css",
             swagger_favicon_url=f"{root}{DOCS_ASSETS_URL}/favicon.png",
-            oauth2_redirect_url=None).body.decode()
+            oauth2_redirect_url=None)
+        page = bytes(html.body).decode()
         return HTMLResponse(page, headers={"Content-Security-Policy":
                                            _docs_csp(page, workers=False)})
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
         root = request.scope.get("root_path", "")
-        page = get_redoc_html(
+        html = get_redoc_html(
             openapi_url=root + openapi_url, title=f"{app.title} — ReDoc",
             redoc_js_url=f"{root}{DOCS_ASSETS_URL}/redoc.standalone.js",
             redoc_favicon_url=f"{root}{DOCS_ASSETS_URL}/favicon.png",
-            with_google_fonts=False).body.decode()
+            with_google_fonts=False)
+        page = bytes(html.body).decode()
         return HTMLResponse(page, headers={"Content-Security-Policy":
                                            _docs_csp(page, workers=True)})
 
