@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from http import HTTPStatus
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import labctl
 from labctl.errors import (
@@ -27,6 +29,21 @@ from labctl.errors import (
 from labctl.platform.benches import BenchEntry, RunManager, load_benches
 from labctl.platform.db import make_engine, migrate
 from labctl.platform.routes import routers
+from labctl.platform.routes.deps import COMMON, ErrorBody
+from labctl.platform.routes.web import (
+    SecurityHeadersMiddleware,
+    StrictInputMiddleware,
+    add_docs,
+    document_optional_auth,
+    error_response,
+    field_errors,
+    is_secret_name,
+    safe_value,
+    scrub,
+    use_exact_decimal_schemas,
+    uvicorn_options,
+    validation_body,
+)
 from labctl.platform.settings import Settings
 
 #: labctl error class → HTTP status (most specific first: RuleViolationError is a ValueError too).
@@ -41,24 +58,61 @@ ERROR_STATUS: tuple[tuple[type[LabctlError], int], ...] = (
 )
 
 
-def _error_body(exc: LabctlError) -> dict[str, Any]:
-    body: dict[str, Any] = {"error": type(exc).__name__, "detail": str(exc)}
+def _error_body(exc: LabctlError) -> ErrorBody:
+    body = ErrorBody(error=type(exc).__name__, detail=str(exc))
     if isinstance(exc, ValidationError):
-        body.update(field=exc.field, value=_jsonable(exc.value), allowed=exc.allowed)
+        body.field, body.allowed = exc.field, exc.allowed
+        body.value = safe_value(exc.value, exc.field)
+        if is_secret_name(exc.field):
+            body.detail = scrub(body.detail, {str(exc.value), repr(exc.value)})
     if isinstance(exc, RuleViolationError):
-        body.update(rule=exc.rule, details={k: _jsonable(v) for k, v in exc.details.items()})
+        body.rule = exc.rule
+        body.details = {k: safe_value(v, k) for k, v in exc.details.items()}
     return body
-
-
-def _jsonable(value: Any) -> Any:
-    return value if isinstance(value, str | int | bool | None) else str(value)
 
 
 async def _labctl_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LabctlError)
     status = next((code for cls, code in ERROR_STATUS if isinstance(exc, cls)), 500)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(_error_body(exc), status_code=status, headers=headers)
+    return error_response(_error_body(exc), status, headers)
+
+
+async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's request validation (body, query, path, headers) in the ``ErrorBody`` shape:
+    the field path, the value shown safely (never a secret) and what is allowed."""
+    assert isinstance(exc, RequestValidationError)
+    errors = field_errors(exc.errors(), exc.body)
+    if not errors:  # pragma: no cover - FastAPI always names at least one error
+        return error_response(ErrorBody(error="ValidationError", detail="invalid request"), 422)
+    return error_response(validation_body(errors), 422)
+
+
+#: ``error`` for HTTP errors raised by the framework (unknown route, wrong method, …),
+#: named like labctl's own errors where one matches.
+HTTP_ERROR_NAMES = {400: "BadRequest", 401: "AuthenticationError", 403: "PermissionDeniedError",
+                    404: "NotFoundError", 405: "MethodNotAllowed", 409: "ConflictError",
+                    422: "ValidationError"}
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    name = HTTP_ERROR_NAMES.get(status) or HTTPStatus(status).phrase.title().replace(" ", "")
+    detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
+    if status == 404 and detail == "Not Found":
+        detail = f"no such resource: {request.url.path[:200]}"
+    if status == 405:
+        allow = (exc.headers or {}).get("Allow", "")
+        detail = f"{request.method} is not allowed on this resource (allowed: {allow})"
+    return error_response(ErrorBody(error=name, detail=detail), status, exc.headers)
+
+
+async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """Anything unforeseen: the ErrorBody, no traceback (uvicorn logs it)."""
+    return error_response(ErrorBody(error="InternalServerError",
+                                    detail="internal error; the server log has the details"),
+                          500)
 
 
 def create_app(settings: Settings | None = None,
@@ -67,6 +121,7 @@ def create_app(settings: Settings | None = None,
 
     ``benches``: calibration benches this server runs (default: ``settings.benches_file``)."""
     settings = settings or Settings.from_env()
+    use_exact_decimal_schemas()
     if benches is None and settings.benches_file is not None:
         benches = load_benches(settings.benches_file)
 
@@ -86,13 +141,23 @@ def create_app(settings: Settings | None = None,
 
     app = FastAPI(
         title="labctl platform", version=labctl.__version__, lifespan=lifespan,
+        docs_url=None, redoc_url=None,  # served from the package by add_docs (no CDN)
         description="Registry of measurement standards and CMCs with traceability, calibration "
                     "certificates (PDF + signed DCC), verification and audit.",
     )
     app.state.settings = settings
     app.add_exception_handler(LabctlError, _labctl_error)
+    app.add_exception_handler(RequestValidationError, _request_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _internal_error)
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=COMMON)
+    add_docs(app)
+    document_optional_auth(app, routers)
+    # Outermost last: security headers also go on the strict-JSON refusals.
+    app.add_middleware(StrictInputMiddleware)
+    app.add_middleware(SecurityHeadersMiddleware,
+                       https=settings.public_url.lower().startswith("https://"))
     return app
 
 
@@ -105,7 +170,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, database_url: str | None = 
     settings = Settings.from_env()
     if database_url:
         settings = dataclasses.replace(settings, database_url=database_url)
-    uvicorn.run(create_app(settings), host=host, port=port)
+    uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options())
 
 
 class ServerThread:
@@ -121,7 +186,8 @@ class ServerThread:
         import uvicorn
 
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                lifespan="on", timeout_graceful_shutdown=2)
+                                lifespan="on", timeout_graceful_shutdown=2,
+                                **uvicorn_options())
         self.server = uvicorn.Server(config)
         self.start_timeout = start_timeout
         self.thread = threading.Thread(target=self.server.run, daemon=True, name="platform")

@@ -6,7 +6,7 @@ import html
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel
 
@@ -28,6 +28,7 @@ from labctl.platform.routes.deps import (
     AUTHED,
     PUBLIC,
     WRITE,
+    IdempotencyKeyHeader,
     OptionalPrincipalDep,
     PrincipalDep,
     ReadSessionDep,
@@ -74,10 +75,7 @@ def update_certificate(number: str, body: CertificateUpdate, principal: Principa
                                 "description": "Replay: the key was used before, same body"}})
 def post_results(number: str, body: ResultsIn, principal: PrincipalDep, session: SessionDep,
                  response: Response,
-                 idempotency_key: Annotated[str, Header(
-                     min_length=1, max_length=200,
-                     description="Client-chosen key; a retry with the same key and body "
-                                 "creates nothing and returns the first answer")],
+                 idempotency_key: IdempotencyKeyHeader,
                  ) -> ResultsPosted:
     """Add measured points to a draft (technician or station of the laboratory)."""
     answer, replayed = certificates.post_results(

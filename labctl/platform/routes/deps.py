@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel
+from pydantic import AfterValidator, BaseModel
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -17,8 +18,20 @@ from labctl.platform.db import read_engine
 from labctl.platform.settings import Settings
 
 
+class FieldError(BaseModel):
+    """One refused input: where (``body.points.0.unit``, ``query.limit``,
+    ``header.idempotency-key``), the value given (shortened; secrets are never shown) and
+    what is allowed."""
+
+    field: str
+    value: Any = None
+    allowed: str
+
+
 class ErrorBody(BaseModel):
-    """Every error answer: a stable ``error`` class name, the message, and structured fields."""
+    """Every error answer (4xx and 5xx): a stable ``error`` class name, the message, and
+    structured fields: ``field``/``value``/``allowed`` for refused input (the first of
+    ``errors`` when the request had several), ``rule``/``details`` for a laboratory rule."""
 
     error: str
     detail: str
@@ -27,6 +40,7 @@ class ErrorBody(BaseModel):
     allowed: str | None = None
     rule: str | None = None
     details: dict[str, Any] | None = None
+    errors: list[FieldError] | None = None
 
 
 Responses = dict[int | str, dict[str, Any]]
@@ -41,6 +55,16 @@ R403: Responses = {403: _resp("Authenticated, but role, scope or separation of d
 R404: Responses = {404: _resp("No such record (or not visible to the caller)")}
 R409: Responses = {409: _resp("Contradicts the stored state (duplicate; issued is immutable)")}
 R422: Responses = {422: _resp("Invalid input, or a laboratory rule refuses it (see `rule`)")}
+#: Documented on every operation (``labctl.api`` adds it to each router): answers any
+#: request can get before or outside its handler.
+COMMON: Responses = {
+    400: _resp("Malformed request (the body cannot be read as the declared content type)"),
+    422: _resp("Invalid input: `field`, `value` and `allowed` say which, what and what is "
+               "allowed (`errors` lists them all); non-finite JSON numbers and text with a NUL "
+               "(U+0000) are refused everywhere"),
+    431: _resp("The request line and headers are too large"),
+    500: _resp("Internal error (the server log has the details)"),
+}
 AUTHED: Responses = {**R401, **R403, **R404, **R422}
 WRITE: Responses = {**AUTHED, **R409}
 PUBLIC: Responses = {**R404, **R422}
@@ -95,3 +119,25 @@ ReadSessionDep = Annotated[Session, Depends(get_read_session)]
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
 OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+
+#: An idempotency key: the characters a URL path segment takes unescaped (RFC 3986 ``pchar``
+#: without ``%``), so the key is stored exactly as sent and can be named again in
+#: ``DELETE …/results/{key}``.
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@]{1,200}")
+IDEMPOTENCY_KEY_RULE = ("1 to 200 printable ASCII characters: letters, digits and "
+                        "- . _ ~ ! $ & ' ( ) * + , ; = : @ (no space, no / or %)")
+
+
+def _idempotency_key(value: str) -> str:
+    if not IDEMPOTENCY_KEY.fullmatch(value):
+        raise ValueError(IDEMPOTENCY_KEY_RULE)
+    return value
+
+
+IdempotencyKeyHeader = Annotated[str, Header(
+    json_schema_extra={"pattern": f"^{IDEMPOTENCY_KEY.pattern}$", "minLength": 1,
+                       "maxLength": 200},
+    description="Client-chosen key (" + IDEMPOTENCY_KEY_RULE + "); a retry with the same key "
+                "and body creates nothing and returns the first answer"),
+    AfterValidator(_idempotency_key)]
