@@ -636,8 +636,9 @@ def verify(session: Session, *, keys_dir: str | Path | None = None,
     ``keys_dir``: where the platform's audit key is (its certificate checks seals and
     checkpoints). ``checkpoint_files``: exported checkpoints ``(name, document)``.
     """
-    if session.get_bind().dialect.name == "postgresql":
-        # one snapshot for the events and the rows they explain
+    if session.get_bind().dialect.name == "postgresql" and not session.in_transaction():
+        # one snapshot for the events and the rows they explain (SQLite's read transaction
+        # is one snapshot already)
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     result = verify_chain(session)
     trusted: x509.Certificate | None = None
@@ -659,3 +660,59 @@ def verify(session: Session, *, keys_dir: str | Path | None = None,
         "unsealed_events": unsealed, "seal_problems": seal_problems, "rows_checked": checked,
         "rows": findings, "rows_truncated": extra, "checkpoints": checks,
     })
+
+
+# --- one certificate against its audit record (public verification) ------------------------
+
+#: What the public verification compares between a certificate's row and its audit record.
+_PUBLIC_COLUMNS = ("status", "content_hash", "dcc", "withdrawn_at", "issue_date")
+
+
+def certificate_record(session: Session, cert: Certificate, *,
+                       keys_dir: str | Path | None = None) -> tuple[bool, str]:
+    """``(consistent, detail)``: whether a certificate revision's status, content hash and
+    stored DCC are what the audit events that wrote it recorded (and those events are
+    sealed by the platform's key when it is in use). Cheap: only that certificate's events."""
+    assert cert.id is not None
+    trusted: x509.Certificate | None = None
+    if keys_dir is not None:
+        try:
+            trusted = audit_identity(keys_dir, create=False).certificate
+        except NotFoundError:
+            trusted = None
+    first_sealed = session.execute(sa.select(sa.func.min(AuditEvent.id))
+                                   .where(AuditEvent.seal.is_not(None))  # type: ignore[union-attr]
+                                   ).scalar_one()
+    events = session.exec(select(AuditEvent).where(
+        AuditEvent.entity_type == "certificate",
+        sa.func.substr(AuditEvent.entity_id, 1, len(cert.number) + 1) == f"{cert.number}/",
+    ).order_by(AuditEvent.id)).all()  # type: ignore[arg-type]
+    said: dict[str, Any] | None = None
+    said_by: AuditEvent | None = None
+    for ev in events:
+        values = ((ev.data.get("rows") or {}).get("certificate") or {}).get(str(cert.id), False)
+        if values is False:
+            continue
+        said, said_by = values, ev
+    if said_by is None or said is None:
+        return False, "the audit trail has no record of this certificate's issued content"
+    for ev in events:
+        if trusted is not None and first_sealed is not None and ev.id is not None \
+                and ev.id >= first_sealed and (
+                ev.seal is None or not _signature_holds(trusted, ev.seal, ev.hash.encode())):
+            return False, (f"audit event {ev.id} about this certificate is not sealed by the "
+                           "platform's audit key (forged?)")
+        if event_hash(ev) != ev.hash:
+            return False, f"audit event {ev.id} about this certificate was edited"
+    row = session.execute(sa.select(*[Certificate.__table__.c[c]  # type: ignore[attr-defined]
+                                      for c in _PUBLIC_COLUMNS])
+                          .where(Certificate.__table__.c.id == cert.id)  # type: ignore[attr-defined]
+                          ).mappings().one()
+    now = _row_values(_BY_MODEL[Certificate], {**{c: None for c in _BY_MODEL[Certificate].columns},
+                                               **row})
+    differs = [c for c in _PUBLIC_COLUMNS if now[c] != said.get(c)]
+    if differs:
+        where = ", ".join(f"{c} is {now[c]!r}, the audit trail says {said.get(c)!r}"
+                          for c in differs)
+        return False, f"the stored record does not match the audit trail ({where})"
+    return True, f"matches the audit trail (event {said_by.id}, {said_by.action})"
