@@ -96,7 +96,8 @@ _PG_LOCK_KEY = 0x6C616263746C  # "labctl": the advisory lock that orders audit a
 
 #: The key-store name of the platform's audit key (laboratory codes are upper case: no clash).
 AUDIT_KEY_NAME = "labctl-audit"
-#: A checkpoint is signed in the transaction of every event whose id is a multiple of this.
+#: By default a checkpoint is signed in the transaction of every event whose id is a
+#: multiple of this (see :func:`use_key`).
 CHECKPOINT_EVERY = 500
 #: At most this many row findings are listed (the rest are counted).
 MAX_FINDINGS = 2000
@@ -283,7 +284,13 @@ def _snapshot(session: Session, touched: Iterable[tuple[str, str]]) -> dict[str,
 
 # --- the platform's audit key -------------------------------------------------------------
 
-_KEYS: weakref.WeakKeyDictionary[Any, SigningIdentity] = weakref.WeakKeyDictionary()
+@dataclass(frozen=True)
+class _Sealer:
+    identity: SigningIdentity
+    checkpoint_every: int
+
+
+_KEYS: weakref.WeakKeyDictionary[Any, _Sealer] = weakref.WeakKeyDictionary()
 
 
 def audit_identity(keys_dir: str | Path, *, create: bool = True) -> SigningIdentity:
@@ -294,14 +301,18 @@ def audit_identity(keys_dir: str | Path, *, create: bool = True) -> SigningIdent
     return store.get(AUDIT_KEY_NAME)
 
 
-def use_key(engine: sa.Engine, keys_dir: str | Path) -> SigningIdentity:
-    """Seal the events written through ``engine`` (and its read view) with the audit key."""
+def use_key(engine: sa.Engine, keys_dir: str | Path, *,
+            checkpoint_every: int = CHECKPOINT_EVERY) -> SigningIdentity:
+    """Seal the events written through ``engine`` (and its read view) with the audit key,
+    and sign a checkpoint in the transaction of every ``checkpoint_every``-th event."""
+    if checkpoint_every < 1:
+        raise ValidationError("checkpoint_every", checkpoint_every, "an integer >= 1")
     identity = audit_identity(keys_dir)
-    _KEYS[engine.pool] = identity
+    _KEYS[engine.pool] = _Sealer(identity, checkpoint_every)
     return identity
 
 
-def _identity_for(session: Session) -> SigningIdentity | None:
+def _sealer_for(session: Session) -> _Sealer | None:
     bind = session.get_bind()
     pool = getattr(bind, "pool", None)
     return _KEYS.get(pool) if pool is not None else None
@@ -382,15 +393,15 @@ def record(session: Session, *, actor: str, action: str, entity_type: str, entit
         data=_json_safe(payload), prev_hash=head or GENESIS, hash="",
     )
     event.hash = event_hash(event)
-    identity = _identity_for(session)
-    if identity is not None:
-        event.seal = _sign(identity, event.hash.encode())
+    sealer = _sealer_for(session)
+    if sealer is not None:
+        event.seal = _sign(sealer.identity, event.hash.encode())
     session.add(event)
     session.flush()
     session.info.pop(_TOUCHED, None)  # the event row itself is not a checked row
     assert event.id is not None
-    if identity is not None and event.id % CHECKPOINT_EVERY == 0:
-        _add_checkpoint(session, identity, head_id=event.id, head_hash=event.hash,
+    if sealer is not None and event.id % sealer.checkpoint_every == 0:
+        _add_checkpoint(session, sealer.identity, head_id=event.id, head_hash=event.hash,
                         created_by="system:interval")
     return event
 

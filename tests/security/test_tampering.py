@@ -355,13 +355,22 @@ def test_tail_truncation_shows_against_a_checkpoint(db: Copy, tmp_path: Path) ->
 
 
 def test_checkpoints_are_made_when_verify_runs_and_at_intervals(db: Copy) -> None:
+    from sqlmodel import Session
+
     run = db.cli("audit", "verify")
     assert run.exit_code == 0, run.output
-    stored = db.sql("SELECT head_id, created_by FROM audit_checkpoint ORDER BY id")
     head = db.one("SELECT MAX(id) FROM audit_event")
-    assert stored[-1] == (head, "system:verify")
-    assert audit.CHECKPOINT_EVERY > 0  # interval checkpoints: see the template's own events
-    assert all(h % audit.CHECKPOINT_EVERY == 0 for h, by in stored if by == "system:interval")
+    assert db.sql("SELECT head_id, created_by FROM audit_checkpoint") == [
+        (head, "system:verify")]
+    audit.use_key(db.engine, db.t.keys_dir, checkpoint_every=3)
+    for i in range(7):  # seven writes through a service: one checkpoint per 3 events
+        with Session(db.engine) as s:
+            audit.record(s, actor="system:test", action="test.write", entity_type="thing",
+                         entity_id=str(i))
+            s.commit()
+    stored = db.sql("SELECT head_id FROM audit_checkpoint WHERE created_by = 'system:interval'")
+    assert sorted(h for (h,) in stored) == [h for h in range(head + 1, head + 8) if h % 3 == 0]
+    assert db.verify().ok and len(db.verify().checkpoints) == 1 + len(stored)
 
 
 def test_a_forged_event_appended_shows(db: Copy) -> None:
