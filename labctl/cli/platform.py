@@ -164,6 +164,27 @@ def audit_checkpoint(
         typer.echo(text)
 
 
+@audit_app.command("baseline")
+def audit_baseline(
+    reason: Annotated[str, typer.Option(help="Why the rows are adopted (recorded).")],
+    table: Annotated[list[str] | None, typer.Option(
+        "--table", help="Only this checked table (repeatable; default: all).")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Adopt the rows no audit event explains, once per table: after upgrading a database
+    whose events predate the row cross-check (or when a table is newly checked). Run
+    `labctl audit verify` first and look at what it lists: what is adopted stops showing."""
+    from labctl.platform import audit_baseline as adopt
+
+    actor = f"system:cli:{getpass.getuser()}"
+    try:
+        adopted = adopt(database_url, reason=reason, actor=actor, tables=table)
+    except LabctlError as exc:
+        raise _fail(exc) from None
+    for name, count in adopted.items():
+        console().print(f"{name}: {count} rows adopted")
+
+
 def register_commands(app: typer.Typer) -> None:
     app.command("serve")(serve)
     app.add_typer(admin_app, name="admin")

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
     from labctl.platform.models.audit import AuditVerification
 
-__all__ = ["audit_checkpoint", "create_admin", "migrate_database", "verify_audit"]
+__all__ = ["audit_baseline", "audit_checkpoint", "create_admin", "migrate_database", "verify_audit"]
 
 
 def _url(database_url: str | None) -> str:
@@ -122,5 +122,26 @@ def audit_checkpoint(database_url: str | None = None, *, keys_dir: str | Path | 
         identity = audit.use_key(engine, _keys_dir(keys_dir))
         with Session(engine, expire_on_commit=False) as session:
             return audit.checkpoint_json(audit.make_checkpoint(session, identity))
+    finally:
+        engine.dispose()
+
+
+def audit_baseline(database_url: str | None = None, *, reason: str, actor: str = "system:cli",
+                   tables: Sequence[str] | None = None,
+                   keys_dir: str | Path | None = None) -> dict[str, int]:
+    """Adopt the rows of the checked tables that no audit event explains (once per table:
+    after upgrading a database whose events predate the row cross-check), in sealed
+    ``audit.baseline`` events with the reason. ``{table: rows adopted}``."""
+    from sqlmodel import Session
+
+    from labctl.platform import audit
+    from labctl.platform.db import make_engine, migrate
+
+    engine = make_engine(_url(database_url))
+    try:
+        migrate(engine)
+        audit.use_key(engine, _keys_dir(keys_dir))
+        with Session(engine) as session:
+            return audit.baseline(session, actor=actor, reason=reason, tables=tables)
     finally:
         engine.dispose()

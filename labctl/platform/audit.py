@@ -56,9 +56,9 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session as OrmSession
-from sqlmodel import Session, SQLModel, select
+from sqlmodel import Session, SQLModel, col, select
 
-from labctl.errors import NotFoundError, ValidationError
+from labctl.errors import ConflictError, NotFoundError, ValidationError
 from labctl.platform.db import utcnow
 from labctl.platform.documents.signing import LaboratoryKeyStore, SigningIdentity
 from labctl.platform.models.audit import (
@@ -554,7 +554,7 @@ def _add_checkpoint(session: Session, identity: SigningIdentity, *, head_id: int
                     ) -> AuditCheckpoint:
     if events is None:
         events = session.execute(sa.select(sa.func.count()).select_from(AuditEvent)
-                                 .where(AuditEvent.id <= head_id)).scalar_one()  # type: ignore[operator]
+                                 .where(col(AuditEvent.id) <= head_id)).scalar_one()
     at = utcnow()
     payload = _checkpoint_payload(head_id=head_id, head_hash=head_hash, events=events, at=at)
     row = AuditCheckpoint(
@@ -630,7 +630,7 @@ def check_checkpoint(session: Session, cp: AuditCheckpoint, *, source: str,
         return result(f"event {cp.head_id} now hashes to {head.hash}, the checkpoint signed "
                       f"{cp.head_hash} (the chain was re-written up to it)")
     count = session.execute(sa.select(sa.func.count()).select_from(AuditEvent)
-                            .where(AuditEvent.id <= cp.head_id)).scalar_one()  # type: ignore[operator]
+                            .where(col(AuditEvent.id) <= cp.head_id)).scalar_one()
     if count != cp.events:
         return result(f"{count} events up to event {cp.head_id}, the checkpoint signed "
                       f"{cp.events} (events inserted or deleted before it)")
@@ -727,3 +727,54 @@ def certificate_record(session: Session, cert: Certificate, *,
                           for c in differs)
         return False, f"the stored record does not match the audit trail ({where})"
     return True, f"matches the audit trail (event {said_by.id}, {said_by.action})"
+
+
+# --- adopting rows written before the cross-check -------------------------------------------
+
+
+def baseline(session: Session, *, actor: str, reason: str,
+             tables: Iterable[str] | None = None) -> dict[str, int]:
+    """Record, in sealed ``audit.baseline`` events, the rows of the checked tables that no
+    event explains yet: once, after upgrading a database whose events predate the row
+    cross-check, or after adding a table to :data:`CHECKED`. ``{table: rows adopted}``.
+
+    Each table is adopted at most once (a second baseline would hide direct edits made
+    since); the events name who did it and why, so the adoption itself is on the record.
+    """
+    if not reason.strip():
+        raise ValidationError("reason", reason, "why the rows are adopted (it is recorded)")
+    chain = verify_chain(session)
+    if not chain.ok:
+        raise ValidationError("audit chain", chain.problem, "an intact chain before adopting rows")
+    wanted = set(tables) if tables is not None else {e.name for e in CHECKED}
+    unknown = wanted - set(_BY_TABLE)
+    if unknown:
+        raise ValidationError("tables", sorted(unknown), ", ".join(sorted(_BY_TABLE)))
+    known: dict[str, set[str]] = {e.name: set() for e in CHECKED}
+    done: set[str] = set()
+    for ev in _events(session):
+        if ev.action == "audit.baseline":
+            done.add(ev.entity_id)
+        for table, rows in (ev.data.get("rows") or {}).items():
+            if table in known and isinstance(rows, dict):
+                known[table].update(rows)
+    again = wanted & done
+    if again:
+        raise ConflictError(f"tables {sorted(again)} were adopted by an earlier baseline; "
+                            "rows no event explains now were written around the platform")
+    adopted: dict[str, int] = {}
+    for entity in CHECKED:
+        if entity.name not in wanted:
+            continue
+        cols = [entity.table.c[c] for c in entity.key]
+        keys = [k for k in (entity.key_of(dict(r)) for r in
+                            session.execute(sa.select(*cols)).mappings())
+                if k not in known[entity.name]]
+        # one event per table even when nothing is adopted: the table counts as adopted
+        for chunk in [keys[i:i + 1000] for i in range(0, len(keys), 1000)] or [[]]:
+            _touched(session).update((entity.name, k) for k in chunk)
+            record(session, actor=actor, action="audit.baseline", entity_type="audit",
+                   entity_id=entity.name, reason=reason, data={"adopted": len(chunk)})
+        adopted[entity.name] = len(keys)
+    session.commit()
+    return adopted

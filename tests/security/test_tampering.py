@@ -468,3 +468,28 @@ def test_a_comment_inside_the_signed_identifier_is_read_as_signed(db: Copy) -> N
         v = ok(api.get(f"/api/v1/verify/{db.t.c3}"))
         assert v["signature_valid"] is True
         assert v["audit_consistent"] is False  # …but not the bytes the audit trail recorded
+
+
+def test_rows_from_before_the_cross_check_are_adopted_once_on_the_record(db: Copy) -> None:
+    """An upgraded database has rows its old events do not describe (here: two memberships
+    written around the platform). `labctl audit baseline` adopts them in sealed events that
+    name who and why, once per table: a second baseline is refused."""
+    org = db.one("SELECT id FROM organisation WHERE code = :c", c=db.world.orgs["lab"])
+    users = [u for (u,) in db.sql("SELECT id FROM user_account ORDER BY id LIMIT 2")]
+    for u in users:
+        db.sql("INSERT INTO membership (user_id, organisation_id, role, created_at) "
+               "VALUES (:u, :o, 'reviewer', :t)", u=u, o=org, t=datetime.now(UTC))
+    assert len(_findings(db.verify(), "membership", "unexplained")) == 2
+    run = db.cli("audit", "baseline", "--reason", "upgrade to labctl 0.6",
+                 "--table", "membership")
+    assert run.exit_code == 0, run.output
+    assert "membership: 2 rows adopted" in run.output
+    assert db.verify().ok
+    [(actor, reason)] = db.sql("SELECT actor, reason FROM audit_event "
+                               "WHERE action = 'audit.baseline'")
+    assert actor.startswith("system:cli") and reason == "upgrade to labctl 0.6"
+    db.sql("INSERT INTO membership (user_id, organisation_id, role, created_at) "
+           "VALUES (:u, :o, 'approver', :t)", u=users[0], o=org, t=datetime.now(UTC))
+    again = db.cli("audit", "baseline", "--reason", "again", "--table", "membership")
+    assert again.exit_code == 2 and "earlier baseline" in again.output
+    assert len(_findings(db.verify(), "membership", "unexplained")) == 1
