@@ -683,7 +683,12 @@ def certificate_record(session: Session, cert: Certificate, *,
                        keys_dir: str | Path | None = None) -> tuple[bool, str]:
     """``(consistent, detail)``: whether a certificate revision's status, content hash and
     stored DCC are what the audit events that wrote it recorded (and those events are
-    sealed by the platform's key when it is in use). Cheap: only that certificate's events."""
+    intact, and sealed by the platform's key once sealing is in use). Cheap: only that
+    certificate's events (and baseline events, which may have adopted it).
+
+    Events from before the row snapshots (an upgraded database, not yet baselined) are read
+    the older way: the content hash the issue event recorded, and the status its events say.
+    """
     assert cert.id is not None
     trusted: x509.Certificate | None = None
     if keys_dir is not None:
@@ -694,39 +699,64 @@ def certificate_record(session: Session, cert: Certificate, *,
     first_sealed = session.execute(sa.select(sa.func.min(AuditEvent.id))
                                    .where(AuditEvent.seal.is_not(None))  # type: ignore[union-attr]
                                    ).scalar_one()
-    events = session.exec(select(AuditEvent).where(
-        AuditEvent.entity_type == "certificate",
-        sa.func.substr(AuditEvent.entity_id, 1, len(cert.number) + 1) == f"{cert.number}/",
-    ).order_by(AuditEvent.id)).all()  # type: ignore[arg-type]
-    said: dict[str, Any] | None = None
-    said_by: AuditEvent | None = None
+    prefix = f"{cert.number}/"
+    events = session.exec(select(AuditEvent).where(sa.or_(
+        sa.and_(col(AuditEvent.entity_type) == "certificate",
+                sa.func.substr(AuditEvent.entity_id, 1, len(prefix)) == prefix),
+        sa.and_(col(AuditEvent.action) == "audit.baseline",
+                col(AuditEvent.entity_id) == "certificate"),
+    )).order_by(AuditEvent.id)).all()  # type: ignore[arg-type]
     for ev in events:
-        values = ((ev.data.get("rows") or {}).get("certificate") or {}).get(str(cert.id), False)
-        if values is False:
-            continue
-        said, said_by = values, ev
-    if said_by is None or said is None:
-        return False, "the audit trail has no record of this certificate's issued content"
-    for ev in events:
+        if event_hash(ev) != ev.hash:
+            return False, f"audit event {ev.id} about this certificate was edited"
         if trusted is not None and first_sealed is not None and ev.id is not None \
                 and ev.id >= first_sealed and (
                 ev.seal is None or not _signature_holds(trusted, ev.seal, ev.hash.encode())):
             return False, (f"audit event {ev.id} about this certificate is not sealed by the "
                            "platform's audit key (forged?)")
-        if event_hash(ev) != ev.hash:
-            return False, f"audit event {ev.id} about this certificate was edited"
+    snapshots = [(ev, rows[str(cert.id)]) for ev in events
+                 if str(cert.id) in (rows := (ev.data.get("rows") or {}).get("certificate") or {})]
     row = session.execute(sa.select(*[Certificate.__table__.c[c]  # type: ignore[attr-defined]
                                       for c in _PUBLIC_COLUMNS])
                           .where(Certificate.__table__.c.id == cert.id)  # type: ignore[attr-defined]
                           ).mappings().one()
-    now = _row_values(_BY_MODEL[Certificate], {**{c: None for c in _BY_MODEL[Certificate].columns},
-                                               **row})
-    differs = [c for c in _PUBLIC_COLUMNS if now[c] != said.get(c)]
+    now = {c: _canon(row[c]) for c in _PUBLIC_COLUMNS}
+    said_by: AuditEvent | None
+    checked: tuple[str, ...]
+    if snapshots:
+        said_by, said = snapshots[-1]
+        if said is None:
+            return False, f"the audit trail says this revision was deleted (event {said_by.id})"
+        checked = _PUBLIC_COLUMNS
+    else:
+        said_by, said = _legacy_record(cert, events)
+        if said_by is None:
+            return False, "the audit trail has no record of this certificate's issue"
+        checked = ("status", "content_hash")
+    differs = [c for c in checked if now[c] != said.get(c)]
     if differs:
         where = ", ".join(f"{c} is {now[c]!r}, the audit trail says {said.get(c)!r}"
                           for c in differs)
         return False, f"the stored record does not match the audit trail ({where})"
     return True, f"matches the audit trail (event {said_by.id}, {said_by.action})"
+
+
+def _legacy_record(cert: Certificate, events: Iterable[AuditEvent]
+                   ) -> tuple[AuditEvent | None, dict[str, Any]]:
+    """What events without row snapshots say of a revision: its issue event's content hash,
+    and the status its issue / withdrawal / the next revision's issue left it in."""
+    mine, following = f"{cert.number}/{cert.revision}", f"{cert.number}/{cert.revision + 1}"
+    issued: AuditEvent | None = None
+    said: dict[str, Any] = {}
+    for ev in events:
+        if ev.entity_id == mine and ev.action == "certificate.issue":
+            issued = ev
+            said = {"status": "issued", "content_hash": ev.data.get("content_hash")}
+        elif issued and ev.entity_id == mine and ev.action == "certificate.withdraw":
+            said["status"] = "withdrawn"
+        elif issued and ev.entity_id == following and ev.action == "certificate.issue":
+            said["status"] = "superseded"
+    return issued, said
 
 
 # --- adopting rows written before the cross-check -------------------------------------------

@@ -493,3 +493,44 @@ def test_rows_from_before_the_cross_check_are_adopted_once_on_the_record(db: Cop
     again = db.cli("audit", "baseline", "--reason", "again", "--table", "membership")
     assert again.exit_code == 2 and "earlier baseline" in again.output
     assert len(_findings(db.verify(), "membership", "unexplained")) == 1
+
+
+def _as_before_the_upgrade(db: Copy) -> None:
+    """The database as labctl before the row check left it: events without row snapshots
+    and without seals (a valid chain), no checkpoints."""
+    from sqlmodel import Session, select
+
+    from labctl.platform.models.audit import AuditEvent
+
+    db.sql("DELETE FROM audit_checkpoint")
+    db.sql("UPDATE audit_event SET hash = 'x' || CAST(id AS TEXT)")
+    with Session(db.engine) as s:
+        prev = audit.GENESIS
+        for e in s.exec(select(AuditEvent).order_by(AuditEvent.id)).all():  # type: ignore[arg-type]
+            e.data = {k: v for k, v in e.data.items() if k != "rows"}
+            e.seal, e.prev_hash = None, prev
+            e.hash = prev = audit.event_hash(e)
+            s.add(e)
+        s.commit()
+
+
+def test_an_upgraded_database_verifies_the_older_way_until_adopted(db: Copy) -> None:
+    _as_before_the_upgrade(db)
+    before = db.verify()
+    assert before.chain_ok and not before.seal_problems and before.unsealed_events > 80
+    assert {f.problem for f in before.rows} == {"unexplained"}  # nothing recorded the rows
+    cid = db.cert_id(db.t.withdrawn)
+    with db.server() as api:
+        assert ok(api.get(f"/api/v1/verify/{db.t.c3}"))["current"] is True  # issue event
+        v = ok(api.get(f"/api/v1/verify/{db.t.withdrawn}"))
+        assert v["audit_consistent"] is True and v["current"] is False
+        db.sql("UPDATE certificate SET status = 'issued' WHERE id = :c", c=cid)
+        v = ok(api.get(f"/api/v1/verify/{db.t.withdrawn}"))
+        assert v["audit_consistent"] is False and "'withdrawn'" in v["audit_detail"]
+        db.sql("UPDATE certificate SET status = 'withdrawn' WHERE id = :c", c=cid)
+    assert db.cli("audit", "baseline", "--reason", "upgrade").exit_code == 0
+    after = db.verify()
+    assert after.ok, after.rows[:3]
+    with db.server() as api:
+        v = ok(api.get(f"/api/v1/verify/{db.t.c3}"))
+        assert v["current"] is True and "audit.baseline" in v["audit_detail"]
