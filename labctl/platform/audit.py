@@ -699,10 +699,13 @@ def certificate_record(session: Session, cert: Certificate, *,
     first_sealed = session.execute(sa.select(sa.func.min(AuditEvent.id))
                                    .where(AuditEvent.seal.is_not(None))  # type: ignore[union-attr]
                                    ).scalar_one()
-    prefix = f"{cert.number}/"
+    last = session.execute(sa.select(sa.func.max(Certificate.revision))
+                           .where(col(Certificate.number) == cert.number)).scalar_one()
+    # every event about any revision (an issue also supersedes the one before), by index
+    names = [f"{cert.number}/{r}" for r in range(int(last or 0) + 2)]
     events = session.exec(select(AuditEvent).where(sa.or_(
         sa.and_(col(AuditEvent.entity_type) == "certificate",
-                sa.func.substr(AuditEvent.entity_id, 1, len(prefix)) == prefix),
+                col(AuditEvent.entity_id).in_(names)),
         sa.and_(col(AuditEvent.action) == "audit.baseline",
                 col(AuditEvent.entity_id) == "certificate"),
     )).order_by(AuditEvent.id)).all()  # type: ignore[arg-type]

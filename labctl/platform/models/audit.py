@@ -22,7 +22,7 @@ class AuditEvent(SQLModel, table=True):
     organisation_id: int | None = Field(default=None, index=True)  # no FK: events outlive rows
     action: str = str_field(64)  # "certificate.issue"
     entity_type: str = str_field(32)
-    entity_id: str = str_field(100)
+    entity_id: str = str_field(100, index=True)  # public verification finds its events
     reason: str = str_field(1000, default="")
     data: dict[str, Any] = Field(default_factory=dict, sa_type=sa.JSON)
     prev_hash: str = str_field(64)

@@ -1,7 +1,8 @@
 """audit seals and signed checkpoints
 
 ``audit_event.seal``: the platform's signature of each event's hash (an event forged in the
-database has none). ``audit_checkpoint``: the chain's head signed at intervals and on demand,
+database has none), and an index on ``entity_id`` (the public verification reads one
+certificate's events). ``audit_checkpoint``: the chain's head signed at intervals and on demand,
 so a re-hashed or truncated chain shows against it.
 
 Revision ID: 0006
@@ -25,6 +26,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
         batch_op.add_column(sa.Column("seal", sa.Text(), nullable=True))
+        batch_op.create_index(batch_op.f("ix_audit_event_entity_id"), ["entity_id"],
+                              unique=False)
     op.create_table(
         "audit_checkpoint",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -43,4 +46,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("audit_checkpoint")
     with op.batch_alter_table("audit_event", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_audit_event_entity_id"))
         batch_op.drop_column("seal")
