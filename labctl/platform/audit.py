@@ -58,7 +58,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel, col, select
 
-from labctl.errors import ConflictError, NotFoundError, ValidationError
+from labctl.errors import ConflictError, ValidationError
 from labctl.platform.db import utcnow
 from labctl.platform.documents.signing import LaboratoryKeyStore, SigningIdentity
 from labctl.platform.models.audit import (
@@ -299,6 +299,20 @@ def audit_identity(keys_dir: str | Path, *, create: bool = True) -> SigningIdent
     if create:
         return store.get_or_create(AUDIT_KEY_NAME, "labctl platform audit trail")
     return store.get(AUDIT_KEY_NAME)
+
+
+def audit_certificate(keys_dir: str | Path | None) -> x509.Certificate | None:
+    """The audit key's certificate in ``keys_dir``, if there (the private key is not needed:
+    an auditor checks seals and checkpoints with a directory holding only the certificate)."""
+    if keys_dir is None:
+        return None
+    path = Path(keys_dir) / f"{AUDIT_KEY_NAME}.cert.pem"
+    try:
+        return x509.load_pem_x509_certificate(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise ValidationError("audit certificate", str(path), f"a readable PEM ({exc})") from None
 
 
 def use_key(engine: sa.Engine, keys_dir: str | Path, *,
@@ -652,12 +666,7 @@ def verify(session: Session, *, keys_dir: str | Path | None = None,
         # is one snapshot already)
         session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
     result = verify_chain(session)
-    trusted: x509.Certificate | None = None
-    if keys_dir is not None:
-        try:
-            trusted = audit_identity(keys_dir, create=False).certificate
-        except NotFoundError:
-            trusted = None
+    trusted = audit_certificate(keys_dir)
     unsealed, seal_problems = check_seals(session, trusted)
     checked, findings, extra = check_rows(session)
     checks = [check_checkpoint(session, cp, source=f"stored checkpoint {cp.id}", trusted=trusted)
@@ -690,12 +699,7 @@ def certificate_record(session: Session, cert: Certificate, *,
     the older way: the content hash the issue event recorded, and the status its events say.
     """
     assert cert.id is not None
-    trusted: x509.Certificate | None = None
-    if keys_dir is not None:
-        try:
-            trusted = audit_identity(keys_dir, create=False).certificate
-        except NotFoundError:
-            trusted = None
+    trusted = audit_certificate(keys_dir)
     first_sealed = session.execute(sa.select(sa.func.min(AuditEvent.id))
                                    .where(AuditEvent.seal.is_not(None))  # type: ignore[union-attr]
                                    ).scalar_one()

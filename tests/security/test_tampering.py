@@ -534,3 +534,15 @@ def test_an_upgraded_database_verifies_the_older_way_until_adopted(db: Copy) -> 
     with db.server() as api:
         v = ok(api.get(f"/api/v1/verify/{db.t.c3}"))
         assert v["current"] is True and "audit.baseline" in v["audit_detail"]
+
+
+def test_an_auditor_verifies_with_the_certificate_alone(db: Copy, tmp_path: Path) -> None:
+    """Seals and checkpoints are checked with the audit key's certificate; without it the
+    check says it cannot vouch for them instead of passing."""
+    only_cert = tmp_path / "auditor"
+    only_cert.mkdir()
+    name = f"{audit.AUDIT_KEY_NAME}.cert.pem"
+    (only_cert / name).write_bytes((db.t.keys_dir / name).read_bytes())
+    assert verify_audit(db.url, keys_dir=only_cert).ok
+    blind = verify_audit(db.url, keys_dir=tmp_path / "empty")
+    assert not blind.ok and "not available" in blind.seal_problems[0]
