@@ -44,7 +44,7 @@ import json
 import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, cast
@@ -465,19 +465,38 @@ def verify_chain(session: Session, *, batch: int = 5000) -> AuditVerification:
 
 def check_seals(session: Session, certificate: x509.Certificate | None
                 ) -> tuple[int, list[str]]:
-    """``(unsealed before sealing began, problems)``: every event from the first sealed one on
-    must carry a seal of its hash by the audit key."""
+    """``(unsealed events accepted, problems)``.
+
+    Every event from the first sealed one on must carry a seal of its hash by the audit key.
+    An unsealed event is accepted only as one written before the key existed (an upgraded
+    database): dated before the key's certificate was made and not before the event preceding
+    it. So stripping every seal does not make room for a forged event either.
+    """
     unsealed = 0
     problems: list[str] = []
     sealing = False
+    # the key store makes certificates valid from an hour before their creation
+    key_made = (certificate.not_valid_before_utc + timedelta(hours=1)
+                if certificate is not None else None)
+    previous_at: datetime | None = None
     for ev in _events(session):
+        at, previous_at = ev.at, (previous_at if previous_at is not None else ev.at)
         if ev.seal is None:
             if sealing:
                 problems.append(f"event {ev.id} ({ev.action} by {ev.actor}) has no seal: "
                                 "written without the platform's audit key")
+            elif key_made is not None and at >= key_made:
+                problems.append(f"event {ev.id} ({ev.action} by {ev.actor}) has no seal but "
+                                f"is dated {at.isoformat()}, after the audit key was made "
+                                f"({key_made.isoformat()})")
+            elif at < previous_at:
+                problems.append(f"event {ev.id} ({ev.action} by {ev.actor}) has no seal and "
+                                "is dated before the event preceding it")
             else:
                 unsealed += 1
+            previous_at = max(previous_at, at)
             continue
+        previous_at = max(previous_at, at)
         sealing = True
         if certificate is None:
             problems.append(f"event {ev.id} is sealed but the audit key's certificate is not "

@@ -14,6 +14,7 @@ import hashlib
 import json
 import secrets
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -103,6 +104,7 @@ class Copy:
         self.url = url
         self.engine = make_engine(url)
         self.world = t.world
+        self.keys_dir = t.keys_dir
 
     def sql(self, statement: str, **params: Any) -> Any:
         with self.engine.begin() as conn:
@@ -119,17 +121,17 @@ class Copy:
                             n=number, r=revision))
 
     def verify(self, *checkpoints: tuple[str, dict[str, Any]]) -> Any:
-        return verify_audit(self.url, keys_dir=self.t.keys_dir, checkpoints=checkpoints)
+        return verify_audit(self.url, keys_dir=self.keys_dir, checkpoints=checkpoints)
 
     def cli(self, *args: str) -> Any:
         from labctl.cli import app
 
         return CliRunner().invoke(app, [*args, "--database-url", self.url],
-                                  env={"LABCTL_KEYS_DIR": str(self.t.keys_dir)})
+                                  env={"LABCTL_KEYS_DIR": str(self.keys_dir)})
 
     @contextmanager
     def server(self) -> Iterator[httpx.Client]:
-        settings = Settings(database_url=self.url, keys_dir=self.t.keys_dir,
+        settings = Settings(database_url=self.url, keys_dir=self.keys_dir,
                             migrate_on_start=False, public_url="https://labctl.test")
         with ServerThread(create_app(settings)) as base, \
                 httpx.Client(base_url=base, timeout=60) as client:
@@ -407,6 +409,10 @@ def test_a_forged_event_appended_shows(db: Copy) -> None:
     db.sql("UPDATE audit_event SET seal = NULL WHERE id = :i", i=forged_id)
     assert any(f"event {forged_id}" in p and "no seal" in p
                for p in db.verify().seal_problems)
+    db.sql("UPDATE audit_event SET seal = NULL")  # no seal anywhere: as if never sealed
+    stripped = db.verify()
+    assert not stripped.ok and any("after the audit key was made" in p
+                                   for p in stripped.seal_problems)
 
 
 # --- 3. public verification ----------------------------------------------------------------
@@ -514,8 +520,19 @@ def _as_before_the_upgrade(db: Copy) -> None:
         s.commit()
 
 
-def test_an_upgraded_database_verifies_the_older_way_until_adopted(db: Copy) -> None:
+def test_an_upgraded_database_verifies_the_older_way_until_adopted(db: Copy,
+                                                                     tmp_path: Path) -> None:
+    import shutil
+
     _as_before_the_upgrade(db)
+    # the audit key comes with the upgrade: made after every event so far (the laboratories'
+    # signing keys stay as they were)
+    db.keys_dir = tmp_path / "keys"
+    shutil.copytree(db.t.keys_dir, db.keys_dir)
+    for old in db.keys_dir.glob(f"{audit.AUDIT_KEY_NAME}.*"):
+        old.unlink()
+    time.sleep(0.01)
+    audit.audit_identity(db.keys_dir)
     before = db.verify()
     assert before.chain_ok and not before.seal_problems and before.unsealed_events > 80
     assert {f.problem for f in before.rows} == {"unexplained"}  # nothing recorded the rows
