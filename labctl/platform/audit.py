@@ -13,15 +13,16 @@ edit on) has no valid seal. Once an event is sealed, every later one must be.
 
 **Rows explained.** The tables that matter are listed in :data:`CHECKED` (table, key
 columns, checked columns, secret columns). Every row of those tables that a transaction
-inserts, changes or deletes through the session (ORM flushes, and Core inserts with
-the key values) is noted, and :func:`record` stores the row's checked columns as they are
-after the write (secrets as SHA-256 digests; ``None`` for a deleted row) in the event's
-``data["rows"]`` (``{table: {key: values}}``). :func:`check_rows` replays the events and
-compares every row of every checked table with the last event that wrote it: a row no
-event explains (inserted, changed or deleted directly in the database) is a finding. To
-check a new table, add one :class:`CheckedEntity` to :data:`CHECKED`: its writes are
-captured from then on, with nothing to change in the services (writes must go through the
-session, and ``audit.record`` must come last in the transaction, as it already must).
+inserts, changes or deletes through the session (ORM flushes; insert statements with the
+key values; update and delete statements, by the rows they match) is noted, and
+:func:`record` stores the row's checked columns as they are after the write (secrets as
+SHA-256 digests; ``None`` for a deleted row) in the event's ``data["rows"]`` (``{table:
+{key: values}}``). :func:`check_rows` replays the events and compares every row of every
+checked table with the last event that wrote it: a row no event explains (inserted, changed
+or deleted directly in the database) is a finding. To check a new table, add one
+:class:`CheckedEntity` to :data:`CHECKED`: its writes are captured from then on, with
+nothing to change in the services (writes must go through the session, and ``audit.record``
+must come last in the transaction, as it already must).
 
 **Checkpoints.** :func:`make_checkpoint` signs the head (id, hash, number of events, time)
 with the audit key; a checkpoint is also written every :data:`CHECKPOINT_EVERY` events (in
@@ -238,17 +239,26 @@ def _note_flushed(session: OrmSession, _context: Any) -> None:
 
 
 @sa_event.listens_for(OrmSession, "do_orm_execute")
-def _note_core_insert(state: Any) -> None:
-    statement = state.statement
-    if not state.is_insert or not isinstance(getattr(statement, "table", None), sa.Table):
+def _note_statement(state: Any) -> None:
+    """Rows written by statements rather than by flushed objects: an ``INSERT`` carrying the
+    key values, an ``UPDATE`` or ``DELETE`` (the rows its WHERE matches, read just before)."""
+    if not (state.is_insert or state.is_update or state.is_delete):
         return
-    entity = _BY_TABLE.get(statement.table.name)
+    table = getattr(state.statement, "table", None)
+    entity = _BY_TABLE.get(table.name) if isinstance(table, sa.Table) else None
     if entity is None:
         return
-    params = state.parameters
-    for values in params if isinstance(params, list) else [params or {}]:
-        if all(c in values for c in entity.key):
-            _touched(state.session).add((entity.name, entity.key_of(values)))
+    if state.is_insert:
+        params = state.parameters
+        for values in params if isinstance(params, list) else [params or {}]:
+            if all(c in values for c in entity.key):
+                _touched(state.session).add((entity.name, entity.key_of(values)))
+        return
+    keys = sa.select(*[table.c[c] for c in entity.key])
+    if state.statement.whereclause is not None:
+        keys = keys.where(state.statement.whereclause)
+    for row in state.session.execute(keys).mappings():
+        _touched(state.session).add((entity.name, entity.key_of(dict(row))))
 
 
 @sa_event.listens_for(OrmSession, "after_commit")

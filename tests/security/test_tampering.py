@@ -563,3 +563,25 @@ def test_an_auditor_verifies_with_the_certificate_alone(db: Copy, tmp_path: Path
     assert verify_audit(db.url, keys_dir=only_cert).ok
     blind = verify_audit(db.url, keys_dir=tmp_path / "empty")
     assert not blind.ok and "not available" in blind.seal_problems[0]
+
+
+def test_rows_written_by_update_and_delete_statements_are_explained(db: Copy) -> None:
+    """A service may revoke tokens or drop memberships with one statement instead of
+    flushed objects (as account features do): the rows it matched are recorded all the same;
+    the same statement run around the platform shows."""
+    from sqlmodel import Session
+
+    from labctl.platform.models.org import ApiToken, Membership
+
+    su = db.one("SELECT id FROM user_account WHERE username LIKE 'root-%'")
+    audit.use_key(db.engine, db.keys_dir)  # a platform process, holding the audit key
+    with Session(db.engine) as s:
+        s.execute(sa.update(ApiToken).where(sa.column("user_id") == su)
+                  .values(revoked_at=datetime.now(UTC)))
+        s.execute(sa.delete(Membership).where(sa.column("role") == "customer"))
+        audit.record(s, actor="system:test", action="test.bulk", entity_type="test",
+                     entity_id="1")
+        s.commit()
+    assert db.verify().ok
+    db.sql("UPDATE api_token SET revoked_at = NULL WHERE user_id = :u", u=su)
+    assert {f.column for f in _findings(db.verify(), "api_token")} == {"revoked_at"}
