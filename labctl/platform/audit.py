@@ -254,7 +254,7 @@ def _note_statement(state: Any) -> None:
             if all(c in values for c in entity.key):
                 _touched(state.session).add((entity.name, entity.key_of(values)))
         return
-    keys = sa.select(*[table.c[c] for c in entity.key])
+    keys = sa.select(*[entity.table.c[c] for c in entity.key])
     if state.statement.whereclause is not None:
         keys = keys.where(state.statement.whereclause)
     for row in state.session.execute(keys).mappings():
