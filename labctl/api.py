@@ -26,6 +26,7 @@ from labctl.errors import (
     RuleViolationError,
     ValidationError,
 )
+from labctl.platform import audit
 from labctl.platform.benches import BenchEntry, RunManager, load_benches
 from labctl.platform.db import make_engine, migrate
 from labctl.platform.routes import routers
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None,
         engine = make_engine(settings.database_url)
         if settings.migrate_on_start:
             migrate(engine)
+        audit.use_key(engine, settings.keys_dir)  # every event this server writes is sealed
         app.state.engine = engine
         app.state.runs = RunManager(engine, benches) if benches else None
         try:

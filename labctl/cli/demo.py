@@ -82,12 +82,13 @@ def _d(x: float, digits: int = 12) -> str:
 # --- seeding -----------------------------------------------------------------------------------
 
 
-def seed_people(api: Api, database_url: str) -> None:
+def seed_people(api: Api, database_url: str, keys_dir: Path | None = None) -> None:
     from labctl.platform import create_admin
 
     create_admin(username="admin", password=PASSWORD, full_name="Platform Administrator",
                  organisation_code=NMI, organisation_name="National Institute of Metrology",
-                 level="national", country_code="DE", database_url=database_url)
+                 level="national", country_code="DE", database_url=database_url,
+                 keys_dir=keys_dir)  # the demo's own keys seal the bootstrap event
     api.login("admin")
     for code, name, level, parent, address in (
         (PROV, "Provincial Institute of Metrology", "provincial", NMI,
@@ -433,7 +434,7 @@ def demo(
             truth = sim.truth()
             with _timed(out, "national network: institutes, laboratory, people, CMCs, "
                         "standards"):
-                seed_people(api, settings.database_url)
+                seed_people(api, settings.database_url, settings.keys_dir)
                 seed_registry(api, truth)
             with _timed(out, "traceability chain: national → provincial → laboratory "
                         "certificates"):

@@ -7,7 +7,9 @@ SQLite file in the user's data directory: the embedded default, zero set-up).
 from __future__ import annotations
 
 import getpass
+import json
 import os
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -110,20 +112,101 @@ def db_upgrade(database_url: DatabaseUrl = None) -> None:
 
 
 @audit_app.command("verify")
-def audit_verify(database_url: DatabaseUrl = None) -> None:
-    """Recompute the audit trail's hash chain; exit 1 and name the first bad event if any."""
+def audit_verify(
+    checkpoint: Annotated[list[Path] | None, typer.Option(
+        "--checkpoint", help="An exported checkpoint (JSON) to check the chain against; "
+        "may be repeated.")] = None,
+    record_checkpoint: Annotated[bool, typer.Option(
+        "--record-checkpoint/--no-record-checkpoint",
+        help="Sign the head as a new checkpoint when everything holds.")] = True,
+    as_json: Annotated[bool, typer.Option("--json", help="The full report as JSON.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Check the audit trail: hash chain, seals, every checked row against the events that
+    wrote it, signed checkpoints. Exit 1 and list every problem if any."""
     from labctl.platform import verify_audit
 
     try:
-        result = verify_audit(database_url)
+        docs = [(str(p), json.loads(p.read_text())) for p in checkpoint or []]
+        result = verify_audit(database_url, checkpoints=docs,
+                              checkpoint_if_clean=record_checkpoint)
+    except (OSError, ValueError) as exc:
+        raise _fail(exc) from None
     except LabctlError as exc:
         raise _fail(exc) from None
-    if result.ok:
-        console().print(f"audit trail intact: {result.events} events, head {result.head_hash}")
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        if not result.ok:
+            raise typer.Exit(1)
         return
-    console(stderr=True).print(f"audit trail BROKEN at event {result.first_bad_id}: "
-                               f"{result.problem}")
+    out = console()
+    if result.ok:
+        out.print(f"audit trail intact: {result.events} events, head {result.head_id} "
+                  f"{result.head_hash}; {result.rows_checked} rows explained; "
+                  f"{len(result.checkpoints)} checkpoints hold"
+                  + (f"; checkpoint {result.new_checkpoint_id} signed"
+                     if result.new_checkpoint_id else ""))
+        return
+    err = console(stderr=True)
+    if not result.chain_ok:
+        err.print(f"audit trail BROKEN at event {result.first_bad_id}: {result.problem}")
+    for problem in result.seal_problems:
+        err.print(f"seal: {problem}")
+    for f in result.rows:
+        where = f"{f.table} {f.key}" + (f" {f.column}" if f.column else "")
+        err.print(f"row {where}: {f.problem}; row says {f.row_value!r}, events say "
+                  f"{f.event_value!r}" + (f" (event {f.event_id})" if f.event_id else ""),
+                  markup=False)
+    if result.rows_truncated:
+        err.print(f"… and {result.rows_truncated} more row findings")
+    for c in result.checkpoints:
+        if not c.ok:
+            err.print(f"checkpoint {c.source} (head {c.head_id}, {c.at}): {c.problem}",
+                      markup=False)
     raise typer.Exit(1)
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    export: Annotated[Path | None, typer.Option(
+        "--export", help="Also write the signed checkpoint to this JSON file (keep it "
+        "outside the database).")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Sign the audit chain's head now with the platform's audit key (LABCTL_KEYS_DIR)."""
+    from labctl.platform import audit_checkpoint as make
+
+    try:
+        doc = make(database_url)
+    except LabctlError as exc:
+        raise _fail(exc) from None
+    text = json.dumps(doc, indent=2)
+    if export is not None:
+        export.write_text(text + "\n")
+        console().print(f"checkpoint of event {doc['head_id']} written to {export}")
+    else:
+        typer.echo(text)
+
+
+@audit_app.command("baseline")
+def audit_baseline(
+    reason: Annotated[str, typer.Option(help="Why the rows are adopted (recorded).")],
+    table: Annotated[list[str] | None, typer.Option(
+        "--table", help="Only this checked table (repeatable; default: all).")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Adopt the rows no audit event explains, once per table: after upgrading a database
+    whose events predate the row cross-check (or when a table is newly checked). Run
+    `labctl audit verify` first and look at what it lists: what is adopted stops showing."""
+    from labctl.platform import audit_baseline as adopt
+
+    actor = f"system:cli:{getpass.getuser()}"
+    try:
+        adopted = adopt(database_url, reason=reason, actor=actor, tables=table)
+    except LabctlError as exc:
+        raise _fail(exc) from None
+    for name, count in adopted.items():
+        console().print(f"{name}: {count} rows adopted")
 
 
 def register_commands(app: typer.Typer) -> None:

@@ -9,18 +9,29 @@ database first. Heavy imports stay inside the functions so ``import labctl.platf
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pathlib import Path
+    from typing import Any
+
     from labctl.platform.models.audit import AuditVerification
 
-__all__ = ["create_admin", "migrate_database", "unlock_login", "verify_audit"]
+__all__ = ["audit_baseline", "audit_checkpoint", "create_admin", "migrate_database",
+           "unlock_login", "verify_audit"]
 
 
 def _url(database_url: str | None) -> str:
     from labctl.platform.settings import Settings
 
     return database_url or Settings.from_env().database_url
+
+
+def _keys_dir(keys_dir: str | Path | None) -> str | Path:
+    from labctl.platform.settings import Settings
+
+    return keys_dir if keys_dir is not None else Settings.from_env().keys_dir
 
 
 def migrate_database(database_url: str | None = None) -> None:
@@ -36,7 +47,8 @@ def migrate_database(database_url: str | None = None) -> None:
 
 def create_admin(*, username: str, password: str, full_name: str, organisation_code: str,
                  organisation_name: str, level: str = "national", country_code: str = "",
-                 email: str = "", database_url: str | None = None) -> None:
+                 email: str = "", database_url: str | None = None,
+                 keys_dir: str | Path | None = None) -> None:
     """Create the first superuser and the top-level organisation it administers.
 
     Raises :class:`~labctl.errors.ConflictError` if the username exists and
@@ -53,9 +65,12 @@ def create_admin(*, username: str, password: str, full_name: str, organisation_c
         org_level = OrgLevel(level)
     except ValueError:
         raise ValidationError("level", level, ", ".join(lv.value for lv in OrgLevel)) from None
+    from labctl.platform.audit import use_key
+
     engine = make_engine(_url(database_url))
     try:
         migrate(engine)
+        use_key(engine, _keys_dir(keys_dir))
         with Session(engine) as session:
             _create(session, username=username, password=password, full_name=full_name,
                     organisation_code=organisation_code, organisation_name=organisation_name,
@@ -64,17 +79,71 @@ def create_admin(*, username: str, password: str, full_name: str, organisation_c
         engine.dispose()
 
 
-def verify_audit(database_url: str | None = None) -> AuditVerification:
-    """Recompute the audit hash chain; ``.ok`` False names the first tampered event."""
+def verify_audit(database_url: str | None = None, *, keys_dir: str | Path | None = None,
+                 checkpoints: Sequence[tuple[str, dict[str, Any]]] = (),
+                 checkpoint_if_clean: bool = False) -> AuditVerification:
+    """Check the audit trail: the hash chain, the events' seals, every row of the checked
+    tables against the events that wrote it, and the signed checkpoints (stored, and the
+    exported ``checkpoints`` given as ``(name, document)``). ``.ok`` False says what is wrong.
+
+    ``checkpoint_if_clean``: when everything holds, sign the head as a new checkpoint
+    (``.new_checkpoint_id``). ``keys_dir``: the platform keys (default ``LABCTL_KEYS_DIR``).
+    """
     from sqlmodel import Session
 
-    from labctl.platform.audit import verify_chain
+    from labctl.platform import audit
     from labctl.platform.db import make_engine, read_engine
 
+    keys = _keys_dir(keys_dir)
     engine = make_engine(_url(database_url))
     try:
         with Session(read_engine(engine)) as session:
-            return verify_chain(session)
+            result = audit.verify(session, keys_dir=keys, checkpoint_files=checkpoints)
+        if result.ok and checkpoint_if_clean and result.head_id is not None:
+            identity = audit.use_key(engine, keys)
+            with Session(engine) as session:
+                row = audit.make_checkpoint(session, identity, created_by="system:verify")
+                result = result.model_copy(update={"new_checkpoint_id": row.id})
+        return result
+    finally:
+        engine.dispose()
+
+
+def audit_checkpoint(database_url: str | None = None, *, keys_dir: str | Path | None = None
+                     ) -> dict[str, Any]:
+    """Sign the audit chain's head now with the platform's audit key, store the checkpoint
+    and return its exportable form (keep a copy outside the database)."""
+    from sqlmodel import Session
+
+    from labctl.platform import audit
+    from labctl.platform.db import make_engine
+
+    engine = make_engine(_url(database_url))
+    try:
+        identity = audit.use_key(engine, _keys_dir(keys_dir))
+        with Session(engine, expire_on_commit=False) as session:
+            return audit.checkpoint_json(audit.make_checkpoint(session, identity))
+    finally:
+        engine.dispose()
+
+
+def audit_baseline(database_url: str | None = None, *, reason: str, actor: str = "system:cli",
+                   tables: Sequence[str] | None = None,
+                   keys_dir: str | Path | None = None) -> dict[str, int]:
+    """Adopt the rows of the checked tables that no audit event explains (once per table:
+    after upgrading a database whose events predate the row cross-check), in sealed
+    ``audit.baseline`` events with the reason. ``{table: rows adopted}``."""
+    from sqlmodel import Session
+
+    from labctl.platform import audit
+    from labctl.platform.db import make_engine, migrate
+
+    engine = make_engine(_url(database_url))
+    try:
+        migrate(engine)
+        audit.use_key(engine, _keys_dir(keys_dir))
+        with Session(engine) as session:
+            return audit.baseline(session, actor=actor, reason=reason, tables=tables)
     finally:
         engine.dispose()
 

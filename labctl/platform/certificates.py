@@ -815,11 +815,18 @@ def verify(session: Session, *, number: str, settings: Settings,
     from labctl.platform import rendering
 
     valid, detail = rendering.check_signature(cert, lab_code=lab.code, settings=settings)
+    consistent, audit_detail = audit.certificate_record(session, cert,
+                                                        keys_dir=settings.keys_dir)
+    flags = [f"{f.report.get('standard', f.standard_id)} was found out of tolerance "
+             f"({f.report.get('reason', '')}): {f.report.get('action', 'under review')}"
+             for f in session.exec(select(CertificateFlag).where(
+                 CertificateFlag.certificate_id == cert.id).order_by(col(CertificateFlag.id)))]
     return Verification(
         number=cert.number, revision=cert.revision, status=CertificateStatus(cert.status),
         laboratory=lab.name, issue_date=cert.issue_date, content_hash=cert.content_hash,
         signature_valid=valid, signature_detail=detail,
-        current=cert.status == CertificateStatus.ISSUED,
+        current=cert.status == CertificateStatus.ISSUED and consistent and not flags,
+        audit_consistent=consistent, audit_detail=audit_detail, flags=flags,
     )
 
 

@@ -24,18 +24,20 @@ def _run(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
 
 def test_admin_then_audit_verify_catches_an_edited_row(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'p.sqlite'}"
+    keys = str(tmp_path / "keys")  # the audit key that seals the events
     done = _run("admin", "create", "--username", "root", "--full-name", "Root",
                 "--organisation-code", "NMI", "--organisation-name", "National Institute",
-                "--database-url", url, LABCTL_ADMIN_PASSWORD="a-long-password")
+                "--database-url", url, LABCTL_ADMIN_PASSWORD="a-long-password",
+                LABCTL_KEYS_DIR=keys)
     assert done.returncode == 0, done.stderr
     assert _run("db", "upgrade", "--database-url", url).returncode == 0
-    ok = _run("audit", "verify", "--database-url", url)
+    ok = _run("audit", "verify", "--database-url", url, LABCTL_KEYS_DIR=keys)
     assert ok.returncode == 0 and "intact" in ok.stdout
     with sqlite3.connect(tmp_path / "p.sqlite") as db:
         table = next(r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE "
                                               "type='table' AND name LIKE 'audit%'"))
         db.execute(f"UPDATE {table} SET actor = 'mallory' WHERE id = 1")
-    bad = _run("audit", "verify", "--database-url", url)
+    bad = _run("audit", "verify", "--database-url", url, LABCTL_KEYS_DIR=keys)
     assert bad.returncode == 1 and "BROKEN" in bad.stderr
 
 

@@ -39,7 +39,7 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Any
         with LiveServer(create_app(settings, benches)) as url, \
                 httpx.Client(base_url=url, timeout=60) as client:
             api = Api(client)
-            seed_people(api, settings.database_url)
+            seed_people(api, settings.database_url, settings.keys_dir)
             truth = sim.truth()
             seed_registry(api, truth)
             seed_chain(api, truth, now, SEED)

@@ -53,6 +53,6 @@ def test_serve_starts_on_the_embedded_default(tmp_path: Path) -> None:
     url = f"sqlite:///{db}"
     create_admin(username="boss", password="a long enough password", full_name="Boss",
                  organisation_code="NMI", organisation_name="National Institute",
-                 country_code="DE", database_url=url)
-    report = verify_audit(url)
+                 country_code="DE", database_url=url, keys_dir=tmp_path / "keys")
+    report = verify_audit(url, keys_dir=tmp_path / "keys")
     assert report.ok and report.events == 1

@@ -33,7 +33,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Ap
     with LiveServer(create_app(settings)) as url, \
             httpx.Client(base_url=url, timeout=60) as client:
         api = Api(client)
-        seed_people(api, settings.database_url)
+        seed_people(api, settings.database_url, settings.keys_dir)
         seed_registry(api, truth)
         seed_chain(api, truth, datetime.now(UTC).replace(microsecond=0), SEED)
         yield url, api, truth

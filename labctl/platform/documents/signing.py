@@ -38,7 +38,7 @@ from lxml import etree
 from signxml.algorithms import CanonicalizationMethod, DigestAlgorithm, SignatureMethod
 from signxml.exceptions import InvalidInput, SignXMLException
 from signxml.signer import XMLSigner
-from signxml.verifier import SignatureConfiguration, XMLVerifier
+from signxml.verifier import SignatureConfiguration, VerifyResult, XMLVerifier
 
 from labctl.errors import IntegrityError, NotFoundError, ValidationError
 from labctl.platform.documents.dcc import build_dcc_tree
@@ -295,6 +295,20 @@ def _embedded_certificate(root: etree._Element) -> x509.Certificate:
     return x509.load_pem_x509_certificate(pem)
 
 
+_UNIQUE_IDENTIFIER = ("{https://ptb.de/dcc}administrativeData/{https://ptb.de/dcc}coreData/"
+                      "{https://ptb.de/dcc}uniqueIdentifier")
+
+
+def signed_text(root: etree._Element, path: str) -> str | None:
+    """The text of the element at ``path`` below ``root``: every text node joined, comments
+    and processing instructions skipped (as XML-DSig's canonical form without comments reads
+    it). None when there is no such element."""
+    element = root if path == "." else root.find(path)
+    if element is None:
+        return None
+    return "".join(str(t) for t in element.xpath("text()"))
+
+
 def verify_dcc(xml: bytes, *, trusted_certificate: bytes | None = None,
                at: datetime | None = None) -> DccVerification:
     """Check the enveloped signature of a signed DCC.
@@ -341,7 +355,7 @@ def verify_dcc(xml: bytes, *, trusted_certificate: bytes | None = None,
         if at is not None and at.tzinfo is None:
             at = at.replace(tzinfo=UTC)  # labctl stores UTC; SQLite returns it without a zone
         expect = _EXPECT if at is None else replace(_EXPECT, verification_time=at)
-        XMLVerifier().verify(xml, x509_cert=check_cert, expect_config=expect)
+        verified = XMLVerifier().verify(xml, x509_cert=check_cert, expect_config=expect)
     except SignXMLException as exc:
         reason = f"signature check failed: {exc}".rstrip(": ")
         if trusted_certificate is not None and check_cert != embedded:
@@ -356,10 +370,11 @@ def verify_dcc(xml: bytes, *, trusted_certificate: bytes | None = None,
         return DccVerification(valid=False, signer_subject=subject,
                                certificate_fingerprint=fingerprint, trusted=True,
                                reason="KeyInfo certificate differs from the trusted certificate")
-    # Read from the verified bytes: the signature covers the whole document, so this is the
-    # number the laboratory signed (lets a caller check it is the certificate it asked for).
-    identifier = root.findtext("{https://ptb.de/dcc}administrativeData/{https://ptb.de/dcc}"
-                               "coreData/{https://ptb.de/dcc}uniqueIdentifier")
+    # Read what the signature covers (signxml's canonical form, comments removed), not the
+    # document as parsed: a comment inserted into a signed text is outside the signature, and
+    # ``findtext`` on the parsed tree would stop at it and read a prefix (another number).
+    identifier = signed_text(verified.signed_xml if isinstance(verified, VerifyResult) and
+                             verified.signed_xml is not None else root, _UNIQUE_IDENTIFIER)
     return DccVerification(valid=True, signer_subject=subject,
                            certificate_fingerprint=fingerprint,
                            trusted=trusted_certificate is not None,

@@ -3,7 +3,7 @@
 Importing this package registers every table on ``SQLModel.metadata`` (alembic compares it).
 """
 
-from labctl.platform.models.audit import AuditEvent
+from labctl.platform.models.audit import AuditCheckpoint, AuditEvent
 from labctl.platform.models.base import (
     CertificateStatus,
     DecisionRule,
@@ -38,7 +38,7 @@ from labctl.platform.models.registry import (
 )
 
 __all__ = [
-    "ApiToken", "AuditEvent", "Authorisation", "Capability",
+    "ApiToken", "AuditCheckpoint", "AuditEvent", "Authorisation", "Capability",
     "Certificate", "CertificateFlag",
     "CertificateStandard", "CertificateStatus", "DecisionRule", "LoginThrottle", "Membership",
     "OrgLevel",

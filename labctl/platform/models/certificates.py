@@ -367,4 +367,9 @@ class Verification(BaseModel):
     content_hash: str
     signature_valid: bool
     signature_detail: str
-    current: bool  # False when a later revision replaced this one or it was withdrawn
+    #: False when a later revision replaced this one, it was withdrawn, its record does not
+    #: match the audit trail, or a standard in its chain was found out of tolerance (``flags``)
+    current: bool
+    audit_consistent: bool = True  # status, content hash and DCC as the audit trail recorded
+    audit_detail: str = ""
+    flags: list[str] = []  # why the certificate is under review (out-of-tolerance standards)

@@ -165,18 +165,33 @@ def read_dcc(number: str, principal: PrincipalDep, session: ReadSessionDep,
 
 
 def _verification_page(v: Verification) -> str:
-    """The page the certificate's QR code opens in a phone's browser (no script, no assets)."""
-    ok = v.signature_valid and v.current
-    verdict = ("Genuine and current" if ok else
-               "Genuine, but no longer current" if v.signature_valid else
-               "NOT VERIFIED")
+    """The page the certificate's QR code opens in a phone's browser (no script, no assets).
+
+    "Genuine and current" only when the signature holds, the record matches the audit trail,
+    the revision is the issued one and no standard in its chain was found out of tolerance;
+    otherwise the page says which of these fails.
+    """
+    genuine = v.signature_valid and v.audit_consistent
+    ok = genuine and v.current
+    if not genuine:
+        verdict = "NOT VERIFIED"
+    elif ok:
+        verdict = "Genuine and current"
+    elif v.flags:
+        verdict = "Genuine, but under review: a standard it relied on was out of tolerance"
+    else:
+        verdict = "Genuine, but no longer current"
     rows = [("Certificate", f"{v.number} (revision {v.revision})"), ("Status", v.status.value),
             ("Laboratory", v.laboratory), ("Issued", str(v.issue_date or "")),
             ("Signature", "valid" if v.signature_valid else "INVALID"),
-            ("Detail", v.signature_detail), ("Content SHA-256", v.content_hash)]
+            ("Detail", v.signature_detail),
+            ("Audit trail", ("consistent: " if v.audit_consistent else "INCONSISTENT: ")
+             + v.audit_detail),
+            *(("Flag", flag) for flag in v.flags),
+            ("Content SHA-256", v.content_hash)]
     body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(val)}</td></tr>"
                    for k, val in rows)
-    colour = "#0a7d28" if ok else "#b58100" if v.signature_valid else "#b00020"
+    colour = "#0a7d28" if ok else "#b58100" if genuine else "#b00020"
     return (f"<!doctype html><html lang=en><meta charset=utf-8>"
             f"<meta name=viewport content='width=device-width'>"
             f"<title>Verification of {html.escape(v.number)}</title>"
