@@ -21,6 +21,7 @@ The separation rules (ISO/IEC 17025 6.2, 7.8; the laboratory's two- and three-pe
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date
 
 from sqlmodel import Session, col, select
 
@@ -29,6 +30,7 @@ from labctl.platform.auth import Principal, has_role, require_any_role, require_
 from labctl.platform.models.base import CertificateStatus, Role
 from labctl.platform.models.certificates import Certificate
 from labctl.platform.models.org import Membership, Organisation, User
+from labctl.platform.organisations import is_authorised
 
 #: roles that make a person staff of a laboratory (who reads its drafts)
 LAB_ROLES = (Role.TECHNICIAN, Role.CHECKER, Role.APPROVER, Role.ADMIN, Role.REVIEWER,
@@ -146,10 +148,12 @@ def is_customer_of(principal: Principal, cert: Certificate) -> bool:
 # --- runs -----------------------------------------------------------------------------------
 
 
-def _technician_or_none(session: Session, username: str, lab_id: int) -> User | None:
-    return session.exec(select(User).join(Membership, col(Membership.user_id) == col(User.id)).where(
-        User.username == username, Membership.organisation_id == lab_id,
-        Membership.role == Role.TECHNICIAN.value, User.is_active)).first()
+def _holder(session: Session, username: str, lab_id: int, role: Role) -> User | None:
+    """The active user ``username`` if they hold ``role`` in the laboratory, else ``None``."""
+    return session.exec(
+        select(User).join(Membership, col(Membership.user_id) == col(User.id)).where(
+            User.username == username, Membership.organisation_id == lab_id,
+            Membership.role == role.value, User.is_active)).first()
 
 
 def run_people(session: Session, lab: Organisation, *, operator: str, checker: str,
@@ -158,18 +162,32 @@ def run_people(session: Session, lab: Organisation, *, operator: str, checker: s
     an active technician of the laboratory; the checker an active person other than the
     operator holding the checker role there. :class:`ValidationError` names the field."""
     assert lab.id is not None
-    op = _technician_or_none(session, operator, lab.id)
+    op = _holder(session, operator, lab.id, Role.TECHNICIAN)
     if op is None:
         raise ValidationError(f"{field}.operator", operator,
                               f"an active technician of {lab.code}")
-    found = session.exec(select(User.id).join(Membership, col(Membership.user_id) == col(User.id)).where(
-        User.username == checker, Membership.organisation_id == lab.id,
-        Membership.role == Role.CHECKER.value, User.is_active)).first()
-    if not checker or checker == operator or found is None:
+    if (not checker or checker == operator
+            or _holder(session, checker, lab.id, Role.CHECKER) is None):
         raise ValidationError(f"{field}.checker", checker,
                               f"an active person holding the checker role in {lab.code}, "
                               f"other than the operator {operator}")
     return op
+
+
+def may_resume_run(session: Session, principal: Principal, lab_id: int, *, procedure: str,
+                   quantity: str, checker: str, on: date) -> None:
+    """Who may carry on someone's paused run: a technician of the bench's laboratory who is
+    authorised for the procedure on ``on`` and is not the run's checker (the run's operator
+    stays who started it; the resumer is recorded beside them)."""
+    require_role(session, principal, Role.TECHNICIAN, lab_id, action="run.resume")
+    if principal.user_id is None or not is_authorised(
+            session, user_id=principal.user_id, organisation_id=lab_id, quantity=quantity,
+            procedure=procedure, on=on):
+        raise PermissionDeniedError("run.resume", f"{principal.name} is not authorised for "
+                                    f"{procedure}")
+    if principal.name == checker:
+        raise PermissionDeniedError("run.resume", f"{principal.name} is the run's checker: the "
+                                    "person who performs it cannot also check it")
 
 
 # --- registry -------------------------------------------------------------------------------

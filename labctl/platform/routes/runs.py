@@ -17,14 +17,14 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 
-from labctl.errors import ConflictError, NotFoundError, PermissionDeniedError
+from labctl.errors import ConflictError, NotFoundError
 from labctl.platform import audit, certificates, policy
 from labctl.platform.auth import Principal, require_any_role, require_role
 from labctl.platform.benches import TERMINAL, RunManager
 from labctl.platform.models.base import Role
 from labctl.platform.models.certificates import CertificatePublic
 from labctl.platform.models.org import User
-from labctl.platform.organisations import is_authorised, org_by_code
+from labctl.platform.organisations import org_by_code
 from labctl.platform.routes.deps import (
     AUTHED,
     WRITE,
@@ -237,20 +237,13 @@ def resume_run(run_id: str, request: Request, principal: PrincipalDep,
     ``resumed_run``, ``resumed_by`` in the run's status, and the audit)."""
     manager, bench = _readable(request, session, principal, run_id)
     lab_id = _lab_id(session, manager, bench)
-    require_role(session, principal, Role.TECHNICIAN, lab_id, action="run.resume")
     username = _username(session, principal)
     record = manager.journal(bench).load_run(run_id)
     quantity = PROCEDURES[record.procedure_id].info.quantity if (
         record.procedure_id in PROCEDURES) else ""
-    assert principal.user_id is not None  # _username found the user
-    if not is_authorised(session, user_id=principal.user_id, organisation_id=lab_id,
-                         quantity=quantity, procedure=record.procedure_id,
-                         on=manager.bench(bench).clock.utcnow().date()):
-        raise PermissionDeniedError("run.resume", f"{username} is not authorised for "
-                                    f"{record.procedure_id}")
-    if username == record.checker:
-        raise PermissionDeniedError("run.resume", f"{username} is the run's checker: the "
-                                    "person who performs it cannot also check it")
+    policy.may_resume_run(session, principal, lab_id, procedure=record.procedure_id,
+                          quantity=quantity, checker=record.checker,
+                          on=manager.bench(bench).clock.utcnow().date())
     audit.record(session, actor=principal.actor, action="run.resume", entity_type="run",
                  entity_id=run_id, organisation_id=lab_id,
                  data={"bench": bench, "operator": record.operator, "resumed_by": username,
