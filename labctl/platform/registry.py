@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import sqlalchemy as sa
+from pydantic_core import PydanticCustomError
 from sqlmodel import Session, col, func, select
 
 from labctl.errors import ConflictError, NotFoundError, ValidationError
@@ -29,6 +30,8 @@ from labctl.platform.models.base import (
     Role,
     StandardKind,
     StandardStatus,
+    check_validity,
+    past_date,
 )
 from labctl.platform.models.org import Organisation
 from labctl.platform.models.registry import (
@@ -336,24 +339,18 @@ def change_status(session: Session, *, principal: Principal, identifier: str,
     return change, report
 
 
-#: the earliest calibration date a record may carry, and the longest interval to its due date
-EARLIEST_CALIBRATION = date(1950, 1, 1)
-LONGEST_INTERVAL = timedelta(days=3653)  # ten years, as the longest calibration interval
-
-
 def check_calibration_dates(calibrated_on: date, due_date: date) -> None:
-    """A calibration happened (not after today, UTC; not before 1950) and is due after it,
-    within ten years."""
-    today = utcnow().date()
-    if not EARLIEST_CALIBRATION <= calibrated_on <= today:
-        raise ValidationError("calibrated_on", calibrated_on.isoformat(),
-                              f"a date from {EARLIEST_CALIBRATION.isoformat()} to today "
-                              f"({today.isoformat()}, UTC)")
-    if not calibrated_on < due_date <= calibrated_on + LONGEST_INTERVAL:
-        raise ValidationError("due_date", due_date.isoformat(),
-                              f"after the calibration date {calibrated_on.isoformat()} and "
-                              f"at most ten years later "
-                              f"({(calibrated_on + LONGEST_INTERVAL).isoformat()})")
+    """The bounds of :mod:`labctl.platform.models.base` (a date of something done; a due date
+    within ``MAX_VALIDITY``) for calibrations the platform records itself, whose dates come
+    from a certificate rather than from a request model."""
+    field, value = "calibrated_on", calibrated_on
+    try:
+        past_date(calibrated_on)
+        field, value = "due_date", due_date
+        check_validity(calibrated_on, due_date)
+    except PydanticCustomError as exc:
+        allowed = (exc.context or {}).get("allowed", exc.message())
+        raise ValidationError(field, value.isoformat(), str(allowed)) from None
 
 
 def _make_current(session: Session, standard: Standard, cal: StandardCalibration) -> None:

@@ -230,9 +230,9 @@ def test_an_external_calibration_counts_only_once_another_person_reviewed_it(
 
 
 @pytest.mark.parametrize("cal_on, due, field", [
-    ("today", "9999-12-31", "due_date"),
-    ("tomorrow", "next year", "calibrated_on"),
-    ("1850-01-01", "1851-01-01", "calibrated_on"),
+    ("today", "9999-12-31", "body.due_date"),
+    ("tomorrow", "next year", "body.calibrated_on"),
+    ("1850-01-01", "1851-01-01", "body.calibrated_on"),
 ])
 def test_external_calibration_dates_are_bounded(
         api: httpx.Client, world: World, db_engine: sa.Engine, cal_on: str, due: str,

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import pydantic
 import sqlalchemy as sa
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, StringConstraints, WithJsonSchema
 from pydantic import Field as PField
 from pydantic_core import PydanticCustomError
 from sqlmodel import Field
@@ -152,7 +152,8 @@ MAX_VALIDITY = timedelta(days=3653)  # ten years
 MAX_TEXT = 2000
 #: Keys that appear in URLs (idempotency keys, run ids): URL-safe, no "/" or "..".
 KEY_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._~-]{0,199}$"
-KEY_ALLOWED = "1 … 200 characters of A-Z a-z 0-9 . _ ~ -, starting with a letter or digit"
+KEY_ALLOWED = ("1 … 200 ASCII characters of A-Z a-z 0-9 . _ ~ -, starting with a letter or "
+               "digit")
 
 
 def _significant_digits(d: Decimal) -> int:
@@ -281,6 +282,11 @@ def unit_symbol(symbol: str) -> str:
         raise _refuse("unit_unknown", "a unit the certificate and the DCC can state", symbol,
                       "one of " + ", ".join(sorted(BY_SYMBOL)))
     return symbol
+
+
+UnitSymbol = Annotated[str, AfterValidator(unit_symbol),
+                      WithJsonSchema({"type": "string", "enum": sorted(BY_SYMBOL)})]
+"""A unit from labctl's table, listed as such in the OpenAPI schema."""
 
 
 def check_key(field: str, value: str) -> str:

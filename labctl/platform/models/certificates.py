@@ -21,11 +21,11 @@ from labctl.platform.models.base import (
     PastTime,
     Text,
     Uncertainty,
+    UnitSymbol,
     Value,
     check_relative_u,
     decimal_field,
     str_field,
-    unit_symbol,
     utc_field,
 )
 from labctl.platform.models.org import CODE_PATTERN
@@ -160,13 +160,11 @@ class CertificateFlag(SQLModel, table=True):
 class ConditionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     quantity: str = PField(min_length=1, max_length=64, examples=["temperature"])
-    unit: str = PField(min_length=1, max_length=16, examples=["°C"])
+    unit: UnitSymbol = PField(examples=["°C"])
     mean: Value
     minimum: Value
     maximum: Value
     uncertainty: Uncertainty | None = None
-
-    _unit = field_validator("unit")(unit_symbol)
 
     @model_validator(mode="after")
     def _ordered(self) -> ConditionIn:
@@ -221,7 +219,7 @@ class PointIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     table_title: str = PField(min_length=1, max_length=200, examples=["DC voltage"])
     quantity: str = PField(min_length=1, max_length=100)
-    unit: str = PField(min_length=1, max_length=16)
+    unit: UnitSymbol = PField(examples=["V"])
     range_label: str = PField(default="", max_length=100)
     nominal: Value
     reference_value: Value
@@ -234,9 +232,6 @@ class PointIn(BaseModel):
     lower_limit: Value | None = PField(default=None,
                                        description="Tolerance on the error (lower)")
     upper_limit: Value | None = PField(default=None, validate_default=True)
-
-    # a unit the certificate and the DCC (D-SI) can state
-    _unit = field_validator("unit")(unit_symbol)
 
     @field_validator("expanded_uncertainty")
     @classmethod

@@ -21,10 +21,10 @@ from labctl.platform.models.base import (
     Key,
     PastTime,
     Text,
+    UnitSymbol,
     bounded_uncertainty,
     bounded_value,
     check_relative_u,
-    unit_symbol,
 )
 from labctl.platform.models.org import CODE_PATTERN
 from labctl.platform.models.registry import IDENT_PATTERN
@@ -50,7 +50,7 @@ FloatValue = Annotated[float, PField(allow_inf_nan=False), AfterValidator(_value
 FloatU = Annotated[float, PField(allow_inf_nan=False), AfterValidator(_uncertainty)]
 Dof = Annotated[float, PField(gt=0)] | None  # None (JSON null): infinite
 Name = Annotated[str, PField(max_length=100)]
-Unit = Annotated[str, AfterValidator(unit_symbol)]
+Unit = UnitSymbol
 Extra = dict[Annotated[str, PField(max_length=100)], Any]
 
 

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AfterValidator, BaseModel
 from sqlalchemy.engine import Engine
@@ -15,17 +15,24 @@ from sqlmodel import Session
 from labctl.errors import AuthenticationError
 from labctl.platform.auth import Principal, principal_for_token
 from labctl.platform.db import read_engine
+from labctl.platform.models.base import KEY_ALLOWED, KEY_PATTERN
 from labctl.platform.settings import Settings
+
+#: A table row's id in a path: a positive 32-bit integer (larger ones are no row, and some
+#: databases cannot even compare them).
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 
 class FieldError(BaseModel):
     """One refused input: where (``body.points.0.unit``, ``query.limit``,
-    ``header.idempotency-key``), the value given (shortened; secrets are never shown) and
-    what is allowed."""
+    ``header.idempotency-key``), the value given (shortened; secrets are never shown), what
+    is allowed, and the rule's machine-readable name (``string_too_long``,
+    ``uncertainty_not_positive``, ``limits_paired``, ...)."""
 
     field: str
     value: Any = None
     allowed: str
+    rule: str | None = None
 
 
 class ErrorBody(BaseModel):
@@ -121,23 +128,14 @@ OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principa
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
-#: An idempotency key: the characters a URL path segment takes unescaped (RFC 3986 ``pchar``
-#: without ``%``), so the key is stored exactly as sent and can be named again in
-#: ``DELETE …/results/{key}``.
-IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@]{1,200}")
-IDEMPOTENCY_KEY_RULE = ("1 to 200 printable ASCII characters: letters, digits and "
-                        "- . _ ~ ! $ & ' ( ) * + , ; = : @ (no space, no / or %)")
-
-
 def _idempotency_key(value: str) -> str:
-    if not IDEMPOTENCY_KEY.fullmatch(value):
-        raise ValueError(IDEMPOTENCY_KEY_RULE)
+    if re.fullmatch(KEY_PATTERN, value) is None:
+        raise ValueError(KEY_ALLOWED)
     return value
 
 
 IdempotencyKeyHeader = Annotated[str, Header(
-    json_schema_extra={"pattern": f"^{IDEMPOTENCY_KEY.pattern}$", "minLength": 1,
-                       "maxLength": 200},
-    description="Client-chosen key (" + IDEMPOTENCY_KEY_RULE + "); a retry with the same key "
+    json_schema_extra={"pattern": KEY_PATTERN, "minLength": 1, "maxLength": 200},
+    description="Client-chosen key (" + KEY_ALLOWED + "); a retry with the same key "
                 "and body creates nothing and returns the first answer"),
     AfterValidator(_idempotency_key)]

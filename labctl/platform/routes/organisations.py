@@ -40,6 +40,7 @@ from labctl.platform.routes.deps import (
     WRITE,
     PrincipalDep,
     ReadSessionDep,
+    RowId,
     SessionDep,
     SettingsDep,
     bearer,
@@ -226,7 +227,7 @@ def create_station(code: str, body: StationCreate, principal: PrincipalDep,
 
 @router.post("/stations/{station_id}/tokens", response_model=StationToken, status_code=201,
              tags=["stations"], responses=WRITE)
-def create_station_token(station_id: int, body: StationTokenCreate, principal: PrincipalDep,
+def create_station_token(station_id: RowId, body: StationTokenCreate, principal: PrincipalDep,
                          session: SessionDep) -> StationToken:
     """Another token for a bench (e.g. before the old one expires); returned once."""
     return organisations.new_station_token(session, principal=principal, station_id=station_id,
@@ -235,7 +236,7 @@ def create_station_token(station_id: int, body: StationTokenCreate, principal: P
 
 @router.delete("/stations/{station_id}/tokens", status_code=204, tags=["stations"],
                responses=WRITE)
-def revoke_station_tokens(station_id: int, principal: PrincipalDep,
+def revoke_station_tokens(station_id: RowId, principal: PrincipalDep,
                           session: SessionDep) -> Response:
     """Revoke every token of a bench (administrators of its organisation, or above)."""
     organisations.revoke_station_tokens(session, principal=principal, station_id=station_id)

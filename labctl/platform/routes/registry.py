@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Query
 
 from labctl.platform import registry
 from labctl.platform.models.base import StandardKind, StandardStatus
@@ -30,6 +30,7 @@ from labctl.platform.routes.deps import (
     OptionalPrincipalDep,
     PrincipalDep,
     ReadSessionDep,
+    RowId,
     SessionDep,
 )
 
@@ -69,8 +70,7 @@ def search_filters(
 
 FiltersDep = Annotated[registry.SearchFilters, Depends(search_filters)]
 #: A database id: 32-bit on PostgreSQL, so larger values are refused before any query.
-CmcId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-RowId = CmcId
+CmcId = RowId
 
 
 @router.get("/standards", response_model=Page[StandardPublic], tags=["registry"],

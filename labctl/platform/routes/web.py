@@ -130,7 +130,8 @@ def field_errors(errors: Sequence[Mapping[str, Any]], body: Any) -> list[FieldEr
             value = safe_value(e.get("input"), *loc)
         if isinstance(value, str):
             value = scrub(value, secrets)
-        out.append(FieldError(field=field_path(loc), value=value, allowed=scrub(msg, secrets)))
+        out.append(FieldError(field=field_path(loc), value=value, allowed=scrub(msg, secrets),
+                              rule=kind or None))
     return out
 
 
@@ -355,7 +356,7 @@ def document_optional_auth(app: FastAPI, routers: Iterable[APIRouter]) -> None:
                 if isinstance(route, APIRoute)
                 and _calls(route.dependant, get_optional_principal)
                 and not _calls(route.dependant, get_principal)
-                for method in route.methods]
+                for method in route.methods or ()]
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
