@@ -21,6 +21,7 @@ from labctl.errors import (
     ConflictError,
     IntegrityError,
     LabctlError,
+    LoginLockedError,
     NotFoundError,
     PermissionDeniedError,
     RuleViolationError,
@@ -49,6 +50,7 @@ from labctl.platform.settings import Settings
 
 #: labctl error class → HTTP status (most specific first: RuleViolationError is a ValueError too).
 ERROR_STATUS: tuple[tuple[type[LabctlError], int], ...] = (
+    (LoginLockedError, 429),
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
     (NotFoundError, 404),
@@ -76,6 +78,8 @@ async def _labctl_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, LabctlError)
     status = next((code for cls, code in ERROR_STATUS if isinstance(exc, cls)), 500)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if isinstance(exc, LoginLockedError):
+        headers = {"Retry-After": str(exc.retry_after)}
     return error_response(_error_body(exc), status, headers)
 
 

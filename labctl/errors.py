@@ -113,7 +113,8 @@ class AuthenticationError(LabctlError, PermissionError):
 
 class LoginLockedError(AuthenticationError):
     """Too many failed logins for this username or client address: refused without looking at
-    the password until ``locked_until`` (UTC) or an administrator's unlock (HTTP 401).
+    the password until ``locked_until`` (UTC) or an administrator's unlock (HTTP 429 with
+    ``Retry-After``).
 
     ``retry_after`` is the number of whole seconds until the lock ends."""
 

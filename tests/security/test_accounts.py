@@ -152,13 +152,14 @@ def test_failed_logins_lock_the_username_in_the_database_until_an_audited_unlock
         assert r.status_code == 401 and "locked" not in r.json()["detail"]
     # now even the right password is refused, without being checked
     locked = _login(api, name)
-    assert locked.status_code == 401, locked.text
+    assert locked.status_code == 429, locked.text
     assert "locked" in locked.json()["detail"]
+    assert 0 < int(locked.headers["Retry-After"]) <= 15 * 60
     # the lock is in the database: another server process (a restart, another worker) sees it
     with ServerThread(create_app(platform_settings)) as other, \
             httpx.Client(base_url=other, timeout=30) as c2:  # type: ignore[arg-type]
         again = _login(c2, name)
-        assert again.status_code == 401 and "locked" in again.json()["detail"]
+        assert again.status_code == 429 and "locked" in again.json()["detail"]
     assert _events(db_engine, "auth.login_failed", name)[-1]["data"]["locked_until"]
     # only an administrator over the user may unlock
     tech = world.headers("lab", "technician")
@@ -208,7 +209,7 @@ def test_failed_logins_from_one_address_lock_that_address(fresh_database_url: st
             for i in range(6):  # six different usernames: no single one reaches its limit
                 assert _login(c, f"guess-{i}", "x" * 12).status_code == 401
             r = _login(c, "addr-root")
-            assert r.status_code == 401 and "locked" in r.json()["detail"]
+            assert r.status_code == 429 and "locked" in r.json()["detail"]
         from labctl.platform.organisations import unlock_login
 
         with Session(engine) as s:

@@ -260,6 +260,17 @@ def check_validity(start: date, end: date, *, field: str = "due_date") -> None:
                       f"{(start + MAX_VALIDITY).isoformat()}")
 
 
+def check_limits(lower: Any, upper: Any) -> None:
+    """A tolerance's two limits: both or neither, the upper at least the lower (called from
+    a validator: it raises pydantic's error)."""
+    if (lower is None) != (upper is None):
+        raise PydanticCustomError("limits_paired", "both limits or neither "
+                                  "(lower_limit={lower})", {"lower": str(lower)})
+    if lower is not None and upper is not None and lower > upper:
+        raise PydanticCustomError("limits_ordered", "upper_limit is at least lower_limit "
+                                  "({lower})", {"lower": str(lower)})
+
+
 Value = Annotated[Decimal, AfterValidator(bounded_value)]
 """A measured / nominal / reference value or a limit (see :data:`VALUE_ALLOWED`)."""
 Uncertainty = Annotated[Decimal, AfterValidator(bounded_uncertainty)]

@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, model_validator
 from pydantic import Field as PField
-from pydantic_core import PydanticCustomError
 from sqlmodel import Field, SQLModel
 
 from labctl.platform.models.base import (
@@ -23,6 +22,7 @@ from labctl.platform.models.base import (
     Uncertainty,
     UnitSymbol,
     Value,
+    check_limits,
     check_relative_u,
     decimal_field,
     str_field,
@@ -243,13 +243,8 @@ class PointIn(BaseModel):
     @field_validator("upper_limit")
     @classmethod
     def _limits(cls, upper: Dec | None, info: ValidationInfo) -> Dec | None:
-        lower = info.data.get("lower_limit")
-        if (lower is None) != (upper is None) and "lower_limit" in info.data:
-            raise PydanticCustomError("limits_paired", "both limits or neither "
-                                      "(lower_limit={lower})", {"lower": str(lower)})
-        if lower is not None and upper is not None and lower > upper:
-            raise PydanticCustomError("limits_ordered", "upper_limit is at least lower_limit "
-                                      "({lower})", {"lower": str(lower)})
+        if "lower_limit" in info.data:  # else the lower limit was refused already
+            check_limits(info.data["lower_limit"], upper)
         return upper
 
 

@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
 from pydantic import Field as PField
+from pydantic_core import PydanticCustomError
 
 from labctl.platform.models.base import (
     DecisionRule,
@@ -24,6 +25,7 @@ from labctl.platform.models.base import (
     UnitSymbol,
     bounded_uncertainty,
     bounded_value,
+    check_limits,
     check_relative_u,
 )
 from labctl.platform.models.org import CODE_PATTERN
@@ -82,8 +84,6 @@ class ConditionStatsIn(_In):
     def _within(cls, mean: float, info: ValidationInfo) -> float:
         lo, hi = info.data.get("minimum"), info.data.get("maximum")
         if lo is not None and hi is not None and not lo <= mean <= hi:
-            from pydantic_core import PydanticCustomError
-
             raise PydanticCustomError("mean_outside", "the mean lies between minimum {lo} and "
                                       "maximum {hi}", {"lo": lo, "hi": hi})
         return mean
@@ -128,17 +128,8 @@ class PointResultIn(_In):
     @field_validator("upper_limit")
     @classmethod
     def _limits(cls, upper: float | None, info: ValidationInfo) -> float | None:
-        from pydantic_core import PydanticCustomError
-
-        if "lower_limit" not in info.data:
-            return upper
-        lower = info.data["lower_limit"]
-        if (lower is None) != (upper is None):
-            raise PydanticCustomError("limits_paired", "both limits or neither "
-                                      "(lower_limit={lower})", {"lower": str(lower)})
-        if lower is not None and upper is not None and lower > upper:
-            raise PydanticCustomError("limits_ordered", "upper_limit is at least lower_limit "
-                                      "({lower})", {"lower": str(lower)})
+        if "lower_limit" in info.data:  # else the lower limit was refused already
+            check_limits(info.data["lower_limit"], upper)
         return upper
 
     @field_validator("finished")
@@ -146,8 +137,6 @@ class PointResultIn(_In):
     def _ordered(cls, finished: Any, info: ValidationInfo) -> Any:
         started = info.data.get("started")
         if started is not None and finished < started:
-            from pydantic_core import PydanticCustomError
-
             raise PydanticCustomError("finished_before_started", "finished is not before "
                                       "started ({started})", {"started": started.isoformat()})
         return finished

@@ -62,6 +62,8 @@ R403: Responses = {403: _resp("Authenticated, but role, scope or separation of d
 R404: Responses = {404: _resp("No such record (or not visible to the caller)")}
 R409: Responses = {409: _resp("Contradicts the stored state (duplicate; issued is immutable)")}
 R422: Responses = {422: _resp("Invalid input, or a laboratory rule refuses it (see `rule`)")}
+R429: Responses = {429: _resp("Login locked after too many failed attempts (for the username or "
+                              "the client address): `Retry-After` gives the seconds left")}
 #: Documented on every operation (``labctl.api`` adds it to each router): answers any
 #: request can get before or outside its handler.
 COMMON: Responses = {

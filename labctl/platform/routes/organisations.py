@@ -37,6 +37,7 @@ from labctl.platform.routes.deps import (
     PUBLIC,
     R401,
     R422,
+    R429,
     WRITE,
     PrincipalDep,
     ReadSessionDep,
@@ -64,7 +65,7 @@ def _address(request: Request) -> str | None:
 
 
 @router.post("/auth/token", response_model=TokenPublic, tags=["auth"],
-             responses={**R401, **R422})
+             responses={**R401, **R422, **R429})
 def create_token(body: TokenRequest, request: Request, session: SessionDep,
                  read_session: ReadSessionDep, settings: SettingsDep) -> TokenPublic:
     """Exchange a username and password for a bearer token (expires).
@@ -90,7 +91,8 @@ def revoke_token(principal: PrincipalDep, session: SessionDep,
     return Response(status_code=204)
 
 
-@router.post("/users/me/password", status_code=204, tags=["users"], responses=WRITE)
+@router.post("/users/me/password", status_code=204, tags=["users"],
+             responses={**WRITE, **R429})
 def change_password(body: PasswordChange, request: Request, principal: PrincipalDep,
                     session: SessionDep, read_session: ReadSessionDep, settings: SettingsDep,
                     credentials: Credentials) -> Response:
