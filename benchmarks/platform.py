@@ -293,9 +293,13 @@ def setup_lab(url: str) -> dict[str, str]:
         c.post("/api/v1/standards/BLAB-CAL-1/submit", headers=hdr["data_entry"])
         c.post("/api/v1/standards/BLAB-CAL-1/review", headers=hdr["reviewer"],
                json={"approve": True}).raise_for_status()
-        c.post("/api/v1/standards/BLAB-CAL-1/calibrations", headers=hdr["data_entry"], json={
-            "certificate_number": "EXT-1", "issuer": "NMI", "calibrated_on": "2026-01-01",
-            "due_date": "2027-12-31"}).raise_for_status()
+        cal = c.post("/api/v1/standards/BLAB-CAL-1/calibrations", headers=hdr["data_entry"],
+                     json={"certificate_number": "EXT-1", "issuer": "NMI",
+                           "calibrated_on": "2026-01-01", "due_date": "2027-12-31"})
+        cal.raise_for_status()
+        # an outside calibration counts once another person reviewed it
+        c.post(f"/api/v1/standards/BLAB-CAL-1/calibrations/{cal.json()['id']}/review",
+               headers=hdr["reviewer"], json={"approve": True}).raise_for_status()
     return {**{k: v["Authorization"] for k, v in hdr.items()}, "station": f"Bearer {station}"}
 
 
