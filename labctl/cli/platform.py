@@ -148,6 +148,10 @@ def audit_verify(
                      if result.new_checkpoint_id else ""))
         return
     err = console(stderr=True)
+    findings = (len(result.seal_problems) + len(result.rows) + result.rows_truncated
+                + sum(not c.ok for c in result.checkpoints) + (not result.chain_ok))
+    err.print(f"[bold red]AUDIT TRAIL NOT INTACT[/]: {findings} finding(s) in {result.events} "
+              "events")
     if not result.chain_ok:
         err.print(f"audit trail BROKEN at event {result.first_bad_id}: {result.problem}")
     for problem in result.seal_problems:

@@ -182,7 +182,7 @@ def test_an_issued_point_value_changed_shows(db: Copy) -> None:
     assert (f.problem, f.column, f.row_value, f.event_value) == (
         "differs", "measured_value", "10.000001", before)
     run = db.cli("audit", "verify")
-    assert run.exit_code == 1
+    assert run.exit_code == 1 and "AUDIT TRAIL NOT INTACT: 1 finding" in run.output
     assert "result_point" in run.output and "measured_value" in run.output \
         and "10.000001" in run.output
 
