@@ -10,6 +10,8 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,26 @@ LABCTL = [sys.executable, "-m", "labctl"]
 SEED = 29
 
 __all__ = ["CHECKER", "LABCTL", "OPERATOR", "SEED", "config_for", "journal_run",
-           "labctl_run_args", "scpi", "wait_for"]
+           "labctl_process", "labctl_run_args", "scpi", "stop", "wait_for"]
+
+
+@contextmanager
+def labctl_process(args: list[str], **popen: Any) -> Iterator[subprocess.Popen[str]]:
+    """``labctl`` as a child process with text pipes, killed and reaped on the way out
+    whatever happened (a failed assertion must not leave a run driving the bench)."""
+    proc = subprocess.Popen(args, text=True, **popen)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate(timeout=30)
+
+
+def stop(proc: subprocess.Popen[str], sig: int) -> tuple[str, str]:
+    """Send ``sig`` and wait (bounded) for the process to end: its stdout and stderr."""
+    proc.send_signal(sig)
+    return proc.communicate(timeout=60)
 
 
 def config_for(sim: SimulatedBench, path: Path, timeout: float = 1.0) -> Path:

@@ -23,8 +23,10 @@ from tests.safety._bench import (
     SEED,
     config_for,
     journal_run,
+    labctl_process,
     labctl_run_args,
     scpi,
+    stop,
     wait_for,
 )
 
@@ -84,20 +86,14 @@ def test_resume_after_sigkill_makes_safe_before_the_settle_and_a_refused_resume_
         # The resume makes the bench safe before the settle wait starts.
         scpi(sim, "calibrator", "OUT -1000 V;OPER")
         seen = len(sim.instruments["environment"].commands)
-        proc = subprocess.Popen(
-            [*LABCTL, "run", "--resume", run_id, "--bench", str(tmp_path / "b.toml"),
-             "--register", str(tmp_path / "register.json"), "--journal", str(journal)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        try:
+        with labctl_process(
+                [*LABCTL, "run", "--resume", run_id, "--bench", str(tmp_path / "b.toml"),
+                 "--register", str(tmp_path / "register.json"), "--journal", str(journal)],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
             wait_for(lambda: _settling(sim, seen), proc, 60, "the resumed run's settle")
             cal = sim.instruments["calibrator"].commands
             assert "STBY" in cal and scpi(sim, "calibrator", "OPER?") == "0"
-            proc.send_signal(signal.SIGINT)
-            out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+            out, err = stop(proc, signal.SIGINT)
     assert proc.returncode == 130, (out, err)
     _, status, reason = journal_run(journal)
     assert status == "paused" and "interrupted" in reason

@@ -23,8 +23,10 @@ from tests.safety._bench import (
     SEED,
     journal_events,
     journal_run,
+    labctl_process,
     labctl_run_args,
     scpi,
+    stop,
     wait_for,
 )
 
@@ -36,9 +38,8 @@ def test_a_signal_during_the_settle_pauses_the_run_with_the_bench_safe(tmp_path:
         scpi(sim, "calibrator", "OUT -1000 V;OPER")  # left live by a run killed before
         assert scpi(sim, "calibrator", "OPER?") == "1"
         journal = tmp_path / "journal.sqlite"
-        proc = subprocess.Popen(labctl_run_args(sim, tmp_path), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        try:
+        with labctl_process(labctl_run_args(sim, tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE) as proc:
             # The run is on record and the room's 5 min settle has begun (no point yet).
             wait_for(lambda: journal_run(journal) is not None, proc, 60, "the run record")
             wait_for(lambda: any("read_input_registers" in c for c in
@@ -47,12 +48,7 @@ def test_a_signal_during_the_settle_pauses_the_run_with_the_bench_safe(tmp_path:
             # Made safe when the run opened the bench, before any check or wait.
             assert scpi(sim, "calibrator", "OPER?") == "0"
             scpi(sim, "calibrator", "OPER")  # someone switches it on during the settle
-            proc.send_signal(sig)
-            out, err = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                proc.communicate()
+            out, err = stop(proc, sig)
         assert proc.returncode == 128 + sig, (out, err)
         assert scpi(sim, "calibrator", "OPER?") == "0"
     run_id, status, reason = journal_run(journal)
@@ -71,12 +67,11 @@ def test_sigterm_during_a_point_pauses_with_the_output_confirmed_off(tmp_path: P
         truth = sim.truth()
     register_for(truth, SEED).save(tmp_path / "register.json")
     journal = tmp_path / "journal.sqlite"
-    proc = subprocess.Popen(
-        [*LABCTL, "run", "dmm-dcv-direct", "--sim", "--seed", str(SEED), "--sim-latency",
-         "0.01", "--register", str(tmp_path / "register.json"), "--journal", str(journal),
-         "--operator", OPERATOR, "--checker", CHECKER, "--dut-serial",
-         truth["dmm"]["serial"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
+    with labctl_process(
+            [*LABCTL, "run", "dmm-dcv-direct", "--sim", "--seed", str(SEED), "--sim-latency",
+             "0.01", "--register", str(tmp_path / "register.json"), "--journal", str(journal),
+             "--operator", OPERATOR, "--checker", CHECKER, "--dut-serial",
+             truth["dmm"]["serial"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         def in_a_point() -> bool:
             run = journal_run(journal)
             if run is None or run[1] != "running":
@@ -88,12 +83,7 @@ def test_sigterm_during_a_point_pauses_with_the_output_confirmed_off(tmp_path: P
             return kinds.count("point_done") >= 2 and kinds[-1] == "point_started"
 
         wait_for(in_a_point, proc, 120, "the third point")
-        proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
+        out, err = stop(proc, signal.SIGTERM)
     assert proc.returncode == 128 + signal.SIGTERM, (out, err)
     run_id, status, reason = journal_run(journal)
     assert status == "paused" and "SIGTERM" in reason
