@@ -45,7 +45,18 @@ class UnknownKeywordError(UncertaintyInputError, TypeError):
 # --- instruments -----------------------------------------------------------------------
 
 
-class InstrumentCommunicationError(LabctlError, ConnectionError):
+class InstrumentFault(LabctlError):  # noqa: N818 (the family, not one error)
+    """Base of every failure of an instrument to do what was asked: the link (timeout,
+    dropped or refused connection), a reply that cannot be read, or an error the instrument
+    reported. A run pauses on one with the bench made safe; it does not crash."""
+
+
+class LinkError(InstrumentFault):
+    """The instrument could not be reached or did not answer: whether a command took effect
+    is unknown, so only queries are retried."""
+
+
+class InstrumentCommunicationError(LinkError, ConnectionError):
     """The link to an instrument failed (refused, dropped, reset)."""
 
     def __init__(self, resource: str, message: str) -> None:
@@ -57,7 +68,7 @@ class ConnectionLostError(InstrumentCommunicationError):
     """An open connection was closed by the peer or the network."""
 
 
-class InstrumentTimeoutError(LabctlError, TimeoutError):
+class InstrumentTimeoutError(LinkError, TimeoutError):
     """An instrument did not answer within the deadline."""
 
     def __init__(self, resource: str, command: str, timeout: float) -> None:
@@ -67,7 +78,7 @@ class InstrumentTimeoutError(LabctlError, TimeoutError):
         super().__init__(f"{resource}: no reply to {command!r} within {timeout:g} s")
 
 
-class ResponseError(LabctlError, ValueError):
+class ResponseError(InstrumentFault, ValueError):
     """An instrument answered something that cannot be parsed (garbled, wrong shape)."""
 
     def __init__(self, resource: str, command: str, response: Any, expected: str) -> None:
@@ -83,7 +94,7 @@ class OverloadError(ResponseError):
     range, or the channel has nothing connected. Not a number to compute with."""
 
 
-class InstrumentError(LabctlError, RuntimeError):
+class InstrumentError(InstrumentFault, RuntimeError):
     """The instrument reported an error (SCPI error queue entry, Modbus exception)."""
 
     def __init__(self, resource: str, code: int, message: str, command: str | None = None) -> None:
@@ -167,6 +178,18 @@ class RunHeldError(LabctlError, RuntimeError):
         self.run_id = run_id
         self.reason = reason
         super().__init__(f"run {run_id} held: {reason}")
+
+
+class RunCancelledError(LabctlError, RuntimeError):
+    """The run was asked to stop (API stop request, a signal): it pauses, resumable."""
+
+
+class BenchNotSafeError(LabctlError, RuntimeError):
+    """An output could not be confirmed safe during a hold: the run pauses with the warning."""
+
+
+class ProcedureError(LabctlError, RuntimeError):
+    """A procedure broke the runner's contract (e.g. did not commit a point it was given)."""
 
 
 class RunAbortedError(LabctlError, RuntimeError):

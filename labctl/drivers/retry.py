@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from labctl.errors import (
-    InstrumentCommunicationError,
-    InstrumentTimeoutError,
+    LinkError,
     ResponseError,
     ValidationError,
 )
@@ -26,7 +25,7 @@ _log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Link faults worth another attempt on a read-only query (after a reconnect).
-LINK_FAULTS: tuple[type[Exception], ...] = (InstrumentTimeoutError, InstrumentCommunicationError)
+LINK_FAULTS: tuple[type[Exception], ...] = (LinkError,)
 #: What a read-only query is retried after: link faults and garbled replies.
 RETRYABLE: tuple[type[Exception], ...] = (*LINK_FAULTS, ResponseError)
 

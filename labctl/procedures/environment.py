@@ -25,10 +25,7 @@ from typing import Literal, Protocol
 import numpy as np
 
 from labctl.errors import (
-    InstrumentCommunicationError,
-    InstrumentError,
-    InstrumentTimeoutError,
-    ResponseError,
+    InstrumentFault,
     ValidationError,
 )
 from labctl.procedures.clock import Clock
@@ -39,16 +36,21 @@ QUANTITIES: tuple[Quantity, ...] = ("temperature", "humidity", "pressure")
 UNITS: dict[str, str] = {"temperature": "°C", "humidity": "%", "pressure": "Pa"}
 
 
-class _Reading(Protocol):
+class RoomReading(Protocol):
+    """One reading of the room: temperature °C, relative humidity %, pressure Pa."""
+
     temperature: float
     humidity: float
     pressure: float
 
 
-class _Sensor(Protocol):
+class RoomSensor(Protocol):
+    """What the monitor needs of a room sensor (the driver role ``EnvironmentSensor`` is
+    one): its resource name, for the record, and a reading."""
+
     resource: str
 
-    def read(self) -> _Reading: ...
+    def read(self) -> RoomReading: ...
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,7 @@ class EnvironmentMonitor:
 
     def __init__(
         self,
-        sensor: _Sensor,
+        sensor: RoomSensor,
         limits: EnvironmentLimits,
         clock: Clock,
         *,
@@ -190,8 +192,7 @@ class EnvironmentMonitor:
                 self._first_time = now
             try:
                 reading = self.sensor.read()
-            except (InstrumentCommunicationError, InstrumentTimeoutError, InstrumentError,
-                    ResponseError, ValidationError):
+            except (InstrumentFault, ValidationError):
                 # An unreadable room is an unknown room: treated as out of limits.
                 self._record_breach(Breach(now, "sensor", "sensor", math.nan, math.nan))
                 return None

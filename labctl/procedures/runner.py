@@ -34,37 +34,26 @@ from typing import Any
 
 from labctl.drivers.roles import UNSAFE_MARK, SafeState, SafeStatus
 from labctl.errors import (
-    InstrumentCommunicationError,
-    InstrumentError,
-    InstrumentTimeoutError,
-    LabctlError,
+    BenchNotSafeError,
+    InstrumentFault,
     NotFoundError,
     PreconditionError,
-    ResponseError,
+    ProcedureError,
     RunAbortedError,
+    RunCancelledError,
 )
 from labctl.procedures.base import Procedure, RunContext
 from labctl.procedures.clock import Clock, SystemClock
-from labctl.procedures.environment import EnvironmentMonitor, EnvironmentSample
-from labctl.procedures.environment import _Sensor as EnvironmentSensorRole
+from labctl.procedures.environment import EnvironmentMonitor, EnvironmentSample, RoomSensor
 from labctl.procedures.interfaces import Journal, RegisteredStandard, RunRecord, StandardsRegister
 from labctl.procedures.results import PointResult, RunEvent, RunResult
 
 log = logging.getLogger(__name__)
 
 #: Errors that mean "the instrument could not do it": the run pauses, it does not crash.
-INSTRUMENT_FAULTS = (InstrumentCommunicationError, InstrumentTimeoutError, InstrumentError,
-                     ResponseError)
+INSTRUMENT_FAULTS = (InstrumentFault,)
 
 IN_SERVICE = "in_service"
-
-
-class RunCancelledError(LabctlError, RuntimeError):
-    """The run was asked to stop (API stop request): it pauses, resumable."""
-
-
-class ProcedureError(LabctlError, RuntimeError):
-    """A procedure broke the runner's contract (e.g. did not commit a point it was given)."""
 
 
 def create_run(journal: Journal, clock: Clock, procedure: Procedure, *,
@@ -336,10 +325,6 @@ def _with_unsafe(exc: PreconditionError, unsafe: Sequence[tuple[str, SafeState]]
     return out
 
 
-class BenchNotSafeError(LabctlError, RuntimeError):
-    """An output could not be confirmed safe during a hold: the run pauses with the warning."""
-
-
 class _Context(RunContext):
     """The runner's side of a run, handed to the procedure as its ``RunContext``."""
 
@@ -364,7 +349,7 @@ class _Context(RunContext):
         self._invalid = False
         info = procedure.info
         self.monitor = EnvironmentMonitor(
-            self.instrument(info.environment_role, EnvironmentSensorRole),
+            self.instrument(info.environment_role, RoomSensor),
             info.environment, self.clock, interval=runner.sample_interval,
             on_sample=self._on_sample,
         )
