@@ -4,8 +4,9 @@ This module and :mod:`labctl.drivers.transports.visa` are the only ones that imp
 library. pymodbus's client opens the connection and its request classes encode each request
 (once per request shape: a register read is the same bytes every time but its transaction
 id); the transport then sends the frame and reads the response itself on the client's socket.
-pymodbus's synchronous request loop would add a lock, a ``select``, an ``ioctl`` and some
-60 000 interpreter instructions to each request. Here one ``sendall`` and, usually, one
+pymodbus's synchronous request loop would add a lock, a ``select``, an ``ioctl`` and much
+interpreter work to each request (figures in the README's benchmark table). Here one
+``sendall`` and, usually, one
 ``recv`` bounded by ``SO_RCVTIMEO`` make a request: an empty ``recv`` is the device's close
 (:class:`ConnectionLostError`, at once), an expired one a timeout (the connection is then
 dropped, so a late response can never answer the next request), a response whose

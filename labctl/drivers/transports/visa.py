@@ -7,9 +7,9 @@ errors; timeouts are float seconds everywhere else and become pyvisa's milliseco
 pyvisa parses the resource string and opens the session. For a ``TCPIP::…::SOCKET``
 session the transport then sends and receives on the session's own socket, for two reasons:
 pyvisa-py's SOCKET read cannot see a connection the peer has closed (it spins until its
-timeout), and its read and write cost a ``select`` per call and some 80 000 interpreter
-instructions per query on top of the two system calls a query needs. Here a query is one
-``sendall`` and (for a reply of up to 64 KiB) one blocking ``recv`` bounded by
+timeout), and its read and write add a ``select`` and much interpreter work per call to
+the two system calls a query needs (the README's benchmark table has the figures). Here a
+query is one ``sendall`` and (for a reply of up to 64 KiB) one blocking ``recv`` bounded by
 ``SO_RCVTIMEO``: an empty ``recv`` is the peer's close, seen at once as
 :class:`ConnectionLostError`, and an expired one a timeout, without burning a core while
 waiting. Writes are bounded by ``SO_SNDTIMEO`` likewise. Other session types (VXI-11

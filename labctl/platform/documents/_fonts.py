@@ -1,8 +1,9 @@
 """The embedded PDF fonts, parsed once per process and handed to each FPDF cheaply.
 
 fpdf2 parses a TrueType file on every ``add_font`` and subsets it in place on ``output``; for
-the full DejaVu Sans (6000 glyphs) that is ~50 ms per face and document, too slow for the
-certificate rate the platform needs. So, once per process:
+the full DejaVu Sans (6000 glyphs) that costs more than the rest of a certificate, too slow
+for the certificate rate the platform needs (figures in the README's benchmark table). So,
+once per process:
 
 1. a *reduced* face is derived in memory from each shipped TTF, holding the characters
    certificates use (Latin-1, Latin Extended-A, Greek letters, punctuation and the
@@ -16,7 +17,7 @@ ordinary (slower) ``add_font`` path; characters that DejaVu Sans does not have a
 refused before rendering, because a certificate must not print tofu boxes.
 
 At output, fpdf2 subsets each face to the glyphs the document used, with fontTools, and
-compresses the result: ~10 ms per face and document, half the cost of a certificate. The
+compresses the result, a large share of a certificate's cost. The
 font program depends only on the face and the set of glyphs kept, so :class:`CachedFontOutput`
 (an fpdf2 ``OutputProducer``, passed to ``FPDF.output``) keeps the compressed subsets in a
 small LRU cache keyed by that set, and writes the same PDF objects as fpdf2 otherwise. The
@@ -285,10 +286,11 @@ def _padding_names(face: _Face, padding: frozenset[int]) -> frozenset[str]:
 def _cid_to_gid_stream(code_to_glyph: Mapping[int, int], *, splice: bool = True) -> bytes:
     """fpdf2's CIDToGIDMap (two bytes per code, all 65 536 codes), zlib-compressed.
 
-    Compressing the 128 KiB, nearly all zeros, took ~0.8 ms per face. With ``splice`` the
-    used codes are deflated, then a full flush (which resets the window), then the zero tail
-    deflated once per length and cached, then the Adler-32 of the whole map: a standard zlib
-    stream that inflates to the same bytes (not byte for byte fpdf2's compressed stream).
+    Compressing the 128 KiB, nearly all zeros, anew for each face is wasted work. With
+    ``splice`` the used codes are deflated, then a full flush (which resets the window), then
+    the zero tail deflated once per length and cached, then the Adler-32 of the whole map: a
+    standard zlib stream that inflates to the same bytes (not byte for byte fpdf2's
+    compressed stream).
     """
     top = max(code_to_glyph, default=0)
     table = bytearray(2 * (top + 1) if splice else 2 * 65536)

@@ -189,9 +189,9 @@ class _CertificatePdf(FPDF):
         self.set_text_color(0, 0, 0)
 
     # --- building blocks ----------------------------------------------------------------
-    # fpdf2's multi_cell/table re-measure text glyph by glyph on every line-break attempt;
-    # at ~100 text blocks per certificate that was 100 ms per PDF. Words are measured once
-    # here and lines are set with put() (FPDF.text()), which keeps layout near 15 ms.
+    # fpdf2's multi_cell/table re-measure text glyph by glyph on every line-break attempt,
+    # which made layout most of a PDF's cost. Words are measured once here and lines are
+    # set with put() (FPDF.text()).
 
     @property
     def epw_(self) -> float:
