@@ -41,7 +41,6 @@ from labctl.platform import audit, policy, registry
 from labctl.platform.auth import Principal
 from labctl.platform.db import utcnow
 from labctl.platform.models.base import (
-    DECISION_RULE_TEXT,
     CertificateStatus,
     DecisionRule,
     StandardKind,
@@ -831,7 +830,7 @@ def verify(session: Session, *, number: str, settings: Settings,
 
 
 def decision_rule_text(rule: str) -> str:
-    return DECISION_RULE_TEXT[DecisionRule(rule)] if rule else ""
+    return DecisionRule(rule).statement if rule else ""
 
 
 

@@ -1,4 +1,5 @@
-"""Decision rules as a procedure states them, and budgets as results carry them."""
+"""A procedure's decision rule checked against the engine's, and budgets as results carry
+them."""
 
 from __future__ import annotations
 
@@ -6,25 +7,17 @@ from typing import Any
 
 from labctl.errors import ValidationError
 from labctl.procedures.results import BudgetLine
-
-#: ILAC-G8:09/2019 decision rules (the engine's names) and how a certificate words them.
-DECISION_RULES: dict[str, str] = {
-    "simple": "Simple acceptance (ILAC-G8:09/2019 4.2.1, guard band w = 0): a point passes "
-              "when its error lies within the tolerance limits; the risk of a false accept "
-              "may reach 50 % for errors at a limit.",
-    "guarded_acceptance": "Guarded acceptance (ILAC-G8:09/2019 4.2.2, guard band w = U): a "
-                          "point passes when its error lies within the tolerance reduced by U "
-                          "at each side; the risk of a false accept is below 2.5 %.",
-    "non_binary": "Non-binary statements (ILAC-G8:09/2019 4.2.3, guard band w = U): pass, "
-                  "conditional pass, conditional fail or fail according to where the error "
-                  "and its expanded uncertainty lie relative to the tolerance limits.",
-}
+from labctl.uncertainty import DecisionRule
 
 
 def check_rule(rule: str) -> str:
-    if rule not in DECISION_RULES:
-        raise ValidationError("decision_rule", rule, "one of " + ", ".join(DECISION_RULES))
-    return rule
+    """``rule`` as one of the engine's ILAC-G8 decision rules (their wording is the engine's
+    :attr:`DecisionRule.statement`)."""
+    try:
+        return DecisionRule(rule).value
+    except ValueError:
+        raise ValidationError("decision_rule", rule,
+                              "one of " + ", ".join(r.value for r in DecisionRule)) from None
 
 
 def budget_lines(gum_result: Any) -> tuple[BudgetLine, ...]:

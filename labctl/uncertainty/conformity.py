@@ -35,12 +35,39 @@ Array = NDArray[np.float64]
 
 
 class DecisionRule(StrEnum):
-    """Decision rules of ILAC-G8:09/2019 clause 4."""
+    """Decision rules of ILAC-G8:09/2019 clause 4; :attr:`statement` is how a certificate
+    states the rule applied (the one wording of each rule)."""
 
     SIMPLE = "simple"
     GUARDED_ACCEPTANCE = "guarded_acceptance"
     GUARDED_REJECTION = "guarded_rejection"
     NON_BINARY = "non_binary"
+
+    @property
+    def statement(self) -> str:
+        """The rule in a certificate's words (ISO/IEC 17025 7.8.6.2: the decision rule
+        applied is stated with the statement of conformity)."""
+        return _STATEMENTS[self]
+
+
+_STATEMENTS: dict[DecisionRule, str] = {
+    DecisionRule.SIMPLE: (
+        "Simple acceptance (ILAC-G8:09/2019 4.2.1, guard band w = 0): the item conforms when "
+        "the measured error lies within the tolerance limits."
+    ),
+    DecisionRule.GUARDED_ACCEPTANCE: (
+        "Guarded acceptance (ILAC-G8:09/2019 4.2.2, guard band w = U): the item conforms when "
+        "the error lies within the tolerance limits reduced by U."
+    ),
+    DecisionRule.GUARDED_REJECTION: (
+        "Guarded rejection (ILAC-G8:09/2019 4.2.3, guard band w = U): the item is rejected only "
+        "when the error lies beyond the tolerance limits by more than U."
+    ),
+    DecisionRule.NON_BINARY: (
+        "Non-binary statement (ILAC-G8:09/2019 4.2.3, guard band w = U): pass, conditional "
+        "pass, conditional fail or fail according to the error and U relative to the limits."
+    ),
+}
 
 
 class Outcome(StrEnum):

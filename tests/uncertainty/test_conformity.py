@@ -101,3 +101,19 @@ def test_bad_input(kwargs, field):
     with pytest.raises(UncertaintyInputError) as exc:
         decide(**kw)
     assert exc.value.field == field
+
+
+def test_each_decision_rule_has_one_wording_used_by_procedures_and_certificates():
+    from labctl.errors import ValidationError
+    from labctl.platform.certificates import decision_rule_text
+    from labctl.procedures.statements import check_rule
+
+    for rule in DecisionRule:
+        assert "ILAC-G8:09/2019" in rule.statement
+        assert check_rule(rule.value) == rule.value
+        assert decision_rule_text(rule.value) == rule.statement
+    assert len({rule.statement for rule in DecisionRule}) == len(DecisionRule)
+    with pytest.raises(ValidationError) as caught:
+        check_rule("lenient")
+    assert caught.value.field == "decision_rule"
+    assert all(rule.value in caught.value.allowed for rule in DecisionRule)

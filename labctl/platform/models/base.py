@@ -103,24 +103,6 @@ class CertificateStatus(StrEnum):
 #: Decision rules for statements of conformity are the uncertainty engine's (ILAC-G8:09/2019).
 DecisionRule = _DecisionRule
 
-DECISION_RULE_TEXT = {
-    _DecisionRule.SIMPLE: (
-        "Simple acceptance (ILAC-G8:09/2019 4.2.1, guard band w = 0): the item conforms when "
-        "the measured error lies within the tolerance limits."
-    ),
-    _DecisionRule.GUARDED_ACCEPTANCE: (
-        "Guarded acceptance (ILAC-G8:09/2019 4.2.2, guard band w = U): the item conforms when "
-        "the error lies within the tolerance limits reduced by U."
-    ),
-    _DecisionRule.GUARDED_REJECTION: (
-        "Guarded rejection (ILAC-G8:09/2019 4.2.3, guard band w = U): the item is rejected only "
-        "when the error lies beyond the tolerance limits by more than U."
-    ),
-    _DecisionRule.NON_BINARY: (
-        "Non-binary statement (ILAC-G8:09/2019 4.2.3, guard band w = U): pass, conditional "
-        "pass, conditional fail or fail according to the error and U relative to the limits."
-    ),
-}
 
 
 # --- bounds on input ----------------------------------------------------------------------

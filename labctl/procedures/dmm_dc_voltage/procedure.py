@@ -88,7 +88,8 @@ class DcvPoint:
 class DcvParameters:
     """Run parameters. ``ranges`` selects DMM ranges (V) from the table (all when empty);
     ``settle_time`` (s) after applying a voltage; ``nplc`` integration time; ``decision_rule``
-    an ILAC-G8 rule of :data:`DECISION_RULES`; ``table`` a CSV path (default: shipped)."""
+    an ILAC-G8 rule of :class:`~labctl.uncertainty.DecisionRule`; ``table`` a CSV path
+    (default: shipped)."""
 
     ranges: tuple[float, ...] = ()
     settle_time: float = 2.0
