@@ -7,10 +7,67 @@ lines of text over a :class:`MessageTransport`; Modbus devices expose registers 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 from labctl.drivers.registers import Table
+from labctl.errors import InstrumentCommunicationError
+
+
+class LinkLifetime:
+    """The lifetime both transports share: :meth:`reconnect` drops the link and opens a
+    fresh one, :meth:`close` is final (and safe to call twice), and a transport is its own
+    context manager. A transport provides ``open()``, ``_connect()`` (open the link now),
+    ``_drop()`` (forget it, and anything buffered) and may release more in ``_release()``."""
+
+    _resource: str
+    _closed: bool
+
+    @property
+    def resource(self) -> str:
+        """The instrument's address, as the transport was made for it."""
+        return self._resource
+
+    def open(self) -> None:
+        raise NotImplementedError
+
+    def _connect(self) -> None:
+        raise NotImplementedError
+
+    def _drop(self) -> None:
+        raise NotImplementedError
+
+    def _release(self) -> None:
+        """What :meth:`close` frees beyond the link itself (nothing by default)."""
+
+    def reconnect(self) -> None:
+        """Drop the link (and any buffered or late reply) and open a fresh one."""
+        if self._closed:
+            raise InstrumentCommunicationError(self._resource, "transport is closed")
+        logging.getLogger(type(self).__module__).info("%s: reconnecting", self._resource)
+        self._drop()
+        self._connect()
+
+    def close(self) -> None:
+        """Release the link. Safe to call twice; the transport stays closed."""
+        self._closed = True
+        self._drop()
+        self._release()
+
+    def __enter__(self) -> Self:
+        self.open()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
 
 #: Read Device Identification object ids (Modbus function 43/14).
 VENDOR_NAME, PRODUCT_CODE, MAJOR_MINOR_REVISION = 0, 1, 2

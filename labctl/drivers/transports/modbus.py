@@ -26,8 +26,7 @@ import socket
 import struct
 import time
 from collections.abc import Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from pymodbus.client import ModbusTcpClient
 from pymodbus.pdu import ModbusPDU
@@ -39,6 +38,7 @@ from pymodbus.pdu.register_message import (
 )
 
 from labctl.drivers.registers import Table
+from labctl.drivers.transports.base import LinkLifetime
 from labctl.drivers.transports.sockets import EXPIRED, check_timeout, set_socket_timeout
 from labctl.errors import (
     ConnectionLostError,
@@ -86,7 +86,7 @@ class _Read:
         self.words = struct.Struct(f">{count}H")
 
 
-class ModbusTcpTransport:
+class ModbusTcpTransport(LinkLifetime):
     """A link to one Modbus TCP device (``unit`` 0 … 247) at ``host``:``port``.
 
     ``timeout`` is the seconds to wait for each response (0 < t ≤ 3600), also bounding each
@@ -118,10 +118,6 @@ class ModbusTcpTransport:
         self.opened_count = 0  # connections made so far (1 + reconnects), for diagnostics
 
     # --- lifetime -------------------------------------------------------------------------
-
-    @property
-    def resource(self) -> str:
-        return self._resource
 
     @property
     def unit(self) -> int:
@@ -168,30 +164,8 @@ class ModbusTcpTransport:
         self._sock = None
         self._client.close()
 
-    def reconnect(self) -> None:
-        """Drop the connection and open a fresh one."""
-        if self._closed:
-            raise InstrumentCommunicationError(self._resource, "transport is closed")
-        _log.info("%s: reconnecting", self._resource)
-        self._drop()
+    def _connect(self) -> None:
         self._ensure()
-
-    def close(self) -> None:
-        """Release the connection. Safe to call twice."""
-        self._closed = True
-        self._drop()
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         return f"ModbusTcpTransport({self._resource!r}, timeout={self._timeout:g})"

@@ -27,14 +27,14 @@ import select
 import socket
 import threading
 import time
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import pyvisa
 from pyvisa import constants
 from pyvisa import errors as visa_errors
 from pyvisa_py.tcpip import TCPIPSocketSession  # the "@py" backend: missing → fails here
 
+from labctl.drivers.transports.base import LinkLifetime
 from labctl.drivers.transports.sockets import EXPIRED, check_timeout, set_socket_timeout
 from labctl.errors import (
     ConnectionLostError,
@@ -111,7 +111,7 @@ def _check_termination(name: str, value: str) -> str:
 
 
 
-class VisaTransport:
+class VisaTransport(LinkLifetime):
     """A line-oriented link to one SCPI instrument through ``pyvisa`` (``@py`` backend).
 
     ``resource`` is a VISA resource string, e.g. ``TCPIP0::127.0.0.1::5025::SOCKET``;
@@ -158,10 +158,6 @@ class VisaTransport:
     # --- lifetime -------------------------------------------------------------------------
 
     @property
-    def resource(self) -> str:
-        return self._resource
-
-    @property
     def timeout(self) -> float:
         """Seconds to wait for each reply."""
         return self._timeout
@@ -186,7 +182,7 @@ class VisaTransport:
 
     def _connect(self) -> None:
         if self._rm is not None and not _alive(self._rm):
-            self._release_rm()  # closed under us (see _alive): take the current one
+            self._release()  # closed under us (see _alive): take the current one
         if self._rm is None:
             self._rm = _RESOURCE_MANAGER.acquire()
         try:
@@ -199,10 +195,10 @@ class VisaTransport:
                 encoding=self._encoding,
             )
         except visa_errors.VisaIOError as exc:
-            self._release_rm()
+            self._release()
             raise InstrumentCommunicationError(self._resource, f"cannot open: {exc}") from exc
         except Exception as exc:  # pyvisa-py raises a bare Exception("could not connect")
-            self._release_rm()
+            self._release()
             raise InstrumentCommunicationError(self._resource, f"cannot open: {exc}") from exc
         self._res = res
         self._lib = res.visalib
@@ -247,36 +243,11 @@ class VisaTransport:
             with contextlib.suppress(Exception):  # the link may already be gone: nothing to save
                 res.close()
 
-    def _release_rm(self) -> None:
+    def _release(self) -> None:
+        """Give the shared resource manager back (closing it with its last user)."""
         if self._rm is not None:
             self._rm = None
             _RESOURCE_MANAGER.release()
-
-    def reconnect(self) -> None:
-        """Drop the session (and any buffered or late reply) and open a fresh one."""
-        if self._closed:
-            raise InstrumentCommunicationError(self._resource, "transport is closed")
-        _log.info("%s: reconnecting", self._resource)
-        self._drop()
-        self._connect()
-
-    def close(self) -> None:
-        """Release the session and the shared resource manager. Safe to call twice."""
-        self._closed = True
-        self._drop()
-        self._release_rm()
-
-    def __enter__(self) -> Self:
-        self.open()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def __repr__(self) -> str:
         state = "open" if self.is_open else ("closed" if self._closed else "idle")
