@@ -265,6 +265,34 @@ def mcm(
     p = check_coverage(coverage)
     sampler = _Sampler(inp, correlation)
     _check_digits(significant_digits)
+    _check_options(p, trials, max_trials, block_size, max_memory)
+    gen, entropy = _generator(rng)
+
+    run = _Trials(f, inp, sampler, gen)
+    if (trials is not None and len(run.S) == 1 and run.P > 1
+            and int(trials) * run.m * run.P * 4 > max(max_memory, 4 * run.m * int(trials))):
+        # Too many points to keep every value of every point at once: run groups of points
+        # one after the other, each within max_memory, from child generators of ``gen``.
+        return _by_point_groups(
+            f, inp, correlation, p, int(trials), gen, run.m, entropy,
+            significant_digits=significant_digits, shortest=shortest, block_size=block_size,
+            max_memory=max_memory)
+
+    tol: Array | None = None
+    converged, adaptive = True, False
+    if trials is None:
+        store, tol, converged = _adaptive(run, p, significant_digits, max_trials)
+        adaptive = True
+    elif (streams := _streams(gen, int(trials))) is None:
+        store = _fixed(run, int(trials), block_size, max_memory)
+    else:
+        store = _threaded(run, int(trials), block_size, max_memory, streams)
+    return _result(run, store, p, shortest, tol=tol, converged=converged, adaptive=adaptive,
+                   entropy=entropy)
+
+
+def _check_options(p: float, trials: int | None, max_trials: int, block_size: int | None,
+                   max_memory: int) -> None:
     min_trials = math.ceil(1.0 / (1.0 - p))
     if trials is not None and (isinstance(trials, bool) or not isinstance(trials, int | np.integer)
                                or trials < min_trials):
@@ -277,32 +305,45 @@ def mcm(
         raise UncertaintyInputError("block_size", block_size, "a positive integer or None")
     if isinstance(max_memory, bool) or not isinstance(max_memory, int) or max_memory < 0:
         raise UncertaintyInputError("max_memory", max_memory, "a number of bytes >= 0")
-    entropy: int | None = None
+
+
+def _generator(rng: np.random.Generator | int | None) -> tuple[np.random.Generator, int | None]:
+    """The generator to draw from, and the fresh entropy drawn when ``rng`` is None."""
     if rng is None:
         ss = np.random.SeedSequence()
         entropy = int(ss.entropy)  # type: ignore[arg-type]  # always an int when drawn fresh
-        gen = np.random.default_rng(ss)
-    elif isinstance(rng, np.random.Generator):
-        gen = rng
-    elif isinstance(rng, int | np.integer) and not isinstance(rng, bool):
-        gen = np.random.default_rng(int(rng))
-    else:
-        raise UncertaintyInputError("rng", rng, "a numpy.random.Generator, an int seed or None")
+        return np.random.default_rng(ss), entropy
+    if isinstance(rng, np.random.Generator):
+        return rng, None
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
+        return np.random.default_rng(int(rng)), None
+    raise UncertaintyInputError("rng", rng, "a numpy.random.Generator, an int seed or None")
 
-    S = inp.shape
-    x0 = {nm: d.value for nm, d in zip(inp.names, inp.dists, strict=True)}
-    y0_list = evaluate(f, x0, S)
-    m = len(y0_list)
-    y0 = np.stack(y0_list).reshape(-1)  # (K,) = outputs × points, the shift for storage
-    K = y0.size
-    P = max(int(np.prod(S)), 1)
-    n_in = len(inp.names)
 
-    def chunk(g: np.random.Generator, size: int, out: NDArray[Any] | None = None) -> Array:
+class _Trials:
+    """Draws trials and evaluates the model on them: the model values are kept as deviations
+    from y0 = f(x) ((K, size) arrays, K = outputs × points) and their running moments."""
+
+    def __init__(self, f: Model, inp: Inputs, sampler: _Sampler,
+                 gen: np.random.Generator) -> None:
+        self.f, self.sampler, self.gen = f, sampler, gen
+        self.S = inp.shape
+        x0 = {nm: d.value for nm, d in zip(inp.names, inp.dists, strict=True)}
+        y0_list = evaluate(f, x0, self.S)
+        self.m = len(y0_list)
+        self.y0 = np.stack(y0_list).reshape(-1)  # (K,) = outputs × points, the storage shift
+        self.K = self.y0.size
+        self.P = max(int(np.prod(self.S)), 1)
+        self.n_in = len(inp.names)
+        self.mom = _Moments(self.m, self.P)
+
+    def chunk(self, g: np.random.Generator, size: int, out: NDArray[Any] | None = None
+              ) -> Array:
         """Deviations y − f(x) of ``size`` trials drawn from ``g``, (K, size); written into
         ``out`` when given. Raises when a model value is not finite."""
-        xs = sampler.draw(g, size)
-        outs = evaluate(f, xs, (size, *S), m, check_finite=False)
+        K, y0 = self.K, self.y0
+        xs = self.sampler.draw(g, size)
+        outs = evaluate(self.f, xs, (size, *self.S), self.m, check_finite=False)
         if K == 1:
             y = outs[0] if outs[0].shape == (size,) else outs[0].reshape(size)
             if out is not None and out.dtype == np.float64:
@@ -314,7 +355,7 @@ def mcm(
                 target = None
             dev: Array = np.asarray(np.subtract(y, y0[0], out=target)).reshape(1, size)
         else:
-            ys = np.stack([o.reshape(size, P).T for o in outs]).reshape(K, size)
+            ys = np.stack([o.reshape(size, self.P).T for o in outs]).reshape(K, size)
             dev = np.asarray(np.subtract(ys, y0[:, None]), dtype=float)
         # A NaN or inf anywhere makes the sum non-finite: one cheap pass instead of isfinite.
         if not math.isfinite(float(np.sum(dev))):
@@ -329,95 +370,101 @@ def mcm(
             out[...] = dev
         return dev
 
-    def block(size: int, out: NDArray[Any] | None = None) -> Array:
-        dev = chunk(gen, size, out)
-        mom.add(dev)
+    def block(self, size: int, out: NDArray[Any] | None = None) -> Array:
+        """``size`` trials from the main generator, counted in the moments."""
+        dev = self.chunk(self.gen, size, out)
+        self.mom.add(dev)
         return dev
 
-    if (trials is not None and len(S) == 1 and P > 1
-            and int(trials) * m * P * 4 > max(max_memory, 4 * m * int(trials))):
-        # Too many points to keep every value of every point at once: run groups of points
-        # one after the other, each within max_memory, from child generators of ``gen``.
-        return _by_point_groups(
-            f, inp, correlation, p, int(trials), gen, m, entropy,
-            significant_digits=significant_digits, shortest=shortest, block_size=block_size,
-            max_memory=max_memory)
-
-    mom = _Moments(m, P)
-    if trials is not None:
-        M = int(trials)
-        B = block_size or max(1, min(M, BLOCK_ELEMENTS // ((n_in + 2) * P)))
-        dtype = np.float64 if max_memory >= M * K * 8 else np.float32
-        if M * K * 4 > STORE_HARD_LIMIT:
+    def store_for(self, M: int, block_size: int | None, max_memory: int
+                  ) -> tuple[int, type[np.floating[Any]]]:
+        """Block length and storage type for a fixed M (refused beyond the hard limit)."""
+        if M * self.K * 4 > STORE_HARD_LIMIT:
             raise UncertaintyInputError(
-                "trials", M, f"at most {STORE_HARD_LIMIT // (4 * K)} trials for {K} "
+                "trials", M, f"at most {STORE_HARD_LIMIT // (4 * self.K)} trials for {self.K} "
                 "output values per trial (the values kept for the intervals would exceed "
                 f"{STORE_HARD_LIMIT / 2**30:.0f} GiB)")
-        streams = _streams(gen, M)
-        if streams is None:
-            if B >= M and dtype == np.float64:
-                store = block(M)  # one block: keep its array rather than copying it
-                done = M
-            else:
-                store = np.empty((K, M), dtype=dtype)
-                done = 0
-            while done < M:
-                b = min(B, M - done)
-                block(b, out=store[:, done:done + b])
-                done += b
-        else:
-            # Each block is split in a fixed number of parts, each drawn from its own child
-            # generator (spawned from ``rng``): the result depends on ``rng`` only, never on
-            # how many threads ran the parts. numpy releases the GIL while drawing and
-            # evaluating, so the parts run in parallel.
-            store = np.empty((K, M), dtype=dtype)
-            workers = min(len(streams), os.cpu_count() or 1)
-            with ThreadPoolExecutor(max_workers=workers) as pool:
-                done = 0
-                while done < M:
-                    b = min(B, M - done)
-                    edges = np.linspace(done, done + b, len(streams) + 1).astype(int)
-                    futures = [pool.submit(chunk, g, int(hi - lo), store[:, lo:hi])
-                               for g, lo, hi in zip(streams, edges[:-1], edges[1:], strict=True)
-                               if hi > lo]
-                    for fu in futures:
-                        fu.result()
-                    mom.add(np.asarray(store[:, done:done + b], dtype=float))
-                    done += b
-        tol = None
-        converged = True
-        adaptive = False
-    else:
-        # JCGM 101 7.9.4
-        Mb = max(math.ceil(100.0 / (1.0 - p)), 10**4)
-        blocks: list[NDArray[np.float32]] = []
-        stats: list[Array] = []  # per block: mean, u, y_low, y_high (4, K)
-        converged = False
-        h = 0
-        while True:
-            yb = block(Mb)
-            bm = yb.mean(axis=1)
-            bu = yb.std(axis=1, ddof=1)
-            blocks.append(yb.astype(np.float32))
-            lo, hi, _, _ = _intervals(yb, p, shortest=False)  # sorts yb, already stored
-            stats.append(np.stack([bm, bu, lo, hi]))
-            h += 1
-            tol = numerical_tolerance(np.sqrt(mom.var()), significant_digits)
-            if h >= 2:
-                st = np.stack(stats)  # (h, 4, K)
-                sd = st.std(axis=0, ddof=1) / math.sqrt(h)
-                if np.all(2.0 * sd <= tol[None, :]):
-                    converged = True
-                    break
-            if (h + 1) * Mb > max_trials or (h + 1) * Mb * K * 4 > STORE_HARD_LIMIT:
-                break
-        M = h * Mb
-        store = np.concatenate(blocks, axis=1)
-        del blocks
-        adaptive = True
+        B = block_size or max(1, min(M, BLOCK_ELEMENTS // ((self.n_in + 2) * self.P)))
+        return B, (np.float64 if max_memory >= M * self.K * 8 else np.float32)
 
-    mean = y0 + mom.mean.reshape(-1)
-    var = mom.var()
+
+def _fixed(run: _Trials, M: int, block_size: int | None, max_memory: int) -> NDArray[Any]:
+    """M trials (JCGM 101 7.2) in blocks from one generator: the stored deviations."""
+    B, dtype = run.store_for(M, block_size, max_memory)
+    if B >= M and dtype == np.float64:
+        return run.block(M)  # one block: keep its array rather than copying it
+    store = np.empty((run.K, M), dtype=dtype)
+    done = 0
+    while done < M:
+        b = min(B, M - done)
+        run.block(b, out=store[:, done:done + b])
+        done += b
+    return store
+
+
+def _threaded(run: _Trials, M: int, block_size: int | None, max_memory: int,
+              streams: list[np.random.Generator]) -> NDArray[Any]:
+    """M trials with each block split in a fixed number of parts, each drawn from its own
+    child generator (spawned from ``rng``): the result depends on ``rng`` only, never on how
+    many threads ran the parts. numpy releases the GIL while drawing and evaluating, so the
+    parts run in parallel."""
+    B, dtype = run.store_for(M, block_size, max_memory)
+    store = np.empty((run.K, M), dtype=dtype)
+    workers = min(len(streams), os.cpu_count() or 1)
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        done = 0
+        while done < M:
+            b = min(B, M - done)
+            edges = np.linspace(done, done + b, len(streams) + 1).astype(int)
+            futures = [pool.submit(run.chunk, g, int(hi - lo), store[:, lo:hi])
+                       for g, lo, hi in zip(streams, edges[:-1], edges[1:], strict=True)
+                       if hi > lo]
+            for fu in futures:
+                fu.result()
+            run.mom.add(np.asarray(store[:, done:done + b], dtype=float))
+            done += b
+    return store
+
+
+def _adaptive(run: _Trials, p: float, significant_digits: int, max_trials: int
+              ) -> tuple[NDArray[Any], Array, bool]:
+    """The adaptive procedure of JCGM 101 7.9.4: blocks until twice the standard deviation
+    of the block means, u and interval endpoints is within the numerical tolerance, or
+    ``max_trials``. The stored deviations (float32), the tolerance, whether it converged."""
+    Mb = max(math.ceil(100.0 / (1.0 - p)), 10**4)
+    blocks: list[NDArray[np.float32]] = []
+    stats: list[Array] = []  # per block: mean, u, y_low, y_high (4, K)
+    converged = False
+    h = 0
+    while True:
+        yb = run.block(Mb)
+        bm = yb.mean(axis=1)
+        bu = yb.std(axis=1, ddof=1)
+        blocks.append(yb.astype(np.float32))
+        lo, hi, _, _ = _intervals(yb, p, shortest=False)  # sorts yb, already stored
+        stats.append(np.stack([bm, bu, lo, hi]))
+        h += 1
+        tol = numerical_tolerance(np.sqrt(run.mom.var()), significant_digits)
+        if h >= 2:
+            st = np.stack(stats)  # (h, 4, K)
+            sd = st.std(axis=0, ddof=1) / math.sqrt(h)
+            if np.all(2.0 * sd <= tol[None, :]):
+                converged = True
+                break
+        if (h + 1) * Mb > max_trials or (h + 1) * Mb * run.K * 4 > STORE_HARD_LIMIT:
+            break
+    return np.concatenate(blocks, axis=1), tol, converged
+
+
+def _result(run: _Trials, store: NDArray[Any], p: float, shortest: bool, *,
+            tol: Array | None, converged: bool, adaptive: bool,
+            entropy: int | None) -> MonteCarloResult:
+    """Estimate, u, both intervals (and covariance for several outputs) from the stored
+    deviations and the running moments."""
+    m, S, y0 = run.m, run.S, run.y0
+    M = store.shape[1]
+    mean = y0 + run.mom.mean.reshape(-1)
+    var = run.mom.var()
     sym_lo, sym_hi, sh_lo, sh_hi = _intervals(store, p, shortest)
     del store
 
@@ -427,7 +474,7 @@ def mcm(
 
     cov = corr = None
     if m > 1:
-        cov = mom.cov().reshape((m, m, *S))
+        cov = run.mom.cov().reshape((m, m, *S))
         d = np.sqrt(np.einsum("aa...->a...", cov))
         with np.errstate(divide="ignore", invalid="ignore"):
             dd = np.einsum("a...,b...->ab...", d, d)
