@@ -385,12 +385,16 @@ class Destination:
                     raise ValidationError("--post", self.post, f"a platform that answers the "
                                           f"station ({resp.status_code}: {resp.text[:200]})")
                 return RegisterSnapshot.from_dict(resp.json())
+        from labctl.platform.audit import use_key
         from labctl.platform.db import make_engine
         from labctl.platform.settings import Settings
         from labctl.platform.stations import PlatformRegister
 
         assert self.lab is not None
-        self.engine = make_engine(Settings.from_env().database_url)
+        settings = Settings.from_env()
+        self.engine = make_engine(settings.database_url)
+        # the draft this run delivers is audited like the server's writes: sealed
+        use_key(self.engine, settings.keys_dir)
         return PlatformRegister(self.engine, self.lab, {
             p.info.id: p.info.quantity for p in _procedures().values()})
 

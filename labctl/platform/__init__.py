@@ -9,17 +9,21 @@ database first. Heavy imports stay inside the functions so ``import labctl.platf
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from pathlib import Path
     from typing import Any
 
+    import sqlalchemy as sa
+
+    from labctl.platform.documents.signing import SigningIdentity
     from labctl.platform.models.audit import AuditVerification
 
 __all__ = ["audit_baseline", "audit_checkpoint", "create_admin", "migrate_database",
-           "unlock_login", "verify_audit"]
+           "open_platform", "unlock_login", "verify_audit"]
 
 
 def _url(database_url: str | None) -> str:
@@ -32,6 +36,26 @@ def _keys_dir(keys_dir: str | Path | None) -> str | Path:
     from labctl.platform.settings import Settings
 
     return keys_dir if keys_dir is not None else Settings.from_env().keys_dir
+
+
+@contextmanager
+def open_platform(database_url: str | None = None, *, keys_dir: str | Path | None = None,
+                  migrate: bool = True) -> Iterator[tuple[sa.Engine, SigningIdentity]]:
+    """The platform's database (migrated first, unless ``migrate`` is False) as a process
+    outside the server writes to it: every audit event written through the engine is sealed
+    with the audit key from ``keys_dir`` (default ``LABCTL_KEYS_DIR``), as the server's are.
+    Yields the engine and the audit identity; disposes of the engine on the way out."""
+    from labctl.platform.audit import use_key
+    from labctl.platform.db import make_engine
+    from labctl.platform.db import migrate as migrate_engine
+
+    engine = make_engine(_url(database_url))
+    try:
+        if migrate:
+            migrate_engine(engine)
+        yield engine, use_key(engine, _keys_dir(keys_dir))
+    finally:
+        engine.dispose()
 
 
 def migrate_database(database_url: str | None = None) -> None:
@@ -57,7 +81,6 @@ def create_admin(*, username: str, password: str, full_name: str, organisation_c
     from sqlmodel import Session
 
     from labctl.errors import ValidationError
-    from labctl.platform.db import make_engine, migrate
     from labctl.platform.models.base import OrgLevel
     from labctl.platform.organisations import create_admin as _create
 
@@ -65,18 +88,10 @@ def create_admin(*, username: str, password: str, full_name: str, organisation_c
         org_level = OrgLevel(level)
     except ValueError:
         raise ValidationError("level", level, ", ".join(lv.value for lv in OrgLevel)) from None
-    from labctl.platform.audit import use_key
-
-    engine = make_engine(_url(database_url))
-    try:
-        migrate(engine)
-        use_key(engine, _keys_dir(keys_dir))
-        with Session(engine) as session:
-            _create(session, username=username, password=password, full_name=full_name,
-                    organisation_code=organisation_code, organisation_name=organisation_name,
-                    level=org_level, email=email, country_code=country_code)
-    finally:
-        engine.dispose()
+    with open_platform(database_url, keys_dir=keys_dir) as (engine, _), Session(engine) as session:
+        _create(session, username=username, password=password, full_name=full_name,
+                organisation_code=organisation_code, organisation_name=organisation_name,
+                level=org_level, email=email, country_code=country_code)
 
 
 def verify_audit(database_url: str | None = None, *, keys_dir: str | Path | None = None,
@@ -116,15 +131,10 @@ def audit_checkpoint(database_url: str | None = None, *, keys_dir: str | Path | 
     from sqlmodel import Session
 
     from labctl.platform import audit
-    from labctl.platform.db import make_engine
 
-    engine = make_engine(_url(database_url))
-    try:
-        identity = audit.use_key(engine, _keys_dir(keys_dir))
-        with Session(engine, expire_on_commit=False) as session:
-            return audit.checkpoint_json(audit.make_checkpoint(session, identity))
-    finally:
-        engine.dispose()
+    with (open_platform(database_url, keys_dir=keys_dir, migrate=False) as (engine, identity),
+          Session(engine, expire_on_commit=False) as session):
+        return audit.checkpoint_json(audit.make_checkpoint(session, identity))
 
 
 def audit_baseline(database_url: str | None = None, *, reason: str, actor: str = "system:cli",
@@ -136,32 +146,21 @@ def audit_baseline(database_url: str | None = None, *, reason: str, actor: str =
     from sqlmodel import Session
 
     from labctl.platform import audit
-    from labctl.platform.db import make_engine, migrate
 
-    engine = make_engine(_url(database_url))
-    try:
-        migrate(engine)
-        audit.use_key(engine, _keys_dir(keys_dir))
-        with Session(engine) as session:
-            return audit.baseline(session, actor=actor, reason=reason, tables=tables)
-    finally:
-        engine.dispose()
+    with open_platform(database_url, keys_dir=keys_dir) as (engine, _), Session(engine) as session:
+        return audit.baseline(session, actor=actor, reason=reason, tables=tables)
 
 
 def unlock_login(*, username: str | None = None, address: str | None = None,
-                 reason: str = "", database_url: str | None = None) -> list[dict[str, object]]:
+                 reason: str = "", database_url: str | None = None,
+                 keys_dir: str | Path | None = None) -> list[dict[str, object]]:
     """Lift the failed-login lock of a username and/or a client address (audited as
-    ``system:cli``: whoever can run this can also edit the database). What was cleared."""
+    ``system:cli``, sealed like the server's events: whoever can run this can also edit the
+    database). What was cleared."""
     from sqlmodel import Session
 
-    from labctl.platform.db import make_engine, migrate
     from labctl.platform.organisations import unlock_login as _unlock
 
-    engine = make_engine(_url(database_url))
-    try:
-        migrate(engine)
-        with Session(engine) as session:
-            return _unlock(session, actor="system:cli", username=username, address=address,
-                           reason=reason)
-    finally:
-        engine.dispose()
+    with open_platform(database_url, keys_dir=keys_dir) as (engine, _), Session(engine) as session:
+        return _unlock(session, actor="system:cli", username=username, address=address,
+                       reason=reason)

@@ -223,17 +223,20 @@ def test_failed_logins_from_one_address_lock_that_address(fresh_database_url: st
 
 def test_cli_unlocks_a_user(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'p.sqlite'}"
-    env = {**os.environ, "LABCTL_ADMIN_PASSWORD": PASSWORD}
+    keys = tmp_path / "keys"
+    env = {**os.environ, "LABCTL_ADMIN_PASSWORD": PASSWORD, "LABCTL_KEYS_DIR": str(keys)}
     run = [sys.executable, "-m", "labctl"]
     done = subprocess.run([*run, "admin", "create", "--username", "root", "--full-name", "R",
                            "--organisation-code", "NMI", "--organisation-name", "N",
                            "--database-url", url], capture_output=True, text=True,
                           timeout=120, env=env)
     assert done.returncode == 0, done.stderr
+    from labctl.platform.audit import use_key
     from labctl.platform.db import make_engine
     from labctl.platform.organisations import record_login_failure
 
     engine = make_engine(url)
+    use_key(engine, keys)  # the failures are recorded as the server records them: sealed
     try:
         with Session(engine) as s:
             for _ in range(LIMIT):
@@ -243,6 +246,10 @@ def test_cli_unlocks_a_user(tmp_path: Path):
         assert done.returncode == 0, done.stderr
         assert "unlocked" in done.stdout
         assert _events(engine, "auth.unlock", "root")[-1]["actor"].startswith("system:cli")
+        # the CLI's event is sealed like the server's: the trail still verifies
+        verified = subprocess.run([*run, "audit", "verify", "--database-url", url],
+                                  capture_output=True, text=True, timeout=120, env=env)
+        assert verified.returncode == 0, verified.stderr
     finally:
         engine.dispose()
 
