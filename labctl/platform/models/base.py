@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import pydantic
 import sqlalchemy as sa
-from pydantic import AfterValidator, StringConstraints, WithJsonSchema
+from pydantic import AfterValidator, StringConstraints, ValidationInfo, WithJsonSchema
 from pydantic import Field as PField
 from pydantic_core import PydanticCustomError
 from sqlmodel import Field
@@ -240,6 +240,14 @@ def check_validity(start: date, end: date, *, field: str = "due_date") -> None:
                       "years on", end.isoformat(),
                       f"{(start + timedelta(days=1)).isoformat()} … "
                       f"{(start + MAX_VALIDITY).isoformat()}")
+
+
+def upper_limit_paired(upper: Any, info: ValidationInfo) -> Any:
+    """Validator of a model's ``upper_limit`` (declared after ``lower_limit``): see
+    :func:`check_limits`; nothing to pair when the lower limit was refused already."""
+    if "lower_limit" in info.data:
+        check_limits(info.data["lower_limit"], upper)
+    return upper
 
 
 def check_limits(lower: Any, upper: Any) -> None:

@@ -22,10 +22,10 @@ from labctl.platform.models.base import (
     Uncertainty,
     UnitSymbol,
     Value,
-    check_limits,
     check_relative_u,
     decimal_field,
     str_field,
+    upper_limit_paired,
     utc_field,
 )
 from labctl.platform.models.org import CODE_PATTERN
@@ -240,12 +240,7 @@ class PointIn(BaseModel):
                                                           "measured_value")))
         return U
 
-    @field_validator("upper_limit")
-    @classmethod
-    def _limits(cls, upper: Dec | None, info: ValidationInfo) -> Dec | None:
-        if "lower_limit" in info.data:  # else the lower limit was refused already
-            check_limits(info.data["lower_limit"], upper)
-        return upper
+    _limits = field_validator("upper_limit")(upper_limit_paired)
 
 
 class ResultsIn(BaseModel):

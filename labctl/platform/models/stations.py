@@ -25,8 +25,8 @@ from labctl.platform.models.base import (
     UnitSymbol,
     bounded_uncertainty,
     bounded_value,
-    check_limits,
     check_relative_u,
+    upper_limit_paired,
 )
 from labctl.platform.models.org import CODE_PATTERN
 from labctl.platform.models.registry import IDENT_PATTERN
@@ -125,12 +125,7 @@ class PointResultIn(_In):
                                     if k in info.data))
         return u
 
-    @field_validator("upper_limit")
-    @classmethod
-    def _limits(cls, upper: float | None, info: ValidationInfo) -> float | None:
-        if "lower_limit" in info.data:  # else the lower limit was refused already
-            check_limits(info.data["lower_limit"], upper)
-        return upper
+    _limits = field_validator("upper_limit")(upper_limit_paired)
 
     @field_validator("finished")
     @classmethod

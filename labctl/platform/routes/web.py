@@ -437,6 +437,13 @@ def _inline_script_hashes(page: str) -> str:
                     + "'" for s in scripts)
 
 
+def _with_docs_csp(html: HTMLResponse, *, workers: bool) -> HTMLResponse:
+    """A documentation page with the Content-Security-Policy made for its own scripts."""
+    page = bytes(html.body).decode()
+    return HTMLResponse(page, headers={"Content-Security-Policy": _docs_csp(page,
+                                                                            workers=workers)})
+
+
 def _docs_csp(page: str, *, workers: bool) -> str:
     """The page's own scripts (by file, and its inline start-up script by hash) and the
     OpenAPI document it fetches: nothing from elsewhere."""
@@ -470,9 +477,7 @@ def add_docs(app: FastAPI) -> None:
             swagger_css_url=f"{root}{DOCS_ASSETS_URL}/swagger-ui.css",
             swagger_favicon_url=f"{root}{DOCS_ASSETS_URL}/favicon.png",
             oauth2_redirect_url=None)
-        page = bytes(html.body).decode()
-        return HTMLResponse(page, headers={"Content-Security-Policy":
-                                           _docs_csp(page, workers=False)})
+        return _with_docs_csp(html, workers=False)
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
@@ -482,9 +487,7 @@ def add_docs(app: FastAPI) -> None:
             redoc_js_url=f"{root}{DOCS_ASSETS_URL}/redoc.standalone.js",
             redoc_favicon_url=f"{root}{DOCS_ASSETS_URL}/favicon.png",
             with_google_fonts=False)
-        page = bytes(html.body).decode()
-        return HTMLResponse(page, headers={"Content-Security-Policy":
-                                           _docs_csp(page, workers=True)})
+        return _with_docs_csp(html, workers=True)
 
 
 # --- oversized request heads ------------------------------------------------------------------
