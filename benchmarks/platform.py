@@ -89,7 +89,7 @@ def bulk_load(engine: sa.Engine, n_standards: int, n_certs: int, rng: random.Ran
     """Organisations, standards, CMCs, certificates and links through Core executemany."""
     from sqlmodel import Session
 
-    from labctl.platform.organisations import create_admin
+    from labctl.platform.accounts.organisations import create_admin
 
     with Session(engine) as s:
         create_admin(s, username="bench-root", password=PASSWORD, full_name="Bench Root",

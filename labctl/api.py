@@ -28,7 +28,6 @@ from labctl.errors import (
     ValidationError,
 )
 from labctl.platform import audit
-from labctl.platform.benches import BenchEntry, RunManager, load_benches
 from labctl.platform.db import make_engine, migrate
 from labctl.platform.routes import routers
 from labctl.platform.routes.deps import COMMON, ErrorBody
@@ -47,6 +46,7 @@ from labctl.platform.routes.web import (
     validation_body,
 )
 from labctl.platform.settings import Settings
+from labctl.platform.stations.benches import BenchEntry, RunManager, load_benches
 
 #: labctl error class → HTTP status (most specific first: RuleViolationError is a ValueError too).
 ERROR_STATUS: tuple[tuple[type[LabctlError], int], ...] = (

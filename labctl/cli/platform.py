@@ -61,7 +61,7 @@ def admin_create(
 
     The password is read from LABCTL_ADMIN_PASSWORD or asked for (never an option: it would
     stay in the shell history)."""
-    from labctl.platform import create_admin
+    from labctl.platform.admin import create_admin
 
     password = os.environ.get("LABCTL_ADMIN_PASSWORD") or getpass.getpass("password: ")
     try:
@@ -84,7 +84,7 @@ def admin_unlock(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Lift a login lock (too many failed logins) before it ends by itself; audited."""
-    from labctl.platform import unlock_login
+    from labctl.platform.admin import unlock_login
 
     if not username and not address:
         raise _fail(ValueError("name a username, or --address"))
@@ -102,7 +102,7 @@ def admin_unlock(
 @db_app.command("upgrade")
 def db_upgrade(database_url: DatabaseUrl = None) -> None:
     """Migrate the database to this labctl's schema (alembic upgrade head)."""
-    from labctl.platform import migrate_database
+    from labctl.platform.admin import migrate_database
 
     try:
         migrate_database(database_url)
@@ -124,7 +124,7 @@ def audit_verify(
 ) -> None:
     """Check the audit trail: hash chain, seals, every checked row against the events that
     wrote it, signed checkpoints. Exit 1 and list every problem if any."""
-    from labctl.platform import verify_audit
+    from labctl.platform.admin import verify_audit
 
     try:
         docs = [(str(p), json.loads(p.read_text())) for p in checkpoint or []]
@@ -178,7 +178,7 @@ def audit_checkpoint(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Sign the audit chain's head now with the platform's audit key (LABCTL_KEYS_DIR)."""
-    from labctl.platform import audit_checkpoint as make
+    from labctl.platform.admin import audit_checkpoint as make
 
     try:
         doc = make(database_url)
@@ -202,7 +202,7 @@ def audit_baseline(
     """Adopt the rows no audit event explains, once per table: after upgrading a database
     whose events predate the row cross-check (or when a table is newly checked). Run
     `labctl audit verify` first and look at what it lists: what is adopted stops showing."""
-    from labctl.platform import audit_baseline as adopt
+    from labctl.platform.admin import audit_baseline as adopt
 
     actor = f"system:cli:{getpass.getuser()}"
     try:

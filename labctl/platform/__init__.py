@@ -1,166 +1,19 @@
 """The calibration platform: storage, registry, traceability, certificates, workflows.
 
-Functions for the command line (``labctl admin create``, ``labctl audit verify``,
-``labctl db upgrade``); ``labctl serve`` uses :func:`labctl.api.serve`. Each takes the database
-URL, defaulting to :class:`~labctl.platform.settings.Settings` from the environment
-(``LABCTL_DATABASE_URL``, else a SQLite file in the user's data directory), and migrates the
-database first. Heavy imports stay inside the functions so ``import labctl.platform`` is cheap.
+Packages, top to bottom (each imports only those below it; ``pyproject.toml`` holds the
+import-linter contract):
+
+- ``routes`` — the HTTP API (FastAPI routers), over the services below;
+- ``admin`` — what the command line does to the database (create admin, audit, migrate);
+- ``stations`` — benches and stations: the runner's register, a run → a draft certificate;
+- ``certificates`` — the certificate workflow, rendering and signing, public verification;
+- ``traceability`` — chains up to the national primary standards, reverse impact, a
+  standard's status changes;
+- ``results`` — a certificate's points as reported and decided, standards used, corrections;
+- ``registry`` — standards and CMCs, their review, calibrations, search;
+- ``accounts`` — people, organisations, stations, tokens, and the policy of who may act;
+- ``audit`` — the hash-chained, sealed audit trail and its checkpoints;
+- ``documents`` — PDF and DCC rendering, signing, schema validation (no database);
+- ``models`` — tables and API schemas;
+- ``db``, ``settings`` — engines, sessions, migrations; configuration from the environment.
 """
-
-from __future__ import annotations
-
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from pathlib import Path
-    from typing import Any
-
-    import sqlalchemy as sa
-
-    from labctl.platform.documents.signing import SigningIdentity
-    from labctl.platform.models.audit import AuditVerification
-
-__all__ = ["audit_baseline", "audit_checkpoint", "create_admin", "migrate_database",
-           "open_platform", "unlock_login", "verify_audit"]
-
-
-def _url(database_url: str | None) -> str:
-    from labctl.platform.settings import Settings
-
-    return database_url or Settings.from_env().database_url
-
-
-def _keys_dir(keys_dir: str | Path | None) -> str | Path:
-    from labctl.platform.settings import Settings
-
-    return keys_dir if keys_dir is not None else Settings.from_env().keys_dir
-
-
-@contextmanager
-def open_platform(database_url: str | None = None, *, keys_dir: str | Path | None = None,
-                  migrate: bool = True) -> Iterator[tuple[sa.Engine, SigningIdentity]]:
-    """The platform's database (migrated first, unless ``migrate`` is False) as a process
-    outside the server writes to it: every audit event written through the engine is sealed
-    with the audit key from ``keys_dir`` (default ``LABCTL_KEYS_DIR``), as the server's are.
-    Yields the engine and the audit identity; disposes of the engine on the way out."""
-    from labctl.platform.audit import use_key
-    from labctl.platform.db import make_engine
-    from labctl.platform.db import migrate as migrate_engine
-
-    engine = make_engine(_url(database_url))
-    try:
-        if migrate:
-            migrate_engine(engine)
-        yield engine, use_key(engine, _keys_dir(keys_dir))
-    finally:
-        engine.dispose()
-
-
-def migrate_database(database_url: str | None = None) -> None:
-    """Bring the database schema to the newest alembic revision."""
-    from labctl.platform.db import make_engine, migrate
-
-    engine = make_engine(_url(database_url))
-    try:
-        migrate(engine)
-    finally:
-        engine.dispose()
-
-
-def create_admin(*, username: str, password: str, full_name: str, organisation_code: str,
-                 organisation_name: str, level: str = "national", country_code: str = "",
-                 email: str = "", database_url: str | None = None,
-                 keys_dir: str | Path | None = None) -> None:
-    """Create the first superuser and the top-level organisation it administers.
-
-    Raises :class:`~labctl.errors.ConflictError` if the username exists and
-    :class:`~labctl.errors.ValidationError` for a short password or a bad code / level.
-    """
-    from sqlmodel import Session
-
-    from labctl.errors import ValidationError
-    from labctl.platform.models.base import OrgLevel
-    from labctl.platform.organisations import create_admin as _create
-
-    try:
-        org_level = OrgLevel(level)
-    except ValueError:
-        raise ValidationError("level", level, ", ".join(lv.value for lv in OrgLevel)) from None
-    with open_platform(database_url, keys_dir=keys_dir) as (engine, _), Session(engine) as session:
-        _create(session, username=username, password=password, full_name=full_name,
-                organisation_code=organisation_code, organisation_name=organisation_name,
-                level=org_level, email=email, country_code=country_code)
-
-
-def verify_audit(database_url: str | None = None, *, keys_dir: str | Path | None = None,
-                 checkpoints: Sequence[tuple[str, dict[str, Any]]] = (),
-                 checkpoint_if_clean: bool = False) -> AuditVerification:
-    """Check the audit trail: the hash chain, the events' seals, every row of the checked
-    tables against the events that wrote it, and the signed checkpoints (stored, and the
-    exported ``checkpoints`` given as ``(name, document)``). ``.ok`` False says what is wrong.
-
-    ``checkpoint_if_clean``: when everything holds, sign the head as a new checkpoint
-    (``.new_checkpoint_id``). ``keys_dir``: the platform keys (default ``LABCTL_KEYS_DIR``).
-    """
-    from sqlmodel import Session
-
-    from labctl.platform import audit
-    from labctl.platform.db import make_engine, read_engine
-
-    keys = _keys_dir(keys_dir)
-    engine = make_engine(_url(database_url))
-    try:
-        with Session(read_engine(engine)) as session:
-            result = audit.verify(session, keys_dir=keys, checkpoint_files=checkpoints)
-        if result.ok and checkpoint_if_clean and result.head_id is not None:
-            identity = audit.use_key(engine, keys)
-            with Session(engine) as session:
-                row = audit.make_checkpoint(session, identity, created_by="system:verify")
-                result = result.model_copy(update={"new_checkpoint_id": row.id})
-        return result
-    finally:
-        engine.dispose()
-
-
-def audit_checkpoint(database_url: str | None = None, *, keys_dir: str | Path | None = None
-                     ) -> dict[str, Any]:
-    """Sign the audit chain's head now with the platform's audit key, store the checkpoint
-    and return its exportable form (keep a copy outside the database)."""
-    from sqlmodel import Session
-
-    from labctl.platform import audit
-
-    with (open_platform(database_url, keys_dir=keys_dir, migrate=False) as (engine, identity),
-          Session(engine, expire_on_commit=False) as session):
-        return audit.checkpoint_json(audit.make_checkpoint(session, identity))
-
-
-def audit_baseline(database_url: str | None = None, *, reason: str, actor: str = "system:cli",
-                   tables: Sequence[str] | None = None,
-                   keys_dir: str | Path | None = None) -> dict[str, int]:
-    """Adopt the rows of the checked tables that no audit event explains (once per table:
-    after upgrading a database whose events predate the row cross-check), in sealed
-    ``audit.baseline`` events with the reason. ``{table: rows adopted}``."""
-    from sqlmodel import Session
-
-    from labctl.platform import audit
-
-    with open_platform(database_url, keys_dir=keys_dir) as (engine, _), Session(engine) as session:
-        return audit.baseline(session, actor=actor, reason=reason, tables=tables)
-
-
-def unlock_login(*, username: str | None = None, address: str | None = None,
-                 reason: str = "", database_url: str | None = None,
-                 keys_dir: str | Path | None = None) -> list[dict[str, object]]:
-    """Lift the failed-login lock of a username and/or a client address (audited as
-    ``system:cli``, sealed like the server's events: whoever can run this can also edit the
-    database). What was cleared."""
-    from sqlmodel import Session
-
-    from labctl.platform.organisations import unlock_login as _unlock
-
-    with open_platform(database_url, keys_dir=keys_dir) as (engine, _), Session(engine) as session:
-        return _unlock(session, actor="system:cli", username=username, address=address,
-                       reason=reason)

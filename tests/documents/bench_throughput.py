@@ -34,7 +34,8 @@ def _issue(n: int, key_dir: str) -> tuple[float, float]:
     identity = LaboratoryKeyStore(key_dir).get_or_create("BENCH", "Benchmark Lab")
     build_signed_dcc(doc, pdf=render_pdf(doc), identity=identity)  # warm: schema, fonts
     start, cpu = time.perf_counter(), time.process_time()
-    for _ in range(n):  # what the issue path does (labctl.platform.rendering.render_and_sign)
+    # what the issue path does (labctl.platform.certificates.rendering.render_and_sign)
+    for _ in range(n):
         pdf = render_pdf(doc)
         signed = build_signed_dcc(doc, pdf=pdf, identity=identity)
         content_hash(signed)

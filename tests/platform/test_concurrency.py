@@ -61,7 +61,7 @@ def _process_worker(database_url: str, token: str, number: str, keys: list[str],
                     out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
     from sqlmodel import Session
 
-    from labctl.platform.auth import principal_for_token
+    from labctl.platform.accounts.auth import principal_for_token
     from labctl.platform.certificates import post_results
     from labctl.platform.db import make_engine
     from labctl.platform.models.certificates import PointIn, ResultsIn

@@ -12,9 +12,9 @@ from sqlmodel import Session, SQLModel
 
 from labctl.errors import ConflictError, ValidationError
 from labctl.platform import audit
+from labctl.platform.accounts.organisations import create_admin
 from labctl.platform.db import make_engine, migrate, schema_filter
 from labctl.platform.models import AuditEvent
-from labctl.platform.organisations import create_admin
 from labctl.platform.settings import Settings
 from tests.fixtures.db import PASSWORD, World
 

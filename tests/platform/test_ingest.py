@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from labctl.platform import audit
-from labctl.platform.certificates import report_point, report_points
 from labctl.platform.models import ResultPoint
+from labctl.platform.results.reporting import report_point, report_points
 from labctl.uncertainty.conformity import DecisionRule, Outcome
 from tests.fixtures.db import World
 from tests.platform.chain import Chain, build_chain

@@ -48,7 +48,7 @@ def test_serve_starts_on_the_embedded_default(tmp_path: Path) -> None:
         proc.terminate()
         proc.communicate(timeout=10)  # reaps it and closes the pipe
     # the bootstrap admin and the audit verification the CLI will call, on the same file
-    from labctl.platform import create_admin, verify_audit
+    from labctl.platform.admin import create_admin, verify_audit
 
     url = f"sqlite:///{db}"
     create_admin(username="boss", password="a long enough password", full_name="Boss",

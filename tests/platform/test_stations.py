@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from labctl.platform.models.certificates import ResultPoint
-from labctl.platform.stations import fit_errors
+from labctl.platform.results.corrections import fit_errors
 
 
 def _p(label: str, nominal: str, reference: str, measured: str, U: str,

@@ -24,9 +24,9 @@ from sqlmodel import Session, create_engine, select
 from labctl.api import create_app
 from labctl.cli.bench import simulated_bench_config
 from labctl.cli.demo import LAB, PASSWORD, Api, seed_chain, seed_people, seed_registry
-from labctl.platform.benches import BenchEntry
 from labctl.platform.models import AuditEvent
 from labctl.platform.settings import Settings
+from labctl.platform.stations.benches import BenchEntry
 from labctl.procedures.clock import ManualClock
 from simulators.bench import SimulatedBench
 from tests.fixtures.db import LiveServer

@@ -83,7 +83,7 @@ def _events(engine: sa.Engine, action: str, entity_id: str) -> list[dict]:  # ty
 
 
 def test_sqlite_database_wal_and_shm_are_created_private(tmp_path: Path, umask_022: None):
-    from labctl.platform import create_admin
+    from labctl.platform.admin import create_admin
 
     db = tmp_path / "data" / "labctl.db"
     engine_url = f"sqlite:///{db}"
@@ -192,8 +192,8 @@ def test_unknown_usernames_are_answered_and_locked_exactly_like_known_ones(
 def test_failed_logins_from_one_address_lock_that_address(fresh_database_url: str,
                                                           keys_dir: Path):
     from labctl.api import ServerThread, create_app
+    from labctl.platform.accounts.organisations import create_admin
     from labctl.platform.db import make_engine, migrate
-    from labctl.platform.organisations import create_admin
     from labctl.platform.settings import Settings
 
     engine = make_engine(fresh_database_url)
@@ -210,7 +210,7 @@ def test_failed_logins_from_one_address_lock_that_address(fresh_database_url: st
                 assert _login(c, f"guess-{i}", "x" * 12).status_code == 401
             r = _login(c, "addr-root")
             assert r.status_code == 429 and "locked" in r.json()["detail"]
-        from labctl.platform.organisations import unlock_login
+        from labctl.platform.accounts.organisations import unlock_login
 
         with Session(engine) as s:
             unlock_login(s, actor="system:test", address="127.0.0.1")
@@ -231,9 +231,9 @@ def test_cli_unlocks_a_user(tmp_path: Path):
                            "--database-url", url], capture_output=True, text=True,
                           timeout=120, env=env)
     assert done.returncode == 0, done.stderr
+    from labctl.platform.accounts.organisations import record_login_failure
     from labctl.platform.audit import use_key
     from labctl.platform.db import make_engine
-    from labctl.platform.organisations import record_login_failure
 
     engine = make_engine(url)
     use_key(engine, keys)  # the failures are recorded as the server records them: sealed
@@ -259,7 +259,7 @@ def test_cli_unlocks_a_user(tmp_path: Path):
 
 def test_station_tokens_expire_and_can_be_revoked(api: httpx.Client, world: World,
                                                   db_engine: sa.Engine):
-    from labctl.platform.auth import token_digest
+    from labctl.platform.accounts.auth import token_digest
     from labctl.platform.models.org import ApiToken
 
     lab = world.orgs["lab"]
@@ -309,7 +309,7 @@ def test_station_tokens_expire_and_can_be_revoked(api: httpx.Client, world: Worl
 
 def test_a_token_without_expiry_is_refused(api: httpx.Client, world: World,
                                            db_engine: sa.Engine):
-    from labctl.platform.auth import new_token, token_digest
+    from labctl.platform.accounts.auth import new_token, token_digest
     from labctl.platform.models.org import ApiToken, Station
 
     with Session(db_engine) as s:
@@ -436,7 +436,7 @@ def test_the_username_is_not_a_password(api: httpx.Client, world: World):
 
 def test_create_admin_refuses_a_blank_password(db_engine: sa.Engine):
     from labctl.errors import ValidationError
-    from labctl.platform.organisations import create_admin
+    from labctl.platform.accounts.organisations import create_admin
 
     with Session(db_engine) as s, pytest.raises(ValidationError) as exc:
         create_admin(s, username="blank-admin", password=" " * 20, full_name="B",
@@ -502,7 +502,7 @@ def test_a_station_cannot_read_authorisations(api: httpx.Client, world: World):
 
 def test_account_writes_leave_events_that_explain_the_rows(api: httpx.Client, world: World,
                                                            db_engine: sa.Engine):
-    from labctl.platform.auth import token_digest
+    from labctl.platform.accounts.auth import token_digest
     from labctl.platform.models.org import ApiToken, User
 
     name = _new_user(api, world)

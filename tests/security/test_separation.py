@@ -260,8 +260,8 @@ def bench_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[A
     from labctl.api import create_app
     from labctl.cli.bench import simulated_bench_config
     from labctl.cli.demo import Api, seed_chain, seed_people, seed_registry
-    from labctl.platform.benches import BenchEntry
     from labctl.platform.settings import Settings
+    from labctl.platform.stations.benches import BenchEntry
     from labctl.procedures.clock import ManualClock
     from simulators.bench import SimulatedBench
     from tests.fixtures.db import LiveServer

@@ -4,7 +4,7 @@ One world (organisations, people, a traceability chain of issued certificates, a
 certificate) is built through the HTTP API of a live server once per backend; each test works
 on its own copy of that database (SQLite: the backup API; PostgreSQL: ``CREATE DATABASE …
 TEMPLATE``), edits it with plain SQL as an insider with database access would, and checks
-that ``labctl audit verify`` (the real CLI), ``labctl.platform.verify_audit``,
+that ``labctl audit verify`` (the real CLI), ``labctl.platform.admin.verify_audit``,
 ``GET /audit/verify`` and the public ``GET /verify/{number}`` show it.
 """
 
@@ -29,7 +29,8 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from labctl.api import ServerThread, create_app
-from labctl.platform import audit, verify_audit
+from labctl.platform import audit
+from labctl.platform.admin import verify_audit
 from labctl.platform.db import make_engine, migrate
 from labctl.platform.settings import Settings
 from tests.fixtures.db import World, _pg_admin_url, build_world

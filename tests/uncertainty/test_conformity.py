@@ -105,7 +105,7 @@ def test_bad_input(kwargs, field):
 
 def test_each_decision_rule_has_one_wording_used_by_procedures_and_certificates():
     from labctl.errors import ValidationError
-    from labctl.platform.certificates import decision_rule_text
+    from labctl.platform.results.reporting import decision_rule_text
     from labctl.procedures.statements import check_rule
 
     for rule in DecisionRule:

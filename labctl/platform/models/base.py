@@ -17,6 +17,7 @@ from pydantic import Field as PField
 from pydantic_core import PydanticCustomError
 from sqlmodel import Field
 
+from labctl import errors
 from labctl.platform.db import DecimalText, UTCDateTime, utcnow
 from labctl.uncertainty import DecisionRule as _DecisionRule
 from labctl.units import BY_SYMBOL
@@ -102,7 +103,6 @@ class CertificateStatus(StrEnum):
 
 #: Decision rules for statements of conformity are the uncertainty engine's (ILAC-G8:09/2019).
 DecisionRule = _DecisionRule
-
 
 
 # --- bounds on input ----------------------------------------------------------------------
@@ -294,9 +294,7 @@ def check_key(field: str, value: str) -> str:
     """``value`` as a key that appears in URLs (see :data:`KEY_ALLOWED`), for service calls
     that take one outside a pydantic model (a header)."""
     if re.fullmatch(KEY_PATTERN, value) is None:
-        from labctl.errors import ValidationError
-
-        raise ValidationError(field, value, KEY_ALLOWED)
+        raise errors.ValidationError(field, value, KEY_ALLOWED)
     return value
 
 
@@ -308,9 +306,7 @@ def refused_as(prefix: str) -> Iterator[None]:
     try:
         yield
     except pydantic.ValidationError as exc:
-        from labctl.errors import ValidationError
-
         first = exc.errors()[0]
         field = ".".join([prefix, *(str(part) for part in first["loc"])])
         allowed = first.get("ctx", {}).get("allowed") or first["msg"]
-        raise ValidationError(field, first.get("input"), str(allowed)) from None
+        raise errors.ValidationError(field, first.get("input"), str(allowed)) from None

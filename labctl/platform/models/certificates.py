@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, mod
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
+from labctl import errors
 from labctl.platform.models.base import (
     MAX_TEXT,
     CertificateStatus,
@@ -168,10 +169,8 @@ class ConditionIn(BaseModel):
 
     @model_validator(mode="after")
     def _ordered(self) -> ConditionIn:
-        from labctl.errors import ValidationError
-
         if not self.minimum <= self.mean <= self.maximum:
-            raise ValidationError(
+            raise errors.ValidationError(
                 "mean", str(self.mean), f"between minimum {self.minimum} and maximum {self.maximum}"
             )
         return self

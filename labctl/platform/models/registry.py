@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, ValidationInfo, field_validator, mod
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
+from labctl import errors
 from labctl.platform.models.base import (
     NonNegativeRelative,
     NonNegativeValue,
@@ -214,10 +215,8 @@ class _Ranged(BaseModel):
 
     @model_validator(mode="after")
     def _check_range(self) -> _Ranged:
-        from labctl.errors import ValidationError
-
         if self.range_min > self.range_max:
-            raise ValidationError(
+            raise errors.ValidationError(
                 "range_min", str(self.range_min), f"at most range_max={self.range_max}"
             )
         return self

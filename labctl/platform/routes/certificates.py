@@ -12,7 +12,7 @@ from pydantic import BaseModel
 
 from labctl.errors import NotFoundError, PermissionDeniedError
 from labctl.platform import certificates, registry, traceability
-from labctl.platform.auth import has_role
+from labctl.platform.accounts.auth import has_role
 from labctl.platform.models.base import CertificateStatus, Role
 from labctl.platform.models.certificates import (
     CertificateCreate,
@@ -244,7 +244,7 @@ def change_status(identifier: str, body: StatusChangeRequest, principal: Princip
     Out of tolerance flags every certificate whose chain passes through the standard and
     returns the impact report with the statements of conformity decided again.
     """
-    _, report = registry.change_status(session, principal=principal, identifier=identifier,
+    _, report = traceability.change_status(session, principal=principal, identifier=identifier,
                                        data=body)
     std = registry.standard_by_identifier(session, identifier)
     return StatusChanged(standard=registry.standard_public(session, std), impact=report)

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from labctl.errors import AuthenticationError
-from labctl.platform.auth import Principal, principal_for_token
+from labctl.platform.accounts.auth import Principal, principal_for_token
 from labctl.platform.db import read_engine
 from labctl.platform.models.base import KEY_ALLOWED, KEY_PATTERN
 from labctl.platform.settings import Settings

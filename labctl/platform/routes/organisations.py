@@ -10,8 +10,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from labctl.errors import PermissionDeniedError
-from labctl.platform import audit, auth, organisations
-from labctl.platform.auth import LoginPolicy, require_user, token_event_data
+from labctl.platform import audit
+from labctl.platform.accounts import auth, organisations
+from labctl.platform.accounts.auth import LoginPolicy, require_user, token_event_data
 from labctl.platform.db import read_engine
 from labctl.platform.models.audit import AuditVerification
 from labctl.platform.models.base import Role

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -79,8 +80,6 @@ def search_standards(filters: FiltersDep, session: ReadSessionDep,
                      kind: StandardKind | None = None,
                      status: StandardStatus | None = None) -> Page[StandardPublic]:
     """Search published measurement standards (public, no login)."""
-    import dataclasses
-
     f = dataclasses.replace(filters, kind=kind, status=status)
     return registry.search_standards(session, f)
 

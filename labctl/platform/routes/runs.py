@@ -18,13 +18,13 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 
 from labctl.errors import ConflictError, NotFoundError
-from labctl.platform import audit, certificates, policy
-from labctl.platform.auth import Principal, require_any_role, require_role
-from labctl.platform.benches import TERMINAL, RunManager
+from labctl.platform import audit, certificates
+from labctl.platform.accounts import policy
+from labctl.platform.accounts.auth import Principal, require_any_role, require_role
+from labctl.platform.accounts.organisations import org_by_code
 from labctl.platform.models.base import Role
 from labctl.platform.models.certificates import CertificatePublic
 from labctl.platform.models.org import User
-from labctl.platform.organisations import org_by_code
 from labctl.platform.routes.deps import (
     AUTHED,
     WRITE,
@@ -32,8 +32,11 @@ from labctl.platform.routes.deps import (
     ReadSessionDep,
     SessionDep,
 )
-from labctl.platform.stations import draft_from_run
+from labctl.platform.stations.benches import TERMINAL, RunManager
+from labctl.platform.stations.drafts import draft_from_run
 from labctl.procedures.catalog import PROCEDURES
+from labctl.procedures.environment import summarise
+from labctl.procedures.results import RunResult
 from labctl.procedures.runner import bench_unsafe
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
@@ -275,9 +278,6 @@ def certify_run(run_id: str, body: CertifyRun, request: Request, principal: Prin
 
 def _result(manager: RunManager, bench: str, run_id: str) -> Any:
     """The run as a RunResult, rebuilt from the journal."""
-    from labctl.procedures.environment import summarise
-    from labctl.procedures.results import RunResult
-
     record = manager.journal(bench).load_run(run_id)
     summary = summarise(record.samples)
     used: list[str] = []

@@ -17,13 +17,14 @@ from sqlmodel import select
 
 from labctl.errors import PermissionDeniedError
 from labctl.platform import certificates
-from labctl.platform.auth import Principal
+from labctl.platform.accounts.auth import Principal
 from labctl.platform.models.certificates import CertificatePublic
 from labctl.platform.models.org import Authorisation, Organisation, User
 from labctl.platform.models.registry import Standard
 from labctl.platform.models.stations import StationRunIn
 from labctl.platform.routes.deps import WRITE, PrincipalDep, ReadSessionDep, SessionDep
-from labctl.platform.stations import PlatformRegister, draft_from_run
+from labctl.platform.stations.drafts import draft_from_run
+from labctl.platform.stations.register import PlatformRegister
 from labctl.procedures.catalog import PROCEDURES
 from labctl.procedures.register import Authorisation as SnapshotAuthorisation
 from labctl.procedures.register import RegisterSnapshot

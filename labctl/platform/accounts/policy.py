@@ -26,11 +26,11 @@ from datetime import date
 from sqlmodel import Session, col, select
 
 from labctl.errors import PermissionDeniedError, ValidationError
-from labctl.platform.auth import Principal, has_role, require_any_role, require_role
+from labctl.platform.accounts.auth import Principal, has_role, require_any_role, require_role
+from labctl.platform.accounts.organisations import is_authorised
 from labctl.platform.models.base import CertificateStatus, Role
 from labctl.platform.models.certificates import Certificate
 from labctl.platform.models.org import Membership, Organisation, User
-from labctl.platform.organisations import is_authorised
 
 #: roles that make a person staff of a laboratory (who reads its drafts)
 LAB_ROLES = (Role.TECHNICIAN, Role.CHECKER, Role.APPROVER, Role.ADMIN, Role.REVIEWER,

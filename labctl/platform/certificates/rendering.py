@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from decimal import Decimal
+from typing import Any
 
 from sqlmodel import Session
 
-from labctl.platform import traceability
+from labctl.platform import documents, traceability
 from labctl.platform.documents.model import (
     CertificateDocument,
     Condition,
@@ -27,17 +28,9 @@ from labctl.platform.documents.model import (
 )
 from labctl.platform.models.certificates import Certificate
 from labctl.platform.models.org import Organisation
+from labctl.platform.results.records import UsedStandard, standards_used, users_by_id
+from labctl.platform.results.reporting import Reported, decision_rule_text
 from labctl.platform.settings import Settings
-
-if TYPE_CHECKING:
-    from labctl.platform.certificates import Reported, UsedStandard
-
-
-def _docs() -> Any:
-    """The documents package (its API loads fpdf2, lxml and signxml lazily)."""
-    from labctl.platform import documents
-
-    return documents
 
 
 def build_document(session: Session, cert: Certificate, reported: Sequence[Reported],
@@ -47,10 +40,6 @@ def build_document(session: Session, cert: Certificate, reported: Sequence[Repor
 
     ``used``: the certificate's ``standards_used`` when the caller loaded them already.
     """
-    from decimal import Decimal
-
-    from labctl.platform.certificates import decision_rule_text, standards_used, users_by_id
-
     lab = session.get(Organisation, cert.organisation_id)
     assert lab is not None
     customer = session.get(Organisation, cert.customer_organisation_id) \
@@ -130,21 +119,21 @@ def render_and_sign(session: Session, cert: Certificate, reported: Sequence[Repo
                     settings: Settings, *, used: Sequence[UsedStandard] | None = None
                     ) -> tuple[bytes, bytes, str]:
     """``(pdf, signed_dcc, content_hash)`` for a certificate being issued."""
-    docs = _docs()
+
     lab = session.get(Organisation, cert.organisation_id)
     assert lab is not None
     doc = build_document(session, cert, reported, settings, used=used)
-    pdf = docs.render_pdf(doc)
+    pdf = documents.render_pdf(doc)
     identity = _keystore(str(settings.keys_dir)).get_or_create(lab.code, lab.name)
     # Validated against the DCC schema before signing, and again once signed.
-    signed = docs.build_signed_dcc(doc, pdf=pdf, identity=identity)
-    return pdf, signed, docs.content_hash(signed)
+    signed = documents.build_signed_dcc(doc, pdf=pdf, identity=identity)
+    return pdf, signed, documents.content_hash(signed)
 
 
 @functools.lru_cache(maxsize=8)
 def _keystore(directory: str) -> Any:
     """One key store per directory for the process (it caches loaded keys)."""
-    return _docs().LaboratoryKeyStore(directory)
+    return documents.LaboratoryKeyStore(directory)
 
 
 def check_signature(cert: Certificate, *, lab_code: str, settings: Settings) -> tuple[bool, str]:
@@ -152,19 +141,19 @@ def check_signature(cert: Certificate, *, lab_code: str, settings: Settings) -> 
     published content hash."""
     if cert.dcc is None:
         return False, "no signed DCC stored"
-    docs = _docs()
+
     try:
         trusted = _keystore(str(settings.keys_dir)).get(lab_code).certificate_pem
     except LookupError:
         return False, f"no signing key on record for laboratory {lab_code}"
-    result = docs.verify_dcc(cert.dcc, trusted_certificate=trusted, at=cert.issued_at)
+    result = documents.verify_dcc(cert.dcc, trusted_certificate=trusted, at=cert.issued_at)
     if not result.valid:
         return False, result.reason or "signature does not verify"
     expected = cert.number if cert.revision == 0 else f"{cert.number} rev {cert.revision}"
     if result.unique_identifier is not None and result.unique_identifier != expected:
         return False, (f"the signed DCC is {result.unique_identifier!r}, not {expected!r} "
                        "(a valid document stored under the wrong number)")
-    if docs.content_hash(cert.dcc) != cert.content_hash:
+    if documents.content_hash(cert.dcc) != cert.content_hash:
         return False, "the stored DCC does not match the published content hash"
     return True, (f"signed by {result.signer_subject} (certificate SHA-256 "
                   f"{result.certificate_fingerprint})")

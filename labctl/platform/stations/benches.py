@@ -24,6 +24,7 @@ import tomllib
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +32,12 @@ from sqlalchemy.engine import Engine
 
 from labctl.drivers.factory import BenchConfig, open_bench
 from labctl.errors import ConflictError, LabctlError, NotFoundError, ValidationError
-from labctl.platform.stations import PlatformRegister
+from labctl.platform.stations.register import PlatformRegister
 from labctl.procedures.catalog import PROCEDURES, procedure_class
 from labctl.procedures.clock import Clock, ManualClock, SystemClock
 from labctl.procedures.journal import SqliteJournal
 from labctl.procedures.results import RunEvent
-from labctl.procedures.runner import create_run
+from labctl.procedures.runner import Runner, create_run
 
 TERMINAL = frozenset({"completed", "aborted", "paused", "refused", "failed"})
 log = logging.getLogger(__name__)
@@ -265,8 +266,6 @@ class RunManager:
             except NotFoundError:
                 return
             if status not in TERMINAL:
-                from datetime import UTC, datetime
-
                 journal.record_event(holder.run_id, RunEvent("failed", datetime.now(UTC),
                                                              holder.error))
                 journal.set_status(holder.run_id, "failed", holder.error)
@@ -279,8 +278,6 @@ class _RunnerOnBench:
         self.manager, self.entry, self.holder = manager, entry, holder
 
     def _go(self, call: Any) -> Any:
-        from labctl.procedures.runner import Runner
-
         register = PlatformRegister(self.manager.engine, self.entry.laboratory_code,
                                     {p.info.id: p.info.quantity for p in PROCEDURES.values()})
         with open_bench(self.entry.config) as bench:

@@ -1,12 +1,10 @@
-"""Traceability (item → standards → their certificates → … → national primary standards) and
-reverse traceability (which certificates, at any depth, passed through a standard).
+"""Reverse traceability: which certificates, at any depth, passed through a standard found out
+of tolerance, and what the error found does to each of their points.
 
-Each link is judged at its own time of use: the calibration frozen on the certificate when the
-measurement began, its due date against the end of the measurement, and the standard's status
-history over the measurement. A standard found out of tolerance flags every certificate whose
-chain passes through it in the window, and each affected point's statement of conformity is
-decided again with the corrected reference value: for direct use with the error found, further
-down with that error carried through the certificate of every standard calibrated in between.
+Every certificate whose chain passes through the standard in the window is flagged, and each
+affected point's statement of conformity is decided again with the corrected reference value:
+for direct use with the error found, further down with that error carried through the
+certificate of every standard calibrated in between.
 """
 
 from __future__ import annotations
@@ -14,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 from sqlmodel import Session, col, select
 
-from labctl.errors import NotFoundError, ValidationError
-from labctl.platform.models.base import CertificateStatus, StandardKind, StandardStatus
+from labctl.errors import ValidationError
+from labctl.platform.models.base import CertificateStatus, StandardStatus
 from labctl.platform.models.certificates import (
     Certificate,
     CertificateFlag,
@@ -29,134 +27,10 @@ from labctl.platform.models.certificates import (
 )
 from labctl.platform.models.org import Organisation
 from labctl.platform.models.registry import Standard, StandardCalibration, StandardStatusChange
-
-if TYPE_CHECKING:
-    from labctl.platform.stations import ErrorLine
-
-MAX_DEPTH = 16  # deeper than any real hierarchy; stops a corrupted cycle
-
-
-class CalibrationRef(BaseModel):
-    certificate_number: str
-    issuer: str
-    calibrated_on: str
-    due_date: str
-    on_platform: bool
-
-
-class ChainLink(BaseModel):
-    """One standard used, judged at its time of use, and (if on the platform) its own chain."""
-
-    standard: str
-    kind: StandardKind
-    description: str
-    holder: str
-    used_at: datetime
-    state: str  # "valid" or the rule it breaks: standard_expired, standard_not_calibrated, ...
-    explanation: str
-    calibration: CalibrationRef | None
-    next: ChainNode | None = None
-    terminal: str  # "national_primary", "continues", "outside_platform", "broken", "cycle"
-
-
-class ChainNode(BaseModel):
-    certificate: str  # "<number> rev <n>"
-    laboratory: str
-    status: CertificateStatus
-    calibration_end: datetime
-    links: list[ChainLink]
-
-
-class Traceability(BaseModel):
-    """The full chain; ``complete`` when every path ends valid at a national primary standard."""
-
-    chain: ChainNode
-    complete: bool
-    national_primary_standards: list[str]
-    broken_links: list[str]
-
-
-ChainLink.model_rebuild()
-
-
-def _node(session: Session, cert: Certificate, depth: int, seen: set[int],
-          roots: set[str], broken: list[str]) -> ChainNode:
-    from labctl.platform.certificates import link_validity, standards_used
-
-    lab = session.get(Organisation, cert.organisation_id)
-    assert lab is not None and cert.id is not None
-    links: list[ChainLink] = []
-    for link, std, cal in standards_used(session, cert):
-        holder = session.get(Organisation, std.organisation_id)
-        state, why = link_validity(session, link, std, cal, cert.calibration_end)
-        nxt: ChainNode | None = None
-        if state != "valid":
-            terminal = "broken"
-            broken.append(f"{cert.number} rev {cert.revision} → {std.identifier}: {why}")
-        elif std.kind == StandardKind.NATIONAL_PRIMARY:
-            terminal = "national_primary"
-            roots.add(std.identifier)
-        elif link.standard_certificate_id is None:
-            terminal = "outside_platform"
-        elif link.standard_certificate_id in seen or depth >= MAX_DEPTH:
-            terminal = "cycle"
-            broken.append(f"{cert.number} → {std.identifier}: chain loops or is too deep")
-        else:
-            upstream = session.get(Certificate, link.standard_certificate_id)
-            assert upstream is not None
-            terminal = "continues"
-            nxt = _node(session, upstream, depth + 1, seen | {cert.id}, roots, broken)
-        links.append(ChainLink(
-            standard=std.identifier, kind=StandardKind(std.kind), description=std.description,
-            holder=holder.code if holder else "", used_at=link.used_at, state=state,
-            explanation=why, terminal=terminal, next=nxt,
-            calibration=CalibrationRef(
-                certificate_number=cal.certificate_number, issuer=cal.issuer,
-                calibrated_on=cal.calibrated_on.isoformat(), due_date=cal.due_date.isoformat(),
-                on_platform=cal.certificate_id is not None) if cal else None))
-    return ChainNode(certificate=f"{cert.number} rev {cert.revision}", laboratory=lab.code,
-                     status=CertificateStatus(cert.status),
-                     calibration_end=cert.calibration_end, links=links)
-
-
-def _leaves_ok(node: ChainNode) -> bool:
-    if not node.links:
-        return False
-    for link in node.links:
-        if link.terminal == "national_primary":
-            continue
-        if link.terminal == "continues" and link.next is not None and _leaves_ok(link.next):
-            continue
-        return False
-    return True
-
-
-def chain(session: Session, cert: Certificate) -> Traceability:
-    roots: set[str] = set()
-    broken: list[str] = []
-    node = _node(session, cert, 0, set(), roots, broken)
-    return Traceability(chain=node, complete=_leaves_ok(node) and not broken,
-                        national_primary_standards=sorted(roots), broken_links=broken)
-
-
-def statement(session: Session, cert: Certificate) -> str:
-    """The traceability statement printed on the certificate."""
-    t = chain(session, cert)
-    if t.national_primary_standards:
-        holders = sorted({
-            o.name for o in session.exec(select(Organisation).join(
-                Standard, Standard.organisation_id == Organisation.id)  # type: ignore[arg-type]
-                .where(col(Standard.identifier).in_(t.national_primary_standards))).all()})
-        return ("The results are metrologically traceable to the SI through an unbroken chain "
-                "of calibrations, each with its stated uncertainty, to the national measurement "
-                f"standards {', '.join(t.national_primary_standards)} maintained by "
-                f"{', '.join(holders)}.")
-    return ("The results are metrologically traceable to the SI through the calibration "
-            "certificates of the measurement standards listed, each issued by a competent "
-            "laboratory.")
-
-
-# --- reverse traceability --------------------------------------------------------------------
+from labctl.platform.results.corrections import ErrorLine, fit_error_lines
+from labctl.platform.results.records import points_of
+from labctl.platform.results.reporting import report_points
+from labctl.platform.traceability.chain import MAX_DEPTH
 
 
 class ImpactPoint(BaseModel):
@@ -236,7 +110,6 @@ class _Shift:
 
     def carried(self, points: list[ResultPoint], item: str, number: str) -> _Shift | None:
         """The shift downstream of an item calibrated on ``points`` (None: not in them)."""
-        from labctl.platform.stations import fit_error_lines
 
         mine = [p for p in points if p.quantity == self.quantity and p.unit == self.unit]
         if not mine:
@@ -255,7 +128,6 @@ def impact(session: Session, std: Standard, *, since: datetime,
     δ: exactly for direct use, and further down with δ carried through the certificate of each
     standard calibrated in between (see :class:`_Shift`).
     """
-    from labctl.platform.certificates import points_of, report_points
 
     if since.tzinfo is None:
         raise ValidationError("since", since.isoformat(), "a timezone-aware time")
@@ -378,15 +250,6 @@ def default_since(session: Session, std: Standard) -> datetime:
     cal = session.get(StandardCalibration, std.current_calibration_id) \
         if std.current_calibration_id else None
     return _start_of(cal.calibrated_on) if cal else datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def certificate_for_chain(session: Session, number: str, revision: int | None) -> Certificate:
-    from labctl.platform.certificates import revision_of
-
-    cert = revision_of(session, number, revision)
-    if cert is None:  # pragma: no cover - revision_of raises
-        raise NotFoundError("certificate", number)
-    return cert
 
 
 def out_of_tolerance(status: str) -> bool:

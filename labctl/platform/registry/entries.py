@@ -3,27 +3,25 @@
 Entries go draft → submitted → published; the reviewer who publishes is never a person who
 entered or edited it. A calibration recorded from outside the platform is reviewed the same way
 (by someone other than who recorded it) before it counts; who may act is decided in
-:mod:`labctl.platform.policy`. The public (no token) sees published entries only; people of
+:mod:`labctl.platform.accounts.policy`. The public (no token) sees published entries only; people of
 the holder (and its administrators above) also see drafts.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
-import sqlalchemy as sa
 from pydantic_core import PydanticCustomError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from labctl.errors import ConflictError, NotFoundError, ValidationError
-from labctl.platform import audit, policy, traceability
-from labctl.platform.auth import Principal, has_role
-from labctl.platform.db import SQLITE_FTS, utcnow
+from labctl.platform import audit
+from labctl.platform.accounts import policy
+from labctl.platform.accounts.auth import Principal, has_role
+from labctl.platform.accounts.organisations import org_by_code
+from labctl.platform.db import utcnow
 from labctl.platform.models.base import (
     OrgLevel,
     ReviewState,
@@ -43,7 +41,6 @@ from labctl.platform.models.registry import (
     CorrectionPublic,
     EntryUpdate,
     ExternalCalibrationCreate,
-    Page,
     ReviewDecision,
     Standard,
     StandardCalibration,
@@ -51,23 +48,8 @@ from labctl.platform.models.registry import (
     StandardCreate,
     StandardPublic,
     StandardStatusChange,
-    StatusChangeRequest,
 )
-from labctl.platform.organisations import org_by_code
-
-MAX_PAGE = 200
-
-
-def _words(*parts: str) -> str:
-    return " ".join(p.lower() for p in parts if p)[:1000]
-
-
-_SPLIT = re.compile(r"[^\w.]+")
-
-
-def terms(text: str) -> list[str]:
-    """The distinct lower-case words of ``text`` (letters, digits, '.', '_'), max 64 chars."""
-    return list(dict.fromkeys(w[:64] for w in _SPLIT.split(text.lower()) if w))
+from labctl.platform.registry.text import _words
 
 
 def _can_see_unpublished(session: Session, principal: Principal | None, org_id: int) -> bool:
@@ -294,49 +276,6 @@ def calibration_at(session: Session, standard: Standard, at: date) -> StandardCa
         .order_by(col(StandardCalibration.calibrated_on).desc(),
                   col(StandardCalibration.id).desc()).limit(1)
     ).first()
-
-
-def change_status(session: Session, *, principal: Principal, identifier: str,
-                  data: StatusChangeRequest
-                  ) -> tuple[StandardStatusChange, traceability.ImpactReport | None]:
-    """Quarantine, return to service, declare out of tolerance or retire a standard.
-
-    Out of tolerance needs the error found; reverse traceability then flags every certificate
-    that used the standard (at any depth) since its last good calibration (``traceability``).
-    """
-    row = standard_by_identifier(session, identifier)
-    policy.may_change_status(session, principal, row.organisation_id)
-    if data.status is StandardStatus.OUT_OF_TOLERANCE and (
-        data.error_absolute is None and data.error_relative is None
-    ):
-        raise ValidationError("error_absolute", None,
-                              "the error found (absolute and/or relative) when out of tolerance")
-    if row.status == StandardStatus.RETIRED:
-        raise ConflictError(f"standard {identifier} is retired")
-    effective = data.effective_at or utcnow()
-    if effective.tzinfo is None:
-        raise ValidationError("effective_at", effective.isoformat(), "a timezone-aware time")
-    change = StandardStatusChange(
-        standard_id=row.id, status=data.status.value, effective_at=effective,  # type: ignore[arg-type]
-        reason=data.reason, error_absolute=data.error_absolute,
-        error_relative=data.error_relative, recorded_by_id=principal.user_id,
-    )
-    row.status = data.status.value
-    session.add(row)
-    session.add(change)
-    session.flush()
-    report = None
-    if data.status is StandardStatus.OUT_OF_TOLERANCE:
-        since = data.impact_since or traceability.default_since(session, row)
-        if since.tzinfo is None:
-            raise ValidationError("impact_since", since.isoformat(), "a timezone-aware time")
-        report = traceability.flag_out_of_tolerance(session, row, change, since)
-    audit.record(session, actor=principal.actor, action="standard.status", entity_type="standard",
-                 entity_id=identifier, organisation_id=row.organisation_id, reason=data.reason,
-                 data={**data.model_dump(mode="json"),
-                       "flagged": [c.certificate for c in report.certificates] if report else []})
-    session.commit()
-    return change, report
 
 
 def check_calibration_dates(calibrated_on: date, due_date: date) -> None:
@@ -600,217 +539,6 @@ def best_cmc_uncertainty(session: Session, *, organisation_id: int, quantity: st
 
 
 # --- search ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SearchFilters:
-    """Public search filters shared by standards and capabilities (all optional).
-
-    ``value`` must lie in the entry's range; ``max_uncertainty`` is the absolute expanded
-    uncertainty at ``value`` (needs ``value``); ``max_relative_uncertainty`` the relative one
-    (at ``value`` when given, else the relative term alone). ``q``: every word of it (up to 8,
-    case-insensitive) must occur in the entry's text (identifier, description, maker, model,
-    serial number, domain, quantity, holder), anywhere in a word: "5522" finds "5522A".
-    """
-
-    domain: str | None = None
-    quantity: str | None = None
-    unit: str | None = None
-    value: Decimal | None = None
-    max_uncertainty: Decimal | None = None
-    max_relative_uncertainty: Decimal | None = None
-    organisation: str | None = None
-    region: str | None = None
-    q: str | None = None
-    kind: StandardKind | None = None
-    status: StandardStatus | None = None
-    sort: Literal["uncertainty", "organisation", "range", "identifier", "newest"] = "uncertainty"
-    offset: int = 0
-    limit: int = 50
-
-    def __post_init__(self) -> None:
-        if not 1 <= self.limit <= MAX_PAGE:
-            raise ValidationError("limit", self.limit, f"1 … {MAX_PAGE}")
-        if self.offset < 0:
-            raise ValidationError("offset", self.offset, ">= 0")
-        if self.max_uncertainty is not None and self.value is None:
-            raise ValidationError("max_uncertainty", str(self.max_uncertainty),
-                                  "only together with value (the uncertainty is taken there)")
-        for name in ("value", "max_uncertainty", "max_relative_uncertainty"):
-            v = getattr(self, name)
-            if v is not None and (not v.is_finite() or abs(v) > Decimal("1e30")):
-                raise ValidationError(name, str(v), "a finite number of magnitude below 1e30")
-        if self.max_relative_uncertainty is not None and self.value is not None \
-                and self.value == 0:
-            raise ValidationError("value", "0", "non-zero when a relative uncertainty is asked")
-
-
-#: SQLite: at least this many matches make a page cheaper to find by walking the sort order's
-#: index (see :func:`_contains_all`) than by sorting every match.
-WALK_FROM = 1000
-#: sort orders with an index to walk (``ix_standard_by_u``/``ix_capability_by_u``, the
-#: identifier's, the primary key)
-WALKABLE = frozenset({"uncertainty", "identifier", "newest"})
-
-
-def _contains_all(table: type[Standard] | type[Capability], words: list[str],
-                  dialect: str, frequent: bool = False) -> Any:
-    """Every word occurs in the entry's ``search_text``, answered from its trigram index.
-
-    The text is stored lower-cased and the words are lower-cased the same way (``terms``), so
-    a case-sensitive substring test gives the same rows on both backends. PostgreSQL:
-    ``LIKE '%word%'`` on the pg_trgm GIN index. SQLite: ``MATCH '"word"'`` on the FTS5
-    trigram table (case-sensitive; the words hold only letters, digits, '_' and '.'). A word
-    under three characters has no trigram: it is tested on the text of the rows the other
-    words leave (on SQLite with ``GLOB '*w*'`` on the entry's row, outside FTS5, which misses
-    such a word when it is 3+ bytes long, e.g. "µv").
-
-    ``frequent`` (SQLite): the words match many entries (the caller counted them), so the
-    page is found sooner by walking the index of the sort order and testing each row than by
-    sorting every match; SQLite's planner cannot know how many rows FTS5 returns and would
-    always start from them, so the test is written ``id + 0 IN (…)``, which cannot drive.
-    """
-    t: Any = table
-    if dialect == "postgresql":
-        return sa.and_(*(t.search_text.like(
-            "%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
-            escape="\\") for w in words))
-    long = [w for w in words if len(w) >= 3]
-    conds = [t.search_text.op("GLOB")(f"*{w}*") for w in words if len(w) < 3]
-    if long:
-        # a quoted phrase of a trigram table matches its characters consecutively, i.e. as a
-        # substring, answered from the index positions alone (GLOB re-reads every candidate
-        # row: 5-13x slower for a frequent word); the words hold no '"'
-        name = SQLITE_FTS[table.__tablename__]
-        fts = sa.table(name, sa.column("rowid"))
-        key = t.id + 0 if frequent else t.id
-        conds.append(key.in_(select(fts.c.rowid).where(sa.literal_column(name).op("MATCH")(
-            " AND ".join(f'"{w}"' for w in long)))))
-    return sa.and_(*conds)
-
-
-def _apply_filters(stmt: Any, table: type[Standard] | type[Capability], f: SearchFilters,
-                   dialect: str = "sqlite", frequent: bool = False) -> Any:
-    t: Any = table
-    stmt = stmt.where(t.review_state == ReviewState.PUBLISHED.value)
-    if f.domain:
-        stmt = stmt.where(t.domain == f.domain)
-    if f.quantity:
-        stmt = stmt.where(t.quantity == f.quantity)
-    if f.unit:
-        stmt = stmt.where(t.unit == f.unit)
-    if f.value is not None:
-        v = float(f.value)
-        stmt = stmt.where(t.range_min_f <= v, t.range_max_f >= v)
-        if f.max_uncertainty is not None:
-            stmt = stmt.where(t.uncertainty_relative_f * abs(v) + t.uncertainty_absolute_f
-                              <= float(f.max_uncertainty))
-        if f.max_relative_uncertainty is not None:
-            stmt = stmt.where(t.uncertainty_relative_f + t.uncertainty_absolute_f / abs(v)
-                              <= float(f.max_relative_uncertainty))
-    elif f.max_relative_uncertainty is not None:
-        stmt = stmt.where(t.uncertainty_relative_f <= float(f.max_relative_uncertainty))
-    if f.organisation:
-        stmt = stmt.where(Organisation.code == f.organisation)
-    if f.region:
-        stmt = stmt.where(Organisation.region == f.region)
-    words = terms(f.q or "")[:8]
-    if words:
-        stmt = stmt.where(_contains_all(table, words, dialect, frequent))
-    if table is Standard:
-        if f.kind:
-            stmt = stmt.where(t.kind == f.kind.value)
-        if f.status:
-            stmt = stmt.where(t.status == f.status.value)
-    return stmt
-
-
-def _same(column: Any) -> Any:
-    return column
-
-
-def _plain(column: Any) -> Any:
-    """``column`` in the same order, as an expression no index serves."""
-    return column.concat("") if isinstance(column.type, sa.String) else column + 0
-
-
-def _order(table: type[Standard] | type[Capability], f: SearchFilters,
-           indexed: bool = True) -> list[Any]:
-    """The sort of ``f``; ``indexed=False`` (SQLite, few free-text matches): the same order
-    written so that no index can serve it, so the matches are found first and then sorted,
-    instead of walking the whole sort index and testing every row against words no index
-    answers (a word under three characters)."""
-    t: Any = table
-    c: Callable[[Any], Any] = _same if indexed else _plain
-    key = c(t.identifier if table is Standard else t.id)
-    if f.sort == "uncertainty":
-        if f.value is not None:
-            v = abs(float(f.value))
-            return [t.uncertainty_relative_f * v + t.uncertainty_absolute_f, key]
-        return [c(t.uncertainty_relative_f), c(t.uncertainty_absolute_f), key]
-    if f.sort == "organisation":
-        return [Organisation.code, key]
-    if f.sort == "range":
-        return [t.range_min_f, t.range_max_f, key]
-    if f.sort == "newest":
-        return [sa.desc(c(t.id))]
-    return [key]
-
-
-def _counted(table: type[Standard] | type[Capability], f: SearchFilters) -> Any:
-    """``count(*)`` over ``table``, joined to the holder only when a filter needs it (every
-    entry has one: the join never removes a row, and costs a lookup per match)."""
-    stmt = select(func.count()).select_from(table)
-    if f.organisation or f.region:
-        t: Any = table
-        stmt = stmt.join(Organisation, Organisation.id == t.organisation_id)
-    return stmt
-
-
-def _walk(dialect: str, f: SearchFilters, total: int, walk_from: int) -> bool:
-    """Find the page by walking the sort order's index (SQLite, many free-text matches)."""
-    return dialect == "sqlite" and bool(f.q) and total >= walk_from and f.sort in WALKABLE
-
-
-def _matches(session: Session, table: type[Standard] | type[Capability], f: SearchFilters,
-             walk_from: int) -> tuple[int, list[Any]]:
-    """How many entries pass ``f``, and the page of (entry, holder) rows it asks for.
-
-    The count comes first: it decides how the page is found (:func:`_walk`), and a page past
-    the last match is not looked for at all (a search that finds nothing, a typo, would
-    otherwise scan the table twice).
-    """
-    t: Any = table
-    dialect = session.get_bind().dialect.name
-    total: int = session.exec(_apply_filters(_counted(table, f), table, f, dialect)).one()
-    if total <= f.offset:
-        return total, []
-    walk = _walk(dialect, f, total, walk_from)
-    stmt = _apply_filters(
-        select(table, Organisation).join(Organisation, Organisation.id == t.organisation_id),
-        table, f, dialect, walk)
-    few = dialect == "sqlite" and bool(f.q) and not walk
-    rows = session.exec(stmt.order_by(*_order(table, f, indexed=not few))
-                        .offset(f.offset).limit(f.limit)).all()
-    return total, list(rows)
-
-
-def search_standards(session: Session, f: SearchFilters, *, walk_from: int = WALK_FROM
-                     ) -> Page[StandardPublic]:
-    total, rows = _matches(session, Standard, f, walk_from)
-    cal_ids = [s.current_calibration_id for s, _ in rows if s.current_calibration_id]
-    cals = {c.id: c for c in session.exec(select(StandardCalibration).where(
-        col(StandardCalibration.id).in_(cal_ids))).all()} if cal_ids else {}
-    return Page[StandardPublic](
-        items=[standard_public(session, s, o, cals.get(s.current_calibration_id or -1))
-               for s, o in rows], total=total, offset=f.offset, limit=f.limit)
-
-
-def search_capabilities(session: Session, f: SearchFilters, *, walk_from: int = WALK_FROM
-                        ) -> Page[CapabilityPublic]:
-    total, rows = _matches(session, Capability, f, walk_from)
-    return Page[CapabilityPublic](items=[capability_public(session, c, o) for c, o in rows],
-                                  total=total, offset=f.offset, limit=f.limit)
 
 
 def default_due_date(calibrated_on: date, interval_days: int) -> date:

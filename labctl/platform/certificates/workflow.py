@@ -6,7 +6,7 @@ The server enforces the laboratory's rules (ISO/IEC 17025 6.2, 6.4, 7.8), not th
   of tolerance or retired at the time of measurement, or if the performer was not authorised
   for the quantity (and procedure) then (:class:`RuleViolationError`, HTTP 422, with ``rule``);
 * performer, checker and approver are three different people (403, separation of duties,
-  decided in :mod:`labctl.platform.policy`; everyone who posted results or edited the draft
+  decided in :mod:`labctl.platform.accounts.policy`; everyone who posted results or edited the draft
   counts as a performer);
 * a certificate states the standards used and identifies the item, unless its procedure is
   declared as needing neither (``no_standards``, ``no_item_identification``);
@@ -21,11 +21,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from decimal import Decimal
-from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -33,177 +30,48 @@ from sqlmodel import Session, col, select
 from labctl.errors import (
     ConflictError,
     NotFoundError,
-    PermissionDeniedError,
     RuleViolationError,
     ValidationError,
 )
-from labctl.platform import audit, policy, registry
-from labctl.platform.auth import Principal
+from labctl.platform import audit, registry
+from labctl.platform.accounts import policy
+from labctl.platform.accounts.auth import Principal
+from labctl.platform.accounts.organisations import is_authorised, org_by_code
+from labctl.platform.certificates import rendering
+from labctl.platform.certificates.views import _point_public
 from labctl.platform.db import utcnow
 from labctl.platform.models.base import (
     CertificateStatus,
-    DecisionRule,
-    StandardKind,
-    StandardStatus,
     check_key,
 )
 from labctl.platform.models.certificates import (
     Certificate,
     CertificateCreate,
-    CertificateFlag,
-    CertificatePublic,
     CertificateStandard,
     CertificateUpdate,
-    PointPublic,
     ResultPoint,
     ResultPosting,
     ResultsIn,
     ResultsPosted,
-    StandardUsedPublic,
-    Verification,
 )
 from labctl.platform.models.org import Organisation, User
-from labctl.platform.models.registry import Standard, StandardCalibration, StandardStatusChange
-from labctl.platform.organisations import is_authorised, org_by_code
+from labctl.platform.models.registry import Standard
+from labctl.platform.results.records import (
+    UsedStandard,
+    _username,
+    latest,
+    link_validity,
+    points_of,
+    standards_used,
+)
+from labctl.platform.results.reporting import Reported, report_points
 from labctl.platform.settings import Settings
 from labctl.procedures.catalog import PROCEDURES
-from labctl.uncertainty import decide, round_result
 
 # --- lookups and visibility -----------------------------------------------------------------
 
 
-def latest(session: Session, number: str) -> Certificate:
-    """The newest revision of a certificate number."""
-    row = session.exec(select(Certificate).where(Certificate.number == number)
-                       .order_by(col(Certificate.revision).desc()).limit(1)).first()
-    if row is None:
-        raise NotFoundError("certificate", number)
-    return row
-
-
-def revision_of(session: Session, number: str, revision: int | None) -> Certificate:
-    if revision is None:
-        return latest(session, number)
-    row = session.exec(select(Certificate).where(Certificate.number == number,
-                                                 Certificate.revision == revision)).first()
-    if row is None:
-        raise NotFoundError("certificate", f"{number} rev {revision}")
-    return row
-
-
-def can_read(session: Session, principal: Principal, cert: Certificate) -> bool:
-    """Staff of the laboratory (admins above it) read every revision; the customer's people
-    the issued ones (:func:`labctl.platform.policy.can_read_certificate`)."""
-    return policy.can_read_certificate(session, principal, cert)
-
-
-def readable(session: Session, principal: Principal, number: str,
-             revision: int | None = None) -> Certificate:
-    """The revision asked for (default: the newest the caller may read).
-
-    A customer asking for no revision gets the newest issued one (an amendment in progress
-    stays the laboratory's); a revision that was never issued is not disclosed to them (404).
-    """
-    cert = revision_of(session, number, revision)
-    if policy.can_read_certificate(session, principal, cert):
-        return cert
-    if policy.is_customer_of(principal, cert):
-        if revision is None:
-            issued = session.exec(select(Certificate).where(
-                Certificate.number == number,
-                col(Certificate.status).in_(policy.ISSUED_STATES))
-                .order_by(col(Certificate.revision).desc()).limit(1)).first()
-            if issued is not None:
-                return issued
-        raise NotFoundError("issued certificate", number if revision is None
-                            else f"{number} rev {revision}")
-    raise PermissionDeniedError("certificate.read", f"{principal.actor} is neither staff of "
-                                "the laboratory nor its customer")
-
-
-def _username(session: Session, user_id: int | None) -> str | None:
-    if user_id is None:
-        return None
-    user = session.get(User, user_id)
-    return user.username if user else None
-
-
-def _full_name(session: Session, user_id: int | None) -> str:
-    user = session.get(User, user_id) if user_id is not None else None
-    return user.full_name if user else ""
-
-
 # --- reporting of points (EA-4/02 rounding, conformity) ----------------------------------------
-
-
-@dataclass(frozen=True)
-class Reported:
-    """A point as reported: value, error and U rounded to the decimal place of U."""
-
-    point: ResultPoint
-    reference: Decimal
-    measured: Decimal
-    error: Decimal
-    U: Decimal
-    conformity: str | None
-
-
-def _round_to(value: Decimal, U: Decimal) -> tuple[Decimal, Decimal]:
-    # the engine takes floats and rounds from their shortest repr, so the digits survive
-    r = round_result(float(value), float(U))
-    return r.decimal_value, r.decimal_U  # type: ignore[return-value]
-
-
-def report_point(p: ResultPoint, rule: str | None, *, error_shift: Decimal = Decimal(0)
-                 ) -> Reported:
-    """One point of :func:`report_points`."""
-    return report_points([p], rule, [error_shift])[0]
-
-
-def report_points(points: Sequence[ResultPoint], rule: str | None,
-                  error_shifts: Sequence[Decimal] | None = None) -> list[Reported]:
-    """Round per EA-4/02 and state conformity under ``rule``: every point with limits decided
-    in one engine call per coverage factor. ``error_shifts`` (one per point) are subtracted
-    from the errors first: used to re-decide with corrected reference values."""
-    shifts = error_shifts if error_shifts is not None else [Decimal(0)] * len(points)
-    rounded = [(p, *_round_to(p.measured_value - p.reference_value - shift,
-                              p.expanded_uncertainty),
-                _round_to(p.measured_value, p.expanded_uncertainty)[0],
-                _round_to(p.reference_value + shift, p.expanded_uncertainty)[0])
-               for p, shift in zip(points, shifts, strict=True)]
-    outcome: dict[int, str] = {}
-    if rule:
-        by_k: dict[Decimal, list[int]] = {}
-        for i, p in enumerate(points):
-            if p.lower_limit is not None and p.upper_limit is not None:
-                by_k.setdefault(p.coverage_factor, []).append(i)
-        for k, idx in by_k.items():
-            decision = decide([float(rounded[i][1]) for i in idx],
-                              [float(rounded[i][2]) for i in idx],
-                              [float(points[i].lower_limit) for i in idx],  # type: ignore[arg-type]
-                              [float(points[i].upper_limit) for i in idx],  # type: ignore[arg-type]
-                              rule, k=float(k))
-            outcome.update(zip(idx, (str(o) for o in decision.outcome), strict=True))
-    return [Reported(p, reference, measured, error, U, outcome.get(i))
-            for i, (p, error, U, measured, reference) in enumerate(rounded)]
-
-
-def _point_public(seq: int, r: Reported) -> PointPublic:
-    p = r.point
-    return PointPublic(
-        seq=seq, table_title=p.table_title, quantity=p.quantity, unit=p.unit,
-        range_label=p.range_label, nominal=str(p.nominal), reference_value=str(r.reference),
-        measured_value=str(r.measured), error=str(r.error), expanded_uncertainty=str(r.U),
-        coverage_factor=str(p.coverage_factor), coverage_probability=str(p.coverage_probability),
-        lower_limit=None if p.lower_limit is None else str(p.lower_limit),
-        upper_limit=None if p.upper_limit is None else str(p.upper_limit),
-        conformity=r.conformity,
-    )
-
-
-def points_of(session: Session, cert: Certificate) -> list[ResultPoint]:
-    return list(session.exec(select(ResultPoint).where(ResultPoint.certificate_id == cert.id)
-                             .order_by(col(ResultPoint.posting_id), col(ResultPoint.seq))).all())
 
 
 # --- create -------------------------------------------------------------------------------
@@ -260,7 +128,7 @@ def create_certificate(session: Session, *, principal: Principal, data: Certific
     """A draft certificate (technician of the laboratory), with the standards used frozen.
 
     The performer is the caller. ``operator``: the draft of a run the platform knows, whose
-    operator (checked by :func:`labctl.platform.policy.run_people`) is the performer; the
+    operator (checked by :func:`labctl.platform.accounts.policy.run_people`) is the performer; the
     caller (a station, or a technician who asks for the run's certificate) is recorded as
     who made the draft. ``commit=False``: the caller commits (one transaction with more).
     """
@@ -453,55 +321,6 @@ def check_certificate(session: Session, *, principal: Principal, number: str) ->
     return cert
 
 
-def _status_during(session: Session, std: Standard, begin: datetime, end: datetime
-                   ) -> StandardStatus:
-    """The worst status in force at any moment of [begin, end]."""
-    change = StandardStatusChange
-    # In one round trip: the change in force at ``begin`` (registry.status_at's rule; none
-    # means in service) and every change during the measurement.
-    at_begin = (select(change.status).where(change.standard_id == std.id,
-                                             change.effective_at <= begin)
-                .order_by(col(change.effective_at).desc(), col(change.id).desc())
-                .limit(1).subquery())
-    during = select(change.status).where(change.standard_id == std.id,
-                                         change.effective_at > begin,
-                                         change.effective_at <= end)
-    statuses = {StandardStatus(s) for s in session.execute(
-        sa.select(at_begin.c.status).union_all(during)).scalars()}
-    for bad in (StandardStatus.OUT_OF_TOLERANCE, StandardStatus.QUARANTINED,
-                StandardStatus.RETIRED):
-        if bad in statuses:
-            return bad
-    return StandardStatus.IN_SERVICE
-
-
-def link_validity(session: Session, link: CertificateStandard, std: Standard,
-                  cal: StandardCalibration | None, end: datetime) -> tuple[str, str]:
-    """``(state, explanation)`` of a standard at its time of use: "valid" or why not
-    (``cal``: the link's frozen calibration, as :func:`standards_used` gives it)."""
-    status = _status_during(session, std, link.used_at, end)
-    if status is not StandardStatus.IN_SERVICE:
-        return f"standard_{status.value}", (
-            f"standard {std.identifier} was {status.value.replace('_', ' ')} during the "
-            "measurement")
-    if std.kind == StandardKind.NATIONAL_PRIMARY:
-        return "valid", "national primary standard"
-    if cal is None:
-        return "standard_not_calibrated", (
-            f"standard {std.identifier} had no calibration before {link.used_at.date()}")
-    if cal.certificate_id is not None:
-        source = session.get(Certificate, cal.certificate_id)
-        if source is not None and source.status == CertificateStatus.WITHDRAWN:
-            return "calibration_withdrawn", (
-                f"standard {std.identifier}: its certificate {cal.certificate_number} was "
-                f"withdrawn ({source.withdrawal_reason})")
-    if cal.due_date < end.date():
-        return "standard_expired", (
-            f"standard {std.identifier}: certificate {cal.certificate_number} was due "
-            f"{cal.due_date}, before the measurement ended on {end.date()}")
-    return "valid", f"certificate {cal.certificate_number} valid until {cal.due_date}"
-
-
 def enforce_rules(session: Session, cert: Certificate,
                   used: list[UsedStandard] | None = None) -> list[Reported]:
     """Every server rule that gates issue; returns the reported points.
@@ -579,7 +398,6 @@ def issue_certificate(session: Session, *, principal: Principal, number: str,
     cert.approved_by_id = principal.user_id
     cert.issued_at = now
     cert.issue_date = now.date()
-    from labctl.platform import rendering
 
     # Rendering only reads; the row is written once, with the documents, at commit.
     with session.no_autoflush:
@@ -730,146 +548,6 @@ def withdraw_certificate(session: Session, *, principal: Principal, number: str,
 # --- public views ---------------------------------------------------------------------------
 
 
-UsedStandard = tuple[CertificateStandard, Standard, StandardCalibration | None]
-
-
-def standards_used(session: Session, cert: Certificate) -> list[UsedStandard]:
-    """The standards used, each with the calibration frozen at its time of use (one query)."""
-    rows = session.exec(
-        select(CertificateStandard, Standard, StandardCalibration)
-        .join(Standard, col(Standard.id) == col(CertificateStandard.standard_id))
-        .outerjoin(StandardCalibration,
-                   col(StandardCalibration.id) == col(CertificateStandard.calibration_id))
-        .where(CertificateStandard.certificate_id == cert.id)
-        .order_by(col(CertificateStandard.id))).all()
-    return [(link, std, cal) for link, std, cal in rows]
-
-
-def users_by_id(session: Session, *user_ids: int | None) -> dict[int, User]:
-    """The users among ``user_ids`` (None skipped), by id, in one query."""
-    ids = {i for i in user_ids if i is not None}
-    if not ids:
-        return {}
-    return {u.id: u for u in session.exec(select(User).where(col(User.id).in_(ids))).all()
-            if u.id is not None}
-
-
-def certificate_public(session: Session, cert: Certificate) -> CertificatePublic:
-    lab = session.get(Organisation, cert.organisation_id)
-    assert lab is not None
-    reported = report_points(points_of(session, cert), cert.decision_rule or None)
-    replaces = session.get(Certificate, cert.replaces_id) if cert.replaces_id else None
-    item_std = session.get(Standard, cert.item_standard_id) if cert.item_standard_id else None
-    flags = session.exec(select(CertificateFlag).where(
-        CertificateFlag.certificate_id == cert.id).order_by(col(CertificateFlag.id))).all()
-    users = users_by_id(session, cert.performed_by_id, cert.checked_by_id, cert.approved_by_id)
-
-    def username(user_id: int | None) -> str | None:
-        user = users.get(user_id) if user_id is not None else None
-        return user.username if user else None
-
-    return CertificatePublic(
-        number=cert.number, revision=cert.revision, status=CertificateStatus(cert.status),
-        laboratory_code=lab.code, customer_name=cert.customer_name,
-        item_description=cert.item_description, item_serial_number=cert.item_serial_number,
-        item_standard=item_std.identifier if item_std else None, quantity=cert.quantity,
-        procedure=cert.procedure, method=cert.method, location=cert.location,
-        calibration_begin=cert.calibration_begin, calibration_end=cert.calibration_end,
-        issue_date=cert.issue_date, performed_by=username(cert.performed_by_id) or "",
-        checked_by=username(cert.checked_by_id), approved_by=username(cert.approved_by_id),
-        decision_rule=DecisionRule(cert.decision_rule) if cert.decision_rule else None,
-        standards=[StandardUsedPublic(
-            identifier=std.identifier, description=std.description,
-            certificate_number=cal.certificate_number if cal else None,
-            certificate_issuer=cal.issuer if cal else None,
-            calibrated_on=cal.calibrated_on if cal else None,
-            due_date=cal.due_date if cal else None) for _, std, cal in standards_used(session,
-                                                                                   cert)],
-        conditions=cert.conditions, statements=cert.statements,
-        points=[_point_public(i, r) for i, r in enumerate(reported)],
-        replaces=f"{replaces.number} rev {replaces.revision}" if replaces else None,
-        amendment_reason=cert.amendment_reason, withdrawal_reason=cert.withdrawal_reason,
-        content_hash=cert.content_hash,
-        flags=[{"standard_id": f.standard_id, "depth": f.depth, **f.report} for f in flags],
-    )
-
-
-def verify(session: Session, *, number: str, settings: Settings,
-           revision: int | None = None) -> Verification:
-    """Public verification: status, revision, content hash and whether the signature holds."""
-    if revision is None:
-        cert = session.exec(select(Certificate).where(
-            Certificate.number == number, col(Certificate.status).in_(
-                [CertificateStatus.ISSUED.value, CertificateStatus.SUPERSEDED.value,
-                 CertificateStatus.WITHDRAWN.value]))
-            .order_by(col(Certificate.revision).desc()).limit(1)).first()
-    else:
-        cert = session.exec(select(Certificate).where(
-            Certificate.number == number, Certificate.revision == revision)).first()
-    if cert is None or cert.status in (CertificateStatus.DRAFT, CertificateStatus.CHECKED):
-        raise NotFoundError("issued certificate", number if revision is None
-                            else f"{number} rev {revision}")
-    lab = session.get(Organisation, cert.organisation_id)
-    assert lab is not None
-    from labctl.platform import rendering
-
-    valid, detail = rendering.check_signature(cert, lab_code=lab.code, settings=settings)
-    consistent, audit_detail = audit.certificate_record(session, cert,
-                                                        keys_dir=settings.keys_dir)
-    flags = [f"{f.report.get('standard', f.standard_id)} was found out of tolerance "
-             f"({f.report.get('reason', '')}): {f.report.get('action', 'under review')}"
-             for f in session.exec(select(CertificateFlag).where(
-                 CertificateFlag.certificate_id == cert.id).order_by(col(CertificateFlag.id)))]
-    return Verification(
-        number=cert.number, revision=cert.revision, status=CertificateStatus(cert.status),
-        laboratory=lab.name, issue_date=cert.issue_date, content_hash=cert.content_hash,
-        signature_valid=valid, signature_detail=detail,
-        current=cert.status == CertificateStatus.ISSUED and consistent and not flags,
-        audit_consistent=consistent, audit_detail=audit_detail, flags=flags,
-    )
-
-
-def decision_rule_text(rule: str) -> str:
-    return DecisionRule(rule).statement if rule else ""
-
-
-
 # --- immutability guard ----------------------------------------------------------------------
 
-#: What may still change on an issued revision: it can be superseded or withdrawn, nothing else.
-_MUTABLE_AFTER_ISSUE = frozenset({"status", "withdrawn_at", "withdrawal_reason"})
-_FINAL = frozenset({CertificateStatus.ISSUED.value, CertificateStatus.SUPERSEDED.value,
-                    CertificateStatus.WITHDRAWN.value})
 
-
-def _stored_status(cert: Certificate) -> str | None:
-    hist = sa.inspect(cert).attrs.status.history
-    if hist.deleted:
-        return hist.deleted[0]  # type: ignore[no-any-return]
-    return hist.unchanged[0] if hist.unchanged else None
-
-
-def _guard_issued(session: Any, flush_context: Any, instances: Any) -> None:
-    """Refuse, at flush time, any change to an issued revision's content, its points or its
-    standards, whichever code path tries it (the services already refuse; this is the net)."""
-    for obj in session.dirty:
-        if isinstance(obj, Certificate) and _stored_status(obj) in _FINAL:
-            state = sa.inspect(obj)
-            changed = {a.key for a in state.attrs if a.history.has_changes()}
-            if changed - _MUTABLE_AFTER_ISSUE:
-                raise ConflictError(
-                    f"certificate {obj.number} rev {obj.revision} is issued and immutable; "
-                    f"refused change of {sorted(changed - _MUTABLE_AFTER_ISSUE)} (amend instead)")
-    for obj in [*session.new, *session.deleted]:
-        if isinstance(obj, Certificate) and obj in session.deleted and \
-                _stored_status(obj) in _FINAL:
-            raise ConflictError(f"certificate {obj.number} rev {obj.revision} is issued and "
-                                "cannot be deleted")
-        if isinstance(obj, ResultPoint | CertificateStandard | ResultPosting):
-            parent = session.get(Certificate, obj.certificate_id)
-            if parent is not None and _stored_status(parent) in _FINAL:
-                raise ConflictError(f"certificate {parent.number} rev {parent.revision} is "
-                                    "issued: its results and standards cannot change")
-
-
-sa.event.listen(Session, "before_flush", _guard_issued)

@@ -26,7 +26,7 @@ from labctl.errors import (
     ValidationError,
 )
 from labctl.platform import audit
-from labctl.platform.auth import (
+from labctl.platform.accounts.auth import (
     LoginPolicy,
     Principal,
     authenticate_password,

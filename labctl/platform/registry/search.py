@@ -1,0 +1,249 @@
+"""Search of published standards and CMCs: free text, quantity, value in range, uncertainty,
+organisation, with sorting and paging; the same filters on SQLite (words table, index walks)
+and PostgreSQL (trigram indexes)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Literal
+
+import sqlalchemy as sa
+from sqlmodel import Session, col, func, select
+
+from labctl.errors import ValidationError
+from labctl.platform.db import SQLITE_FTS
+from labctl.platform.models.base import (
+    ReviewState,
+    StandardKind,
+    StandardStatus,
+)
+from labctl.platform.models.org import Organisation
+from labctl.platform.models.registry import (
+    Capability,
+    CapabilityPublic,
+    Page,
+    Standard,
+    StandardCalibration,
+    StandardPublic,
+)
+from labctl.platform.registry.entries import capability_public, standard_public
+from labctl.platform.registry.text import terms
+
+MAX_PAGE = 200
+
+
+#: SQLite: at least this many matches make a page cheaper to find by walking the sort order's
+#: index (see :func:`_contains_all`) than by sorting every match.
+WALK_FROM = 1000
+
+
+#: sort orders with an index to walk (``ix_standard_by_u``/``ix_capability_by_u``, the
+#: identifier's, the primary key)
+WALKABLE = frozenset({"uncertainty", "identifier", "newest"})
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Public search filters shared by standards and capabilities (all optional).
+
+    ``value`` must lie in the entry's range; ``max_uncertainty`` is the absolute expanded
+    uncertainty at ``value`` (needs ``value``); ``max_relative_uncertainty`` the relative one
+    (at ``value`` when given, else the relative term alone). ``q``: every word of it (up to 8,
+    case-insensitive) must occur in the entry's text (identifier, description, maker, model,
+    serial number, domain, quantity, holder), anywhere in a word: "5522" finds "5522A".
+    """
+
+    domain: str | None = None
+    quantity: str | None = None
+    unit: str | None = None
+    value: Decimal | None = None
+    max_uncertainty: Decimal | None = None
+    max_relative_uncertainty: Decimal | None = None
+    organisation: str | None = None
+    region: str | None = None
+    q: str | None = None
+    kind: StandardKind | None = None
+    status: StandardStatus | None = None
+    sort: Literal["uncertainty", "organisation", "range", "identifier", "newest"] = "uncertainty"
+    offset: int = 0
+    limit: int = 50
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.limit <= MAX_PAGE:
+            raise ValidationError("limit", self.limit, f"1 … {MAX_PAGE}")
+        if self.offset < 0:
+            raise ValidationError("offset", self.offset, ">= 0")
+        if self.max_uncertainty is not None and self.value is None:
+            raise ValidationError("max_uncertainty", str(self.max_uncertainty),
+                                  "only together with value (the uncertainty is taken there)")
+        for name in ("value", "max_uncertainty", "max_relative_uncertainty"):
+            v = getattr(self, name)
+            if v is not None and (not v.is_finite() or abs(v) > Decimal("1e30")):
+                raise ValidationError(name, str(v), "a finite number of magnitude below 1e30")
+        if self.max_relative_uncertainty is not None and self.value is not None \
+                and self.value == 0:
+            raise ValidationError("value", "0", "non-zero when a relative uncertainty is asked")
+
+
+def _contains_all(table: type[Standard] | type[Capability], words: list[str],
+                  dialect: str, frequent: bool = False) -> Any:
+    """Every word occurs in the entry's ``search_text``, answered from its trigram index.
+
+    The text is stored lower-cased and the words are lower-cased the same way (``terms``), so
+    a case-sensitive substring test gives the same rows on both backends. PostgreSQL:
+    ``LIKE '%word%'`` on the pg_trgm GIN index. SQLite: ``MATCH '"word"'`` on the FTS5
+    trigram table (case-sensitive; the words hold only letters, digits, '_' and '.'). A word
+    under three characters has no trigram: it is tested on the text of the rows the other
+    words leave (on SQLite with ``GLOB '*w*'`` on the entry's row, outside FTS5, which misses
+    such a word when it is 3+ bytes long, e.g. "µv").
+
+    ``frequent`` (SQLite): the words match many entries (the caller counted them), so the
+    page is found sooner by walking the index of the sort order and testing each row than by
+    sorting every match; SQLite's planner cannot know how many rows FTS5 returns and would
+    always start from them, so the test is written ``id + 0 IN (…)``, which cannot drive.
+    """
+    t: Any = table
+    if dialect == "postgresql":
+        return sa.and_(*(t.search_text.like(
+            "%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
+            escape="\\") for w in words))
+    long = [w for w in words if len(w) >= 3]
+    conds = [t.search_text.op("GLOB")(f"*{w}*") for w in words if len(w) < 3]
+    if long:
+        # a quoted phrase of a trigram table matches its characters consecutively, i.e. as a
+        # substring, answered from the index positions alone (GLOB re-reads every candidate
+        # row: 5-13x slower for a frequent word); the words hold no '"'
+        name = SQLITE_FTS[table.__tablename__]
+        fts = sa.table(name, sa.column("rowid"))
+        key = t.id + 0 if frequent else t.id
+        conds.append(key.in_(select(fts.c.rowid).where(sa.literal_column(name).op("MATCH")(
+            " AND ".join(f'"{w}"' for w in long)))))
+    return sa.and_(*conds)
+
+
+def _apply_filters(stmt: Any, table: type[Standard] | type[Capability], f: SearchFilters,
+                   dialect: str = "sqlite", frequent: bool = False) -> Any:
+    t: Any = table
+    stmt = stmt.where(t.review_state == ReviewState.PUBLISHED.value)
+    if f.domain:
+        stmt = stmt.where(t.domain == f.domain)
+    if f.quantity:
+        stmt = stmt.where(t.quantity == f.quantity)
+    if f.unit:
+        stmt = stmt.where(t.unit == f.unit)
+    if f.value is not None:
+        v = float(f.value)
+        stmt = stmt.where(t.range_min_f <= v, t.range_max_f >= v)
+        if f.max_uncertainty is not None:
+            stmt = stmt.where(t.uncertainty_relative_f * abs(v) + t.uncertainty_absolute_f
+                              <= float(f.max_uncertainty))
+        if f.max_relative_uncertainty is not None:
+            stmt = stmt.where(t.uncertainty_relative_f + t.uncertainty_absolute_f / abs(v)
+                              <= float(f.max_relative_uncertainty))
+    elif f.max_relative_uncertainty is not None:
+        stmt = stmt.where(t.uncertainty_relative_f <= float(f.max_relative_uncertainty))
+    if f.organisation:
+        stmt = stmt.where(Organisation.code == f.organisation)
+    if f.region:
+        stmt = stmt.where(Organisation.region == f.region)
+    words = terms(f.q or "")[:8]
+    if words:
+        stmt = stmt.where(_contains_all(table, words, dialect, frequent))
+    if table is Standard:
+        if f.kind:
+            stmt = stmt.where(t.kind == f.kind.value)
+        if f.status:
+            stmt = stmt.where(t.status == f.status.value)
+    return stmt
+
+
+def _same(column: Any) -> Any:
+    return column
+
+
+def _plain(column: Any) -> Any:
+    """``column`` in the same order, as an expression no index serves."""
+    return column.concat("") if isinstance(column.type, sa.String) else column + 0
+
+
+def _order(table: type[Standard] | type[Capability], f: SearchFilters,
+           indexed: bool = True) -> list[Any]:
+    """The sort of ``f``; ``indexed=False`` (SQLite, few free-text matches): the same order
+    written so that no index can serve it, so the matches are found first and then sorted,
+    instead of walking the whole sort index and testing every row against words no index
+    answers (a word under three characters)."""
+    t: Any = table
+    c: Callable[[Any], Any] = _same if indexed else _plain
+    key = c(t.identifier if table is Standard else t.id)
+    if f.sort == "uncertainty":
+        if f.value is not None:
+            v = abs(float(f.value))
+            return [t.uncertainty_relative_f * v + t.uncertainty_absolute_f, key]
+        return [c(t.uncertainty_relative_f), c(t.uncertainty_absolute_f), key]
+    if f.sort == "organisation":
+        return [Organisation.code, key]
+    if f.sort == "range":
+        return [t.range_min_f, t.range_max_f, key]
+    if f.sort == "newest":
+        return [sa.desc(c(t.id))]
+    return [key]
+
+
+def _counted(table: type[Standard] | type[Capability], f: SearchFilters) -> Any:
+    """``count(*)`` over ``table``, joined to the holder only when a filter needs it (every
+    entry has one: the join never removes a row, and costs a lookup per match)."""
+    stmt = select(func.count()).select_from(table)
+    if f.organisation or f.region:
+        t: Any = table
+        stmt = stmt.join(Organisation, Organisation.id == t.organisation_id)
+    return stmt
+
+
+def _walk(dialect: str, f: SearchFilters, total: int, walk_from: int) -> bool:
+    """Find the page by walking the sort order's index (SQLite, many free-text matches)."""
+    return dialect == "sqlite" and bool(f.q) and total >= walk_from and f.sort in WALKABLE
+
+
+def _matches(session: Session, table: type[Standard] | type[Capability], f: SearchFilters,
+             walk_from: int) -> tuple[int, list[Any]]:
+    """How many entries pass ``f``, and the page of (entry, holder) rows it asks for.
+
+    The count comes first: it decides how the page is found (:func:`_walk`), and a page past
+    the last match is not looked for at all (a search that finds nothing, a typo, would
+    otherwise scan the table twice).
+    """
+    t: Any = table
+    dialect = session.get_bind().dialect.name
+    total: int = session.exec(_apply_filters(_counted(table, f), table, f, dialect)).one()
+    if total <= f.offset:
+        return total, []
+    walk = _walk(dialect, f, total, walk_from)
+    stmt = _apply_filters(
+        select(table, Organisation).join(Organisation, Organisation.id == t.organisation_id),
+        table, f, dialect, walk)
+    few = dialect == "sqlite" and bool(f.q) and not walk
+    rows = session.exec(stmt.order_by(*_order(table, f, indexed=not few))
+                        .offset(f.offset).limit(f.limit)).all()
+    return total, list(rows)
+
+
+def search_standards(session: Session, f: SearchFilters, *, walk_from: int = WALK_FROM
+                     ) -> Page[StandardPublic]:
+    total, rows = _matches(session, Standard, f, walk_from)
+    cal_ids = [s.current_calibration_id for s, _ in rows if s.current_calibration_id]
+    cals = {c.id: c for c in session.exec(select(StandardCalibration).where(
+        col(StandardCalibration.id).in_(cal_ids))).all()} if cal_ids else {}
+    return Page[StandardPublic](
+        items=[standard_public(session, s, o, cals.get(s.current_calibration_id or -1))
+               for s, o in rows], total=total, offset=f.offset, limit=f.limit)
+
+
+def search_capabilities(session: Session, f: SearchFilters, *, walk_from: int = WALK_FROM
+                        ) -> Page[CapabilityPublic]:
+    total, rows = _matches(session, Capability, f, walk_from)
+    return Page[CapabilityPublic](items=[capability_public(session, c, o) for c, o in rows],
+                                  total=total, offset=f.offset, limit=f.limit)
+
+

@@ -1,0 +1,7 @@
+"""The platform seen from calibration stations and benches.
+
+- :mod:`~labctl.platform.stations.register`: the runner's register of standards backed by the
+  platform's database;
+- :mod:`~labctl.platform.stations.drafts`: a finished run → a draft certificate and its points;
+- :mod:`~labctl.platform.stations.benches`: benches the server drives itself (remote runs).
+"""

@@ -1,0 +1,92 @@
+"""The runner's register of standards backed by the platform's database.
+
+:class:`PlatformRegister` answers the runner's precondition questions (is this standard in
+service and in date, what are its certified errors, is this person authorised) as of the time
+of measurement. A standard's certified errors come from the points of its current certificate
+when that certificate was issued on the platform (:mod:`~labctl.platform.results.corrections`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from labctl.errors import NotFoundError
+from labctl.platform import registry
+from labctl.platform.accounts.organisations import is_authorised, org_by_code
+from labctl.platform.models.certificates import (
+    Certificate,
+    ResultPoint,
+)
+from labctl.platform.models.org import User
+from labctl.platform.models.registry import Standard
+from labctl.platform.results.corrections import fit_errors
+from labctl.procedures.interfaces import Correction, RegisteredStandard
+
+
+def _vendor(name: str) -> str:
+    return name.strip().split()[0].upper() if name.strip() else ""
+
+
+class PlatformRegister:
+    """The runner's :class:`~labctl.procedures.interfaces.StandardsRegister`, backed by the
+    platform database, for the standards held by ``laboratory_code``.
+
+    ``quantities`` maps procedure ids to the quantity authorisations are granted for.
+    """
+
+    def __init__(self, engine: Engine, laboratory_code: str,
+                 quantities: Mapping[str, str]) -> None:
+        self.engine = engine
+        self.laboratory_code = laboratory_code
+        self.quantities = dict(quantities)
+
+    def find_standard(self, *, manufacturer: str, model: str, serial_number: str,
+                      at: datetime) -> RegisteredStandard:
+        with Session(self.engine) as session:
+            lab = org_by_code(session, self.laboratory_code)
+            rows = session.exec(select(Standard).where(
+                Standard.organisation_id == lab.id,
+                Standard.serial_number == serial_number)).all()
+            std = next((r for r in rows if r.model.upper() == model.upper()
+                        and _vendor(r.manufacturer) == _vendor(manufacturer)), None)
+            if std is None:
+                raise NotFoundError("standard", f"{manufacturer} {model} s/n {serial_number} "
+                                    f"held by {self.laboratory_code}")
+            status = registry.status_at(session, std, at)
+            cal = registry.calibration_at(session, std, at.date())
+            corrections: list[Correction] = []
+            if cal is not None and cal.certificate_id is not None:
+                cert = session.get(Certificate, cal.certificate_id)
+                if cert is not None:
+                    pts = session.exec(select(ResultPoint).where(
+                        ResultPoint.certificate_id == cert.id)).all()
+                    corrections = fit_errors(pts, cal.certificate_number)
+            return RegisteredStandard(
+                id=std.identifier, description=std.description,
+                manufacturer=std.manufacturer, model=std.model,
+                serial_number=std.serial_number, status=str(status.value),
+                due_date=cal.due_date if cal else None,
+                certificate_number=cal.certificate_number if cal else None,
+                certificate_issuer=cal.issuer if cal else "",
+                corrections=tuple(corrections),
+                specification={
+                    "accuracy_relative": float(std.uncertainty_relative),
+                    "accuracy_absolute": float(std.uncertainty_absolute),
+                    "interval_days": std.calibration_interval_days,
+                    **({"calibrated_on": cal.calibrated_on.isoformat()} if cal else {}),
+                },
+            )
+
+    def is_authorised(self, *, person: str, procedure_id: str, at: datetime) -> bool:
+        with Session(self.engine) as session:
+            lab = org_by_code(session, self.laboratory_code)
+            user = session.exec(select(User).where(User.username == person)).first()
+            if user is None or user.id is None or lab.id is None:
+                return False
+            quantity = self.quantities.get(procedure_id, "")
+            return is_authorised(session, user_id=user.id, organisation_id=lab.id,
+                                 quantity=quantity, procedure=procedure_id, on=at.date())
