@@ -30,8 +30,6 @@ from typing import Annotated, Any
 import typer
 
 from labctl.cli.console import console, flush
-from labctl.platform.stations.drafts import certificate_request
-from labctl.platform.stations.register import PlatformRegister
 
 PASSWORD = "demo-only-password"  # the demo's throw-away accounts, in a throw-away database
 LAB, PROV, NMI, CUST = "ACAL", "PROV", "NMI", "CUST"
@@ -315,6 +313,7 @@ def seed_chain(api: Api, truth: dict[str, Any], now: datetime, seed: int) -> lis
 def run_procedures(engine: Any, sim: Any, clock: Any, workdir: Path) -> list[Any]:
     from labctl.cli.bench import simulated_bench_config
     from labctl.drivers.factory import open_bench
+    from labctl.platform.stations.register import PlatformRegister
     from labctl.procedures.catalog import PROCEDURES
     from labctl.procedures.dmm_dc_voltage import DcvParameters, DmmDcVoltage
     from labctl.procedures.journal import SqliteJournal
@@ -345,6 +344,7 @@ def run_procedures(engine: Any, sim: Any, clock: Any, workdir: Path) -> list[Any
 
 def certify_run(api: Api, result: Any) -> dict[str, Any]:
     """Post a completed run as the station; bob checks, carol issues."""
+    from labctl.platform.stations.drafts import certificate_request
 
     prt = result.procedure_id == "prt-comparison"
     statements = []
@@ -503,5 +503,3 @@ def _chain_text(trace: Any) -> str:
 
 def register_commands(app: typer.Typer) -> None:
     app.command("demo")(demo)
-
-

@@ -20,8 +20,6 @@ from rich.table import Table
 
 from labctl.cli.console import console, flush
 from labctl.errors import LabctlError, RuleViolationError, ValidationError
-from labctl.platform.stations.drafts import draft_from_run
-from labctl.platform.stations.register import PlatformRegister
 
 if typing.TYPE_CHECKING:  # the engine and procedures load only when a run starts
     from labctl.procedures.base import Procedure
@@ -390,6 +388,7 @@ class Destination:
         from labctl.platform.audit import use_key
         from labctl.platform.db import make_engine
         from labctl.platform.settings import Settings
+        from labctl.platform.stations.register import PlatformRegister
 
         assert self.lab is not None
         settings = Settings.from_env()
@@ -418,6 +417,7 @@ class Destination:
                 return str(resp.json()["number"])
         from sqlmodel import Session
 
+        from labctl.platform.stations.drafts import draft_from_run
 
         assert self.lab is not None
         with Session(self.engine) as session:
