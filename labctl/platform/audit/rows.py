@@ -18,28 +18,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel
 
-from labctl.platform.models.certificates import (
-    Certificate,
-    CertificateFlag,
-    CertificateStandard,
-    ResultPoint,
-    ResultPosting,
-)
-from labctl.platform.models.org import (
-    ApiToken,
-    Authorisation,
-    Membership,
-    Organisation,
-    Station,
-    User,
-)
-from labctl.platform.models.registry import (
-    Capability,
-    Standard,
-    StandardCalibration,
-    StandardCorrection,
-    StandardStatusChange,
-)
+from labctl.platform import models
 
 
 @dataclass(frozen=True)
@@ -72,49 +51,57 @@ class CheckedEntity:
 
 #: The checked tables. Add one line to check another (e.g. a new account table).
 CHECKED: tuple[CheckedEntity, ...] = (
-    CheckedEntity(Organisation, ("code", "name", "level", "parent_id")),
-    CheckedEntity(User, ("username", "full_name", "password_hash", "is_active",
-                         "is_superuser"), secret=frozenset({"password_hash"})),
-    CheckedEntity(Membership, ("user_id", "organisation_id", "role")),
-    CheckedEntity(Authorisation, ("user_id", "organisation_id", "quantity", "procedure",
-                                  "valid_from", "valid_until")),
-    CheckedEntity(Station, ("organisation_id", "name")),
-    CheckedEntity(ApiToken, ("token_hash", "user_id", "station_id", "expires_at",
-                             "revoked_at"), secret=frozenset({"token_hash"})),
-    CheckedEntity(Standard, ("identifier", "organisation_id", "kind", "quantity", "unit",
-                             "range_min", "range_max", "uncertainty_relative",
-                             "uncertainty_absolute", "status", "due_date",
-                             "current_calibration_id", "review_state",
-                             "calibration_interval_days")),
-    CheckedEntity(StandardCalibration, ("standard_id", "certificate_id", "certificate_number",
-                                        "issuer", "calibrated_on", "due_date")),
-    CheckedEntity(StandardStatusChange, ("standard_id", "status", "effective_at",
-                                         "error_absolute", "error_relative")),
-    CheckedEntity(StandardCorrection, ("standard_id", "nominal", "correction", "uncertainty",
-                                       "valid_from", "superseded_at")),
-    CheckedEntity(Capability, ("organisation_id", "quantity", "unit", "range_min", "range_max",
-                               "uncertainty_relative", "uncertainty_absolute",
-                               "review_state")),
-    CheckedEntity(Certificate, (
+    CheckedEntity(models.Organisation, (
+        "code", "name", "level", "parent_id")),
+    CheckedEntity(models.User, (
+        "username", "full_name", "password_hash", "is_active", "is_superuser"),
+        secret=frozenset({"password_hash"})),
+    CheckedEntity(models.Membership, (
+        "user_id", "organisation_id", "role")),
+    CheckedEntity(models.Authorisation, (
+        "user_id", "organisation_id", "quantity", "procedure", "valid_from",
+        "valid_until")),
+    CheckedEntity(models.Station, (
+        "organisation_id", "name")),
+    CheckedEntity(models.ApiToken, (
+        "token_hash", "user_id", "station_id", "expires_at", "revoked_at"),
+        secret=frozenset({"token_hash"})),
+    CheckedEntity(models.Standard, (
+        "identifier", "organisation_id", "kind", "quantity", "unit", "range_min",
+        "range_max", "uncertainty_relative", "uncertainty_absolute", "status", "due_date",
+        "current_calibration_id", "review_state", "calibration_interval_days")),
+    CheckedEntity(models.StandardCalibration, (
+        "standard_id", "certificate_id", "certificate_number", "issuer", "calibrated_on",
+        "due_date")),
+    CheckedEntity(models.StandardStatusChange, (
+        "standard_id", "status", "effective_at", "error_absolute", "error_relative")),
+    CheckedEntity(models.StandardCorrection, (
+        "standard_id", "nominal", "correction", "uncertainty", "valid_from",
+        "superseded_at")),
+    CheckedEntity(models.Capability, (
+        "organisation_id", "quantity", "unit", "range_min", "range_max",
+        "uncertainty_relative", "uncertainty_absolute", "review_state")),
+    CheckedEntity(models.Certificate, (
         "number", "revision", "organisation_id", "status", "replaces_id",
-        "customer_organisation_id", "customer_name", "customer_address", "item_standard_id",
-        "item_description", "item_manufacturer", "item_model", "item_serial_number",
-        "item_identifier", "quantity", "procedure", "method", "location",
-        "calibration_begin", "calibration_end", "decision_rule", "conditions", "statements",
-        "performed_by_id", "checked_by_id", "approved_by_id", "issue_date", "withdrawn_at",
-        "withdrawal_reason", "pdf", "dcc", "content_hash")),
-    CheckedEntity(CertificateStandard, ("certificate_id", "standard_id", "calibration_id",
-                                        "standard_certificate_id", "used_at")),
-    CheckedEntity(ResultPosting, ("certificate_id", "idempotency_key", "request_hash",
-                                  "actor")),
+        "customer_organisation_id", "customer_name", "customer_address",
+        "item_standard_id", "item_description", "item_manufacturer", "item_model",
+        "item_serial_number", "item_identifier", "quantity", "procedure", "method",
+        "location", "calibration_begin", "calibration_end", "decision_rule", "conditions",
+        "statements", "performed_by_id", "checked_by_id", "approved_by_id", "issue_date",
+        "withdrawn_at", "withdrawal_reason", "pdf", "dcc", "content_hash")),
+    CheckedEntity(models.CertificateStandard, (
+        "certificate_id", "standard_id", "calibration_id", "standard_certificate_id",
+        "used_at")),
+    CheckedEntity(models.ResultPosting, (
+        "certificate_id", "idempotency_key", "request_hash", "actor")),
     # Points are inserted in bulk without reading their ids back: named by posting and seq.
-    CheckedEntity(ResultPoint, ("certificate_id", "seq", "table_title", "quantity", "unit",
-                                "range_label", "nominal", "reference_value", "measured_value",
-                                "expanded_uncertainty", "coverage_factor",
-                                "coverage_probability", "lower_limit", "upper_limit"),
+    CheckedEntity(models.ResultPoint, (
+        "certificate_id", "seq", "table_title", "quantity", "unit", "range_label",
+        "nominal", "reference_value", "measured_value", "expanded_uncertainty",
+        "coverage_factor", "coverage_probability", "lower_limit", "upper_limit"),
                   key=("posting_id", "seq")),
-    CheckedEntity(CertificateFlag, ("certificate_id", "standard_id", "status_change_id",
-                                    "depth")),
+    CheckedEntity(models.CertificateFlag, (
+        "certificate_id", "standard_id", "status_change_id", "depth")),
 )
 
 
