@@ -31,7 +31,7 @@ import typer
 
 from labctl.cli.console import console, flush
 from labctl.platform.stations.drafts import certificate_request
-from labctl.platform.stations.register import PlatformRegister
+from labctl.platform.stations.seam import EmbeddedStation
 
 PASSWORD = "demo-only-password"  # the demo's throw-away accounts, in a throw-away database
 LAB, PROV, NMI, CUST = "ACAL", "PROV", "NMI", "CUST"
@@ -315,14 +315,12 @@ def seed_chain(api: Api, truth: dict[str, Any], now: datetime, seed: int) -> lis
 def run_procedures(engine: Any, sim: Any, clock: Any, workdir: Path) -> list[Any]:
     from labctl.cli.bench import simulated_bench_config
     from labctl.drivers.factory import open_bench
-    from labctl.procedures.catalog import PROCEDURES
     from labctl.procedures.dmm_dc_voltage import DcvParameters, DmmDcVoltage
     from labctl.procedures.journal import SqliteJournal
     from labctl.procedures.prt_comparison import PrtComparison
     from labctl.procedures.runner import Runner
 
-    register = PlatformRegister(engine, LAB, {p.info.id: p.info.quantity
-                                              for p in PROCEDURES.values()})
+    register = EmbeddedStation(engine, LAB).register()
     truth = sim.truth()
     results = []
     with SqliteJournal(workdir / "journal.sqlite") as journal, \

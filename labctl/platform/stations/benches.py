@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine
 
 from labctl.drivers.factory import BenchConfig, open_bench
 from labctl.errors import ConflictError, LabctlError, NotFoundError, ValidationError
-from labctl.platform.stations.register import PlatformRegister
+from labctl.platform.stations.seam import EmbeddedStation
 from labctl.procedures.catalog import PROCEDURES, procedure_class
 from labctl.procedures.clock import Clock, ManualClock, SystemClock
 from labctl.procedures.journal import SqliteJournal
@@ -287,8 +287,7 @@ class _RunnerOnBench:
         self.manager, self.entry, self.holder = manager, entry, holder
 
     def _go(self, call: Any) -> Any:
-        register = PlatformRegister(self.manager.engine, self.entry.laboratory_code,
-                                    {p.info.id: p.info.quantity for p in PROCEDURES.values()})
+        register = EmbeddedStation(self.manager.engine, self.entry.laboratory_code).register()
         with open_bench(self.entry.config) as bench:
             runner = Runner(instruments=dict(bench), register=register,
                             journal=self.manager.journal(self.entry.name),
