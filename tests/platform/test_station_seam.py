@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -143,6 +145,21 @@ def test_a_prt_run_through_the_api_keeps_its_fit_and_instruments(platform: Platf
     again = api.call("POST", "/stations/runs", who="station",
                      body={"result": served, **DRAFT})
     assert again["number"] == draft["number"]
+
+    # a journal written before standards, instruments and analysis had their table: the
+    # result keeps what the events logged (the standards' ids, the final event's fit)
+    old = platform.tmp / "old-journal.sqlite"
+    with closing(sqlite3.connect(platform.tmp / "bench-1.journal.sqlite")) as src, \
+            closing(sqlite3.connect(old)) as dst:
+        src.backup(dst)
+        dst.execute("DELETE FROM run_data")
+        dst.commit()
+    with SqliteJournal(old) as jr:
+        before = jr.result(run_id)
+    assert before.analysis == result.analysis and before.instruments == {}
+    assert sorted(s["id"] for s in before.standards) == sorted(
+        s["id"] for s in result.standards)
+    assert before.points == result.points and before.conditions == result.conditions
 
 
 @pytest.mark.timeout(240)
