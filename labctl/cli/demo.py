@@ -313,15 +313,13 @@ def seed_chain(api: Api, truth: dict[str, Any], now: datetime, seed: int) -> lis
 def run_procedures(engine: Any, sim: Any, clock: Any, workdir: Path) -> list[Any]:
     from labctl.cli.bench import simulated_bench_config
     from labctl.drivers.factory import open_bench
-    from labctl.platform.stations.register import PlatformRegister
-    from labctl.procedures.catalog import PROCEDURES
+    from labctl.platform.stations.seam import EmbeddedStation
     from labctl.procedures.dmm_dc_voltage import DcvParameters, DmmDcVoltage
     from labctl.procedures.journal import SqliteJournal
     from labctl.procedures.prt_comparison import PrtComparison
     from labctl.procedures.runner import Runner
 
-    register = PlatformRegister(engine, LAB, {p.info.id: p.info.quantity
-                                              for p in PROCEDURES.values()})
+    register = EmbeddedStation(engine, LAB).register()
     truth = sim.truth()
     results = []
     with SqliteJournal(workdir / "journal.sqlite") as journal, \
@@ -345,6 +343,7 @@ def run_procedures(engine: Any, sim: Any, clock: Any, workdir: Path) -> list[Any
 def certify_run(api: Api, result: Any) -> dict[str, Any]:
     """Post a completed run as the station; bob checks, carol issues."""
     from labctl.platform.stations.drafts import certificate_request
+
 
     prt = result.procedure_id == "prt-comparison"
     statements = []
@@ -503,3 +502,5 @@ def _chain_text(trace: Any) -> str:
 
 def register_commands(app: typer.Typer) -> None:
     app.command("demo")(demo)
+
+

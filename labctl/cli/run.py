@@ -19,9 +19,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from labctl.cli.console import console, flush
-from labctl.errors import LabctlError, RuleViolationError, ValidationError
+from labctl.errors import LabctlError, ValidationError
 
 if typing.TYPE_CHECKING:  # the engine and procedures load only when a run starts
+    from labctl.platform.stations.seam import Station
     from labctl.procedures.base import Procedure
     from labctl.procedures.clock import Clock
     from labctl.procedures.results import RunEvent, RunResult
@@ -261,8 +262,8 @@ def run(
                 proc = cls.from_parameters(parse_params(cls, param or []))
                 total, done = len(proc.test_points()), 0
             # Parameters first (nothing opened for a bad one), then the register.
-            destination = Destination(post=post, lab=lab, register_file=register)
-            snapshot = destination.register()
+            station = _station(post=post, lab=lab, register_file=register)
+            snapshot = station.register()
             terminals = "REAR" if cls.info.id == "prt-comparison" else None
             with bench_for(bench, sim, seed, sim_noiseless, sim_latency, terminals) as (
                     instruments, clock, _sim), ProgressView(out, total, done) as view:
@@ -300,10 +301,10 @@ def run(
         err.print(f"{signal.Signals(caught['signum']).name} received while the bench was "
                   f"being made safe: run {result.run_id} ended {result.status}")
     try:
-        _report(out, err, result, destination, json_out, customer_name, customer_code,
+        _report(out, err, result, station, json_out, customer_name, customer_code,
                 location)
     finally:
-        destination.close()
+        station.close()
 
 
 def _journaled(jr: Any, run_id: str) -> tuple[str, str]:
@@ -317,9 +318,33 @@ def _journaled(jr: Any, run_id: str) -> tuple[str, str]:
     return str(status), str(reason)
 
 
-def _report(out: Any, err: Any, result: RunResult, destination: Destination,
+def _station(*, post: str | None, lab: str | None, register_file: Path | None) -> Station:
+    """Where the run's register comes from and where its results go (see
+    :mod:`labctl.platform.stations.seam`): ``--register`` an offline snapshot (results stay
+    in the journal), ``--post`` a remote platform (station token in LABCTL_STATION_TOKEN),
+    otherwise the embedded platform (``LABCTL_DATABASE_URL``) for the laboratory ``--lab``."""
+    from labctl.platform.settings import Settings
+    from labctl.platform.stations.seam import open_station
+
+    token = os.environ.get("LABCTL_STATION_TOKEN", "")
+    if post and not token:
+        raise ValidationError("LABCTL_STATION_TOKEN", "", "the station's bearer token "
+                              "for --post")
+    if not post and not register_file and not lab:
+        raise ValidationError("--lab", None, "the laboratory's code on the embedded "
+                              "platform, or --post URL, or --register FILE")
+    if register_file is not None or post:
+        return open_station(snapshot=register_file, platform_url=post, token=token)
+    settings = Settings.from_env()
+    return open_station(database_url=settings.database_url, keys_dir=settings.keys_dir,
+                        laboratory_code=lab)
+
+
+def _report(out: Any, err: Any, result: RunResult, station: Station,
             json_out: Path | None, customer_name: str, customer_code: str | None,
             location: str) -> None:
+    from labctl.platform.stations.seam import DraftDetails
+
     out.print(results_table(result))
     if result.analysis:
         out.print_json(json.dumps(result.analysis.get("coefficients", {})))
@@ -330,8 +355,9 @@ def _report(out: Any, err: Any, result: RunResult, destination: Destination,
         json_out.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
     if result.status == "completed" and customer_name:
         try:
-            number = destination.deliver(result, customer_name=customer_name,
-                                         customer_code=customer_code, location=location)
+            number = station.deliver(result, DraftDetails.for_run(
+                result, customer_name=customer_name, customer_code=customer_code,
+                location=location))
         except (LabctlError, OSError) as exc:
             err.print(f"labctl run: the run is journaled but could not be posted: {exc}")
             raise typer.Exit(4) from None
@@ -346,91 +372,3 @@ def _report(out: Any, err: Any, result: RunResult, destination: Destination,
 def register_commands(app: typer.Typer) -> None:
     app.command("run")(run)
 
-
-class Destination:
-    """Where a run's register comes from and where its results go.
-
-    ``post``: a remote platform (station token in LABCTL_STATION_TOKEN); ``register_file``: an
-    offline snapshot (results stay in the journal); otherwise the embedded platform
-    (``LABCTL_DATABASE_URL``) for the laboratory ``lab``.
-    """
-
-    def __init__(self, *, post: str | None, lab: str | None, register_file: Path | None
-                 ) -> None:
-        self.post, self.lab, self.register_file = post, lab, register_file
-        self.engine: Any = None  # the embedded platform's, opened by register()
-        self.token = os.environ.get("LABCTL_STATION_TOKEN", "")
-        if post and not self.token:
-            raise ValidationError("LABCTL_STATION_TOKEN", "", "the station's bearer token "
-                                  "for --post")
-        if not post and not register_file and not lab:
-            raise ValidationError("--lab", None, "the laboratory's code on the embedded "
-                                  "platform, or --post URL, or --register FILE")
-
-    def _client(self) -> Any:
-        import httpx
-
-        return httpx.Client(base_url=self.post or "", timeout=30,
-                            headers={"Authorization": f"Bearer {self.token}"})
-
-    def register(self) -> Any:
-        from labctl.procedures.register import RegisterSnapshot
-
-        if self.register_file is not None:
-            return RegisterSnapshot.load(self.register_file)
-        if self.post:
-            with self._client() as client:
-                resp = client.get("/api/v1/stations/register")
-                if resp.status_code != 200:
-                    raise ValidationError("--post", self.post, f"a platform that answers the "
-                                          f"station ({resp.status_code}: {resp.text[:200]})")
-                return RegisterSnapshot.from_dict(resp.json())
-        from labctl.platform.audit import use_key
-        from labctl.platform.db import make_engine
-        from labctl.platform.settings import Settings
-        from labctl.platform.stations.register import PlatformRegister
-
-        assert self.lab is not None
-        settings = Settings.from_env()
-        self.engine = make_engine(settings.database_url)
-        # the draft this run delivers is audited like the server's writes: sealed
-        use_key(self.engine, settings.keys_dir)
-        return PlatformRegister(self.engine, self.lab, {
-            p.info.id: p.info.quantity for p in _procedures().values()})
-
-    def deliver(self, result: RunResult, *, customer_name: str, customer_code: str | None,
-                location: str) -> str | None:
-        """Post a completed run; the draft certificate's number (None: kept in the journal)."""
-        cls = _procedures()[result.procedure_id]
-        details = {"customer_name": customer_name, "customer_code": customer_code,
-                   "item_description": cls.info.device_type.capitalize(),
-                   "method": cls.info.title, "location": location}
-        if self.register_file is not None:
-            return None
-        if self.post:
-            with self._client() as client:
-                resp = client.post("/api/v1/stations/runs",
-                                   json={"result": result.to_dict(), **details})
-                if resp.status_code not in (200, 201):
-                    raise RuleViolationError("post_refused", f"the platform at {self.post} "
-                                             f"answered {resp.status_code}: {resp.text[:300]}")
-                return str(resp.json()["number"])
-        from sqlmodel import Session
-
-        from labctl.platform.stations.drafts import draft_from_run
-
-        assert self.lab is not None
-        with Session(self.engine) as session:
-            cert = draft_from_run(session, laboratory_code=self.lab, result=result,
-                                  poster=None, **details)
-            return str(cert.number)
-
-    def close(self) -> None:
-        if self.engine is not None:
-            self.engine.dispose()
-
-
-def _procedures() -> dict[str, Any]:
-    from labctl.procedures.catalog import PROCEDURES
-
-    return PROCEDURES

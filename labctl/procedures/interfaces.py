@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any, Protocol
 
 from labctl.procedures.environment import EnvironmentSample
-from labctl.procedures.results import PointResult, RunEvent
+from labctl.procedures.results import PointResult, RunEvent, RunResult
 
 
 @dataclass(frozen=True)
@@ -111,3 +111,17 @@ class Journal(Protocol):
     def record_samples(self, run_id: str, samples: Sequence[EnvironmentSample]) -> None: ...
 
     def set_status(self, run_id: str, status: str, reason: str = "") -> None: ...
+
+    def record_standards(self, run_id: str, standards: Sequence[dict[str, Any]]) -> None:
+        """The standards the run's checks found, each with its ``role``."""
+        ...
+
+    def record_instruments(self, run_id: str, instruments: dict[str, dict[str, Any]]) -> None:
+        """Role → identity and configuration snapshot."""
+        ...
+
+    def record_analysis(self, run_id: str, analysis: dict[str, Any]) -> None: ...
+
+    def result(self, run_id: str) -> RunResult:
+        """The run's result as on record: the one place a RunResult is built."""
+        ...

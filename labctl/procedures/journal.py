@@ -12,6 +12,11 @@ afterwards (idempotently, keyed by run id).
 
 A point's key is unique within its run: committing the same key twice raises
 ``ConflictError``, so a point can never be on record twice.
+
+The journal is also the one place a run's :class:`~labctl.procedures.results.RunResult` is
+built (:meth:`SqliteJournal.result`): the runner returns it, the API certifies it, the command
+line prints and delivers it, all from what is on record here, so none of them can lose a part
+of it (the fitted curve, the instruments) or summarise the room differently.
 """
 
 from __future__ import annotations
@@ -26,9 +31,9 @@ from pathlib import Path
 from typing import Any
 
 from labctl.errors import ConflictError, NotFoundError
-from labctl.procedures.environment import EnvironmentSample
+from labctl.procedures.environment import EnvironmentSample, summarise
 from labctl.procedures.interfaces import RunRecord
-from labctl.procedures.results import PointResult, RunEvent
+from labctl.procedures.results import PointResult, RunEvent, RunResult, jsonable
 
 SCHEMA_VERSION = 1
 
@@ -70,7 +75,19 @@ CREATE TABLE IF NOT EXISTS samples (
     sensor TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS samples_run ON samples(run_id, time);
+CREATE TABLE IF NOT EXISTS run_data (
+    run_id TEXT NOT NULL REFERENCES runs(run_id),
+    name TEXT NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
 """
+# ``run_data`` (standards used, instruments, analysis) came after schema 1 without changing
+# it: a table only added, absent runs of older journals read as "nothing recorded".
+
+#: Statuses a run ends in (its final event has the same kind): the run's ``finished`` time.
+ENDED = frozenset({"completed", "paused", "aborted", "refused", "failed"})
+
 
 
 class SqliteJournal:
@@ -192,6 +209,60 @@ class SqliteJournal:
             if done.rowcount == 0:
                 raise NotFoundError("run", run_id)
 
+    def record_standards(self, run_id: str, standards: Sequence[dict[str, Any]]) -> None:
+        """The standards the run's checks found (each its registry record as seen then, with
+        its ``role``); a resume's checks replace them."""
+        self._put(run_id, "standards", list(standards))
+
+    def record_instruments(self, run_id: str, instruments: dict[str, dict[str, Any]]) -> None:
+        """Each role's identity and configuration snapshot (or why it was not read)."""
+        self._put(run_id, "instruments", instruments)
+
+    def record_analysis(self, run_id: str, analysis: dict[str, Any]) -> None:
+        """The procedure's run-level analysis (e.g. a fitted curve) of a completed run."""
+        self._put(run_id, "analysis", analysis)
+
+    def _put(self, run_id: str, name: str, data: Any) -> None:
+        with self._tx() as db:
+            if db.execute("SELECT 1 FROM runs WHERE run_id=?", (run_id,)).fetchone() is None:
+                raise NotFoundError("run", run_id)
+            db.execute("INSERT OR REPLACE INTO run_data VALUES (?,?,?)",
+                       (run_id, name, json.dumps(jsonable(data))))
+
+    def result(self, run_id: str) -> RunResult:
+        """The run as it stands on record: status and reason, every committed point, the
+        room summarised over every sample of the run (all its sessions), the standards its
+        latest checks used, the instruments, the analysis, the events.
+
+        ``finished`` is the time of the final event of an ended run, ``None`` while it runs.
+        Values are as JSON keeps them (``RunResult.from_dict(r.to_dict()) == r``)."""
+        record = self.load_run(run_id)
+        status, reason = self.status(run_id)
+        with self._lock:
+            rows = self._db.execute("SELECT name, data FROM run_data WHERE run_id=?",
+                                    (run_id,)).fetchall()
+        data: dict[str, Any] = {name: json.loads(text) for name, text in rows}
+        finished = None
+        if status in ENDED:
+            finished = next((e.time for e in reversed(record.events) if e.kind == status),
+                            None)
+        standards = data.get("standards")
+        if standards is None:  # a run journaled before run_data: the ids its checks logged
+            standards = [{"id": s} for s in _started_standards(record.events)]
+        analysis = data.get("analysis")
+        if analysis is None:  # likewise: the analysis the final event carried
+            analysis = next((e.data.get("analysis") for e in reversed(record.events)
+                             if e.kind == "completed"), None) or {}
+        return RunResult(
+            run_id=record.run_id, procedure_id=record.procedure_id,
+            procedure_version=record.procedure_version, status=status,
+            dut=dict(record.dut), operator=record.operator, checker=record.checker,
+            started=record.created, finished=finished, points=record.points,
+            conditions=summarise(record.samples).quantities,
+            standards=tuple(standards),
+            instruments=data.get("instruments", {}), events=record.events,
+            analysis=analysis, reason=reason)
+
     # -- queries ------------------------------------------------------------------------------
 
     def runs(self, status: str | None = None) -> list[dict[str, Any]]:
@@ -214,6 +285,14 @@ class SqliteJournal:
         if row is None:
             raise NotFoundError("run", run_id)
         return row[0], row[1]
+
+
+def _started_standards(events: Sequence[RunEvent]) -> list[str]:
+    used: list[str] = []
+    for event in events:  # the latest start's checks
+        if event.kind in ("started", "resumed_run"):
+            used = list(event.data.get("standards", used))
+    return used
 
 
 def _tuples(parameters: dict[str, Any]) -> dict[str, Any]:

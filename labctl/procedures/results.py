@@ -159,6 +159,12 @@ def _inf(value: Any) -> float:
     return math.inf if value is None else float(value)
 
 
+def jsonable(obj: Any) -> Any:
+    """``obj`` as JSON keeps it: dataclasses as dicts, times as ISO text, arrays as lists,
+    infinities as null (see the module docstring)."""
+    return _to_jsonable(obj)
+
+
 def _to_jsonable(obj: Any) -> Any:
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: _to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}

@@ -216,6 +216,8 @@ class Runner:
                 raise PreconditionError("bench_not_safe", unsafe_words(opening))
             ctx = _Context(self, record, procedure, performer=resumed_by or record.operator)
             ctx.check_preconditions()
+            self.journal.record_standards(record.run_id, [
+                dataclasses.asdict(s) | {"role": r} for r, s in ctx.standards.items()])
             started: dict[str, Any] = {"standards": [s.id for s in ctx.standards.values()]}
             if resumed_by:
                 started["resumed_by"] = ctx.performer
@@ -254,11 +256,10 @@ class Runner:
         elif opening:
             data["unsafe"] = {role: dataclasses.asdict(o) for role, o in opening}
         data["safe_state"] = dict(self.safe_state)
-        analysis: dict[str, Any] = {}
         if status == "completed" and ctx is not None:
             points = self.journal.load_run(record.run_id).points
-            analysis = procedure.analyse(points, ctx)
-            data["analysis"] = analysis
+            data["analysis"] = procedure.analyse(points, ctx)
+            self.journal.record_analysis(record.run_id, data["analysis"])
         if ctx is not None:
             ctx.flush_samples()
             ctx.close_monitor()
@@ -269,14 +270,37 @@ class Runner:
             raise _with_unsafe(refused, unsafe, reason=reason)
         if failure is not None:
             raise failure
-        if ctx is None:  # only a refusal or a fault can end a run before its context
-            if interrupted is not None:
-                raise interrupted
-            ctx = _Context(self, record, procedure, performer=record.operator, sample=False)
-        result = ctx.result(status, reason, analysis, skip={role for role, _ in unsafe})
+        if ctx is None and interrupted is not None:  # before the run had begun
+            raise interrupted
+        self._record_instruments(record.run_id, ctx.identities if ctx else {},
+                                 skip={role for role, _ in unsafe})
+        result = self.journal.result(record.run_id)
         if interrupted is not None:
             raise interrupted
         return result
+
+    def _record_instruments(self, run_id: str, identities: Mapping[str, Any], *,
+                            skip: set[str] | frozenset[str]) -> None:
+        """Each instrument's identity and snapshot into the journal, for the run's result;
+        instruments in ``skip`` (not answering) are not asked for a snapshot, so a hung one
+        does not hold the end of the run."""
+        instruments: dict[str, dict[str, Any]] = {}
+        for role, inst in self.instruments.items():
+            entry: dict[str, Any] = {}
+            ident = identities.get(role)
+            if ident is not None:
+                entry["identity"] = (dataclasses.asdict(ident) if dataclasses.is_dataclass(
+                    ident) and not isinstance(ident, type) else dict(vars(ident)))
+            if role in skip:
+                entry["snapshot_error"] = "not read: the instrument was not answering"
+                instruments[role] = entry
+                continue
+            try:
+                entry["snapshot"] = inst.snapshot()
+            except INSTRUMENT_FAULTS as exc:
+                entry["snapshot_error"] = str(exc)
+            instruments[role] = entry
+        self.journal.record_instruments(run_id, instruments)
 
     def _safe_end(self, ctx: _Context | None) -> list[tuple[str, SafeState]]:
         """The procedure's own teardown, then every output of the bench confirmed safe."""
@@ -329,7 +353,7 @@ class _Context(RunContext):
     """The runner's side of a run, handed to the procedure as its ``RunContext``."""
 
     def __init__(self, runner: Runner, record: RunRecord, procedure: Procedure, *,
-                 performer: str, sample: bool = True) -> None:
+                 performer: str) -> None:
         self.runner = runner
         self.performer = performer
         self.record = record
@@ -353,7 +377,7 @@ class _Context(RunContext):
             info.environment, self.clock, interval=runner.sample_interval,
             on_sample=self._on_sample,
         )
-        if runner.background_sampling and sample:
+        if runner.background_sampling:
             self.monitor.start()
 
     # -- RunContext ------------------------------------------------------------------------
@@ -576,44 +600,3 @@ class _Context(RunContext):
 
     def close_monitor(self) -> None:
         self.monitor.stop()
-
-    def result(self, status: str, reason: str, analysis: dict[str, Any], *,
-               skip: set[str] | frozenset[str] = frozenset()) -> RunResult:
-        """The run's result; instruments in ``skip`` (not answering) are not asked for a
-        snapshot, so a hung one does not hold the end of the run."""
-        stored = self.journal.load_run(self.run_id)
-        summary = self.monitor.summary()
-        instruments: dict[str, dict[str, Any]] = {}
-        for role, inst in self.runner.instruments.items():
-            entry: dict[str, Any] = {}
-            ident = self.identities.get(role)
-            if ident is not None:
-                entry["identity"] = (dataclasses.asdict(ident) if dataclasses.is_dataclass(
-                    ident) and not isinstance(ident, type) else dict(vars(ident)))
-            if role in skip:
-                entry["snapshot_error"] = "not read: the instrument was not answering"
-                instruments[role] = entry
-                continue
-            try:
-                entry["snapshot"] = inst.snapshot()
-            except INSTRUMENT_FAULTS as exc:
-                entry["snapshot_error"] = str(exc)
-            instruments[role] = entry
-        return RunResult(
-            run_id=self.run_id,
-            procedure_id=self.record.procedure_id,
-            procedure_version=self.record.procedure_version,
-            status=status,
-            dut=dict(self.record.dut),
-            operator=self.record.operator,
-            checker=self.record.checker,
-            started=self.record.created,
-            finished=self.clock.utcnow(),
-            points=tuple(stored.points),
-            conditions=summary.quantities,
-            standards=tuple(dataclasses.asdict(s) | {"role": r} for r, s in self.standards.items()),
-            instruments=instruments,
-            events=tuple(stored.events),
-            analysis=analysis,
-            reason=reason,
-        )

@@ -10,6 +10,7 @@ JSON has no infinity: infinite degrees of freedom are ``null``, as ``to_dict`` w
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -30,6 +31,7 @@ from labctl.platform.models.base import (
 )
 from labctl.platform.models.org import CODE_PATTERN
 from labctl.platform.models.registry import IDENT_PATTERN
+from labctl.procedures.register import RegisterSnapshot
 from labctl.procedures.results import RunResult
 
 
@@ -197,3 +199,59 @@ class StationRunIn(_In):
     location: str = PField(min_length=1, max_length=300)
     decision_rule: DecisionRule | None = DecisionRule("simple")
 
+
+
+# -- the register snapshot a station downloads (``GET /api/v1/stations/register``) ----------
+
+
+class SnapshotCorrection(BaseModel):
+    """A certified error of a standard on one range (``parameter`` gain: relative, unit 1;
+    offset: in ``unit``), with its standard uncertainty and degrees of freedom."""
+
+    quantity: str
+    range_label: str
+    parameter: str
+    value: float
+    u: float
+    unit: str
+    dof: float | Literal["inf"] = PField(description='"inf": infinite (JSON has no infinity)')
+    certificate_number: str = ""
+
+
+class SnapshotStandard(BaseModel):
+    """A standard as the registry knows it when the snapshot was taken."""
+
+    id: str
+    description: str
+    manufacturer: str
+    model: str
+    serial_number: str
+    status: str = PField(description="in_service, quarantined, out_of_tolerance, retired")
+    due_date: date | None
+    certificate_number: str | None
+    certificate_issuer: str = ""
+    corrections: list[SnapshotCorrection] = PField(default_factory=list)
+    specification: dict[str, Any] = PField(default_factory=dict)
+
+
+class SnapshotAuthorisation(BaseModel):
+    """``person`` may perform ``procedure_id`` from ``valid_from`` to ``valid_until``."""
+
+    person: str
+    procedure_id: str
+    valid_from: date
+    valid_until: date | None = None
+
+
+class RegisterSnapshotPublic(BaseModel):
+    """A laboratory's register as a station works from it offline
+    (``RegisterSnapshot.to_dict()``; ``labctl run --register FILE`` loads it back)."""
+
+    taken_at: datetime
+    max_age_days: int = PField(description="A station refuses the snapshot when older")
+    standards: list[SnapshotStandard]
+    authorisations: list[SnapshotAuthorisation]
+
+    @classmethod
+    def of(cls, snapshot: RegisterSnapshot) -> RegisterSnapshotPublic:
+        return cls.model_validate(snapshot.to_dict())

@@ -43,8 +43,8 @@ from labctl.platform.registry.search import (
     SearchFilters,
     search_capabilities,
     search_standards,
-    terms,
 )
+from labctl.platform.registry.text import terms
 
 __all__ = [
     "MAX_PAGE", "WALKABLE", "WALK_FROM", "CmcTable", "SearchFilters", "add_correction",

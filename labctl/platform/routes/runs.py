@@ -1,8 +1,9 @@
 """Routes: calibration runs on the server's benches (on-line / remote metrology).
 
 Start a run (a technician of the bench's laboratory, who becomes its operator), follow it as
-server-sent events, stop or resume it, fetch its results, and turn a completed run into a draft
-certificate with its points posted (idempotent on the run id).
+server-sent events, stop or resume it, fetch its result (the journal's, the one the runner
+returns), and turn a completed run into a draft certificate with its points posted
+(idempotent on the run id).
 """
 
 from __future__ import annotations
@@ -35,8 +36,6 @@ from labctl.platform.routes.deps import (
 from labctl.platform.stations.benches import TERMINAL, RunManager
 from labctl.platform.stations.drafts import draft_from_run
 from labctl.procedures.catalog import PROCEDURES
-from labctl.procedures.environment import summarise
-from labctl.procedures.results import RunResult
 from labctl.procedures.runner import bench_unsafe
 
 router = APIRouter(prefix="/api/v1", tags=["runs"])
@@ -182,6 +181,16 @@ def run_status(run_id: str, request: Request, principal: PrincipalDep,
                      points=[p.to_dict() for p in record.points])
 
 
+@router.get("/runs/{run_id}/result", responses=AUTHED)
+def run_result(run_id: str, request: Request, principal: PrincipalDep,
+               session: ReadSessionDep) -> dict[str, Any]:
+    """The run's result as its journal holds it (``RunResult.to_dict()``: points, room
+    conditions, standards used, instruments, analysis such as a fitted curve, events): what
+    a certificate is drafted from, and what ``labctl run --json`` writes for a local run."""
+    manager, _ = _readable(request, session, principal, run_id)
+    return manager.result(run_id).to_dict()
+
+
 @router.get("/runs/{run_id}/events", responses=AUTHED,
             response_class=StreamingResponse,
             description="Server-sent events (text/event-stream): one `event:` per run event "
@@ -269,26 +278,9 @@ def certify_run(run_id: str, body: CertifyRun, request: Request, principal: Prin
         raise ConflictError(f"run {run_id} is {status} ({reason}); only a completed run is "
                             "certified")
     cert = draft_from_run(session, laboratory_code=manager.bench(bench).laboratory_code,
-                          result=_result(manager, bench, run_id), poster=principal,
+                          result=manager.result(run_id), poster=principal,
                           customer_name=body.customer_name, customer_code=body.customer_code,
                           item_description=body.item_description, method=body.method,
                           location=body.location, decision_rule=body.decision_rule)
     return certificates.certificate_public(session, cert)
 
-
-def _result(manager: RunManager, bench: str, run_id: str) -> Any:
-    """The run as a RunResult, rebuilt from the journal."""
-    record = manager.journal(bench).load_run(run_id)
-    summary = summarise(record.samples)
-    used: list[str] = []
-    for event in record.events:  # the standards the runner checked and used, latest start
-        if event.kind in ("started", "resumed_run"):
-            used = event.data.get("standards", used)
-    return RunResult(
-        run_id=run_id, procedure_id=record.procedure_id,
-        procedure_version=record.procedure_version, status="completed", dut=record.dut,
-        operator=record.operator, checker=record.checker, started=record.created,
-        finished=record.points[-1].finished if record.points else None,
-        points=record.points,
-        conditions=summary.quantities,
-        standards=tuple({"id": s} for s in used), instruments={}, events=record.events)

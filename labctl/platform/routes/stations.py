@@ -13,21 +13,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter
-from sqlmodel import select
 
 from labctl.errors import PermissionDeniedError
 from labctl.platform import certificates
 from labctl.platform.accounts.auth import Principal
 from labctl.platform.models.certificates import CertificatePublic
-from labctl.platform.models.org import Authorisation, Organisation, User
-from labctl.platform.models.registry import Standard
-from labctl.platform.models.stations import StationRunIn
+from labctl.platform.models.org import Organisation
+from labctl.platform.models.stations import RegisterSnapshotPublic, StationRunIn
 from labctl.platform.routes.deps import WRITE, PrincipalDep, ReadSessionDep, SessionDep
 from labctl.platform.stations.drafts import draft_from_run
-from labctl.platform.stations.register import PlatformRegister
-from labctl.procedures.catalog import PROCEDURES
-from labctl.procedures.register import Authorisation as SnapshotAuthorisation
-from labctl.procedures.register import RegisterSnapshot
+from labctl.platform.stations.register import register_snapshot as export_register
 
 router = APIRouter(prefix="/api/v1/stations", tags=["stations"])
 
@@ -40,27 +35,14 @@ def _station_org(session: Any, principal: Principal) -> Organisation:
     return org  # type: ignore[no-any-return]
 
 
-@router.get("/register", responses=WRITE)
-def register_snapshot(principal: PrincipalDep, session: ReadSessionDep) -> dict[str, Any]:
+@router.get("/register", response_model=RegisterSnapshotPublic, responses=WRITE)
+def register_snapshot(principal: PrincipalDep, session: ReadSessionDep
+                      ) -> RegisterSnapshotPublic:
     """The station's laboratory: its standards (status, due date, certified errors) and who
     is authorised for which procedure, as of now."""
     org = _station_org(session, principal)
-    quantities = {p.info.id: p.info.quantity for p in PROCEDURES.values()}
-    register = PlatformRegister(session.get_bind().engine, org.code, quantities)
-    now = datetime.now(UTC)
-    standards = [register.find_standard(manufacturer=s.manufacturer, model=s.model,
-                                        serial_number=s.serial_number, at=now)
-                 for s in session.exec(select(Standard).where(
-                     Standard.organisation_id == org.id)).all() if s.serial_number]
-    auths = []
-    for row in session.exec(select(Authorisation).where(
-            Authorisation.organisation_id == org.id)).all():
-        user = session.get(User, row.user_id)
-        for pid, quantity in quantities.items():
-            if quantity == row.quantity and row.procedure in ("", pid) and user is not None:
-                auths.append(SnapshotAuthorisation(user.username, pid, row.valid_from,
-                                                   row.valid_until))
-    return RegisterSnapshot(tuple(standards), tuple(auths), now).to_dict()
+    return RegisterSnapshotPublic.of(export_register(session, org.code,
+                                                     at=datetime.now(UTC)))
 
 
 @router.post("/runs", response_model=CertificatePublic, status_code=201, responses=WRITE)

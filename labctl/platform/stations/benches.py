@@ -32,11 +32,11 @@ from sqlalchemy.engine import Engine
 
 from labctl.drivers.factory import BenchConfig, open_bench
 from labctl.errors import ConflictError, LabctlError, NotFoundError, ValidationError
-from labctl.platform.stations.register import PlatformRegister
+from labctl.platform.stations.seam import EmbeddedStation
 from labctl.procedures.catalog import PROCEDURES, procedure_class
 from labctl.procedures.clock import Clock, ManualClock, SystemClock
 from labctl.procedures.journal import SqliteJournal
-from labctl.procedures.results import RunEvent
+from labctl.procedures.results import RunEvent, RunResult
 from labctl.procedures.runner import Runner, create_run
 
 TERMINAL = frozenset({"completed", "aborted", "paused", "refused", "failed"})
@@ -91,6 +91,7 @@ class _Active:
     runner: Any = None
     error: str = ""
     stop_requested: bool = False  # a stop that came before the runner existed
+    result: RunResult | None = None  # what the runner returned
 
 #: How long a new start or resume waits for the previous run's thread to finish closing the
 #: bench (outputs made safe, links closed) once that run is on record as ended, s.
@@ -193,13 +194,21 @@ class RunManager:
         if active.runner is not None:
             active.runner.request_stop()
 
-    def wait(self, run_id: str, timeout: float | None = None) -> None:
-        """Block until the run's thread ends (tests, shutdown)."""
+    def wait(self, run_id: str, timeout: float | None = None) -> RunResult | None:
+        """Block until the run's thread ends (tests, shutdown); what the runner returned
+        (``None``: still running, or it ended without a result: refused, failed)."""
         bench = self.bench_of(run_id)
         with self._lock:
             active = self._active.get(bench)
-        if active is not None and active.run_id == run_id:
-            active.thread.join(timeout)
+        if active is None or active.run_id != run_id:
+            return None
+        active.thread.join(timeout)
+        return None if active.thread.is_alive() else active.result
+
+    def result(self, run_id: str) -> RunResult:
+        """The run's result as its journal holds it (see
+        :meth:`~labctl.procedures.journal.SqliteJournal.result`)."""
+        return self.journal(self.bench_of(run_id)).result(run_id)
 
     def status(self, run_id: str) -> tuple[str, str]:
         """(status, reason) as journaled (a started run is journaled before it runs)."""
@@ -254,7 +263,7 @@ class RunManager:
 
     def _guard(self, holder: _Active, job: Any) -> None:
         try:
-            job(holder)
+            holder.result = job(holder)
         except Exception as exc:  # refused, or a fault outside the runner: on record
             if not isinstance(exc, LabctlError) or not getattr(exc, "rule", None):
                 log.exception("run %s on %s failed", holder.run_id, holder.bench)
@@ -278,8 +287,7 @@ class _RunnerOnBench:
         self.manager, self.entry, self.holder = manager, entry, holder
 
     def _go(self, call: Any) -> Any:
-        register = PlatformRegister(self.manager.engine, self.entry.laboratory_code,
-                                    {p.info.id: p.info.quantity for p in PROCEDURES.values()})
+        register = EmbeddedStation(self.manager.engine, self.entry.laboratory_code).register()
         with open_bench(self.entry.config) as bench:
             runner = Runner(instruments=dict(bench), register=register,
                             journal=self.manager.journal(self.entry.name),
