@@ -293,7 +293,15 @@ class DmmDcVoltage(Procedure):
             return V_ind + dV_res - (V_set * (1 + g_cal + dg_stab) + o_cal + dV_drift
                                      + dV_temp)
 
-        r = gum(model, inputs, coverage=p.coverage)
+        # the calibrator's gain and offset come from one fit through its certificate's points:
+        # their correlation belongs in the budget (0 where they were stated independently)
+        if gain.correlation != offset.correlation:
+            raise PreconditionError(
+                "correction_inconsistent", f"calibrator {std.id}: the gain and offset of its "
+                f"{cal_range} range state different correlations ({gain.correlation} and "
+                f"{offset.correlation})", standard=std.id, range=cal_range)
+        correlation = {("g_cal", "o_cal"): gain.correlation} if gain.correlation else None
+        r = gum(model, inputs, correlation, coverage=p.coverage)
         error = float(r.value)
         U = float(r.U)
         reference = mean - error
