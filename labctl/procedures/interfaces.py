@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
-from labctl.errors import ValidationError
+from labctl.errors import PreconditionError, ValidationError
 from labctl.procedures.environment import EnvironmentSample
 from labctl.procedures.results import PointResult, RunEvent
 
@@ -48,6 +48,21 @@ class Correction:
         if not -1.0 <= self.correlation <= 1.0:
             raise ValidationError(f"correction {self.parameter} correlation",
                                   self.correlation, "a correlation coefficient, -1 <= r <= 1")
+
+    def correlation_with(self, other: Correction) -> float:
+        """r between this parameter and ``other`` for a budget: :attr:`correlation` when they
+        are the two parameters of one line (same quantity, range and certificate), else 0.
+        Two parameters of one line that state different r are refused (PreconditionError)."""
+        if (self.quantity, self.range_label, self.certificate_number) != (
+                other.quantity, other.range_label, other.certificate_number) \
+                or self.parameter == other.parameter:
+            return 0.0
+        if self.correlation != other.correlation:
+            raise PreconditionError(
+                "correction_inconsistent", f"the {self.parameter} and {other.parameter} of "
+                f"{self.quantity} on {self.range_label} state different correlations "
+                f"({self.correlation} and {other.correlation})", range=self.range_label)
+        return self.correlation
 
 
 @dataclass(frozen=True)

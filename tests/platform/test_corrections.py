@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 import sqlalchemy as sa
 
-from labctl.errors import ValidationError
+from labctl.errors import PreconditionError, ValidationError
 from labctl.platform.models.certificates import ResultPoint
 from labctl.platform.results.corrections import (
     ReferenceShift,
@@ -32,6 +32,7 @@ from labctl.platform.results.corrections import (
 from labctl.platform.stations.register import PlatformRegister
 from labctl.procedures.dmm_dc_voltage import DmmDcVoltage
 from labctl.procedures.interfaces import Correction, RegisteredStandard
+from labctl.procedures.prt_comparison import PrtComparison, cvd_resistance, fit_cvd
 from labctl.procedures.register import RegisterSnapshot
 from tests.fixtures.db import World
 from tests.platform.helpers import (
@@ -305,3 +306,56 @@ def test_the_bench_budget_uses_the_correlated_corrections_of_a_platform_certific
                                                  headers=world.station("lab"))))
     mine = next(s for s in snap.standards if s.id == w["identifier"])
     assert mine.correction("DC voltage", "33V", "gain") == gain
+
+
+def test_only_the_two_parameters_of_one_line_are_correlated():
+    gain = Correction("resistance", "1kohm", "gain", 2e-5, 5e-6, "1", certificate_number="C-D",
+                      correlation=-0.9)
+    offset = replace(gain, parameter="offset", value=1e-4, u=2e-4, unit="ohm")
+    assert gain.correlation_with(offset) == offset.correlation_with(gain) == -0.9
+    assert gain.correlation_with(gain) == 0.0
+    assert gain.correlation_with(replace(offset, range_label="100ohm")) == 0.0
+    assert gain.correlation_with(replace(offset, certificate_number="C-E")) == 0.0
+    with pytest.raises(PreconditionError, match="different correlations") as e:
+        gain.correlation_with(replace(offset, correlation=0.2))
+    assert e.value.rule == "correction_inconsistent"
+
+
+def _prt(r_dmm: float) -> tuple[list[Any], Any]:
+    """Five PRT points evaluated with a DMM whose 1 kΩ gain and offset have correlation r."""
+    proc = PrtComparison()
+    gain = Correction("resistance", "1kohm", "gain", 2e-5, 5e-6, "1", certificate_number="C-D",
+                      correlation=r_dmm)
+    dmm = RegisteredStandard("D", "dmm", "Keysight", "34465A", "1", "in_service", None, "C-D",
+                             corrections=(gain, replace(gain, parameter="offset", value=1e-4,
+                                                        u=2e-4, unit="ohm")))
+    ref = RegisteredStandard("T", "ref", "Fluke", "1594A", "2", "in_service", None, "C-T",
+                             corrections=(Correction("temperature", "all", "offset", 0.002,
+                                                     0.003, "°C", certificate_number="C-T"),))
+    points = []
+    for tp in proc.test_points():
+        jitter = np.linspace(-1, 1, 8)
+        t_reads = tp.setpoint + 0.001 * jitter
+        r_reads = float(cvd_resistance(tp.setpoint)) + 0.0002 * jitter[::-1]
+        points.append(proc.evaluate(tp, t_reads, r_reads, 1000.0, 1e-4,
+                                    {"thermometer": ref, "dmm": dmm}, 23.0))
+    return points, gain
+
+
+def test_the_prt_budget_and_curve_carry_the_dmm_gain_offset_correlation():
+    correlated, gain = _prt(-0.9)
+    independent, _ = _prt(0.0)
+    u_o = 2e-4
+    for a, b in zip(correlated, independent, strict=True):
+        rows = {row.name: row for row in a.budget}
+        cg, co = rows["g_dmm"].sensitivity, rows["o_dmm"].sensitivity
+        assert rows["g_dmm"].u == gain.u and rows["o_dmm"].u == u_o
+        # u_c² gains exactly the covariance term 2·r·c_g·u_g·c_o·u_o
+        diff = (a.U / a.k) ** 2 - (b.U / b.k) ** 2
+        assert diff == pytest.approx(2 * -0.9 * cg * gain.u * co * u_o, rel=1e-6)
+        assert a.extra["r_dmm"] == -0.9 and b.extra["r_dmm"] == 0.0
+    # over the curve: the DMM's R·δg + δo moves R0 by R0·δg + δo, so u²(R0) gains 2·r·R0·u_g·u_o
+    fc, fi = fit_cvd(correlated), fit_cvd(independent)
+    R0 = fc["coefficients"]["R0"]
+    diff = fc["standard_uncertainties"]["R0"] ** 2 - fi["standard_uncertainties"]["R0"] ** 2
+    assert diff == pytest.approx(2 * -0.9 * R0 * gain.u * u_o, rel=1e-3)

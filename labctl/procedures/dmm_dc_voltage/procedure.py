@@ -295,12 +295,8 @@ class DmmDcVoltage(Procedure):
 
         # the calibrator's gain and offset come from one fit through its certificate's points:
         # their correlation belongs in the budget (0 where they were stated independently)
-        if gain.correlation != offset.correlation:
-            raise PreconditionError(
-                "correction_inconsistent", f"calibrator {std.id}: the gain and offset of its "
-                f"{cal_range} range state different correlations ({gain.correlation} and "
-                f"{offset.correlation})", standard=std.id, range=cal_range)
-        correlation = {("g_cal", "o_cal"): gain.correlation} if gain.correlation else None
+        r_cal = gain.correlation_with(offset)
+        correlation = {("g_cal", "o_cal"): r_cal} if r_cal else None
         r = gum(model, inputs, correlation, coverage=p.coverage)
         error = float(r.value)
         U = float(r.U)
