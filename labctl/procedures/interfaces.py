@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Protocol
 
+from labctl.errors import PreconditionError, ValidationError
 from labctl.procedures.environment import EnvironmentSample
 from labctl.procedures.results import PointResult, RunEvent, RunResult
 
@@ -24,6 +25,13 @@ class Correction:
     ``unit``). They describe the instrument as its certificate found it: a source's actual
     output is ``setting·(1 + gain) + offset``; a meter reads ``true·(1 + gain) + offset``, so
     its true input is ``(reading − offset)/(1 + gain)``.
+
+    ``dof`` is the effective degrees of freedom of ``u`` (inf: none stated). ``correlation``
+    is the correlation coefficient (−1 … 1) of this parameter with the other one on the same
+    quantity and range (the gain's with the offset and the offset's with the gain): both come
+    from one fit through the certificate's points, so the uncertainty of a correction at x,
+    u² = x²u²(gain) + 2x·r·u(gain)·u(offset) + u²(offset), needs it. 0 where they were
+    stated independently (and in registers and snapshots that predate it).
     """
 
     quantity: str
@@ -34,6 +42,27 @@ class Correction:
     unit: str
     dof: float = float("inf")
     certificate_number: str = ""
+    correlation: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not -1.0 <= self.correlation <= 1.0:
+            raise ValidationError(f"correction {self.parameter} correlation",
+                                  self.correlation, "a correlation coefficient, -1 <= r <= 1")
+
+    def correlation_with(self, other: Correction) -> float:
+        """r between this parameter and ``other`` for a budget: :attr:`correlation` when they
+        are the two parameters of one line (same quantity, range and certificate), else 0.
+        Two parameters of one line that state different r are refused (PreconditionError)."""
+        if (self.quantity, self.range_label, self.certificate_number) != (
+                other.quantity, other.range_label, other.certificate_number) \
+                or self.parameter == other.parameter:
+            return 0.0
+        if self.correlation != other.correlation:
+            raise PreconditionError(
+                "correction_inconsistent", f"the {self.parameter} and {other.parameter} of "
+                f"{self.quantity} on {self.range_label} state different correlations "
+                f"({self.correlation} and {other.correlation})", range=self.range_label)
+        return self.correlation
 
 
 @dataclass(frozen=True)

@@ -102,7 +102,10 @@ class RegisterSnapshot:
 
 def _standard(data: Mapping[str, Any]) -> RegisteredStandard:
     data = dict(data)
-    data["corrections"] = tuple(Correction(**(c | {"dof": float(c.get("dof", "inf"))}))
+    # snapshots written before a correction carried its gain–offset correlation have none: 0
+    data["corrections"] = tuple(Correction(**(c | {"dof": float(c.get("dof", "inf")),
+                                                   "correlation": float(c.get("correlation",
+                                                                              0.0))}))
                                 for c in data.get("corrections", ()))
     if data.get("due_date"):
         data["due_date"] = date.fromisoformat(data["due_date"])

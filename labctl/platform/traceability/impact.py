@@ -9,7 +9,6 @@ certificate of every standard calibrated in between.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -27,7 +26,7 @@ from labctl.platform.models.certificates import (
 )
 from labctl.platform.models.org import Organisation
 from labctl.platform.models.registry import Standard, StandardCalibration, StandardStatusChange
-from labctl.platform.results.corrections import ErrorLine, fit_error_lines
+from labctl.platform.results.corrections import ReferenceShift
 from labctl.platform.results.records import points_of
 from labctl.platform.results.reporting import report_points
 from labctl.platform.traceability.chain import MAX_DEPTH
@@ -76,49 +75,6 @@ def _start_of(day: Any) -> datetime:
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 
-@dataclass(frozen=True)
-class _Shift:
-    """δ(x): how far the reference value of a point at ``x`` really was from the one reported,
-    in one quantity and unit.
-
-    At the standard found out of tolerance δ is the error found, ``absolute + relative·|x|``.
-    One calibration further down it is carried by the certificate of the standard calibrated
-    in between: that standard's corrections (per range, the weighted gain and offset through
-    its certificate's points that :func:`labctl.platform.stations.fit_error_lines` derives for
-    a bench) were all off by δ at their points, so the reference values it later gave were
-    off by the same line fitted through those δ: first order, exact where the corrections are
-    linear in the value.
-    """
-
-    quantity: str
-    unit: str
-    exact_absolute: Decimal = Decimal(0)
-    exact_relative: Decimal = Decimal(0)
-    lines: tuple[ErrorLine, ...] = ()  # carried: per range of the standard in between
-    basis: str = ""
-
-    def at(self, x: float) -> tuple[float, bool]:
-        """δ at ``x`` and whether it is extrapolated beyond a calibrated span."""
-        if not self.lines:
-            return float(self.exact_absolute) + float(self.exact_relative) * abs(x), False
-        inside = [ln for ln in self.lines if ln.lowest <= x <= ln.highest]
-        if inside:
-            ln = min(inside, key=lambda ln: ln.highest - ln.lowest)
-            return ln.gain * x + ln.offset, False
-        ln = min(self.lines, key=lambda ln: min(abs(x - ln.lowest), abs(x - ln.highest)))
-        return ln.gain * x + ln.offset, True
-
-    def carried(self, points: list[ResultPoint], item: str, number: str) -> _Shift | None:
-        """The shift downstream of an item calibrated on ``points`` (None: not in them)."""
-
-        mine = [p for p in points if p.quantity == self.quantity and p.unit == self.unit]
-        if not mine:
-            return None
-        lines = fit_error_lines(mine, lambda p: self.at(float(p.reference_value))[0])
-        return _Shift(self.quantity, self.unit, lines=tuple(lines),
-                      basis=f"carried through {number} of {item}")
-
-
 def impact(session: Session, std: Standard, *, since: datetime,
            change: StandardStatusChange | None = None) -> ImpactReport:
     """Every certificate whose chain passes through ``std`` with a use on or after ``since``.
@@ -126,20 +82,22 @@ def impact(session: Session, std: Standard, *, since: datetime,
     With an out-of-tolerance ``change`` (error found δ = relative·|x| + absolute), points in
     the standard's quantity and unit are decided again with the reference value corrected by
     δ: exactly for direct use, and further down with δ carried through the certificate of each
-    standard calibrated in between (see :class:`_Shift`).
+    standard calibrated in between (see
+    :class:`~labctl.platform.results.corrections.ReferenceShift`).
     """
 
     if since.tzinfo is None:
         raise ValidationError("since", since.isoformat(), "a timezone-aware time")
     entries: list[ImpactEntry] = []
     seen: set[int] = set()
-    shift0 = _Shift(std.quantity, std.unit,
-                    exact_absolute=change.error_absolute or Decimal(0),
-                    exact_relative=change.error_relative or Decimal(0),
-                    basis=f"error found in {std.identifier}") if change is not None else None
+    shift0 = ReferenceShift(std.quantity, std.unit,
+                            absolute=change.error_absolute or Decimal(0),
+                            relative=change.error_relative or Decimal(0),
+                            basis=f"error found in {std.identifier}") \
+        if change is not None else None
     # frontier: (standard id, calibration certificate id or None for the first level, via,
     # the shift its reference values carried, why none did)
-    Front = tuple[int, int | None, list[str], _Shift | None, str]
+    Front = tuple[int, int | None, list[str], ReferenceShift | None, str]
     frontier: list[Front] = [(std.id, None, [std.identifier], shift0, "")]  # type: ignore[list-item]
     depth = 0
     while frontier and depth < MAX_DEPTH:
@@ -174,7 +132,8 @@ def impact(session: Session, std: Standard, *, since: datetime,
                 if cert.item_standard_id is not None:
                     item = session.get(Standard, cert.item_standard_id)
                     name = item.identifier if item else "?"
-                    carried = shift.carried(points, name, cert.number) if shift else None
+                    carried = shift.carried_through(
+                        points, f"carried through {cert.number} of {name}") if shift else None
                     why = why_none or ("" if carried is not None or shift is None else
                                        f"{cert.number} has no result in {shift.quantity} "
                                        f"[{shift.unit}]: the error is not carried past {name}")
@@ -190,19 +149,12 @@ def impact(session: Session, std: Standard, *, since: datetime,
         certificates=entries)
 
 
-def _recompute(cert: Certificate, shift: _Shift, points: list[ResultPoint],
+def _recompute(cert: Certificate, shift: ReferenceShift, points: list[ResultPoint],
                report_points: Any, depth: int) -> list[ImpactPoint]:
     """Points in the shift's quantity and unit, decided again with the reference corrected."""
     chosen = [(i, p) for i, p in enumerate(points)
               if p.quantity == shift.quantity and p.unit == shift.unit]
-    deltas: list[tuple[Decimal, bool]] = []
-    for _, p in chosen:
-        if shift.lines:
-            delta_f, extrapolated = shift.at(float(p.reference_value))
-            deltas.append((Decimal(f"{delta_f:.6g}"), extrapolated))
-        else:  # the error found, exactly
-            deltas.append((shift.exact_absolute + shift.exact_relative * abs(p.reference_value),
-                           False))
+    deltas = [shift.delta(p.reference_value) for _, p in chosen]
     rule = cert.decision_rule or None
     selected = [p for _, p in chosen]
     before = report_points(selected, rule)

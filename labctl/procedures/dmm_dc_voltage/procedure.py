@@ -293,7 +293,11 @@ class DmmDcVoltage(Procedure):
             return V_ind + dV_res - (V_set * (1 + g_cal + dg_stab) + o_cal + dV_drift
                                      + dV_temp)
 
-        r = gum(model, inputs, coverage=p.coverage)
+        # the calibrator's gain and offset come from one fit through its certificate's points:
+        # their correlation belongs in the budget (0 where they were stated independently)
+        r_cal = gain.correlation_with(offset)
+        correlation = {("g_cal", "o_cal"): r_cal} if r_cal else None
+        r = gum(model, inputs, correlation, coverage=p.coverage)
         error = float(r.value)
         U = float(r.U)
         reference = mean - error

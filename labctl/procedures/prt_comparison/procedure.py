@@ -297,7 +297,12 @@ class PrtComparison(Procedure):
             R = (R_ind + dR_res - o_dmm) / (1 + g_dmm)
             return cvd_temperature(R) - ((t_read - e_ref) / (1 + g_ref) + dt_block)
 
-        r = gum(deviation, inputs, coverage=p.coverage)
+        # gain and offset fitted through one certificate are correlated (0 where stated apart)
+        r_ref = e_ref.correlation_with(g_ref) if g_ref and g_ref.u > 0 else 0.0
+        r_dmm = g_dmm.correlation_with(o_dmm)
+        correlation = {pair: r for pair, r in ((("e_ref", "g_ref"), r_ref),
+                                               (("g_dmm", "o_dmm"), r_dmm)) if r}
+        r = gum(deviation, inputs, correlation or None, coverage=p.coverage)
         gain_ref = g_ref.value if g_ref else 0.0
         t_ref = (float(t_reads.mean()) - e_ref.value) / (1 + gain_ref)
         R = (float(r_reads.mean()) - o_dmm.value) / (1 + g_dmm.value)
@@ -321,7 +326,8 @@ class PrtComparison(Procedure):
                    "dmm_range": dmm_range, "e_ref": e_ref.value, "u_e_ref": e_ref.u,
                    "u_g_ref": g_ref.u if g_ref else 0.0,
                    "g_dmm": g_dmm.value, "u_g_dmm": g_dmm.u, "o_dmm": o_dmm.value,
-                   "u_o_dmm": o_dmm.u, "block_uniformity": uniformity},
+                   "u_o_dmm": o_dmm.u, "r_ref": r_ref, "r_dmm": r_dmm,
+                   "block_uniformity": uniformity},
         )
 
     def analyse(self, points: Sequence[PointResult], ctx: RunContext) -> dict[str, Any]:
@@ -351,15 +357,20 @@ def fit_cvd(points: Sequence[PointResult], coverage: float = 0.95) -> dict[str, 
     w = 1.0 / (u_R**2 + (slope * u_t) ** 2)
     X = np.vander(t, 3, increasing=True)
     L = np.linalg.solve(X.T @ (w[:, None] * X), X.T * w)
-    # A shift δ of every t_ref moves each R by −slope·δ relative to the curve.
-    shifts = [-slope * pts[0].extra["u_e_ref"], -slope * t * pts[0].extra["u_g_ref"]]
+    # A shift δ of every t_ref moves each R by −slope·δ relative to the curve. Each pair is
+    # a gain and an offset with their correlation r (points journaled before r was kept: 0).
+    pairs = [(-slope * pts[0].extra["u_e_ref"], -slope * t * pts[0].extra["u_g_ref"],
+              float(pts[0].extra.get("r_ref", 0.0)))]
     for rng in sorted({q.extra["dmm_range"] for q in pts}):
         on = np.array([q.extra["dmm_range"] == rng for q in pts])
         first = next(q for q in pts if q.extra["dmm_range"] == rng)
-        shifts.append(np.where(on, R * first.extra["u_g_dmm"], 0.0))  # gain scales R
-        shifts.append(np.where(on, first.extra["u_o_dmm"], 0.0))  # offset shifts R
-    for dy in shifts:
-        cov = cov + np.outer(L @ dy, L @ dy)
+        pairs.append((np.where(on, R * first.extra["u_g_dmm"], 0.0),  # gain scales R
+                      np.where(on, first.extra["u_o_dmm"], 0.0),  # offset shifts R
+                      float(first.extra.get("r_dmm", 0.0))))
+    for dy_a, dy_b, r in pairs:
+        la, lb = L @ dy_a, L @ dy_b
+        cov = cov + np.outer(la, la) + np.outer(lb, lb) + r * (np.outer(la, lb)
+                                                               + np.outer(lb, la))
 
     # (a0, a1, a2) -> (R0, A, B)
     R0, A, B = a[0], a[1] / a[0], a[2] / a[0]
