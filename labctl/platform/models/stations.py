@@ -216,6 +216,8 @@ class SnapshotCorrection(BaseModel):
     unit: str
     dof: float | Literal["inf"] = PField(description='"inf": infinite (JSON has no infinity)')
     certificate_number: str = ""
+    correlation: float = PField(0.0, ge=-1, le=1, description="correlation coefficient of "
+                                "this parameter with the other one of its error line")
 
 
 class SnapshotStandard(BaseModel):
