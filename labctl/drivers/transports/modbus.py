@@ -37,12 +37,7 @@ from pymodbus.pdu.register_message import (
 )
 
 from labctl.drivers.registers import Table
-from labctl.drivers.transports.sockets import (
-    EXPIRED,
-    SocketLink,
-    check_timeout,
-    set_socket_timeout,
-)
+from labctl.drivers.transports.sockets import EXPIRED, SocketLink, check_timeout, set_socket_timeout
 from labctl.errors import (
     ConnectionLostError,
     InstrumentCommunicationError,

@@ -33,12 +33,7 @@ from pyvisa import constants
 from pyvisa import errors as visa_errors
 from pyvisa_py.tcpip import TCPIPSocketSession  # the "@py" backend: missing → fails here
 
-from labctl.drivers.transports.sockets import (
-    EXPIRED,
-    SocketLink,
-    check_timeout,
-    set_socket_timeout,
-)
+from labctl.drivers.transports.sockets import EXPIRED, SocketLink, check_timeout, set_socket_timeout
 from labctl.errors import (
     ConnectionLostError,
     InstrumentCommunicationError,
