@@ -21,7 +21,6 @@ resent.
 from __future__ import annotations
 
 import logging
-import select
 import socket
 import struct
 import time
@@ -38,13 +37,11 @@ from pymodbus.pdu.register_message import (
 )
 
 from labctl.drivers.registers import Table
-from labctl.drivers.transports.base import LinkLifetime
-from labctl.drivers.transports.sockets import EXPIRED, check_timeout, set_socket_timeout
+from labctl.drivers.transports.sockets import EXPIRED, SocketLink, check_timeout, set_socket_timeout
 from labctl.errors import (
     ConnectionLostError,
     InstrumentCommunicationError,
     InstrumentError,
-    InstrumentTimeoutError,
     ResponseError,
     ValidationError,
 )
@@ -86,7 +83,7 @@ class _Read:
         self.words = struct.Struct(f">{count}H")
 
 
-class ModbusTcpTransport(LinkLifetime):
+class ModbusTcpTransport(SocketLink):
     """A link to one Modbus TCP device (``unit`` 0 … 247) at ``host``:``port``.
 
     ``timeout`` is the seconds to wait for each response (0 < t ≤ 3600), also bounding each
@@ -94,6 +91,9 @@ class ModbusTcpTransport(LinkLifetime):
     the next one; the next request reconnects. :meth:`close` is final. One request at a
     time: the drivers serialise their transport's use under their own lock.
     """
+
+    _recv_size = _MAX_ADU
+    _peer = "device"
 
     def __init__(
         self, host: str, port: int = 502, *, unit: int = 1, timeout: float = 2.0
@@ -109,7 +109,7 @@ class ModbusTcpTransport(LinkLifetime):
         self._resource = f"modbus-tcp://{host}:{port}?unit={unit}"
         self._client: Any = ModbusTcpClient(host, port=port, timeout=self._timeout, retries=0)
         self._sock: socket.socket | None = None  # the client's socket while connected
-        self._rcvtimeo = 0.0  # SO_RCVTIMEO now set on it, s (0 unset, < 0 unusable)
+        self._rcvtimeo = 0.0
         self._tid = 0
         # Prepared reads by (address, count), one dict per table (no enum hash per request).
         self._holding_reads: dict[tuple[int, int], _Read] = {}
@@ -192,12 +192,11 @@ class ModbusTcpTransport(LinkLifetime):
         try:
             sock.sendall(tid.to_bytes(2, "big") + frame)
         except EXPIRED:  # SO_SNDTIMEO: the device stopped reading
-            self._drop()
-            raise InstrumentTimeoutError(self._resource, what, self._timeout) from None
+            raise self._timed_out(what, self._timeout) from None
         except OSError as exc:
             self._drop()
             raise ConnectionLostError(self._resource, f"{what}: {exc}") from exc
-        data = self._receive(sock, what, limit, limit)
+        data = self._receive(sock, what, limit)
         deadline = 0.0
         while True:
             if len(data) >= 7:
@@ -214,11 +213,7 @@ class ModbusTcpTransport(LinkLifetime):
                     continue
             if not deadline:
                 deadline = time.monotonic() + limit
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                self._drop()
-                raise InstrumentTimeoutError(self._resource, what, limit)
-            data += self._receive(sock, what, remaining, limit)
+            data += self._receive(sock, what, limit, deadline)
         if len(data) > end:  # more than one response to one request: start afresh next time
             self._drop()
         if self._unit and unit != self._unit:
@@ -235,31 +230,6 @@ class ModbusTcpTransport(LinkLifetime):
             raise InstrumentError(self._resource, exception,
                                   EXCEPTION_CODES.get(exception, "unknown exception"), what)
         raise ResponseError(self._resource, what, pdu, f"a response to function {function}")
-
-    def _receive(self, sock: socket.socket, what: str, wait: float, limit: float) -> bytes:
-        """The next bytes of a response within ``wait`` s (``limit``: the timeout reported)."""
-        try:
-            if self._rcvtimeo != wait:
-                if self._rcvtimeo >= 0 and set_socket_timeout(sock, socket.SO_RCVTIMEO, wait):
-                    self._rcvtimeo = wait
-                else:
-                    self._rcvtimeo = -1.0
-            if self._rcvtimeo >= 0 or select.select([sock], [], [], wait)[0]:
-                data = sock.recv(_MAX_ADU)
-            else:
-                data = None
-        except EXPIRED:  # SO_RCVTIMEO expired: no response
-            data = None
-        except OSError as exc:
-            self._drop()
-            raise ConnectionLostError(self._resource, f"{what}: {exc}") from exc
-        if data is None:
-            self._drop()  # a late response must not answer the next request
-            raise InstrumentTimeoutError(self._resource, what, limit)
-        if not data:
-            self._drop()
-            raise ConnectionLostError(self._resource, f"{what}: connection closed by the device")
-        return data
 
     def _decoded(self, what: str, pdu: bytes) -> Any:
         """pymodbus's response object for ``pdu`` (writes, identification)."""

@@ -23,7 +23,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import select
 import socket
 import threading
 import time
@@ -34,12 +33,10 @@ from pyvisa import constants
 from pyvisa import errors as visa_errors
 from pyvisa_py.tcpip import TCPIPSocketSession  # the "@py" backend: missing → fails here
 
-from labctl.drivers.transports.base import LinkLifetime
-from labctl.drivers.transports.sockets import EXPIRED, check_timeout, set_socket_timeout
+from labctl.drivers.transports.sockets import EXPIRED, SocketLink, check_timeout, set_socket_timeout
 from labctl.errors import (
     ConnectionLostError,
     InstrumentCommunicationError,
-    InstrumentTimeoutError,
     LabctlError,
     ResponseError,
     ValidationError,
@@ -111,7 +108,7 @@ def _check_termination(name: str, value: str) -> str:
 
 
 
-class VisaTransport(LinkLifetime):
+class VisaTransport(SocketLink):
     """A line-oriented link to one SCPI instrument through ``pyvisa`` (``@py`` backend).
 
     ``resource`` is a VISA resource string, e.g. ``TCPIP0::127.0.0.1::5025::SOCKET``;
@@ -121,6 +118,9 @@ class VisaTransport(LinkLifetime):
     late reply can never be taken for the answer to the next command, and reopens it on the
     next call. :meth:`close` is final.
     """
+
+    _recv_size = _CHUNK
+    _peer = "instrument"
 
     def __init__(
         self,
@@ -150,7 +150,7 @@ class VisaTransport(LinkLifetime):
         self._sock: socket.socket | None = None  # a SOCKET session's socket, read directly
         self._pending = bytearray()  # bytes received past the last reply (same session only)
         self._end_byte = self._rterm_bytes[-1:]  # a reply ends on its termination's last byte
-        self._rcvtimeo = 0.0  # SO_RCVTIMEO now set on the socket, s (0 unset, < 0 unusable)
+        self._rcvtimeo = 0.0
         self._quiet: contextlib.ExitStack | None = None
         self._closed = False
         self.opened_count = 0  # connections made so far (1 + reconnects), for diagnostics
@@ -282,7 +282,7 @@ class VisaTransport(LinkLifetime):
     def _send_failed(self, exc: OSError, command: str) -> Exception:
         if isinstance(exc, EXPIRED):  # SO_SNDTIMEO: the instrument stopped reading
             # Part of the line may be out: drop the session so nothing half-sent lingers.
-            return self._timeout_error(command, self._timeout)
+            return self._timed_out(command, self._timeout)
         # Reset, broken pipe (pyvisa-py lets these through unwrapped).
         self._drop()
         return ConnectionLostError(self._resource, f"sending {command!r}: {exc}")
@@ -327,7 +327,7 @@ class VisaTransport(LinkLifetime):
         except OSError as exc:
             raise self._send_failed(exc, command) from exc
         started = time.monotonic()
-        chunk = self._receive(sock, command, limit, limit)
+        chunk = self._receive(sock, command, limit)
         if chunk.find(self._end_byte) == len(chunk) - 1:  # exactly one whole reply
             return self._strip(chunk)
         return self._strip(self._read_socket(sock, command, limit, (started, chunk)))
@@ -376,7 +376,7 @@ class VisaTransport(LinkLifetime):
                 return self._take(end + 1)
         if begun is None:
             started = time.monotonic()
-            chunk = self._receive(sock, command, limit, limit)
+            chunk = self._receive(sock, command, limit)
         else:
             started, chunk = begun
         if not pending:
@@ -394,43 +394,13 @@ class VisaTransport(LinkLifetime):
             end = pending.find(end_byte, start)
             if end >= 0:
                 return self._take(end + 1)
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise self._timeout_error(command, limit)
-            chunk = self._receive(sock, command, remaining, limit)
+            chunk = self._receive(sock, command, limit, deadline)
 
     def _take(self, size: int) -> bytes:
         pending = self._pending
         out = bytes(pending[:size])
         del pending[:size]
         return out
-
-    def _receive(self, sock: socket.socket, command: str, wait: float, limit: float) -> bytes:
-        """The next bytes from ``sock`` within ``wait`` s (``limit``: the timeout reported).
-
-        One blocking ``recv`` bounded by ``SO_RCVTIMEO`` (``select`` first where the
-        platform refuses that option): no system call is spent checking beforehand.
-        """
-        try:
-            if (self._rcvtimeo == wait or self._set_receive_timeout(sock, wait)
-                    or select.select([sock], [], [], wait)[0]):
-                chunk = sock.recv(_CHUNK)
-            else:
-                chunk = None
-        except EXPIRED:  # SO_RCVTIMEO expired: nothing came
-            chunk = None
-        except OSError as exc:
-            self._drop()
-            raise ConnectionLostError(self._resource,
-                                      f"awaiting reply to {command!r}: {exc}") from exc
-        if chunk is None:
-            raise self._timeout_error(command, limit)
-        if not chunk:
-            self._drop()
-            raise ConnectionLostError(
-                self._resource, f"connection closed by the instrument awaiting reply to {command!r}"
-            )
-        return chunk
 
     def _read_visa(self, command: str, limit: float) -> bytes:
         """One reply through pyvisa's own read (sessions other than TCPIP SOCKET)."""
@@ -446,7 +416,7 @@ class VisaTransport(LinkLifetime):
                 if status != _SUCCESS_MORE:  # the termination character arrived
                     break
                 if time.monotonic() >= deadline:
-                    raise self._timeout_error(command, limit)
+                    raise self._timed_out(command, limit)
         except visa_errors.VisaIOError as exc:
             raise self._translate(exc, command, limit) from exc
         except LabctlError:
@@ -461,30 +431,15 @@ class VisaTransport(LinkLifetime):
                     res.timeout = self._timeout * 1000.0
         return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
-    def _set_receive_timeout(self, sock: socket.socket, limit: float) -> bool:
-        """Make blocking receives on ``sock`` give up after ``limit`` s (SO_RCVTIMEO); False
-        where the platform refuses, and then the caller waits with ``select`` instead."""
-        if self._rcvtimeo == limit:
-            return True
-        if self._rcvtimeo < 0:
-            return False
-        if not set_socket_timeout(sock, socket.SO_RCVTIMEO, limit):
-            self._rcvtimeo = -1.0
-            return False
-        self._rcvtimeo = limit
-        return True
-
-    def _timeout_error(self, command: str, limit: float) -> InstrumentTimeoutError:
-        # A reply may still arrive later: drop the session so it cannot answer the next query.
-        self._drop()
-        return InstrumentTimeoutError(self._resource, command, limit)
+    def _awaiting(self, what: str) -> str:
+        return f"awaiting reply to {what!r}"
 
     def _translate(
         self, exc: visa_errors.VisaIOError, command: str, limit: float | None = None
     ) -> Exception:
         code = exc.error_code
         if code == constants.StatusCode.error_timeout:
-            return self._timeout_error(command, self._timeout if limit is None else limit)
+            return self._timed_out(command, self._timeout if limit is None else limit)
         self._drop()
         if code in _LINK_CODES:
             return ConnectionLostError(self._resource, f"{command!r}: {exc.description}")

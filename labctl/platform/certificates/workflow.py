@@ -21,8 +21,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -302,23 +305,40 @@ def _check_replay(session: Session, cert: Certificate, posting: ResultPosting,
 # --- check / issue / amend / withdraw -------------------------------------------------------
 
 
+def _latest_for(session: Session, principal: Principal, number: str,
+                may: Callable[[Session, Principal, Certificate], None],
+                states: tuple[CertificateStatus, ...], only: str) -> Certificate:
+    """The latest revision of ``number`` if the caller ``may`` act on it (the policy's check,
+    403) and it is in one of ``states`` (else 409; ``only`` says which it must be)."""
+    cert = latest(session, number)
+    may(session, principal, cert)
+    if cert.status not in states:
+        raise ConflictError(f"certificate {number} rev {cert.revision} is {cert.status}; "
+                            f"only {only}")
+    return cert
+
+
+def _recorded(session: Session, principal: Principal, cert: Certificate, action: str, *,
+              reason: str = "", data: dict[str, Any] | None = None) -> Certificate:
+    """Write ``cert`` with the audit event of ``action`` on that revision, and commit."""
+    session.add(cert)
+    audit.record(session, actor=principal.actor, action=action, entity_type="certificate",
+                 entity_id=f"{cert.number}/{cert.revision}",
+                 organisation_id=cert.organisation_id, reason=reason, data=data)
+    session.commit()
+    return cert
+
+
 def check_certificate(session: Session, *, principal: Principal, number: str) -> Certificate:
     """The checker (not the performer) confirms the draft."""
-    cert = latest(session, number)
-    policy.may_check(session, principal, cert)
-    if cert.status != CertificateStatus.DRAFT:
-        raise ConflictError(f"certificate {number} is {cert.status}; only a draft is checked")
+    cert = _latest_for(session, principal, number, policy.may_check,
+                       (CertificateStatus.DRAFT,), "a draft is checked")
     if not points_of(session, cert):
         raise RuleViolationError("no_results", f"certificate {number} has no results")
     cert.status = CertificateStatus.CHECKED.value
     cert.checked_by_id = principal.user_id
     cert.checked_at = utcnow()
-    session.add(cert)
-    audit.record(session, actor=principal.actor, action="certificate.check",
-                 entity_type="certificate", entity_id=f"{cert.number}/{cert.revision}",
-                 organisation_id=cert.organisation_id)
-    session.commit()
-    return cert
+    return _recorded(session, principal, cert, "certificate.check")
 
 
 def enforce_rules(session: Session, cert: Certificate,
@@ -387,11 +407,8 @@ def procedure_needs(procedure: str) -> ProcedureNeeds:
 def issue_certificate(session: Session, *, principal: Principal, number: str,
                       settings: Settings) -> Certificate:
     """The approver (neither performer nor checker) issues: rules, PDF, signed DCC, hash."""
-    cert = latest(session, number)
-    policy.may_issue(session, principal, cert)
-    if cert.status != CertificateStatus.CHECKED:
-        raise ConflictError(f"certificate {number} is {cert.status}; only a checked certificate "
-                            "is issued")
+    cert = _latest_for(session, principal, number, policy.may_issue,
+                       (CertificateStatus.CHECKED,), "a checked certificate is issued")
     used = standards_used(session, cert)
     reported = enforce_rules(session, cert, used)
     now = utcnow()
@@ -404,7 +421,6 @@ def issue_certificate(session: Session, *, principal: Principal, number: str,
         cert.pdf, cert.dcc, cert.content_hash = rendering.render_and_sign(
             session, cert, reported, settings, used=used)
     cert.status = CertificateStatus.ISSUED.value
-    session.add(cert)
     if cert.replaces_id is not None:
         old = session.get(Certificate, cert.replaces_id)
         assert old is not None
@@ -420,21 +436,16 @@ def issue_certificate(session: Session, *, principal: Principal, number: str,
             certificate_number=cert.number if cert.revision == 0 else
             f"{cert.number} rev {cert.revision}", issuer=lab.name, calibrated_on=calibrated,
             due_date=calibrated + timedelta(days=item.calibration_interval_days))
-    audit.record(session, actor=principal.actor, action="certificate.issue",
-                 entity_type="certificate", entity_id=f"{cert.number}/{cert.revision}",
-                 organisation_id=cert.organisation_id, data={"content_hash": cert.content_hash})
-    session.commit()
-    return cert
+    return _recorded(session, principal, cert, "certificate.issue",
+                     data={"content_hash": cert.content_hash})
 
 
 def amend_certificate(session: Session, *, principal: Principal, number: str,
                       reason: str) -> Certificate:
     """A new draft revision that will replace the issued one (ISO/IEC 17025 7.8.8)."""
-    old = latest(session, number)
-    policy.may_amend_or_withdraw(session, principal, old, "certificate.amend")
-    if old.status != CertificateStatus.ISSUED:
-        raise ConflictError(f"certificate {number} rev {old.revision} is {old.status}; only the "
-                            "issued revision is amended")
+    old = _latest_for(session, principal, number,
+                      partial(policy.may_amend_or_withdraw, action="certificate.amend"),
+                      (CertificateStatus.ISSUED,), "the issued revision is amended")
     fields = old.model_dump(exclude={"id", "revision", "status", "replaces_id",
                                      "amendment_reason", "checked_by_id", "approved_by_id",
                                      "checked_at", "issued_at", "issue_date", "pdf", "dcc",
@@ -460,11 +471,7 @@ def amend_certificate(session: Session, *, principal: Principal, number: str,
             session.add(ResultPoint(**p.model_dump(exclude={"id", "certificate_id",
                                                             "posting_id"}),
                                     certificate_id=new.id, posting_id=copy.id))  # type: ignore[arg-type]
-    audit.record(session, actor=principal.actor, action="certificate.amend",
-                 entity_type="certificate", entity_id=f"{new.number}/{new.revision}",
-                 organisation_id=new.organisation_id, reason=reason)
-    session.commit()
-    return new
+    return _recorded(session, principal, new, "certificate.amend", reason=reason)
 
 
 def update_draft(session: Session, *, principal: Principal, number: str,
@@ -474,11 +481,9 @@ def update_draft(session: Session, *, principal: Principal, number: str,
     What was measured (times, standards, performer, quantity, procedure) is not edited: a
     measurement made differently is a new certificate. A checked draft goes back to draft.
     """
-    cert = latest(session, number)
-    policy.may_edit_draft(session, principal, cert)
-    if cert.status not in (CertificateStatus.DRAFT, CertificateStatus.CHECKED):
-        raise ConflictError(f"certificate {number} rev {cert.revision} is {cert.status}; "
-                            "only drafts change (amend an issued certificate)")
+    cert = _latest_for(session, principal, number, policy.may_edit_draft,
+                       (CertificateStatus.DRAFT, CertificateStatus.CHECKED),
+                       "drafts change (amend an issued certificate)")
     changes = data.model_dump(exclude_unset=True, exclude={"reason"}, mode="json")
     if not changes:
         raise ValidationError("body", {}, "at least one field to change besides the reason")
@@ -495,21 +500,15 @@ def update_draft(session: Session, *, principal: Principal, number: str,
         cert.checked_by_id = None
         cert.checked_at = None
     _contributed(cert, principal)
-    session.add(cert)
-    audit.record(session, actor=principal.actor, action="certificate.update",
-                 entity_type="certificate", entity_id=f"{cert.number}/{cert.revision}",
-                 organisation_id=cert.organisation_id, reason=data.reason, data=changes)
-    session.commit()
-    return cert
+    return _recorded(session, principal, cert, "certificate.update", reason=data.reason,
+                     data=changes)
 
 
 def discard_posting(session: Session, *, principal: Principal, number: str,
                     idempotency_key: str, reason: str) -> None:
     """Remove one posting's points from a draft (e.g. the wrong value an amendment corrects)."""
-    cert = latest(session, number)
-    policy.may_post_results(session, principal, cert)
-    if cert.status != CertificateStatus.DRAFT:
-        raise ConflictError(f"certificate {number} is {cert.status}; only drafts change")
+    cert = _latest_for(session, principal, number, policy.may_post_results,
+                       (CertificateStatus.DRAFT,), "drafts change")
     posting = session.exec(select(ResultPosting).where(
         ResultPosting.certificate_id == cert.id,
         ResultPosting.idempotency_key == idempotency_key)).first()
@@ -520,29 +519,19 @@ def discard_posting(session: Session, *, principal: Principal, number: str,
     session.flush()
     session.delete(posting)
     _contributed(cert, principal)
-    audit.record(session, actor=principal.actor, action="certificate.results.discard",
-                 entity_type="certificate", entity_id=f"{cert.number}/{cert.revision}",
-                 organisation_id=cert.organisation_id, reason=reason,
-                 data={"idempotency_key": idempotency_key})
-    session.commit()
+    _recorded(session, principal, cert, "certificate.results.discard", reason=reason,
+              data={"idempotency_key": idempotency_key})
 
 
 def withdraw_certificate(session: Session, *, principal: Principal, number: str,
                          reason: str) -> Certificate:
-    cert = latest(session, number)
-    policy.may_amend_or_withdraw(session, principal, cert, "certificate.withdraw")
-    if cert.status != CertificateStatus.ISSUED:
-        raise ConflictError(f"certificate {number} rev {cert.revision} is {cert.status}; only "
-                            "an issued certificate is withdrawn")
+    cert = _latest_for(session, principal, number,
+                       partial(policy.may_amend_or_withdraw, action="certificate.withdraw"),
+                       (CertificateStatus.ISSUED,), "an issued certificate is withdrawn")
     cert.status = CertificateStatus.WITHDRAWN.value
     cert.withdrawn_at = utcnow()
     cert.withdrawal_reason = reason
-    session.add(cert)
-    audit.record(session, actor=principal.actor, action="certificate.withdraw",
-                 entity_type="certificate", entity_id=f"{cert.number}/{cert.revision}",
-                 organisation_id=cert.organisation_id, reason=reason)
-    session.commit()
-    return cert
+    return _recorded(session, principal, cert, "certificate.withdraw", reason=reason)
 
 
 # --- public views ---------------------------------------------------------------------------

@@ -50,7 +50,41 @@ def _trigram_index(table: str) -> sa.Index:
                     postgresql_ops={"search_text": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
 
 
-class Standard(SQLModel, table=True):
+class RangeColumns(SQLModel):
+    """What a registry entry covers: a quantity over a range with its best uncertainty, exact
+    (``Decimal``) and as float shadows for the indexed search (shared by standards and CMCs)."""
+
+    domain: str = str_field(64, index=True)  # technical domain, e.g. "electrical DC"
+    quantity: str = str_field(100, index=True)  # e.g. "DC voltage"
+    unit: str = str_field(16)
+    range_min: Decimal = decimal_field()
+    range_max: Decimal = decimal_field()
+    range_min_f: float
+    range_max_f: float
+    uncertainty_relative: Decimal = decimal_field(default=Decimal(0))
+    uncertainty_absolute: Decimal = decimal_field(default=Decimal(0))
+    uncertainty_relative_f: float = 0.0
+    uncertainty_absolute_f: float = 0.0
+
+
+class ReviewColumns(SQLModel):
+    """The columns of the two-person review a registry entry goes through before it is public
+    (draft → submitted → published, see :mod:`labctl.platform.registry.entries`): its holder,
+    its state, who entered and edited it, who published it and when."""
+
+    organisation_id: int = Field(foreign_key="organisation.id", index=True)  # holder
+    review_state: str = str_field(16, default=ReviewState.DRAFT)
+    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    #: every person who entered or edited the content (user ids): none of them reviews it
+    contributor_ids: list[int] = Field(default_factory=list, sa_type=sa.JSON)
+    reviewed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
+    published_at: datetime | None = utc_field(nullable=True, default=None)
+    created_at: datetime = utc_field(default_now=True)
+    #: lower-cased descriptive text for free-text search (substring match of every word)
+    search_text: str = str_field(1000, default="")
+
+
+class Standard(RangeColumns, ReviewColumns, table=True):
     """A measurement standard or piece of equipment held by an organisation."""
 
     __tablename__ = "standard"
@@ -74,32 +108,11 @@ class Standard(SQLModel, table=True):
     manufacturer: str = str_field(100, default="")
     model: str = str_field(100, default="")
     serial_number: str = str_field(100, default="")
-    domain: str = str_field(64, index=True)  # technical domain, e.g. "electrical DC"
-    quantity: str = str_field(100, index=True)  # e.g. "DC voltage"
-    unit: str = str_field(16)
-    range_min: Decimal = decimal_field()
-    range_max: Decimal = decimal_field()
-    range_min_f: float
-    range_max_f: float
-    uncertainty_relative: Decimal = decimal_field(default=Decimal(0))
-    uncertainty_absolute: Decimal = decimal_field(default=Decimal(0))
-    uncertainty_relative_f: float = 0.0
-    uncertainty_absolute_f: float = 0.0
     accuracy_class: str = str_field(64, default="")
-    organisation_id: int = Field(foreign_key="organisation.id", index=True)  # holder
     status: str = str_field(24, default=StandardStatus.IN_SERVICE)
     calibration_interval_days: int = 365
     due_date: date | None = None
     current_calibration_id: int | None = None  # standard_calibration.id (no FK: cycle)
-    review_state: str = str_field(16, default=ReviewState.DRAFT)
-    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
-    #: every person who entered or edited the content (user ids): none of them reviews it
-    contributor_ids: list[int] = Field(default_factory=list, sa_type=sa.JSON)
-    reviewed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
-    published_at: datetime | None = utc_field(nullable=True, default=None)
-    created_at: datetime = utc_field(default_now=True)
-    #: lower-cased descriptive text for free-text search (substring match of every word)
-    search_text: str = str_field(1000, default="")
 
 
 class StandardCalibration(SQLModel, table=True):
@@ -159,7 +172,7 @@ class StandardCorrection(SQLModel, table=True):
     created_at: datetime = utc_field(default_now=True)
 
 
-class Capability(SQLModel, table=True):
+class Capability(RangeColumns, ReviewColumns, table=True):
     """A calibration and measurement capability (CMC) of a laboratory."""
 
     __tablename__ = "capability"
@@ -170,27 +183,7 @@ class Capability(SQLModel, table=True):
         _trigram_index("capability"),
     )
     id: int | None = Field(default=None, primary_key=True)
-    organisation_id: int = Field(foreign_key="organisation.id", index=True)
-    domain: str = str_field(64, index=True)
-    quantity: str = str_field(100, index=True)
-    unit: str = str_field(16)
-    range_min: Decimal = decimal_field()
-    range_max: Decimal = decimal_field()
-    range_min_f: float
-    range_max_f: float
-    uncertainty_relative: Decimal = decimal_field(default=Decimal(0))
-    uncertainty_absolute: Decimal = decimal_field(default=Decimal(0))
-    uncertainty_relative_f: float = 0.0
-    uncertainty_absolute_f: float = 0.0
     method: str = str_field(300, default="")
-    review_state: str = str_field(16, default=ReviewState.DRAFT)
-    created_by_id: int | None = Field(default=None, foreign_key="user_account.id")
-    #: every person who entered or edited the content (user ids): none of them reviews it
-    contributor_ids: list[int] = Field(default_factory=list, sa_type=sa.JSON)
-    reviewed_by_id: int | None = Field(default=None, foreign_key="user_account.id")
-    published_at: datetime | None = utc_field(nullable=True, default=None)
-    created_at: datetime = utc_field(default_now=True)
-    search_text: str = str_field(1000, default="")
 
 
 # --- API schemas ---------------------------------------------------------------------------

@@ -1,6 +1,7 @@
-"""The registry of measurement standards and CMCs: entry, two-person review, status, public search.
+"""The registry of measurement standards and CMCs: entry, visibility, calibrations, corrections.
 
-Entries go draft → submitted → published; the reviewer who publishes is never a person who
+Entries go draft → submitted → published through the one review workflow of
+:mod:`labctl.platform.registry.review`; the reviewer who publishes is never a person who
 entered or edited it. A calibration recorded from outside the platform is reviewed the same way
 (by someone other than who recorded it) before it counts; who may act is decided in
 :mod:`labctl.platform.accounts.policy`. The public (no token) sees published entries only; people of
@@ -39,7 +40,6 @@ from labctl.platform.models.registry import (
     CapabilityPublic,
     CorrectionCreate,
     CorrectionPublic,
-    EntryUpdate,
     ExternalCalibrationCreate,
     ReviewDecision,
     Standard,
@@ -58,6 +58,24 @@ def _can_see_unpublished(session: Session, principal: Principal | None, org_id: 
     if has_role(session, principal, Role.ADMIN, org_id):
         return True
     return any(o == org_id for o, _ in principal.roles)
+
+
+def _entered(data: StandardCreate | CapabilityCreate, principal: Principal,
+             org_id: int) -> dict[str, Any]:
+    """The columns a new entry of either type takes from its request: its holder, what it
+    covers (exact, and the float shadows the search compares) and who entered it, its first
+    contributor (who will not review it)."""
+    return {
+        "organisation_id": org_id, "domain": data.domain, "quantity": data.quantity,
+        "unit": data.unit, "range_min": data.range_min, "range_max": data.range_max,
+        "range_min_f": float(data.range_min), "range_max_f": float(data.range_max),
+        "uncertainty_relative": data.uncertainty_relative,
+        "uncertainty_absolute": data.uncertainty_absolute,
+        "uncertainty_relative_f": float(data.uncertainty_relative),
+        "uncertainty_absolute_f": float(data.uncertainty_absolute),
+        "created_by_id": principal.user_id,
+        "contributor_ids": policy.with_contributor([], principal),
+    }
 
 
 # --- standards -------------------------------------------------------------------------------
@@ -97,19 +115,10 @@ def create_standard(session: Session, *, principal: Principal, data: StandardCre
     if session.exec(select(Standard.id).where(Standard.identifier == data.identifier)).first():
         raise ConflictError(f"standard identifier {data.identifier!r} is already taken")
     row = Standard(
-        identifier=data.identifier, kind=data.kind.value, description=data.description,
-        manufacturer=data.manufacturer, model=data.model, serial_number=data.serial_number,
-        domain=data.domain, quantity=data.quantity, unit=data.unit,
-        range_min=data.range_min, range_max=data.range_max,
-        range_min_f=float(data.range_min), range_max_f=float(data.range_max),
-        uncertainty_relative=data.uncertainty_relative,
-        uncertainty_absolute=data.uncertainty_absolute,
-        uncertainty_relative_f=float(data.uncertainty_relative),
-        uncertainty_absolute_f=float(data.uncertainty_absolute),
-        accuracy_class=data.accuracy_class, organisation_id=org.id,
+        **_entered(data, principal, org.id), identifier=data.identifier, kind=data.kind.value,
+        description=data.description, manufacturer=data.manufacturer, model=data.model,
+        serial_number=data.serial_number, accuracy_class=data.accuracy_class,
         calibration_interval_days=data.calibration_interval_days,
-        created_by_id=principal.user_id,
-        contributor_ids=policy.with_contributor([], principal),
         search_text=_words(data.identifier, data.description, data.manufacturer, data.model,
                            data.serial_number, data.domain, data.quantity, org.name, org.code),
     )
@@ -118,138 +127,6 @@ def create_standard(session: Session, *, principal: Principal, data: StandardCre
                  entity_type="standard", entity_id=row.identifier, organisation_id=org.id,
                  data=data.model_dump(mode="json"))
     session.commit()
-    return row
-
-
-def _submit(session: Session, *, principal: Principal, row: Standard | Capability,
-            entity: str, key: str) -> None:
-    policy.may_enter(session, principal, row.organisation_id, f"{entity}.submit")
-    if row.review_state != ReviewState.DRAFT:
-        raise ConflictError(f"{entity} {key} is {row.review_state}, only a draft is submitted")
-    row.review_state = ReviewState.SUBMITTED.value
-    session.add(row)
-    audit.record(session, actor=principal.actor, action=f"{entity}.submit", entity_type=entity,
-                 entity_id=key, organisation_id=row.organisation_id)
-    session.commit()
-
-
-def _review(session: Session, *, principal: Principal, row: Standard | Capability,
-            entity: str, key: str, decision: ReviewDecision) -> None:
-    policy.may_review(session, principal, row.organisation_id,
-                      [row.created_by_id, *row.contributor_ids], f"{entity}.review")
-    if row.review_state != ReviewState.SUBMITTED:
-        raise ConflictError(f"{entity} {key} is {row.review_state}, only a submitted entry is "
-                            "reviewed")
-    if decision.approve:
-        row.review_state = ReviewState.PUBLISHED.value
-        row.reviewed_by_id = principal.user_id
-        row.published_at = utcnow()
-    else:
-        row.review_state = ReviewState.DRAFT.value
-    session.add(row)
-    audit.record(session, actor=principal.actor,
-                 action=f"{entity}.{'publish' if decision.approve else 'reject'}",
-                 entity_type=entity, entity_id=key, organisation_id=row.organisation_id,
-                 reason=decision.comment)
-    session.commit()
-
-
-_STANDARD_ONLY = {"description", "manufacturer", "model", "serial_number", "accuracy_class",
-                  "calibration_interval_days"}
-
-
-def _update_entry(session: Session, *, principal: Principal, row: Standard | Capability,
-                  entity: str, key: str, data: EntryUpdate) -> None:
-    """Edit a draft entry (data entry of the holder); published entries are revised first."""
-    policy.may_enter(session, principal, row.organisation_id, f"{entity}.update")
-    if row.review_state != ReviewState.DRAFT:
-        raise ConflictError(f"{entity} {key} is {row.review_state}; only a draft is edited "
-                            "(revise a published entry first)")
-    changes = data.model_dump(exclude_unset=True, exclude={"reason"})
-    if not changes:
-        raise ValidationError("body", {}, "at least one field to change besides the reason")
-    allowed = (_STANDARD_ONLY if entity == "standard" else {"method"}) | {
-        "range_min", "range_max", "uncertainty_relative", "uncertainty_absolute"}
-    for name, value in changes.items():
-        if name not in allowed:
-            raise ValidationError(name, value, f"one of {sorted(allowed)} for a {entity}")
-        if value is None:
-            raise ValidationError(name, None, "a value (omit the field to keep it)")
-        setattr(row, name, value)
-    if row.range_min > row.range_max:
-        raise ValidationError("range_min", str(row.range_min),
-                              f"at most range_max={row.range_max}")
-    row.range_min_f, row.range_max_f = float(row.range_min), float(row.range_max)
-    row.uncertainty_relative_f = float(row.uncertainty_relative)
-    row.uncertainty_absolute_f = float(row.uncertainty_absolute)
-    row.contributor_ids = policy.with_contributor(row.contributor_ids, principal)
-    session.add(row)
-    audit.record(session, actor=principal.actor, action=f"{entity}.update", entity_type=entity,
-                 entity_id=key, organisation_id=row.organisation_id, reason=data.reason,
-                 data=data.model_dump(exclude_unset=True, mode="json"))
-    session.commit()
-
-
-def _revise(session: Session, *, principal: Principal, row: Standard | Capability, entity: str,
-            key: str, reason: str) -> None:
-    """Take a published entry back to draft for changes (it leaves the public registry until
-    a reviewer publishes it again)."""
-    policy.may_revise(session, principal, row.organisation_id, f"{entity}.revise")
-    if row.review_state != ReviewState.PUBLISHED:
-        raise ConflictError(f"{entity} {key} is {row.review_state}; only a published entry is "
-                            "revised")
-    row.review_state = ReviewState.DRAFT.value
-    row.reviewed_by_id = None
-    row.published_at = None
-    session.add(row)
-    audit.record(session, actor=principal.actor, action=f"{entity}.revise", entity_type=entity,
-                 entity_id=key, organisation_id=row.organisation_id, reason=reason)
-    session.commit()
-
-
-def update_standard(session: Session, *, principal: Principal, identifier: str,
-                    data: EntryUpdate) -> Standard:
-    row = standard_by_identifier(session, identifier)
-    _update_entry(session, principal=principal, row=row, entity="standard", key=identifier,
-                  data=data)
-    return row
-
-
-def revise_standard(session: Session, *, principal: Principal, identifier: str,
-                    reason: str) -> Standard:
-    row = standard_by_identifier(session, identifier)
-    _revise(session, principal=principal, row=row, entity="standard", key=identifier,
-            reason=reason)
-    return row
-
-
-def update_capability(session: Session, *, principal: Principal, cmc_id: int,
-                      data: EntryUpdate) -> Capability:
-    row = capability_by_id(session, cmc_id)
-    _update_entry(session, principal=principal, row=row, entity="capability", key=str(cmc_id),
-                  data=data)
-    return row
-
-
-def revise_capability(session: Session, *, principal: Principal, cmc_id: int,
-                      reason: str) -> Capability:
-    row = capability_by_id(session, cmc_id)
-    _revise(session, principal=principal, row=row, entity="capability", key=str(cmc_id),
-            reason=reason)
-    return row
-
-
-def submit_standard(session: Session, *, principal: Principal, identifier: str) -> Standard:
-    row = standard_by_identifier(session, identifier)
-    _submit(session, principal=principal, row=row, entity="standard", key=identifier)
-    return row
-
-
-def review_standard(session: Session, *, principal: Principal, identifier: str,
-                    decision: ReviewDecision) -> Standard:
-    row = standard_by_identifier(session, identifier)
-    _review(session, principal=principal, row=row, entity="standard", key=identifier,
-            decision=decision)
     return row
 
 
@@ -455,15 +332,7 @@ def create_capability(session: Session, *, principal: Principal,
         raise ValidationError("uncertainty_relative", "0",
                               "a relative and/or absolute best uncertainty above zero")
     row = Capability(
-        organisation_id=org.id, domain=data.domain, quantity=data.quantity, unit=data.unit,
-        range_min=data.range_min, range_max=data.range_max,
-        range_min_f=float(data.range_min), range_max_f=float(data.range_max),
-        uncertainty_relative=data.uncertainty_relative,
-        uncertainty_absolute=data.uncertainty_absolute,
-        uncertainty_relative_f=float(data.uncertainty_relative),
-        uncertainty_absolute_f=float(data.uncertainty_absolute),
-        method=data.method, created_by_id=principal.user_id,
-        contributor_ids=policy.with_contributor([], principal),
+        **_entered(data, principal, org.id), method=data.method,
         search_text=_words(data.domain, data.quantity, data.method, org.name, org.code),
     )
     session.add(row)
@@ -486,20 +355,6 @@ def visible_capability(session: Session, cmc_id: int, principal: Principal | Non
     """The CMC if published, or if the caller belongs to its laboratory (else 404)."""
     row = capability_by_id(session, cmc_id)
     _visible(session, row, principal, "capability", cmc_id)
-    return row
-
-
-def submit_capability(session: Session, *, principal: Principal, cmc_id: int) -> Capability:
-    row = capability_by_id(session, cmc_id)
-    _submit(session, principal=principal, row=row, entity="capability", key=str(cmc_id))
-    return row
-
-
-def review_capability(session: Session, *, principal: Principal, cmc_id: int,
-                      decision: ReviewDecision) -> Capability:
-    row = capability_by_id(session, cmc_id)
-    _review(session, principal=principal, row=row, entity="capability", key=str(cmc_id),
-            decision=decision)
     return row
 
 

@@ -1,10 +1,14 @@
-"""Routes: the public registry search and the entry / review / status workflow."""
+"""Routes: the public registry search and the entry / review / status workflow.
 
-from __future__ import annotations
+This module does not postpone its annotations (no ``from __future__ import annotations``):
+:func:`add_review_routes` builds each entry type's routes in a function, and FastAPI reads
+their parameters' annotations, which name that function's locals.
+"""
 
 import dataclasses
+from collections.abc import Callable
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 
@@ -74,6 +78,64 @@ FiltersDep = Annotated[registry.SearchFilters, Depends(search_filters)]
 CmcId = RowId
 
 
+def _standard_key(identifier: str) -> str:
+    """A standard's key in its paths: its identifier."""
+    return identifier
+
+
+def _cmc_key(cmc_id: CmcId) -> int:
+    """A CMC's key in its paths: its id."""
+    return cmc_id
+
+
+def add_review_routes(router: APIRouter, entry: registry.ReviewedEntry[Any, Any, Any],
+                      path: str, key: Callable[..., Any], *, noun: str, holder: str) -> None:
+    """The read, edit, revise, submit and review routes of one type of registry entry, at
+    ``path`` (``key``: the dependency that reads the entry's key from it), named
+    ``<action>_<entity>`` (their OpenAPI operation ids follow from the names); ``noun`` and
+    ``holder`` word their descriptions."""
+    Key = Annotated[Any, Depends(key)]
+    view = entry.public
+    opts: dict[str, Any] = {"response_model": entry.public_model, "tags": ["registry"]}
+
+    def read(key: Key, session: ReadSessionDep, principal: OptionalPrincipalDep) -> Any:
+        return view(session, entry.visible(session, key, principal))
+
+    def update(key: Key, body: EntryUpdate, principal: PrincipalDep, session: SessionDep) -> Any:
+        return view(session, registry.update_entry(session, principal=principal, entry=entry,
+                                                   key=key, data=body))
+
+    def revise(key: Key, body: ReasonIn, principal: PrincipalDep, session: SessionDep) -> Any:
+        return view(session, registry.revise_entry(session, principal=principal, entry=entry,
+                                                   key=key, reason=body.reason))
+
+    def submit(key: Key, principal: PrincipalDep, session: SessionDep) -> Any:
+        return view(session, registry.submit_entry(session, principal=principal, entry=entry,
+                                                   key=key))
+
+    def review(key: Key, body: ReviewDecision, principal: PrincipalDep,
+               session: SessionDep) -> Any:
+        return view(session, registry.review_entry(session, principal=principal, entry=entry,
+                                                   key=key, decision=body))
+
+    name = entry.entity
+    router.get(path, name=f"read_{name}", responses=PUBLIC_OPT,
+               description=f"A published {noun} (drafts only for people of the {holder}).",
+               **opts)(read)
+    router.patch(path, name=f"update_{name}", responses=WRITE,
+                 description=f"Edit a draft {noun} (data entry of the {holder}), with the "
+                 "reason.", **opts)(update)
+    router.post(f"{path}/revise", name=f"revise_{name}", responses=WRITE,
+                description=f"Take a published {noun} back to draft for changes (it needs a "
+                "new review).", **opts)(revise)
+    router.post(f"{path}/submit", name=f"submit_{name}", responses=WRITE,
+                description=f"Send a draft {noun} to review (data entry of the {holder}).",
+                **opts)(submit)
+    router.post(f"{path}/review", name=f"review_{name}", responses=WRITE,
+                description=f"Publish or send back a submitted {noun} (a reviewer who did not "
+                "enter it).", **opts)(review)
+
+
 @router.get("/standards", response_model=Page[StandardPublic], tags=["registry"],
             responses=PUBLIC)
 def search_standards(filters: FiltersDep, session: ReadSessionDep,
@@ -93,49 +155,8 @@ def create_standard(body: StandardCreate, principal: PrincipalDep,
     return registry.standard_public(session, row)
 
 
-@router.get("/standards/{identifier}", response_model=StandardPublic, tags=["registry"],
-            responses=PUBLIC_OPT)
-def read_standard(identifier: str, session: ReadSessionDep,
-                  principal: OptionalPrincipalDep) -> StandardPublic:
-    """A published standard (drafts only for people of the holder)."""
-    return registry.standard_public(session, registry.visible_standard(session, identifier,
-                                                                        principal))
-
-
-@router.patch("/standards/{identifier}", response_model=StandardPublic, tags=["registry"],
-              responses=WRITE)
-def update_standard(identifier: str, body: EntryUpdate, principal: PrincipalDep,
-                    session: SessionDep) -> StandardPublic:
-    """Edit a draft standard (data entry of the holder), with the reason."""
-    return registry.standard_public(session, registry.update_standard(
-        session, principal=principal, identifier=identifier, data=body))
-
-
-@router.post("/standards/{identifier}/revise", response_model=StandardPublic,
-             tags=["registry"], responses=WRITE)
-def revise_standard(identifier: str, body: ReasonIn, principal: PrincipalDep,
-                    session: SessionDep) -> StandardPublic:
-    """Take a published standard back to draft for changes (it needs a new review)."""
-    return registry.standard_public(session, registry.revise_standard(
-        session, principal=principal, identifier=identifier, reason=body.reason))
-
-
-@router.post("/standards/{identifier}/submit", response_model=StandardPublic,
-             tags=["registry"], responses=WRITE)
-def submit_standard(identifier: str, principal: PrincipalDep,
-                    session: SessionDep) -> StandardPublic:
-    """Send a draft to review (data entry)."""
-    return registry.standard_public(session, registry.submit_standard(
-        session, principal=principal, identifier=identifier))
-
-
-@router.post("/standards/{identifier}/review", response_model=StandardPublic,
-             tags=["registry"], responses=WRITE)
-def review_standard(identifier: str, body: ReviewDecision, principal: PrincipalDep,
-                    session: SessionDep) -> StandardPublic:
-    """Publish or send back a submitted standard (a reviewer who did not enter it)."""
-    return registry.standard_public(session, registry.review_standard(
-        session, principal=principal, identifier=identifier, decision=body))
+add_review_routes(router, registry.STANDARD, "/standards/{identifier}", _standard_key,
+                  noun="standard", holder="holder")
 
 
 @router.post("/standards/{identifier}/calibrations", response_model=CalibrationPublic,
@@ -203,46 +224,5 @@ def create_capability(body: CapabilityCreate, principal: PrincipalDep,
         session, principal=principal, data=body))
 
 
-@router.get("/capabilities/{cmc_id}", response_model=CapabilityPublic, tags=["registry"],
-            responses=PUBLIC_OPT)
-def read_capability(cmc_id: CmcId, session: ReadSessionDep,
-                    principal: OptionalPrincipalDep) -> CapabilityPublic:
-    """A published CMC (drafts only for people of the laboratory)."""
-    return registry.capability_public(session, registry.visible_capability(session, cmc_id,
-                                                                            principal))
-
-
-@router.patch("/capabilities/{cmc_id}", response_model=CapabilityPublic, tags=["registry"],
-              responses=WRITE)
-def update_capability(cmc_id: CmcId, body: EntryUpdate, principal: PrincipalDep,
-                      session: SessionDep) -> CapabilityPublic:
-    """Edit a draft CMC (data entry of the laboratory), with the reason."""
-    return registry.capability_public(session, registry.update_capability(
-        session, principal=principal, cmc_id=cmc_id, data=body))
-
-
-@router.post("/capabilities/{cmc_id}/revise", response_model=CapabilityPublic,
-             tags=["registry"], responses=WRITE)
-def revise_capability(cmc_id: CmcId, body: ReasonIn, principal: PrincipalDep,
-                      session: SessionDep) -> CapabilityPublic:
-    """Take a published CMC back to draft for changes (it needs a new review)."""
-    return registry.capability_public(session, registry.revise_capability(
-        session, principal=principal, cmc_id=cmc_id, reason=body.reason))
-
-
-@router.post("/capabilities/{cmc_id}/submit", response_model=CapabilityPublic,
-             tags=["registry"], responses=WRITE)
-def submit_capability(cmc_id: CmcId, principal: PrincipalDep,
-                      session: SessionDep) -> CapabilityPublic:
-    """Send a draft CMC to review."""
-    return registry.capability_public(session, registry.submit_capability(
-        session, principal=principal, cmc_id=cmc_id))
-
-
-@router.post("/capabilities/{cmc_id}/review", response_model=CapabilityPublic,
-             tags=["registry"], responses=WRITE)
-def review_capability(cmc_id: CmcId, body: ReviewDecision, principal: PrincipalDep,
-                      session: SessionDep) -> CapabilityPublic:
-    """Publish or send back a submitted CMC (a reviewer who did not enter it)."""
-    return registry.capability_public(session, registry.review_capability(
-        session, principal=principal, cmc_id=cmc_id, decision=body))
+add_review_routes(router, registry.CAPABILITY, "/capabilities/{cmc_id}", _cmc_key,
+                  noun="CMC", holder="laboratory")
