@@ -17,6 +17,7 @@ from labctl.platform.models.certificates import (
     ResultPoint,
 )
 from labctl.procedures.interfaces import Correction
+from labctl.quantities import CorrectionParameter
 
 
 @dataclass(frozen=True)
@@ -79,8 +80,8 @@ def fit_errors(points: Sequence[ResultPoint], certificate_number: str) -> list[C
     runner's corrections (see :func:`fit_error_lines`)."""
     out: list[Correction] = []
     for ln in fit_error_lines(points):
-        out += [Correction(ln.quantity, ln.range_label, "gain", ln.gain, ln.u_gain, "1",
-                           certificate_number=certificate_number),
-                Correction(ln.quantity, ln.range_label, "offset", ln.offset, ln.u_offset,
-                           ln.unit, certificate_number=certificate_number)]
+        out += [Correction(ln.quantity, ln.range_label, CorrectionParameter.GAIN, ln.gain,
+                           ln.u_gain, "1", certificate_number=certificate_number),
+                Correction(ln.quantity, ln.range_label, CorrectionParameter.OFFSET, ln.offset,
+                           ln.u_offset, ln.unit, certificate_number=certificate_number)]
     return out

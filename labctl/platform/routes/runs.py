@@ -17,6 +17,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 
+from labctl import quantities
 from labctl.errors import ConflictError, NotFoundError
 from labctl.platform import audit, certificates
 from labctl.platform.accounts import policy
@@ -71,7 +72,7 @@ class RunStatus(BaseModel):
     run_id: str
     bench: str
     procedure_id: str
-    status: str
+    status: quantities.RunStatus
     reason: str
     bench_safe: bool = PField(description=(
         "False when an output could not be confirmed off when the run ended: the reason "
@@ -225,7 +226,7 @@ def stop_run(run_id: str, request: Request, principal: PrincipalDep,
     audit.record(session, actor=principal.actor, action="run.stop", entity_type="run",
                  entity_id=run_id, organisation_id=lab_id, data={"bench": bench})
     session.commit()
-    return {"run_id": run_id, "status": "stopping"}
+    return {"run_id": run_id, "status": quantities.RunStatus.STOPPING}
 
 
 @router.post("/runs/{run_id}/resume", response_model=RunStarted, status_code=202,
@@ -265,7 +266,7 @@ def certify_run(run_id: str, body: CertifyRun, request: Request, principal: Prin
     id: posting the same run again answers the stored result)."""
     manager, bench = _readable(request, session, principal, run_id)
     status, reason = manager.status(run_id)
-    if status != "completed":
+    if status != quantities.RunStatus.COMPLETED:
         raise ConflictError(f"run {run_id} is {status} ({reason}); only a completed run is "
                             "certified")
     cert = draft_from_run(session, laboratory_code=manager.bench(bench).laboratory_code,
@@ -286,7 +287,8 @@ def _result(manager: RunManager, bench: str, run_id: str) -> Any:
             used = event.data.get("standards", used)
     return RunResult(
         run_id=run_id, procedure_id=record.procedure_id,
-        procedure_version=record.procedure_version, status="completed", dut=record.dut,
+        procedure_version=record.procedure_version, status=quantities.RunStatus.COMPLETED,
+        dut=record.dut,
         operator=record.operator, checker=record.checker, started=record.created,
         finished=record.points[-1].finished if record.points else None,
         points=record.points,

@@ -25,6 +25,7 @@ from labctl.platform.models.org import User
 from labctl.platform.models.registry import Standard
 from labctl.platform.results.corrections import fit_errors
 from labctl.procedures.interfaces import Correction, RegisteredStandard
+from labctl.quantities import Quantity, SpecName
 
 
 def _vendor(name: str) -> str:
@@ -39,7 +40,7 @@ class PlatformRegister:
     """
 
     def __init__(self, engine: Engine, laboratory_code: str,
-                 quantities: Mapping[str, str]) -> None:
+                 quantities: Mapping[str, Quantity]) -> None:
         self.engine = engine
         self.laboratory_code = laboratory_code
         self.quantities = dict(quantities)
@@ -74,10 +75,10 @@ class PlatformRegister:
                 certificate_issuer=cal.issuer if cal else "",
                 corrections=tuple(corrections),
                 specification={
-                    "accuracy_relative": float(std.uncertainty_relative),
-                    "accuracy_absolute": float(std.uncertainty_absolute),
-                    "interval_days": std.calibration_interval_days,
-                    **({"calibrated_on": cal.calibrated_on.isoformat()} if cal else {}),
+                    SpecName.ACCURACY_RELATIVE: float(std.uncertainty_relative),
+                    SpecName.ACCURACY_ABSOLUTE: float(std.uncertainty_absolute),
+                    SpecName.INTERVAL_DAYS: std.calibration_interval_days,
+                    **({SpecName.CALIBRATED_ON: cal.calibrated_on.isoformat()} if cal else {}),
                 },
             )
 
