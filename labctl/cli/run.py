@@ -22,6 +22,7 @@ from labctl.cli.console import console, flush
 from labctl.errors import LabctlError, RuleViolationError, ValidationError
 from labctl.platform.stations.drafts import draft_from_run
 from labctl.platform.stations.register import PlatformRegister
+from labctl.quantities import RunStatus
 
 if typing.TYPE_CHECKING:  # the engine and procedures load only when a run starts
     from labctl.procedures.base import Procedure
@@ -330,7 +331,7 @@ def _report(out: Any, err: Any, result: RunResult, destination: Destination,
               + (f" ({result.reason})" if result.reason else ""))
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
-    if result.status == "completed" and customer_name:
+    if result.status == RunStatus.COMPLETED and customer_name:
         try:
             number = destination.deliver(result, customer_name=customer_name,
                                          customer_code=customer_code, location=location)
@@ -341,7 +342,7 @@ def _report(out: Any, err: Any, result: RunResult, destination: Destination,
             out.print(f"draft certificate {number} created with the run's points; it needs "
                       "checking and issuing by two other people")
     flush()
-    if result.status != "completed":
+    if result.status != RunStatus.COMPLETED:
         raise typer.Exit(3)
 
 
