@@ -13,6 +13,7 @@ types existed read unchanged, and what is written now is the same text.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -110,7 +111,8 @@ _PREFIXES: dict[str, str] = {"p": "p", "n": "n", "u": "µ", "μ": "µ", "µ": "�
                              "k": "k", "M": "M", "G": "G"}
 #: ASCII spellings of the symbols for keys and identifiers (``3.3V``, ``1kohm``).
 _ASCII: dict[str, str] = {"Ω": "ohm", "°C": "degC", "µ": "u"}
-_NUMBER = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)\s*(.*?)\s*$")
+#: A label's number is written out (no exponent: "1e3 V" names no range a maker prints).
+_NUMBER = re.compile(r"^\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*(.*?)\s*$")
 _LABEL_HELP = "a number and a unit, e.g. 330 mV, 3.3 V, 100 Ω, 1 kΩ, 0 °C"
 
 
@@ -148,7 +150,8 @@ class RangeLabel:
     prefix: str = ""
 
     def __post_init__(self) -> None:
-        if not isinstance(self.magnitude, Decimal) or not self.magnitude.is_finite():
+        if (not isinstance(self.magnitude, Decimal) or not self.magnitude.is_finite()
+                or not math.isfinite(float(self.magnitude))):
             raise ValidationError("range_label", str(self.magnitude), "a finite number")
         if self.prefix and self.prefix not in _PREFIXES.values():
             raise ValidationError("range_label prefix", self.prefix,
