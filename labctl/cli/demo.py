@@ -30,6 +30,7 @@ from typing import Annotated, Any
 import typer
 
 from labctl.cli.console import console, flush
+from labctl.quantities import Quantity, RunStatus
 
 PASSWORD = "demo-only-password"  # the demo's throw-away accounts, in a throw-away database
 LAB, PROV, NMI, CUST = "ACAL", "PROV", "NMI", "CUST"
@@ -37,11 +38,11 @@ LAB, PROV, NMI, CUST = "ACAL", "PROV", "NMI", "CUST"
 #: The provincial institute's calibration of the laboratory's calibrator: per DC voltage range
 #: (upper limit V, label) the points measured and the standard uncertainty of the gain and
 #: offset part of each point.
-CAL_RANGES = ((0.33, "330mV", 0.3, 2e-6, 0.15e-6), (3.3, "3.3V", 3.0, 1.5e-6, 0.3e-6),
-              (33.0, "33V", 30.0, 1.5e-6, 3e-6), (330.0, "330V", 300.0, 2.5e-6, 20e-6),
-              (1020.0, "1020V", 1000.0, 2.5e-6, 200e-6))
+CAL_RANGES = ((0.33, "330 mV", 0.3, 2e-6, 0.15e-6), (3.3, "3.3 V", 3.0, 1.5e-6, 0.3e-6),
+              (33.0, "33 V", 30.0, 1.5e-6, 3e-6), (330.0, "330 V", 300.0, 2.5e-6, 20e-6),
+              (1020.0, "1020 V", 1000.0, 2.5e-6, 200e-6))
 #: ... of the laboratory's DMM as a resistance standard: (range Ω, label, u gain, u offset Ω).
-DMM_RANGES = ((100.0, "100ohm", 4e-6, 0.4e-3), (1000.0, "1kohm", 4e-6, 1.5e-3))
+DMM_RANGES = ((100.0, "100 Ω", 4e-6, 0.4e-3), (1000.0, "1 kΩ", 4e-6, 1.5e-3))
 REF_U = 0.002  # °C, the reference thermometer's certificate (standard uncertainty)
 
 
@@ -120,12 +121,12 @@ def seed_people(api: Api, database_url: str, keys_dir: Path | None = None) -> No
                 "password": PASSWORD, "roles": [role]})
             api.login(username)
     for org, tech in ((NMI, "nmi.tech"), (PROV, "prov.tech")):
-        for quantity in ("DC voltage", "resistance", "temperature"):
+        for quantity in (Quantity.DC_VOLTAGE, Quantity.RESISTANCE, Quantity.TEMPERATURE):
             api.call("POST", f"/organisations/{org}/users/{tech}/authorisations", who="admin",
                      body={"quantity": quantity, "procedure": "", "valid_from": "2020-01-01",
                            "valid_until": "2035-12-31"})
-    for quantity, procedure in (("DC voltage", "dmm-dcv-direct"),
-                                ("temperature", "prt-comparison")):
+    for quantity, procedure in ((Quantity.DC_VOLTAGE, "dmm-dcv-direct"),
+                                (Quantity.TEMPERATURE, "prt-comparison")):
         api.call("POST", f"/organisations/{LAB}/users/alice/authorisations", who="admin",
                  body={"quantity": quantity, "procedure": procedure,
                        "valid_from": "2024-01-01", "valid_until": "2030-12-31"})
@@ -149,14 +150,14 @@ def seed_registry(api: Api, truth: dict[str, Any]) -> None:
     people = {NMI: ("nmi.entry", "nmi.review"), PROV: ("prov.entry", "prov.review"),
               LAB: ("dave", "erin")}
     cmcs = {
-        NMI: [("electrical DC", "DC voltage", "V", -1020, 1020, "0.00000002", "0.00000002"),
-              ("electrical DC", "resistance", "Ω", 0, 100000, "0.0000002", "0.000001"),
-              ("temperature", "temperature", "°C", -200, 660, "0", "0.0005")],
-        PROV: [("electrical DC", "DC voltage", "V", -1020, 1020, "0.000001", "0.0000001"),
-               ("electrical DC", "resistance", "Ω", 0, 100000, "0.000005", "0.0001"),
-               ("temperature", "temperature", "°C", -50, 450, "0", "0.003")],
-        LAB: [("electrical DC", "DC voltage", "V", -1000, 1000, "0.000001", "0.0000002"),
-              ("temperature", "temperature", "°C", -25, 450, "0", "0.003")],
+        NMI: [("electrical DC", Quantity.DC_VOLTAGE, "V", -1020, 1020, "0.00000002", "0.00000002"),
+              ("electrical DC", Quantity.RESISTANCE, "Ω", 0, 100000, "0.0000002", "0.000001"),
+              ("temperature", Quantity.TEMPERATURE, "°C", -200, 660, "0", "0.0005")],
+        PROV: [("electrical DC", Quantity.DC_VOLTAGE, "V", -1020, 1020, "0.000001", "0.0000001"),
+               ("electrical DC", Quantity.RESISTANCE, "Ω", 0, 100000, "0.000005", "0.0001"),
+               ("temperature", Quantity.TEMPERATURE, "°C", -50, 450, "0", "0.003")],
+        LAB: [("electrical DC", Quantity.DC_VOLTAGE, "V", -1000, 1000, "0.000001", "0.0000002"),
+              ("temperature", Quantity.TEMPERATURE, "°C", -25, 450, "0", "0.003")],
     }
     for org, rows in cmcs.items():
         for domain, quantity, unit, lo, hi, rel, ab in rows:
@@ -169,27 +170,27 @@ def seed_registry(api: Api, truth: dict[str, Any]) -> None:
     cal, dmm, ref = truth["calibrator"], truth["dmm"], truth["thermometer"]
     standards = [
         (NMI, "NMI-JVS-1", "national_primary", "Josephson voltage standard (10 V array)",
-         "NMI", "JVS-10", "1", "electrical DC", "DC voltage", "V", 0, 10, "0.00000001", "0"),
+         "NMI", "JVS-10", "1", "electrical DC", Quantity.DC_VOLTAGE, "V", 0, 10, "0.00000001", "0"),
         (NMI, "NMI-QHR-1", "national_primary", "Quantum Hall resistance standard", "NMI",
-         "QHR-2", "1", "electrical DC", "resistance", "Ω", 1, 10000, "0.00000005", "0"),
+         "QHR-2", "1", "electrical DC", Quantity.RESISTANCE, "Ω", 1, 10000, "0.00000005", "0"),
         (NMI, "NMI-ITS-1", "national_primary", "ITS-90 fixed-point cells (TPW, Sn, Zn)",
-         "NMI", "FPC-3", "1", "temperature", "temperature", "°C", 0, 420, "0", "0.0002"),
+         "NMI", "FPC-3", "1", "temperature", Quantity.TEMPERATURE, "°C", 0, 420, "0", "0.0002"),
         (PROV, "PROV-DCV-1", "reference", "Reference multimeter, 8½ digits", "Fluke",
-         "8508A", "855012", "electrical DC", "DC voltage", "V", -1000, 1000, "0.0000015",
+         "8508A", "855012", "electrical DC", Quantity.DC_VOLTAGE, "V", -1000, 1000, "0.0000015",
          "0.0000002"),
         (PROV, "PROV-RES-1", "reference", "Standard resistors 1 Ω … 10 kΩ", "Fluke", "742A",
-         "7420033", "electrical DC", "resistance", "Ω", 1, 10000, "0.000003", "0"),
+         "7420033", "electrical DC", Quantity.RESISTANCE, "Ω", 1, 10000, "0.000003", "0"),
         (PROV, "PROV-SPRT-1", "reference", "Standard platinum resistance thermometer",
-         "Fluke", "5681", "1207", "temperature", "temperature", "°C", -200, 660, "0",
+         "Fluke", "5681", "1207", "temperature", Quantity.TEMPERATURE, "°C", -200, 660, "0",
          "0.002"),
         (LAB, "LAB-CAL-01", "working", "Multifunction calibrator", "Fluke", "5522A",
-         cal["serial"], "electrical DC", "DC voltage", "V", -1020, 1020, "0.000012",
+         cal["serial"], "electrical DC", Quantity.DC_VOLTAGE, "V", -1020, 1020, "0.000012",
          "0.000002"),
         (LAB, "LAB-DMM-01", "working", "Digital multimeter (resistance)",
-         "Keysight Technologies", "34465A", dmm["serial"], "electrical DC", "resistance", "Ω",
-         0, 1000, "0.00001", "0.001"),
+         "Keysight Technologies", "34465A", dmm["serial"], "electrical DC",
+         Quantity.RESISTANCE, "Ω", 0, 1000, "0.00001", "0.001"),
         (LAB, "LAB-REF-01", "reference", "Reference thermometer readout with SPRT", "Fluke",
-         "1594A", ref["serial"], "temperature", "temperature", "°C", -25, 450, "0", "0.004"),
+         "1594A", ref["serial"], "temperature", Quantity.TEMPERATURE, "°C", -25, 450, "0", "0.004"),
     ]
     for (org, ident, kind, desc, make, model, serial, domain, quantity, unit, lo, hi, rel,
          ab) in standards:
@@ -259,12 +260,12 @@ def seed_chain(api: Api, truth: dict[str, Any], now: datetime, seed: int) -> lis
     t_nmi, t_prov = now - timedelta(days=60), now - timedelta(days=30)
     # National institute → provincial reference standards.
     for item, std, desc, quantity, unit, pts in (
-        ("PROV-DCV-1", "NMI-JVS-1", "Reference multimeter", "DC voltage", "V",
+        ("PROV-DCV-1", "NMI-JVS-1", "Reference multimeter", Quantity.DC_VOLTAGE, "V",
          [(1.0, 2e-7), (10.0, 1e-6)]),
-        ("PROV-RES-1", "NMI-QHR-1", "Standard resistors", "resistance", "Ω",
+        ("PROV-RES-1", "NMI-QHR-1", "Standard resistors", Quantity.RESISTANCE, "Ω",
          [(100.0, 3e-5), (1000.0, 3e-4)]),
         ("PROV-SPRT-1", "NMI-ITS-1", "Standard platinum resistance thermometer",
-         "temperature", "°C", [(0.01, 0.0005), (231.928, 0.001), (419.527, 0.0012)]),
+         Quantity.TEMPERATURE, "°C", [(0.01, 0.0005), (231.928, 0.001), (419.527, 0.0012)]),
     ):
         points = [_point(desc, quantity, unit, "", x, x, x + float(rng.normal(0, U / 4)), U)
                   for x, U in pts]
@@ -278,11 +279,11 @@ def seed_chain(api: Api, truth: dict[str, Any], now: datetime, seed: int) -> lis
         for nominal in (0.0, x, -x):
             u = math.hypot(nominal * ug, uo)
             actual = nominal * (1 + e["gain"]) + e["offset"] + float(rng.normal(0, u))
-            points.append(_point("DC voltage output", "DC voltage", "V", label, nominal,
+            points.append(_point("DC voltage output", Quantity.DC_VOLTAGE, "V", label, nominal,
                                  actual, nominal, 2 * u))
     issued.append(issue_certificate(
         api, PROV, item="LAB-CAL-01", standards=["PROV-DCV-1"], when=t_prov,
-        description="Multifunction calibrator", quantity="DC voltage", points=points,
+        description="Multifunction calibrator", quantity=Quantity.DC_VOLTAGE, points=points,
         customer=to_lab, staff=prov_staff)["number"])
     points = []
     for rng_ohm, label, ug, uo in DMM_RANGES:
@@ -290,19 +291,20 @@ def seed_chain(api: Api, truth: dict[str, Any], now: datetime, seed: int) -> lis
         for ref_value in (0.0, rng_ohm):
             u = math.hypot(ref_value * ug, uo)
             reading = ref_value * (1 + e["gain"]) + e["offset"] + float(rng.normal(0, u))
-            points.append(_point("Four-wire resistance", "resistance", "Ω", label, ref_value,
-                                 ref_value, reading, 2 * u))
+            points.append(_point("Four-wire resistance", Quantity.RESISTANCE, "Ω", label,
+                                 ref_value, ref_value, reading, 2 * u))
     issued.append(issue_certificate(
         api, PROV, item="LAB-DMM-01", standards=["PROV-RES-1"], when=t_prov,
-        description="Digital multimeter (resistance)", quantity="resistance", points=points,
+        description="Digital multimeter (resistance)", quantity=Quantity.RESISTANCE,
+        points=points,
         customer=to_lab, staff=prov_staff)["number"])
     probe = truth["thermometer"]["errors"]["probe_error"]
-    points = [_point("Temperature", "temperature", "°C", "-25 … 450 °C", t, t,
+    points = [_point("Temperature", Quantity.TEMPERATURE, "°C", "-25 … 450 °C", t, t,
                      t + probe + float(rng.normal(0, REF_U)), 2 * REF_U)
               for t in (0.0, 100.0, 200.0, 300.0, 400.0)]
     issued.append(issue_certificate(
         api, PROV, item="LAB-REF-01", standards=["PROV-SPRT-1"], when=t_prov,
-        description="Reference thermometer readout with SPRT", quantity="temperature",
+        description="Reference thermometer readout with SPRT", quantity=Quantity.TEMPERATURE,
         points=points, customer=to_lab, staff=prov_staff)["number"])
     return issued
 
@@ -446,7 +448,7 @@ def demo(
             finally:
                 engine.dispose()
             for r in results:
-                if r.status != "completed":
+                if r.status != RunStatus.COMPLETED:
                     raise DemoError(f"run {r.run_id} {r.status}: {r.reason}")
             issued = []
             with _timed(out, "certificates: posted by the station, checked by bob, issued "

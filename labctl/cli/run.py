@@ -20,6 +20,7 @@ from rich.table import Table
 
 from labctl.cli.console import console, flush
 from labctl.errors import LabctlError, ValidationError
+from labctl.quantities import RunStatus
 
 if typing.TYPE_CHECKING:  # the engine and procedures load only when a run starts
     from labctl.platform.stations.seam import Station
@@ -353,7 +354,7 @@ def _report(out: Any, err: Any, result: RunResult, station: Station,
               + (f" ({result.reason})" if result.reason else ""))
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
-    if result.status == "completed" and customer_name:
+    if result.status == RunStatus.COMPLETED and customer_name:
         try:
             number = station.deliver(result, DraftDetails.for_run(
                 result, customer_name=customer_name, customer_code=customer_code,
@@ -365,7 +366,7 @@ def _report(out: Any, err: Any, result: RunResult, station: Station,
             out.print(f"draft certificate {number} created with the run's points; it needs "
                       "checking and issuing by two other people")
     flush()
-    if result.status != "completed":
+    if result.status != RunStatus.COMPLETED:
         raise typer.Exit(3)
 
 

@@ -21,6 +21,7 @@ from labctl.errors import ValidationError
 from labctl.procedures.environment import EnvironmentLimits, EnvironmentSample
 from labctl.procedures.interfaces import RegisteredStandard
 from labctl.procedures.results import PointResult
+from labctl.quantities import Quantity
 
 if TYPE_CHECKING:
     from labctl.procedures.clock import Clock
@@ -66,7 +67,7 @@ class ProcedureInfo:
     id: str
     version: str
     title: str
-    quantity: str
+    quantity: Quantity
     device_type: str
     roles: Mapping[str, RoleSpec]
     environment: EnvironmentLimits

@@ -15,16 +15,22 @@ from typing import Any, Protocol
 from labctl.errors import PreconditionError, ValidationError
 from labctl.procedures.environment import EnvironmentSample
 from labctl.procedures.results import PointResult, RunEvent, RunResult
+from labctl.quantities import CorrectionParameter, Quantity, RangeLabel, RunStatus, same_range
 
 
 @dataclass(frozen=True)
 class Correction:
     """A certified error parameter of a standard on one range, with its standard uncertainty.
 
-    ``parameter`` ``"gain"`` is a relative error (unit 1), ``"offset"`` an error at zero (in
-    ``unit``). They describe the instrument as its certificate found it: a source's actual
-    output is ``setting·(1 + gain) + offset``; a meter reads ``true·(1 + gain) + offset``, so
-    its true input is ``(reading − offset)/(1 + gain)``.
+    ``parameter`` :attr:`~CorrectionParameter.GAIN` is a relative error (unit 1),
+    :attr:`~CorrectionParameter.OFFSET` an error at zero (in ``unit``). They describe the
+    instrument as its certificate found it: a source's actual output is
+    ``setting·(1 + gain) + offset``; a meter reads ``true·(1 + gain) + offset``, so its true
+    input is ``(reading − offset)/(1 + gain)``.
+
+    ``quantity`` and ``range_label`` are as the certificate's points state them (a certificate
+    from outside may name a quantity labctl has no :class:`Quantity` for, or a range "all");
+    :meth:`RegisteredStandard.correction` matches the range in any spelling of it.
 
     ``dof`` is the effective degrees of freedom of ``u`` (inf: none stated). ``correlation``
     is the correlation coefficient (−1 … 1) of this parameter with the other one on the same
@@ -34,20 +40,15 @@ class Correction:
     stated independently (and in registers and snapshots that predate it).
     """
 
-    quantity: str
+    quantity: Quantity | str
     range_label: str
-    parameter: str
+    parameter: CorrectionParameter
     value: float
     u: float
     unit: str
     dof: float = float("inf")
     certificate_number: str = ""
     correlation: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not -1.0 <= self.correlation <= 1.0:
-            raise ValidationError(f"correction {self.parameter} correlation",
-                                  self.correlation, "a correlation coefficient, -1 <= r <= 1")
 
     def correlation_with(self, other: Correction) -> float:
         """r between this parameter and ``other`` for a budget: :attr:`correlation` when they
@@ -63,6 +64,23 @@ class Correction:
                 f"{self.quantity} on {self.range_label} state different correlations "
                 f"({self.correlation} and {other.correlation})", range=self.range_label)
         return self.correlation
+
+    def __post_init__(self) -> None:
+        try:
+            object.__setattr__(self, "parameter", CorrectionParameter(self.parameter))
+        except ValueError:
+            raise ValidationError("correction parameter", self.parameter, "one of " + ", ".join(
+                p.value for p in CorrectionParameter)) from None
+        if isinstance(self.range_label, RangeLabel):  # on the wire a label is its text
+            object.__setattr__(self, "range_label", str(self.range_label))
+        if not -1.0 <= self.correlation <= 1.0:
+            raise ValidationError(f"correction {self.parameter} correlation",
+                                  self.correlation, "a correlation coefficient, -1 <= r <= 1")
+
+    @property
+    def range(self) -> RangeLabel | None:
+        """The range this correction is certified on (None: "all", or no range named)."""
+        return RangeLabel.read(self.range_label)
 
 
 @dataclass(frozen=True)
@@ -81,13 +99,14 @@ class RegisteredStandard:
     corrections: tuple[Correction, ...] = ()
     specification: dict[str, Any] = field(default_factory=dict)
 
-    def correction(self, quantity: str, range_label: str | None,
-                   parameter: str) -> Correction | None:
-        """The correction of ``parameter`` on ``range_label`` (``None``: the only range)."""
+    def correction(self, quantity: Quantity | str, range_label: RangeLabel | str | None,
+                   parameter: CorrectionParameter) -> Correction | None:
+        """The correction of ``parameter`` on ``range_label`` (``None``: the only range),
+        whatever spelling of the range its certificate used ("330mV" is 330 mV)."""
         found = [c for c in self.corrections if c.quantity == quantity
                  and c.parameter == parameter
-                 and (range_label is None or c.range_label == range_label)]
-        if range_label is None and len({c.range_label for c in found}) > 1:
+                 and (range_label is None or same_range(c.range_label, range_label))]
+        if range_label is None and len({c.range or c.range_label for c in found}) > 1:
             return None  # ambiguous: the caller must name the range
         return found[0] if found else None
 
@@ -116,7 +135,7 @@ class RunRecord:
     dut: dict[str, str]
     operator: str
     checker: str
-    status: str
+    status: RunStatus
     created: datetime
     points: tuple[PointResult, ...] = ()
     events: tuple[RunEvent, ...] = ()
@@ -139,7 +158,7 @@ class Journal(Protocol):
 
     def record_samples(self, run_id: str, samples: Sequence[EnvironmentSample]) -> None: ...
 
-    def set_status(self, run_id: str, status: str, reason: str = "") -> None: ...
+    def set_status(self, run_id: str, status: RunStatus, reason: str = "") -> None: ...
 
     def record_standards(self, run_id: str, standards: Sequence[dict[str, Any]]) -> None:
         """The standards the run's checks found, each with its ``role``."""

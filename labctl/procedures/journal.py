@@ -34,6 +34,7 @@ from labctl.errors import ConflictError, NotFoundError
 from labctl.procedures.environment import EnvironmentSample, summarise
 from labctl.procedures.interfaces import RunRecord
 from labctl.procedures.results import PointResult, RunEvent, RunResult, jsonable
+from labctl.quantities import RunStatus
 
 SCHEMA_VERSION = 1
 
@@ -171,7 +172,7 @@ class SqliteJournal:
         return RunRecord(
             run_id=row[0], procedure_id=row[1], procedure_version=row[2],
             parameters=_tuples(json.loads(row[3])), dut=json.loads(row[4]), operator=row[5],
-            checker=row[6], status=row[7], created=datetime.fromisoformat(row[8]),
+            checker=row[6], status=RunStatus(row[7]), created=datetime.fromisoformat(row[8]),
             points=tuple(PointResult.from_dict(json.loads(p[0])) for p in points),
             events=tuple(RunEvent.from_dict(json.loads(e[0])) for e in events),
             samples=tuple(EnvironmentSample(s[0], datetime.fromisoformat(s[1]), s[2], s[3],
@@ -202,7 +203,7 @@ class SqliteJournal:
                 (run_id, s.time, s.utc.isoformat(), s.temperature, s.humidity, s.pressure,
                  s.sensor) for s in samples])
 
-    def set_status(self, run_id: str, status: str, reason: str = "") -> None:
+    def set_status(self, run_id: str, status: RunStatus, reason: str = "") -> None:
         with self._tx() as db:
             done = db.execute("UPDATE runs SET status=?, reason=?, updated=datetime('now') "
                               "WHERE run_id=?", (status, reason, run_id))
@@ -278,13 +279,13 @@ class SqliteJournal:
         keys = ("run_id", "procedure_id", "status", "reason", "created", "updated", "points")
         return [dict(zip(keys, r, strict=True)) for r in rows]
 
-    def status(self, run_id: str) -> tuple[str, str]:
+    def status(self, run_id: str) -> tuple[RunStatus, str]:
         with self._lock:
             row = self._db.execute("SELECT status, reason FROM runs WHERE run_id=?",
                                    (run_id,)).fetchone()
         if row is None:
             raise NotFoundError("run", run_id)
-        return row[0], row[1]
+        return RunStatus(row[0]), row[1]
 
 
 def _started_standards(events: Sequence[RunEvent]) -> list[str]:

@@ -47,6 +47,7 @@ from labctl.procedures.clock import Clock, SystemClock
 from labctl.procedures.environment import EnvironmentMonitor, EnvironmentSample, RoomSensor
 from labctl.procedures.interfaces import Journal, RegisteredStandard, RunRecord, StandardsRegister
 from labctl.procedures.results import PointResult, RunEvent, RunResult
+from labctl.quantities import RunStatus
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +72,7 @@ def create_run(journal: Journal, clock: Clock, procedure: Procedure, *,
         dut=dict(dut),
         operator=operator,
         checker=checker,
-        status="created",
+        status=RunStatus.CREATED,
         created=clock.utcnow(),
     )
     journal.create_run(record)
@@ -136,7 +137,7 @@ class Runner:
         is on record before its thread starts, so an early failure is on record too)."""
         opening = self.make_bench_safe()
         record = self.journal.load_run(run_id)
-        if record.status != "created":
+        if record.status != RunStatus.CREATED:
             raise _with_unsafe(PreconditionError(
                 "run_started", f"run {run_id} is {record.status}"), opening)
         return self._carry_out(record, procedure, opening=opening)
@@ -150,7 +151,7 @@ class Runner:
         ``resumed_run`` event. The run's operator stays the one who started it."""
         opening = self.make_bench_safe()  # a killed run may have left an output live
         record = self.journal.load_run(run_id)
-        if record.status == "completed":
+        if record.status == RunStatus.COMPLETED:
             raise _with_unsafe(PreconditionError(
                 "run_completed", f"run {run_id} is already completed"), opening)
         cls = catalog.get(record.procedure_id)
@@ -206,7 +207,7 @@ class Runner:
         the journal always ends in a final status with its reason. A stop asked for at any
         moment before (even while the bench was being opened) pauses it."""
         ctx: _Context | None = None
-        status, reason = "completed", ""
+        status, reason = RunStatus.COMPLETED, ""
         interrupted: BaseException | None = None
         refused: PreconditionError | None = None
         failure: Exception | None = None
@@ -225,28 +226,28 @@ class Runner:
                      f"{procedure.info.id} {procedure.info.version}"
                      + (f", resumed by {ctx.performer}" if resumed_by else ""),
                      data=started)
-            self.journal.set_status(record.run_id, "running")
+            self.journal.set_status(record.run_id, RunStatus.RUNNING)
             procedure.setup(ctx)
             procedure.execute(ctx)
             missing = [p.key for p in procedure.test_points() if p.key not in ctx.done]
             if missing:
                 raise ProcedureError(f"{procedure.info.id} ended without measuring {missing}")
         except PreconditionError as exc:  # the checks, or found by the procedure's setup
-            status, reason, refused = "refused", str(exc), exc
+            status, reason, refused = RunStatus.REFUSED, str(exc), exc
             data["rule"] = exc.rule
         except RunAbortedError as exc:
-            status, reason = "aborted", exc.reason
+            status, reason = RunStatus.ABORTED, exc.reason
         except BenchNotSafeError as exc:
-            status, reason = "paused", str(exc)
+            status, reason = RunStatus.PAUSED, str(exc)
         except INSTRUMENT_FAULTS as exc:
-            status, reason = "paused", f"instrument fault: {exc}"
+            status, reason = RunStatus.PAUSED, f"instrument fault: {exc}"
         except RunCancelledError:
-            status, reason = "paused", "stopped on request"
+            status, reason = RunStatus.PAUSED, "stopped on request"
         except KeyboardInterrupt as exc:
-            status, interrupted = "paused", exc
+            status, interrupted = RunStatus.PAUSED, exc
             reason = getattr(exc, "reason", "") or "interrupted by the operator"
         except Exception as exc:  # a defect: on record, bench safe, then raised
-            status, reason, failure = "failed", f"{type(exc).__name__}: {exc}", exc
+            status, reason, failure = RunStatus.FAILED, f"{type(exc).__name__}: {exc}", exc
             log.exception("run %s failed", record.run_id)
         finally:
             unsafe = self._safe_end(ctx)
@@ -256,7 +257,7 @@ class Runner:
         elif opening:
             data["unsafe"] = {role: dataclasses.asdict(o) for role, o in opening}
         data["safe_state"] = dict(self.safe_state)
-        if status == "completed" and ctx is not None:
+        if status == RunStatus.COMPLETED and ctx is not None:
             points = self.journal.load_run(record.run_id).points
             data["analysis"] = procedure.analyse(points, ctx)
             self.journal.record_analysis(record.run_id, data["analysis"])
@@ -547,7 +548,7 @@ class _Context(RunContext):
         breaches = self.monitor.breaches
         reason = breaches[-1].describe() if breaches else "conditions not yet settled"
         self.emit("hold", reason)
-        self.journal.set_status(self.run_id, "held", reason)
+        self.journal.set_status(self.run_id, RunStatus.HELD, reason)
         self._make_safe()
         t_hold = self.clock.now()
         while not self.monitor.settled():
@@ -561,7 +562,7 @@ class _Context(RunContext):
         held = self.clock.now() - t_hold
         self.emit("resume", f"conditions in limits for {limits.settle_time:g} s after a "
                   f"{held:.0f} s hold", data={"held_seconds": held})
-        self.journal.set_status(self.run_id, "running")
+        self.journal.set_status(self.run_id, RunStatus.RUNNING)
 
     def _check_stop(self) -> None:
         if self.runner._stop_requested.is_set():

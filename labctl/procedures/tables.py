@@ -1,8 +1,10 @@
 """Test-point tables: data a metrologist can read and review, not code.
 
 A table is a CSV file shipped beside its procedure. Each row becomes a frozen dataclass of the
-procedure's own row type; a bad cell is reported with file, row, column, value and what is
-allowed, and nothing half-loaded is returned.
+procedure's own row type (cells typed as its fields: numbers, yes/no, a
+:class:`~labctl.quantities.RangeLabel`, a member of an enumeration such as
+:class:`~labctl.quantities.Quantity`); a bad cell is reported with file, row, column, value
+and what is allowed, and nothing half-loaded is returned.
 """
 
 from __future__ import annotations
@@ -13,10 +15,12 @@ import math
 import types
 import typing
 from collections.abc import Iterable
+from enum import Enum
 from pathlib import Path
 from typing import Any, TypeVar
 
 from labctl.errors import ValidationError
+from labctl.quantities import RangeLabel
 
 Row = TypeVar("Row")
 
@@ -40,6 +44,16 @@ def _convert(kind: Any, text: str) -> Any:
         if lowered not in ("true", "false", "yes", "no", "1", "0"):
             raise ValueError("not a yes/no value")
         return lowered in ("true", "yes", "1")
+    if kind is RangeLabel:  # a range in any spelling in use: "100 mV", "100mV", "1kohm"
+        label = RangeLabel.read(text)
+        if label is None:
+            raise ValueError("a number and a unit, e.g. 100 mV, 1 kΩ")
+        return label
+    if isinstance(kind, type) and issubclass(kind, Enum):  # Quantity, CorrectionParameter…
+        try:
+            return kind(text.strip())
+        except ValueError:
+            raise ValueError("one of " + ", ".join(str(m.value) for m in kind)) from None
     return text.strip()
 
 

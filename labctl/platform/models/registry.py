@@ -35,6 +35,7 @@ from labctl.platform.models.base import (
     utc_field,
 )
 from labctl.platform.models.org import CODE_PATTERN
+from labctl.quantities import Quantity
 
 IDENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$"
 
@@ -194,7 +195,11 @@ Dec = Decimal
 class _Ranged(BaseModel):
     model_config = ConfigDict(extra="forbid")
     domain: str = PField(min_length=1, max_length=64, examples=["electrical DC"])
-    quantity: str = PField(min_length=1, max_length=100, examples=["DC voltage"])
+    quantity: str = PField(
+        min_length=1, max_length=100, examples=[Quantity.DC_VOLTAGE.value],
+        description="The quantity by name; labctl's procedures find standards, CMCs and "
+        "authorisations under the names of labctl.quantities.Quantity (" + ", ".join(
+            q.value for q in Quantity) + "). The registry holds other quantities too.")
     unit: str = PField(min_length=1, max_length=16, examples=["V"])
     range_min: Value
     range_max: Value

@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 from labctl.errors import ValidationError
 from labctl.platform.models.certificates import ResultPoint
 from labctl.procedures.interfaces import Correction
+from labctl.quantities import CorrectionParameter
 from labctl.uncertainty import CurveFit, curve_fit, welch_satterthwaite
 
 __all__ = ["ErrorAt", "ErrorLine", "ReferenceShift", "fit_error_lines", "fit_errors",
@@ -195,12 +196,12 @@ def fit_errors(points: Sequence[ResultPoint], certificate_number: str) -> list[C
     out: list[Correction] = []
     for ln in fit_error_lines(points):
         r = ln.correlation
-        out += [Correction(ln.quantity, ln.range_label, "gain", ln.gain, ln.u_gain, "1",
-                           dof=ln.dof_gain, certificate_number=certificate_number,
+        out += [Correction(ln.quantity, ln.range_label, CorrectionParameter.GAIN, ln.gain,
+                           ln.u_gain, "1", dof=ln.dof_gain, certificate_number=certificate_number,
                            correlation=r),
-                Correction(ln.quantity, ln.range_label, "offset", ln.offset, ln.u_offset,
-                           ln.unit, dof=ln.dof_offset, certificate_number=certificate_number,
-                           correlation=r)]
+                Correction(ln.quantity, ln.range_label, CorrectionParameter.OFFSET, ln.offset,
+                           ln.u_offset, ln.unit, dof=ln.dof_offset,
+                           certificate_number=certificate_number, correlation=r)]
     return out
 
 

@@ -18,6 +18,7 @@ from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 
+from labctl import quantities
 from labctl.errors import ConflictError, NotFoundError
 from labctl.platform import audit, certificates
 from labctl.platform.accounts import policy
@@ -70,7 +71,7 @@ class RunStatus(BaseModel):
     run_id: str
     bench: str
     procedure_id: str
-    status: str
+    status: quantities.RunStatus
     reason: str
     bench_safe: bool = PField(description=(
         "False when an output could not be confirmed off when the run ended: the reason "
@@ -234,7 +235,7 @@ def stop_run(run_id: str, request: Request, principal: PrincipalDep,
     audit.record(session, actor=principal.actor, action="run.stop", entity_type="run",
                  entity_id=run_id, organisation_id=lab_id, data={"bench": bench})
     session.commit()
-    return {"run_id": run_id, "status": "stopping"}
+    return {"run_id": run_id, "status": quantities.RunStatus.STOPPING}
 
 
 @router.post("/runs/{run_id}/resume", response_model=RunStarted, status_code=202,
@@ -274,7 +275,7 @@ def certify_run(run_id: str, body: CertifyRun, request: Request, principal: Prin
     id: posting the same run again answers the stored result)."""
     manager, bench = _readable(request, session, principal, run_id)
     status, reason = manager.status(run_id)
-    if status != "completed":
+    if status != quantities.RunStatus.COMPLETED:
         raise ConflictError(f"run {run_id} is {status} ({reason}); only a completed run is "
                             "certified")
     cert = draft_from_run(session, laboratory_code=manager.bench(bench).laboratory_code,

@@ -38,8 +38,9 @@ from labctl.procedures.clock import Clock, ManualClock, SystemClock
 from labctl.procedures.journal import SqliteJournal
 from labctl.procedures.results import RunEvent, RunResult
 from labctl.procedures.runner import Runner, create_run
+from labctl.quantities import TERMINAL_RUN_STATUSES, RunStatus
 
-TERMINAL = frozenset({"completed", "aborted", "paused", "refused", "failed"})
+TERMINAL = TERMINAL_RUN_STATUSES
 log = logging.getLogger(__name__)
 
 
@@ -173,7 +174,7 @@ class RunManager:
         bench = self.bench_of(run_id)
         entry = self.bench(bench)
         status, _ = self.journal(bench).status(run_id)
-        if status == "completed":
+        if status == RunStatus.COMPLETED:
             raise ConflictError(f"run {run_id} is completed")
 
         def job(runner_holder: _Active) -> Any:
@@ -210,7 +211,7 @@ class RunManager:
         :meth:`~labctl.procedures.journal.SqliteJournal.result`)."""
         return self.journal(self.bench_of(run_id)).result(run_id)
 
-    def status(self, run_id: str) -> tuple[str, str]:
+    def status(self, run_id: str) -> tuple[RunStatus, str]:
         """(status, reason) as journaled (a started run is journaled before it runs)."""
         return self.journal(self.bench_of(run_id)).status(run_id)
 
@@ -275,9 +276,9 @@ class RunManager:
             except NotFoundError:
                 return
             if status not in TERMINAL:
-                journal.record_event(holder.run_id, RunEvent("failed", datetime.now(UTC),
+                journal.record_event(holder.run_id, RunEvent(RunStatus.FAILED, datetime.now(UTC),
                                                              holder.error))
-                journal.set_status(holder.run_id, "failed", holder.error)
+                journal.set_status(holder.run_id, RunStatus.FAILED, holder.error)
 
 
 class _RunnerOnBench:

@@ -25,6 +25,7 @@ from labctl.platform.models.certificates import (
     ResultsIn,
 )
 from labctl.procedures.results import RunResult
+from labctl.quantities import Quantity, RunStatus
 
 
 def _dec(x: float) -> Decimal:
@@ -43,12 +44,12 @@ def certificate_request(result: RunResult, *, laboratory_code: str, customer_nam
                         location: str, decision_rule: str | None,
                         table_title: str | None = None) -> tuple[CertificateCreate, ResultsIn]:
     """A completed run as a draft certificate and its result points."""
-    if result.status != "completed":
+    if result.status != RunStatus.COMPLETED:
         raise NotFoundError("completed run", f"{result.run_id} ({result.status})")
     begin = min(p.started for p in result.points if p.started)
     end = max(p.finished for p in result.points if p.finished)
     conditions = [ConditionIn(quantity=c.quantity if c.quantity != "humidity"
-                              else "relative humidity", unit=c.unit,
+                              else Quantity.RELATIVE_HUMIDITY, unit=c.unit,
                               mean=_dec(round(c.mean, 2)), minimum=_dec(round(c.minimum, 2)),
                               maximum=_dec(round(c.maximum, 2)))
                   for c in result.conditions]

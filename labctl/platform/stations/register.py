@@ -29,9 +29,10 @@ from labctl.procedures.catalog import PROCEDURES
 from labctl.procedures.interfaces import Correction, RegisteredStandard
 from labctl.procedures.register import Authorisation as SnapshotAuthorisation
 from labctl.procedures.register import RegisterSnapshot
+from labctl.quantities import Quantity, SpecName
 
 
-def procedure_quantities() -> dict[str, str]:
+def procedure_quantities() -> dict[str, Quantity]:
     """Procedure id → the quantity an authorisation for it is granted for (the catalog's)."""
     return {p.info.id: p.info.quantity for p in PROCEDURES.values()}
 
@@ -49,7 +50,7 @@ class PlatformRegister:
     """
 
     def __init__(self, engine: Engine, laboratory_code: str,
-                 quantities: Mapping[str, str] | None = None) -> None:
+                 quantities: Mapping[str, Quantity] | None = None) -> None:
         self.engine = engine
         self.laboratory_code = laboratory_code
         self.quantities = dict(procedure_quantities() if quantities is None else quantities)
@@ -100,10 +101,10 @@ def registered_standard(session: Session, std: Standard, at: datetime) -> Regist
         certificate_issuer=cal.issuer if cal else "",
         corrections=tuple(corrections),
         specification={
-            "accuracy_relative": float(std.uncertainty_relative),
-            "accuracy_absolute": float(std.uncertainty_absolute),
-            "interval_days": std.calibration_interval_days,
-            **({"calibrated_on": cal.calibrated_on.isoformat()} if cal else {}),
+            SpecName.ACCURACY_RELATIVE: float(std.uncertainty_relative),
+            SpecName.ACCURACY_ABSOLUTE: float(std.uncertainty_absolute),
+            SpecName.INTERVAL_DAYS: std.calibration_interval_days,
+            **({SpecName.CALIBRATED_ON: cal.calibrated_on.isoformat()} if cal else {}),
         },
     )
 

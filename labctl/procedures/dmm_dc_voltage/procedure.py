@@ -42,16 +42,20 @@ from labctl.procedures.interfaces import RegisteredStandard
 from labctl.procedures.results import PointResult
 from labctl.procedures.statements import budget_lines, check_rule
 from labctl.procedures.tables import check_unique, load_table
+from labctl.quantities import CorrectionParameter, Quantity, RangeLabel, SpecKey, SpecName
 from labctl.uncertainty import Constant, Normal, Rectangular, decide, gum
 
 TABLE = Path(__file__).with_name("points.csv")
 AS_LEFT = "as-left/"
 
 #: The calibrator's DC voltage ranges (upper limit in V → range label in its certificate).
-CALIBRATOR_RANGES: tuple[tuple[float, str], ...] = (
-    (0.33, "330mV"), (3.3, "3.3V"), (33.0, "33V"), (330.0, "330V"), (1020.0, "1020V"),
-)
-DMM_RANGE_LABELS = {0.1: "100 mV", 1.0: "1 V", 10.0: "10 V", 100.0: "100 V", 1000.0: "1000 V"}
+CALIBRATOR_RANGES: tuple[tuple[float, RangeLabel], ...] = tuple(
+    (upper, RangeLabel.parse(label)) for upper, label in (
+        (0.33, "330 mV"), (3.3, "3.3 V"), (33.0, "33 V"), (330.0, "330 V"), (1020.0, "1020 V")))
+#: The DMM's DC voltage ranges (V) and their labels.
+DMM_RANGE_LABELS: dict[float, RangeLabel] = {
+    upper: RangeLabel.parse(label) for upper, label in (
+        (0.1, "100 mV"), (1.0, "1 V"), (10.0, "10 V"), (100.0, "100 V"), (1000.0, "1000 V"))}
 REFERENCE_TEMPERATURE = 23.0  # °C, the calibrator's specification centre
 
 
@@ -115,7 +119,7 @@ class DcvParameters:
                     f"{x:g}" for x in DMM_RANGE_LABELS))
 
 
-def calibrator_range(volts: float) -> str:
+def calibrator_range(volts: float) -> RangeLabel:
     """The calibrator range label that sources ``volts``."""
     for limit, label in CALIBRATOR_RANGES:
         if abs(volts) < limit:  # as the 5522A: 0.33 V is on the 3.3 V range
@@ -123,9 +127,10 @@ def calibrator_range(volts: float) -> str:
     raise ValidationError("nominal", volts, "|V| <= 1020 V (the calibrator's output)")
 
 
-def _spec(std: RegisteredStandard, key: str, default: float) -> float:
-    value = std.specification.get(key, default)
-    return float(value)
+def _spec(std: RegisteredStandard, key: SpecKey | SpecName, default: float) -> float:
+    if isinstance(key, SpecName):
+        key = SpecKey(key)
+    return float(key.lookup(std.specification, default))
 
 
 class DmmDcVoltage(Procedure):
@@ -135,7 +140,7 @@ class DmmDcVoltage(Procedure):
         id="dmm-dcv-direct",
         version="1.0",
         title="Digital multimeter, DC voltage, direct comparison with a calibrator",
-        quantity="DC voltage",
+        quantity=Quantity.DC_VOLTAGE,
         device_type="digital multimeter",
         roles={
             "calibrator": RoleSpec("standard", Calibrator, "multifunction calibrator (DC V)"),
@@ -223,8 +228,9 @@ class DmmDcVoltage(Procedure):
             dmm.configure_dc_voltage(range=rng, nplc=p.nplc)
             for nominal in (0.0, top) if top > 0 else (0.0,):
                 cal_range = calibrator_range(nominal)
-                gain = std.correction("DC voltage", cal_range, "gain")
-                offset = std.correction("DC voltage", cal_range, "offset")
+                gain = std.correction(Quantity.DC_VOLTAGE, cal_range, CorrectionParameter.GAIN)
+                offset = std.correction(Quantity.DC_VOLTAGE, cal_range,
+                                        CorrectionParameter.OFFSET)
                 if gain is None or offset is None:
                     raise PreconditionError("correction_missing", f"calibrator {std.id}: no "
                                             f"certified errors for its {cal_range} range")
@@ -252,24 +258,27 @@ class DmmDcVoltage(Procedure):
         # identical readings have no spread (std() of them can round to 1e-22, not 0)
         s = float(readings.std(ddof=1)) if n > 1 and np.ptp(readings) > 0 else 0.0
         cal_range = calibrator_range(point.nominal)
-        gain = std.correction("DC voltage", cal_range, "gain")
-        offset = std.correction("DC voltage", cal_range, "offset")
+        gain = std.correction(Quantity.DC_VOLTAGE, cal_range, CorrectionParameter.GAIN)
+        offset = std.correction(Quantity.DC_VOLTAGE, cal_range, CorrectionParameter.OFFSET)
         if gain is None or offset is None:
             raise PreconditionError(
                 "correction_missing", f"calibrator {std.id} has no certified gain/offset "
-                f"correction for its {cal_range} range", standard=std.id, range=cal_range)
-        stab_rel = _spec(std, f"dcv_stability_rel.{cal_range}", 0.0)  # relative half-width
+                f"correction for its {cal_range} range", standard=std.id, range=str(cal_range))
+        # relative half-width
+        stab_rel = _spec(std, SpecKey(SpecName.DCV_STABILITY_REL, cal_range), 0.0)
         drift_abs = 0.0
-        if stab_rel == 0.0 and at is not None and std.specification.get("calibrated_on"):
+        calibrated_on = SpecKey(SpecName.CALIBRATED_ON).lookup(std.specification)
+        if stab_rel == 0.0 and at is not None and calibrated_on:
             # No stated stability: a linear drift allowance from the stated accuracy over
             # the elapsed part of the calibration interval.
-            since = date.fromisoformat(str(std.specification["calibrated_on"]))
-            interval = float(std.specification.get("interval_days", 365))
+            since = date.fromisoformat(str(calibrated_on))
+            interval = _spec(std, SpecName.INTERVAL_DAYS, 365)
             fraction = min(max((at - since).days / interval, 0.0), 1.0)
-            stab_rel = _spec(std, "accuracy_relative", 0.0) * fraction
-            drift_abs = _spec(std, "accuracy_absolute", 0.0) * fraction
-        tempco_rel = _spec(std, "dcv_tempco_rel_per_K", 0.0)  # relative per K outside band
-        band = _spec(std, "temperature_band_K", 5.0)
+            stab_rel = _spec(std, SpecName.ACCURACY_RELATIVE, 0.0) * fraction
+            drift_abs = _spec(std, SpecName.ACCURACY_ABSOLUTE, 0.0) * fraction
+        # relative per K outside band
+        tempco_rel = _spec(std, SpecName.DCV_TEMPCO_REL_PER_K, 0.0)
+        band = _spec(std, SpecName.TEMPERATURE_BAND_K, 5.0)
         t_room = room_temperature if room_temperature is not None else REFERENCE_TEMPERATURE
         excess = max(0.0, abs(t_room - REFERENCE_TEMPERATURE) - band)
 
@@ -306,11 +315,13 @@ class DmmDcVoltage(Procedure):
         return PointResult(
             key=point.key, index=self._points.index(point),
             stage="as-left" if point.key.startswith(AS_LEFT) else "as-found",
-            quantity="DC voltage", unit="V", range_label=DMM_RANGE_LABELS[point.range],
+            quantity=Quantity.DC_VOLTAGE, unit=Quantity.DC_VOLTAGE.unit.symbol,
+            range_label=str(DMM_RANGE_LABELS[point.range]),
             nominal=point.nominal, reference_value=reference, measured_value=mean,
             error=error, U=U, k=float(r.k), coverage_probability=p.coverage,
             dof=float(r.dof), budget=budget_lines(r), readings=tuple(readings.tolist()),
             lower_limit=-tol, upper_limit=tol, conformity=str(decision.outcome),
             decision_rule=p.decision_rule, tur=float(decision.tur) if U > 0 else None,
-            extra={"calibrator_range": cal_range, "resolution": resolution, "s": s, "n": n},
+            extra={"calibrator_range": str(cal_range), "resolution": resolution, "s": s,
+                   "n": n},
         )

@@ -48,6 +48,7 @@ from labctl.procedures.interfaces import RegisteredStandard
 from labctl.procedures.results import PointResult
 from labctl.procedures.statements import budget_lines, check_rule
 from labctl.procedures.tables import check_unique, load_table
+from labctl.quantities import CorrectionParameter, Quantity, RangeLabel
 from labctl.uncertainty import Constant, Normal, Rectangular, curve_fit, decide, gum
 
 TABLE = Path(__file__).with_name("points.csv")
@@ -157,8 +158,14 @@ def dmm_range_for(ohms: float) -> float:
     raise ValidationError("resistance", ohms, "<= 11 kΩ")
 
 
-def _range_label(rng: float) -> str:
-    return {100.0: "100ohm", 1_000.0: "1kohm", 10_000.0: "10kohm"}[rng]
+#: The DMM's 4-wire resistance ranges (Ω) and their labels.
+DMM_RANGE_LABELS: dict[float, RangeLabel] = {
+    upper: RangeLabel.parse(label) for upper, label in (
+        (100.0, "100 Ω"), (1_000.0, "1 kΩ"), (10_000.0, "10 kΩ"))}
+
+
+def _range_label(rng: float) -> RangeLabel:
+    return DMM_RANGE_LABELS[rng]
 
 
 class PrtComparison(Procedure):
@@ -168,7 +175,7 @@ class PrtComparison(Procedure):
         id="prt-comparison",
         version="1.0",
         title="Platinum resistance thermometer, comparison in a dry block",
-        quantity="temperature",
+        quantity=Quantity.TEMPERATURE,
         device_type="platinum resistance thermometer",
         roles={
             "thermometer": RoleSpec("standard", Thermometer, "reference thermometer readout"),
@@ -261,11 +268,11 @@ class PrtComparison(Procedure):
         p: PrtParameters = self.parameters
         ref_std: RegisteredStandard = standards["thermometer"]
         dmm_std: RegisteredStandard = standards["dmm"]
-        e_ref = ref_std.correction("temperature", None, "offset")
-        g_ref = ref_std.correction("temperature", None, "gain")
+        e_ref = ref_std.correction(Quantity.TEMPERATURE, None, CorrectionParameter.OFFSET)
+        g_ref = ref_std.correction(Quantity.TEMPERATURE, None, CorrectionParameter.GAIN)
         label = _range_label(dmm_range)
-        g_dmm = dmm_std.correction("resistance", label, "gain")
-        o_dmm = dmm_std.correction("resistance", label, "offset")
+        g_dmm = dmm_std.correction(Quantity.RESISTANCE, label, CorrectionParameter.GAIN)
+        o_dmm = dmm_std.correction(Quantity.RESISTANCE, label, CorrectionParameter.OFFSET)
         if e_ref is None:
             raise PreconditionError("correction_missing",
                                     f"reference thermometer {ref_std.id} has no certified offset")
@@ -315,7 +322,8 @@ class PrtComparison(Procedure):
         u_t = math.hypot(s_t / math.sqrt(n_t), uniformity / math.sqrt(3))
         return PointResult(
             key=point.key, index=self._points.index(point), stage="as-found",
-            quantity="temperature", unit="°C", range_label=f"{point.setpoint:g} °C",
+            quantity=Quantity.TEMPERATURE, unit=Quantity.TEMPERATURE.unit.symbol,
+            range_label=str(RangeLabel.of(point.setpoint, Quantity.TEMPERATURE.unit)),
             nominal=point.setpoint, reference_value=t_ref,
             measured_value=float(cvd_temperature(R)), error=error, U=U, k=float(r.k),
             coverage_probability=p.coverage, dof=float(r.dof), budget=budget_lines(r),
