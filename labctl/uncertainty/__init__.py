@@ -8,15 +8,19 @@ Arrays in, arrays out: one call evaluates N measurement points. Modules follow t
 - :mod:`~labctl.uncertainty.leastsquares` — :func:`curve_fit`, calibration curves (GUM H.3)
 - :mod:`~labctl.uncertainty.typea` — Type A evaluation from readings (GUM 4.2, 5.2.3)
 - :mod:`~labctl.uncertainty.reporting` — :func:`round_result` (EA-4/02, ILAC-P14)
-- :mod:`~labctl.uncertainty.conformity` — :func:`decide` (JCGM 106, ILAC-G8)
+- :mod:`~labctl.uncertainty.conformity` — :func:`decide`, :func:`decide_reported` on
+  reported values (JCGM 106, ILAC-G8)
 """
 
 from labctl.uncertainty.conformity import (
     Decision,
     DecisionRule,
     Outcome,
+    ReportedDecision,
     decide,
+    decide_reported,
     probability_of_conformance,
+    stated_limit,
     test_uncertainty_ratio,
 )
 from labctl.uncertainty.distributions import (
@@ -69,6 +73,7 @@ __all__ = [
     "Normal",
     "Outcome",
     "Rectangular",
+    "ReportedDecision",
     "RoundedResult",
     "StudentT",
     "Trapezoidal",
@@ -78,6 +83,7 @@ __all__ = [
     "coverage_factor",
     "curve_fit",
     "decide",
+    "decide_reported",
     "dof_from_reliability",
     "gum",
     "mcm",
@@ -85,6 +91,7 @@ __all__ = [
     "probability_of_conformance",
     "round_result",
     "round_uncertainty",
+    "stated_limit",
     "test_uncertainty_ratio",
     "type_a",
     "type_a_joint",
