@@ -53,7 +53,12 @@ from labctl.uncertainty.propagation import (
     gum,
     welch_satterthwaite,
 )
-from labctl.uncertainty.reporting import RoundedResult, round_result, round_uncertainty
+from labctl.uncertainty.reporting import (
+    RoundedResult,
+    round_result,
+    round_to_place,
+    round_uncertainty,
+)
 from labctl.uncertainty.typea import TypeA, type_a, type_a_joint
 
 __all__ = [
@@ -90,6 +95,7 @@ __all__ = [
     "numerical_tolerance",
     "probability_of_conformance",
     "round_result",
+    "round_to_place",
     "round_uncertainty",
     "stated_limit",
     "test_uncertainty_ratio",

@@ -280,7 +280,7 @@ class ReportedDecision:
     """
 
     value: Decimal | NDArray[np.object_]
-    U: Decimal | NDArray[np.object_]  # noqa: N815 (GUM symbol U, as the API names it)
+    U: Decimal | NDArray[np.object_]
     lower: Decimal | NDArray[np.object_] | None
     upper: Decimal | NDArray[np.object_] | None
     decision: Decision
