@@ -14,7 +14,6 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,7 +35,9 @@ from labctl.procedures.clock import ManualClock
 from labctl.procedures.results import BudgetLine, PointResult, RunResult
 from labctl.uncertainty import DecisionRule, Outcome, decide, decide_reported
 from simulators.bench import SimulatedBench
-from tests.fixtures.db import LiveServer
+from tests.fixtures.db import LiveServer, World
+from tests.platform.chain import Chain, build_chain
+from tests.platform.helpers import draft, ok, point, uid
 
 SEED = 31
 D = Decimal
@@ -376,30 +377,106 @@ def test_the_certificate_stores_dof_and_budget_and_its_dcc_states_them(platform)
 # --- the migration --------------------------------------------------------------------------
 
 
-def test_migration_0007_adds_dof_and_budget_and_keeps_old_points(tmp_path: Path):
-    engine = sa.create_engine(f"sqlite:///{tmp_path / 'm.sqlite'}")
+def test_migration_0007_adds_dof_and_budget_and_keeps_old_points(fresh_database_url: str):
+    # SQLite here without its foreign-key pragma: an old point is inserted on its own
+    engine = sa.create_engine(fresh_database_url)
+
+    def columns() -> dict[str, Any]:
+        return {c["name"]: c for c in sa.inspect(engine).get_columns("result_point")}
+
     try:
         migrate(engine, "0006")
-        cols = {c["name"] for c in sa.inspect(engine).get_columns("result_point")}
-        assert "dof" not in cols and "budget" not in cols
-        with engine.begin() as conn:  # a point posted before the migration
-            conn.exec_driver_sql(
-                "INSERT INTO result_point (certificate_id, posting_id, seq, table_title, "
-                "quantity, unit, range_label, nominal, reference_value, measured_value, "
-                "expanded_uncertainty, coverage_factor, coverage_probability) VALUES "
-                "(1, 1, 0, 't', 'DC voltage', 'V', '', '10', '10', '10.00001', '0.00002', "
-                "'2', '0.95')")
+        assert "dof" not in columns() and "budget" not in columns()
+        sqlite = engine.dialect.name == "sqlite"
+        if sqlite:
+            with engine.begin() as conn:  # a point posted before the migration
+                conn.exec_driver_sql(
+                    "INSERT INTO result_point (certificate_id, posting_id, seq, table_title, "
+                    "quantity, unit, range_label, nominal, reference_value, measured_value, "
+                    "expanded_uncertainty, coverage_factor, coverage_probability) VALUES "
+                    "(1, 1, 0, 't', 'DC voltage', 'V', '', '10', '10', '10.00001', "
+                    "'0.00002', '2', '0.95')")
         migrate(engine, "0007")
-        cols = {c["name"]: c for c in sa.inspect(engine).get_columns("result_point")}
-        assert cols["dof"]["nullable"] and cols["budget"]["nullable"]
-        with engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT measured_value, dof, budget FROM "
-                                        "result_point").one() == ("10.00001", None, None)
+        assert columns()["dof"]["nullable"] and columns()["budget"]["nullable"]
+        if sqlite:
+            with engine.connect() as conn:
+                assert conn.exec_driver_sql("SELECT measured_value, dof, budget FROM "
+                                            "result_point").one() == ("10.00001", None, None)
         cfg = alembic_config(engine)
         with engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.downgrade(cfg, "0006")
-        cols = {c["name"] for c in sa.inspect(engine).get_columns("result_point")}
-        assert "dof" not in cols and "budget" not in cols
+        assert "dof" not in columns() and "budget" not in columns()
     finally:
         engine.dispose()
+
+
+# --- posted through the API, on both backends -------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chain(platform_url: str, world: World) -> Chain:
+    with httpx.Client(base_url=platform_url, timeout=60) as client:
+        return build_chain(client, world)
+
+
+BUDGET_IN = [
+    {"name": "V_ind", "estimate": "10.000012", "standard_uncertainty": "0.0000061",
+     "unit": "V", "distribution": "normal", "sensitivity": "1", "contribution": "0.0000061",
+     "dof": 9},
+    {"name": "g_cal", "estimate": "0.0000031", "standard_uncertainty": "0.00000045",
+     "distribution": "normal", "sensitivity": "-10", "contribution": "0.0000045"},
+]
+
+
+def test_posted_dof_and_budget_are_stored_replayed_and_reach_the_dcc(
+        api: httpx.Client, world: World, chain: Chain, db_engine: sa.Engine):
+    # drafted by hand (no run): the certificate chooses its rule, as before
+    cert = draft(api, world, "lab", standards=[chain.working], decision_rule="non_binary")
+    assert cert["decision_rule"] == "non_binary"
+    number = cert["number"]
+    points = [point(dof=23.87, budget=BUDGET_IN), point(nominal="5")]
+    key = uid("k")
+    hdr = {**world.station("lab"), "Idempotency-Key": key}
+    first = ok(api.post(f"/api/v1/certificates/{number}/results", json={"points": points},
+                        headers=hdr), 201)
+    again = ok(api.post(f"/api/v1/certificates/{number}/results", json={"points": points},
+                        headers=hdr))  # the same body again: replayed, nothing added
+    assert again == first
+    changed = [point(dof=24.0, budget=BUDGET_IN), point(nominal="5")]
+    assert api.post(f"/api/v1/certificates/{number}/results", json={"points": changed},
+                    headers=hdr).status_code == 409  # the budget is part of the body
+    with db_engine.connect() as conn:
+        rows = conn.execute(sa.text(
+            "SELECT p.dof, p.budget FROM result_point p JOIN certificate c ON "
+            "c.id = p.certificate_id WHERE c.number = :n ORDER BY p.seq"), {"n": number}).all()
+    assert len(rows) == 2
+    (dof, budget), (no_dof, no_budget) = rows
+    lines = json.loads(budget) if isinstance(budget, str) else budget
+    assert dof == 23.87 and lines[0]["standard_uncertainty"] == "0.0000061"
+    assert lines[1]["unit"] is None and lines[1]["dof"] is None
+    assert no_dof is None and no_budget is None
+    ok(api.post(f"/api/v1/certificates/{number}/check", headers=world.headers("lab", "checker")))
+    ok(api.post(f"/api/v1/certificates/{number}/issue", headers=world.headers("lab",
+                                                                              "approver")))
+    dcc = api.get(f"/api/v1/certificates/{number}/dcc",
+                  headers=world.headers("lab", "approver")).content.decode()
+    assert dcc.count('refType="labctl_uncertaintyBudget"') == 2  # the metaData and its list
+    assert dcc.count('refType="labctl_budgetLine"') == 2
+    assert "<si:valueStandardMU>0.0000061</si:valueStandardMU>" in dcc
+    assert "Non-binary statement" in dcc
+
+
+def test_a_bad_posted_budget_is_refused_by_field_and_changes_nothing(
+        api: httpx.Client, world: World, chain: Chain, db_engine: sa.Engine):
+    cert = draft(api, world, "lab", standards=[chain.working])
+    bad = [{**BUDGET_IN[0], "standard_uncertainty": "-1"}]
+    resp = api.post(f"/api/v1/certificates/{cert['number']}/results",
+                    json={"points": [point(budget=bad)]},
+                    headers={**world.station("lab"), "Idempotency-Key": uid("k")})
+    assert resp.status_code == 422
+    assert "budget" in resp.json()["field"] and "standard_uncertainty" in resp.json()["field"]
+    with db_engine.connect() as conn:
+        assert conn.execute(sa.text(
+            "SELECT count(*) FROM result_point p JOIN certificate c ON c.id = p.certificate_id "
+            "WHERE c.number = :n"), {"n": cert["number"]}).scalar_one() == 0

@@ -132,7 +132,8 @@ class ResultPoint(SQLModel, table=True):
     dof: float | None = Field(default=None, nullable=True)
     #: the uncertainty budget as posted (:class:`BudgetLineIn` in JSON: numbers as exact
     #: decimal strings); ``None``: not posted
-    budget: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON, nullable=True)
+    budget: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True),
+                                                nullable=True)
 
 
 class ResultPosting(SQLModel, table=True):
