@@ -368,7 +368,7 @@ def certify_run(api: Api, result: Any) -> dict[str, Any]:
                 "IEC 60751 and Callendar–Van Dusen fit" if prt else
                 "Direct comparison with a multifunction calibrator, DC voltage, as found, "
                 "adjusted, as left"),
-        location="Acme Calibration Laboratory, room 1", decision_rule="simple",
+        location="Acme Calibration Laboratory, room 1",
         table_title="Deviation from IEC 60751" if prt else None)
     body = json.loads(create.model_dump_json())
     adjusted = any(p.stage == "as-left" for p in result.points)

@@ -8,15 +8,19 @@ Arrays in, arrays out: one call evaluates N measurement points. Modules follow t
 - :mod:`~labctl.uncertainty.leastsquares` — :func:`curve_fit`, calibration curves (GUM H.3)
 - :mod:`~labctl.uncertainty.typea` — Type A evaluation from readings (GUM 4.2, 5.2.3)
 - :mod:`~labctl.uncertainty.reporting` — :func:`round_result` (EA-4/02, ILAC-P14)
-- :mod:`~labctl.uncertainty.conformity` — :func:`decide` (JCGM 106, ILAC-G8)
+- :mod:`~labctl.uncertainty.conformity` — :func:`decide`, :func:`decide_reported` on
+  reported values (JCGM 106, ILAC-G8)
 """
 
 from labctl.uncertainty.conformity import (
     Decision,
     DecisionRule,
     Outcome,
+    ReportedDecision,
     decide,
+    decide_reported,
     probability_of_conformance,
+    stated_limit,
     test_uncertainty_ratio,
 )
 from labctl.uncertainty.distributions import (
@@ -49,7 +53,12 @@ from labctl.uncertainty.propagation import (
     gum,
     welch_satterthwaite,
 )
-from labctl.uncertainty.reporting import RoundedResult, round_result, round_uncertainty
+from labctl.uncertainty.reporting import (
+    RoundedResult,
+    round_result,
+    round_to_place,
+    round_uncertainty,
+)
 from labctl.uncertainty.typea import TypeA, type_a, type_a_joint
 
 __all__ = [
@@ -69,6 +78,7 @@ __all__ = [
     "Normal",
     "Outcome",
     "Rectangular",
+    "ReportedDecision",
     "RoundedResult",
     "StudentT",
     "Trapezoidal",
@@ -78,13 +88,16 @@ __all__ = [
     "coverage_factor",
     "curve_fit",
     "decide",
+    "decide_reported",
     "dof_from_reliability",
     "gum",
     "mcm",
     "numerical_tolerance",
     "probability_of_conformance",
     "round_result",
+    "round_to_place",
     "round_uncertainty",
+    "stated_limit",
     "test_uncertainty_ratio",
     "type_a",
     "type_a_joint",

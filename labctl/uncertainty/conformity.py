@@ -17,9 +17,13 @@ measurement (JCGM 106 7.2, 7.3) and the test uncertainty ratio (TUR).
 
 from __future__ import annotations
 
+import dataclasses
+import decimal
 import math
 from dataclasses import dataclass
+from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -27,8 +31,10 @@ from scipy import special
 
 from labctl.errors import UncertaintyInputError
 from labctl.uncertainty._model import reject_unknown
+from labctl.uncertainty.reporting import round_to_place, round_uncertainty
 
-__all__ = ["Decision", "DecisionRule", "Outcome", "decide", "probability_of_conformance",
+__all__ = ["Decision", "DecisionRule", "Outcome", "ReportedDecision", "decide",
+           "decide_reported", "probability_of_conformance", "stated_limit",
            "test_uncertainty_ratio"]
 
 Array = NDArray[np.float64]
@@ -160,9 +166,43 @@ def test_uncertainty_ratio(U: ArrayLike, lower: ArrayLike, upper: ArrayLike) -> 
 test_uncertainty_ratio.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
 
 
+_OUTCOMES = np.array(list(Outcome), dtype=object)
+
+
+def _rule(rule: DecisionRule | str) -> DecisionRule:
+    try:
+        return DecisionRule(rule)
+    except ValueError:
+        raise UncertaintyInputError("rule", rule,
+                                    f"one of {[r.value for r in DecisionRule]}") from None
+
+
+def _bool(a: Any) -> NDArray[np.bool_]:
+    return np.asarray(a).astype(bool)
+
+
+def _outcome_codes(y: Any, w: Any, lo: Any, hi: Any, rr: DecisionRule
+                   ) -> tuple[NDArray[np.int64], Any, Any]:
+    """Outcome codes (0 pass, 1 conditional pass, 2 conditional fail, 3 fail; the order of
+    :class:`Outcome`) and the acceptance interval of values ``y`` with guard bands ``w``
+    against the limits: float arrays, or object arrays of :class:`~decimal.Decimal` for an
+    exact decision on reported (rounded) values, where a tie with a limit is common."""
+    inside = _bool(y >= lo) & _bool(y <= hi)
+    if rr is DecisionRule.NON_BINARY:
+        strict = _bool(y >= lo + w) & _bool(y <= hi - w)
+        near_out = _bool(y >= lo - w) & _bool(y <= hi + w)
+        codes = np.where(strict, 0, np.where(inside, 1, np.where(near_out, 2, 3)))
+        return codes, lo + w, hi - w
+    if rr is DecisionRule.GUARDED_REJECTION:
+        a_lo, a_hi = lo - w, hi + w
+    else:
+        a_lo, a_hi = lo + w, hi - w
+    return np.where(_bool(y >= a_lo) & _bool(y <= a_hi), 0, 3), a_lo, a_hi
+
+
 def decide(value: ArrayLike, U: ArrayLike, lower: ArrayLike | None = None,
            upper: ArrayLike | None = None, rule: DecisionRule | str = DecisionRule.SIMPLE,
-           *, guard_factor: float = 1.0, k: float = 2.0, dof: ArrayLike = math.inf,
+           *, guard_factor: float = 1.0, k: ArrayLike = 2.0, dof: ArrayLike = math.inf,
            **unknown: object) -> Decision:
     """Statement of conformity of ``value`` ± ``U`` (expanded, same unit) to the tolerance
     limits ``lower``/``upper`` (one or both) under ``rule`` (a :class:`DecisionRule` or its
@@ -171,11 +211,7 @@ def decide(value: ArrayLike, U: ArrayLike, lower: ArrayLike | None = None,
     for the probability of conformance. Scalars or arrays that broadcast.
     """
     reject_unknown("decide", unknown)
-    try:
-        rr = DecisionRule(rule)
-    except ValueError:
-        raise UncertaintyInputError("rule", rule,
-                                    f"one of {[r.value for r in DecisionRule]}") from None
+    rr = _rule(rule)
     y = _arr("value", value)
     UU = _arr("U", U, nonneg=True)
     r = _arr("guard_factor", guard_factor, nonneg=True)
@@ -188,21 +224,9 @@ def decide(value: ArrayLike, U: ArrayLike, lower: ArrayLike | None = None,
                                     f"with U {UU.shape} and the limits") from None
     w = np.zeros(shape) if rr is DecisionRule.SIMPLE else np.broadcast_to(r * UU, shape)
     inside = (y >= lo) & (y <= hi)
-    if rr is DecisionRule.NON_BINARY:
-        strict = (y >= lo + w) & (y <= hi - w)
-        near_out = (y >= lo - w) & (y <= hi + w)
-        codes = np.where(strict, 0, np.where(inside, 1, np.where(near_out, 2, 3)))
-        a_lo, a_hi = lo + w, hi - w
-    else:
-        if rr is DecisionRule.GUARDED_REJECTION:
-            a_lo, a_hi = lo - w, hi + w
-        else:
-            a_lo, a_hi = lo + w, hi - w
-        ok = (y >= a_lo) & (y <= a_hi)
-        codes = np.where(ok, 0, 3)
+    codes, a_lo, a_hi = _outcome_codes(y, w, lo, hi, rr)
     codes = np.broadcast_to(codes, shape)
-    table = np.array(list(Outcome), dtype=object)
-    out = np.asarray(table[codes], dtype=object)  # 0-d stays an array for scalar input
+    out = np.asarray(_OUTCOMES[codes], dtype=object)  # 0-d stays an array for scalar input
     conforms = codes <= 1
     uu = UU / kk
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -228,3 +252,126 @@ def decide(value: ArrayLike, U: ArrayLike, lower: ArrayLike | None = None,
             pc, shape).copy(),
         tur=o(np.asarray(tur_a, dtype=float)), rule=rr,
     )
+
+
+#: Significant digits a tolerance limit is stated to: specifications are not stated finer.
+LIMIT_DIGITS = 6
+
+
+def stated_limit(limit: float | Decimal, digits: int = LIMIT_DIGITS) -> Decimal:
+    """A tolerance limit as a specification states it: ``digits`` significant digits.
+    ``0.0035 % × 0.1 V`` computed in binary is 3.5000000000000004e-06; stated, 0.0000035.
+    Idempotent: a stated limit (as a float or a decimal) states as itself."""
+    return Decimal(f"{Decimal(repr(limit)) if isinstance(limit, float) else limit:.{digits}g}"
+                   ).normalize()
+
+
+@dataclass(frozen=True)
+class ReportedDecision:
+    """A statement of conformity made on the values as a certificate reports them.
+
+    ``value`` is the decided value (the error, when a reference was given) rounded per
+    EA-4/02 to the decimal place of its U, ``U`` the expanded uncertainty so rounded (both
+    exact :class:`~decimal.Decimal`, object arrays for array input; a U of 0 is left as it
+    is and the value unrounded), ``lower``/``upper`` the limits decided against (``None``
+    where absent), and ``decision`` the :class:`Decision` on these values: outcome and
+    ``conforms`` compared exactly in decimal; acceptance interval, probability of
+    conformance and TUR from their floats.
+    """
+
+    value: Decimal | NDArray[np.object_]
+    U: Decimal | NDArray[np.object_]
+    lower: Decimal | NDArray[np.object_] | None
+    upper: Decimal | NDArray[np.object_] | None
+    decision: Decision
+
+
+def _exact(name: str, v: Any, shape: tuple[int, ...]) -> NDArray[np.object_]:
+    """``v`` (floats, decimals, or arrays of either) as exact decimals: a float as the
+    shortest decimal that round-trips (the number a bench wrote), a decimal as it is."""
+    _arr(name, np.vectorize(float, otypes=[float])(np.asarray(v, dtype=object)))  # finite
+    out = np.empty(shape, dtype=object)
+    src = np.broadcast_to(np.asarray(v, dtype=object), shape)
+    for idx in np.ndindex(shape):
+        x = src[idx]
+        out[idx] = x if isinstance(x, Decimal) else Decimal(repr(float(x)))
+    return out
+
+
+def decide_reported(value: Any, U: Any, lower: Any = None, upper: Any = None,
+                    rule: DecisionRule | str = DecisionRule.SIMPLE, *, reference: Any = None,
+                    k: float | ArrayLike = 2.0, guard_factor: float = 1.0,
+                    dof: ArrayLike = math.inf, significant_digits: int = 2,
+                    **unknown: object) -> ReportedDecision:
+    """The statement of conformity a certificate makes: ``value`` (minus ``reference``
+    when given: the error, taken exactly in decimal) and ``U`` (expanded, same unit, >= 0)
+    rounded per EA-4/02 (:func:`~labctl.uncertainty.round_result`: U to
+    ``significant_digits``, the value to its decimal place), then decided under ``rule``
+    against ``lower``/``upper`` (as given: pass limits as stated, :func:`stated_limit`)
+    exactly in decimal, as a reader of the certificate would compare its printed numbers.
+
+    The one place a run's conformity is decided: a procedure calls it on the unrounded
+    floats of its point, the platform on the same numbers posted, so a run and its
+    certificate state the same. Floats are read as their shortest decimal (``repr``),
+    decimals as they are. Scalars or arrays that broadcast; ``k``, ``guard_factor`` and
+    ``dof`` as for :func:`decide`.
+    """
+    reject_unknown("decide_reported", unknown)
+    rr = _rule(rule)
+    UU = _arr("U", np.vectorize(float, otypes=[float])(np.asarray(U, dtype=object)),
+              nonneg=True)
+    lo_f, hi_f = _limits(None if lower is None else
+                         np.vectorize(float, otypes=[float])(np.asarray(lower, dtype=object)),
+                         None if upper is None else
+                         np.vectorize(float, otypes=[float])(np.asarray(upper, dtype=object)))
+    parts = [np.shape(value), UU.shape, np.shape(lo_f), np.shape(hi_f)]
+    if reference is not None:
+        parts.append(np.shape(reference))
+    try:
+        shape = np.broadcast_shapes(*parts)
+    except ValueError:
+        raise UncertaintyInputError("value", f"shape {np.shape(value)}", "a shape that "
+                                    "broadcasts with U, the reference and the limits") from None
+    y = _exact("value", value, shape)
+    if reference is not None:
+        ref = _exact("reference", reference, shape)
+        with decimal.localcontext(prec=64):  # 17-digit values 30 decades apart, exactly
+            y = np.array([a - b for a, b in zip(y.ravel(), ref.ravel(), strict=True)],
+                         dtype=object).reshape(shape)
+    U_d = np.empty(shape, dtype=object)
+    U_b = np.broadcast_to(UU, shape)
+    U_src = np.broadcast_to(np.asarray(U, dtype=object), shape)
+    for idx in np.ndindex(shape):
+        if U_b[idx] > 0:
+            # U is finite and > 0 here: only significant_digits can be refused
+            U_d[idx], exp, _ = round_uncertainty(float(U_b[idx]), significant_digits)
+            y[idx] = round_to_place(y[idx], exp)  # type: ignore[arg-type]  # an element
+        else:  # nothing to round to: the value stands as measured
+            x = U_src[idx]
+            U_d[idx] = x if isinstance(x, Decimal) else Decimal(0)
+    lo = (np.full(shape, Decimal("-Infinity"), dtype=object) if lower is None
+          else _exact("lower", lower, shape))
+    hi = (np.full(shape, Decimal("Infinity"), dtype=object) if upper is None
+          else _exact("upper", upper, shape))
+    if rr is DecisionRule.SIMPLE:
+        w = np.full(shape, Decimal(0), dtype=object)
+    else:
+        g = Decimal(repr(float(_arr("guard_factor", guard_factor, nonneg=True))))
+        w = np.array([g * u for u in U_d.ravel()], dtype=object).reshape(shape)
+    codes, _, _ = _outcome_codes(y, w, lo, hi, rr)
+    codes = np.broadcast_to(codes, shape)
+    to_float = np.vectorize(float, otypes=[float])
+    base = decide(to_float(y), to_float(U_d), None if lower is None else to_float(lo),
+                  None if upper is None else to_float(hi), rr, guard_factor=guard_factor,
+                  k=k, dof=dof)
+    out = np.asarray(_OUTCOMES[codes], dtype=object)
+    conforms = codes <= 1
+    decision = dataclasses.replace(
+        base, outcome=Outcome(str(out[()])) if out.ndim == 0 else out,
+        conforms=bool(conforms) if conforms.ndim == 0 else np.array(conforms))
+
+    def o(a: NDArray[np.object_]) -> Decimal | NDArray[np.object_]:
+        return a[()] if a.ndim == 0 else a
+
+    return ReportedDecision(value=o(y), U=o(U_d), lower=None if lower is None else o(lo),
+                            upper=None if upper is None else o(hi), decision=decision)

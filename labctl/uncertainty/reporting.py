@@ -20,7 +20,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from labctl.errors import UncertaintyInputError, UnknownKeywordError
 
-__all__ = ["RoundedResult", "round_result", "round_uncertainty"]
+__all__ = ["RoundedResult", "round_result", "round_to_place", "round_uncertainty"]
 
 #: EA-4/02: "lowers U by more than 5 %" triggers rounding up.
 _MAX_ROUND_DOWN = Decimal("0.05")
@@ -108,9 +108,14 @@ def _round_one(value: float, U: float, significant_digits: int) -> tuple[Decimal
     if not math.isfinite(value):
         raise UncertaintyInputError("value", value, "a finite measured value")
     U_dec, exp, up = round_uncertainty(U, significant_digits)
-    # ISO 80000-1 Annex B rule B (ties to even) for the value: no bias in the reported values.
-    v_dec = _to_decimal(value).quantize(Decimal(1).scaleb(exp), rounding=ROUND_HALF_EVEN)
-    return v_dec, U_dec, exp, up
+    return round_to_place(_to_decimal(value), exp), U_dec, exp, up
+
+
+def round_to_place(value: Decimal, exponent: int) -> Decimal:
+    """``value`` rounded to the decimal place ``exponent`` (``-2``: hundredths), as a
+    reported value is rounded to the place of its U: ISO 80000-1 Annex B rule B, ties to
+    even, so the reported values carry no bias."""
+    return value.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_EVEN)
 
 
 def round_result(value: ArrayLike, U: ArrayLike, significant_digits: int = 2,

@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from labctl.platform import documents, traceability
 from labctl.platform.documents.model import (
+    BudgetLine,
     CertificateDocument,
     Condition,
     Item,
@@ -52,7 +53,9 @@ def build_document(session: Session, cert: Certificate, reported: Sequence[Repor
             measured_value=r.measured, error=r.error, expanded_uncertainty=r.U,
             coverage_factor=p.coverage_factor, coverage_probability=p.coverage_probability,
             range_label=p.range_label, lower_limit=p.lower_limit, upper_limit=p.upper_limit,
-            conformity=r.conformity))
+            conformity=r.conformity,
+            dof=None if p.dof is None else Decimal(repr(float(p.dof))),
+            budget=tuple(_budget_line(b) for b in p.budget or ())))
     standards = []
     for _, std, cal in standards_used(session, cert) if used is None else used:
         standards.append(StandardUsed(
@@ -113,6 +116,17 @@ def build_document(session: Session, cert: Certificate, reported: Sequence[Repor
         statements=tuple(statements), receipt_date=cert.receipt_date, replaces=replaces,
         amendment_reason=cert.amendment_reason,
     )
+
+
+def _budget_line(line: dict[str, Any]) -> BudgetLine:
+    """A stored budget line (:class:`~labctl.platform.models.certificates.BudgetLineIn` as
+    JSON: numbers as exact decimal text) for the documents."""
+    return BudgetLine(
+        name=line["name"], estimate=Decimal(line["estimate"]),
+        standard_uncertainty=Decimal(line["standard_uncertainty"]),
+        distribution=line["distribution"], sensitivity=Decimal(line["sensitivity"]),
+        contribution=Decimal(line["contribution"]), unit=line.get("unit"),
+        dof=None if line.get("dof") is None else Decimal(repr(float(line["dof"]))))
 
 
 def render_and_sign(session: Session, cert: Certificate, reported: Sequence[Reported],

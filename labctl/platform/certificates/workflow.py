@@ -195,8 +195,12 @@ def create_certificate(session: Session, *, principal: Principal, data: Certific
 
 
 def _request_hash(data: ResultsIn) -> str:
-    return hashlib.sha256(json.dumps(data.model_dump(mode="json"), sort_keys=True)
-                          .encode()).hexdigest()
+    body = data.model_dump(mode="json")
+    for p in body["points"]:  # a point posted without them hashes as before they existed
+        for name in ("dof", "budget"):
+            if p[name] is None:
+                del p[name]
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
 def _contributed(cert: Certificate, principal: Principal) -> None:
@@ -272,7 +276,10 @@ def post_results(session: Session, *, principal: Principal, number: str, idempot
         if existing is None:
             raise
         return _check_replay(session, cert, existing, digest), True
-    values = [{"certificate_id": cert.id, "posting_id": posting.id, "seq": i, **p.model_dump()}
+    values = [{"certificate_id": cert.id, "posting_id": posting.id, "seq": i,
+               **p.model_dump(exclude={"budget"}),
+               "budget": None if p.budget is None else  # JSON: exact decimals as text
+               [line.model_dump(mode="json") for line in p.budget]}
               for i, p in enumerate(data.points)]
     reported = report_points([ResultPoint(**v) for v in values], cert.decision_rule or None)
     cmcs = registry.CmcTable(session, cert.organisation_id)

@@ -6,7 +6,7 @@ here rounds again. The helpers only turn them into text and refuse what cannot b
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_FLOOR, Decimal
 
 from labctl import units
 from labctl.errors import ValidationError
@@ -59,6 +59,14 @@ def plain(value: Decimal, *, field: str) -> str:
     if value.is_zero():
         value = value.copy_abs()
     return format(value, "f")
+
+
+def stated_dof(dof: Decimal) -> Decimal:
+    """Degrees of freedom as a certificate states them: truncated to the next lower integer
+    (GUM G.6.4, as ν_eff is when a t-factor is looked up); below 1, to two decimals down."""
+    if dof >= 1:
+        return dof.to_integral_value(rounding=ROUND_FLOOR)
+    return dof.quantize(Decimal("0.01"), rounding=ROUND_FLOOR)
 
 
 def dsi_unit(symbol: str, *, field: str = "unit") -> str:

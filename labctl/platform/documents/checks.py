@@ -12,7 +12,7 @@ from decimal import Decimal
 
 from labctl.errors import ValidationError
 from labctl.platform.documents._format import dcc_conformity, dsi_unit, plain
-from labctl.platform.documents.model import CertificateDocument, ResultPoint
+from labctl.platform.documents.model import BudgetLine, CertificateDocument, ResultPoint
 
 #: DCC performanceLocation values.
 PERFORMANCE_LOCATIONS = ("laboratory", "customer", "laboratoryBranch", "customerBranch", "other")
@@ -49,6 +49,26 @@ def _point(where: str, p: ResultPoint) -> None:
                               f"at most the upper limit {p.upper_limit}")
     if p.conformity is not None:
         dcc_conformity(p.conformity, field=f"{where}.conformity")
+    if p.dof is not None and not (p.dof.is_finite() and p.dof > 0):
+        raise ValidationError(f"{where}.dof", p.dof, "degrees of freedom > 0, or None "
+                              "(infinite)")
+    for i, line in enumerate(p.budget):
+        _budget_line(f"{where}.budget[{i}]", line)
+
+
+def _budget_line(where: str, b: BudgetLine) -> None:
+    _text(f"{where}.name", b.name)
+    _text(f"{where}.distribution", b.distribution)
+    for name in ("estimate", "standard_uncertainty", "sensitivity", "contribution"):
+        plain(getattr(b, name), field=f"{where}.{name}")
+    for name in ("standard_uncertainty", "contribution"):
+        if getattr(b, name) < 0:
+            raise ValidationError(f"{where}.{name}", getattr(b, name), ">= 0")
+    if b.unit is not None:
+        dsi_unit(b.unit, field=f"{where}.unit")
+    if b.dof is not None and not (b.dof.is_finite() and b.dof > 0):
+        raise ValidationError(f"{where}.dof", b.dof, "degrees of freedom > 0, or None "
+                              "(infinite)")
 
 
 def check_document(doc: CertificateDocument) -> None:

@@ -12,7 +12,9 @@ and validated against the shipped schema before it is returned. Structure chosen
   and one ``result`` per results table. A table is a ``dcc:list`` of points; each point is a
   ``dcc:list`` of four ``dcc:quantity`` holding ``si:real``: nominal, reference value,
   indicated value and error. The error carries the expanded uncertainty (U, k, p) and, when
-  a specification applies, ``basic_conformity`` metadata with its limits.
+  a specification applies, ``basic_conformity`` metadata with its limits; when posted, its
+  effective degrees of freedom and its uncertainty budget (labctl metadata, one list per
+  input quantity; an estimate with a known unit as ``si:real`` with ``si:standardMU``).
 
 Values are written with exactly the digits of the model's Decimals, so the PDF and the DCC
 state the same numbers.
@@ -34,6 +36,7 @@ from labctl.platform.documents._format import (
     dcc_conformity,
     dsi_unit,
     plain,
+    stated_dof,
     worst_verdict,
 )
 from labctl.platform.documents.checks import check_document
@@ -92,6 +95,17 @@ LABCTL_REFTYPES: dict[str, str] = {
     "labctl_calibrationTable": "a results table: one list per calibration point",
     "labctl_calibrationPoint": "one calibration point: nominal, reference, indicated value, "
                                "error with U, and conformity",
+    "labctl_effectiveDegreesOfFreedom": "effective degrees of freedom of the error's "
+                                        "expanded uncertainty (Welch–Satterthwaite)",
+    "labctl_uncertaintyBudget": "the uncertainty budget of a point's error (GUM 8): one list "
+                                "per input quantity",
+    "labctl_budgetLine": "one input quantity of an uncertainty budget",
+    "labctl_budgetEstimate": "an input quantity's estimate, standard uncertainty and "
+                             "distribution",
+    "labctl_budgetSensitivity": "an input quantity's sensitivity coefficient",
+    "labctl_budgetContribution": "an input quantity's contribution |c·u| to the standard "
+                                 "uncertainty of the result, in the result's unit",
+    "labctl_budgetDegreesOfFreedom": "an input quantity's degrees of freedom",
     "labctl_pressureAmbient": "ambient air pressure during the calibration",
     "labctl_pressureAmbientMin": "minimum ambient air pressure",
     "labctl_pressureAmbientMax": "maximum ambient air pressure",
@@ -434,9 +448,19 @@ class _Builder:
             row, "Measurement error", p.error, p.unit, ref_type="basic_measurementError",
             field=f"{field}.error",
             uncertainty=(p.expanded_uncertainty, p.coverage_factor, p.coverage_probability))
-        if p.conformity is None and p.lower_limit is None and p.upper_limit is None:
+        stated = not (p.conformity is None and p.lower_limit is None and p.upper_limit is None)
+        if not stated and p.dof is None and not p.budget:
             return
-        meta = self.el(self.el(err, "measurementMetaData"), "metaData", refType="basic_conformity")
+        metas = self.el(err, "measurementMetaData")
+        if stated:
+            self.conformity(metas, p, field)
+        if p.dof is not None or p.budget:  # a point with a budget states its dof, ∞ too
+            self.dof(metas, p.dof, field)
+        if p.budget:
+            self.budget(metas, p, field)
+
+    def conformity(self, metas: etree._Element, p: ResultPoint, field: str) -> None:
+        meta = self.el(metas, "metaData", refType="basic_conformity")
         # The decision rule itself is stated once, in administrativeData/statements.
         self.text(meta, "declaration", "Conformity of the error with the acceptance limits",
                   fixed_en=True)
@@ -450,6 +474,66 @@ class _Builder:
             if p.upper_limit is not None:
                 self.quantity(limits, "Upper acceptance limit", p.upper_limit, p.unit,
                               ref_type="basic_acceptanceLimitUpper", field=f"{field}.upper_limit")
+
+    def dof(self, metas: etree._Element, dof: Decimal | None, field: str) -> None:
+        """The effective degrees of freedom of the error's U (``None``: infinite)."""
+        meta = self.el(metas, "metaData", refType="labctl_effectiveDegreesOfFreedom")
+        what = ("Effective degrees of freedom of the expanded uncertainty of the error "
+                "(Welch–Satterthwaite, GUM G.4.1)")
+        if dof is None:
+            self.text(meta, "declaration", f"{what}: infinite", fixed_en=True)
+            return
+        self.text(meta, "declaration", f"{what}, truncated to an integer (GUM G.6.4)",
+                  fixed_en=True)
+        self.quantity(self.el(meta, "data"), "Effective degrees of freedom", stated_dof(dof),
+                      "1", ref_type="labctl_effectiveDegreesOfFreedom", field=f"{field}.dof")
+
+    def budget(self, metas: etree._Element, p: ResultPoint, field: str) -> None:
+        """The error's uncertainty budget: one list per input quantity (estimate with its
+        standard uncertainty and distribution, sensitivity coefficient, contribution in the
+        unit of the result, degrees of freedom), with the digits it was posted with."""
+        meta = self.el(metas, "metaData", refType="labctl_uncertaintyBudget")
+        self.text(meta, "declaration", "Uncertainty budget of the error (GUM 8, EA-4/02 "
+                  "M:2022 clause 7): per input quantity its estimate and standard uncertainty, "
+                  "the distribution assumed, the sensitivity coefficient, the contribution to "
+                  "the standard uncertainty of the error and the degrees of freedom",
+                  fixed_en=True)
+        table = self.el(self.el(meta, "data"), "list", refType="labctl_uncertaintyBudget")
+        for i, b in enumerate(p.budget):
+            where = f"{field}.budget[{i}]"
+            row = self.el(table, "list", refType="labctl_budgetLine")
+            self.text(row, "name", b.name, fixed_en=True)  # the model's symbol
+            est = self.el(row, "quantity", refType="labctl_budgetEstimate")
+            self.text(est, "name", "Estimate and standard uncertainty", fixed_en=True)
+            if b.unit is not None:
+                real = self.real(est, b.estimate, b.unit, field=f"{where}.estimate")
+                mu = etree.SubElement(etree.SubElement(
+                    real, _s("measurementUncertaintyUnivariate")), _s("standardMU"))
+                etree.SubElement(mu, _s("valueStandardMU")).text = plain(
+                    b.standard_uncertainty, field=f"{where}.standard_uncertainty")
+                etree.SubElement(mu, _s("distribution")).text = b.distribution
+            else:  # D-SI needs a unit: without one, the numbers as text
+                self.text(est, "noQuantity", f"estimate {plain(b.estimate, field=where)}, "
+                          f"standard uncertainty "
+                          f"{plain(b.standard_uncertainty, field=where)}, {b.distribution} "
+                          "distribution (unit not stated)", fixed_en=True)
+            sens = self.el(row, "quantity", refType="labctl_budgetSensitivity")
+            self.text(sens, "name", "Sensitivity coefficient", fixed_en=True)
+            if b.unit is not None and b.unit == p.unit:
+                self.real(sens, b.sensitivity, "1", field=f"{where}.sensitivity")
+            else:
+                self.text(sens, "noQuantity", f"{plain(b.sensitivity, field=where)} (unit of "
+                          "the result per unit of the input quantity)", fixed_en=True)
+            self.quantity(row, "Contribution to the standard uncertainty", b.contribution,
+                          p.unit, ref_type="labctl_budgetContribution",
+                          field=f"{where}.contribution")
+            if b.dof is None:
+                dof = self.el(row, "quantity", refType="labctl_budgetDegreesOfFreedom")
+                self.text(dof, "name", "Degrees of freedom", fixed_en=True)
+                self.text(dof, "noQuantity", "infinite", fixed_en=True)
+            else:
+                self.quantity(row, "Degrees of freedom", b.dof, "1",
+                              ref_type="labctl_budgetDegreesOfFreedom", field=f"{where}.dof")
 
     def ref_type_definitions(self, root: etree._Element) -> None:
         """Declare labctl's own refType tags (administrativeData is xs:all: order is free)."""

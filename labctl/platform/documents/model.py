@@ -63,6 +63,23 @@ class Condition:
 
 
 @dataclass(frozen=True)
+class BudgetLine:
+    """One line of a point's uncertainty budget (GUM 8, EA-4/02 M:2022 clause 7), with the
+    digits it was posted with: an input quantity's estimate and standard uncertainty (in
+    ``unit``, when known), the distribution assumed, the sensitivity coefficient and the
+    contribution |c·u| in the unit of the result; ``dof`` ``None``: infinite."""
+
+    name: str
+    estimate: Decimal
+    standard_uncertainty: Decimal
+    distribution: str
+    sensitivity: Decimal
+    contribution: Decimal
+    unit: str | None = None
+    dof: Decimal | None = None
+
+
+@dataclass(frozen=True)
 class ResultPoint:
     """One calibration point (a row of a results table)."""
 
@@ -79,6 +96,10 @@ class ResultPoint:
     lower_limit: Decimal | None = None  # tolerance on the error, if a statement of conformity
     upper_limit: Decimal | None = None
     conformity: str | None = None  # "pass", "conditional pass", "conditional fail", "fail"
+    #: effective degrees of freedom of U (Welch–Satterthwaite); ``None``: infinite or not
+    #: stated (stated as infinite when the point has a budget)
+    dof: Decimal | None = None
+    budget: tuple[BudgetLine, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -261,11 +261,29 @@ def check_limits(lower: Any, upper: Any) -> None:
                                   "({lower})", {"lower": str(lower)})
 
 
+COEFFICIENT_ALLOWED = (f"finite, at most {MAX_SIGNIFICANT_DIGITS} significant digits, "
+                       f"|value| ≤ {MAX_MAGNITUDE:.0e}")
+
+
+def bounded_coefficient(v: Decimal) -> Decimal:
+    """A number of an uncertainty budget (estimate, u, sensitivity, contribution): as a
+    value, but with no smallest magnitude (a fitted offset of 1e-18 is a small number, not
+    a typing error)."""
+    if not v.is_finite() or _significant_digits(v) > MAX_SIGNIFICANT_DIGITS \
+            or abs(v) > MAX_MAGNITUDE:
+        raise _refuse("coefficient_out_of_bounds", "the number is out of bounds", v,
+                      COEFFICIENT_ALLOWED)
+    return Decimal(0) if v == 0 else v
+
+
 Value = Annotated[Decimal, AfterValidator(bounded_value)]
 """A measured / nominal / reference value or a limit (see :data:`VALUE_ALLOWED`)."""
 Uncertainty = Annotated[Decimal, AfterValidator(bounded_uncertainty)]
 """An expanded uncertainty, > 0 (see :data:`U_ALLOWED`)."""
 NonNegativeValue = Annotated[Decimal, PField(ge=0), AfterValidator(bounded_value)]
+Coefficient = Annotated[Decimal, AfterValidator(bounded_coefficient)]
+"""A number of an uncertainty budget (see :data:`COEFFICIENT_ALLOWED`)."""
+NonNegativeCoefficient = Annotated[Decimal, PField(ge=0), AfterValidator(bounded_coefficient)]
 Relative = Annotated[Decimal, AfterValidator(bounded_relative)]
 NonNegativeRelative = Annotated[Decimal, PField(ge=0), AfterValidator(bounded_relative)]
 PastTime = Annotated[datetime, AfterValidator(past_time)]

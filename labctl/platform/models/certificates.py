@@ -16,7 +16,9 @@ from labctl import errors
 from labctl.platform.models.base import (
     MAX_TEXT,
     CertificateStatus,
+    Coefficient,
     DecisionRule,
+    NonNegativeCoefficient,
     PastDate,
     PastTime,
     Text,
@@ -126,6 +128,12 @@ class ResultPoint(SQLModel, table=True):
     coverage_probability: Decimal = decimal_field()
     lower_limit: Decimal | None = decimal_field(nullable=True, default=None)
     upper_limit: Decimal | None = decimal_field(nullable=True, default=None)
+    #: effective degrees of freedom of U (Welch–Satterthwaite); ``None``: infinite
+    dof: float | None = Field(default=None, nullable=True)
+    #: the uncertainty budget as posted (:class:`BudgetLineIn` in JSON: numbers as exact
+    #: decimal strings); ``None``: not posted
+    budget: list[dict[str, Any]] | None = Field(default=None, sa_type=sa.JSON(none_as_null=True),
+                                                nullable=True)
 
 
 class ResultPosting(SQLModel, table=True):
@@ -212,6 +220,34 @@ class CertificateCreate(BaseModel):
                                                 "characters")
 
 
+#: The largest effective degrees of freedom stated (beyond, a t-factor equals the normal's to
+#: every printed digit: post ``null``, infinite).
+MAX_DOF = 1e9
+Dof = Annotated[float, PField(gt=0, le=MAX_DOF, allow_inf_nan=False,
+                              description=f"Degrees of freedom, > 0 and ≤ {MAX_DOF:.0e}; "
+                                          "null: infinite")]
+MAX_BUDGET_LINES = 100
+
+
+class BudgetLineIn(BaseModel):
+    """One line of a point's uncertainty budget (GUM 8, EA-4/02 M:2022 clause 7): an input
+    quantity, its estimate and standard uncertainty (in ``unit`` when known), the
+    distribution assumed, its sensitivity coefficient and its contribution |c·u| in the unit
+    of the result, and its degrees of freedom (``null``: infinite)."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str = PField(min_length=1, max_length=100, examples=["V_ind"])
+    estimate: Coefficient
+    standard_uncertainty: NonNegativeCoefficient
+    unit: UnitSymbol | None = PField(default=None, description="Unit of estimate and "
+                                                               "standard uncertainty, if known")
+    distribution: str = PField(min_length=1, max_length=32, pattern=r"^[a-z][a-z0-9 _-]*$",
+                               examples=["normal", "rectangular"])
+    sensitivity: Coefficient
+    contribution: NonNegativeCoefficient
+    dof: Dof | None = None
+
+
 class PointIn(BaseModel):
     """One point as measured: unrounded values, U expanded with its k (same unit)."""
 
@@ -231,6 +267,11 @@ class PointIn(BaseModel):
     lower_limit: Value | None = PField(default=None,
                                        description="Tolerance on the error (lower)")
     upper_limit: Value | None = PField(default=None, validate_default=True)
+    dof: Dof | None = PField(default=None, description="Effective degrees of freedom of U; "
+                                                       "null: infinite")
+    budget: list[BudgetLineIn] | None = PField(
+        default=None, max_length=MAX_BUDGET_LINES,
+        description=f"The uncertainty budget, at most {MAX_BUDGET_LINES} lines")
 
     @field_validator("expanded_uncertainty")
     @classmethod

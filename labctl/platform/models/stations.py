@@ -197,7 +197,9 @@ class StationRunIn(_In):
     item_description: str = PField(min_length=1, max_length=300)
     method: str = PField(min_length=1, max_length=300)
     location: str = PField(min_length=1, max_length=300)
-    decision_rule: DecisionRule | None = DecisionRule("simple")
+    decision_rule: DecisionRule | None = PField(default=None, description=(
+        "Accepted for compatibility: the certificate states the run's own decision rule "
+        "(its points'); naming another is refused (422)"))
 
 
 

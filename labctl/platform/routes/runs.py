@@ -91,7 +91,9 @@ class CertifyRun(BaseModel):
     item_description: str = PField(min_length=1, max_length=300)
     method: str = PField(min_length=1, max_length=300)
     location: str = PField(min_length=1, max_length=300)
-    decision_rule: str | None = "simple"
+    decision_rule: str | None = PField(default=None, max_length=32, description=(
+        "Accepted for compatibility: the certificate states the run's own decision rule; "
+        "naming another is refused (422)"))
 
 
 def _manager(request: Request) -> RunManager:

@@ -4,28 +4,33 @@ transaction, idempotently on the run id."""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from labctl.errors import NotFoundError
+from labctl.errors import NotFoundError, ValidationError
 from labctl.platform import certificates
 from labctl.platform.accounts import policy
 from labctl.platform.accounts.auth import principal_for_user
 from labctl.platform.accounts.organisations import org_by_code
-from labctl.platform.models.base import refused_as
+from labctl.platform.models.base import DecisionRule, refused_as
 from labctl.platform.models.certificates import (
+    MAX_DOF,
     Certificate,
     CertificateCreate,
     ConditionIn,
     PointIn,
+    ResultPoint,
     ResultPosting,
     ResultsIn,
 )
-from labctl.procedures.results import RunResult
+from labctl.platform.results.reporting import report_points
+from labctl.procedures.results import PointResult, RunResult
 from labctl.quantities import Quantity, RunStatus
+from labctl.uncertainty import stated_limit
 
 
 def _dec(x: float) -> Decimal:
@@ -34,18 +39,92 @@ def _dec(x: float) -> Decimal:
 
 
 def _limit(x: float) -> Decimal:
-    """A tolerance limit to 6 significant digits: specifications are not stated finer, and
-    ``0.0035 % × 0.1 V`` computed in binary is 3.5000000000000004e-06."""
-    return Decimal(f"{x:.6g}").normalize()
+    """A tolerance limit as stated (6 significant digits, the engine's
+    :func:`~labctl.uncertainty.stated_limit`): ``0.0035 % × 0.1 V`` computed in binary is
+    3.5000000000000004e-06; the procedures decide against the stated limit too."""
+    return stated_limit(x)
+
+
+def _dof(x: float) -> float | None:
+    """Degrees of freedom as posted: beyond :data:`MAX_DOF` (or infinite) as ``None``,
+    infinite; a t-factor there equals the normal's to every printed digit."""
+    return None if not math.isfinite(x) or x > MAX_DOF else x
+
+
+def _budget(p: PointResult) -> list[dict[str, Any]] | None:
+    """The point's uncertainty budget as posted (:class:`BudgetLineIn` fields: the engine's
+    rows; no units: an input's unit is not part of the engine's budget)."""
+    if not p.budget:
+        return None
+    return [dict(name=b.name, estimate=_dec(b.estimate), standard_uncertainty=_dec(b.u),
+                 distribution=b.distribution, sensitivity=_dec(b.sensitivity),
+                 contribution=_dec(b.contribution), dof=_dof(b.dof)) for b in p.budget]
+
+
+def run_rule(result: RunResult) -> DecisionRule | None:
+    """The decision rule the run's points were decided under (ILAC-G8), which travels into its
+    certificate; ``None``: the run made no statement of conformity. Every point of a run is
+    decided under one rule: a run whose points disagree is refused, naming the first that
+    differs."""
+    first = result.points[0].decision_rule
+    for i, p in enumerate(result.points):
+        if p.decision_rule != first:
+            raise ValidationError(f"result.points[{i}].decision_rule", p.decision_rule,
+                                  f"{first!r}, the rule of the run's first point (one rule "
+                                  "decides a run)")
+    if not first:
+        return None
+    try:
+        return DecisionRule(first)
+    except ValueError:
+        raise ValidationError("result.points[0].decision_rule", first, "one of " + ", ".join(
+            r.value for r in DecisionRule)) from None
+
+
+def _requested_rule(requested: str | None, rule: DecisionRule | None) -> None:
+    """A request may still name a decision rule (the API took one before the run's travelled):
+    only the run's own."""
+    if requested is None or requested == (rule.value if rule else ""):
+        return
+    raise ValidationError(
+        "decision_rule", requested,
+        f"the run's own rule {rule.value!r}, or omitted: a run's statements of conformity were "
+        "made under it and its certificate states the same" if rule else
+        "omitted: the run made no statement of conformity (its points name no decision rule)")
+
+
+def _same_statements(result: RunResult, points: list[PointIn], rule: DecisionRule | None
+                     ) -> None:
+    """The certificate states what the run stated: each point's conformity as the run decided
+    it is what :func:`~labctl.platform.results.reporting.report_points` says on the posted
+    numbers (both call the engine's :func:`~labctl.uncertainty.decide_reported`; a run
+    decided otherwise, e.g. on unrounded values by an older station, is refused)."""
+    if rule is None:
+        return
+    rows = [ResultPoint(certificate_id=0, posting_id=0, seq=i,
+                        **p.model_dump(exclude={"budget"})) for i, p in enumerate(points)]
+    for i, (run_point, reported) in enumerate(zip(result.points, report_points(rows, rule),
+                                                  strict=True)):
+        if run_point.conformity is not None and run_point.conformity != reported.conformity:
+            raise ValidationError(
+                f"result.points[{i}].conformity", run_point.conformity,
+                f"{reported.conformity!r}, the statement under {rule.value!r} on the reported "
+                f"error {reported.error} and U {reported.U} (EA-4/02-rounded, as the "
+                "certificate states them)")
 
 
 def certificate_request(result: RunResult, *, laboratory_code: str, customer_name: str,
                         customer_code: str | None, item_description: str, method: str,
-                        location: str, decision_rule: str | None,
+                        location: str, decision_rule: str | None = None,
                         table_title: str | None = None) -> tuple[CertificateCreate, ResultsIn]:
-    """A completed run as a draft certificate and its result points."""
+    """A completed run as a draft certificate and its result points: the run's decision rule
+    (:func:`run_rule`) on the certificate, each point's degrees of freedom and budget posted
+    with it. ``decision_rule``: what a request named, refused unless it is the run's (or
+    ``None``)."""
     if result.status != RunStatus.COMPLETED:
         raise NotFoundError("completed run", f"{result.run_id} ({result.status})")
+    rule = run_rule(result)
+    _requested_rule(decision_rule, rule)
     begin = min(p.started for p in result.points if p.started)
     end = max(p.finished for p in result.points if p.finished)
     conditions = [ConditionIn(quantity=c.quantity if c.quantity != "humidity"
@@ -63,10 +142,8 @@ def certificate_request(result: RunResult, *, laboratory_code: str, customer_nam
         quantity=result.points[0].quantity, procedure=result.procedure_id,
         method=method, location=location, calibration_begin=begin, calibration_end=end,
         standards=[s["id"] for s in result.standards], conditions=conditions,
-        performed_by=result.operator,
+        performed_by=result.operator, decision_rule=rule,
     )
-    if decision_rule:
-        data["decision_rule"] = decision_rule
     create = CertificateCreate(**data)
     points = [PointIn(
         table_title=table_title or f"{p.quantity}, {p.stage.replace('-', ' ')}",
@@ -77,23 +154,28 @@ def certificate_request(result: RunResult, *, laboratory_code: str, customer_nam
         coverage_probability=_dec(p.coverage_probability),
         lower_limit=_limit(p.lower_limit) if p.lower_limit is not None else None,
         upper_limit=_limit(p.upper_limit) if p.upper_limit is not None else None,
+        dof=_dof(p.dof), budget=_budget(p),  # type: ignore[arg-type]  # lines validated here
     ) for p in result.points]
+    _same_statements(result, points, rule)
     return create, ResultsIn(points=points)
 
 
 def draft_from_run(session: Session, *, laboratory_code: str, result: RunResult,
                    poster: Any, customer_name: str, customer_code: str | None,
                    item_description: str, method: str, location: str,
-                   decision_rule: str | None = "simple",
+                   decision_rule: str | None = None,
                    statements: Sequence[str] = ()) -> Certificate:
     """A completed run as a draft certificate performed by its operator, with its points
     posted by ``poster`` (a station of the laboratory, or a technician there, who is recorded
     as who made the draft; ``None``: the operator); idempotent on the run id.
 
-    Every rule is checked before the first write and the draft and its points are committed
-    together: a refused run (the poster may not post, a bad checker, U below the CMC) leaves
-    nothing behind, however often it is retried.
+    The certificate states the run's decision rule (:func:`run_rule`); ``decision_rule``, if
+    a request still names one, must be that rule. Every rule is checked before the first
+    write and the draft and its points are committed together: a refused run (the poster may
+    not post, a bad checker, U below the CMC, a rule not the run's) leaves nothing behind,
+    however often it is retried.
     """
+    _requested_rule(decision_rule, run_rule(result))  # a retry naming another is refused too
     lab = org_by_code(session, laboratory_code)
     assert lab.id is not None
     if poster is not None:

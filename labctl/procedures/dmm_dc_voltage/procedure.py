@@ -43,7 +43,14 @@ from labctl.procedures.results import PointResult
 from labctl.procedures.statements import budget_lines, check_rule
 from labctl.procedures.tables import check_unique, load_table
 from labctl.quantities import CorrectionParameter, Quantity, RangeLabel, SpecKey, SpecName
-from labctl.uncertainty import Constant, Normal, Rectangular, decide, gum
+from labctl.uncertainty import (
+    Constant,
+    Normal,
+    Rectangular,
+    decide_reported,
+    gum,
+    stated_limit,
+)
 
 TABLE = Path(__file__).with_name("points.csv")
 AS_LEFT = "as-left/"
@@ -310,8 +317,10 @@ class DmmDcVoltage(Procedure):
         error = float(r.value)
         U = float(r.U)
         reference = mean - error
-        tol = point.tolerance
-        decision = decide(error, U, lower=-tol, upper=tol, rule=p.decision_rule, k=float(r.k))
+        tol = float(stated_limit(point.tolerance))  # as the specification states it
+        # the statement the certificate will make: on the reported (rounded) error and U
+        decision = decide_reported(mean, U, -tol, tol, p.decision_rule, reference=reference,
+                                   k=float(r.k)).decision
         return PointResult(
             key=point.key, index=self._points.index(point),
             stage="as-left" if point.key.startswith(AS_LEFT) else "as-found",

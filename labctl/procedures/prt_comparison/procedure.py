@@ -49,7 +49,15 @@ from labctl.procedures.results import PointResult
 from labctl.procedures.statements import budget_lines, check_rule
 from labctl.procedures.tables import check_unique, load_table
 from labctl.quantities import CorrectionParameter, Quantity, RangeLabel
-from labctl.uncertainty import Constant, Normal, Rectangular, curve_fit, decide, gum
+from labctl.uncertainty import (
+    Constant,
+    Normal,
+    Rectangular,
+    curve_fit,
+    decide_reported,
+    gum,
+    stated_limit,
+)
 
 TABLE = Path(__file__).with_name("points.csv")
 
@@ -315,8 +323,12 @@ class PrtComparison(Procedure):
         R = (float(r_reads.mean()) - o_dmm.value) / (1 + g_dmm.value)
         error = float(r.value)
         U = float(r.U)
-        tol = point.tolerance(point.setpoint)  # the class tolerance at the nominal temperature
-        decision = decide(error, U, lower=-tol, upper=tol, rule=p.decision_rule, k=float(r.k))
+        # the class tolerance at the nominal temperature, as the class states it
+        tol = float(stated_limit(point.tolerance(point.setpoint)))
+        measured = float(cvd_temperature(R))
+        # the statement the certificate will make: on the reported (rounded) error and U
+        decision = decide_reported(measured, U, -tol, tol, p.decision_rule, reference=t_ref,
+                                   k=float(r.k)).decision
         # The random parts of u(R) and u(t_ref), which weight the curve fit.
         u_R = math.hypot(s_r / math.sqrt(n_r), resolution / 2 / math.sqrt(3))
         u_t = math.hypot(s_t / math.sqrt(n_t), uniformity / math.sqrt(3))
@@ -325,7 +337,7 @@ class PrtComparison(Procedure):
             quantity=Quantity.TEMPERATURE, unit=Quantity.TEMPERATURE.unit.symbol,
             range_label=str(RangeLabel.of(point.setpoint, Quantity.TEMPERATURE.unit)),
             nominal=point.setpoint, reference_value=t_ref,
-            measured_value=float(cvd_temperature(R)), error=error, U=U, k=float(r.k),
+            measured_value=measured, error=error, U=U, k=float(r.k),
             coverage_probability=p.coverage, dof=float(r.dof), budget=budget_lines(r),
             readings=tuple(r_reads.tolist()), reference_readings=tuple(t_reads.tolist()),
             lower_limit=-tol, upper_limit=tol, conformity=str(decision.outcome),
