@@ -188,6 +188,19 @@ def test_an_issued_point_value_changed_shows(db: Copy) -> None:
         and "10.000001" in run.output
 
 
+def test_a_points_degrees_of_freedom_or_budget_set_afterwards_shows(db: Copy) -> None:
+    """``dof`` and ``budget`` are checked since migration 0007 (``CheckedEntity.added``):
+    events that predate them still explain their points, and setting either afterwards on a
+    point posted without them is a finding."""
+    assert db.verify().ok  # points posted without dof / budget: explained as they are
+    cid = db.cert_id(db.t.c3)
+    db.sql("UPDATE result_point SET dof = 3.5, budget = :b WHERE certificate_id = :c", c=cid,
+           b=json.dumps([{"name": "u_ref", "standard_uncertainty": "1e-6"}]))
+    found = {(f.problem, f.column, f.event_value) for f in _findings(db.verify(),
+                                                                     "result_point")}
+    assert found == {("differs", "dof", None), ("differs", "budget", None)}
+
+
 def test_an_issued_certificates_customer_changed_shows(db: Copy) -> None:
     cid = db.cert_id(db.t.c3)
     db.sql("UPDATE certificate SET customer_name = 'Someone Else GmbH' WHERE id = :c", c=cid)

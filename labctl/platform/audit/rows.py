@@ -28,17 +28,25 @@ class CheckedEntity:
     ``columns``: what is compared (the security-relevant content); ``key``: the columns that
     name a row (its primary key, or a natural key when rows are inserted in bulk without
     reading ids back); ``secret``: columns compared and recorded only as SHA-256 digests.
-    Byte columns (documents) are always recorded as digests.
+    Byte columns (documents) are always recorded as digests. ``added``: columns checked since
+    a later schema version, part of a row's values only when set, so the events written
+    before them still explain their rows (an unset added column was not there to record).
     """
 
     model: type[SQLModel]
     columns: tuple[str, ...]
     key: tuple[str, ...] = ("id",)
     secret: frozenset[str] = field(default_factory=frozenset)
+    added: tuple[str, ...] = ()
 
     @property
     def table(self) -> sa.Table:
         return cast(sa.Table, self.model.__table__)  # type: ignore[attr-defined]
+
+    @property
+    def read_columns(self) -> list[str]:
+        """Key, checked and added columns, each once: what is read of a row to check it."""
+        return list(dict.fromkeys((*self.key, *self.columns, *self.added)))
 
     @property
     def name(self) -> str:
@@ -99,7 +107,7 @@ CHECKED: tuple[CheckedEntity, ...] = (
         "certificate_id", "seq", "table_title", "quantity", "unit", "range_label",
         "nominal", "reference_value", "measured_value", "expanded_uncertainty",
         "coverage_factor", "coverage_probability", "lower_limit", "upper_limit"),
-                  key=("posting_id", "seq")),
+        key=("posting_id", "seq"), added=("dof", "budget")),
     CheckedEntity(models.CertificateFlag, (
         "certificate_id", "standard_id", "status_change_id", "depth")),
 )
@@ -135,8 +143,10 @@ def canon(value: Any) -> Any:
 
 
 def row_values(entity: CheckedEntity, row: Any) -> dict[str, Any]:
-    return {c: (_digest(row[c]) if c in entity.secret and row[c] is not None
-                else canon(row[c])) for c in entity.columns}
+    values = {c: (_digest(row[c]) if c in entity.secret and row[c] is not None
+                  else canon(row[c])) for c in entity.columns}
+    values.update({c: canon(row[c]) for c in entity.added if row[c] is not None})
+    return values
 
 
 def values_digest(values: dict[str, Any] | None) -> str | None:
@@ -206,7 +216,7 @@ def snapshot_rows(session: Session, touched: Iterable[tuple[str, str]]) -> dict[
     for table, keys in sorted(by_table.items()):
         entity = BY_TABLE[table]
         found: dict[str, Any] = dict.fromkeys(sorted(keys))
-        cols = [entity.table.c[c] for c in dict.fromkeys((*entity.key, *entity.columns))]
+        cols = [entity.table.c[c] for c in entity.read_columns]
         for i in range(0, len(keys), 500):
             for row in session.execute(sa.select(*cols).where(
                     _key_clause(entity, keys[i:i + 500]))).mappings():

@@ -127,7 +127,7 @@ def check_rows(session: Session) -> tuple[int, list[RowFinding], int]:
 
     for entity in CHECKED:
         want = expected[entity.name]
-        cols = [entity.table.c[c] for c in dict.fromkeys((*entity.key, *entity.columns))]
+        cols = [entity.table.c[c] for c in entity.read_columns]
         order = [entity.table.c[c] for c in entity.key]
         result = session.execute(sa.select(*cols).order_by(*order)
                                  .execution_options(yield_per=2000))
@@ -144,10 +144,10 @@ def check_rows(session: Session) -> tuple[int, list[RowFinding], int]:
                                row_value=values, event_id=event_id))
             elif digest != values_digest(values):
                 said = _recorded(session, event_id, entity.name, key) or {}
-                for column in entity.columns:
-                    if said.get(column) != values[column]:
+                for column in (*entity.columns, *entity.added):
+                    if said.get(column) != values.get(column):
                         add(RowFinding(table=entity.name, key=key, problem="differs",
-                                       column=column, row_value=values[column],
+                                       column=column, row_value=values.get(column),
                                        event_value=said.get(column), event_id=event_id))
         for key, (digest, event_id) in want.items():
             if digest is not None:
