@@ -6,10 +6,14 @@ place that turns labctl's errors into HTTP answers. No engine exists at import t
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from http import HTTPStatus
 
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -169,10 +173,6 @@ def create_app(settings: Settings | None = None,
 
 def serve(host: str = "127.0.0.1", port: int = 8000, database_url: str | None = None) -> None:
     """Run the platform with uvicorn (``labctl serve``); migrates the database first."""
-    import dataclasses
-
-    import uvicorn
-
     settings = Settings.from_env()
     if database_url:
         settings = dataclasses.replace(settings, database_url=database_url)
@@ -187,10 +187,6 @@ class ServerThread:
     """
 
     def __init__(self, app: FastAPI, *, start_timeout: float = 60.0) -> None:
-        import threading
-
-        import uvicorn
-
         config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
                                 lifespan="on", timeout_graceful_shutdown=2,
                                 **uvicorn_options())
@@ -199,8 +195,6 @@ class ServerThread:
         self.thread = threading.Thread(target=self.server.run, daemon=True, name="platform")
 
     def __enter__(self) -> str:
-        import time
-
         self.thread.start()
         deadline = time.monotonic() + self.start_timeout
         while not self.server.started:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from labctl.errors import ValidationError
+
 
 @dataclass(frozen=True)
 class Unit:
@@ -52,6 +54,4 @@ def unit(symbol: str) -> Unit:
     try:
         return BY_SYMBOL[symbol]
     except KeyError:
-        from labctl.errors import ValidationError
-
         raise ValidationError("unit", symbol, "one of " + ", ".join(sorted(BY_SYMBOL))) from None

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from scipy.stats import norm
 
 from labctl.drivers.roles import Dmm, EnvironmentSensor, TemperatureSource, Thermometer
 from labctl.errors import PreconditionError, RunAbortedError, ValidationError
@@ -423,6 +424,4 @@ def fit_cvd(points: Sequence[PointResult], coverage: float = 0.95) -> dict[str, 
 
 
 def _normal_k(coverage: float) -> float:
-    from scipy.stats import norm
-
     return float(norm.ppf(0.5 + coverage / 2))
