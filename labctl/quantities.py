@@ -13,6 +13,7 @@ types existed read unchanged, and what is written now is the same text.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -185,6 +186,10 @@ class RangeLabel:
         """Like :meth:`parse`, but ``None`` for text that names no range ("all", "")."""
         if not isinstance(text, str):
             return None
+        return _read_label(text)
+
+    @classmethod
+    def _read(cls, text: str) -> RangeLabel | None:
         match = _NUMBER.match(text)
         if match is None:
             return None
@@ -218,6 +223,12 @@ class RangeLabel:
     def matches(self, text: str) -> bool:
         """Whether ``text`` names this range (in any spelling :meth:`parse` reads)."""
         return RangeLabel.read(text) == self
+
+
+@functools.lru_cache(maxsize=1024)
+def _read_label(text: str) -> RangeLabel | None:
+    """:meth:`RangeLabel.read`, remembered: a run looks up the same few labels per point."""
+    return RangeLabel._read(text)
 
 
 def same_range(a: str | RangeLabel, b: str | RangeLabel) -> bool:

@@ -105,8 +105,20 @@ class Decision:
     rule: DecisionRule
 
 
+def _spread(a: Any, shape: tuple[int, ...]) -> Any:
+    """``a`` broadcast to ``shape`` (itself when it has that shape already: the scalar case
+    of one point at a time, which a procedure decides per point)."""
+    if np.shape(a) == shape:
+        return np.asarray(a) if not isinstance(a, np.ndarray | np.generic) else a
+    return np.broadcast_to(a, shape)
+
+
 def _arr(name: str, v: ArrayLike | None, *, nonneg: bool = False, positive: bool = False,
          allow_inf: bool = False) -> Array:
+    if isinstance(v, float):  # the common scalar, checked without building arrays
+        ok = (v == v) if allow_inf else math.isfinite(v)
+        if ok and not (positive and v <= 0) and not (nonneg and v < 0):
+            return np.asarray(v)
     try:
         a = np.asarray(v, dtype=float)
     except (TypeError, ValueError):
@@ -222,10 +234,10 @@ def decide(value: ArrayLike, U: ArrayLike, lower: ArrayLike | None = None,
     except ValueError:
         raise UncertaintyInputError("value", f"shape {y.shape}", "a shape that broadcasts "
                                     f"with U {UU.shape} and the limits") from None
-    w = np.zeros(shape) if rr is DecisionRule.SIMPLE else np.broadcast_to(r * UU, shape)
+    w = np.zeros(shape) if rr is DecisionRule.SIMPLE else _spread(r * UU, shape)
     inside = (y >= lo) & (y <= hi)
     codes, a_lo, a_hi = _outcome_codes(y, w, lo, hi, rr)
-    codes = np.broadcast_to(codes, shape)
+    codes = _spread(codes, shape)
     out = np.asarray(_OUTCOMES[codes], dtype=object)  # 0-d stays an array for scalar input
     conforms = codes <= 1
     uu = UU / kk
@@ -241,14 +253,14 @@ def decide(value: ArrayLike, U: ArrayLike, lower: ArrayLike | None = None,
             np.full(shape, np.nan)
 
     def o(a: Array) -> float | Array:
-        b = np.broadcast_to(a, shape)
+        b = _spread(a, shape)
         return float(b) if b.ndim == 0 else np.array(b)
 
     return Decision(
         outcome=Outcome(str(out[()])) if out.ndim == 0 else out,
         conforms=bool(conforms) if conforms.ndim == 0 else np.array(conforms),
         acceptance_interval=(o(a_lo), o(a_hi)), guard_band=o(w),
-        probability_of_conformance=pc if isinstance(pc, float) else np.broadcast_to(
+        probability_of_conformance=pc if isinstance(pc, float) else _spread(
             pc, shape).copy(),
         tur=o(np.asarray(tur_a, dtype=float)), rule=rr,
     )
@@ -286,16 +298,22 @@ class ReportedDecision:
     decision: Decision
 
 
+def _floats(v: Any) -> NDArray[np.float64]:
+    """``v`` (floats, decimals, or arrays of either) as a float array of its shape."""
+    a = np.asarray(v, dtype=object)
+    if a.ndim == 0:
+        return np.float64(float(a[()]))  # type: ignore[return-value]  # a 0-d float
+    return np.fromiter((float(x) for x in a.flat), dtype=float, count=a.size).reshape(a.shape)
+
+
 def _exact(name: str, v: Any, shape: tuple[int, ...]) -> NDArray[np.object_]:
     """``v`` (floats, decimals, or arrays of either) as exact decimals: a float as the
     shortest decimal that round-trips (the number a bench wrote), a decimal as it is."""
-    _arr(name, np.vectorize(float, otypes=[float])(np.asarray(v, dtype=object)))  # finite
-    out = np.empty(shape, dtype=object)
-    src = np.broadcast_to(np.asarray(v, dtype=object), shape)
-    for idx in np.ndindex(shape):
-        x = src[idx]
-        out[idx] = x if isinstance(x, Decimal) else Decimal(repr(float(x)))
-    return out
+    _arr(name, _floats(v))  # finite
+    src = _spread(np.asarray(v, dtype=object), shape)
+    out = np.empty(src.size, dtype=object)
+    out[:] = [x if isinstance(x, Decimal) else Decimal(repr(float(x))) for x in src.flat]
+    return out.reshape(shape)
 
 
 def decide_reported(value: Any, U: Any, lower: Any = None, upper: Any = None,
@@ -318,12 +336,9 @@ def decide_reported(value: Any, U: Any, lower: Any = None, upper: Any = None,
     """
     reject_unknown("decide_reported", unknown)
     rr = _rule(rule)
-    UU = _arr("U", np.vectorize(float, otypes=[float])(np.asarray(U, dtype=object)),
-              nonneg=True)
-    lo_f, hi_f = _limits(None if lower is None else
-                         np.vectorize(float, otypes=[float])(np.asarray(lower, dtype=object)),
-                         None if upper is None else
-                         np.vectorize(float, otypes=[float])(np.asarray(upper, dtype=object)))
+    UU = _arr("U", _floats(U), nonneg=True)
+    lo_f, hi_f = _limits(None if lower is None else _floats(lower),
+                         None if upper is None else _floats(upper))
     parts = [np.shape(value), UU.shape, np.shape(lo_f), np.shape(hi_f)]
     if reference is not None:
         parts.append(np.shape(reference))
@@ -339,8 +354,8 @@ def decide_reported(value: Any, U: Any, lower: Any = None, upper: Any = None,
             y = np.array([a - b for a, b in zip(y.ravel(), ref.ravel(), strict=True)],
                          dtype=object).reshape(shape)
     U_d = np.empty(shape, dtype=object)
-    U_b = np.broadcast_to(UU, shape)
-    U_src = np.broadcast_to(np.asarray(U, dtype=object), shape)
+    U_b = _spread(UU, shape)
+    U_src = _spread(np.asarray(U, dtype=object), shape)
     for idx in np.ndindex(shape):
         if U_b[idx] > 0:
             # U is finite and > 0 here: only significant_digits can be refused
@@ -359,10 +374,9 @@ def decide_reported(value: Any, U: Any, lower: Any = None, upper: Any = None,
         g = Decimal(repr(float(_arr("guard_factor", guard_factor, nonneg=True))))
         w = np.array([g * u for u in U_d.ravel()], dtype=object).reshape(shape)
     codes, _, _ = _outcome_codes(y, w, lo, hi, rr)
-    codes = np.broadcast_to(codes, shape)
-    to_float = np.vectorize(float, otypes=[float])
-    base = decide(to_float(y), to_float(U_d), None if lower is None else to_float(lo),
-                  None if upper is None else to_float(hi), rr, guard_factor=guard_factor,
+    codes = _spread(codes, shape)
+    base = decide(_floats(y), _floats(U_d), None if lower is None else _floats(lo),
+                  None if upper is None else _floats(hi), rr, guard_factor=guard_factor,
                   k=k, dof=dof)
     out = np.asarray(_OUTCOMES[codes], dtype=object)
     conforms = codes <= 1

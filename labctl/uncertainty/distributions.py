@@ -15,6 +15,7 @@ Distributions are immutable.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -116,9 +117,10 @@ class Distribution:
         """Standard deviation of the distribution itself (differs from ``u`` for StudentT)."""
         return self.u
 
-    @property
+    @functools.cached_property
     def shape(self) -> tuple[int, ...]:
-        """Broadcast shape of the parameters: ``()`` or ``(N,)``."""
+        """Broadcast shape of the parameters: ``()`` or ``(N,)`` (the parameters are fixed at
+        construction, so it is worked out once)."""
         return np.broadcast_shapes(*(np.shape(getattr(self, f)) for f in self._params()))
 
     def _params(self) -> tuple[str, ...]:

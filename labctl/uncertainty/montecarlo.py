@@ -492,6 +492,7 @@ def _result(run: _Trials, store: NDArray[Any], p: float, shortest: bool, *,
 def _take(d: Distribution, sl: slice, n: int) -> Distribution:
     """The distribution restricted to points ``sl`` (parameters of shape (n,) are sliced)."""
     new = copy.copy(d)
+    new.__dict__.pop("shape", None)  # worked out again for the slice
     for fl in dataclasses.fields(d):
         a = getattr(d, fl.name)
         if isinstance(a, np.ndarray) and a.shape == (n,):

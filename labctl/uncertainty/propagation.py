@@ -83,6 +83,8 @@ class Budget:
     points: tuple[int, ...] = ()
 
     def _stack(self, parts: tuple[Array, ...]) -> Array:
+        if not self.points:  # one point: the parts are scalars
+            return np.array([float(p) for p in parts])
         return np.stack([np.broadcast_to(p, self.points) for p in parts])
 
     @cached_property
