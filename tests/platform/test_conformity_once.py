@@ -21,23 +21,18 @@ import pytest
 import sqlalchemy as sa
 from alembic import command
 
-from labctl.api import create_app
-from labctl.cli.bench import simulated_bench_config
-from labctl.cli.demo import Api, seed_chain, seed_people, seed_registry
+from labctl.cli.demo import Api
 from labctl.errors import ValidationError
 from labctl.platform.db import alembic_config, migrate
 from labctl.platform.models.certificates import PointIn, ResultPoint
 from labctl.platform.results.reporting import report_points
-from labctl.platform.settings import Settings
-from labctl.platform.stations.benches import BenchEntry
 from labctl.platform.stations.drafts import certificate_request, run_rule
-from labctl.procedures.clock import ManualClock
 from labctl.procedures.results import BudgetLine, PointResult, RunResult
 from labctl.uncertainty import DecisionRule, Outcome, decide, decide_reported
-from simulators.bench import SimulatedBench
-from tests.fixtures.db import LiveServer, World
+from tests.fixtures.db import World
 from tests.platform.chain import Chain, build_chain
 from tests.platform.helpers import draft, ok, point, uid
+from tests.platform.live_bench import live_bench
 
 SEED = 31
 D = Decimal
@@ -251,22 +246,9 @@ NEAR_LIMIT_DMM = {"dcv": {10.0: {"gain": 3.6e-5, "offset": 4.0e-5, "tc_gain": 0.
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Any, str]]:
-    tmp = tmp_path_factory.mktemp("conformity")
-    now = datetime.now(UTC).replace(microsecond=0)
-    clock = ManualClock(epoch=now - timedelta(hours=6))
-    settings = Settings(database_url=f"sqlite:///{tmp / 'p.sqlite'}", keys_dir=tmp / "keys")
-    with SimulatedBench(seed=SEED, clock=clock, dmm_truth=NEAR_LIMIT_DMM) as sim:
-        benches = {"bench-1": BenchEntry("bench-1", "ACAL", simulated_bench_config(
-            sim.resources), tmp / "bench-1.journal.sqlite", clock=clock,
-            description="DC bench")}
-        with LiveServer(create_app(settings, benches)) as url, \
-                httpx.Client(base_url=url, timeout=60) as client:
-            api = Api(client)
-            seed_people(api, settings.database_url, settings.keys_dir)
-            truth = sim.truth()
-            seed_registry(api, truth)
-            seed_chain(api, truth, now, SEED)
-            yield api, sim, settings.database_url
+    with live_bench(tmp_path_factory.mktemp("conformity"), SEED,
+                    dmm_truth=NEAR_LIMIT_DMM) as live:
+        yield live.api, live.sim, live.settings.database_url
 
 
 def _completed_run(api: Api, sim: Any, rule: str) -> dict[str, Any]:

@@ -8,42 +8,20 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import httpx
 import pytest
 
-from labctl.api import create_app
-from labctl.cli.bench import simulated_bench_config
-from labctl.cli.demo import Api, seed_chain, seed_people, seed_registry
-from labctl.platform.settings import Settings
-from labctl.platform.stations.benches import BenchEntry
-from labctl.procedures.clock import ManualClock
-from simulators.bench import SimulatedBench
-from tests.fixtures.db import LiveServer
+from labctl.cli.demo import Api
+from tests.platform.live_bench import live_bench
 
 SEED = 77
 
 
 @pytest.fixture(scope="module")
 def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Any]]:
-    tmp = tmp_path_factory.mktemp("runs")
-    now = datetime.now(UTC).replace(microsecond=0)
-    clock = ManualClock(epoch=now - timedelta(hours=6))
-    settings = Settings(database_url=f"sqlite:///{tmp / 'p.sqlite'}", keys_dir=tmp / "keys")
-    with SimulatedBench(seed=SEED, clock=clock) as sim:
-        benches = {"bench-1": BenchEntry("bench-1", "ACAL", simulated_bench_config(
-            sim.resources), tmp / "bench-1.journal.sqlite", clock=clock,
-            description="DC bench")}
-        with LiveServer(create_app(settings, benches)) as url, \
-                httpx.Client(base_url=url, timeout=60) as client:
-            api = Api(client)
-            seed_people(api, settings.database_url, settings.keys_dir)
-            truth = sim.truth()
-            seed_registry(api, truth)
-            seed_chain(api, truth, now, SEED)
-            yield api, sim
+    with live_bench(tmp_path_factory.mktemp("runs"), SEED) as live:
+        yield live.api, live.sim
 
 
 def _events(api: Api, run_id: str, who: str, last: str | None = None) -> list[dict[str, Any]]:

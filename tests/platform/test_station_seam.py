@@ -14,23 +14,17 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 from sqlmodel import Session, select
 
-from labctl.api import create_app
-from labctl.cli.bench import simulated_bench_config
-from labctl.cli.demo import Api, seed_chain, seed_people, seed_registry
+from labctl.cli.demo import Api
 from labctl.platform.admin import verify_audit
 from labctl.platform.db import make_engine
 from labctl.platform.models.certificates import Certificate
 from labctl.platform.settings import Settings
-from labctl.platform.stations.benches import BenchEntry
 from labctl.platform.stations.register import register_snapshot
 from labctl.platform.stations.seam import (
     DraftDetails,
@@ -38,12 +32,10 @@ from labctl.platform.stations.seam import (
     OfflineStation,
     RemoteStation,
 )
-from labctl.procedures.clock import ManualClock
 from labctl.procedures.journal import SqliteJournal
 from labctl.procedures.register import RegisterSnapshot
 from labctl.procedures.results import RunResult
-from simulators.bench import SimulatedBench
-from tests.fixtures.db import LiveServer
+from tests.platform.live_bench import LiveBench, live_bench
 
 SEED = 83
 PRT_DUT = {"manufacturer": "Example Sensors", "model": "Pt100 4-wire, class A",
@@ -53,33 +45,13 @@ DRAFT = {"customer_name": "Example Instruments Ltd", "customer_code": "CUST",
          "method": "Comparison with a reference thermometer", "location": "Bench 1"}
 
 
-@dataclass
-class Platform:
-    url: str
-    api: Api
-    app: Any
-    sim: SimulatedBench
-    settings: Settings
-    tmp: Path
+Platform = LiveBench
 
 
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    tmp = tmp_path_factory.mktemp("seam")
-    now = datetime.now(UTC).replace(microsecond=0)
-    clock = ManualClock(epoch=now - timedelta(hours=6))
-    settings = Settings(database_url=f"sqlite:///{tmp / 'p.sqlite'}", keys_dir=tmp / "keys")
-    with SimulatedBench(seed=SEED, clock=clock) as sim:
-        benches = {"bench-1": BenchEntry("bench-1", "ACAL", simulated_bench_config(
-            sim.resources), tmp / "bench-1.journal.sqlite", clock=clock)}
-        app = create_app(settings, benches)
-        with LiveServer(app) as url, httpx.Client(base_url=url, timeout=60) as client:
-            api = Api(client)
-            seed_people(api, settings.database_url, settings.keys_dir)
-            truth = sim.truth()
-            seed_registry(api, truth)
-            seed_chain(api, truth, now, SEED)
-            yield Platform(url, api, app, sim, settings, tmp)
+    with live_bench(tmp_path_factory.mktemp("seam"), SEED) as live:
+        yield live
 
 
 def _wait_ended(api: Api, run_id: str) -> dict[str, Any]:

@@ -14,52 +14,34 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlmodel import Session, create_engine, select
 
-from labctl.api import create_app
-from labctl.cli.bench import simulated_bench_config
-from labctl.cli.demo import LAB, PASSWORD, Api, seed_chain, seed_people, seed_registry
+from labctl.cli.demo import LAB, PASSWORD, Api
 from labctl.platform.models import AuditEvent
-from labctl.platform.settings import Settings
-from labctl.platform.stations.benches import BenchEntry
-from labctl.procedures.clock import ManualClock
-from simulators.bench import SimulatedBench
-from tests.fixtures.db import LiveServer
+from tests.platform.live_bench import live_bench
 
 SEED = 78
 
 
 @pytest.fixture(scope="module")
 def station(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Api, Any, str]]:
-    tmp = tmp_path_factory.mktemp("runs-safety")
-    now = datetime.now(UTC).replace(microsecond=0)
-    clock = ManualClock(epoch=now - timedelta(hours=6))
-    settings = Settings(database_url=f"sqlite:///{tmp / 'p.sqlite'}", keys_dir=tmp / "keys")
-    with SimulatedBench(seed=SEED, clock=clock) as sim:
-        benches = {"bench-1": BenchEntry("bench-1", LAB, simulated_bench_config(
-            sim.resources, timeout=1.0), tmp / "bench-1.journal.sqlite", clock=clock)}
-        with LiveServer(create_app(settings, benches)) as url, \
-                httpx.Client(base_url=url, timeout=60) as client:
-            api = Api(client)
-            seed_people(api, settings.database_url)
-            truth = sim.truth()
-            seed_registry(api, truth)
-            seed_chain(api, truth, now, SEED)
-            # gina: a second technician authorised for the procedure; hank: not authorised
-            for who in ("gina", "hank"):
-                api.call("POST", f"/organisations/{LAB}/users", who="admin", body={
-                    "username": who, "full_name": who.title(), "password": PASSWORD,
-                    "roles": ["technician"]})
-                api.login(who)
-            api.call("POST", f"/organisations/{LAB}/users/gina/authorisations", who="admin",
-                     body={"quantity": "DC voltage", "procedure": "dmm-dcv-direct",
-                           "valid_from": "2024-01-01", "valid_until": "2030-12-31"})
-            yield api, sim, settings.database_url
+    with live_bench(tmp_path_factory.mktemp("runs-safety"), SEED,
+                    instrument_timeout=1.0) as live:
+        api, sim = live.api, live.sim
+        # gina: a second technician authorised for the procedure; hank: not authorised
+        for who in ("gina", "hank"):
+            api.call("POST", f"/organisations/{LAB}/users", who="admin", body={
+                "username": who, "full_name": who.title(), "password": PASSWORD,
+                "roles": ["technician"]})
+            api.login(who)
+        api.call("POST", f"/organisations/{LAB}/users/gina/authorisations", who="admin",
+                 body={"quantity": "DC voltage", "procedure": "dmm-dcv-direct",
+                       "valid_from": "2024-01-01", "valid_until": "2030-12-31"})
+        yield api, sim, live.settings.database_url
 
 
 def _start(api: Api, sim: Any, who: str = "alice", **parameters: Any) -> httpx.Response:

@@ -22,6 +22,7 @@ from labctl.procedures.results import ConditionStats, PointResult, RunResult
 from tests.fixtures.db import World
 from tests.platform.chain import Chain, build_chain
 from tests.platform.helpers import draft, ok, point, publish_standard, uid
+from tests.platform.live_bench import live_bench
 from tests.security._accounts import counts, person, results
 
 
@@ -257,33 +258,11 @@ def test_external_calibration_dates_are_bounded(
 @pytest.fixture(scope="module")
 def bench_platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any, Any]]:
     """A platform with a simulated bench, seeded as ``labctl demo`` does it."""
-    from labctl.api import create_app
-    from labctl.cli.bench import simulated_bench_config
-    from labctl.cli.demo import Api, seed_chain, seed_people, seed_registry
-    from labctl.platform.settings import Settings
-    from labctl.platform.stations.benches import BenchEntry
-    from labctl.procedures.clock import ManualClock
-    from simulators.bench import SimulatedBench
-    from tests.fixtures.db import LiveServer
-
     tmp = tmp_path_factory.mktemp("sod-runs")
-    now = datetime.now(UTC).replace(microsecond=0)
-    clock = ManualClock(epoch=now - timedelta(hours=6))
-    url = f"sqlite:///{tmp / 'p.sqlite'}"
-    settings = Settings(database_url=url, keys_dir=tmp / "keys")
-    with SimulatedBench(seed=5, clock=clock) as sim:
-        benches = {"bench-1": BenchEntry("bench-1", "ACAL", simulated_bench_config(
-            sim.resources), tmp / "bench-1.journal.sqlite", clock=clock)}
-        with LiveServer(create_app(settings, benches)) as base, \
-                httpx.Client(base_url=base, timeout=60) as client:
-            api = Api(client)
-            seed_people(api, url)
-            truth = sim.truth()
-            seed_registry(api, truth)
-            seed_chain(api, truth, now, 5)
-            engine = sa.create_engine(url)
-            yield api, sim, engine
-            engine.dispose()
+    with live_bench(tmp, 5) as live:
+        engine = sa.create_engine(live.settings.database_url)
+        yield live.api, live.sim, engine
+        engine.dispose()
 
 
 @pytest.mark.timeout(240)
