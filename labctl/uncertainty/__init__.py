@@ -55,6 +55,7 @@ from labctl.uncertainty.propagation import (
 )
 from labctl.uncertainty.reporting import (
     RoundedResult,
+    exact_decimal,
     round_result,
     round_to_place,
     round_uncertainty,
@@ -90,6 +91,7 @@ __all__ = [
     "decide",
     "decide_reported",
     "dof_from_reliability",
+    "exact_decimal",
     "gum",
     "mcm",
     "numerical_tolerance",

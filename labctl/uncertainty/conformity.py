@@ -31,7 +31,7 @@ from scipy import special
 
 from labctl.errors import UncertaintyInputError
 from labctl.uncertainty._model import reject_unknown
-from labctl.uncertainty.reporting import round_to_place, round_uncertainty
+from labctl.uncertainty.reporting import exact_decimal, round_to_place, round_uncertainty
 
 __all__ = ["Decision", "DecisionRule", "Outcome", "ReportedDecision", "decide",
            "decide_reported", "probability_of_conformance", "stated_limit",
@@ -312,7 +312,7 @@ def _exact(name: str, v: Any, shape: tuple[int, ...]) -> NDArray[np.object_]:
     _arr(name, _floats(v))  # finite
     src = _spread(np.asarray(v, dtype=object), shape)
     out = np.empty(src.size, dtype=object)
-    out[:] = [x if isinstance(x, Decimal) else Decimal(repr(float(x))) for x in src.flat]
+    out[:] = [x if isinstance(x, Decimal) else exact_decimal(x) for x in src.flat]
     return out.reshape(shape)
 
 
@@ -371,7 +371,7 @@ def decide_reported(value: Any, U: Any, lower: Any = None, upper: Any = None,
     if rr is DecisionRule.SIMPLE:
         w = np.full(shape, Decimal(0), dtype=object)
     else:
-        g = Decimal(repr(float(_arr("guard_factor", guard_factor, nonneg=True))))
+        g = exact_decimal(float(_arr("guard_factor", guard_factor, nonneg=True)))
         w = np.array([g * u for u in U_d.ravel()], dtype=object).reshape(shape)
     codes, _, _ = _outcome_codes(y, w, lo, hi, rr)
     codes = _spread(codes, shape)

@@ -20,7 +20,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from labctl.errors import UncertaintyInputError, UnknownKeywordError
 
-__all__ = ["RoundedResult", "round_result", "round_to_place", "round_uncertainty"]
+__all__ = ["RoundedResult", "exact_decimal", "round_result", "round_to_place",
+           "round_uncertainty"]
 
 #: EA-4/02: "lowers U by more than 5 %" triggers rounding up.
 _MAX_ROUND_DOWN = Decimal("0.05")
@@ -57,8 +58,9 @@ class RoundedResult:
                                                       np.ravel(self.U_str), strict=True))
 
 
-def _to_decimal(x: float) -> Decimal:
-    # repr gives the shortest string that round-trips, i.e. the number the user wrote.
+def exact_decimal(x: float) -> Decimal:
+    """A float as the shortest decimal that round-trips (``repr``): the number a bench or a
+    user wrote, without the binary float's artefacts."""
     return Decimal(repr(float(x)))
 
 
@@ -77,7 +79,7 @@ def round_uncertainty(U: float, significant_digits: int = 2) -> tuple[Decimal, i
     _check_digits(significant_digits)
     if not (math.isfinite(U) and U > 0):
         raise UncertaintyInputError("U", U, "a positive finite expanded uncertainty")
-    d = _to_decimal(U)
+    d = exact_decimal(U)
     exp = d.adjusted() - (significant_digits - 1)
     nearest = d.quantize(Decimal(1).scaleb(exp), rounding=ROUND_HALF_UP)
     rounded_up = False
@@ -108,7 +110,7 @@ def _round_one(value: float, U: float, significant_digits: int) -> tuple[Decimal
     if not math.isfinite(value):
         raise UncertaintyInputError("value", value, "a finite measured value")
     U_dec, exp, up = round_uncertainty(U, significant_digits)
-    return round_to_place(_to_decimal(value), exp), U_dec, exp, up
+    return round_to_place(exact_decimal(value), exp), U_dec, exp, up
 
 
 def round_to_place(value: Decimal, exponent: int) -> Decimal:

@@ -32,6 +32,7 @@ from labctl.platform.models.org import Organisation
 from labctl.platform.results.records import UsedStandard, standards_used, users_by_id
 from labctl.platform.results.reporting import Reported, decision_rule_text
 from labctl.platform.settings import Settings
+from labctl.uncertainty import exact_decimal
 
 
 def build_document(session: Session, cert: Certificate, reported: Sequence[Reported],
@@ -54,7 +55,7 @@ def build_document(session: Session, cert: Certificate, reported: Sequence[Repor
             coverage_factor=p.coverage_factor, coverage_probability=p.coverage_probability,
             range_label=p.range_label, lower_limit=p.lower_limit, upper_limit=p.upper_limit,
             conformity=r.conformity,
-            dof=None if p.dof is None else Decimal(repr(float(p.dof))),
+            dof=None if p.dof is None else exact_decimal(p.dof),
             budget=tuple(_budget_line(b) for b in p.budget or ())))
     standards = []
     for _, std, cal in standards_used(session, cert) if used is None else used:
@@ -126,7 +127,7 @@ def _budget_line(line: dict[str, Any]) -> BudgetLine:
         standard_uncertainty=Decimal(line["standard_uncertainty"]),
         distribution=line["distribution"], sensitivity=Decimal(line["sensitivity"]),
         contribution=Decimal(line["contribution"]), unit=line.get("unit"),
-        dof=None if line.get("dof") is None else Decimal(repr(float(line["dof"]))))
+        dof=None if line.get("dof") is None else exact_decimal(line["dof"]))
 
 
 def render_and_sign(session: Session, cert: Certificate, reported: Sequence[Reported],

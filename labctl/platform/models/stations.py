@@ -11,7 +11,6 @@ JSON has no infinity: infinite degrees of freedom are ``null``, as ``to_dict`` w
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo, field_validator
@@ -33,19 +32,16 @@ from labctl.platform.models.org import CODE_PATTERN
 from labctl.platform.models.registry import IDENT_PATTERN
 from labctl.procedures.register import RegisterSnapshot
 from labctl.procedures.results import RunResult
-
-
-def _dec(v: float) -> Decimal:
-    return Decimal(repr(float(v)))
+from labctl.uncertainty import exact_decimal
 
 
 def _value(v: float) -> float:
-    bounded_value(_dec(v))
+    bounded_value(exact_decimal(v))
     return v
 
 
 def _uncertainty(v: float) -> float:
-    bounded_uncertainty(_dec(v))
+    bounded_uncertainty(exact_decimal(v))
     return v
 
 
@@ -122,7 +118,7 @@ class PointResultIn(_In):
     @field_validator("U")
     @classmethod
     def _relative_u(cls, u: float, info: ValidationInfo) -> float:
-        check_relative_u(_dec(u), *(_dec(info.data[k]) for k in
+        check_relative_u(exact_decimal(u), *(exact_decimal(info.data[k]) for k in
                                     ("nominal", "reference_value", "measured_value")
                                     if k in info.data))
         return u

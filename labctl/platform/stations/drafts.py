@@ -30,12 +30,7 @@ from labctl.platform.models.certificates import (
 from labctl.platform.results.reporting import report_points
 from labctl.procedures.results import PointResult, RunResult
 from labctl.quantities import Quantity, RunStatus
-from labctl.uncertainty import stated_limit
-
-
-def _dec(x: float) -> Decimal:
-    """A float as the shortest decimal that round-trips (no binary artefacts)."""
-    return Decimal(repr(float(x)))
+from labctl.uncertainty import exact_decimal, stated_limit
 
 
 def _limit(x: float) -> Decimal:
@@ -56,9 +51,10 @@ def _budget(p: PointResult) -> list[dict[str, Any]] | None:
     rows; no units: an input's unit is not part of the engine's budget)."""
     if not p.budget:
         return None
-    return [dict(name=b.name, estimate=_dec(b.estimate), standard_uncertainty=_dec(b.u),
-                 distribution=b.distribution, sensitivity=_dec(b.sensitivity),
-                 contribution=_dec(b.contribution), dof=_dof(b.dof)) for b in p.budget]
+    return [dict(name=b.name, estimate=exact_decimal(b.estimate),
+                 standard_uncertainty=exact_decimal(b.u),
+                 distribution=b.distribution, sensitivity=exact_decimal(b.sensitivity),
+                 contribution=exact_decimal(b.contribution), dof=_dof(b.dof)) for b in p.budget]
 
 
 def run_rule(result: RunResult) -> DecisionRule | None:
@@ -129,8 +125,9 @@ def certificate_request(result: RunResult, *, laboratory_code: str, customer_nam
     end = max(p.finished for p in result.points if p.finished)
     conditions = [ConditionIn(quantity=c.quantity if c.quantity != "humidity"
                               else Quantity.RELATIVE_HUMIDITY, unit=c.unit,
-                              mean=_dec(round(c.mean, 2)), minimum=_dec(round(c.minimum, 2)),
-                              maximum=_dec(round(c.maximum, 2)))
+                              mean=exact_decimal(round(c.mean, 2)),
+                              minimum=exact_decimal(round(c.minimum, 2)),
+                              maximum=exact_decimal(round(c.maximum, 2)))
                   for c in result.conditions]
     data: dict[str, Any] = dict(
         laboratory_code=laboratory_code, customer_name=customer_name,
@@ -148,10 +145,11 @@ def certificate_request(result: RunResult, *, laboratory_code: str, customer_nam
     points = [PointIn(
         table_title=table_title or f"{p.quantity}, {p.stage.replace('-', ' ')}",
         quantity=p.quantity,
-        unit=p.unit, range_label=p.range_label, nominal=_dec(p.nominal),
-        reference_value=_dec(p.reference_value), measured_value=_dec(p.measured_value),
-        expanded_uncertainty=_dec(p.U), coverage_factor=_dec(round(p.k, 3)),
-        coverage_probability=_dec(p.coverage_probability),
+        unit=p.unit, range_label=p.range_label, nominal=exact_decimal(p.nominal),
+        reference_value=exact_decimal(p.reference_value),
+        measured_value=exact_decimal(p.measured_value),
+        expanded_uncertainty=exact_decimal(p.U), coverage_factor=exact_decimal(round(p.k, 3)),
+        coverage_probability=exact_decimal(p.coverage_probability),
         lower_limit=_limit(p.lower_limit) if p.lower_limit is not None else None,
         upper_limit=_limit(p.upper_limit) if p.upper_limit is not None else None,
         dof=_dof(p.dof), budget=_budget(p),  # type: ignore[arg-type]  # lines validated here
