@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -27,6 +28,7 @@ from labctl.platform.db import alembic_config, migrate
 from labctl.platform.models.certificates import PointIn, ResultPoint
 from labctl.platform.results.reporting import report_points
 from labctl.platform.stations.drafts import certificate_request, run_rule
+from labctl.platform.stations.seam import DraftDetails, EmbeddedStation
 from labctl.procedures.results import BudgetLine, PointResult, RunResult
 from labctl.uncertainty import DecisionRule, Outcome, decide, decide_reported
 from tests.fixtures.db import World
@@ -314,6 +316,19 @@ def test_for_every_rule_a_run_and_its_certificate_make_the_same_statements(platf
             assert c["conformity"] == engine.decision.outcome.value
             assert (c["error"], c["expanded_uncertainty"]) == (str(engine.value),
                                                               str(engine.U))
+        # a station delivering the same run (labctl run, the server's benches) states no
+        # rule of its own: the run's travels, and the draft is the one already made
+        result = RunResult.from_dict(api.call("GET", f"/runs/{run['run_id']}/result",
+                                              who="alice"))
+        station = EmbeddedStation.open(database_url, Path(database_url.removeprefix(
+            "sqlite:///")).parent / "keys", "ACAL")
+        try:
+            assert station.deliver(result, DraftDetails.for_run(
+                result, customer_name=CERTIFY["customer_name"],
+                customer_code=CERTIFY["customer_code"],
+                location=CERTIFY["location"])) == cert["number"]
+        finally:
+            station.close()
         statements[rule] = [p["conformity"] for p in points]
         if rule is DecisionRule.SIMPLE:  # the certificate prints it; the DCC carries it
             api.call("POST", f"/certificates/{cert['number']}/check", who="bob")

@@ -43,14 +43,15 @@ REMOTE_TIMEOUT = 30.0
 
 @dataclass(frozen=True)
 class DraftDetails:
-    """What a draft certificate needs beyond the run itself."""
+    """What a draft certificate needs beyond the run itself. ``decision_rule``: ``None``
+    states the run's own (the usual case); a rule named must be the run's."""
 
     customer_name: str
     customer_code: str | None
     item_description: str
     method: str
     location: str
-    decision_rule: str | None = "simple"
+    decision_rule: str | None = None
 
     @classmethod
     def for_run(cls, result: RunResult, *, customer_name: str, customer_code: str | None,
