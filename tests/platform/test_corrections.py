@@ -13,7 +13,6 @@ import math
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -56,13 +55,7 @@ def _p(nominal: str, reference: str, measured: str, U: str, *, label: str = "10 
         reference_value=Decimal(reference), measured_value=Decimal(measured),
         expanded_uncertainty=Decimal(U), coverage_factor=Decimal(k),
         coverage_probability=Decimal("0.95"))
-    if dof is None:
-        return ResultPoint(**fields)
-    if "dof" in ResultPoint.model_fields:  # the column the conformity part adds
-        return ResultPoint(**fields, dof=dof)
-    # Until then a posted point with its dof is shaped like one (the module reads ``dof``
-    # where a point has it): the same attributes, and the dof.
-    return SimpleNamespace(**fields, dof=dof)
+    return ResultPoint(**fields, dof=dof)
 
 
 def _meter(rows: list[tuple[str, str, str]], dofs: list[float | None] | None = None

@@ -141,7 +141,7 @@ def _standard_uncertainty(p: ResultPoint) -> float:
 
 def _dof(p: ResultPoint) -> float:
     # ``dof`` on a posted point is optional (older points have none): none counts as ∞.
-    nu = getattr(p, "dof", None)
+    nu = p.dof
     if nu is None:
         return math.inf
     value = float(nu)
