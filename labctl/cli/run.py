@@ -247,6 +247,7 @@ def run(
     out, err = console(), console(stderr=True)
     run_id = resume or uuid.uuid4().hex
     jr: SqliteJournal | None = None
+    station: Station | None = None
     with stop_signals() as caught:
         try:
             jr = SqliteJournal(journal or default_journal())
@@ -290,6 +291,7 @@ def run(
             if status:
                 err.print(f"continue with: labctl run --resume {run_id}")
             flush()
+            _close(station)
             raise typer.Exit(128 + caught.get("signum", signal.SIGINT)) from None
         except (LabctlError, OSError) as exc:
             for text in (str(exc), *getattr(exc, "__notes__", ())):
@@ -297,6 +299,7 @@ def run(
             status, _ = _journaled(jr, run_id)
             err.print(f"labctl run: {exc}" + (f" (run {run_id}: {status})" if status else ""))
             flush()
+            _close(station)
             raise typer.Exit(2) from None
     if "signum" in caught:  # deferred while outputs were made safe: the run stopped there
         err.print(f"{signal.Signals(caught['signum']).name} received while the bench was "
@@ -305,6 +308,12 @@ def run(
         _report(out, err, result, station, json_out, customer_name, customer_code,
                 location)
     finally:
+        station.close()
+
+
+def _close(station: Station | None) -> None:
+    """Close the station a run that ends in an error had opened (its database engine)."""
+    if station is not None:
         station.close()
 
 
