@@ -30,6 +30,7 @@ class BudgetLine:
     contribution: float  # |c·u| in the unit of the result
     share: float  # fraction of the combined variance, 0 … 1
     dof: float  # inf for Type B with no stated reliability
+    unit: str = ""  # of estimate and u ("1": dimensionless; "": not stated)
 
 
 @dataclass(frozen=True)

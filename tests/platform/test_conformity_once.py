@@ -360,6 +360,7 @@ def test_the_certificate_stores_dof_and_budget_and_its_dcc_states_them(platform)
         for b, posted in zip(lines, p["budget"], strict=True):
             assert D(b["standard_uncertainty"]) == D(repr(posted["u"]))
             assert D(b["contribution"]) == D(repr(posted["contribution"]))
+            assert b["unit"] == posted["unit"] and b["unit"] in {"V", "1"}  # as the run says
     api.call("POST", f"/certificates/{cert['number']}/check", who="bob")
     api.call("POST", f"/certificates/{cert['number']}/issue", who="carol")
     dcc = api.client.get(f"/api/v1/certificates/{cert['number']}/dcc",
@@ -369,6 +370,9 @@ def test_the_certificate_stores_dof_and_budget_and_its_dcc_states_them(platform)
     assert xml.count('refType="labctl_uncertaintyBudget"') >= len(run["points"])
     assert xml.count('refType="labctl_effectiveDegreesOfFreedom"') >= len(run["points"])
     assert "Non-binary statement" in xml  # the run's rule, stated in its words
+    # every input's estimate is a quantity with its unit, none only text
+    assert "unit not stated" not in xml
+    assert xml.count('refType="labctl_budgetEstimate"') == xml.count("<si:valueStandardMU>")
 
 
 # --- the migration --------------------------------------------------------------------------

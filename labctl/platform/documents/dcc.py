@@ -521,6 +521,8 @@ class _Builder:
             self.text(sens, "name", "Sensitivity coefficient", fixed_en=True)
             if b.unit is not None and b.unit == p.unit:
                 self.real(sens, b.sensitivity, "1", field=f"{where}.sensitivity")
+            elif b.unit == "1":  # a dimensionless input: the sensitivity is in the result's
+                self.real(sens, b.sensitivity, p.unit, field=f"{where}.sensitivity")
             else:
                 self.text(sens, "noQuantity", f"{plain(b.sensitivity, field=where)} (unit of "
                           "the result per unit of the input quantity)", fixed_en=True)

@@ -67,6 +67,7 @@ class BudgetLineIn(_In):
     contribution: Annotated[float, PField(ge=0, allow_inf_nan=False)]
     share: Annotated[float, PField(ge=0, le=1, allow_inf_nan=False)]
     dof: Dof = None
+    unit: Annotated[str, PField(max_length=16)] = ""
 
 
 class ConditionStatsIn(_In):

@@ -48,13 +48,14 @@ def _dof(x: float) -> float | None:
 
 def _budget(p: PointResult) -> list[dict[str, Any]] | None:
     """The point's uncertainty budget as posted (:class:`BudgetLineIn` fields: the engine's
-    rows; no units: an input's unit is not part of the engine's budget)."""
+    rows with the unit of each input as the procedure states it, where it does)."""
     if not p.budget:
         return None
     return [dict(name=b.name, estimate=exact_decimal(b.estimate),
                  standard_uncertainty=exact_decimal(b.u),
                  distribution=b.distribution, sensitivity=exact_decimal(b.sensitivity),
-                 contribution=exact_decimal(b.contribution), dof=_dof(b.dof)) for b in p.budget]
+                 contribution=exact_decimal(b.contribution), dof=_dof(b.dof),
+                 unit=b.unit or None) for b in p.budget]
 
 
 def run_rule(result: RunResult) -> DecisionRule | None:

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from labctl import units
 from labctl.drivers.roles import AdjustableDmm, Calibrator, Dmm, EnvironmentSensor
 from labctl.errors import PreconditionError, ValidationError
 from labctl.procedures.base import (
@@ -138,6 +139,13 @@ def _spec(std: RegisteredStandard, key: SpecKey | SpecName, default: float) -> f
     if isinstance(key, SpecName):
         key = SpecKey(key)
     return float(key.lookup(std.specification, default))
+
+
+#: The unit of each input of the model (the budget carries them to the certificate).
+INPUT_UNITS = {"V_ind": units.VOLT.symbol, "dV_res": units.VOLT.symbol,
+               "V_set": units.VOLT.symbol, "g_cal": units.ONE.symbol,
+               "o_cal": units.VOLT.symbol, "dg_stab": units.ONE.symbol,
+               "dV_drift": units.VOLT.symbol, "dV_temp": units.VOLT.symbol}
 
 
 class DmmDcVoltage(Procedure):
@@ -328,7 +336,8 @@ class DmmDcVoltage(Procedure):
             range_label=str(DMM_RANGE_LABELS[point.range]),
             nominal=point.nominal, reference_value=reference, measured_value=mean,
             error=error, U=U, k=float(r.k), coverage_probability=p.coverage,
-            dof=float(r.dof), budget=budget_lines(r), readings=tuple(readings.tolist()),
+            dof=float(r.dof), budget=budget_lines(r, INPUT_UNITS),
+            readings=tuple(readings.tolist()),
             lower_limit=-tol, upper_limit=tol, conformity=str(decision.outcome),
             decision_rule=p.decision_rule, tur=float(decision.tur) if U > 0 else None,
             extra={"calibrator_range": str(cal_range), "resolution": resolution, "s": s,

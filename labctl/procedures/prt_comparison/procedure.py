@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
+from labctl import units
 from labctl.drivers.roles import Dmm, EnvironmentSensor, TemperatureSource, Thermometer
 from labctl.errors import PreconditionError, RunAbortedError, ValidationError
 from labctl.procedures.base import (
@@ -175,6 +176,13 @@ DMM_RANGE_LABELS: dict[float, RangeLabel] = {
 
 def _range_label(rng: float) -> RangeLabel:
     return DMM_RANGE_LABELS[rng]
+
+
+#: The unit of each input of the model (the budget carries them to the certificate).
+INPUT_UNITS = {"t_read": units.DEGREE_CELSIUS.symbol, "e_ref": units.DEGREE_CELSIUS.symbol,
+               "g_ref": units.ONE.symbol, "dt_block": units.DEGREE_CELSIUS.symbol,
+               "R_ind": units.OHM.symbol, "dR_res": units.OHM.symbol,
+               "g_dmm": units.ONE.symbol, "o_dmm": units.OHM.symbol}
 
 
 class PrtComparison(Procedure):
@@ -339,7 +347,7 @@ class PrtComparison(Procedure):
             range_label=str(RangeLabel.of(point.setpoint, Quantity.TEMPERATURE.unit)),
             nominal=point.setpoint, reference_value=t_ref,
             measured_value=measured, error=error, U=U, k=float(r.k),
-            coverage_probability=p.coverage, dof=float(r.dof), budget=budget_lines(r),
+            coverage_probability=p.coverage, dof=float(r.dof), budget=budget_lines(r, INPUT_UNITS),
             readings=tuple(r_reads.tolist()), reference_readings=tuple(t_reads.tolist()),
             lower_limit=-tol, upper_limit=tol, conformity=str(decision.outcome),
             decision_rule=p.decision_rule, tur=float(decision.tur) if U > 0 else None,
