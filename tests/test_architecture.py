@@ -1,6 +1,7 @@
 """The layer contracts of CONVENTIONS.md, checked by import-linter on the real import graph."""
 
 import ast
+import re
 from pathlib import Path
 
 import grimp
@@ -45,3 +46,39 @@ def test_no_labctl_import_inside_a_function_below_the_entry_points():
                         a.name.startswith("labctl") for a in node.names):
                     found.append(f"{rel}:{node.lineno}")
     assert found == []
+
+
+def test_the_platform_readme_maps_every_module_and_only_real_ones():
+    """The map at the top of ``labctl/platform/README.md`` names each module of the platform
+    (package rows, then their modules) and nothing that is not there."""
+    platform = ROOT / "labctl" / "platform"
+    text = (platform / "README.md").read_text(encoding="utf-8")
+    table = text.split("## Map of the modules", 1)[1].split("\n## ", 1)[0]
+    rows: dict[str, set[str]] = {}
+    package = ""
+    for line in table.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) < 3 or (cells[0] and set(cells[0]) <= set("-")):
+            continue  # not a row, or the header's rule
+        first = [n.strip("`") for n in re.findall(r"`[\w./]+`", cells[0])]
+        if first and first[0].endswith(".py"):  # top-level modules: each its own row
+            for name in first:
+                rows.setdefault(name.removesuffix(".py"), set()).add(name)
+            continue
+        if first:
+            package = first[0].rstrip("/")
+        rows.setdefault(package, set()).update(
+            n.strip("`") for n in re.findall(r"`[\w./]+`", cells[1]))
+    mapped = {(p, n) for p, ns in rows.items() for n in ns}
+    actual = set()
+    for path in platform.rglob("*.py"):
+        rel = path.relative_to(platform)
+        if rel.parts[0] == "migrations" or path.name.startswith("_") or len(rel.parts) > 2:
+            continue
+        actual.add((rel.parts[0], rel.name) if len(rel.parts) == 2 else (rel.stem, rel.name))
+    assert actual - mapped == set()
+    for p, n in mapped:
+        if n.endswith(".py"):
+            assert (platform / p / n).exists() or (platform / n).exists(), (p, n)
+        else:
+            assert (platform / p / n).is_dir(), (p, n)
