@@ -130,22 +130,15 @@ def authenticate_password(session: Session, *, username: str, password: str) -> 
     return user
 
 
-def issue_user_token(session: Session, *, user: User,
-                     lifetime: timedelta) -> tuple[str, ApiToken]:
-    """A new bearer token for ``user`` (the secret, shown once, and its flushed row)."""
+def issue_token(session: Session, *, lifetime: timedelta, user: User | None = None,
+                station: Station | None = None) -> tuple[str, ApiToken]:
+    """A new bearer token for ``user`` or for a bench's ``station`` (exactly one), expiring
+    after ``lifetime`` (bounded by the caller): the secret, shown once, and its flushed row."""
+    if (user is None) == (station is None):
+        raise ValueError("a token is for a user or for a station")
     token = new_token()
-    row = ApiToken(token_hash=token_digest(token), user_id=user.id,
-                   expires_at=utcnow() + lifetime)
-    session.add(row)
-    session.flush()
-    return token, row
-
-
-def issue_station_token(session: Session, *, station: Station,
-                        lifetime: timedelta) -> tuple[str, ApiToken]:
-    """A new bearer token for a bench, expiring after ``lifetime`` (bounded by the caller)."""
-    token = new_token()
-    row = ApiToken(token_hash=token_digest(token), station_id=station.id,
+    row = ApiToken(token_hash=token_digest(token), user_id=user.id if user else None,
+                   station_id=station.id if station else None,
                    expires_at=utcnow() + lifetime)
     session.add(row)
     session.flush()

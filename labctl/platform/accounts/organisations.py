@@ -36,8 +36,7 @@ from labctl.platform.accounts.auth import (
     count_login_failure,
     has_role,
     hash_password,
-    issue_station_token,
-    issue_user_token,
+    issue_token,
     require_role,
     require_user,
     revoke_tokens,
@@ -329,7 +328,7 @@ def create_station(session: Session, *, principal: Principal, organisation_code:
     station = Station(organisation_id=org.id, name=data.name, created_by_id=principal.user_id)
     session.add(station)
     session.flush()
-    token, row = issue_station_token(session, station=station,
+    token, row = issue_token(session, station=station,
                                      lifetime=timedelta(days=data.valid_days))
     audit.record(session, actor=principal.actor, action="station.create", entity_type="station",
                  entity_id=str(station.id), organisation_id=org.id,
@@ -354,7 +353,7 @@ def new_station_token(session: Session, *, principal: Principal, station_id: int
     """Another token for a bench (its old ones stay valid until they expire or are revoked:
     revoke them once the bench uses the new one)."""
     station = _station(session, principal, station_id, action="station.token")
-    token, row = issue_station_token(session, station=station,
+    token, row = issue_token(session, station=station,
                                      lifetime=timedelta(days=data.valid_days))
     audit.record(session, actor=principal.actor, action="station.token", entity_type="station",
                  entity_id=str(station_id), organisation_id=station.organisation_id,
@@ -398,7 +397,7 @@ def login(session: Session, *, username: str, password: str, lifetime: timedelta
         record_login_failure(session, username=username, address=address, policy=policy)
         raise
     clear_login_failures(session, username=username)
-    token, row = issue_user_token(session, user=user, lifetime=lifetime)
+    token, row = issue_token(session, user=user, lifetime=lifetime)
     audit.record(session, actor=f"user:{user.username}", action="auth.login",
                  entity_type="user", entity_id=user.username,
                  data={"address": address, **token_event_data(row)})
