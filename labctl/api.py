@@ -16,7 +16,7 @@ from http import HTTPStatus
 import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import labctl
@@ -33,6 +33,8 @@ from labctl.errors import (
 )
 from labctl.platform import audit
 from labctl.platform.db import make_engine, migrate
+from labctl.platform.pages import add_pages
+from labctl.platform.pages.errors import error_page, wants_page
 from labctl.platform.routes import routers
 from labctl.platform.routes.deps import COMMON, ErrorBody
 from labctl.platform.routes.web import (
@@ -78,20 +80,25 @@ def _error_body(exc: LabctlError) -> ErrorBody:
     return body
 
 
-async def _labctl_error(request: Request, exc: Exception) -> JSONResponse:
+async def _labctl_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LabctlError)
     status = next((code for cls, code in ERROR_STATUS if isinstance(exc, cls)), 500)
+    if wants_page(request):
+        return error_page(request, status, str(exc))
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(exc, LoginLockedError):
         headers = {"Retry-After": str(exc.retry_after)}
     return error_response(_error_body(exc), status, headers)
 
 
-async def _request_validation_error(request: Request, exc: Exception) -> JSONResponse:
+async def _request_validation_error(request: Request, exc: Exception) -> Response:
     """FastAPI's request validation (body, query, path, headers) in the ``ErrorBody`` shape:
     the field path, the value shown safely (never a secret) and what is allowed."""
     assert isinstance(exc, RequestValidationError)
     errors = field_errors(exc.errors(), exc.body)
+    if wants_page(request):
+        return error_page(request, 422, "; ".join(
+            f"{e.field.split('.')[-1]}: {e.allowed}" for e in errors) or None)
     if not errors:  # pragma: no cover - FastAPI always names at least one error
         return error_response(ErrorBody(error="ValidationError", detail="invalid request"), 422)
     return error_response(validation_body(errors), 422)
@@ -104,9 +111,11 @@ HTTP_ERROR_NAMES = {400: "BadRequest", 401: "AuthenticationError", 403: "Permiss
                     422: "ValidationError"}
 
 
-async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
+    if wants_page(request):
+        return error_page(request, status)
     name = HTTP_ERROR_NAMES.get(status) or HTTPStatus(status).phrase.title().replace(" ", "")
     detail = exc.detail if isinstance(exc.detail, str) else HTTPStatus(status).phrase
     if status == 404 and detail == "Not Found":
@@ -117,8 +126,10 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return error_response(ErrorBody(error=name, detail=detail), status, exc.headers)
 
 
-async def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+async def _internal_error(request: Request, exc: Exception) -> Response:
     """Anything unforeseen: the ErrorBody, no traceback (uvicorn logs it)."""
+    if wants_page(request):
+        return error_page(request, 500)
     return error_response(ErrorBody(error="InternalServerError",
                                     detail="internal error; the server log has the details"),
                           500)
@@ -163,6 +174,7 @@ def create_app(settings: Settings | None = None,
     for router in routers:
         app.include_router(router, responses=COMMON)
     add_docs(app)
+    add_pages(app)
     document_optional_auth(app, routers)
     # Outermost last: security headers also go on the strict-JSON refusals.
     app.add_middleware(StrictInputMiddleware)

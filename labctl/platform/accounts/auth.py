@@ -49,6 +49,7 @@ from labctl.platform.models.org import (
     Station,
     User,
 )
+from labctl.platform.settings import Settings
 
 _hasher = PasswordHasher()
 # Verifying against this keeps "no such user" as slow as "wrong password" (no user probing).
@@ -212,6 +213,13 @@ class LoginPolicy:
     address_limit: int = 50
     window: timedelta = timedelta(minutes=15)
     lockout: timedelta = timedelta(minutes=15)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoginPolicy:
+        """The platform's configured policy (the API's token route and the pages' sign-in)."""
+        return cls(limit=settings.login_failure_limit,
+                   address_limit=settings.login_address_failure_limit,
+                   window=settings.login_failure_window, lockout=settings.login_lockout)
 
 
 def _throttle_keys(username: str | None, address: str | None) -> list[tuple[str, str]]:

@@ -54,9 +54,7 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 
 
 def _policy(settings: SettingsDep) -> LoginPolicy:
-    return LoginPolicy(limit=settings.login_failure_limit,
-                       address_limit=settings.login_address_failure_limit,
-                       window=settings.login_failure_window, lockout=settings.login_lockout)
+    return LoginPolicy.from_settings(settings)
 
 
 def _address(request: Request) -> str | None:
