@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -401,8 +402,12 @@ def demo(
                                           "certificates go (emptied first).")] = Path(
         "labctl-demo"),
     seed: Annotated[int, typer.Option(help="Seed of the simulated bench.")] = 2026,
+    serve: Annotated[bool | None, typer.Option(
+        "--serve/--no-serve", help="Keep serving the portal on 127.0.0.1:8000 afterwards "
+        "until Ctrl-C (default: when run in a terminal).")] = None,
 ) -> None:
-    """Simulated bench + embedded platform: a full calibration, certificates, traceability."""
+    """Simulated bench + embedded platform: a full calibration, certificates, traceability;
+    then the portal's address (served until Ctrl-C when run in a terminal)."""
     import shutil
 
     import httpx
@@ -480,13 +485,50 @@ def demo(
             out.print(f"documents in: {out_dir / 'certificates'}")
             out.print(f"upstream certificates in the chain: {', '.join(chain)}")
             out.print(f"database: {db}")
-            out.print(f"browse it: LABCTL_DATABASE_URL=sqlite:///{db} LABCTL_KEYS_DIR="
-                      f"{settings.keys_dir} labctl serve  (then /docs, /api/v1/verify/<number>)")
+            out.print(f"serve it again: LABCTL_DATABASE_URL=sqlite:///{db} LABCTL_KEYS_DIR="
+                      f"{settings.keys_dir} labctl serve")
     except DemoError as exc:
         console(stderr=True).print(f"labctl demo: {exc}")
         raise typer.Exit(1) from None
     out.print(f"labctl demo finished in {time.perf_counter() - t_start:.1f} s")
+    if serve is None:
+        serve = sys.stdin.isatty() and sys.stdout.isatty()
+    _portal(out, settings, serve=serve)
     flush()
+
+
+PORTAL_PORT = 8000
+
+
+def _portal(out: Any, settings: Any, *, serve: bool) -> None:
+    """Prints the portal's address and who to sign in as; serves it until Ctrl-C if asked
+    (on 127.0.0.1:8000, the address the certificates' QR codes point at)."""
+    import socket
+
+    import uvicorn
+
+    from labctl.api import create_app
+    from labctl.platform.routes.web import uvicorn_options
+
+    people = (f"sign in as frank (customer), alice (technician), bob (checker), carol "
+              f"(approver) or erin (reviewer); password {PASSWORD}")
+    address = f"{settings.public_url}/"
+    if serve:
+        probe = socket.socket()
+        try:
+            probe.bind(("127.0.0.1", PORTAL_PORT))
+        except OSError:
+            serve = False
+            out.print(f"port {PORTAL_PORT} is in use: not serving the portal")
+        finally:
+            probe.close()
+    if not serve:
+        out.print(f"portal (after the command above): {address}  — {people}")
+        return
+    out.print(f"portal: {address}  — {people}; Ctrl-C stops it")
+    flush()
+    uvicorn.run(create_app(settings), host="127.0.0.1", port=PORTAL_PORT, log_level="warning",
+                **uvicorn_options())
 
 
 def _chain_text(trace: Any) -> str:

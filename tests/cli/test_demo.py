@@ -22,6 +22,9 @@ def test_demo_calibrates_issues_and_traces(tmp_path: Path):
                           capture_output=True, text=True, timeout=280)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "labctl demo finished" in done.stdout
+    # not in a terminal: it does not stay serving, but ends with the portal's address
+    last = done.stdout.strip().splitlines()[-1]
+    assert "portal" in last and "http://127.0.0.1:8000/" in last, last
     certs = sorted((out / "certificates").glob("ACAL-*.pdf"))
     # the laboratory's first two numbers of the year: DMM first, then PRT
     assert [re.sub(r"-\d{4}-", "-YYYY-", c.name) for c in certs] == [
