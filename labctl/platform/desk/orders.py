@@ -175,6 +175,22 @@ def list_orders(session: Session, *, principal: Principal, laboratory_code: str 
                              offset=offset, limit=limit)
 
 
+def queue_counts(session: Session, *, principal: Principal,
+                 laboratory_code: str | None = None) -> dict[OrderStatus, int]:
+    """How many of the orders the caller may read stand in each state (a laboratory's
+    queues at a glance: to quote, to confirm, to receive, ...); every state is a key."""
+    visible = sa.or_(
+        col(ServiceOrder.laboratory_id).in_(policy.staff_laboratories(session, principal)),
+        col(ServiceOrder.customer_organisation_id).in_(
+            policy.customer_organisations(principal)))
+    query = select(ServiceOrder.status, func.count()).where(visible)
+    if laboratory_code is not None:
+        query = query.where(ServiceOrder.laboratory_id == org_by_code(
+            session, laboratory_code).id)
+    found = dict(session.exec(query.group_by(col(ServiceOrder.status))).all())
+    return {s: int(found.get(s.value, 0)) for s in OrderStatus}
+
+
 def allowed_steps(session: Session, principal: Principal, order: ServiceOrder) -> list[str]:
     """The steps the caller may take on the order now (what a page offers as buttons):
     names of the service functions' steps, decided by the same checks the steps make."""
