@@ -171,6 +171,8 @@ def test_information_is_free_and_answered_without_a_quote(desk: Desk,
     ask = {"kind": "information", "laboratory_code": desk.world.orgs["lab"],
            "notes": "Can you calibrate 1 kV DC?"}
     desk.refused("POST", "/orders", desk.customer, 422, {**ask, "notes": ""}, field="notes")
+    desk.refused("POST", "/orders", desk.customer, 422,
+                 {**ask, "laboratory_code": desk.world.orgs["cust2"]}, field="laboratory_code")
     order = desk.post("/orders", desk.customer, ask, 201)
     oid = order["id"]
     desk.refused("POST", f"/orders/{oid}/quote", desk.h("lab", "approver"), 409,

@@ -74,6 +74,7 @@ from labctl.platform.models.desk import (
     StepPublic,
 )
 from labctl.platform.models.org import Organisation
+from labctl.platform.models.registry import Capability
 from labctl.platform.results.records import users_by_id
 
 #: Listing bounds (a page of a queue).
@@ -229,6 +230,19 @@ def _customer(session: Session, principal: Principal, code: str | None,
     return org
 
 
+def service_laboratory(session: Session, code: str, field: str = "laboratory_code"
+                       ) -> Organisation:
+    """The organisation ``code`` as a laboratory offering services: one with a published CMC
+    (a customer's organisation, say, is not asked or complained about as a laboratory)."""
+    lab = org_by_code(session, code)
+    offers = session.exec(select(Capability.id).where(
+        Capability.organisation_id == lab.id,
+        Capability.review_state == ReviewState.PUBLISHED.value).limit(1)).first()
+    if offers is None:
+        raise ValidationError(field, code, "the code of a laboratory with published CMCs")
+    return lab
+
+
 def _within(data: OrderCreate, cmc: Any) -> None:
     """The item's range lies within the CMC's range, in its unit and quantity."""
     if data.quantity and data.quantity != cmc.quantity:
@@ -283,7 +297,7 @@ def book_order(session: Session, *, principal: Principal, data: OrderCreate,
         raise ValidationError("laboratory_code", None,
                               "the laboratory asked (or a capability_id)")
     else:
-        lab = org_by_code(session, data.laboratory_code)
+        lab = service_laboratory(session, data.laboratory_code)
     assert lab.id is not None
     if lab.id == customer.id:
         raise ValidationError("customer_code", customer.code,
