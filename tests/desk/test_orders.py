@@ -297,6 +297,21 @@ def test_what_a_page_offers_is_what_the_steps_allow(desk: Desk, cmc: dict[str, A
         "amount": "99.90", "currency": "CNY", "valid_until": date.today().isoformat()})
     assert offered("cust", "customer") == ["accept", "cancel"]
     assert offered("lab", "approver") == ["quote", "reject", "cancel"]
+    # a quote that expired is not accepted (it is set back in time here, then restored, so
+    # the audit trail still explains the row)
+    with desk.engine.begin() as conn:
+        valid = conn.execute(sa.text("SELECT quote_valid_until FROM service_order WHERE "
+                                     "id = :i"), {"i": oid}).scalar_one()
+        conn.execute(sa.text("UPDATE service_order SET quote_valid_until = :d WHERE id = :i"),
+                     {"d": date.today() - timedelta(days=1), "i": oid})
+    try:
+        assert offered("cust", "customer") == ["cancel"]
+        assert "expired" in desk.refused("POST", f"/orders/{oid}/accept", desk.customer, 409,
+                                         {}, order_id=oid)["detail"]
+    finally:
+        with desk.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE service_order SET quote_valid_until = :d "
+                                 "WHERE id = :i"), {"d": valid, "i": oid})
     with Session(desk.engine) as session:
         tech = principal_for_user(session, user_by_username(
             session, desk.world.usernames[("lab", "technician")]))
