@@ -30,6 +30,7 @@ from labctl.platform.accounts.auth import Principal, has_role, require_any_role,
 from labctl.platform.accounts.organisations import is_authorised
 from labctl.platform.models.base import CertificateStatus, Role
 from labctl.platform.models.certificates import Certificate
+from labctl.platform.models.desk import Complaint, ServiceOrder
 from labctl.platform.models.org import Membership, Organisation, User
 
 #: roles that make a person staff of a laboratory (who reads its drafts)
@@ -215,3 +216,211 @@ def may_review(session: Session, principal: Principal, org_id: int, authors: Ite
 def may_change_status(session: Session, principal: Principal, org_id: int) -> None:
     require_any_role(session, principal, (Role.REVIEWER, Role.ADMIN), org_id,
                      action="standard.status")
+
+
+# --- service desk: orders, complaints, evaluations ----------------------------------------
+#
+# Who acts on an order (ISO/IEC 17025 7.1 review of requests, 7.4 handling of items):
+#
+# * a customer (role ``customer`` in an organisation) books for that organisation, accepts
+#   the quote, cancels before work starts, files complaints and evaluates; they see their
+#   organisation's orders and complaints only (another's is a 404, as if unknown);
+# * the laboratory's approver (its authorised signatory) or an admin of it reviews the
+#   request: quotes or rejects it, records the payment, cancels it with a reason, and
+#   completes it once its certificate is issued;
+# * a technician of the laboratory receives the item (its condition), starts the work and
+#   links the run's draft certificate (an edit of the draft: they become its contributor);
+# * any staff of the laboratory answers an information request;
+# * a complaint's handler is a person of the laboratory named by its approver or an admin,
+#   who took no part in the work complained about (:func:`desk_participants`).
+
+
+def customer_of(principal: Principal, organisation_id: int) -> bool:
+    """Whether the caller holds the customer role in the organisation."""
+    return (organisation_id, Role.CUSTOMER) in principal.roles
+
+
+def customer_organisations(principal: Principal) -> list[int]:
+    """The organisations the caller is a customer of (sorted ids)."""
+    return sorted(org for org, role in principal.roles if role is Role.CUSTOMER)
+
+
+def is_lab_staff(session: Session, principal: Principal, lab_id: int) -> bool:
+    """Staff of the laboratory (any laboratory role there) or an admin of it or above."""
+    if principal.kind != "user":
+        return False
+    return any((lab_id, r) in principal.roles for r in LAB_ROLES) or \
+        has_role(session, principal, Role.ADMIN, lab_id)
+
+
+def staff_laboratories(session: Session, principal: Principal) -> list[int]:
+    """The laboratories whose orders and complaints the caller works on (sorted ids): those
+    where they hold a laboratory role, and every organisation below one they administer."""
+    if principal.kind != "user":
+        return []
+    if principal.is_superuser:
+        return sorted(session.exec(select(Organisation.id)).all())  # type: ignore[arg-type]
+    direct = {org for org, role in principal.roles if role in LAB_ROLES}
+    admin_of = [org for org, role in principal.roles if role is Role.ADMIN]
+    below: set[int] = set()
+    frontier = list(admin_of)
+    while frontier:
+        children = session.exec(select(Organisation.id).where(
+            col(Organisation.parent_id).in_(frontier))).all()
+        frontier = [c for c in children if c is not None and c not in below]
+        below.update(frontier)
+    return sorted(direct | below)
+
+
+def can_read_order(session: Session, principal: Principal, order: ServiceOrder) -> bool:
+    """The customer organisation's people and the laboratory's staff read an order."""
+    return customer_of(principal, order.customer_organisation_id) or \
+        is_lab_staff(session, principal, order.laboratory_id)
+
+
+def may_book(session: Session, principal: Principal, customer_id: int) -> None:
+    """A person holding the customer role in the organisation books for it."""
+    _person(principal, "order.create")
+    require_role(session, principal, Role.CUSTOMER, customer_id, action="order.create")
+
+
+#: Who takes each laboratory-side step of an order (the roles that may, in the laboratory).
+ORDER_STEP_ROLES: dict[str, tuple[Role, ...]] = {
+    "quote": (Role.APPROVER, Role.ADMIN),
+    "reject": (Role.APPROVER, Role.ADMIN),
+    "payment": (Role.APPROVER, Role.ADMIN),
+    "receive": (Role.TECHNICIAN,),
+    "start": (Role.TECHNICIAN,),
+    "certificate": (Role.TECHNICIAN,),
+    "complete": (Role.APPROVER, Role.ADMIN),
+    "answer": (Role.TECHNICIAN, Role.CHECKER, Role.APPROVER, Role.REVIEWER, Role.ADMIN),
+}
+
+
+def may_order_step(session: Session, principal: Principal, order: ServiceOrder,
+                   step: str) -> None:
+    """A laboratory-side step (a key of :data:`ORDER_STEP_ROLES`) by a person of the order's
+    laboratory holding one of its roles."""
+    action = f"order.{step}"
+    _person(principal, action)
+    require_any_role(session, principal, ORDER_STEP_ROLES[step], order.laboratory_id,
+                     action=action)
+
+
+def may_accept_quote(session: Session, principal: Principal, order: ServiceOrder) -> None:
+    """The customer accepts the laboratory's quote (the contract, ISO/IEC 17025 7.1)."""
+    _person(principal, "order.accept")
+    require_role(session, principal, Role.CUSTOMER, order.customer_organisation_id,
+                 action="order.accept")
+
+
+def may_cancel_order(session: Session, principal: Principal, order: ServiceOrder) -> str:
+    """Who may cancel: the customer, or the laboratory's approver or admin; returns which
+    side (``"customer"`` or ``"laboratory"``) since each may cancel at different stages."""
+    _person(principal, "order.cancel")
+    if customer_of(principal, order.customer_organisation_id):
+        return "customer"
+    require_any_role(session, principal, ORDER_STEP_ROLES["quote"], order.laboratory_id,
+                     action="order.cancel")
+    return "laboratory"
+
+
+def order_people(order: ServiceOrder) -> dict[int, str]:
+    """The laboratory people who took part in an order, each with what they did."""
+    out: dict[int, str] = {}
+    for attr, what in (("quoted_by_id", "quoted the order"),
+                       ("payment_by_id", "recorded its payment"),
+                       ("received_by_id", "received the item"),
+                       ("started_by_id", "performed the work"),
+                       ("linked_by_id", "linked its certificate"),
+                       ("completed_by_id", "completed the order")):
+        uid = getattr(order, attr)
+        if uid is not None:
+            out.setdefault(uid, what)
+    return out
+
+
+def certificate_people(revisions: Iterable[Certificate]) -> dict[int, str]:
+    """Everyone on a certificate's revisions: its contributors (:func:`contributors`), its
+    checkers and approvers, each with what they did."""
+    out: dict[int, str] = {}
+    for cert in revisions:
+        for uid in contributors(cert):
+            out.setdefault(uid, f"worked on certificate {cert.number}")
+        if cert.checked_by_id is not None:
+            out.setdefault(cert.checked_by_id, f"checked certificate {cert.number}")
+        if cert.approved_by_id is not None:
+            out.setdefault(cert.approved_by_id, f"approved certificate {cert.number}")
+    return out
+
+
+def desk_participants(order: ServiceOrder | None,
+                      revisions: Iterable[Certificate]) -> dict[int, str]:
+    """Who took part in the work a complaint is about (none of them handles it): the order's
+    laboratory people and everyone on its certificate's revisions."""
+    out = certificate_people(revisions)
+    if order is not None:
+        out = {**out, **order_people(order)}
+    return out
+
+
+def may_file_complaint(session: Session, principal: Principal, customer_id: int) -> None:
+    _person(principal, "complaint.create")
+    require_role(session, principal, Role.CUSTOMER, customer_id, action="complaint.create")
+
+
+def can_read_complaint(session: Session, principal: Principal, complaint: Complaint) -> bool:
+    """The complaining organisation's people and the laboratory's staff read a complaint."""
+    return customer_of(principal, complaint.customer_organisation_id) or \
+        is_lab_staff(session, principal, complaint.laboratory_id)
+
+
+def may_assign_handler(session: Session, principal: Principal, complaint: Complaint) -> None:
+    """The laboratory's approver or an admin of it names the complaint's handler."""
+    _person(principal, "complaint.assign")
+    require_any_role(session, principal, (Role.APPROVER, Role.ADMIN), complaint.laboratory_id,
+                     action="complaint.assign")
+
+
+def may_handle(session: Session, handler: User, complaint: Complaint,
+               participants: dict[int, str], action: str = "complaint.assign") -> None:
+    """``handler`` may handle the complaint: an active person holding a role in the
+    laboratory who took no part in the work complained about (ISO/IEC 17025 7.9.6)."""
+    assert handler.id is not None
+    roles = session.exec(select(Membership.role).where(
+        Membership.user_id == handler.id,
+        Membership.organisation_id == complaint.laboratory_id)).all()
+    if not handler.is_active or not set(roles) & {r.value for r in LAB_ROLES}:
+        raise PermissionDeniedError(action, f"{handler.username} is not an active member of "
+                                    "the laboratory's staff")
+    if handler.id in participants:
+        raise PermissionDeniedError(
+            action, f"{handler.username} {participants[handler.id]} and may not handle a "
+            "complaint about that work (the handler must be independent of it)")
+
+
+def may_work_complaint(session: Session, principal: Principal, complaint: Complaint,
+                       participants: dict[int, str], action: str) -> None:
+    """Investigating and answering: the assigned handler, still independent of the work."""
+    uid = _person(principal, action)
+    if complaint.handler_id is None or uid != complaint.handler_id:
+        raise PermissionDeniedError(action, "only the complaint's assigned handler does this")
+    handler = session.get(User, uid)
+    assert handler is not None
+    may_handle(session, handler, complaint, participants, action)
+
+
+def may_close_complaint(session: Session, principal: Principal, complaint: Complaint) -> None:
+    """The handler or the complaining customer closes an answered complaint."""
+    uid = _person(principal, "complaint.close")
+    if uid == complaint.handler_id or customer_of(principal, complaint.customer_organisation_id):
+        return
+    raise PermissionDeniedError("complaint.close", "the complaint's handler or the customer "
+                                "who complained closes it")
+
+
+def may_evaluate(session: Session, principal: Principal, order: ServiceOrder) -> None:
+    """The order's customer organisation evaluates it (a person holding the role there)."""
+    _person(principal, "order.evaluate")
+    require_role(session, principal, Role.CUSTOMER, order.customer_organisation_id,
+                 action="order.evaluate")

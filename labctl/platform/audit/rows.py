@@ -110,6 +110,29 @@ CHECKED: tuple[CheckedEntity, ...] = (
         key=("posting_id", "seq"), added=("dof", "budget")),
     CheckedEntity(models.CertificateFlag, (
         "certificate_id", "standard_id", "status_change_id", "depth")),
+    # the service desk: who booked, quoted, received, performed; what was agreed and rated
+    CheckedEntity(models.ServiceOrder, (
+        "kind", "status", "laboratory_id", "customer_organisation_id", "capability_id",
+        "item_description", "item_manufacturer", "item_model", "item_serial_number",
+        "quantity", "unit", "range_min", "range_max", "preferred_date", "customer_name",
+        "customer_address", "quote_amount", "quote_currency", "quote_valid_until",
+        "payment_reference", "received_on", "condition_on_receipt", "certificate_number",
+        "answer", "end_reason", "created_by_id", "quoted_by_id", "accepted_by_id",
+        "payment_by_id", "received_by_id", "started_by_id", "linked_by_id",
+        "completed_by_id")),
+    CheckedEntity(models.OrderEvent, (
+        "order_id", "step", "status", "at", "by_id", "note")),
+    CheckedEntity(models.Complaint, (
+        "laboratory_id", "customer_organisation_id", "order_id", "status", "subject",
+        "description", "filed_by_id", "handler_id", "assigned_by_id", "answer",
+        "answered_at", "closed_at")),
+    CheckedEntity(models.ComplaintEvent, (
+        "complaint_id", "step", "status", "at", "by_id", "note")),
+    CheckedEntity(models.Evaluation, (
+        "order_id", "laboratory_id", "customer_organisation_id", "by_id", "fit",
+        "competence", "timeliness", "satisfaction", "effectiveness", "fit_comment",
+        "competence_comment", "timeliness_comment", "satisfaction_comment",
+        "effectiveness_comment", "comment")),
 )
 
 

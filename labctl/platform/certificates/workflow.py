@@ -326,13 +326,16 @@ def _latest_for(session: Session, principal: Principal, number: str,
 
 
 def _recorded(session: Session, principal: Principal, cert: Certificate, action: str, *,
-              reason: str = "", data: dict[str, Any] | None = None) -> Certificate:
-    """Write ``cert`` with the audit event of ``action`` on that revision, and commit."""
+              reason: str = "", data: dict[str, Any] | None = None,
+              commit: bool = True) -> Certificate:
+    """Write ``cert`` with the audit event of ``action`` on that revision, and commit
+    (``commit=False``: the caller commits, one transaction with more)."""
     session.add(cert)
     audit.record(session, actor=principal.actor, action=action, entity_type="certificate",
                  entity_id=f"{cert.number}/{cert.revision}",
                  organisation_id=cert.organisation_id, reason=reason, data=data)
-    session.commit()
+    if commit:
+        session.commit()
     return cert
 
 
@@ -482,16 +485,22 @@ def amend_certificate(session: Session, *, principal: Principal, number: str,
 
 
 def update_draft(session: Session, *, principal: Principal, number: str,
-                 data: CertificateUpdate) -> Certificate:
+                 data: CertificateUpdate, customer_organisation_id: int | None = None,
+                 commit: bool = True) -> Certificate:
     """Change a draft's administrative content (technician of the laboratory).
 
     What was measured (times, standards, performer, quantity, procedure) is not edited: a
     measurement made differently is a new certificate. A checked draft goes back to draft.
+    ``customer_organisation_id``: the customer organisation whose people may read the issued
+    certificate (the service desk sets it from the order a draft is linked to; the API's
+    edit does not change it). ``commit=False``: the caller commits (one transaction).
     """
     cert = _latest_for(session, principal, number, policy.may_edit_draft,
                        (CertificateStatus.DRAFT, CertificateStatus.CHECKED),
                        "drafts change (amend an issued certificate)")
     changes = data.model_dump(exclude_unset=True, exclude={"reason"}, mode="json")
+    if customer_organisation_id is not None:
+        changes["customer_organisation_id"] = customer_organisation_id
     if not changes:
         raise ValidationError("body", {}, "at least one field to change besides the reason")
     for key, value in data.model_dump(exclude_unset=True, exclude={"reason"}).items():
@@ -502,13 +511,15 @@ def update_draft(session: Session, *, principal: Principal, number: str,
         elif value is None and key not in ("receipt_date",):
             raise ValidationError(key, None, "a value (omit the field to keep it)")
         setattr(cert, key, value)
+    if customer_organisation_id is not None:
+        cert.customer_organisation_id = customer_organisation_id
     if cert.status == CertificateStatus.CHECKED:  # a change needs a new check
         cert.status = CertificateStatus.DRAFT.value
         cert.checked_by_id = None
         cert.checked_at = None
     _contributed(cert, principal)
     return _recorded(session, principal, cert, "certificate.update", reason=data.reason,
-                     data=changes)
+                     data=changes, commit=commit)
 
 
 def discard_posting(session: Session, *, principal: Principal, number: str,

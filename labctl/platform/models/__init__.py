@@ -20,6 +20,13 @@ from labctl.platform.models.certificates import (
     ResultPoint,
     ResultPosting,
 )
+from labctl.platform.models.desk import (
+    Complaint,
+    ComplaintEvent,
+    Evaluation,
+    OrderEvent,
+    ServiceOrder,
+)
 from labctl.platform.models.org import (
     ApiToken,
     Authorisation,
@@ -39,10 +46,9 @@ from labctl.platform.models.registry import (
 
 __all__ = [
     "ApiToken", "AuditCheckpoint", "AuditEvent", "Authorisation", "Capability",
-    "Certificate", "CertificateFlag",
-    "CertificateStandard", "CertificateStatus", "DecisionRule", "LoginThrottle", "Membership",
-    "OrgLevel",
-    "Organisation", "ResultPoint", "ResultPosting", "ReviewState", "Role", "Standard",
-    "StandardCalibration", "StandardCorrection", "StandardKind", "StandardStatus",
-    "StandardStatusChange", "Station", "User",
+    "Certificate", "CertificateFlag", "CertificateStandard", "CertificateStatus", "Complaint",
+    "ComplaintEvent", "DecisionRule", "Evaluation", "LoginThrottle", "Membership",
+    "OrderEvent", "OrgLevel", "Organisation", "ResultPoint", "ResultPosting", "ReviewState",
+    "Role", "ServiceOrder", "Standard", "StandardCalibration", "StandardCorrection",
+    "StandardKind", "StandardStatus", "StandardStatusChange", "Station", "User",
 ]
