@@ -9,18 +9,46 @@ order or certificate gets the same "not found" page as for one that does not exi
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Form, Path, Query, Request
 from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError as InputError
 
-from labctl.errors import NotFoundError, ValidationError
-from labctl.platform.accounts import organisations
+from labctl.errors import NotFoundError, PermissionDeniedError, ValidationError
+from labctl.platform import desk
+from labctl.platform.accounts import organisations, policy
 from labctl.platform.accounts.auth import LoginPolicy
 from labctl.platform.accounts.organisations import CustomerRegistration
 from labctl.platform.certificates import views as certificate_views
+from labctl.platform.db import utcnow
 from labctl.platform.models.base import Role
+from labctl.platform.models.desk import (
+    ComplaintCreate,
+    EndIn,
+    EvaluationIn,
+    NoteIn,
+    OrderCreate,
+    OrderKind,
+    Page,
+)
 from labctl.platform.models.org import Organisation
+from labctl.platform.pages.forms import (
+    CALIBRATION_PATH,
+    COMPLAINT_BADGE,
+    COMPLAINT_PATH,
+    COMPLAINT_STATUS,
+    COMPLAINT_STEP,
+    DIMENSIONS,
+    INFORMATION_PATH,
+    ORDER_BADGE,
+    ORDER_STATUS,
+    ORDER_STEP,
+    SCORES,
+    field_errors,
+    steps_view,
+)
 from labctl.platform.pages.render import N_, gettext_for, render
 from labctl.platform.pages.session import (
     CsrfDep,
@@ -29,6 +57,7 @@ from labctl.platform.pages.session import (
     PageUserDep,
     set_session_cookie,
 )
+from labctl.platform.registry import entries as registry_entries
 from labctl.platform.routes.deps import ReadSessionDep, SessionDep, SettingsDep
 
 router = APIRouter()
@@ -126,9 +155,14 @@ def dashboard(request: Request, user: PageUserDep, session: ReadSessionDep,
     orgs = customer_organisations(session, user)
     certs, cert_total = certificate_views.customer_certificates(session, user.principal,
                                                                 limit=5)
+    orders = _customer_orders(session, user, 1, 5)
+    complaints = _customer_complaints(session, user, 1, 5)
     return render(request, "my/dashboard.html", {
         "organisations": orgs, "certificates": certs, "certificate_total": cert_total,
-        "welcome": bool(welcome), **_lab_names(session, certs)}, title=N_("My account"))
+        "orders": orders.items, "order_total": orders.total,
+        "complaints": complaints.items, "complaint_total": complaints.total,
+        "welcome": bool(welcome), **_lab_names(session, certs), **LABELS},
+        title=N_("My account"))
 
 
 def _lab_names(session: Any, certs: list[Any]) -> dict[str, Any]:
@@ -182,3 +216,320 @@ def certificate_dcc(number: str, user: PageUserDep, session: ReadSessionDep,
 
 def _safe(number: str) -> str:
     return "".join(c for c in number if c.isalnum() or c in "-_.")[:64] or "certificate"
+
+
+# --- orders ------------------------------------------------------------------------------------
+
+#: What a customer is told when a booking field is refused (English; translated).
+BOOKING_ADVICE: dict[str, str] = {
+    "item_description": N_("Please describe the item to be calibrated (or give its model)."),
+    "item_manufacturer": N_("The manufacturer may have up to 100 characters."),
+    "item_model": N_("The model may have up to 100 characters."),
+    "item_serial_number": N_("Please give the item's serial number: the certificate "
+                             "identifies the item by it."),
+    "range_min": N_("Please give a number within the laboratory's range for this service."),
+    "range_max": N_("Please give a number within the laboratory's range for this service, "
+                    "not below the lower end."),
+    "preferred_date": N_("Please choose a date from today up to one year ahead."),
+    "notes": N_("The notes are too long."),
+    "capability_id": N_("This service can no longer be booked. Please search again."),
+}
+BOOKING_FALLBACK = N_("Please check this value.")
+BOOKING_FIELDS = ("item_description", "item_manufacturer", "item_model", "item_serial_number",
+                  "range_min", "range_max", "preferred_date", "notes")
+
+
+def _booking(request: Request, session: Any, user: PageUser, cmc: Any,
+             values: dict[str, str], errors: dict[str, str], key: str,
+             status_code: int = 200) -> Response:
+    return render(request, "my/book.html", {
+        "cmc": registry_entries.capability_public(session, cmc), "values": values,
+        "errors": errors, "key": key, "organisations": customer_organisations(session, user),
+        "today": utcnow().date().isoformat()},
+        status_code=status_code, title=N_("Book a calibration"))
+
+
+@router.get("/my/orders/new")
+def booking_form(request: Request, user: PageUserDep, session: ReadSessionDep,
+                 capability: Annotated[int, Query(ge=1, le=2**31 - 1)]) -> Response:
+    """The booking form for one published CMC, its quantity, unit and range prefilled."""
+    cmc = registry_entries.visible_capability(session, capability, user.principal)
+    values = {f: "" for f in BOOKING_FIELDS}
+    values.update(range_min=str(cmc.range_min), range_max=str(cmc.range_max))
+    return _booking(request, session, user, cmc, values, {}, secrets.token_urlsafe(18))
+
+
+@router.post("/my/orders/new", dependencies=[CsrfDep])
+def book(request: Request, user: PageUserDep, session: SessionDep,
+         capability: Annotated[int, Form(ge=1, le=2**31 - 1)],
+         key: Annotated[str, Form(min_length=1, max_length=100)],
+         item_description: Annotated[str, Form(max_length=2000)] = "",
+         item_manufacturer: Annotated[str, Form(max_length=2000)] = "",
+         item_model: Annotated[str, Form(max_length=2000)] = "",
+         item_serial_number: Annotated[str, Form(max_length=2000)] = "",
+         range_min: Annotated[str, Form(max_length=100)] = "",
+         range_max: Annotated[str, Form(max_length=100)] = "",
+         preferred_date: Annotated[str, Form(max_length=20)] = "",
+         notes: Annotated[str, Form(max_length=20_000)] = "") -> Response:
+    """Books through :func:`desk.book_order` (the form's one-time key makes a double click
+    or a resent form the same order, not two)."""
+    _ = gettext_for(request)
+    values = {"item_description": item_description, "item_manufacturer": item_manufacturer,
+              "item_model": item_model, "item_serial_number": item_serial_number,
+              "range_min": range_min, "range_max": range_max,
+              "preferred_date": preferred_date, "notes": notes}
+    try:
+        data = OrderCreate.model_validate({
+            "kind": OrderKind.CALIBRATION, "capability_id": capability,
+            "item_description": item_description.strip(),
+            "item_manufacturer": item_manufacturer.strip(), "item_model": item_model.strip(),
+            "item_serial_number": item_serial_number.strip(),
+            "range_min": range_min.strip() or None, "range_max": range_max.strip() or None,
+            "preferred_date": preferred_date or None, "notes": notes.strip()})
+        order, _replayed = desk.book_order(session, principal=user.principal, data=data,
+                                           idempotency_key=key)
+    except (InputError, ValidationError) as exc:
+        session.rollback()
+        cmc = registry_entries.visible_capability(session, capability, user.principal)
+        return _booking(request, session, user, cmc, values,
+                        field_errors(exc, BOOKING_ADVICE, _, BOOKING_FALLBACK), key,
+                        status_code=422)
+    return RedirectResponse(f"/my/orders/{order.id}?booked=1", status_code=303)
+
+
+@router.get("/my/orders")
+def my_orders(request: Request, user: PageUserDep, session: ReadSessionDep,
+              page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+    orders = _customer_orders(session, user, page)
+    return render(request, "my/orders.html", {
+        "orders": orders.items, "total": orders.total, "page": page,
+        "pages": max(1, -(-orders.total // PAGE_SIZE)),
+        "organisations": customer_organisations(session, user), **LABELS},
+        title=N_("My orders"))
+
+
+def _customer_orders(session: Any, user: PageUser, page: int = 1,
+                     limit: int = PAGE_SIZE) -> Any:
+    """The orders of the person's customer organisations (as a customer, not as staff)."""
+    orgs = customer_organisations(session, user)
+    if not orgs:
+        return _EMPTY
+    return desk.list_orders(session, principal=user.principal,
+                            customer_code=orgs[0].code if len(orgs) == 1 else None,
+                            offset=(page - 1) * limit, limit=limit)
+
+
+def _order_page(request: Request, session: Any, user: PageUser, order: Any, *,
+                errors: dict[str, dict[str, str]] | None = None, values: dict[str, Any] |
+                None = None, status_code: int = 200, flash: str = "") -> Response:
+    public = desk.order_public(session, order)
+    allowed = desk.allowed_steps(session, user.principal, order)
+    evaluation = None
+    if public.evaluated:
+        row = desk.evaluation_of(session, principal=user.principal, order_id=public.id)
+        evaluation = desk.evaluation_public(session, row) if row is not None else None
+    may_evaluate = False
+    if public.status == "completed" and not public.evaluated:
+        try:
+            policy.may_evaluate(session, user.principal, order)
+            may_evaluate = True
+        except PermissionDeniedError:
+            pass
+    cert = desk.linked_certificate(session, order)
+    path = CALIBRATION_PATH if public.kind == "calibration" else INFORMATION_PATH
+    return render(request, "my/order.html", {
+        "order": public, "steps": steps_view(public.steps, path, public.status),
+        "allowed": allowed, "evaluation": evaluation, "may_evaluate": may_evaluate,
+        "certificate": cert if cert is not None and cert.status in policy.ISSUED_STATES
+        else None, "errors": errors or {}, "values": values or {}, "flash": flash,
+        **LABELS}, status_code=status_code,
+        title=N_("Order"))
+
+
+@router.get("/my/orders/{order_id}")
+def order_page(request: Request, order_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+               user: PageUserDep, session: ReadSessionDep,
+               booked: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+    """One order as its customer sees it: every step dated and by whom, the quote, the
+    certificate, the evaluation. Another customer's order is the "not found" page."""
+    order = desk.order_by_id(session, user.principal, order_id)
+    _ = gettext_for(request)
+    return _order_page(request, session, user, order,
+                       flash=_("Thank you. Your order is placed; the laboratory will review "
+                               "it and send a quote.") if booked else "")
+
+
+@router.post("/my/orders/{order_id}/accept", dependencies=[CsrfDep])
+def accept(order_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user: PageUserDep,
+           session: SessionDep) -> Response:
+    desk.accept_quote(session, principal=user.principal, order_id=order_id, data=NoteIn())
+    return RedirectResponse(f"/my/orders/{order_id}", status_code=303)
+
+
+@router.post("/my/orders/{order_id}/cancel", dependencies=[CsrfDep])
+def cancel(request: Request, order_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+           user: PageUserDep, session: SessionDep,
+           reason: Annotated[str, Form(max_length=5000)] = "") -> Response:
+    _ = gettext_for(request)
+    try:
+        data = EndIn(reason=reason.strip())
+    except InputError:
+        order = desk.order_by_id(session, user.principal, order_id)
+        return _order_page(request, session, user, order, status_code=422,
+                           errors={"cancel": {"reason": _(
+                               "Please say briefly why you cancel (up to 1000 characters).")}})
+    desk.cancel_order(session, principal=user.principal, order_id=order_id, data=data)
+    return RedirectResponse(f"/my/orders/{order_id}", status_code=303)
+
+
+@router.post("/my/orders/{order_id}/evaluate", dependencies=[CsrfDep])
+async def evaluate(request: Request, order_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                   user: PageUserDep, session: SessionDep) -> Response:
+    """The five-dimension evaluation (once per order: a second is refused by the service)."""
+    form = await request.form()
+    _ = gettext_for(request)
+    values: dict[str, Any] = {}
+    for name in (*DIMENSIONS, *(f"{d}_comment" for d in DIMENSIONS), "comment"):
+        raw = form.get(name, "")
+        values[name] = raw.strip()[:20_000] if isinstance(raw, str) else ""
+    try:
+        data = EvaluationIn(**{k: v for k, v in values.items() if v != ""})
+    except InputError as exc:
+        order = desk.order_by_id(session, user.principal, order_id)
+        return _order_page(request, session, user, order, status_code=422, values=values,
+                           errors={"evaluate": field_errors(exc, EVALUATION_ADVICE, _,
+                                                            EVALUATION_ADVICE["score"])})
+    desk.evaluate_order(session, principal=user.principal, order_id=order_id, data=data)
+    return RedirectResponse(f"/my/orders/{order_id}#evaluation", status_code=303)
+
+
+EVALUATION_ADVICE: dict[str, str] = {
+    **{d: N_("Please choose a score from 1 to 5.") for d in DIMENSIONS},
+    "score": N_("Please choose a score from 1 to 5."),
+    **{f"{d}_comment": N_("A comment may have up to 1000 characters.") for d in DIMENSIONS},
+    "comment": N_("The comment is too long."),
+}
+
+
+# --- complaints --------------------------------------------------------------------------------
+
+COMPLAINT_ADVICE: dict[str, str] = {
+    "subject": N_("Please give a short subject (up to 200 characters)."),
+    "description": N_("Please describe what went wrong."),
+    "order_id": N_("Please choose the order or the laboratory the complaint is about."),
+    "laboratory_code": N_("Please choose the order or the laboratory the complaint is about."),
+}
+
+
+def _complaint_form(request: Request, session: Any, user: PageUser, *, order: Any,
+                    laboratory: str, values: dict[str, str], errors: dict[str, str],
+                    key: str, status_code: int = 200) -> Response:
+    labs = _laboratories_of(session, user)
+    return render(request, "my/complaint_new.html", {
+        "order": desk.order_public(session, order) if order is not None else None,
+        "laboratory": laboratory, "laboratories": labs, "values": values, "errors": errors,
+        "key": key}, status_code=status_code, title=N_("File a complaint"))
+
+
+def _laboratories_of(session: Any, user: PageUser) -> list[tuple[str, str]]:
+    """The laboratories the customer has orders with (code, name): whom they may complain
+    about without naming an order."""
+    orders = _customer_orders(session, user, 1, 200)
+    return sorted({(o.laboratory_code, o.laboratory_name) for o in orders.items},
+                  key=lambda x: x[1])
+
+
+@router.get("/my/complaints/new")
+def complaint_form(request: Request, user: PageUserDep, session: ReadSessionDep,
+                   order: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+                   laboratory: Annotated[str, Query(max_length=32)] = "") -> Response:
+    row = desk.order_by_id(session, user.principal, order) if order is not None else None
+    return _complaint_form(request, session, user, order=row, laboratory=laboratory,
+                           values={"subject": "", "description": ""}, errors={},
+                           key=secrets.token_urlsafe(18))
+
+
+@router.post("/my/complaints/new", dependencies=[CsrfDep])
+def file_complaint(request: Request, user: PageUserDep, session: SessionDep,
+                   key: Annotated[str, Form(min_length=1, max_length=100)],
+                   order: Annotated[int | None, Form(ge=1, le=2**31 - 1)] = None,
+                   laboratory: Annotated[str, Form(max_length=32)] = "",
+                   subject: Annotated[str, Form(max_length=5000)] = "",
+                   description: Annotated[str, Form(max_length=50_000)] = "") -> Response:
+    _ = gettext_for(request)
+    values = {"subject": subject, "description": description}
+    try:
+        data = ComplaintCreate(order_id=order, laboratory_code=None if order else
+                               (laboratory or None), subject=subject.strip(),
+                               description=description.strip())
+        complaint, _replayed = desk.file_complaint(session, principal=user.principal,
+                                                   data=data, idempotency_key=key)
+    except (InputError, ValidationError) as exc:
+        session.rollback()
+        row = desk.order_by_id(session, user.principal, order) if order else None
+        return _complaint_form(request, session, user, order=row, laboratory=laboratory,
+                               values=values, key=key, status_code=422,
+                               errors=field_errors(exc, COMPLAINT_ADVICE, _,
+                                                   COMPLAINT_ADVICE["description"]))
+    return RedirectResponse(f"/my/complaints/{complaint.id}?filed=1", status_code=303)
+
+
+@router.get("/my/complaints")
+def my_complaints(request: Request, user: PageUserDep, session: ReadSessionDep,
+                  page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
+    rows = _customer_complaints(session, user, page)
+    return render(request, "my/complaints.html", {
+        "complaints": rows.items, "total": rows.total, "page": page,
+        "pages": max(1, -(-rows.total // PAGE_SIZE)),
+        "organisations": customer_organisations(session, user), **LABELS},
+        title=N_("My complaints"))
+
+
+def _customer_complaints(session: Any, user: PageUser, page: int = 1,
+                         limit: int = PAGE_SIZE) -> Any:
+    if not customer_organisations(session, user):
+        return _EMPTY
+    mine = {o.code for o in customer_organisations(session, user)}
+    rows = desk.list_complaints(session, principal=user.principal,
+                                offset=(page - 1) * limit, limit=limit)
+    rows.items = [c for c in rows.items if c.customer_code in mine]
+    return rows
+
+
+@router.get("/my/complaints/{complaint_id}")
+def complaint_page(request: Request, complaint_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                   user: PageUserDep, session: ReadSessionDep,
+                   filed: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+    complaint = desk.complaint_by_id(session, user.principal, complaint_id)
+    public = desk.complaint_public(session, complaint)
+    may_close = False
+    if public.status == "answered":
+        try:
+            policy.may_close_complaint(session, user.principal, complaint)
+            may_close = True
+        except PermissionDeniedError:
+            pass
+    _ = gettext_for(request)
+    return render(request, "my/complaint.html", {
+        "complaint": public, "may_close": may_close,
+        "steps": steps_view(public.steps, COMPLAINT_PATH, public.status),
+        "flash": _("Your complaint is filed. A person of the laboratory who took no part in "
+                   "the work will handle it.") if filed else "", **LABELS},
+        title=N_("Complaint"))
+
+
+@router.post("/my/complaints/{complaint_id}/close", dependencies=[CsrfDep])
+def close_complaint(complaint_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                    user: PageUserDep, session: SessionDep) -> Response:
+    desk.close_complaint(session, principal=user.principal, complaint_id=complaint_id,
+                         data=NoteIn())
+    return RedirectResponse(f"/my/complaints/{complaint_id}", status_code=303)
+
+
+_EMPTY: Page[Any] = Page[Any](items=[], total=0, offset=0, limit=1)
+
+#: The words for states and steps every desk template gets.
+LABELS: dict[str, Any] = {"ORDER_STATUS": ORDER_STATUS, "ORDER_BADGE": ORDER_BADGE,
+                          "ORDER_STEP": ORDER_STEP, "COMPLAINT_STATUS": COMPLAINT_STATUS,
+                          "COMPLAINT_BADGE": COMPLAINT_BADGE, "COMPLAINT_STEP": COMPLAINT_STEP,
+                          "DIMENSIONS": DIMENSIONS, "SCORES": SCORES}
