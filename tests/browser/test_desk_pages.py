@@ -303,3 +303,22 @@ def test_completed_with_its_certificate_and_evaluated_once(page: Any, portal: An
     second.get_by_role("button", name="Send my evaluation").click()
     second.wait_for_load_state()
     assert second.get_by_role("heading", level=1).inner_text() == "This has changed meanwhile"
+
+
+@pytest.mark.viewport(390, 844)
+def test_order_pages_fit_a_phone_and_read_in_chinese(page: Any, portal: Any) -> None:
+    order = STATE["order"]
+    sign_in(page, portal.url, "frank", PASSWORD)
+    for url in ("/my", f"/my/orders/{order}", f"/my/complaints/{STATE['complaint']}"):
+        page.goto(f"{portal.url}{url}")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390, url
+    assert_accessible(page)
+    page.get_by_role("link", name="中文").click()
+    page.wait_for_url(f"{portal.url}/my/complaints/{STATE['complaint']}")
+    assert page.get_by_role("heading", level=1).inner_text().startswith(
+        f"投诉 {STATE['complaint']}")
+    page.goto(f"{portal.url}/my/orders/{order}")
+    assert "已完成" in page.get_by_role("heading", level=1).inner_text()
+    assert "您的评价" in page.inner_text("main")
+    page.goto(f"{portal.url}/my")
+    assert page.get_by_role("heading", name="我的委托单").is_visible()
