@@ -12,6 +12,11 @@
    the register of standards and authorisations.
 4. Posts the results as the bench's station, has them checked and issued by two other people,
    and saves each certificate's PDF and signed DCC, verified, with its traceability chain.
+5. Takes the customer's order through the service desk: frank books the DC voltage
+   calibration of the DMM against the laboratory's CMC, carol quotes, frank accepts, carol
+   records the payment, alice receives the DMM and starts; the run's draft certificate is
+   linked to the order (so it states the customer, address, item and date of receipt), issued,
+   the order completed, and frank evaluates the service.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -342,8 +347,36 @@ def run_procedures(engine: Any, sim: Any, clock: Any, workdir: Path) -> list[Any
     return results
 
 
-def certify_run(api: Api, result: Any) -> dict[str, Any]:
-    """Post a completed run as the station; bob checks, carol issues."""
+def book_calibration(api: Api, dmm_serial: str, received: date) -> int:
+    """frank (customer of CUST) books the DMM's DC voltage calibration against the laboratory's
+    CMC; carol quotes, frank accepts, carol records the payment, alice receives the DMM (on
+    ``received``: the day the simulated bench's clock starts) and starts the work. Returns
+    the order's id."""
+    cmcs = api.call("GET", f"/capabilities?organisation={LAB}&quantity=DC%20voltage")["items"]
+    order = api.call("POST", "/orders", who="frank", body={
+        "kind": "calibration", "capability_id": cmcs[0]["id"],
+        "item_description": "Digital multimeter", "item_manufacturer": "Keysight Technologies",
+        "item_model": "34465A", "item_serial_number": dmm_serial, "range_min": "0.1",
+        "range_max": "1000", "notes": "DC voltage, all ranges; adjust if needed."},
+        headers={"Idempotency-Key": f"demo-order-{dmm_serial}"})
+    oid = order["id"]
+    valid = (datetime.now(UTC).date() + timedelta(days=30)).isoformat()
+    api.call("POST", f"/orders/{oid}/quote", who="carol", body={
+        "amount": "1850.00", "currency": "CNY", "valid_until": valid,
+        "note": "DC voltage, 5 ranges, as found and as left"})
+    api.call("POST", f"/orders/{oid}/accept", who="frank", body={})
+    api.call("POST", f"/orders/{oid}/payment", who="carol", body={"reference": "BANK-0042"})
+    api.call("POST", f"/orders/{oid}/receive", who="alice", body={
+        "condition": "Good; no visible damage; test leads not included",
+        "received_on": received.isoformat()})
+    api.call("POST", f"/orders/{oid}/start", who="alice", body={"note": "bench-1"})
+    return oid  # type: ignore[no-any-return]
+
+
+def certify_run(api: Api, result: Any, order_id: int | None = None) -> dict[str, Any]:
+    """Post a completed run as the station; bob checks, carol issues. ``order_id``: alice
+    links the draft to the customer's order first (it takes the order's customer, address,
+    item and date of receipt), and carol completes the order once it is issued."""
     from labctl.platform.stations.drafts import certificate_request
 
 
@@ -382,8 +415,15 @@ def certify_run(api: Api, result: Any) -> dict[str, Any]:
     api.call("POST", f"/certificates/{number}/results", who="station",
              body=json.loads(points.model_dump_json()),
              headers={"Idempotency-Key": result.run_id})
+    if order_id is not None:
+        api.call("POST", f"/orders/{order_id}/certificate", who="alice",
+                 body={"certificate_number": number})
     api.call("POST", f"/certificates/{number}/check", who="bob")
-    return api.call("POST", f"/certificates/{number}/issue", who="carol")  # type: ignore
+    issued = api.call("POST", f"/certificates/{number}/issue", who="carol")
+    if order_id is not None:
+        api.call("POST", f"/orders/{order_id}/complete", who="carol",
+                 body={"note": "Returned to the customer with the certificate"})
+    return issued  # type: ignore[no-any-return]
 
 
 @contextlib.contextmanager
@@ -440,6 +480,8 @@ def demo(
             with _timed(out, "traceability chain: national → provincial → laboratory "
                         "certificates"):
                 chain = seed_chain(api, truth, now, seed)
+                order_id = book_calibration(api, truth["dmm"]["serial"],
+                                            clock.utcnow().date())
             engine = make_engine(settings.database_url)
             try:
                 with _timed(out, "calibrating on the bench: DMM DC voltage (18 points), PRT "
@@ -454,7 +496,11 @@ def demo(
             with _timed(out, "certificates: posted by the station, checked by bob, issued "
                         "by carol"):
                 for r in results:
-                    issued.append((r, certify_run(api, r)))
+                    dcv = r.procedure_id != "prt-comparison"
+                    issued.append((r, certify_run(api, r, order_id if dcv else None)))
+                api.call("POST", f"/orders/{order_id}/evaluation", who="frank", body={
+                    "fit": 5, "competence": 5, "timeliness": 4, "satisfaction": 5,
+                    "effectiveness": 5, "comment": "Clear certificate, quick turnaround."})
             table = Table(title="Certificates issued by Acme Calibration Laboratory")
             for col in ("number", "item", "points", "statements", "signature", "chain",
                         "documents"):
@@ -477,6 +523,10 @@ def demo(
                               "valid" if sig is True else str(sig), _chain_text(trace),
                               f"{pdf.name}\n{dcc.name}")
             out.print(table)
+            order = api.call("GET", f"/orders/{order_id}", who="frank")
+            out.print(f"order {order_id} of {order['customer_name']} (frank): "
+                      f"{' → '.join(st['step'].replace('_', ' ') for st in order['steps'])}; "
+                      f"certificate {order['certificate_number']}, evaluated")
             out.print(f"documents in: {out_dir / 'certificates'}")
             out.print(f"upstream certificates in the chain: {', '.join(chain)}")
             out.print(f"database: {db}")

@@ -45,6 +45,7 @@ from labctl.platform.accounts.auth import Principal
 from labctl.platform.accounts.organisations import org_by_code
 from labctl.platform.db import utcnow
 from labctl.platform.models.base import (
+    DATE_SKEW,
     EARLIEST_DATE,
     CertificateStatus,
     ReviewState,
@@ -469,14 +470,16 @@ def record_payment(session: Session, *, principal: Principal, order_id: int,
 def receive_item(session: Session, *, principal: Principal, order_id: int,
                  data: ReceiptIn) -> ServiceOrder:
     """A technician takes the item in and records its condition (ISO/IEC 17025 7.4.3); the
-    date of receipt is today unless given (not in the future, not before the booking)."""
+    date of receipt is today (UTC) unless given: the laboratory's own date, which may be a
+    day either side of the UTC date (:data:`DATE_SKEW`), never before the day of booking."""
     order = _acted(session, principal, order_id, _may_receive)
     today = utcnow().date()
     on = data.received_on or today
-    earliest = max(order.created_at.date(), EARLIEST_DATE)
-    if not earliest <= on <= today:
+    earliest = max(order.created_at.date() - DATE_SKEW, EARLIEST_DATE)
+    latest = today + DATE_SKEW
+    if not earliest <= on <= latest:
         raise ValidationError("received_on", on.isoformat(),
-                              f"{earliest.isoformat()} … {today.isoformat()}")
+                              f"{earliest.isoformat()} … {latest.isoformat()}")
     order.received_on = on
     order.condition_on_receipt = data.condition
     order.received_by_id = principal.user_id
