@@ -179,6 +179,12 @@ def test_another_customer_gets_not_found_for_franks_order(page: Any, portal: Any
         r = page.request.post(f"{portal.url}/my/orders/{order}/{step}",
                               form={"csrf": csrf, **form}, headers={"Accept": "text/html"})
         assert r.status == 404
+    # a complaint needs an order of theirs or a laboratory they dealt with, said at the field
+    page.goto(f"{portal.url}/my/complaints/new")
+    page.get_by_label("Subject").fill("Who are you?")
+    page.get_by_label("What went wrong?").fill("Testing.")
+    page.get_by_role("button", name="File the complaint").click()
+    assert "order or the laboratory" in page.locator("#laboratory-error").inner_text()
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, portal.url, "frank", PASSWORD)
     page.goto(f"{portal.url}/my/orders/{order}")
@@ -247,7 +253,8 @@ def test_complaint_is_handled_by_an_independent_person(page: Any, portal: Any) -
     assert "Closed" in page.get_by_role("heading", level=1).inner_text()
 
 
-def test_completed_with_its_certificate_and_evaluated_once(page: Any, portal: Any) -> None:
+def test_completed_with_its_certificate_and_evaluated_once(page: Any, portal: Any,
+                                                           cmc_id: int) -> None:
     order = STATE["order"]
     api = portal.api
     when = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
@@ -303,6 +310,12 @@ def test_completed_with_its_certificate_and_evaluated_once(page: Any, portal: An
     second.get_by_role("button", name="Send my evaluation").click()
     second.wait_for_load_state()
     assert second.get_by_role("heading", level=1).inner_text() == "This has changed meanwhile"
+    # the laboratory's public rating counts the one evaluation (shown where customers book)
+    page.goto(f"{portal.url}/my/orders/new?capability={cmc_id}")
+    rating = page.get_by_role("region", name="Customer evaluations")
+    assert "1 evaluations" in rating.inner_text()
+    timeliness = rating.get_by_role("row", name="Timeliness")
+    assert timeliness.get_by_role("cell").all_inner_texts() == ["3.00", "0", "0", "1", "0", "0"]
 
 
 @pytest.mark.viewport(390, 844)

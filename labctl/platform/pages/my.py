@@ -218,6 +218,14 @@ def _safe(number: str) -> str:
     return "".join(c for c in number if c.isalnum() or c in "-_.")[:64] or "certificate"
 
 
+def laboratory_rating_context(session: Any, laboratory_code: str) -> dict[str, Any]:
+    """What a page needs to show a laboratory's public evaluation summary with the macro
+    ``rating_table`` of ``templates/my/_rating.html`` (the public organisation page too):
+    ``rating`` (:func:`desk.laboratory_rating`) and the dimensions' words."""
+    return {"rating": desk.laboratory_rating(session, laboratory_code),
+            "DIMENSIONS": DIMENSIONS}
+
+
 # --- orders ------------------------------------------------------------------------------------
 
 #: What a customer is told when a booking field is refused (English; translated).
@@ -242,8 +250,10 @@ BOOKING_FIELDS = ("item_description", "item_manufacturer", "item_model", "item_s
 def _booking(request: Request, session: Any, user: PageUser, cmc: Any,
              values: dict[str, str], errors: dict[str, str], key: str,
              status_code: int = 200) -> Response:
+    public = registry_entries.capability_public(session, cmc)
     return render(request, "my/book.html", {
-        "cmc": registry_entries.capability_public(session, cmc), "values": values,
+        "cmc": public, "values": values,
+        **laboratory_rating_context(session, public.organisation_code),
         "errors": errors, "key": key, "organisations": customer_organisations(session, user),
         "today": utcnow().date().isoformat()},
         status_code=status_code, title=N_("Book a calibration"))
