@@ -335,3 +335,33 @@ def test_order_pages_fit_a_phone_and_read_in_chinese(page: Any, portal: Any) -> 
     assert "您的评价" in page.inner_text("main")
     page.goto(f"{portal.url}/my")
     assert page.get_by_role("heading", name="我的委托单").is_visible()
+
+
+def test_a_question_is_free_and_answered_by_the_laboratory(page: Any, portal: Any,
+                                                           cmc_id: int) -> None:
+    sign_in(page, portal.url, "frank", PASSWORD)
+    page.goto(f"{portal.url}/my/orders/new?capability={cmc_id}")
+    page.get_by_role("button", name="Send the question").click()
+    assert "write your question" in page.locator("#question-error").inner_text()
+    page.get_by_label("Your question").fill("Can you calibrate at 1 kV with 5 µV/V?")
+    page.get_by_role("button", name="Send the question").click()
+    page.wait_for_url("**/my/orders/*?asked=1")
+    question = _order_id(page)
+    assert "Quote" not in page.inner_text("main")  # information carries no quote
+    page.get_by_role("button", name="Sign out").click()
+
+    sign_in(page, portal.url, "bob", PASSWORD)  # any staff of the laboratory answers
+    page.goto(f"{portal.url}/staff/orders?status=requested&kind=information")
+    page.get_by_role("link", name=f"Order {question}").click()
+    assert page.get_by_role("button", name="Send the quote").count() == 0
+    assert page.get_by_role("button", name="Reject the request").is_disabled()  # approver's
+    page.get_by_label("Answer", exact=True).fill("Yes: 1000 V with U = 5.2 µV/V (k = 2).")
+    page.get_by_role("button", name="Send the answer").click()
+    page.wait_for_load_state()
+    page.get_by_role("button", name="Sign out").click()
+
+    sign_in(page, portal.url, "frank", PASSWORD)
+    page.goto(f"{portal.url}/my/orders/{question}")
+    assert "Completed" in page.get_by_role("heading", level=1).inner_text()
+    assert "U = 5.2 µV/V" in page.inner_text("main")
+    assert "Answered" in page.locator("ol.steps").inner_text()

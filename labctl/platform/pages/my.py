@@ -280,10 +280,15 @@ def book(request: Request, user: PageUserDep, session: SessionDep,
          range_min: Annotated[str, Form(max_length=100)] = "",
          range_max: Annotated[str, Form(max_length=100)] = "",
          preferred_date: Annotated[str, Form(max_length=20)] = "",
-         notes: Annotated[str, Form(max_length=20_000)] = "") -> Response:
+         notes: Annotated[str, Form(max_length=20_000)] = "",
+         kind: Annotated[str, Form(max_length=20)] = "calibration",
+         question: Annotated[str, Form(max_length=20_000)] = "") -> Response:
     """Books through :func:`desk.book_order` (the form's one-time key makes a double click
-    or a resent form the same order, not two)."""
+    or a resent form the same order, not two). ``kind=information``: a question about the
+    service, free (no quote, no payment), answered by the laboratory."""
     _ = gettext_for(request)
+    if kind == OrderKind.INFORMATION.value:
+        return _ask(request, session, user, capability, key, question)
     values = {"item_description": item_description, "item_manufacturer": item_manufacturer,
               "item_model": item_model, "item_serial_number": item_serial_number,
               "range_min": range_min, "range_max": range_max,
@@ -305,6 +310,32 @@ def book(request: Request, user: PageUserDep, session: SessionDep,
                         field_errors(exc, BOOKING_ADVICE, _, BOOKING_FALLBACK), key,
                         status_code=422)
     return RedirectResponse(f"/my/orders/{order.id}?booked=1", status_code=303)
+
+
+QUESTION_ADVICE: dict[str, str] = {
+    "notes": N_("Please write your question (up to 10000 characters)."),
+    "capability_id": BOOKING_ADVICE["capability_id"],
+}
+
+
+def _ask(request: Request, session: Any, user: PageUser, capability: int, key: str,
+         question: str) -> Response:
+    _ = gettext_for(request)
+    try:
+        data = OrderCreate(kind=OrderKind.INFORMATION, capability_id=capability,
+                           notes=question.strip())
+        order, _replayed = desk.book_order(session, principal=user.principal, data=data,
+                                           idempotency_key=f"{key}-q")
+    except (InputError, ValidationError) as exc:
+        session.rollback()
+        cmc = registry_entries.visible_capability(session, capability, user.principal)
+        errors = {"question" if k == "notes" else k: v for k, v in field_errors(
+            exc, QUESTION_ADVICE, _, QUESTION_ADVICE["notes"]).items()}
+        values = {f: "" for f in BOOKING_FIELDS}
+        values.update(range_min=str(cmc.range_min), range_max=str(cmc.range_max),
+                      question=question)
+        return _booking(request, session, user, cmc, values, errors, key, status_code=422)
+    return RedirectResponse(f"/my/orders/{order.id}?asked=1", status_code=303)
 
 
 @router.get("/my/orders")
@@ -359,14 +390,17 @@ def _order_page(request: Request, session: Any, user: PageUser, order: Any, *,
 @router.get("/my/orders/{order_id}")
 def order_page(request: Request, order_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
                user: PageUserDep, session: ReadSessionDep,
-               booked: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
+               booked: Annotated[int, Query(ge=0, le=1)] = 0,
+               asked: Annotated[int, Query(ge=0, le=1)] = 0) -> Response:
     """One order as its customer sees it: every step dated and by whom, the quote, the
     certificate, the evaluation. Another customer's order is the "not found" page."""
     order = desk.order_by_id(session, user.principal, order_id)
     _ = gettext_for(request)
     return _order_page(request, session, user, order,
                        flash=_("Thank you. Your order is placed; the laboratory will review "
-                               "it and send a quote.") if booked else "")
+                               "it and send a quote.") if booked else
+                       _("Thank you. Your question is sent; the laboratory's answer will "
+                         "appear here.") if asked else "")
 
 
 @router.post("/my/orders/{order_id}/accept", dependencies=[CsrfDep])
