@@ -9,10 +9,12 @@ The desk tests work in a world of their own (its own laboratory and customers).
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import httpx
 import sqlalchemy as sa
 
 from labctl.platform.admin import verify_audit
@@ -230,3 +232,29 @@ def test_the_audit_trail_explains_every_desk_row(desk: Desk, cmc: dict[str, Any]
     assert {"order.requested", "order.quoted", "order.accepted", "order.payment_received",
             "order.item_received", "order.started", "order.certificate_linked",
             "order.completed"} <= actions
+
+
+def test_two_steps_at_once_one_wins(desk: Desk, cmc: dict[str, Any]) -> None:
+    """The customer accepts while the laboratory rejects, at the same moment: exactly one
+    step is taken (the order row is locked while its state is checked), the other is a 409,
+    and the history has one of them."""
+    for _ in range(3):
+        oid = desk.book(cmc)["id"]
+        desk.post(f"/orders/{oid}/quote", desk.h("lab", "approver"), {
+            "amount": "10", "currency": "CNY",
+            "valid_until": (date.today() + timedelta(days=3)).isoformat()})
+
+        def step(path: str, who: dict[str, str], body: dict[str, str]) -> int:
+            with httpx.Client(base_url=desk.world.url, timeout=60) as c:
+                return c.post(path, json=body, headers=who).status_code
+
+        with ThreadPoolExecutor(2) as pool:
+            got = sorted(pool.map(lambda a: step(*a), [
+                (f"/api/v1/orders/{oid}/accept", desk.customer, {}),
+                (f"/api/v1/orders/{oid}/reject", desk.h("lab", "approver"),
+                 {"reason": "Fully booked"})]))
+        assert got == [200, 409], got
+        steps = [s["step"] for s in ok(desk.api.get(f"/api/v1/orders/{oid}",
+                                                    headers=desk.customer))["steps"]]
+        assert steps[:2] == ["requested", "quoted"] and len(steps) == 3
+        assert steps[2] in ("accepted", "rejected")

@@ -50,10 +50,12 @@ C = ComplaintStatus
 # --- reading --------------------------------------------------------------------------------
 
 
-def complaint_by_id(session: Session, principal: Principal, complaint_id: int) -> Complaint:
+def complaint_by_id(session: Session, principal: Principal, complaint_id: int, *,
+                    lock: bool = False) -> Complaint:
     """The complaint if the caller may read it (the complaining organisation's people, the
-    laboratory's staff); otherwise 404, as for one that does not exist."""
-    row = session.get(Complaint, complaint_id)
+    laboratory's staff); otherwise 404, as for one that does not exist. ``lock``: as for
+    :func:`~labctl.platform.desk.orders.order_by_id`."""
+    row = session.get(Complaint, complaint_id, with_for_update=lock or None)
     if row is None or not policy.can_read_complaint(session, principal, row):
         raise NotFoundError("complaint", complaint_id)
     return row
@@ -233,7 +235,7 @@ def assign_handler(session: Session, *, principal: Principal, complaint_id: int,
                    data: AssignIn) -> Complaint:
     """Name (or re-name, before it is answered) the complaint's handler: the laboratory's
     approver or an admin names an independent person of the laboratory."""
-    complaint = complaint_by_id(session, principal, complaint_id)
+    complaint = complaint_by_id(session, principal, complaint_id, lock=True)
     policy.may_assign_handler(session, principal, complaint)
     _in_state(complaint, {C.OPEN, C.UNDER_INVESTIGATION},
               "a handler is named before the complaint is answered")
@@ -253,7 +255,7 @@ def assign_handler(session: Session, *, principal: Principal, complaint_id: int,
 def start_investigation(session: Session, *, principal: Principal, complaint_id: int,
                         data: NoteIn) -> Complaint:
     """The handler starts investigating an open complaint."""
-    complaint = complaint_by_id(session, principal, complaint_id)
+    complaint = complaint_by_id(session, principal, complaint_id, lock=True)
     policy.may_work_complaint(session, principal, complaint,
                               participants(session, complaint), "complaint.investigate")
     _in_state(complaint, {C.OPEN}, "an open complaint is taken under investigation")
@@ -266,7 +268,7 @@ def start_investigation(session: Session, *, principal: Principal, complaint_id:
 def answer_complaint(session: Session, *, principal: Principal, complaint_id: int,
                      data: AnswerIn) -> Complaint:
     """The handler answers (what was found, what is done); the customer reads it."""
-    complaint = complaint_by_id(session, principal, complaint_id)
+    complaint = complaint_by_id(session, principal, complaint_id, lock=True)
     policy.may_work_complaint(session, principal, complaint,
                               participants(session, complaint), "complaint.answer")
     _in_state(complaint, {C.UNDER_INVESTIGATION},
@@ -282,7 +284,7 @@ def answer_complaint(session: Session, *, principal: Principal, complaint_id: in
 def close_complaint(session: Session, *, principal: Principal, complaint_id: int,
                     data: NoteIn) -> Complaint:
     """The handler or the complaining customer closes an answered complaint."""
-    complaint = complaint_by_id(session, principal, complaint_id)
+    complaint = complaint_by_id(session, principal, complaint_id, lock=True)
     policy.may_close_complaint(session, principal, complaint)
     _in_state(complaint, {C.ANSWERED}, "an answered complaint is closed")
     complaint.status = C.CLOSED.value

@@ -34,7 +34,7 @@ from labctl.platform.results.records import users_by_id
 def evaluate_order(session: Session, *, principal: Principal, order_id: int,
                    data: EvaluationIn) -> Evaluation:
     """The order's customer rates it once it is completed; a second evaluation is a 409."""
-    order = order_by_id(session, principal, order_id)
+    order = order_by_id(session, principal, order_id, lock=True)
     policy.may_evaluate(session, principal, order)
     if order.status != OrderStatus.COMPLETED:
         raise ConflictError(f"order {order.id} is {order.status.replace('_', ' ')}; an order "

@@ -88,10 +88,13 @@ CUSTOMER_CANCELS = frozenset({S.REQUESTED, S.QUOTED, S.CONFIRMED, S.PAYMENT_RECE
 # --- reading --------------------------------------------------------------------------------
 
 
-def order_by_id(session: Session, principal: Principal, order_id: int) -> ServiceOrder:
+def order_by_id(session: Session, principal: Principal, order_id: int, *,
+                lock: bool = False) -> ServiceOrder:
     """The order if the caller may read it (its customer's people, the laboratory's staff);
-    otherwise 404, the same answer as for an order that does not exist."""
-    order = session.get(ServiceOrder, order_id)
+    otherwise 404, the same answer as for an order that does not exist. ``lock``: the row is
+    locked until the transaction ends (PostgreSQL ``FOR UPDATE``; SQLite's writers are
+    serialised already), so two steps taken at once cannot both pass the state check."""
+    order = session.get(ServiceOrder, order_id, with_for_update=lock or None)
     if order is None or not policy.can_read_order(session, principal, order):
         raise NotFoundError("order", order_id)
     return order
@@ -409,7 +412,7 @@ _STEP_CHECKS: dict[str, Callable[[Session, Principal, ServiceOrder], None]] = {
 def _acted(session: Session, principal: Principal, order_id: int,
            may: Callable[[Session, Principal, ServiceOrder], None]) -> ServiceOrder:
     """The order (404 if unreadable), after the step's checks (403, 409)."""
-    order = order_by_id(session, principal, order_id)
+    order = order_by_id(session, principal, order_id, lock=True)
     may(session, principal, order)
     return order
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Annotated, Any
 
 import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, model_validator
@@ -30,6 +30,7 @@ from labctl.platform.models.base import (
     utc_field,
 )
 from labctl.platform.models.org import CODE_PATTERN
+from labctl.platform.models.registry import Page
 
 # --- enumerations -----------------------------------------------------------------------
 
@@ -395,8 +396,6 @@ IdempotencyKey = Key
 
 # --- API schemas: output ----------------------------------------------------------------
 
-T = TypeVar("T")
-
 
 class StepPublic(BaseModel):
     """One dated step, by whom (username and full name)."""
@@ -489,15 +488,6 @@ class LaboratoryRating(BaseModel):
     laboratory_name: str
     count: int
     dimensions: list[DimensionSummary]
-
-
-class Page(BaseModel, Generic[T]):
-    """One page of a listing: the items, how many there are in all, where the page starts."""
-
-    items: list[T]
-    total: int
-    offset: int
-    limit: int
 
 
 def score_values(data: EvaluationIn) -> dict[Dimension, int]:
