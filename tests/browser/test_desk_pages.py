@@ -365,3 +365,32 @@ def test_a_question_is_free_and_answered_by_the_laboratory(page: Any, portal: An
     assert "Completed" in page.get_by_role("heading", level=1).inner_text()
     assert "U = 5.2 µV/V" in page.inner_text("main")
     assert "Answered" in page.locator("ol.steps").inner_text()
+
+
+def test_customer_cancels_with_a_reason_and_a_late_step_changes_nothing(
+        page: Any, portal: Any, cmc_id: int) -> None:
+    sign_in(page, portal.url, "frank", PASSWORD)
+    page.goto(f"{portal.url}/my/orders/new?capability={cmc_id}")
+    page.get_by_label("Description").fill("Handheld multimeter")
+    page.get_by_label("Serial number").fill("HH-0001")
+    page.get_by_role("button", name="Book the calibration").click()
+    page.wait_for_url("**/my/orders/*?booked=1")
+    order = _order_id(page)
+    csrf = page.locator("input[name=csrf]").first.get_attribute("value")
+    page.once("dialog", lambda dialog: dialog.accept())  # "Cancel this order?"
+    page.get_by_role("button", name="Cancel the order").click()  # no reason given
+    assert "why you cancel" in page.locator("#reason-error").inner_text()
+    page.get_by_label("Why do you cancel?").fill("Bought a new one instead.")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="Cancel the order").click()
+    page.wait_for_url(f"{portal.url}/my/orders/{order}")
+    assert "Cancelled" in page.get_by_role("heading", level=1).inner_text()
+    assert "Bought a new one instead." in page.inner_text("main")
+    steps_before = page.locator("ol.steps").inner_text()
+    # a step out of turn (the quote of a cancelled order) is refused and changes nothing
+    r = page.request.post(f"{portal.url}/my/orders/{order}/accept", form={"csrf": csrf},
+                          headers={"Accept": "text/html"})
+    assert r.status == 409 and "This has changed meanwhile" in r.text()
+    page.reload()
+    assert page.locator("ol.steps").inner_text() == steps_before
+    assert page.get_by_role("button", name="Cancel the order").count() == 0
