@@ -10,6 +10,7 @@ with what they did.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -186,6 +187,7 @@ def _staff_order_page(request: Request, session: Any, user: PageUser, order: Any
         "order": public, "actions": actions, "certificate": cert,
         "steps": steps_view(public.steps, path, public.status.value),
         "errors": errors or {}, "values": values or {}, "today": today.isoformat(),
+        "default_until": (today + timedelta(days=30)).isoformat(),
         **LABELS}, status_code=status_code, title=N_("Order"))
 
 

@@ -383,7 +383,8 @@ def _order_page(request: Request, session: Any, user: PageUser, order: Any, *,
         "allowed": allowed, "evaluation": evaluation, "may_evaluate": may_evaluate,
         "certificate": cert if cert is not None and cert.status in policy.ISSUED_STATES
         else None, "errors": errors or {}, "values": values or {}, "flash": flash,
-        **LABELS}, status_code=status_code,
+        "quote_expired": public.quote_valid_until is not None and
+        public.quote_valid_until < utcnow().date(), **LABELS}, status_code=status_code,
         title=N_("Order"))
 
 
