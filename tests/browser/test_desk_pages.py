@@ -310,6 +310,11 @@ def test_completed_with_its_certificate_and_evaluated_once(page: Any, portal: An
     second.get_by_role("button", name="Send my evaluation").click()
     second.wait_for_load_state()
     assert second.get_by_role("heading", level=1).inner_text() == "This has changed meanwhile"
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, portal.url, "carol", PASSWORD)  # the laboratory reads it on the order
+    page.goto(f"{portal.url}/staff/orders/{order}")
+    feedback = page.get_by_role("region", name="The customer's evaluation").inner_text()
+    assert "3 good" in feedback and "Fast and clear." in feedback
     # the laboratory's public rating counts the one evaluation (shown where customers book)
     page.goto(f"{portal.url}/my/orders/new?capability={cmc_id}")
     rating = page.get_by_role("region", name="Customer evaluations")

@@ -183,11 +183,14 @@ def _staff_order_page(request: Request, session: Any, user: PageUser, order: Any
                         "button": STEP_BUTTONS[step]})
     path = CALIBRATION_PATH if public.kind == OrderKind.CALIBRATION else INFORMATION_PATH
     today = utcnow().date()
+    row = desk.evaluation_of(session, principal=user.principal, order_id=order.id) \
+        if public.evaluated else None
+    evaluation = desk.evaluation_public(session, row) if row is not None else None
     return render(request, "desk/order.html", {
         "order": public, "actions": actions, "certificate": cert,
         "steps": steps_view(public.steps, path, public.status.value),
         "errors": errors or {}, "values": values or {}, "today": today.isoformat(),
-        "default_until": (today + timedelta(days=30)).isoformat(),
+        "default_until": (today + timedelta(days=30)).isoformat(), "evaluation": evaluation,
         **LABELS}, status_code=status_code, title=N_("Order"))
 
 
