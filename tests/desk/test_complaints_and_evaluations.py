@@ -119,7 +119,10 @@ def test_a_complaint_is_handled_only_by_someone_independent_of_the_work(
                            headers=desk.h("cust2", "customer")))["total"] == 0
 
 
-def test_a_complaint_against_a_laboratory(desk: Desk) -> None:
+def test_a_complaint_against_a_laboratory(desk: Desk, cmc: dict[str, Any]) -> None:
+    desk.refused("POST", "/complaints", desk.customer, 422, {
+        "laboratory_code": desk.world.orgs["cust2"], "subject": "Not a laboratory",
+        "description": "x"}, field="laboratory_code")
     filed = desk.post("/complaints", desk.customer, {
         "laboratory_code": desk.world.orgs["lab"], "subject": "Phone never answered",
         "description": "Nobody answered for a week."}, 201)

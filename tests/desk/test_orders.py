@@ -16,7 +16,11 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from sqlmodel import Session
 
+from labctl.platform import desk as service
+from labctl.platform.accounts.auth import principal_for_user
+from labctl.platform.accounts.organisations import user_by_username
 from labctl.platform.admin import verify_audit
 from tests.desk._desk import Desk, booking, counts
 from tests.platform.chain import Chain
@@ -167,6 +171,8 @@ def test_information_is_free_and_answered_without_a_quote(desk: Desk,
     ask = {"kind": "information", "laboratory_code": desk.world.orgs["lab"],
            "notes": "Can you calibrate 1 kV DC?"}
     desk.refused("POST", "/orders", desk.customer, 422, {**ask, "notes": ""}, field="notes")
+    desk.refused("POST", "/orders", desk.customer, 422,
+                 {**ask, "laboratory_code": desk.world.orgs["cust2"]}, field="laboratory_code")
     order = desk.post("/orders", desk.customer, ask, 201)
     oid = order["id"]
     desk.refused("POST", f"/orders/{oid}/quote", desk.h("lab", "approver"), 409,
@@ -258,3 +264,32 @@ def test_two_steps_at_once_one_wins(desk: Desk, cmc: dict[str, Any]) -> None:
                                                     headers=desk.customer))["steps"]]
         assert steps[:2] == ["requested", "quoted"] and len(steps) == 3
         assert steps[2] in ("accepted", "rejected")
+
+
+def test_what_a_page_offers_is_what_the_steps_allow(desk: Desk, cmc: dict[str, Any]) -> None:
+    """``allowed_steps`` (the buttons a page shows) and ``queue_counts`` (a laboratory's
+    queues) answer by the same checks as the steps themselves."""
+    oid = desk.book(cmc)["id"]
+
+    def offered(org: str, role: str) -> list[str]:
+        with Session(desk.engine) as session:
+            who = principal_for_user(session, user_by_username(
+                session, desk.world.usernames[(org, role)]))
+            order = service.order_by_id(session, who, oid)
+            return service.allowed_steps(session, who, order)
+
+    assert offered("cust", "customer") == ["cancel"]
+    assert offered("lab", "approver") == ["quote", "reject", "cancel"]
+    assert offered("lab", "technician") == []
+    desk.post(f"/orders/{oid}/quote", desk.h("lab", "approver"), {
+        "amount": "99.90", "currency": "CNY", "valid_until": date.today().isoformat()})
+    assert offered("cust", "customer") == ["accept", "cancel"]
+    assert offered("lab", "approver") == ["quote", "reject", "cancel"]
+    with Session(desk.engine) as session:
+        tech = principal_for_user(session, user_by_username(
+            session, desk.world.usernames[("lab", "technician")]))
+        counts_now = service.queue_counts(session, principal=tech)
+        listed = service.list_orders(session, principal=tech, status=service.orders.S.QUOTED,
+                                     limit=200)
+    assert counts_now[service.orders.S.QUOTED] == listed.total >= 1
+    assert set(counts_now) == set(service.orders.S)

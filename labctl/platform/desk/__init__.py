@@ -41,6 +41,7 @@ from labctl.platform.desk.orders import (
     list_orders,
     order_by_id,
     order_public,
+    queue_counts,
     quote_order,
     receive_item,
     record_payment,
@@ -53,5 +54,6 @@ __all__ = ["accept_quote", "allowed_steps", "answer_complaint", "answer_request"
            "complaint_by_id", "complaint_public", "complete_order", "eligible_handlers",
            "evaluate_order", "evaluation_of", "evaluation_public", "file_complaint",
            "laboratory_rating", "link_certificate", "linked_certificate", "list_complaints",
-           "list_orders", "order_by_id", "order_public", "quote_order", "receive_item",
-           "record_payment", "reject_order", "start_investigation", "start_work"]
+           "list_orders", "order_by_id", "order_public", "queue_counts", "quote_order",
+           "receive_item", "record_payment", "reject_order", "start_investigation",
+           "start_work"]

@@ -24,7 +24,7 @@ from labctl.platform.accounts import policy
 from labctl.platform.accounts.auth import Principal
 from labctl.platform.accounts.organisations import org_by_code
 from labctl.platform.db import utcnow
-from labctl.platform.desk.orders import MAX_LIMIT, order_by_id
+from labctl.platform.desk.orders import MAX_LIMIT, order_by_id, service_laboratory
 from labctl.platform.models.base import Role, check_key
 from labctl.platform.models.certificates import Certificate
 from labctl.platform.models.desk import (
@@ -187,7 +187,7 @@ def file_complaint(session: Session, *, principal: Principal, data: ComplaintCre
         lab_id = order.laboratory_id
     else:
         assert data.laboratory_code is not None
-        lab_id = org_by_code(session, data.laboratory_code).id  # type: ignore[assignment]
+        lab_id = service_laboratory(session, data.laboratory_code).id  # type: ignore[assignment]
         if data.customer_code is not None:
             customer_id = org_by_code(session, data.customer_code).id  # type: ignore[assignment]
         else:

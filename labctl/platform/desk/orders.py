@@ -74,6 +74,7 @@ from labctl.platform.models.desk import (
     StepPublic,
 )
 from labctl.platform.models.org import Organisation
+from labctl.platform.models.registry import Capability
 from labctl.platform.results.records import users_by_id
 
 #: Listing bounds (a page of a queue).
@@ -175,6 +176,22 @@ def list_orders(session: Session, *, principal: Principal, laboratory_code: str 
                              offset=offset, limit=limit)
 
 
+def queue_counts(session: Session, *, principal: Principal,
+                 laboratory_code: str | None = None) -> dict[OrderStatus, int]:
+    """How many of the orders the caller may read stand in each state (a laboratory's
+    queues at a glance: to quote, to confirm, to receive, ...); every state is a key."""
+    visible = sa.or_(
+        col(ServiceOrder.laboratory_id).in_(policy.staff_laboratories(session, principal)),
+        col(ServiceOrder.customer_organisation_id).in_(
+            policy.customer_organisations(principal)))
+    query = select(ServiceOrder.status, func.count()).where(visible)
+    if laboratory_code is not None:
+        query = query.where(ServiceOrder.laboratory_id == org_by_code(
+            session, laboratory_code).id)
+    found = dict(session.exec(query.group_by(col(ServiceOrder.status))).all())
+    return {s: int(found.get(s.value, 0)) for s in OrderStatus}
+
+
 def allowed_steps(session: Session, principal: Principal, order: ServiceOrder) -> list[str]:
     """The steps the caller may take on the order now (what a page offers as buttons):
     names of the service functions' steps, decided by the same checks the steps make."""
@@ -211,6 +228,19 @@ def _customer(session: Session, principal: Principal, code: str | None,
         org = session.get(Organisation, mine[0])  # type: ignore[assignment]
     assert org is not None and org.id is not None
     return org
+
+
+def service_laboratory(session: Session, code: str, field: str = "laboratory_code"
+                       ) -> Organisation:
+    """The organisation ``code`` as a laboratory offering services: one with a published CMC
+    (a customer's organisation, say, is not asked or complained about as a laboratory)."""
+    lab = org_by_code(session, code)
+    offers = session.exec(select(Capability.id).where(
+        Capability.organisation_id == lab.id,
+        Capability.review_state == ReviewState.PUBLISHED.value).limit(1)).first()
+    if offers is None:
+        raise ValidationError(field, code, "the code of a laboratory with published CMCs")
+    return lab
 
 
 def _within(data: OrderCreate, cmc: Any) -> None:
@@ -267,7 +297,7 @@ def book_order(session: Session, *, principal: Principal, data: OrderCreate,
         raise ValidationError("laboratory_code", None,
                               "the laboratory asked (or a capability_id)")
     else:
-        lab = org_by_code(session, data.laboratory_code)
+        lab = service_laboratory(session, data.laboratory_code)
     assert lab.id is not None
     if lab.id == customer.id:
         raise ValidationError("customer_code", customer.code,
