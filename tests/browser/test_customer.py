@@ -16,6 +16,13 @@ from tests.browser.conftest import assert_accessible, shot, sign_in
 NEW_PASSWORD = "Calibrate-2026!"
 
 
+@pytest.fixture(autouse=True)
+def patient(page: Any) -> None:
+    """Longer waits than the fixture's 5 s: these pages run the desk's services on a machine
+    shared with other jobs (a load of 5-7 on two cores was seen)."""
+    page.set_default_timeout(15_000)
+
+
 @pytest.fixture(scope="module")
 def frank_certificate(portal: Any) -> str:
     """A certificate LAB issued to frank's company CUST through the API (draft by alice,

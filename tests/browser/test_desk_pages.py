@@ -20,6 +20,13 @@ from tests.browser.conftest import assert_accessible, shot, sign_in
 STATE: dict[str, Any] = {}
 
 
+@pytest.fixture(autouse=True)
+def patient(page: Any) -> None:
+    """Longer waits than the fixture's 5 s: these pages run the desk's services on a machine
+    shared with other jobs (a load of 5-7 on two cores was seen)."""
+    page.set_default_timeout(15_000)
+
+
 @pytest.fixture(scope="module")
 def cmc_id(portal: Any) -> int:
     """LAB's published DC-voltage CMC (what the public capability page links to book)."""
