@@ -102,6 +102,7 @@ def test_only_the_approver_quotes_then_frank_accepts(page: Any, portal: Any) -> 
 
     sign_in(page, portal.url, "carol", PASSWORD)
     page.goto(f"{portal.url}/staff/orders")
+    assert page.get_by_role("link", name="To quote (1)").get_attribute("aria-current") == "page"
     row = page.get_by_role("row").filter(has_text=f"Order {order}")
     assert "Example Instruments Ltd" in row.inner_text()
     assert_accessible(page)
@@ -364,6 +365,7 @@ def test_a_question_is_free_and_answered_by_the_laboratory(page: Any, portal: An
 
     sign_in(page, portal.url, "bob", PASSWORD)  # any staff of the laboratory answers
     page.goto(f"{portal.url}/staff/orders?status=requested&kind=information")
+    assert page.get_by_role("link", name="To quote (1)").is_visible()  # questions only
     page.get_by_role("link", name=f"Order {question}").click()
     assert page.get_by_role("button", name="Send the quote").count() == 0
     assert page.get_by_role("button", name="Reject the request").is_disabled()  # approver's

@@ -22,6 +22,7 @@ from labctl.platform import desk
 from labctl.platform.accounts import policy
 from labctl.platform.db import utcnow
 from labctl.platform.desk import complaints as desk_complaints
+from labctl.platform.desk import orders as desk_orders
 from labctl.platform.models.base import CertificateStatus
 from labctl.platform.models.desk import (
     AnswerIn,
@@ -136,11 +137,17 @@ def order_queue(request: Request, user: PageUserDep, session: ReadSessionDep,
     lab_code = laboratory if laboratory in {o.code for o in labs} else None
     counts: dict[str | None, int] = {}
     if labs:
-        for value, _label in ORDER_QUEUES:
-            counts[value] = desk.list_orders(
-                session, principal=user.principal, laboratory_code=lab_code,
-                status=OrderStatus(value) if value else None, kind=kind_value,
-                limit=1).total
+        if kind_value is None:  # one grouped count (desk.queue_counts)
+            by_state = desk_orders.queue_counts(session, principal=user.principal,
+                                                laboratory_code=lab_code)
+            counts = {s.value: n for s, n in by_state.items()}
+            counts[None] = sum(by_state.values())
+        else:
+            for value, _label in ORDER_QUEUES:
+                counts[value] = desk.list_orders(
+                    session, principal=user.principal, laboratory_code=lab_code,
+                    status=OrderStatus(value) if value else None, kind=kind_value,
+                    limit=1).total
         rows = desk.list_orders(session, principal=user.principal, laboratory_code=lab_code,
                                 status=OrderStatus(chosen) if chosen else None,
                                 kind=kind_value, offset=(page - 1) * PAGE_SIZE,
