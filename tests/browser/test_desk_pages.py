@@ -57,6 +57,7 @@ def test_frank_books_a_calibration_errors_next_to_fields(page: Any, portal: Any,
     page.goto(f"{portal.url}/my/orders/new?capability={cmc_id}")
     assert page.get_by_label("From (V)").input_value() == "-1000"  # prefilled from the CMC
     assert page.get_by_label("To (V)").input_value() == "1000"
+    assert "0.000001 × |value| + 0.0000002 V (k = 2)" in page.inner_text("main")  # no 2E-7
     page.get_by_label("Description").fill("Digital multimeter")
     page.get_by_label("Manufacturer (optional)").fill("Keysight")
     page.get_by_label("Model (optional)").fill("34465A")

@@ -10,6 +10,7 @@ order or certificate gets the same "not found" page as for one that does not exi
 from __future__ import annotations
 
 import secrets
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Path, Query, Request
@@ -218,6 +219,11 @@ def _safe(number: str) -> str:
     return "".join(c for c in number if c.isalnum() or c in "-_.")[:64] or "certificate"
 
 
+def plain(value: Decimal) -> str:
+    """An exact decimal as a person writes it: no exponent (``2E-7`` → ``0.0000002``)."""
+    return format(value, "f")
+
+
 def laboratory_rating_context(session: Any, laboratory_code: str) -> dict[str, Any]:
     """What a page needs to show a laboratory's public evaluation summary with the macro
     ``rating_table`` of ``templates/my/_rating.html`` (the public organisation page too):
@@ -251,8 +257,12 @@ def _booking(request: Request, session: Any, user: PageUser, cmc: Any,
              values: dict[str, str], errors: dict[str, str], key: str,
              status_code: int = 200) -> Response:
     public = registry_entries.capability_public(session, cmc)
+    shown = public.model_copy(update={
+        "range_min": plain(cmc.range_min), "range_max": plain(cmc.range_max),
+        "uncertainty_relative": plain(cmc.uncertainty_relative),
+        "uncertainty_absolute": plain(cmc.uncertainty_absolute)})
     return render(request, "my/book.html", {
-        "cmc": public, "values": values,
+        "cmc": shown, "values": values,
         **laboratory_rating_context(session, public.organisation_code),
         "errors": errors, "key": key, "organisations": customer_organisations(session, user),
         "today": utcnow().date().isoformat()},
@@ -265,7 +275,7 @@ def booking_form(request: Request, user: PageUserDep, session: ReadSessionDep,
     """The booking form for one published CMC, its quantity, unit and range prefilled."""
     cmc = registry_entries.visible_capability(session, capability, user.principal)
     values = {f: "" for f in BOOKING_FIELDS}
-    values.update(range_min=str(cmc.range_min), range_max=str(cmc.range_max))
+    values.update(range_min=plain(cmc.range_min), range_max=plain(cmc.range_max))
     return _booking(request, session, user, cmc, values, {}, secrets.token_urlsafe(18))
 
 
@@ -332,7 +342,7 @@ def _ask(request: Request, session: Any, user: PageUser, capability: int, key: s
         errors = {"question" if k == "notes" else k: v for k, v in field_errors(
             exc, QUESTION_ADVICE, _, QUESTION_ADVICE["notes"]).items()}
         values = {f: "" for f in BOOKING_FIELDS}
-        values.update(range_min=str(cmc.range_min), range_max=str(cmc.range_max),
+        values.update(range_min=plain(cmc.range_min), range_max=plain(cmc.range_max),
                       question=question)
         return _booking(request, session, user, cmc, values, errors, key, status_code=422)
     return RedirectResponse(f"/my/orders/{order.id}?asked=1", status_code=303)
