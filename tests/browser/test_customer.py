@@ -96,6 +96,10 @@ def test_register_a_company_errors_next_to_fields_then_account_works(page: Any,
     org = portal.api.call("GET", f"/organisations/{role['organisation_code']}", who="admin")
     assert org["name"] == "Precision Gauges Co." and org["level"] == "industry"
     assert org["parent_code"] == "NMI"
+    # the four refused attempts wrote nothing: one organisation of that name, the new one
+    orgs = portal.api.call("GET", "/organisations", who="admin")
+    orgs = orgs["items"] if isinstance(orgs, dict) else orgs
+    assert [o["code"] for o in orgs if o["name"] == "Precision Gauges Co."] == [org["code"]]
     # organisation, person and role were written with their audit event (rows explained)
     check = portal.api.call("GET", "/audit/verify", who="admin")
     assert check["ok"], check
