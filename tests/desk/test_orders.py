@@ -9,6 +9,7 @@ The desk tests work in a world of their own (its own laboratory and customers).
 
 from __future__ import annotations
 
+import io
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,8 +17,11 @@ from typing import Any
 
 import httpx
 import sqlalchemy as sa
+from pypdf import PdfReader
 from sqlmodel import Session
+from typer.testing import CliRunner
 
+from labctl.cli import app
 from labctl.platform import desk as service
 from labctl.platform.accounts.auth import principal_for_user
 from labctl.platform.accounts.organisations import user_by_username
@@ -96,6 +100,11 @@ def test_an_order_from_booking_to_completion_fills_its_certificate(
     desk.refused("POST", f"/orders/{oid}/complete", lab_q, 409, {}, order_id=oid)
     issued = issue(desk.api, desk.world, "lab", number, [point(U="0.00003")])
     assert issued["status"] == "issued" and issued["customer_name"] == order["customer_name"]
+    pdf = desk.api.get(f"/api/v1/certificates/{number}/pdf", headers=desk.customer)
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
+    for needle in ("5 Client Street", "Keysight", "34465A", order["item_serial_number"],
+                   f"Date of receipt {received['received_on']}"):
+        assert needle in text, needle
     done = desk.post(f"/orders/{oid}/complete", lab_q, {"note": "Returned by courier"})
     assert done["status"] == "completed"
     steps = [(s["step"], s["by"]) for s in done["steps"]]
@@ -232,6 +241,9 @@ def test_the_audit_trail_explains_every_desk_row(desk: Desk, cmc: dict[str, Any]
     desk.completed(cmc, chain)
     report = verify_audit(database_url, keys_dir=keys_dir)
     assert report.ok, report.model_dump()
+    cli = CliRunner().invoke(app, ["audit", "verify", "--database-url", database_url],
+                             env={"LABCTL_KEYS_DIR": str(keys_dir)})
+    assert cli.exit_code == 0 and "audit trail intact" in cli.output, cli.output
     with desk.engine.connect() as conn:
         actions = set(conn.execute(sa.text(
             "SELECT action FROM audit_event WHERE entity_type = 'order'")).scalars())
@@ -285,6 +297,21 @@ def test_what_a_page_offers_is_what_the_steps_allow(desk: Desk, cmc: dict[str, A
         "amount": "99.90", "currency": "CNY", "valid_until": date.today().isoformat()})
     assert offered("cust", "customer") == ["accept", "cancel"]
     assert offered("lab", "approver") == ["quote", "reject", "cancel"]
+    # a quote that expired is not accepted (it is set back in time here, then restored, so
+    # the audit trail still explains the row)
+    with desk.engine.begin() as conn:
+        valid = conn.execute(sa.text("SELECT quote_valid_until FROM service_order WHERE "
+                                     "id = :i"), {"i": oid}).scalar_one()
+        conn.execute(sa.text("UPDATE service_order SET quote_valid_until = :d WHERE id = :i"),
+                     {"d": date.today() - timedelta(days=1), "i": oid})
+    try:
+        assert offered("cust", "customer") == ["cancel"]
+        assert "expired" in desk.refused("POST", f"/orders/{oid}/accept", desk.customer, 409,
+                                         {}, order_id=oid)["detail"]
+    finally:
+        with desk.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE service_order SET quote_valid_until = :d "
+                                 "WHERE id = :i"), {"d": valid, "i": oid})
     with Session(desk.engine) as session:
         tech = principal_for_user(session, user_by_username(
             session, desk.world.usernames[("lab", "technician")]))

@@ -414,6 +414,11 @@ def _may_accept(session: Session, principal: Principal, order: ServiceOrder) -> 
     policy.may_accept_quote(session, principal, order)
     _calibration(order, "there is no quote to accept")
     _in_state(order, {S.QUOTED}, "a quoted order is accepted")
+    assert order.quote_valid_until is not None
+    if order.quote_valid_until < utcnow().date():
+        raise ConflictError(f"the quote of order {order.id} expired on "
+                            f"{order.quote_valid_until.isoformat()}: ask the laboratory for a "
+                            "new one")
 
 
 def _may_cancel(session: Session, principal: Principal, order: ServiceOrder) -> None:
@@ -474,11 +479,6 @@ def accept_quote(session: Session, *, principal: Principal, order_id: int,
                  data: NoteIn) -> ServiceOrder:
     """The customer accepts the quote while it is valid: the order is confirmed."""
     order = _acted(session, principal, order_id, _may_accept)
-    assert order.quote_valid_until is not None
-    if order.quote_valid_until < utcnow().date():
-        raise ConflictError(f"the quote of order {order.id} expired on "
-                            f"{order.quote_valid_until.isoformat()}: ask the laboratory for a "
-                            "new one")
     order.accepted_by_id = principal.user_id
     order.status = S.CONFIRMED.value
     _step(session, principal, order, OrderStep.ACCEPTED, note=data.note,
