@@ -11,6 +11,8 @@ import httpx
 import pytest
 
 from labctl.cli.demo import CUST, LAB, PASSWORD, _point, issue_certificate
+from labctl.platform.models.base import check_key
+from labctl.platform.pages.my import form_key
 from tests.browser.conftest import assert_accessible, shot, sign_in
 
 NEW_PASSWORD = "Calibrate-2026!"
@@ -144,3 +146,11 @@ def test_another_customer_cannot_download_franks_certificate(page: Any, portal: 
     response = page.goto(f"{portal.url}/my/certificates/{frank_certificate}/pdf")
     assert response is not None and response.status == 403
     assert page.get_by_role("heading", level=1).inner_text() == "Not allowed"
+
+
+def test_form_keys_are_always_keys_the_desk_accepts() -> None:
+    """A booking form's one-time key is the desk's idempotency key: one the service refused
+    (a url-safe token starting with '-' or '_', about 1 form in 30) made the booking fail."""
+    for _ in range(2000):
+        key = form_key()
+        assert check_key("Idempotency-Key", key) == key

@@ -100,7 +100,9 @@ def field_errors(exc: InputError | ValidationError, advice: Mapping[str, str],
         fields = [str(e["loc"][0]) if e.get("loc") else "" for e in exc.errors()]
     out: dict[str, str] = {}
     for name in fields:
-        out.setdefault(name or "_form", translate(advice.get(name, fallback)))
+        # a refusal of no field the form shows (a hidden value) is said above the button
+        out.setdefault(name if name in advice else "_form",
+                       translate(advice.get(name, fallback)))
     return out
 
 

@@ -219,6 +219,13 @@ def _safe(number: str) -> str:
     return "".join(c for c in number if c.isalnum() or c in "-_.")[:64] or "certificate"
 
 
+def form_key() -> str:
+    """The one-time key a booking or complaint form carries (the service's idempotency key:
+    a resent form is the same order). Hex, so it always starts with a letter or digit as
+    ``models.base.KEY_PATTERN`` requires (``token_urlsafe`` may start with ``-`` or ``_``)."""
+    return secrets.token_hex(16)
+
+
 def plain(value: Decimal) -> str:
     """An exact decimal as a person writes it: no exponent (``2E-7`` → ``0.0000002``)."""
     return format(value, "f")
@@ -276,7 +283,7 @@ def booking_form(request: Request, user: PageUserDep, session: ReadSessionDep,
     cmc = registry_entries.visible_capability(session, capability, user.principal)
     values = {f: "" for f in BOOKING_FIELDS}
     values.update(range_min=plain(cmc.range_min), range_max=plain(cmc.range_max))
-    return _booking(request, session, user, cmc, values, {}, secrets.token_urlsafe(18))
+    return _booking(request, session, user, cmc, values, {}, form_key())
 
 
 @router.post("/my/orders/new", dependencies=[CsrfDep])
@@ -501,7 +508,7 @@ def complaint_form(request: Request, user: PageUserDep, session: ReadSessionDep,
     row = desk.order_by_id(session, user.principal, order) if order is not None else None
     return _complaint_form(request, session, user, order=row, laboratory=laboratory,
                            values={"subject": "", "description": ""}, errors={},
-                           key=secrets.token_urlsafe(18))
+                           key=form_key())
 
 
 @router.post("/my/complaints/new", dependencies=[CsrfDep])
