@@ -410,3 +410,18 @@ def test_customer_cancels_with_a_reason_and_a_late_step_changes_nothing(
     page.reload()
     assert page.locator("ol.steps").inner_text() == steps_before
     assert page.get_by_role("button", name="Cancel the order").count() == 0
+
+
+def test_a_complaint_about_a_laboratory_without_an_order(page: Any, portal: Any) -> None:
+    sign_in(page, portal.url, "frank", PASSWORD)
+    page.goto(f"{portal.url}/my/complaints")
+    page.get_by_role("link", name="File a complaint about a laboratory").click()
+    page.get_by_label("Laboratory").select_option(label="Acme Calibration Laboratory")
+    page.get_by_label("Subject").fill("Phone not answered")
+    page.get_by_label("What went wrong?").fill("Nobody answered the phone for two days.")
+    page.get_by_role("button", name="File the complaint").click()
+    page.wait_for_url("**/my/complaints/*?filed=1")
+    facts = page.locator("dl.facts").inner_text()
+    assert "Acme Calibration Laboratory" in facts and "Order" not in facts
+    page.goto(f"{portal.url}/my/complaints")
+    assert page.locator("tbody tr").count() == 2
