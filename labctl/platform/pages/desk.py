@@ -44,6 +44,7 @@ from labctl.platform.pages.forms import (
     INFORMATION_PATH,
     ROLE_NAMES,
     field_errors,
+    participation,
     steps_view,
 )
 from labctl.platform.pages.my import LABELS
@@ -371,7 +372,8 @@ def _staff_complaint_page(request: Request, session: Any, user: PageUser, compla
         "may_assign": may_assign and state in open_states,
         "assign_reason": "" if may_assign else _roles_reason(_, "quote"),
         "eligible": eligible,
-        "took_part": [(people[uid], what) for uid, what in took_part.items() if uid in people],
+        "took_part": [(people[uid], participation(what, _)) for uid, what in took_part.items()
+                      if uid in people],
         "actions": actions, "enabled": enabled, "work_reason": work_reason,
         "errors": errors or {}, **LABELS}, status_code=status_code, title=N_("Complaint"))
 

@@ -89,6 +89,31 @@ ROLE_NAMES: dict[str, str] = {
 }
 
 
+#: What a person did in the work a complaint is about (``policy.desk_participants``), as the
+#: complaint page says it; certificate phrases carry the number (``%(number)s``).
+PARTICIPATION: dict[str, str] = {
+    "quoted the order": N_("quoted the order"),
+    "recorded its payment": N_("recorded its payment"),
+    "received the item": N_("received the item"),
+    "performed the work": N_("performed the work"),
+    "linked its certificate": N_("linked its certificate"),
+    "completed the order": N_("completed the order"),
+    "worked on certificate": N_("worked on certificate %(number)s"),
+    "checked certificate": N_("checked certificate %(number)s"),
+    "approved certificate": N_("approved certificate %(number)s"),
+}
+
+
+def participation(what: str, translate: Callable[..., str]) -> str:
+    """The policy's phrase for what someone did, in the page's language (as it is if new)."""
+    if what in PARTICIPATION:
+        return translate(PARTICIPATION[what])
+    head, _, number = what.rpartition(" ")
+    if head in PARTICIPATION:
+        return translate(PARTICIPATION[head], number=number)
+    return what
+
+
 def field_errors(exc: InputError | ValidationError, advice: Mapping[str, str],
                  translate: Callable[..., str], fallback: str) -> dict[str, str]:
     """``{field: message}`` for a refused form: the input model's errors (pydantic) or the
