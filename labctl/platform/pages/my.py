@@ -549,6 +549,8 @@ def my_complaints(request: Request, user: PageUserDep, session: ReadSessionDep,
 
 def _customer_complaints(session: Any, user: PageUser, page: int = 1,
                          limit: int = PAGE_SIZE) -> Any:
+    """The complaints of the person's customer organisations (someone who is also staff of
+    a laboratory sees that laboratory's complaints under /staff/complaints, not here)."""
     if not customer_organisations(session, user):
         return _EMPTY
     mine = {o.code for o in customer_organisations(session, user)}
