@@ -162,6 +162,10 @@ def test_payment_receipt_and_start_then_frank_sees_every_step(page: Any, portal:
         line = next(x for x in text.splitlines() if x.startswith(step))
         assert f"by {who}" in line and "UTC" in line, line
     assert "scratch on the front panel" in page.inner_text("main")
+    # the timeline the page refreshes while the order is open
+    progress = page.request.get(f"{portal.url}/my/orders/{order}/progress")
+    assert progress.ok and "Calibration started" in progress.text()
+    assert "<html" not in progress.text()
     assert page.get_by_role("button", name="Cancel the order").count() == 0  # work started
     assert_accessible(page)
     shot(page, "order-page")
@@ -178,6 +182,8 @@ def test_another_customer_gets_not_found_for_franks_order(page: Any, portal: Any
     assert response is not None and response.status == 404
     assert page.inner_text("main") == unknown_text  # nothing tells it exists
     assert "Digital multimeter" not in page.content()
+    progress = page.request.get(f"{portal.url}/my/orders/{order}/progress")
+    assert progress.status == 404 and "Order placed" not in progress.text()
     for url in (f"/staff/orders/{order}", f"/my/complaints/new?order={order}"):
         response = page.goto(f"{portal.url}{url}")
         assert response is not None and response.status == 404

@@ -421,6 +421,18 @@ def order_page(request: Request, order_id: Annotated[int, Path(ge=1, le=2**31 - 
                          "appear here.") if asked else "")
 
 
+@router.get("/my/orders/{order_id}/progress")
+def order_progress(request: Request, order_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+                   user: PageUserDep, session: ReadSessionDep) -> Response:
+    """The order's timeline alone: the order page refreshes it while the order is open, so
+    a customer watching sees the laboratory's steps as they are taken."""
+    order = desk.order_by_id(session, user.principal, order_id)
+    public = desk.order_public(session, order)
+    path = CALIBRATION_PATH if public.kind == "calibration" else INFORMATION_PATH
+    return render(request, "my/_progress.html", {
+        "steps": steps_view(public.steps, path, public.status), **LABELS})
+
+
 @router.post("/my/orders/{order_id}/accept", dependencies=[CsrfDep])
 def accept(order_id: Annotated[int, Path(ge=1, le=2**31 - 1)], user: PageUserDep,
            session: SessionDep) -> Response:
