@@ -432,3 +432,23 @@ def test_a_complaint_about_a_laboratory_without_an_order(page: Any, portal: Any)
     assert "Acme Calibration Laboratory" in facts and "Order" not in facts
     page.goto(f"{portal.url}/my/complaints")
     assert page.locator("tbody tr").count() == 2
+
+
+def test_a_person_of_two_customers_chooses_whom_they_book_for(
+        page: Any, portal: Any, cmc_id: int, other_customer: str) -> None:
+    portal.api.call("POST", "/organisations", who="admin", body={
+        "code": "CUST3", "name": "Third Sensors GmbH", "level": "industry",
+        "parent_code": "PROV"})
+    portal.api.call("POST", f"/users/{other_customer}/roles", who="admin",
+                    body={"organisation_code": "CUST3", "role": "customer"})
+    sign_in(page, portal.url, other_customer, PASSWORD)
+    page.goto(f"{portal.url}/my/orders/new?capability={cmc_id}")
+    page.get_by_label("Description").fill("Pressure transmitter readout")
+    page.get_by_label("Serial number").fill("PT-77")
+    page.get_by_role("button", name="Book the calibration").click()
+    assert "organisation you book for" in page.locator("#customer_code-error").inner_text()
+    page.get_by_label("Booked for").select_option(label="Third Sensors GmbH")
+    page.get_by_role("button", name="Book the calibration").click()
+    page.wait_for_url("**/my/orders/*?booked=1")
+    page.goto(f"{portal.url}/my/orders")
+    assert "Order" in page.locator("tbody").inner_text()

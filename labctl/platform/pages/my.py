@@ -254,6 +254,7 @@ BOOKING_ADVICE: dict[str, str] = {
     "preferred_date": N_("Please choose a date from today up to one year ahead."),
     "notes": N_("The notes are too long."),
     "capability_id": N_("This service can no longer be booked. Please search again."),
+    "customer_code": N_("Please choose the organisation you book for."),
 }
 BOOKING_FALLBACK = N_("Please check this value.")
 BOOKING_FIELDS = ("item_description", "item_manufacturer", "item_model", "item_serial_number",
@@ -298,6 +299,7 @@ def book(request: Request, user: PageUserDep, session: SessionDep,
          range_max: Annotated[str, Form(max_length=100)] = "",
          preferred_date: Annotated[str, Form(max_length=20)] = "",
          notes: Annotated[str, Form(max_length=20_000)] = "",
+         customer_code: Annotated[str, Form(max_length=32)] = "",
          kind: Annotated[str, Form(max_length=20)] = "calibration",
          question: Annotated[str, Form(max_length=20_000)] = "") -> Response:
     """Books through :func:`desk.book_order` (the form's one-time key makes a double click
@@ -309,9 +311,11 @@ def book(request: Request, user: PageUserDep, session: SessionDep,
     values = {"item_description": item_description, "item_manufacturer": item_manufacturer,
               "item_model": item_model, "item_serial_number": item_serial_number,
               "range_min": range_min, "range_max": range_max,
-              "preferred_date": preferred_date, "notes": notes}
+              "preferred_date": preferred_date, "notes": notes,
+              "customer_code": customer_code}
     try:
         data = OrderCreate.model_validate({
+            "customer_code": customer_code or None,
             "kind": OrderKind.CALIBRATION, "capability_id": capability,
             "item_description": item_description.strip(),
             "item_manufacturer": item_manufacturer.strip(), "item_model": item_model.strip(),
