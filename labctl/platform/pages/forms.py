@@ -53,6 +53,12 @@ CALIBRATION_PATH: tuple[str, ...] = ("requested", "quoted", "accepted", "payment
                                      "item_received", "started", "completed")
 INFORMATION_PATH: tuple[str, ...] = ("requested", "answered")
 
+#: A certificate's state (CertificateStatus values), as the desk pages name it.
+CERTIFICATE_STATUS: dict[str, str] = {
+    "draft": N_("draft"), "checked": N_("checked"), "issued": N_("issued"),
+    "superseded": N_("superseded"), "withdrawn": N_("withdrawn"),
+}
+
 COMPLAINT_STATUS: dict[str, str] = {
     "open": N_("Open"),
     "under_investigation": N_("Under investigation"),

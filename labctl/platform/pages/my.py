@@ -37,6 +37,7 @@ from labctl.platform.models.desk import (
 from labctl.platform.models.org import Organisation
 from labctl.platform.pages.forms import (
     CALIBRATION_PATH,
+    CERTIFICATE_STATUS,
     COMPLAINT_BADGE,
     COMPLAINT_PATH,
     COMPLAINT_STATUS,
@@ -612,4 +613,5 @@ _EMPTY: Page[Any] = Page[Any](items=[], total=0, offset=0, limit=1)
 LABELS: dict[str, Any] = {"ORDER_STATUS": ORDER_STATUS, "ORDER_BADGE": ORDER_BADGE,
                           "ORDER_STEP": ORDER_STEP, "COMPLAINT_STATUS": COMPLAINT_STATUS,
                           "COMPLAINT_BADGE": COMPLAINT_BADGE, "COMPLAINT_STEP": COMPLAINT_STEP,
-                          "DIMENSIONS": DIMENSIONS, "SCORES": SCORES}
+                          "DIMENSIONS": DIMENSIONS, "SCORES": SCORES,
+                          "CERTIFICATE_STATUS": CERTIFICATE_STATUS}
