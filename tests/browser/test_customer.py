@@ -43,7 +43,9 @@ def frank_certificate(portal: Any) -> str:
 
 def test_register_a_company_errors_next_to_fields_then_account_works(page: Any,
                                                                       portal: Any) -> None:
-    page.goto(f"{portal.url}/register")
+    page.goto(f"{portal.url}/signin")
+    page.get_by_role("link", name="Register as a customer").click()
+    page.wait_for_url(f"{portal.url}/register")
     assert_accessible(page)
     page.get_by_label("Organisation name").fill("Precision Gauges Co.")
     page.get_by_label("Address (optional)").fill("12 Harbour Street\nPortsmouth")
