@@ -12,9 +12,12 @@ someone who also works above), and only the superuser manages a superuser.
 
 from __future__ import annotations
 
+import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from email_validator import EmailNotValidError, validate_email
 from sqlmodel import Session, col, select
 
 from labctl.errors import (
@@ -550,5 +553,116 @@ def create_admin(session: Session, *, username: str, password: str, full_name: s
                  data={"organisation": org.code, "roles": [Role.ADMIN.value],
                        "membership_ids": [membership.id],
                        **_user_event_data(user)})
+    session.commit()
+    return user
+
+
+# --- self-registration of customers ---------------------------------------------------------
+
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9_.@-]{3,64}$")
+
+
+@dataclass(frozen=True)
+class CustomerRegistration:
+    """What a person from a company states to open a customer account (the portal's
+    registration form): their organisation and themselves."""
+
+    organisation_name: str
+    address: str
+    contact_name: str
+    email: str
+    username: str
+    password: str
+    country_code: str = ""
+
+
+def _registration_field(value: str, field: str, low: int, high: int) -> str:
+    text = value.strip()
+    if not low <= len(text) <= high:
+        raise ValidationError(field, text[:120], f"{low} to {high} characters",
+                              f"{field}: {low} to {high} characters")
+    return text
+
+
+def customer_parent(session: Session) -> Organisation:
+    """The organisation self-registered customers are placed below: the platform's root
+    (the national institute that heads the hierarchy; the first created if several).
+
+    A customer's organisation is a leaf that only holds certificates issued to it and its
+    orders, so it belongs to no laboratory; under the root its people are administered by
+    the platform's administrators, who can deactivate an abusive account."""
+    root = session.exec(select(Organisation).where(col(Organisation.parent_id).is_(None))
+                        .order_by(col(Organisation.id))).first()
+    if root is None:
+        raise ConflictError("the platform has no organisations yet: registration opens "
+                            "once an administrator has set it up")
+    return root
+
+
+def _new_customer_code(session: Session) -> str:
+    """``C`` and a number: organisation names may be in any script, codes are ASCII."""
+    count = len(session.exec(select(Organisation.id)).all())
+    n = count + 1
+    while session.exec(select(Organisation.id).where(Organisation.code == f"C{n:05d}")).first():
+        n += 1
+    return f"C{n:05d}"
+
+
+def register_customer(session: Session, *, data: CustomerRegistration) -> User:
+    """Self-registration: a customer organisation (level ``industry``, below
+    :func:`customer_parent`) and its first person, holding the ``customer`` role there.
+
+    The account is usable at once: a customer may only book, follow their own orders,
+    complain, evaluate and read what was issued to their organisation, so there is nothing
+    for an administrator to approve first (a laboratory reviews every order before work).
+    Every field is checked before the first write (a refusal names the field: ``username``
+    taken is a :class:`ValidationError` on ``username`` so the form says it next to the
+    field); organisation, person and role are one transaction and one audit event.
+    """
+    org_name = _registration_field(data.organisation_name, "organisation_name", 1, 200)
+    address = _registration_field(data.address, "address", 0, 500)
+    contact = _registration_field(data.contact_name, "contact_name", 1, 200)
+    username = data.username.strip()
+    if not USERNAME_PATTERN.fullmatch(username):
+        raise ValidationError("username", username[:120],
+                              "3 to 64 letters, digits or . _ @ -")
+    email_text = data.email.strip()
+    try:
+        email = validate_email(email_text, check_deliverability=False).normalized
+    except EmailNotValidError as exc:
+        raise ValidationError("email", email_text[:120], "an e-mail address",
+                              f"email: {exc}") from None
+    if len(email) > 200:
+        raise ValidationError("email", email[:120], "at most 200 characters")
+    country = data.country_code.strip().upper()
+    if country and not re.fullmatch(r"[A-Z]{2}", country):
+        raise ValidationError("country_code", country[:120], "two letters (ISO 3166), or empty")
+    check_password(data.password, username=username)
+    if session.exec(select(User.id).where(User.username == username)).first():
+        raise ValidationError("username", username, "a username nobody has yet",
+                              f"username {username!r} is already taken")
+    password_hash = hash_password(data.password)  # argon2 outside any write lock
+    parent = customer_parent(session)
+    org = Organisation(code=_new_customer_code(session), name=org_name,
+                       level=OrgLevel.INDUSTRY.value, parent_id=parent.id,
+                       country_code=country, address=address)
+    session.add(org)
+    session.flush()
+    user = User(username=username, full_name=contact, email=email,
+                password_hash=password_hash)
+    session.add(user)
+    session.flush()
+    membership = Membership(user_id=user.id, organisation_id=org.id,  # type: ignore[arg-type]
+                            role=Role.CUSTOMER.value)
+    session.add(membership)
+    session.flush()
+    audit.record(session, actor=f"user:{username}", action="customer.register",
+                 entity_type="organisation", entity_id=org.code, organisation_id=org.id,
+                 reason="self-registration",
+                 data={"organisation": {"code": org.code, "name": org_name,
+                                        "level": org.level, "parent": parent.code,
+                                        "address": address, "country_code": country},
+                       "username": username, "roles": [Role.CUSTOMER.value],
+                       "membership_ids": [membership.id], **_user_event_data(user)})
     session.commit()
     return user

@@ -3,6 +3,7 @@ public verification (status, revision, content hash, signature, audit record, fl
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from labctl.errors import (
@@ -16,6 +17,7 @@ from labctl.platform.certificates import rendering
 from labctl.platform.models.base import (
     CertificateStatus,
     DecisionRule,
+    Role,
 )
 from labctl.platform.models.certificates import (
     Certificate,
@@ -147,3 +149,27 @@ def verify(session: Session, *, number: str, settings: Settings,
         current=cert.status == CertificateStatus.ISSUED and consistent and not flags,
         audit_consistent=consistent, audit_detail=audit_detail, flags=flags,
     )
+
+
+def customer_certificates(session: Session, principal: Principal, *, offset: int = 0,
+                          limit: int = 50) -> tuple[list[Certificate], int]:
+    """The certificates issued to the caller's customer organisations, newest first: per
+    number its newest revision the caller may read (issued, superseded or withdrawn: a
+    withdrawn certificate is listed so the customer learns of it), and the total count.
+
+    Only organisations where the caller holds the ``customer`` role count; each row is
+    passed through :func:`policy.can_read_certificate`, the rule every read obeys."""
+    orgs = sorted({org for org, role in principal.roles if role == Role.CUSTOMER})
+    if not orgs:
+        return [], 0
+    newest = (select(Certificate.number, sa.func.max(Certificate.revision).label("rev"))
+              .where(col(Certificate.customer_organisation_id).in_(orgs),
+                     col(Certificate.status).in_(policy.ISSUED_STATES))
+              .group_by(col(Certificate.number)).subquery())
+    query = (select(Certificate).join(newest, sa.and_(
+        col(Certificate.number) == newest.c.number, col(Certificate.revision) == newest.c.rev)))
+    total = session.exec(select(sa.func.count()).select_from(newest)).one()
+    rows = session.exec(query.order_by(col(Certificate.issue_date).desc(),
+                                       col(Certificate.number).desc())
+                        .offset(max(0, offset)).limit(max(1, min(limit, 200)))).all()
+    return [c for c in rows if policy.can_read_certificate(session, principal, c)], total
