@@ -1,0 +1,75 @@
+"""How registry values read on the public pages: ranges, uncertainties, statuses, levels.
+
+Decimals are shown as stored (never through a binary float); the words are English messages
+marked for the catalogue and translated in the templates.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from labctl.platform.models.base import OrgLevel, StandardKind, StandardStatus
+from labctl.platform.pages.render import N_
+
+#: A standard's status: words and the badge class (the word carries the meaning, not colour).
+STATUS: dict[str, tuple[str, str]] = {
+    StandardStatus.IN_SERVICE.value: (N_("In service"), "ok"),
+    StandardStatus.QUARANTINED.value: (N_("Quarantined"), "warn"),
+    StandardStatus.OUT_OF_TOLERANCE.value: (N_("Out of tolerance"), "bad"),
+    StandardStatus.RETIRED.value: (N_("Retired"), "bad"),
+}
+
+KIND: dict[str, str] = {
+    StandardKind.NATIONAL_PRIMARY.value: N_("National primary standard"),
+    StandardKind.REFERENCE.value: N_("Reference standard"),
+    StandardKind.WORKING.value: N_("Working standard"),
+    StandardKind.CHECK.value: N_("Check standard"),
+    StandardKind.DEVICE_UNDER_CALIBRATION.value: N_("Device under calibration"),
+}
+
+LEVEL: dict[str, str] = {
+    OrgLevel.NATIONAL.value: N_("National metrology institute"),
+    OrgLevel.PROVINCIAL.value: N_("Provincial institute of metrology"),
+    OrgLevel.LOCAL.value: N_("Calibration laboratory"),
+    OrgLevel.INDUSTRY.value: N_("Industrial laboratory"),
+}
+
+
+def number(text: str | Decimal) -> str:
+    """A stored decimal as plain digits (no exponent), trailing zeros dropped."""
+    try:
+        d = Decimal(text)
+    except InvalidOperation:
+        return str(text)
+    if d == 0:
+        return "0"
+    out = format(d.normalize(), "f")
+    return out
+
+
+def span(lo: str, hi: str, unit: str) -> str:
+    return f"{number(lo)} … {number(hi)} {unit}"
+
+
+def uncertainty(relative: str, absolute: str, unit: str, at: Decimal | None = None) -> str:
+    """The expanded uncertainty (k = 2) as the registry states it: a relative part in µunit
+    per unit plus an absolute part; at ``at`` (a value searched for) the figure there."""
+    rel, ab = Decimal(relative), Decimal(absolute)
+    if at is not None:
+        return f"{number(rel * abs(at) + ab)} {unit}"
+    parts = []
+    if rel:
+        parts.append(f"{number(rel * Decimal(10) ** 6)} µ{unit}/{unit}")
+    if ab or not parts:
+        parts.append(f"{number(ab)} {unit}")
+    return " + ".join(parts)
+
+
+def validity(due: date | None, today: date) -> tuple[str, str]:
+    """A calibration's validity today: words and badge class."""
+    if due is None:
+        return N_("Not calibrated"), "bad"
+    if due < today:
+        return N_("Calibration expired"), "bad"
+    return N_("Calibration valid"), "ok"
