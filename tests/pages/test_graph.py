@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from itertools import combinations
 
 from labctl.platform.models.base import CertificateStatus, StandardKind
-from labctl.platform.pages.public.graph import GAP_X, Box, graph_of, layout
+from labctl.platform.pages.public.graph import GAP_X, LABEL_DX, LABEL_W, Box, graph_of, layout
 from labctl.platform.traceability import Traceability
 from labctl.platform.traceability.chain import CalibrationRef, ChainLink, ChainNode
 
@@ -91,6 +91,7 @@ def test_layout_places_every_box_without_overlap_national_on_top() -> None:
         assert (line.x1, line.y1) == (lower.cx, lower.y)
         assert (line.x2, line.y2) == (upper.cx, upper.y + upper.h)
         assert line.y2 < line.y1
+        assert line.mid[0] + LABEL_DX + LABEL_W <= lay.width  # its label is not cut off
 
 
 def test_a_lone_subject_is_laid_out() -> None:

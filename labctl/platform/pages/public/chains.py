@@ -20,7 +20,7 @@ from labctl.platform.models.base import CertificateStatus, StandardKind
 from labctl.platform.models.certificates import Certificate
 from labctl.platform.models.registry import StandardCalibration
 from labctl.platform.pages.public import view
-from labctl.platform.pages.public.graph import Graph, graph_of, layout
+from labctl.platform.pages.public.graph import LABEL_DX, Graph, graph_of, layout
 from labctl.platform.pages.render import N_, render
 from labctl.platform.pages.session import OptionalPageUserDep
 from labctl.platform.routes.deps import ReadSessionDep
@@ -55,7 +55,7 @@ def _render(request: Request, *, heading: str, subject: str, graph: Graph | None
     return render(request, "public/traceability.html", {
         "heading": heading, "subject": subject, "graph": graph,
         "lay": layout(graph) if graph else None, "trace": trace, "note": note,
-        "state_of": state_of, "view": view, "certificate": certificate,
+        "state_of": state_of, "view": view, "dx": LABEL_DX, "certificate": certificate,
     }, title=N_("Traceability chain"))
 
 

@@ -22,6 +22,8 @@ NODE_H = 58
 GAP_X = 40
 GAP_Y = 96
 MARGIN = 16
+LABEL_DX = 6  # an edge's label starts this far right of the line's middle
+LABEL_W = 200  # room kept for a label (a certificate number; "valid at the time of use")
 
 #: How each link state reads (English; translated in the template) and how it is marked:
 #: colour class AND a shape/text marker, never colour alone.
@@ -150,4 +152,6 @@ def layout(graph: Graph) -> Layout:
     for edge in graph.edges:
         lo, up = boxes[edge.lower], boxes[edge.upper]
         lines.append(Line(edge, lo.cx, lo.y, up.cx, up.y + up.h))
-    return Layout(width, height, list(boxes.values()), lines)
+    # the labels right of the middle of the rightmost line must fit too
+    right = max((line.mid[0] + LABEL_DX + LABEL_W + MARGIN for line in lines), default=0)
+    return Layout(max(width, right), height, list(boxes.values()), lines)

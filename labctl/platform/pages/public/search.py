@@ -36,6 +36,8 @@ TEXT_FIELDS: dict[str, int] = {"q": 200, "domain": 64, "quantity": 100, "organis
 #: Number fields: name → may it be negative.
 NUMBER_FIELDS: dict[str, bool] = {"value": True, "max_uncertainty": False,
                                   "max_relative_uncertainty": False}
+#: The filters folded under "More filters" (open when one of them is used).
+MORE = ("max_relative_uncertainty", "domain", "organisation", "region")
 MAX_DIGITS = 40  # the JSON route's max_digits
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_SIZE = 25
@@ -141,5 +143,5 @@ def home(request: Request, session: ReadSessionDep) -> Response:
         "at": filters.value if filters is not None and filters.value is not None else None,
         "link": lambda **c: link(params, **c), "quantities": QUANTITIES, "what_names": WHAT,
         "sort_names": SORT_NAMES, "sizes": PAGE_SIZES, "view": view,
-        "searched": any(request.query_params.get(k) for k in (*TEXT_FIELDS, *NUMBER_FIELDS)),
+        "more_open": any(form[k] for k in MORE) or any(k in errors for k in MORE),
     }, status_code=status, title=N_("Search"))

@@ -48,6 +48,20 @@ def number(text: str | Decimal) -> str:
     return out
 
 
+#: Units shown with an SI prefix (µV rather than 0.000002 V); others (°C, %) stay plain.
+PREFIXED = frozenset({"V", "A", "Ω", "W", "Hz", "S", "F", "H", "Pa", "g", "m", "s"})
+PREFIXES = {-12: "p", -9: "n", -6: "µ", -3: "m", 0: "", 3: "k", 6: "M", 9: "G"}
+
+
+def quantity_value(d: Decimal, unit: str) -> str:
+    """``d`` ``unit`` with the SI prefix that leaves 1 … 999 before the point (exact:
+    the decimal is only shifted), e.g. 0.0000002 V → "200 nV"."""
+    if d == 0 or unit not in PREFIXED:
+        return f"{number(d)} {unit}"
+    k = max(-12, min(9, (d.adjusted() // 3) * 3))
+    return f"{number(d.scaleb(-k))} {PREFIXES[k]}{unit}"
+
+
 def span(lo: str, hi: str, unit: str) -> str:
     return f"{number(lo)} … {number(hi)} {unit}"
 
@@ -57,12 +71,12 @@ def uncertainty(relative: str, absolute: str, unit: str, at: Decimal | None = No
     per unit plus an absolute part; at ``at`` (a value searched for) the figure there."""
     rel, ab = Decimal(relative), Decimal(absolute)
     if at is not None:
-        return f"{number(rel * abs(at) + ab)} {unit}"
+        return quantity_value(rel * abs(at) + ab, unit)
     parts = []
     if rel:
         parts.append(f"{number(rel * Decimal(10) ** 6)} µ{unit}/{unit}")
     if ab or not parts:
-        parts.append(f"{number(ab)} {unit}")
+        parts.append(quantity_value(ab, unit))
     return " + ".join(parts)
 
 
