@@ -18,6 +18,7 @@ from labctl.cli.demo import _publish
 from tests.browser.conftest import assert_accessible, shot
 
 EXTRA_CMCS = 12  # DC current CMCs of the laboratory: more than one page of 10
+RANGES = ("0.001", "0.02", "0.3", "4", "0.005", "0.06", "0.7", "8", "0.009", "0.1", "1.1", "12")
 
 
 @pytest.fixture(scope="module")
@@ -27,7 +28,7 @@ def site(portal: Any) -> Any:
     for i in range(EXTRA_CMCS):
         _publish(portal.api, "capabilities", {
             "organisation_code": "ACAL", "domain": "electrical DC", "quantity": "DC current",
-            "unit": "A", "range_min": "0", "range_max": str(10 ** (i % 4 - 3) * (i + 1)),
+            "unit": "A", "range_min": "0", "range_max": RANGES[i],
             "uncertainty_relative": f"0.0000{i + 10}", "uncertainty_absolute": "0.000001",
             "method": f"Shunt method {i}"}, "dave", "erin")
     portal.api.call("POST", "/standards", who="dave", body={
