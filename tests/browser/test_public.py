@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -235,3 +236,34 @@ def test_phone_width(page: Any, site: Any) -> None:
         _no_sideways_scroll(page)
     page.goto(f"{site.url}/verify/{_certificate(site)}")
     shot(page, "verify-phone")
+
+
+def test_a_standard_found_out_of_tolerance_shows_everywhere(page: Any, site: Any) -> None:
+    """Last in this module: it changes the demo's chain. The provincial reference multimeter is
+    declared out of tolerance since before it calibrated the laboratory's calibrator: that
+    certificate is flagged (under review) and its link in the chain is broken."""
+    number = _certificate(site)
+    since = (datetime.now(UTC) - timedelta(days=40)).isoformat()
+    site.api.call("POST", "/standards/PROV-DCV-1/status", who="prov.review", body={
+        "status": "out_of_tolerance", "reason": "found 10 µV high at 10 V",
+        "effective_at": since, "error_absolute": "0.00001", "impact_since": since})
+    page.goto(f"{site.url}/verify/{number}")
+    verdict = page.locator(".verdict")
+    assert "Genuine, but under review" in verdict.inner_text()
+    assert "Genuine and current" not in verdict.inner_text()
+    assert "PROV-DCV-1" in page.locator("ul.flags").inner_text()
+    assert_accessible(page)
+    shot(page, "verify-under-review")
+
+    page.goto(f"{site.url}/standards/LAB-CAL-01/traceability")
+    assert "The chain is broken" in page.inner_text("main")
+    broken = page.locator("table.chain-links tbody tr.broken")
+    assert broken.count() == 1 and "out of tolerance at the time of use" in broken.inner_text()
+    edge = page.locator("svg g.edge.bad")  # drawn dashed and marked ✗, not by colour alone
+    assert edge.count() == 1 and "✗" in edge.locator("text").first.text_content()
+    assert_accessible(page)
+    shot(page, "traceability-broken")
+
+    page.goto(f"{site.url}/standards/PROV-DCV-1")
+    assert "Out of tolerance" in page.locator(".lead").inner_text()
+    assert "not in service" in page.inner_text("main")
