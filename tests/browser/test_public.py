@@ -221,6 +221,8 @@ def test_chinese_labels_after_the_language_switch(page: Any, site: Any) -> None:
     assert page.get_by_label("量", exact=True).input_value() == "DC voltage"
     assert page.get_by_role("button", name="搜索").is_visible()
     assert "找到结果：3 条" in page.get_by_role("status").first.inner_text()
+    assert "直流电压" in page.locator("table.results").inner_text()
+    shot(page, "search-zh")
     page.goto(f"{site.url}/verify/{_certificate(site)}")
     assert "真实有效" in page.locator(".verdict").inner_text()
     page.goto(f"{site.url}/ledger")
@@ -234,6 +236,8 @@ def test_phone_width(page: Any, site: Any) -> None:
                  "/ledger", "/organisations/ACAL"):
         page.goto(f"{site.url}{path}")
         _no_sideways_scroll(page)
+        if path.startswith("/?quantity"):
+            shot(page, "search-phone")
     page.goto(f"{site.url}/verify/{_certificate(site)}")
     shot(page, "verify-phone")
 

@@ -11,6 +11,7 @@ from decimal import Decimal, InvalidOperation
 
 from labctl.platform.models.base import OrgLevel, StandardKind, StandardStatus
 from labctl.platform.pages.render import N_
+from labctl.quantities import Quantity
 
 #: A standard's status: words and the badge class (the word carries the meaning, not colour).
 STATUS: dict[str, tuple[str, str]] = {
@@ -26,6 +27,16 @@ KIND: dict[str, str] = {
     StandardKind.WORKING.value: N_("Working standard"),
     StandardKind.CHECK.value: N_("Check standard"),
     StandardKind.DEVICE_UNDER_CALIBRATION.value: N_("Device under calibration"),
+}
+
+#: Quantity names as shown (the registry stores the English name, :class:`Quantity`).
+QUANTITY: dict[str, str] = {
+    Quantity.DC_VOLTAGE.value: N_("DC voltage"),
+    Quantity.DC_CURRENT.value: N_("DC current"),
+    Quantity.RESISTANCE.value: N_("resistance"),
+    Quantity.TEMPERATURE.value: N_("temperature"),
+    Quantity.RELATIVE_HUMIDITY.value: N_("relative humidity"),
+    Quantity.PRESSURE.value: N_("pressure"),
 }
 
 LEVEL: dict[str, str] = {
