@@ -87,6 +87,11 @@ def test_search_by_quantity_and_value_sorts_and_pages(page: Any, site: Any) -> N
 
 
 def test_free_text_finds_a_standard_and_its_pages(page: Any, site: Any) -> None:
+    page.goto(f"{site.url}/?what=standards&kind=national_primary")
+    assert page.get_by_label("Kind of standard").is_visible()  # "More filters" open: in use
+    assert page.get_by_role("status").first.inner_text().startswith("Results found: 3")
+    page.goto(f"{site.url}/?what=standards&status=quarantined")
+    assert page.get_by_role("status").first.inner_text().startswith("Results found: 0")
     page.goto(f"{site.url}/")
     page.get_by_label("Search in").select_option("standards")
     page.get_by_label("Words").fill("5522")
@@ -271,3 +276,22 @@ def test_a_standard_found_out_of_tolerance_shows_everywhere(page: Any, site: Any
     page.goto(f"{site.url}/standards/PROV-DCV-1")
     assert "Out of tolerance" in page.locator(".lead").inner_text()
     assert "not in service" in page.inner_text("main")
+
+
+def test_a_withdrawn_certificate_says_so_and_breaks_the_chain(page: Any, site: Any) -> None:
+    """Changes the chain too: the national institute withdraws the certificate of the
+    provincial SPRT, the standard behind the laboratory's reference thermometer."""
+    number = site.api.call("GET", "/standards/PROV-SPRT-1")["current_calibration"][
+        "certificate_number"]
+    site.api.call("POST", f"/certificates/{number}/withdraw", who="nmi.sign",
+                  body={"reason": "wrong fixed-point cell recorded"})
+    page.goto(f"{site.url}/verify/{number}")
+    assert "Genuine, but withdrawn" in page.locator(".verdict").inner_text()
+    assert "Withdrawn" in page.locator("dl.facts").inner_text()
+    page.goto(f"{site.url}/standards/LAB-REF-01/traceability")
+    broken = page.locator("table.chain-links tbody tr.broken")
+    assert "its certificate was withdrawn" in broken.inner_text()
+    # a typed number never leads off this site
+    page.goto(f"{site.url}/verify?number=//evil.example/x")
+    assert page.url.startswith(f"{site.url}/verify")
+    assert page.get_by_role("heading", level=1).inner_text() == "No certificate with this number"

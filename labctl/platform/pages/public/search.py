@@ -23,6 +23,7 @@ from fastapi.responses import Response
 
 from labctl.errors import ValidationError
 from labctl.platform import registry
+from labctl.platform.models.base import StandardKind, StandardStatus
 from labctl.platform.pages.public import view
 from labctl.platform.pages.render import N_, gettext_for, render
 from labctl.platform.routes.deps import ReadSessionDep
@@ -37,7 +38,7 @@ TEXT_FIELDS: dict[str, int] = {"q": 200, "domain": 64, "quantity": 100, "organis
 NUMBER_FIELDS: dict[str, bool] = {"value": True, "max_uncertainty": False,
                                   "max_relative_uncertainty": False}
 #: The filters folded under "More filters" (open when one of them is used).
-MORE = ("max_relative_uncertainty", "domain", "organisation", "region")
+MORE = ("max_relative_uncertainty", "domain", "organisation", "region", "status", "kind")
 MAX_DIGITS = 40  # the JSON route's max_digits
 PAGE_SIZES = (10, 25, 50, 100)
 DEFAULT_SIZE = 25
@@ -97,6 +98,12 @@ def read_form(params: Mapping[str, str], _: Callable[..., str]
             errors[name] = message
         values[name] = d
     form["what"] = params.get("what") if params.get("what") in WHAT else "capabilities"
+    # standards only (as the JSON search of standards): an unknown choice is no choice
+    form["status"] = params.get("status") if params.get("status") in view.STATUS else ""
+    form["kind"] = params.get("kind") if params.get("kind") in view.KIND else ""
+    standards = form["what"] == "standards"
+    values["status"] = StandardStatus(form["status"]) if form["status"] and standards else None
+    values["kind"] = StandardKind(form["kind"]) if form["kind"] and standards else None
     form["sort"] = params.get("sort") if params.get("sort") in SORTS else "uncertainty"
     form["size"] = _int(params.get("size"), DEFAULT_SIZE, 1, 100)
     if form["size"] not in PAGE_SIZES:

@@ -61,20 +61,22 @@ STATUS_WORDS = {
 }
 
 
+def _not_found(request: Request, number: str) -> Response:
+    return render(request, "public/verify_missing.html", {"number": number},
+                  status_code=404, title=N_("No such certificate"))
+
+
 @router.get("/verify")
 def verify_form(request: Request,
                 number: Annotated[str, Query(max_length=200)] = "") -> Response:
     number = number.strip()
+    if "/" in number:  # no certificate number holds one, and a path could not carry it
+        return _not_found(request, number[:MAX_NUMBER])
     if number and len(number) <= MAX_NUMBER:
         return RedirectResponse(verification_page(number), status_code=303)
     error = N_("Certificate numbers are at most 64 characters long.") if number else ""
     return render(request, "public/verify_form.html", {"number": number, "error": error},
                   status_code=422 if error else 200, title=N_("Verify a certificate"))
-
-
-def _not_found(request: Request, number: str) -> Response:
-    return render(request, "public/verify_missing.html", {"number": number},
-                  status_code=404, title=N_("No such certificate"))
 
 
 @router.get("/verify/{number}")
