@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 from pypdf import PdfReader
 
@@ -92,6 +93,11 @@ def test_free_text_finds_a_standard_and_its_pages(page: Any, site: Any) -> None:
     assert page.get_by_role("status").first.inner_text().startswith("Results found: 3")
     page.goto(f"{site.url}/?what=standards&status=quarantined")
     assert page.get_by_role("status").first.inner_text().startswith("Results found: 0")
+    # the page's chain is the JSON API's
+    api = httpx.get(f"{site.url}/api/v1/standards/LAB-CAL-01/traceability").json()
+    assert api["complete"] is True and api["national_primary_standards"] == ["NMI-JVS-1"]
+    for nothing in ("NMI-JVS-1", "ACAL-DRAFT-1", "NO-SUCH-STD"):
+        assert httpx.get(f"{site.url}/api/v1/standards/{nothing}/traceability").status_code == 404
     page.goto(f"{site.url}/")
     page.get_by_label("Search in").select_option("standards")
     page.get_by_label("Words").fill("5522")

@@ -195,6 +195,23 @@ def read_traceability(number: str, session: ReadSessionDep, principal: OptionalP
     return traceability.chain(session, cert)
 
 
+@router.get("/standards/{identifier}/traceability", response_model=traceability.Traceability,
+            tags=["traceability"], responses={**PUBLIC, **AUTHED})
+def read_standard_traceability(identifier: str, session: ReadSessionDep,
+                               principal: OptionalPrincipalDep) -> traceability.Traceability:
+    """A standard's chain: from the certificate of its current calibration, made on this
+    platform, up to the national primary standards (public for published standards).
+
+    404 also for a national primary standard (the top of every chain) and for a standard
+    calibrated outside the platform or never calibrated: it has no chain here.
+    """
+    std = registry.visible_standard(session, identifier, principal)
+    cert = traceability.calibrating_certificate(session, std)
+    if cert is None:
+        raise NotFoundError("calibration certificate on this platform", identifier)
+    return traceability.chain(session, cert)
+
+
 class StatusChanged(BaseModel):
     standard: StandardPublic
     impact: traceability.ImpactReport | None

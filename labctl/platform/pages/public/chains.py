@@ -17,8 +17,6 @@ from fastapi.responses import Response
 from labctl.errors import NotFoundError
 from labctl.platform import certificates, registry, traceability
 from labctl.platform.models.base import CertificateStatus, StandardKind
-from labctl.platform.models.certificates import Certificate
-from labctl.platform.models.registry import StandardCalibration
 from labctl.platform.pages.public import view
 from labctl.platform.pages.public.graph import LABEL_DX, Graph, graph_of, layout
 from labctl.platform.pages.render import N_, render
@@ -68,13 +66,11 @@ def standard_chain(request: Request, identifier: Annotated[str, Path(max_length=
         return _render(request, heading=heading, subject=std.identifier, graph=None, trace=None,
                        note=N_("This is a national primary standard: it realises the unit and "
                                "is the top of every chain that leads to it."))
-    cal = session.get(StandardCalibration, std.current_calibration_id) \
-        if std.current_calibration_id else None
-    if cal is None:
+    cert = traceability.calibrating_certificate(session, std)
+    if cert is None and std.current_calibration_id is None:
         return _render(request, heading=heading, subject=std.identifier, graph=None, trace=None,
                        note=N_("No calibration of this standard is recorded: it is not "
                                "traceable."))
-    cert = session.get(Certificate, cal.certificate_id) if cal.certificate_id else None
     if cert is None:
         return _render(request, heading=heading, subject=std.identifier, graph=None, trace=None,
                        note=N_("This standard was calibrated outside this platform; its "
