@@ -58,6 +58,7 @@ def test_search_by_quantity_and_value_sorts_and_pages(page: Any, site: Any) -> N
     page.get_by_label("Quantity").select_option("DC current")
     page.get_by_label("Results per page").select_option("10")
     page.get_by_role("button", name="Search").click()
+    page.wait_for_url(re.compile(r".*quantity=DC\+current.*"))
     assert page.get_by_role("status").first.inner_text().startswith(f"Results found: {EXTRA_CMCS}")
     rows = page.locator("table.results tbody tr")
     assert rows.count() == 10
@@ -65,10 +66,15 @@ def test_search_by_quantity_and_value_sorts_and_pages(page: Any, site: Any) -> N
     pager = page.get_by_role("navigation", name="Pages of results")
     assert "Page 1 of 2" in pager.inner_text()
     pager.get_by_role("link", name="Next page").click()
+    page.wait_for_url(re.compile(r".*page=2.*"))
     assert rows.count() == EXTRA_CMCS - 10
     assert "Page 2 of 2" in pager.inner_text()
+    page.goto(page.url.replace("page=2", "page=999"))  # past the end: the last page
+    assert rows.count() == EXTRA_CMCS - 10 and "Page 2 of 2" in pager.inner_text()
+    page.go_back()
     # sorting by range: the header link, marked with aria-sort, back to page 1
     page.get_by_role("link", name="Range").click()
+    page.wait_for_url(re.compile(r".*sort=range.*"))
     header = page.locator("th[aria-sort]")
     assert header.inner_text().startswith("Range") and header.get_attribute(
         "aria-sort") == "ascending"
@@ -102,9 +108,11 @@ def test_free_text_finds_a_standard_and_its_pages(page: Any, site: Any) -> None:
     page.get_by_label("Search in").select_option("standards")
     page.get_by_label("Words").fill("5522")
     page.get_by_role("button", name="Search").click()
+    page.wait_for_url(re.compile(r".*q=5522.*"))
     assert page.get_by_role("status").first.inner_text().startswith("Results found: 1")
     shot(page, "search")
     page.get_by_role("link", name="LAB-CAL-01").click()
+    page.wait_for_url(f"{site.url}/standards/LAB-CAL-01")
     assert page.get_by_role("heading", level=1).inner_text().startswith("LAB-CAL-01")
     crumbs = page.get_by_role("navigation", name="Place in the national hierarchy")
     assert [t.strip().split(" (")[0] for t in crumbs.locator("li").all_inner_texts()] == [
@@ -117,6 +125,7 @@ def test_free_text_finds_a_standard_and_its_pages(page: Any, site: Any) -> None:
     shot(page, "standard")
 
     page.get_by_role("link", name="Traceability chain").click()
+    page.wait_for_url(re.compile(r".*/traceability.*"))
     svg = page.locator("svg[role=img]")
     assert svg.is_visible()
     title_id = svg.get_attribute("aria-labelledby").split()[0]
@@ -132,6 +141,7 @@ def test_free_text_finds_a_standard_and_its_pages(page: Any, site: Any) -> None:
 
     page.goto(f"{site.url}/standards/LAB-CAL-01")
     page.locator("dl.facts").get_by_role("link", name="Acme Calibration Laboratory").click()
+    page.wait_for_url(f"{site.url}/organisations/ACAL")
     assert page.get_by_role("heading", level=1).inner_text() == "Acme Calibration Laboratory"
     main = page.inner_text("main")
     assert "LAB-CAL-01" in main and "LAB-REF-01" in main and "DC current" in main
@@ -164,6 +174,7 @@ def test_verify_by_typed_number_and_by_the_qr_link(page: Any, site: Any) -> None
     number = _certificate(site)
     page.goto(f"{site.url}/")
     page.get_by_role("link", name="Verify a certificate").click()
+    page.wait_for_url(f"{site.url}/verify")
     page.get_by_label("Certificate number").fill(number)
     page.get_by_role("button", name="Verify").click()
     page.wait_for_url(f"{site.url}/verify/{number}")
@@ -190,6 +201,7 @@ def test_verify_by_typed_number_and_by_the_qr_link(page: Any, site: Any) -> None
     assert page.url == f"{site.url}/verify/{number}"
     assert "Genuine and current" in page.locator(".verdict").inner_text()
     page.get_by_role("link", name="Traceability chain").click()
+    page.wait_for_url(re.compile(r".*/traceability.*"))
     assert page.locator("svg[role=img]").is_visible()
 
 
@@ -204,15 +216,19 @@ def test_a_wrong_number_gets_a_page_a_person_can_read(page: Any, site: Any) -> N
     # the same for a wrong number typed in, other people's drafts and absurd paths
     for path in ("/standards/ACAL-DRAFT-1", "/standards/ACAL-DRAFT-1/traceability",
                  "/capabilities/99999999999", "/capabilities/NaN", "/organisations/NOPE",
-                 "/certificates/NO-SUCH-1/traceability"):
+                 "/certificates/NO-SUCH-1/traceability",
+                 f"/certificates/{_certificate(site)}/traceability?revision=abc"):
         response = page.goto(f"{site.url}{path}")
         assert response is not None and response.status == 404, path
         assert page.get_by_role("heading", level=1).inner_text() == "Not found", path
 
 
 def test_the_ledger_of_national_primary_standards(page: Any, site: Any) -> None:
+    page.goto(f"{site.url}/ledger?page=abc")  # an edited link: the first page
+    assert page.get_by_role("heading", level=1).inner_text() == "National primary standards"
     page.goto(f"{site.url}/")
     page.get_by_role("link", name="National standards").click()
+    page.wait_for_url(f"{site.url}/ledger")
     assert page.get_by_role("heading", level=1).inner_text() == "National primary standards"
     rows = page.locator("table.ledger tbody tr")
     assert sorted(r.locator("td").first.inner_text() for r in rows.all()) == [

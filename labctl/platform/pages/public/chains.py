@@ -84,9 +84,12 @@ def standard_chain(request: Request, identifier: Annotated[str, Path(max_length=
 @router.get("/certificates/{number}/traceability")
 def certificate_chain(request: Request, number: Annotated[str, Path(max_length=64)],
                       session: ReadSessionDep, user: OptionalPageUserDep,
-                      revision: Annotated[int | None, Query(ge=0, le=10_000)] = None
+                      revision: Annotated[str, Query(max_length=12)] = ""
                       ) -> Response:
-    cert = certificates.revision_of(session, number, revision)
+    # a revision that cannot exist is the same "not found" as one that does not
+    if revision and not (revision.isdigit() and int(revision) <= 10_000):
+        raise NotFoundError("certificate", f"{number} rev {revision}")
+    cert = certificates.revision_of(session, number, int(revision) if revision else None)
     if cert.status in (CertificateStatus.DRAFT, CertificateStatus.CHECKED) and (
         user is None or not certificates.can_read(session, user.principal, cert)
     ):

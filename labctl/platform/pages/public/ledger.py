@@ -20,7 +20,9 @@ PAGE = 50
 
 @router.get("/ledger")
 def ledger(request: Request, session: ReadSessionDep,
-           page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Response:
+           page_asked: Annotated[str, Query(alias="page", max_length=12)] = "1") -> Response:
+    # a page number that is not one (an edited link) is the first page, not an error
+    page = int(page_asked) if page_asked.isdigit() and 1 <= int(page_asked) <= 10_000 else 1
     found = registry.search_standards(session, registry.SearchFilters(
         kind=StandardKind.NATIONAL_PRIMARY, sort="organisation", offset=(page - 1) * PAGE,
         limit=PAGE))

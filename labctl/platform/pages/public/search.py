@@ -12,6 +12,7 @@ the rest of the page stays as typed: a person is never sent a JSON error.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -142,6 +143,10 @@ def home(request: Request, session: ReadSessionDep) -> Response:
         search = registry.search_standards if form["what"] == "standards" \
             else registry.search_capabilities
         page = search(session, filters)
+        if not page.items and page.total:  # a page past the last (an old link): the last one
+            form["page"] = math.ceil(page.total / form["size"])
+            page = search(session, dataclasses.replace(
+                filters, offset=(form["page"] - 1) * form["size"]))
     params = {k: v for k, v in form.items() if k != "page"}
     pages = max(1, math.ceil(page.total / form["size"])) if page else 1
     status = 422 if errors else 200
