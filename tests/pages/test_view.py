@@ -21,6 +21,8 @@ def test_values_keep_their_digits_and_take_a_prefix_where_the_unit_does() -> Non
 def test_uncertainty_relative_plus_absolute_and_at_a_value() -> None:
     assert view.uncertainty("0.000012", "0.000002", "V") == "12 µV/V + 2 µV"
     assert view.uncertainty("0", "0.003", "°C") == "0.003 °C"
+    assert view.uncertainty("0.00000001", "0", "V") == "10 nV/V"
+    assert view.uncertainty("0.00002", "0.1", "°C") == "20 × 10⁻⁶ · |x| + 0.1 °C"
     assert view.uncertainty("0.000001", "0.0000002", "V", Decimal("-10")) == "10.2 µV"
 
 

@@ -84,8 +84,11 @@ def uncertainty(relative: str, absolute: str, unit: str, at: Decimal | None = No
     if at is not None:
         return quantity_value(rel * abs(at) + ab, unit)
     parts = []
-    if rel:
-        parts.append(f"{number(rel * Decimal(10) ** 6)} µ{unit}/{unit}")
+    if rel and unit in PREFIXED:  # 5 µV/V, 10 nV/V: as metrologists write it
+        scale, prefix = (6, "µ") if rel * Decimal(10) ** 6 >= 1 else (9, "n")
+        parts.append(f"{number(rel.scaleb(scale))} {prefix}{unit}/{unit}")
+    elif rel:
+        parts.append(f"{number(rel.scaleb(6))} × 10⁻⁶ · |x|")
     if ab or not parts:
         parts.append(quantity_value(ab, unit))
     return " + ".join(parts)
