@@ -16,8 +16,8 @@ import httpx
 import pytest
 from pypdf import PdfReader
 
-from labctl.cli.demo import _publish
-from tests.browser.conftest import assert_accessible, shot
+from labctl.cli.demo import PASSWORD, _publish
+from tests.browser.conftest import assert_accessible, shot, sign_in
 
 EXTRA_CMCS = 12  # DC current CMCs of the laboratory: more than one page of 10
 RANGES = ("0.001", "0.02", "0.3", "4", "0.005", "0.06", "0.7", "8", "0.009", "0.1", "1.1", "12")
@@ -221,6 +221,18 @@ def test_a_wrong_number_gets_a_page_a_person_can_read(page: Any, site: Any) -> N
         response = page.goto(f"{site.url}{path}")
         assert response is not None and response.status == 404, path
         assert page.get_by_role("heading", level=1).inner_text() == "Not found", path
+
+
+def test_a_draft_is_seen_by_its_organisation_only(page: Any, site: Any) -> None:
+    response = page.goto(f"{site.url}/standards/ACAL-DRAFT-1")
+    assert response is not None and response.status == 404
+    sign_in(page, site.url, "dave", PASSWORD)  # who entered it, in its laboratory
+    response = page.goto(f"{site.url}/standards/ACAL-DRAFT-1")
+    assert response is not None and response.status == 200
+    assert "Not published yet" in page.get_by_role("note").inner_text()
+    sign_in(page, site.url, "frank", PASSWORD)  # a customer: another organisation
+    response = page.goto(f"{site.url}/standards/ACAL-DRAFT-1")
+    assert response is not None and response.status == 404
 
 
 def test_the_ledger_of_national_primary_standards(page: Any, site: Any) -> None:
