@@ -57,7 +57,7 @@ TOO_BIG = N_("Enter a number between -10^30 and 10^30.")
 
 
 def _number(raw: str, negative_ok: bool, _: Callable[..., str]) -> tuple[Decimal | None, str]:
-    text = raw.strip().replace(",", "")
+    text = raw.strip()  # "1,5" is 1.5 or 15 depending on who typed it: refused, not guessed
     if not text:
         return None, ""
     try:
