@@ -87,6 +87,8 @@ def test_search_by_quantity_and_value_sorts_and_pages(page: Any, site: Any) -> N
     labs = [r.locator("td").first.inner_text() for r in rows.all()]
     assert len(labs) == 3 and any("Acme Calibration Laboratory" in t for t in labs)
     assert page.get_by_label("Value in range").input_value() == "10"
+    assert "Uncertainty at the value" in page.locator("table.results thead").inner_text()
+    assert "10.2 µV" in rows.last.inner_text() or "10.2 µV" in rows.first.inner_text()
     page.goto(f"{site.url}/?quantity=DC+voltage&value=10&max_uncertainty=0.00001015")
     assert page.get_by_role("status").first.inner_text().startswith("Results found: 2")
     assert "Acme" not in page.locator("table.results").inner_text()  # 10.2 µV at 10 V: too wide
