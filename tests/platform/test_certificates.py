@@ -78,7 +78,10 @@ def test_issued_certificate_has_pdf_dcc_and_verifies(api: httpx.Client, world: W
     assert api.get(f"/api/v1/certificates/{number}",
                    headers=world.headers("prov", "approver")).status_code == 403
     assert api.get(f"/api/v1/verify/{number}-nope").status_code == 404
-    page = api.get(f"/api/v1/verify/{number}", headers={"Accept": "text/html"})
+    # a browser (an old QR code) is sent to the verification page
+    moved = api.get(f"/api/v1/verify/{number}", headers={"Accept": "text/html"})
+    assert moved.status_code == 303 and moved.headers["location"] == f"/verify/{number}"
+    page = api.get(moved.headers["location"], headers={"Accept": "text/html"})
     assert page.headers["content-type"].startswith("text/html")
     assert "Genuine and current" in page.text and number in page.text
 

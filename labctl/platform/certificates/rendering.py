@@ -12,6 +12,7 @@ import functools
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
 from sqlmodel import Session
 
@@ -111,12 +112,19 @@ def build_document(session: Session, cert: Certificate, reported: Sequence[Repor
             uncertainty=Decimal(c["uncertainty"]) if c.get("uncertainty") else None)
             for c in cert.conditions),
         standards=tuple(standards), signatories=signatories,
-        verification_url=f"{settings.public_url}/api/v1/verify/{cert.number}",
+        verification_url=settings.public_url + verification_page(cert.number),
         traceability_statement=traceability.statement(session, cert),
         decision_rule=decision_rule_text(cert.decision_rule),
         statements=tuple(statements), receipt_date=cert.receipt_date, replaces=replaces,
         amendment_reason=cert.amendment_reason,
     )
+
+
+def verification_page(number: str, revision: int | None = None) -> str:
+    """The path of a certificate's public verification page (what its QR code opens, after
+    ``LABCTL_PUBLIC_URL``); the JSON answer stays at ``/api/v1/verify/{number}``."""
+    return f"/verify/{quote(number, safe='')}" + (
+        f"?revision={revision}" if revision is not None else "")
 
 
 def _budget_line(line: dict[str, Any]) -> BudgetLine:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import html
 from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import HTMLResponse
+from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
 from labctl.errors import NotFoundError, PermissionDeniedError
 from labctl.platform import certificates, registry, traceability
 from labctl.platform.accounts.auth import has_role
+from labctl.platform.certificates.rendering import verification_page
 from labctl.platform.models.base import CertificateStatus, Role
 from labctl.platform.models.certificates import (
     CertificateCreate,
@@ -164,54 +164,19 @@ def read_dcc(number: str, principal: PrincipalDep, session: ReadSessionDep,
                     media_type="application/xml")
 
 
-def _verification_page(v: Verification) -> str:
-    """The page the certificate's QR code opens in a phone's browser (no script, no assets).
-
-    "Genuine and current" only when the signature holds, the record matches the audit trail,
-    the revision is the issued one and no standard in its chain was found out of tolerance;
-    otherwise the page says which of these fails.
-    """
-    genuine = v.signature_valid and v.audit_consistent
-    ok = genuine and v.current
-    if not genuine:
-        verdict = "NOT VERIFIED"
-    elif ok:
-        verdict = "Genuine and current"
-    elif v.flags:
-        verdict = "Genuine, but under review: a standard it relied on was out of tolerance"
-    else:
-        verdict = "Genuine, but no longer current"
-    rows = [("Certificate", f"{v.number} (revision {v.revision})"), ("Status", v.status.value),
-            ("Laboratory", v.laboratory), ("Issued", str(v.issue_date or "")),
-            ("Signature", "valid" if v.signature_valid else "INVALID"),
-            ("Detail", v.signature_detail),
-            ("Audit trail", ("consistent: " if v.audit_consistent else "INCONSISTENT: ")
-             + v.audit_detail),
-            *(("Flag", flag) for flag in v.flags),
-            ("Content SHA-256", v.content_hash)]
-    body = "".join(f"<tr><th>{html.escape(k)}</th><td>{html.escape(val)}</td></tr>"
-                   for k, val in rows)
-    colour = "#0a7d28" if ok else "#b58100" if genuine else "#b00020"
-    return (f"<!doctype html><html lang=en><meta charset=utf-8>"
-            f"<meta name=viewport content='width=device-width'>"
-            f"<title>Verification of {html.escape(v.number)}</title>"
-            f"<h1 style='color:{colour}'>{html.escape(verdict)}</h1>"
-            f"<table>{body}</table></html>")
-
-
 @router.get("/verify/{number}", response_model=Verification, tags=["verification"],
-            responses={**PUBLIC, 200: {"content": {"application/json": {}, "text/html": {}},
-                                       "description": "JSON, or a page for a browser"}})
+            responses={**PUBLIC, 303: {"description": "A browser (Accept: text/html) is sent to "
+                                              "the verification page"}})
 def verify_certificate(number: str, session: ReadSessionDep, settings: SettingsDep,
                        request: Request, revision: Revision = None) -> Verification | Response:
     """Public: status, revision, content hash and whether the laboratory's signature holds.
 
-    A browser (``Accept: text/html``, e.g. from the certificate's QR code) gets a page.
+    A browser (``Accept: text/html``: the QR codes of certificates issued before the QR code
+    pointed at the page) is sent to the verification page, ``/verify/{number}``.
     """
-    v = certificates.verify(session, number=number, revision=revision, settings=settings)
     if "text/html" in request.headers.get("accept", ""):
-        return HTMLResponse(_verification_page(v))
-    return v
+        return RedirectResponse(verification_page(number, revision), status_code=303)
+    return certificates.verify(session, number=number, revision=revision, settings=settings)
 
 
 @router.get("/certificates/{number}/traceability", response_model=traceability.Traceability,
@@ -227,6 +192,23 @@ def read_traceability(number: str, session: ReadSessionDep, principal: OptionalP
         principal is None or not certificates.can_read(session, principal, cert)
     ):
         raise NotFoundError("issued certificate", number)
+    return traceability.chain(session, cert)
+
+
+@router.get("/standards/{identifier}/traceability", response_model=traceability.Traceability,
+            tags=["traceability"], responses={**PUBLIC, **AUTHED})
+def read_standard_traceability(identifier: str, session: ReadSessionDep,
+                               principal: OptionalPrincipalDep) -> traceability.Traceability:
+    """A standard's chain: from the certificate of its current calibration, made on this
+    platform, up to the national primary standards (public for published standards).
+
+    404 also for a national primary standard (the top of every chain) and for a standard
+    calibrated outside the platform or never calibrated: it has no chain here.
+    """
+    std = registry.visible_standard(session, identifier, principal)
+    cert = traceability.calibrating_certificate(session, std)
+    if cert is None:
+        raise NotFoundError("calibration certificate on this platform", identifier)
     return traceability.chain(session, cert)
 
 

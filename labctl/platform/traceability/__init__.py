@@ -10,6 +10,7 @@
 
 from labctl.platform.traceability.chain import (
     Traceability,
+    calibrating_certificate,
     certificate_for_chain,
     chain,
     statement,
@@ -23,5 +24,6 @@ from labctl.platform.traceability.impact import (
 )
 from labctl.platform.traceability.status import change_status
 
-__all__ = ["ImpactReport", "Traceability", "certificate_for_chain", "chain", "change_status",
-           "default_since", "flag_out_of_tolerance", "impact", "out_of_tolerance", "statement"]
+__all__ = ["ImpactReport", "Traceability", "calibrating_certificate", "certificate_for_chain",
+           "chain", "change_status", "default_since", "flag_out_of_tolerance", "impact",
+           "out_of_tolerance", "statement"]

@@ -18,7 +18,7 @@ from labctl.platform.models.certificates import (
     Certificate,
 )
 from labctl.platform.models.org import Organisation
-from labctl.platform.models.registry import Standard
+from labctl.platform.models.registry import Standard, StandardCalibration
 from labctl.platform.results.records import link_validity, revision_of, standards_used
 
 MAX_DEPTH = 16  # deeper than any real hierarchy; stops a corrupted cycle
@@ -124,6 +124,18 @@ def chain(session: Session, cert: Certificate) -> Traceability:
     node = _node(session, cert, 0, set(), roots, broken)
     return Traceability(chain=node, complete=_leaves_ok(node) and not broken,
                         national_primary_standards=sorted(roots), broken_links=broken)
+
+
+def calibrating_certificate(session: Session, std: Standard) -> Certificate | None:
+    """The certificate, made on this platform, of the standard's current calibration: where
+    the standard's own chain starts. None for a national primary standard (the top of every
+    chain), and for a standard calibrated outside the platform or never calibrated."""
+    if std.kind == StandardKind.NATIONAL_PRIMARY or std.current_calibration_id is None:
+        return None
+    cal = session.get(StandardCalibration, std.current_calibration_id)
+    if cal is None or cal.certificate_id is None:
+        return None
+    return session.get(Certificate, cal.certificate_id)
 
 
 def statement(session: Session, cert: Certificate) -> str:
