@@ -127,7 +127,7 @@ def issue(number: str, user: PageUserDep, session: SessionDep,
 
 def _document(session: Any, user: Any, number: str, revision: int | None, kind: str
               ) -> Response:
-    cert = certificates.readable(session, user.principal, number, revision)
+    cert = certificates.readable(session, staff_principal(user), number, revision)
     data = cert.pdf if kind == "pdf" else cert.dcc
     if data is None:
         raise NotFoundError("issued document of certificate", number)

@@ -17,6 +17,8 @@ from pydantic import ValidationError as PydanticValidationError
 
 from labctl.errors import ValidationError
 from labctl.platform.accounts import policy
+from labctl.platform.accounts.auth import require_role
+from labctl.platform.models.base import Role
 from labctl.platform.pages.render import N_, render
 from labctl.platform.pages.session import CsrfDep, PageUserDep
 from labctl.platform.pages.staff.common import done, refusal, staff_principal
@@ -34,6 +36,7 @@ RESUMABLE = {RunStatus.PAUSED, RunStatus.ABORTED}
 ACTIVE = {RunStatus.CREATED, RunStatus.RUNNING, RunStatus.HELD, RunStatus.STOPPING}
 YOU_CHECK_IT = N_("You are this run's checker: the person who performs it cannot also check "
                   "it.")
+ONLY_TECHNICIANS = N_("Only a technician of the laboratory may stop it.")
 NOT_AUTHORISED = N_("Only a technician of the laboratory authorised for this procedure may "
                     "resume it.")
 
@@ -54,9 +57,12 @@ def _run_view(request: Request, session: Any, principal: Any, run_id: str) -> di
     record = manager.journal(status.bench).load_run(run_id)
     room = record.samples[-1] if record.samples else None
     total = _total_points(record.procedure_id, record.parameters)
-    resume_why = None
+    resume_why = stop_why = None
+    lab_id = api._lab_id(session, manager, status.bench)
+    if status.status in ACTIVE and refusal(lambda: require_role(
+            session, principal, Role.TECHNICIAN, lab_id, action="run.stop")) is not None:
+        stop_why = ONLY_TECHNICIANS
     if status.status in RESUMABLE:
-        lab_id = api._lab_id(session, manager, status.bench)
         pid = record.procedure_id
         quantity = PROCEDURES[pid].info.quantity if pid in PROCEDURES else ""
         refused = refusal(lambda: policy.may_resume_run(
@@ -70,6 +76,7 @@ def _run_view(request: Request, session: Any, principal: Any, run_id: str) -> di
             "percent": round(100 * status.points_done / total) if total else None,
             "active": status.status in ACTIVE,
             "resumable": status.status in RESUMABLE, "resume_why": resume_why,
+            "stop_why": stop_why,
             "completed": status.status == RunStatus.COMPLETED}
 
 
