@@ -125,6 +125,27 @@ def test_reviewer_publishes_what_data_entry_entered_and_dave_cannot(page: Any,
     assert published["review_state"] == "published"
     assert page.locator(f"#entry-standard-{ident}").count() == 0
 
+    # a CMC goes the same way: sent back with the reviewer's reason, back to draft
+    cmc = api.call("POST", "/capabilities", who="dave", body={
+        "organisation_code": LAB, "domain": "electrical DC", "quantity": "DC voltage",
+        "unit": "V", "range_min": "0.1", "range_max": "100",
+        "uncertainty_relative": "0.000002", "uncertainty_absolute": "0.0000005",
+        "method": "Direct comparison with a Zener reference"})
+    api.call("POST", f"/capabilities/{cmc['id']}/submit", who="dave")
+    page.goto(f"{portal.url}/staff/reviews")
+    row = page.locator(f"#entry-capability-{cmc['id']}")
+    row.get_by_label("Comment (required to send back)").fill("State the range in mV too")
+    row.get_by_role("button", name="Send back").click()
+    assert "was sent back" in page.get_by_role("status").inner_text()
+    assert api.call("GET", f"/capabilities/{cmc['id']}", who="dave")["review_state"] == \
+        "draft"
+    # someone else's or no such entry by URL: refused or not found, never a crash
+    with _client(portal, "erin") as (client, csrf):
+        for path in ("/staff/reviews/capability/99999999999", "/staff/reviews/capability/x",
+                     "/staff/reviews/standard/NO-SUCH"):
+            r = client.post(path, data={"csrf": csrf, "decision": "publish"})
+            assert r.status_code == 404, (path, r.status_code)
+
 
 def test_bob_checks_what_alice_performed_and_carol_issues(page: Any, portal: Any,
                                                           draft: str) -> None:
@@ -267,6 +288,26 @@ def test_a_checker_cannot_resume_or_stop_a_run(portal: Any) -> None:
         assert r.status_code == 422
 
 
+def test_other_peoples_ids_in_urls_are_refused(portal: Any, draft: str) -> None:
+    run_id = portal.app.state.runs.journal("bench-1").runs()[0]["run_id"]
+    with _client(portal, "nmi.check") as (client, csrf):  # staff of another organisation
+        assert client.get(f"/staff/runs/{run_id}").status_code == 403
+        assert client.get(f"/staff/runs/{run_id}/live").status_code == 403
+        assert client.post(f"/staff/runs/{run_id}/stop", data={"csrf": csrf}
+                           ).status_code == 403
+        assert client.get("/staff/runs/not-a-run").status_code == 404
+        assert client.get(f"/staff/certificates/{draft}/pdf").status_code == 403
+        r = client.post(f"/staff/certificates/{draft}/check", data={"csrf": csrf})
+        assert r.status_code == 403
+        assert "0 certificates found" in client.get(f"/staff/certificates?q={draft}").text
+        assert client.get("/staff/standards/LAB-CAL-01").status_code == 200  # published
+        assert "LAB-CAL-01" not in client.get("/staff/standards").text  # not theirs
+        r = client.post("/staff/standards/LAB-CAL-01/status",
+                        data={"csrf": csrf, "status": "retired", "reason": "x"})
+        assert r.status_code == 403
+    assert portal.api.call("GET", "/standards/LAB-CAL-01")["status"] != "retired"
+
+
 def test_stations_created_snapshot_downloaded_and_revoked(page: Any, portal: Any) -> None:
     sign_in(page, portal.url, "admin", PASSWORD)
     page.goto(f"{portal.url}/staff/stations")
@@ -299,6 +340,13 @@ def test_stations_created_snapshot_downloaded_and_revoked(page: Any, portal: Any
         assert client.get(f"/staff/stations/{station_id.split('-')[-1]}/register.json"
                           ).status_code == 403
         assert client.get("/staff/stations/99999999999/register.json").status_code == 422
+    with _client(portal, "admin") as (client, csrf):
+        too_long = client.post("/staff/stations", data={
+            "csrf": csrf, "organisation": LAB, "name": "x", "valid_days": "100000"})
+        assert too_long.status_code == 422
+        elsewhere = client.post("/staff/stations", data={
+            "csrf": csrf, "organisation": "NO-SUCH", "name": "x"})
+        assert elsewhere.status_code == 404
 
 
 def test_standards_due_dates_impact_and_status(page: Any, portal: Any) -> None:

@@ -107,13 +107,26 @@ def visible_standard(session: Session, identifier: str, principal: Principal | N
     return row
 
 
+def unpublished_scope(session: Session, principal: Principal) -> set[int]:
+    """The organisations whose unpublished entries the caller sees (its own, and for an
+    administrator every one below): :func:`can_see_unpublished` for many rows at once."""
+    if principal.kind != "user":
+        return set()
+    scope = {org for org, _ in principal.roles}
+    if principal.is_superuser or any(role is Role.ADMIN for _, role in principal.roles):
+        scope |= {o for o in session.exec(select(Organisation.id)).all()
+                  if o is not None and has_role(session, principal, Role.ADMIN, o)}
+    return scope
+
+
 def held_standards(session: Session, principal: Principal) -> list[Standard]:
     """Every standard, in any review state, of the organisations whose unpublished entries
     the caller sees (its people, administrators above it): what their staff look after
     (due dates, status), by due date, undated last."""
-    rows = session.exec(select(Standard).order_by(col(Standard.due_date).is_(None),
-                                                  col(Standard.due_date),
-                                                  col(Standard.identifier))).all()
+    rows = session.exec(select(Standard).where(
+        col(Standard.organisation_id).in_(unpublished_scope(session, principal) or {-1}))
+        .order_by(col(Standard.due_date).is_(None), col(Standard.due_date),
+                  col(Standard.identifier))).all()
     return [r for r in rows if can_see_unpublished(session, principal, r.organisation_id)]
 
 

@@ -41,6 +41,7 @@ from labctl.platform.registry.entries import (
     capability_public,
     standard_by_identifier,
     standard_public,
+    unpublished_scope,
     visible_capability,
     visible_standard,
 )
@@ -187,11 +188,14 @@ def awaiting_review(session: Session, principal: Principal
     above it), oldest first, each with its entry type. Whether the caller may review one is
     :func:`~labctl.platform.accounts.policy.may_review`'s answer, asked per entry."""
     out: list[tuple[ReviewedEntry[Any, Any, Any], Standard | Capability]] = []
+    scope = unpublished_scope(session, principal) or {-1}
     standards = session.exec(select(Standard).where(
-        Standard.review_state == ReviewState.SUBMITTED.value)
+        Standard.review_state == ReviewState.SUBMITTED.value,
+        col(Standard.organisation_id).in_(scope))
         .order_by(col(Standard.created_at), col(Standard.id))).all()
     capabilities = session.exec(select(Capability).where(
-        Capability.review_state == ReviewState.SUBMITTED.value)
+        Capability.review_state == ReviewState.SUBMITTED.value,
+        col(Capability.organisation_id).in_(scope))
         .order_by(col(Capability.created_at), col(Capability.id))).all()
     out += [(STANDARD, r) for r in standards
             if can_see_unpublished(session, principal, r.organisation_id)]
