@@ -26,6 +26,7 @@ from labctl.platform.routes import runs as api
 from labctl.platform.routes.deps import ReadSessionDep, SessionDep
 from labctl.procedures.catalog import PROCEDURES, procedure_class
 from labctl.quantities import RunStatus
+from labctl.uncertainty import round_result
 
 router = APIRouter()
 
@@ -47,6 +48,19 @@ def _total_points(procedure_id: str, parameters: dict[str, Any]) -> int | None:
                    .test_points())
     except Exception:  # a procedure no longer in the catalogue: progress without a total
         return None
+
+
+def _reported(point: dict[str, Any]) -> dict[str, Any]:
+    """A point as reported: U to two significant digits and the error to the same decimal
+    place (EA-4/02, ``uncertainty.round_result``), never a float's own digits."""
+    try:
+        r = round_result(float(point["error"]), float(point["U"]))
+        error, u = r.value_str, r.U_str
+    except (KeyError, TypeError, ValueError):  # no U yet: the error as measured, rounded
+        error, u = f"{float(point.get('error', 0.0)):.3g}", "—"
+    return {"key": point.get("key", ""), "nominal": point.get("nominal"),
+            "unit": point.get("unit", ""), "error": error, "U": u,
+            "conformity": point.get("conformity")}
 
 
 def _run_view(request: Request, session: Any, principal: Any, run_id: str) -> dict[str, Any]:
@@ -71,6 +85,7 @@ def _run_view(request: Request, session: Any, principal: Any, run_id: str) -> di
         if refused is not None:
             resume_why = YOU_CHECK_IT if principal.name == record.checker else NOT_AUTHORISED
     return {"s": status, "total": total, "room": room, "dut": record.dut,
+            "points": [_reported(p) for p in status.points],
             "created": record.created,
             "events": list(record.events[-8:])[::-1],
             "percent": round(100 * status.points_done / total) if total else None,
