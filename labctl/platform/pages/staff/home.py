@@ -7,6 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from labctl.errors import NotFoundError
 from labctl.platform import certificates, registry
 from labctl.platform.accounts import policy
 from labctl.platform.db import utcnow
@@ -14,6 +15,7 @@ from labctl.platform.models.base import CertificateStatus, Role, StandardStatus
 from labctl.platform.pages.render import N_, render
 from labctl.platform.pages.session import PageUserDep
 from labctl.platform.pages.staff.common import refusal, staff_principal
+from labctl.platform.routes import runs as runs_api
 from labctl.platform.routes.deps import ReadSessionDep
 
 router = APIRouter()
@@ -42,9 +44,14 @@ def staff_home(request: Request, user: PageUserDep, session: ReadSessionDep) -> 
                and today <= s.due_date <= today + DUE_SOON)
     held = sum(1 for s in standards if s.status in (StandardStatus.QUARANTINED,
                                                     StandardStatus.OUT_OF_TOLERANCE))
+    try:  # the API's rule: the benches of the caller's laboratories
+        benches = runs_api.list_benches(request, principal, session)
+    except NotFoundError:  # this server drives no bench
+        benches = []
     admin = principal.is_superuser or any(r is Role.ADMIN for _, r in principal.roles)
     return render(request, "staff/home.html", {
         "reviews": len(waiting), "reviewable": reviewable,
         "to_check": count(CertificateStatus.DRAFT), "to_issue": count(CertificateStatus.CHECKED),
         "overdue": overdue, "due_soon": soon, "held": held, "admin": admin,
+        "benches": len(benches), "running": sum(1 for b in benches if b.busy_with),
     }, title=N_("Laboratory"))
