@@ -1,7 +1,8 @@
 """The ``labctl`` command line: wires the parts together, nothing else.
 
 One module per topic: ``bench`` (simulators, instruments), ``run`` (procedures), ``platform``
-(serve, admin, db, audit), ``demo`` (everything, on the embedded default).
+(serve, admin, db, audit), ``demo`` (everything, on the embedded default), ``station`` (a
+bench working with a remote platform).
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import typer
 
 import labctl
-from labctl.cli import bench, demo, platform, run
+from labctl.cli import bench, demo, platform, run, station
 
 app = typer.Typer(help="labctl: calibration-laboratory control", no_args_is_help=True,
                   add_completion=False)
@@ -17,6 +18,7 @@ bench.register(app)
 run.register_commands(app)
 demo.register_commands(app)
 platform.register_commands(app)
+station.register_commands(app)
 
 
 @app.command()

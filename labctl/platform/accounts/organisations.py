@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
@@ -48,8 +48,10 @@ from labctl.platform.accounts.auth import (
     token_event_data,
     verify_password,
 )
+from labctl.platform.db import utcnow
 from labctl.platform.models.base import LEVEL_RANK, OrgLevel, Role
 from labctl.platform.models.org import (
+    ApiToken,
     Authorisation,
     AuthorisationCreate,
     AuthorisationPublic,
@@ -349,6 +351,44 @@ def _station(session: Session, principal: Principal, station_id: int, *,
         raise NotFoundError("station", station_id)
     require_role(session, principal, Role.ADMIN, station.organisation_id, action=action)
     return station
+
+
+def administered_station(session: Session, principal: Principal, station_id: int, *,
+                         action: str) -> Station:
+    """The station, if the caller administers its organisation (404 if there is none, else
+    403): what a page asks before it shows or hands out anything of a station's."""
+    return _station(session, principal, station_id, action=action)
+
+
+@dataclass(frozen=True)
+class StationState:
+    """A station as its administrators see it: its tokens are never shown again, only how
+    many are live and until when the last one runs."""
+
+    station: Station
+    organisation_code: str
+    live_tokens: int
+    expires_at: datetime | None
+
+
+def list_stations(session: Session, principal: Principal) -> list[StationState]:
+    """The stations of every organisation the caller administers (and those below), by
+    organisation and name."""
+    now = utcnow()
+    out = []
+    orgs = {o.id: o for o in session.exec(select(Organisation)).all()}
+    for station in session.exec(select(Station).order_by(col(Station.organisation_id),
+                                                         col(Station.name))).all():
+        if not has_role(session, principal, Role.ADMIN, station.organisation_id):
+            continue
+        live = [t for t in session.exec(select(ApiToken).where(
+            ApiToken.station_id == station.id, col(ApiToken.revoked_at).is_(None))).all()
+            if t.expires_at is not None and t.expires_at > now]
+        org = orgs.get(station.organisation_id)
+        out.append(StationState(station, org.code if org else "", len(live),
+                                max((t.expires_at for t in live if t.expires_at),
+                                    default=None)))
+    return out
 
 
 def new_station_token(session: Session, *, principal: Principal, station_id: int,

@@ -106,6 +106,11 @@ def contributors(cert: Certificate) -> set[int]:
     return {cert.performed_by_id, *cert.contributor_ids}
 
 
+def contributors_in_order(cert: Certificate) -> list[int]:
+    """:func:`contributors` as a list, the performer first (for showing them)."""
+    return list(dict.fromkeys([cert.performed_by_id, *cert.contributor_ids]))
+
+
 def may_check(session: Session, principal: Principal, cert: Certificate) -> None:
     require_role(session, principal, Role.CHECKER, cert.organisation_id,
                  action="certificate.check")

@@ -11,9 +11,13 @@ rendered and signed at issue, the public views and verification.
 
 from labctl.platform.certificates import guard as _guard  # noqa: F401  (installs the net)
 from labctl.platform.certificates.views import (
+    MAX_LIST,
+    CertificateFilters,
     can_read,
     certificate_public,
+    list_certificates,
     readable,
+    summaries,
     verify,
 )
 from labctl.platform.certificates.workflow import (
@@ -29,7 +33,8 @@ from labctl.platform.certificates.workflow import (
 )
 from labctl.platform.results.records import latest, revision_of
 
-__all__ = ["amend_certificate", "can_read", "certificate_public", "check_certificate",
-           "create_certificate", "discard_posting", "enforce_rules", "issue_certificate",
-           "latest", "post_results", "readable", "revision_of", "update_draft", "verify",
+__all__ = ["MAX_LIST", "CertificateFilters", "amend_certificate", "can_read",
+           "certificate_public", "check_certificate", "create_certificate", "discard_posting",
+           "enforce_rules", "issue_certificate", "latest", "list_certificates", "post_results",
+           "readable", "revision_of", "summaries", "update_draft", "verify",
            "withdraw_certificate"]

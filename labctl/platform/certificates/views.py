@@ -3,8 +3,12 @@ public verification (status, revision, content hash, signature, audit record, fl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 import sqlalchemy as sa
-from sqlmodel import Session, col, select
+from sqlalchemy import or_
+from sqlmodel import Session, col, func, select
 
 from labctl.errors import (
     NotFoundError,
@@ -12,7 +16,7 @@ from labctl.errors import (
 )
 from labctl.platform import audit
 from labctl.platform.accounts import policy
-from labctl.platform.accounts.auth import Principal
+from labctl.platform.accounts.auth import Principal, has_role
 from labctl.platform.certificates import rendering
 from labctl.platform.models.base import (
     CertificateStatus,
@@ -23,12 +27,13 @@ from labctl.platform.models.certificates import (
     Certificate,
     CertificateFlag,
     CertificatePublic,
+    CertificateSummary,
     PointPublic,
     StandardUsedPublic,
     Verification,
 )
 from labctl.platform.models.org import Organisation
-from labctl.platform.models.registry import Standard
+from labctl.platform.models.registry import Page, Standard
 from labctl.platform.results.records import points_of, revision_of, standards_used, users_by_id
 from labctl.platform.results.reporting import Reported, report_points
 from labctl.platform.settings import Settings
@@ -173,3 +178,112 @@ def customer_certificates(session: Session, principal: Principal, *, offset: int
                                        col(Certificate.number).desc())
                         .offset(max(0, offset)).limit(max(1, min(limit, 200)))).all()
     return [c for c in rows if policy.can_read_certificate(session, principal, c)], total
+
+
+# --- listing --------------------------------------------------------------------------------
+
+#: The largest page of a certificate list.
+MAX_LIST = 200
+
+
+@dataclass(frozen=True)
+class CertificateFilters:
+    """What a certificate list is narrowed to. ``q``: every word must occur in the number,
+    the customer, the item (description, serial number, identifier) or the quantity;
+    ``issued_from`` / ``issued_to``: issue dates, both ends included (a filter on them leaves
+    out revisions never issued)."""
+
+    status: CertificateStatus | None = None
+    laboratory: str | None = None
+    customer: str | None = None
+    q: str | None = None
+    issued_from: date | None = None
+    issued_to: date | None = None
+    offset: int = 0
+    limit: int = 50
+
+
+def _readable_clause(session: Session, principal: Principal) -> object | None:
+    """The SQL condition that selects the revisions ``principal`` may read, the same answer
+    as :func:`~labctl.platform.accounts.policy.can_read_certificate` row by row (``None``: every
+    revision, for the superuser). Each row is still asked the policy before it is shown."""
+    if principal.kind == "station":
+        return col(Certificate.organisation_id) == (principal.station_org_id or -1)
+    if principal.is_superuser:
+        return None
+    staff = {org for org, role in principal.roles if role in policy.LAB_ROLES}
+    if any(role is Role.ADMIN for _, role in principal.roles):
+        every = session.exec(select(Organisation.id)).all()
+        staff |= {o for o in every if o is not None and has_role(session, principal,
+                                                                 Role.ADMIN, o)}
+    customer_of = {org for org, role in principal.roles if role is Role.CUSTOMER}
+    return or_(col(Certificate.organisation_id).in_(staff or {-1}),
+               col(Certificate.customer_organisation_id).in_(customer_of or {-1})
+               & col(Certificate.status).in_(policy.ISSUED_STATES))
+
+
+def list_certificates(session: Session, principal: Principal,
+                      filters: CertificateFilters) -> Page[CertificateSummary]:
+    """The certificate revisions the caller may read (staff of the laboratory every revision,
+    a customer the issued ones of their organisation), newest first, filtered and paged."""
+    query = select(Certificate)
+    readable_by = _readable_clause(session, principal)
+    if readable_by is not None:
+        query = query.where(readable_by)  # type: ignore[arg-type]
+    f = filters
+    if f.status is not None:
+        query = query.where(Certificate.status == f.status.value)
+    if f.laboratory:
+        lab = session.exec(select(Organisation.id).where(
+            Organisation.code == f.laboratory)).first()
+        query = query.where(Certificate.organisation_id == (lab if lab is not None else -1))
+    if f.customer:
+        needle = f"%{_like(f.customer.strip().lower())}%"
+        query = query.where(func.lower(Certificate.customer_name).like(needle, escape="\\"))
+    for word in (f.q or "").lower().split()[:8]:
+        needle = f"%{_like(word)}%"
+        query = query.where(or_(*(func.lower(c).like(needle, escape="\\") for c in (
+            Certificate.number, Certificate.customer_name, Certificate.item_description,
+            Certificate.item_serial_number, Certificate.item_identifier,
+            Certificate.quantity))))
+    if f.issued_from is not None:
+        query = query.where(col(Certificate.issue_date) >= f.issued_from)
+    if f.issued_to is not None:
+        query = query.where(col(Certificate.issue_date) <= f.issued_to)
+    total = session.exec(select(func.count()).select_from(query.subquery())).one()
+    rows = session.exec(query.order_by(col(Certificate.created_at).desc(),
+                                       col(Certificate.id).desc())
+                        .offset(f.offset).limit(f.limit)).all()
+    rows = [c for c in rows if policy.can_read_certificate(session, principal, c)]
+    return Page[CertificateSummary](items=summaries(session, rows), total=total,
+                                    offset=f.offset, limit=f.limit)
+
+
+def _like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def summaries(session: Session, rows: list[Certificate]) -> list[CertificateSummary]:
+    """``rows`` as list entries (their people and laboratories fetched once)."""
+    ids: list[int | None] = []
+    for c in rows:
+        ids += [c.performed_by_id, c.checked_by_id, c.approved_by_id, *c.contributor_ids]
+    users = users_by_id(session, *ids)
+    labs = {o.id: o.code for o in session.exec(select(Organisation).where(
+        col(Organisation.id).in_({c.organisation_id for c in rows} or {-1}))).all()}
+    flagged = set(session.exec(select(CertificateFlag.certificate_id).where(
+        col(CertificateFlag.certificate_id).in_({c.id for c in rows} or {-1}))).all())
+
+    def name(user_id: int | None) -> str | None:
+        user = users.get(user_id) if user_id is not None else None
+        return user.username if user else None
+
+    return [CertificateSummary(
+        number=c.number, revision=c.revision, status=CertificateStatus(c.status),
+        laboratory_code=labs.get(c.organisation_id, ""), customer_name=c.customer_name,
+        item_description=c.item_description, item_serial_number=c.item_serial_number,
+        quantity=c.quantity, procedure=c.procedure, calibration_end=c.calibration_end,
+        issue_date=c.issue_date, performed_by=name(c.performed_by_id) or "",
+        contributors=[n for n in (name(i) for i in policy.contributors_in_order(c)) if n],
+        checked_by=name(c.checked_by_id), approved_by=name(c.approved_by_id),
+        flagged=c.id in flagged) for c in rows]

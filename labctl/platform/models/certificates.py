@@ -324,6 +324,28 @@ class StandardUsedPublic(BaseModel):
     due_date: date | None
 
 
+class CertificateSummary(BaseModel):
+    """One certificate revision in a list (``GET /certificates``): enough to find it and see
+    where it stands, and who is already on it (the two- and three-person rules)."""
+
+    number: str
+    revision: int
+    status: CertificateStatus
+    laboratory_code: str
+    customer_name: str
+    item_description: str
+    item_serial_number: str
+    quantity: str
+    procedure: str
+    calibration_end: datetime
+    issue_date: date | None
+    performed_by: str
+    contributors: list[str] = PField(description="Everyone who performed, posted or edited")
+    checked_by: str | None
+    approved_by: str | None
+    flagged: bool = PField(description="A standard in its chain was found out of tolerance")
+
+
 class CertificatePublic(BaseModel):
     number: str
     revision: int

@@ -14,12 +14,12 @@ from importlib import resources
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from labctl.platform.pages import account, desk, my, public
+from labctl.platform.pages import account, desk, my, public, staff
 from labctl.platform.pages.session import load_page_user
 
 #: Every page router; each page resolves the session cookie first.
 router = APIRouter(include_in_schema=False, dependencies=[Depends(load_page_user)])
-for _part in (account, public, my, desk):
+for _part in (account, public, my, desk, staff):
     router.include_router(_part.router)
 
 

@@ -52,7 +52,9 @@ from labctl.platform.models.registry import (
 from labctl.platform.registry.text import _words
 
 
-def _can_see_unpublished(session: Session, principal: Principal | None, org_id: int) -> bool:
+def can_see_unpublished(session: Session, principal: Principal | None, org_id: int) -> bool:
+    """Whether the caller sees the holder's entries before they are published: its people
+    and administrators above it."""
     if principal is None or principal.kind != "user":
         return False
     if has_role(session, principal, Role.ADMIN, org_id):
@@ -92,7 +94,7 @@ def _visible(session: Session, row: Standard | Capability, principal: Principal 
              kind: str, key: object) -> None:
     """A registry entry is public once published; before, only its holder's people see it
     (anyone else gets 404, not 403: an unpublished entry's existence is not disclosed)."""
-    if row.review_state != ReviewState.PUBLISHED and not _can_see_unpublished(
+    if row.review_state != ReviewState.PUBLISHED and not can_see_unpublished(
         session, principal, row.organisation_id
     ):
         raise NotFoundError(kind, key)
@@ -103,6 +105,29 @@ def visible_standard(session: Session, identifier: str, principal: Principal | N
     row = standard_by_identifier(session, identifier)
     _visible(session, row, principal, "standard", identifier)
     return row
+
+
+def unpublished_scope(session: Session, principal: Principal) -> set[int]:
+    """The organisations whose unpublished entries the caller sees (its own, and for an
+    administrator every one below): :func:`can_see_unpublished` for many rows at once."""
+    if principal.kind != "user":
+        return set()
+    scope = {org for org, _ in principal.roles}
+    if principal.is_superuser or any(role is Role.ADMIN for _, role in principal.roles):
+        scope |= {o for o in session.exec(select(Organisation.id)).all()
+                  if o is not None and has_role(session, principal, Role.ADMIN, o)}
+    return scope
+
+
+def held_standards(session: Session, principal: Principal) -> list[Standard]:
+    """Every standard, in any review state, of the organisations whose unpublished entries
+    the caller sees (its people, administrators above it): what their staff look after
+    (due dates, status), by due date, undated last."""
+    rows = session.exec(select(Standard).where(
+        col(Standard.organisation_id).in_(unpublished_scope(session, principal) or {-1}))
+        .order_by(col(Standard.due_date).is_(None), col(Standard.due_date),
+                  col(Standard.identifier))).all()
+    return [r for r in rows if can_see_unpublished(session, principal, r.organisation_id)]
 
 
 def create_standard(session: Session, *, principal: Principal, data: StandardCreate) -> Standard:
@@ -256,7 +281,7 @@ def list_calibrations(session: Session, *, standard: Standard,
     """The standard's calibrations, oldest first: published ones for everyone, those waiting
     for review (or rejected) also for its holder's people."""
     stmt = select(StandardCalibration).where(StandardCalibration.standard_id == standard.id)
-    if not _can_see_unpublished(session, principal, standard.organisation_id):
+    if not can_see_unpublished(session, principal, standard.organisation_id):
         stmt = stmt.where(StandardCalibration.review_state == ReviewState.PUBLISHED.value)
     return [calibration_public(c) for c in session.exec(
         stmt.order_by(col(StandardCalibration.calibrated_on), col(StandardCalibration.id)))]

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from labctl.errors import ConflictError, ValidationError
 from labctl.platform import audit
@@ -36,10 +36,12 @@ from labctl.platform.models.registry import (
     StandardPublic,
 )
 from labctl.platform.registry.entries import (
+    can_see_unpublished,
     capability_by_id,
     capability_public,
     standard_by_identifier,
     standard_public,
+    unpublished_scope,
     visible_capability,
     visible_standard,
 )
@@ -172,3 +174,31 @@ def revise_entry(session: Session, *, principal: Principal, entry: ReviewedEntry
     row.reviewed_by_id = None
     row.published_at = None
     return _commit(session, principal, entry, key, row, "revise", reason=reason)
+
+
+def authors_of(row: Standard | Capability) -> list[int]:
+    """Who entered or edited an entry (user ids, first-seen order): none of them reviews it."""
+    ids = [row.created_by_id, *row.contributor_ids]
+    return [i for i in dict.fromkeys(ids) if i is not None]
+
+
+def awaiting_review(session: Session, principal: Principal
+                    ) -> list[tuple[ReviewedEntry[Any, Any, Any], Standard | Capability]]:
+    """Every submitted entry the caller may see (the holder's people and administrators
+    above it), oldest first, each with its entry type. Whether the caller may review one is
+    :func:`~labctl.platform.accounts.policy.may_review`'s answer, asked per entry."""
+    out: list[tuple[ReviewedEntry[Any, Any, Any], Standard | Capability]] = []
+    scope = unpublished_scope(session, principal) or {-1}
+    standards = session.exec(select(Standard).where(
+        Standard.review_state == ReviewState.SUBMITTED.value,
+        col(Standard.organisation_id).in_(scope))
+        .order_by(col(Standard.created_at), col(Standard.id))).all()
+    capabilities = session.exec(select(Capability).where(
+        Capability.review_state == ReviewState.SUBMITTED.value,
+        col(Capability.organisation_id).in_(scope))
+        .order_by(col(Capability.created_at), col(Capability.id))).all()
+    out += [(STANDARD, r) for r in standards
+            if can_see_unpublished(session, principal, r.organisation_id)]
+    out += [(CAPABILITY, r) for r in capabilities
+            if can_see_unpublished(session, principal, r.organisation_id)]
+    return out

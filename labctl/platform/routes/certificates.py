@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 
@@ -17,13 +17,14 @@ from labctl.platform.models.base import CertificateStatus, Role
 from labctl.platform.models.certificates import (
     CertificateCreate,
     CertificatePublic,
+    CertificateSummary,
     CertificateUpdate,
     ReasonIn,
     ResultsIn,
     ResultsPosted,
     Verification,
 )
-from labctl.platform.models.registry import StandardPublic, StatusChangeRequest
+from labctl.platform.models.registry import Page, StandardPublic, StatusChangeRequest
 from labctl.platform.routes.deps import (
     AUTHED,
     PUBLIC,
@@ -48,6 +49,38 @@ def create_certificate(body: CertificateCreate, principal: PrincipalDep,
     """Draft a certificate (technician); the standards' valid calibrations are frozen."""
     cert = certificates.create_certificate(session, principal=principal, data=body)
     return certificates.certificate_public(session, cert)
+
+
+def certificate_filters(
+    status: Annotated[CertificateStatus | None, Query()] = None,
+    laboratory: Annotated[str | None, Query(max_length=32, description="Laboratory code")
+                          ] = None,
+    customer: Annotated[str | None, Query(max_length=200, description=(
+        "Part of the customer's name, any case"))] = None,
+    q: Annotated[str | None, Query(max_length=200, description=(
+        "Free text: every word (up to 8) must occur in the number, customer, item "
+        "(description, serial number, identifier) or quantity, any case"))] = None,
+    issued_from: Annotated[date | None, Query(description="Issued on or after")] = None,
+    issued_to: Annotated[date | None, Query(description="Issued on or before")] = None,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Annotated[int, Query(ge=1, le=certificates.MAX_LIST)] = 50,
+) -> certificates.CertificateFilters:
+    return certificates.CertificateFilters(
+        status=status, laboratory=laboratory, customer=customer, q=q,
+        issued_from=issued_from, issued_to=issued_to, offset=offset, limit=limit)
+
+
+CertificateFiltersDep = Annotated[certificates.CertificateFilters, Depends(certificate_filters)]
+
+
+@router.get("/certificates", response_model=Page[CertificateSummary], tags=["certificates"],
+            responses=AUTHED)
+def list_certificates(filters: CertificateFiltersDep, principal: PrincipalDep,
+                      session: ReadSessionDep) -> Page[CertificateSummary]:
+    """The certificate revisions the caller may read, newest first: every revision of the
+    laboratories where the caller is staff (administrators: also those below), the issued
+    revisions of the caller's own organisation as a customer; filtered and paged."""
+    return certificates.list_certificates(session, principal, filters)
 
 
 @router.get("/certificates/{number}", response_model=CertificatePublic, tags=["certificates"],
