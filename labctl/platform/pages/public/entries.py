@@ -16,10 +16,11 @@ from fastapi.responses import Response
 from sqlmodel import Session, col, select
 
 from labctl.errors import NotFoundError
-from labctl.platform import registry
+from labctl.platform import desk, registry
 from labctl.platform.accounts import organisations
 from labctl.platform.models.org import Organisation
 from labctl.platform.models.registry import StandardCalibration
+from labctl.platform.pages.forms import DIMENSIONS
 from labctl.platform.pages.public import view
 from labctl.platform.pages.render import N_, render
 from labctl.platform.pages.session import OptionalPageUserDep
@@ -87,10 +88,15 @@ def evaluation_for(session: Session, org: Organisation) -> dict[str, Any] | None
 
     The shape the template reads: ``{"count": int, "dimensions": [{"name": str (English,
     translated in the template), "mean": float, "distribution": [n1, n2, n3, n4, n5]}]}``
-    (``distribution``: how many ratings of 1 … 5). The service desk's evaluations provide it;
-    until they are wired here, there is none.
+    (``distribution``: how many ratings of 1 … 5), from the service desk's
+    :func:`~labctl.platform.desk.laboratory_rating`.
     """
-    return None
+    rating = desk.laboratory_rating(session, org.code)
+    if not rating.count:
+        return None
+    return {"count": rating.count, "dimensions": [
+        {"name": DIMENSIONS[str(d.dimension)], "mean": float(d.mean or 0),
+         "distribution": d.distribution} for d in rating.dimensions]}
 
 
 @router.get("/organisations/{code}")
