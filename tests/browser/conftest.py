@@ -39,8 +39,11 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.timeout(60, method="signal"))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Per module, not per session: Playwright's sync API keeps an event loop running in the
+    main thread while it is open, and later tests that call ``asyncio.run`` (the simulators'
+    async servers) must find none."""
     if not (os.path.exists(CHROMIUM) or shutil.which(CHROMIUM)):
         reason = (f"Debian's Chromium is not installed ({CHROMIUM}); install it with "
                   "'apt-get install --no-install-recommends chromium'")
