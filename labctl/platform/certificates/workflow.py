@@ -19,8 +19,6 @@ Issuing renders the PDF and the signed DCC with ``labctl.platform.documents`` fr
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -46,6 +44,7 @@ from labctl.platform.db import utcnow
 from labctl.platform.models.base import (
     CertificateStatus,
     check_key,
+    request_digest,
 )
 from labctl.platform.models.certificates import (
     Certificate,
@@ -200,7 +199,7 @@ def _request_hash(data: ResultsIn) -> str:
         for name in ("dof", "budget"):
             if p[name] is None:
                 del p[name]
-    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    return request_digest(body)
 
 
 def _contributed(cert: Certificate, principal: Principal) -> None:

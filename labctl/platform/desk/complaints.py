@@ -12,9 +12,6 @@ and again at every step they take.
 
 from __future__ import annotations
 
-import hashlib
-import json
-
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
@@ -24,8 +21,13 @@ from labctl.platform.accounts import policy
 from labctl.platform.accounts.auth import Principal
 from labctl.platform.accounts.organisations import org_by_code
 from labctl.platform.db import utcnow
-from labctl.platform.desk.orders import MAX_LIMIT, order_by_id, service_laboratory
-from labctl.platform.models.base import Role, check_key
+from labctl.platform.desk.orders import (
+    MAX_LIMIT,
+    acting_customer,
+    order_by_id,
+    service_laboratory,
+)
+from labctl.platform.models.base import Role, check_key, request_digest
 from labctl.platform.models.certificates import Certificate
 from labctl.platform.models.desk import (
     AnswerIn,
@@ -148,10 +150,6 @@ def eligible_handlers(session: Session, principal: Principal,
 # --- filing and the steps -------------------------------------------------------------------
 
 
-def _request_hash(data: ComplaintCreate) -> str:
-    return hashlib.sha256(json.dumps(data.model_dump(mode="json"), sort_keys=True)
-                          .encode()).hexdigest()
-
 
 def _step(session: Session, principal: Principal, complaint: Complaint, step: ComplaintStep,
           note: str = "", data: dict[str, object] | None = None) -> None:
@@ -188,24 +186,15 @@ def file_complaint(session: Session, *, principal: Principal, data: ComplaintCre
     else:
         assert data.laboratory_code is not None
         lab_id = service_laboratory(session, data.laboratory_code).id  # type: ignore[assignment]
-        if data.customer_code is not None:
-            customer_id = org_by_code(session, data.customer_code).id  # type: ignore[assignment]
-        else:
-            mine = policy.customer_organisations(principal)
-            if len(mine) != 1:
-                if not mine:
-                    raise PermissionDeniedError("complaint.create", f"{principal.actor} is "
-                                                "not a customer of any organisation")
-                raise ValidationError("customer_code", None,
-                                      "the code of one of your organisations")
-            customer_id = mine[0]
+        customer_id = acting_customer(session, principal, data.customer_code,  # type: ignore[assignment]
+                                      action="complaint.create").id
     policy.may_file_complaint(session, principal, customer_id)
     if lab_id == customer_id:
         raise ValidationError("laboratory_code", data.laboratory_code,
                               "a laboratory other than your own organisation")
     user_id = principal.user_id
     assert user_id is not None
-    digest = _request_hash(data)
+    digest = request_digest(data)
     if idempotency_key is not None:
         earlier = session.exec(select(Complaint).where(
             Complaint.filed_by_id == user_id,

@@ -24,8 +24,6 @@ The rules (who: :mod:`labctl.platform.accounts.policy`; what, here):
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -50,6 +48,7 @@ from labctl.platform.models.base import (
     CertificateStatus,
     ReviewState,
     check_key,
+    request_digest,
 )
 from labctl.platform.models.certificates import Certificate, CertificateUpdate
 from labctl.platform.models.desk import (
@@ -208,22 +207,20 @@ def allowed_steps(session: Session, principal: Principal, order: ServiceOrder) -
 # --- booking --------------------------------------------------------------------------------
 
 
-def _request_hash(data: OrderCreate) -> str:
-    return hashlib.sha256(json.dumps(data.model_dump(mode="json"), sort_keys=True)
-                          .encode()).hexdigest()
 
-
-def _customer(session: Session, principal: Principal, code: str | None,
-              field: str = "customer_code") -> Organisation:
-    """The organisation a customer acts for: the one named, or the caller's only one."""
+def acting_customer(session: Session, principal: Principal, code: str | None, *,
+                    action: str = "order.create", field: str = "customer_code"
+                    ) -> Organisation:
+    """The organisation a customer acts for (booking, filing a complaint): the one named,
+    or the caller's only one."""
     if code is not None:
         org = org_by_code(session, code)
     else:
         mine = policy.customer_organisations(principal)
         if len(mine) != 1:
             if not mine:
-                raise PermissionDeniedError("order.create", f"{principal.actor} is not a "
-                                            "customer of any organisation")
+                raise PermissionDeniedError(action, f"{principal.actor} is not a customer of "
+                                            "any organisation")
             raise ValidationError(field, None, "the code of one of your organisations")
         org = session.get(Organisation, mine[0])  # type: ignore[assignment]
     assert org is not None and org.id is not None
@@ -266,12 +263,12 @@ def book_order(session: Session, *, principal: Principal, data: OrderCreate,
     """
     if idempotency_key is not None:
         check_key("Idempotency-Key", idempotency_key)
-    customer = _customer(session, principal, data.customer_code)
+    customer = acting_customer(session, principal, data.customer_code)
     assert customer.id is not None
     policy.may_book(session, principal, customer.id)
     user_id = principal.user_id
     assert user_id is not None
-    digest = _request_hash(data)
+    digest = request_digest(data)
     if idempotency_key is not None:
         earlier = session.exec(select(ServiceOrder).where(
             ServiceOrder.created_by_id == user_id,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -328,3 +330,11 @@ def refused_as(prefix: str) -> Iterator[None]:
         field = ".".join([prefix, *(str(part) for part in first["loc"])])
         allowed = first.get("ctx", {}).get("allowed") or first["msg"]
         raise errors.ValidationError(field, first.get("input"), str(allowed)) from None
+
+
+def request_digest(body: pydantic.BaseModel | dict[str, Any]) -> str:
+    """SHA-256 of a request body as JSON with sorted keys: what an idempotency key is bound
+    to (a retry with the same key and another body is refused)."""
+    if isinstance(body, pydantic.BaseModel):
+        body = body.model_dump(mode="json")
+    return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
