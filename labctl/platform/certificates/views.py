@@ -18,6 +18,7 @@ from labctl.platform import audit
 from labctl.platform.accounts import policy
 from labctl.platform.accounts.auth import Principal, has_role
 from labctl.platform.certificates import rendering
+from labctl.platform.db import contains_pattern
 from labctl.platform.models.base import (
     CertificateStatus,
     DecisionRule,
@@ -238,10 +239,10 @@ def list_certificates(session: Session, principal: Principal,
             Organisation.code == f.laboratory)).first()
         query = query.where(Certificate.organisation_id == (lab if lab is not None else -1))
     if f.customer:
-        needle = f"%{_like(f.customer.strip().lower())}%"
+        needle = contains_pattern(f.customer.strip().lower())
         query = query.where(func.lower(Certificate.customer_name).like(needle, escape="\\"))
     for word in (f.q or "").lower().split()[:8]:
-        needle = f"%{_like(word)}%"
+        needle = contains_pattern(word)
         query = query.where(or_(*(func.lower(c).like(needle, escape="\\") for c in (
             Certificate.number, Certificate.customer_name, Certificate.item_description,
             Certificate.item_serial_number, Certificate.item_identifier,
@@ -257,10 +258,6 @@ def list_certificates(session: Session, principal: Principal,
     rows = [c for c in rows if policy.can_read_certificate(session, principal, c)]
     return Page[CertificateSummary](items=summaries(session, rows), total=total,
                                     offset=f.offset, limit=f.limit)
-
-
-def _like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def summaries(session: Session, rows: list[Certificate]) -> list[CertificateSummary]:

@@ -48,7 +48,7 @@ from labctl.platform.pages.forms import (
     steps_view,
 )
 from labctl.platform.pages.my import LABELS
-from labctl.platform.pages.render import N_, gettext_for, render
+from labctl.platform.pages.render import N_, gettext_for, page_count, render
 from labctl.platform.pages.session import CsrfDep, PageUser, PageUserDep
 from labctl.platform.results.records import users_by_id
 from labctl.platform.routes.deps import ReadSessionDep, SessionDep
@@ -162,7 +162,7 @@ def order_queue(request: Request, user: PageUserDep, session: ReadSessionDep,
         "labs": labs, "queues": ORDER_QUEUES, "counts": counts, "status": chosen,
         "kind": kind_value.value if kind_value else "", "laboratory": lab_code or "",
         "orders": items, "total": total, "page": page,
-        "pages": max(1, -(-total // PAGE_SIZE)), **LABELS}, title=N_("Orders"))
+        "pages": page_count(total, PAGE_SIZE), **LABELS}, title=N_("Orders"))
 
 
 def _staff_order_page(request: Request, session: Any, user: PageUser, order: Any, *,
@@ -325,7 +325,7 @@ def complaint_queue(request: Request, user: PageUserDep, session: ReadSessionDep
     return render(request, "desk/complaints.html", {
         "labs": labs, "complaints": items, "total": total, "status": status if chosen else "",
         "statuses": [s.value for s in ComplaintStatus], "page": page,
-        "pages": max(1, -(-total // PAGE_SIZE)), **LABELS}, title=N_("Complaints"))
+        "pages": page_count(total, PAGE_SIZE), **LABELS}, title=N_("Complaints"))
 
 
 def _may(check: Any) -> bool:

@@ -51,7 +51,7 @@ from labctl.platform.pages.forms import (
     field_errors,
     steps_view,
 )
-from labctl.platform.pages.render import N_, gettext_for, render
+from labctl.platform.pages.render import N_, gettext_for, page_count, render
 from labctl.platform.pages.session import (
     CsrfDep,
     OptionalPageUserDep,
@@ -181,7 +181,7 @@ def my_certificates(request: Request, user: PageUserDep, session: ReadSessionDep
                     page: Annotated[int, Query(ge=1, le=100_000)] = 1) -> Response:
     certs, total = certificate_views.customer_certificates(
         session, user.principal, offset=(page - 1) * PAGE_SIZE, limit=PAGE_SIZE)
-    pages = max(1, -(-total // PAGE_SIZE))
+    pages = page_count(total, PAGE_SIZE)
     return render(request, "my/certificates.html", {
         "certificates": certs, "total": total, "page": page, "pages": pages,
         "organisations": customer_organisations(session, user),
@@ -366,7 +366,7 @@ def my_orders(request: Request, user: PageUserDep, session: ReadSessionDep,
     orders = _customer_orders(session, user, page)
     return render(request, "my/orders.html", {
         "orders": orders.items, "total": orders.total, "page": page,
-        "pages": max(1, -(-orders.total // PAGE_SIZE)),
+        "pages": page_count(orders.total, PAGE_SIZE),
         "organisations": customer_organisations(session, user), **LABELS},
         title=N_("My orders"))
 
@@ -559,7 +559,7 @@ def my_complaints(request: Request, user: PageUserDep, session: ReadSessionDep,
     rows = _customer_complaints(session, user, page)
     return render(request, "my/complaints.html", {
         "complaints": rows.items, "total": rows.total, "page": page,
-        "pages": max(1, -(-rows.total // PAGE_SIZE)),
+        "pages": page_count(rows.total, PAGE_SIZE),
         "organisations": customer_organisations(session, user), **LABELS},
         title=N_("My complaints"))
 

@@ -35,6 +35,11 @@ def N_(message: str) -> str:
     return message
 
 
+def page_count(total: int, size: int) -> int:
+    """How many pages of ``size`` rows ``total`` rows fill (at least one, for "page 1 of 1")."""
+    return max(1, -(-total // size))
+
+
 @functools.cache
 def _catalogue(language: str) -> NullTranslations:
     if language == DEFAULT_LANGUAGE:

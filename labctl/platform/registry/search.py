@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
 from labctl.errors import ValidationError
-from labctl.platform.db import SQLITE_FTS
+from labctl.platform.db import SQLITE_FTS, contains_pattern
 from labctl.platform.models.base import (
     ReviewState,
     StandardKind,
@@ -106,9 +106,8 @@ def _contains_all(table: type[Standard] | type[Capability], words: list[str],
     """
     t: Any = table
     if dialect == "postgresql":
-        return sa.and_(*(t.search_text.like(
-            "%" + w.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%",
-            escape="\\") for w in words))
+        return sa.and_(*(t.search_text.like(contains_pattern(w), escape="\\")
+                         for w in words))
     long = [w for w in words if len(w) >= 3]
     conds = [t.search_text.op("GLOB")(f"*{w}*") for w in words if len(w) < 3]
     if long:

@@ -11,7 +11,7 @@ from fastapi.responses import Response
 from labctl.platform import registry
 from labctl.platform.models.base import StandardKind
 from labctl.platform.pages.public import view
-from labctl.platform.pages.render import N_, render
+from labctl.platform.pages.render import N_, page_count, render
 from labctl.platform.routes.deps import ReadSessionDep
 
 router = APIRouter()
@@ -35,5 +35,5 @@ def ledger(request: Request, session: ReadSessionDep,
                 limit=registry.MAX_PAGE)).items
     return render(request, "public/ledger.html", {
         "found": found, "cmcs": cmcs, "view": view, "page_no": page,
-        "pages": max(1, -(-found.total // PAGE)),
+        "pages": page_count(found.total, PAGE),
     }, title=N_("National primary standards"))

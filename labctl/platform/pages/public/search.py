@@ -13,7 +13,6 @@ the rest of the page stays as typed: a person is never sent a JSON error.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -26,7 +25,7 @@ from labctl.errors import ValidationError
 from labctl.platform import registry
 from labctl.platform.models.base import StandardKind, StandardStatus
 from labctl.platform.pages.public import view
-from labctl.platform.pages.render import N_, gettext_for, render
+from labctl.platform.pages.render import N_, gettext_for, page_count, render
 from labctl.platform.routes.deps import ReadSessionDep
 from labctl.quantities import Quantity
 
@@ -144,11 +143,11 @@ def home(request: Request, session: ReadSessionDep) -> Response:
             else registry.search_capabilities
         page = search(session, filters)
         if not page.items and page.total:  # a page past the last (an old link): the last one
-            form["page"] = math.ceil(page.total / form["size"])
+            form["page"] = page_count(page.total, form["size"])
             page = search(session, dataclasses.replace(
                 filters, offset=(form["page"] - 1) * form["size"]))
     params = {k: v for k, v in form.items() if k != "page"}
-    pages = max(1, math.ceil(page.total / form["size"])) if page else 1
+    pages = page_count(page.total, form["size"]) if page else 1
     status = 422 if errors else 200
     return render(request, "public/search.html", {
         "form": form, "errors": errors, "page": page, "pages": pages,

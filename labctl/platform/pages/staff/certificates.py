@@ -18,7 +18,7 @@ from labctl.platform.accounts import policy
 from labctl.platform.accounts.auth import Principal
 from labctl.platform.models.base import CertificateStatus
 from labctl.platform.models.certificates import CertificateSummary
-from labctl.platform.pages.render import N_, render
+from labctl.platform.pages.render import N_, page_count, render
 from labctl.platform.pages.session import CsrfDep, PageUserDep
 from labctl.platform.pages.staff.common import (
     NOT_APPROVER,
@@ -69,7 +69,7 @@ def certificate_list(request: Request, user: PageUserDep, session: ReadSessionDe
               "issued_from": issued_from, "issued_to": issued_to}
     return render(request, "staff/certificates.html", {
         "found": found, "values": values, "statuses": STATUSES, "page": page,
-        "pages": max(1, -(-found.total // PAGE)), "bad_dates": bad_dates,
+        "pages": page_count(found.total, PAGE), "bad_dates": bad_dates,
         "query": {k: v for k, v in values.items() if v},
     }, title=N_("Certificates"))
 
