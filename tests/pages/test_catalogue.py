@@ -26,3 +26,8 @@ def test_the_catalogue_has_no_message_no_page_uses() -> None:
 def test_placeholders_survive_translation() -> None:
     for msgid, text in catalogue.translations("zh").items():
         assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(text)), msgid
+
+
+def test_each_message_is_translated_in_one_file_only() -> None:
+    twice = {m: f for m, f in catalogue.files_per_message("zh").items() if len(f) > 1}
+    assert not twice, f"translated in more than one file (move them to common.po): {twice}"

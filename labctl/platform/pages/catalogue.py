@@ -48,6 +48,18 @@ def translations(language: str) -> dict[str, str]:
     return merged
 
 
+def files_per_message(language: str) -> dict[str, list[str]]:
+    """msgid → the ``locale/<language>/*.po`` files that translate it (one each, or the merge
+    keeps one of two translations silently: words several areas use belong in common.po)."""
+    where: dict[str, list[str]] = {}
+    for po in sorted((package_dir() / "locale" / language).glob("*.po")):
+        with po.open("rb") as fp:
+            for message in read_po(fp, locale=language):
+                if message.id and isinstance(message.id, str):
+                    where.setdefault(message.id, []).append(po.name)
+    return where
+
+
 def missing(language: str) -> list[str]:
     have = translations(language)
     return sorted(m for m in used_messages() if not have.get(m))
