@@ -74,9 +74,12 @@ def _error_body(exc: LabctlError) -> ErrorBody:
         body.value = safe_value(exc.value, exc.field)
         if is_secret_name(exc.field):
             body.detail = scrub(body.detail, {str(exc.value), repr(exc.value)})
-    if isinstance(exc, RuleViolationError):
-        body.rule = exc.rule
+    if isinstance(exc, RuleViolationError | ConflictError) and (
+            code := exc.rule if isinstance(exc, RuleViolationError) else exc.reason):
+        body.rule = code
         body.details = {k: safe_value(v, k) for k, v in exc.details.items()}
+    if isinstance(exc, PermissionDeniedError) and exc.rule:
+        body.rule = exc.rule
     return body
 
 
@@ -84,7 +87,7 @@ async def _labctl_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LabctlError)
     status = next((code for cls, code in ERROR_STATUS if isinstance(exc, cls)), 500)
     if wants_page(request):
-        return error_page(request, status, str(exc))
+        return error_page(request, status, str(exc), error=exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
     if isinstance(exc, LoginLockedError):
         headers = {"Retry-After": str(exc.retry_after)}

@@ -136,16 +136,36 @@ class LoginLockedError(AuthenticationError):
 
 
 class PermissionDeniedError(LabctlError, PermissionError):
-    """The caller is known but may not do this (role, scope, separation of duties): HTTP 403."""
+    """The caller is known but may not do this (role, scope, separation of duties): HTTP 403.
 
-    def __init__(self, action: str, reason: str) -> None:
+    ``rule`` names which kind of rule refused, for a client to act on and for pages to say it
+    in a person's words: ``role`` (a role is missing), ``separation`` (separation of duties:
+    the person took part in the work), ``independence`` (a complaint's handler took part in
+    the work complained about), ``handler`` (only the assigned handler), ``station`` (a
+    station acting outside its laboratory or where a person is needed), ``form`` (a page form
+    whose CSRF or origin check failed), ``staff`` (a customer on a staff page); empty when
+    none of these.
+    """
+
+    def __init__(self, action: str, reason: str, *, rule: str = "") -> None:
         self.action = action
         self.reason = reason
+        self.rule = rule
         super().__init__(f"{action}: {reason}")
 
 
 class ConflictError(LabctlError, ValueError):
-    """The request contradicts the stored state (duplicate number, stale revision): HTTP 409."""
+    """The request contradicts the stored state (duplicate number, stale revision): HTTP 409.
+
+    ``reason`` is a short stable identifier of the conflict (``order_state``,
+    ``quote_expired``, …) with its ``details`` (the record and its state), so a page can say it
+    in a person's words and language; the message is the English explanation.
+    """
+
+    def __init__(self, message: str, *, reason: str = "", **details: Any) -> None:
+        self.reason = reason
+        self.details = details
+        super().__init__(message)
 
 
 class RuleViolationError(LabctlError, ValueError):

@@ -236,6 +236,10 @@ def test_complaint_is_handled_by_an_independent_person(page: Any, portal: Any) -
                           form={"csrf": csrf, "handler": "alice"},
                           headers={"Accept": "text/html"})
     assert r.status == 403 and "Not allowed" in r.text()
+    # said in words (the rule, not the service's internal action name), the service's own
+    # message folded away as the technical detail
+    assert "took no part in the work complained about" in r.text()
+    assert "complaint.assign" not in r.text().split("<details")[0]
     page.reload()
     assert "not yet assigned" in page.inner_text("main")
     page.get_by_label("Person to handle the complaint").select_option("erin")
@@ -414,6 +418,10 @@ def test_customer_cancels_with_a_reason_and_a_late_step_changes_nothing(
     r = page.request.post(f"{portal.url}/my/orders/{order}/accept", form={"csrf": csrf},
                           headers={"Accept": "text/html"})
     assert r.status == 409 and "This has changed meanwhile" in r.text()
+    assert f"Order {order} is now “Cancelled”, so this step cannot be taken" in r.text()
+    r = page.request.post(f"{portal.url}/my/orders/{order}/accept", form={"csrf": csrf},
+                          headers={"Accept": "text/html", "Accept-Language": "zh-CN"})
+    assert r.status == 409 and f"订单 {order} 当前状态为“已取消”" in r.text()
     page.reload()
     assert page.locator("ol.steps").inner_text() == steps_before
     assert page.get_by_role("button", name="Cancel the order").count() == 0

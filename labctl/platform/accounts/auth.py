@@ -354,7 +354,7 @@ def require_role(session: Session, principal: Principal, role: Role, organisatio
         org = session.get(Organisation, organisation_id)
         code = org.code if org else organisation_id
         raise PermissionDeniedError(action, f"{principal.actor} does not hold role "
-                                            f"{role.value!r} for organisation {code}")
+                                            f"{role.value!r} for organisation {code}", rule="role")
 
 
 def require_any_role(session: Session, principal: Principal, roles: tuple[Role, ...],
@@ -364,10 +364,11 @@ def require_any_role(session: Session, principal: Principal, roles: tuple[Role, 
         code = org.code if org else organisation_id
         names = ", ".join(r.value for r in roles)
         raise PermissionDeniedError(action, f"{principal.actor} holds none of the roles "
-                                            f"({names}) for organisation {code}")
+                                            f"({names}) for organisation {code}", rule="role")
 
 
 def require_user(principal: Principal, *, action: str) -> int:
     if principal.kind != "user" or principal.user_id is None:
-        raise PermissionDeniedError(action, "only a person may do this, not a station")
+        raise PermissionDeniedError(action, "only a person may do this, not a station",
+                                    rule="station")
     return principal.user_id

@@ -45,7 +45,8 @@ TWO_PERSON = "two-person rule"
 
 def _person(principal: Principal, action: str) -> int:
     if principal.kind != "user" or principal.user_id is None:
-        raise PermissionDeniedError(action, "only a person may do this, not a station")
+        raise PermissionDeniedError(action, "only a person may do this, not a station",
+                                    rule="station")
     return principal.user_id
 
 
@@ -65,7 +66,7 @@ def may_draft(session: Session, principal: Principal, lab_id: int) -> None:
     if principal.kind == "station":
         if principal.station_org_id != lab_id:
             raise PermissionDeniedError("certificate.create",
-                                        "the station belongs to another laboratory")
+                                        "the station belongs to another laboratory", rule="station")
         return
     require_role(session, principal, Role.TECHNICIAN, lab_id, action="certificate.create")
 
@@ -90,7 +91,7 @@ def may_post_results(session: Session, principal: Principal, cert: Certificate) 
     if principal.kind == "station":
         if principal.station_org_id != cert.organisation_id:
             raise PermissionDeniedError("certificate.results",
-                                        "the station belongs to another laboratory")
+                                        "the station belongs to another laboratory", rule="station")
         return
     require_role(session, principal, Role.TECHNICIAN, cert.organisation_id,
                  action="certificate.results")
@@ -117,7 +118,7 @@ def may_check(session: Session, principal: Principal, cert: Certificate) -> None
     if principal.user_id in contributors(cert):
         raise PermissionDeniedError(
             "certificate.check", f"{principal.name} performed, posted or edited this revision "
-            f"and may not check their own work ({TWO_PERSON})")
+            f"and may not check their own work ({TWO_PERSON})", rule="separation")
 
 
 def may_issue(session: Session, principal: Principal, cert: Certificate) -> None:
@@ -126,7 +127,8 @@ def may_issue(session: Session, principal: Principal, cert: Certificate) -> None
     if principal.user_id in contributors(cert) or principal.user_id == cert.checked_by_id:
         raise PermissionDeniedError(
             "certificate.issue", f"the approver ({principal.name}) must be neither a performer "
-            f"(who performed, posted or edited) nor the checker of this revision ({TWO_PERSON})")
+            f"(who performed, posted or edited) nor the checker of this revision ({TWO_PERSON})",
+            rule="separation")
 
 
 def may_amend_or_withdraw(session: Session, principal: Principal, cert: Certificate,
@@ -193,7 +195,8 @@ def may_resume_run(session: Session, principal: Principal, lab_id: int, *, proce
                                     f"{procedure}")
     if principal.name == checker:
         raise PermissionDeniedError("run.resume", f"{principal.name} is the run's checker: the "
-                                    "person who performs it cannot also check it")
+                                    "person who performs it cannot also check it",
+                                    rule="separation")
 
 
 # --- registry -------------------------------------------------------------------------------
@@ -215,7 +218,7 @@ def may_review(session: Session, principal: Principal, org_id: int, authors: Ite
     require_role(session, principal, Role.REVIEWER, org_id, action=action)
     if principal.user_id in set(authors):
         raise PermissionDeniedError(action, f"{principal.name} entered or edited this content "
-                                    f"and may not review it ({TWO_PERSON})")
+                                    f"and may not review it ({TWO_PERSON})", rule="separation")
 
 
 def may_change_status(session: Session, principal: Principal, org_id: int) -> None:
@@ -397,11 +400,12 @@ def may_handle(session: Session, handler: User, complaint: Complaint,
         Membership.organisation_id == complaint.laboratory_id)).all()
     if not handler.is_active or not set(roles) & {r.value for r in LAB_ROLES}:
         raise PermissionDeniedError(action, f"{handler.username} is not an active member of "
-                                    "the laboratory's staff")
+                                    "the laboratory's staff", rule="role")
     if handler.id in participants:
         raise PermissionDeniedError(
             action, f"{handler.username} {participants[handler.id]} and may not handle a "
-            "complaint about that work (the handler must be independent of it)")
+            "complaint about that work (the handler must be independent of it)",
+            rule="independence")
 
 
 def may_work_complaint(session: Session, principal: Principal, complaint: Complaint,
@@ -409,7 +413,8 @@ def may_work_complaint(session: Session, principal: Principal, complaint: Compla
     """Investigating and answering: the assigned handler, still independent of the work."""
     uid = _person(principal, action)
     if complaint.handler_id is None or uid != complaint.handler_id:
-        raise PermissionDeniedError(action, "only the complaint's assigned handler does this")
+        raise PermissionDeniedError(action, "only the complaint's assigned handler does this",
+                                    rule="handler")
     handler = session.get(User, uid)
     assert handler is not None
     may_handle(session, handler, complaint, participants, action)
@@ -421,7 +426,7 @@ def may_close_complaint(session: Session, principal: Principal, complaint: Compl
     if uid == complaint.handler_id or customer_of(principal, complaint.customer_organisation_id):
         return
     raise PermissionDeniedError("complaint.close", "the complaint's handler or the customer "
-                                "who complained closes it")
+                                "who complained closes it", rule="handler")
 
 
 def may_evaluate(session: Session, principal: Principal, order: ServiceOrder) -> None:

@@ -259,7 +259,8 @@ def post_results(session: Session, *, principal: Principal, number: str, idempot
         if (existing := used(cert)) is not None:
             return _check_replay(session, cert, existing, digest), True
         raise ConflictError(f"certificate {cert.number} rev {cert.revision} is {cert.status}: "
-                            "results are added to drafts only (issued ones are immutable)")
+                            "results are added to drafts only (issued ones are immutable)",
+                            reason="certificate_state", number=cert.number, status=cert.status)
     cert_id = cert.id
     posting = ResultPosting(certificate_id=cert_id, idempotency_key=idempotency_key,  # type: ignore[arg-type]
                             request_hash=digest, actor=principal.actor)
@@ -304,7 +305,7 @@ def _check_replay(session: Session, cert: Certificate, posting: ResultPosting,
                   digest: str) -> ResultsPosted:
     if posting.request_hash != digest:
         raise ConflictError(f"Idempotency-Key {posting.idempotency_key!r} was already used for "
-                            f"different results on {cert.number}")
+                            f"different results on {cert.number}", reason="key_reused")
     return _replay(session, cert, posting)
 
 
@@ -320,7 +321,8 @@ def _latest_for(session: Session, principal: Principal, number: str,
     may(session, principal, cert)
     if cert.status not in states:
         raise ConflictError(f"certificate {number} rev {cert.revision} is {cert.status}; "
-                            f"only {only}")
+                            f"only {only}", reason="certificate_state", number=number,
+                            status=cert.status)
     return cert
 
 

@@ -202,7 +202,7 @@ def file_complaint(session: Session, *, principal: Principal, data: ComplaintCre
         if earlier is not None:
             if earlier.request_hash != digest:
                 raise ConflictError(f"Idempotency-Key {idempotency_key!r} was already used "
-                                    f"for another complaint ({earlier.id})")
+                                    f"for another complaint ({earlier.id})", reason="key_reused")
             return earlier, True
     complaint = Complaint(laboratory_id=lab_id, customer_organisation_id=customer_id,
                           order_id=order.id if order else None, subject=data.subject,
@@ -217,7 +217,9 @@ def file_complaint(session: Session, *, principal: Principal, data: ComplaintCre
 def _in_state(complaint: Complaint, states: set[ComplaintStatus], what: str) -> None:
     if ComplaintStatus(complaint.status) not in states:
         raise ConflictError(f"complaint {complaint.id} is "
-                            f"{complaint.status.replace('_', ' ')}; {what}")
+                            f"{complaint.status.replace('_', ' ')}; {what}",
+                            reason="complaint_state", complaint=complaint.id,
+                            status=complaint.status)
 
 
 def assign_handler(session: Session, *, principal: Principal, complaint_id: int,

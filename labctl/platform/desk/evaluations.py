@@ -38,9 +38,11 @@ def evaluate_order(session: Session, *, principal: Principal, order_id: int,
     policy.may_evaluate(session, principal, order)
     if order.status != OrderStatus.COMPLETED:
         raise ConflictError(f"order {order.id} is {order.status.replace('_', ' ')}; an order "
-                            "is evaluated once it is completed")
+                            "is evaluated once it is completed", reason="order_state",
+                            order=order.id, status=order.status)
     if session.exec(select(Evaluation.id).where(Evaluation.order_id == order.id)).first():
-        raise ConflictError(f"order {order.id} was evaluated already (once per order)")
+        raise ConflictError(f"order {order.id} was evaluated already (once per order)",
+                            reason="evaluated", order=order.id)
     assert principal.user_id is not None and order.id is not None
     row = Evaluation(order_id=order.id, laboratory_id=order.laboratory_id,
                      customer_organisation_id=order.customer_organisation_id,
@@ -50,8 +52,8 @@ def evaluate_order(session: Session, *, principal: Principal, order_id: int,
         session.flush()
     except sa.exc.IntegrityError:  # evaluated at the same moment by a colleague
         session.rollback()
-        raise ConflictError(f"order {order_id} was evaluated already (once per order)"
-                            ) from None
+        raise ConflictError(f"order {order_id} was evaluated already (once per order)",
+                            reason="evaluated", order=order_id) from None
     audit.record(session, actor=principal.actor, action="order.evaluate",
                  entity_type="order", entity_id=str(order.id),
                  organisation_id=order.laboratory_id, data=data.model_dump())

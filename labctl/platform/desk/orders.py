@@ -347,7 +347,7 @@ def book_order(session: Session, *, principal: Principal, data: OrderCreate,
 def _replay(order: ServiceOrder, digest: str) -> ServiceOrder:
     if order.request_hash != digest:
         raise ConflictError(f"Idempotency-Key {order.idempotency_key!r} was already used for "
-                            f"another booking (order {order.id})")
+                            f"another booking (order {order.id})", reason="key_reused")
     return order
 
 
@@ -373,12 +373,14 @@ def _step(session: Session, principal: Principal, order: ServiceOrder, step: Ord
 def _in_state(order: ServiceOrder, states: frozenset[OrderStatus] | set[OrderStatus],
               what: str) -> None:
     if OrderStatus(order.status) not in states:
-        raise ConflictError(f"order {order.id} is {order.status.replace('_', ' ')}; {what}")
+        raise ConflictError(f"order {order.id} is {order.status.replace('_', ' ')}; {what}",
+                            reason="order_state", order=order.id, status=order.status)
 
 
 def _calibration(order: ServiceOrder, what: str) -> None:
     if order.kind != OrderKind.CALIBRATION:
-        raise ConflictError(f"order {order.id} is a request for information: {what}")
+        raise ConflictError(f"order {order.id} is a request for information: {what}",
+                            reason="order_kind", order=order.id, kind=order.kind)
 
 
 def _lab_step(step: str, states: set[OrderStatus], what: str, *,
@@ -415,7 +417,8 @@ def _may_accept(session: Session, principal: Principal, order: ServiceOrder) -> 
     if order.quote_valid_until < utcnow().date():
         raise ConflictError(f"the quote of order {order.id} expired on "
                             f"{order.quote_valid_until.isoformat()}: ask the laboratory for a "
-                            "new one")
+                            "new one", reason="quote_expired", order=order.id,
+                            date=order.quote_valid_until.isoformat())
 
 
 def _may_cancel(session: Session, principal: Principal, order: ServiceOrder) -> None:
@@ -431,7 +434,8 @@ def _may_answer_information(session: Session, principal: Principal,
                             order: ServiceOrder) -> None:
     _may_answer(session, principal, order)
     if order.kind != OrderKind.INFORMATION:
-        raise ConflictError(f"order {order.id} is a calibration: it is quoted, not answered")
+        raise ConflictError(f"order {order.id} is a calibration: it is quoted, not answered",
+                            reason="order_kind", order=order.id, kind=order.kind)
 
 
 _STEP_CHECKS: dict[str, Callable[[Session, Principal, ServiceOrder], None]] = {
@@ -548,7 +552,8 @@ def link_certificate(session: Session, *, principal: Principal, order_id: int,
         raise NotFoundError("certificate", number)  # another laboratory's: not shown
     if cert.status not in (CertificateStatus.DRAFT, CertificateStatus.CHECKED):
         raise ConflictError(f"certificate {number} is {cert.status}: only a draft takes the "
-                            "order's details (an issued certificate is immutable)")
+                            "order's details (an issued certificate is immutable)",
+                            reason="certificate_state", number=number, status=cert.status)
     if order.quantity and cert.quantity != order.quantity:
         raise ValidationError("certificate_number", number,
                               f"a certificate of the order's quantity {order.quantity} "
@@ -556,7 +561,8 @@ def link_certificate(session: Session, *, principal: Principal, order_id: int,
     other = session.exec(select(ServiceOrder.id).where(
         ServiceOrder.certificate_number == number, ServiceOrder.id != order.id)).first()
     if other is not None:
-        raise ConflictError(f"certificate {number} is already linked to order {other}")
+        raise ConflictError(f"certificate {number} is already linked to order {other}",
+                            reason="certificate_linked", number=number, order=other)
     fill: dict[str, Any] = {"customer_name": order.customer_name,
                             "customer_address": order.customer_address,
                             "receipt_date": order.received_on}
@@ -592,10 +598,12 @@ def complete_order(session: Session, *, principal: Principal, order_id: int,
     cert = linked_certificate(session, order)
     if cert is None:
         raise ConflictError(f"order {order.id} has no certificate linked: link the draft, "
-                            "issue it, then complete the order")
+                            "issue it, then complete the order", reason="no_certificate",
+                            order=order.id)
     if cert.status != CertificateStatus.ISSUED:
         raise ConflictError(f"certificate {cert.number} rev {cert.revision} is {cert.status}: "
-                            "the order completes once its certificate is issued")
+                            "the order completes once its certificate is issued",
+                            reason="certificate_state", number=cert.number, status=cert.status)
     order.completed_by_id = principal.user_id
     order.status = S.COMPLETED.value
     _step(session, principal, order, OrderStep.COMPLETED, note=data.note,

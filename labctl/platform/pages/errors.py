@@ -9,7 +9,15 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
-from labctl.platform.pages.render import N_, render
+from labctl.errors import (
+    ConflictError,
+    LabctlError,
+    PermissionDeniedError,
+    RuleViolationError,
+    ValidationError,
+)
+from labctl.platform.pages.forms import CERTIFICATE_STATUS, COMPLAINT_STATUS, ORDER_STATUS
+from labctl.platform.pages.render import N_, gettext_for, render
 
 API_PREFIXES = ("/api/", "/openapi.json", "/docs", "/redoc", "/static/")
 
@@ -37,6 +45,85 @@ HEADLINES: dict[int, tuple[str, str]] = {
 }
 
 
+#: What a person is told when a rule of this kind refused (``PermissionDeniedError.rule``).
+DENIED: dict[str, str] = {
+    "role": N_("Your account does not have the role this needs in this organisation."),
+    "separation": N_("You took part in this work, so another person must take this step "
+                     "(separation of duties)."),
+    "independence": N_("A complaint is handled by someone who took no part in the work "
+                       "complained about; this person did."),
+    "handler": N_("Only the person handling this complaint (or the customer who filed it, to "
+                  "close it) can do this."),
+    "station": N_("This needs a person of the laboratory signed in, not a station."),
+    "form": N_("This form has expired or was sent from another site. Reload the page and send "
+               "it again."),
+    "staff": N_("These pages are for laboratory staff; your account is a customer's."),
+}
+
+#: What a person is told for each conflict with the stored state (``ConflictError.reason``);
+#: ``%(status)s`` is the record's state in the page's words.
+CONFLICT: dict[str, str] = {
+    "order_state": N_("Order %(order)s is now “%(status)s”, so this step cannot be taken. "
+                      "Reload the order to see what can be done now."),
+    "order_kind": N_("Order %(order)s is not the kind of order that has this step."),
+    "quote_expired": N_("The quote for order %(order)s expired on %(date)s. Please ask the "
+                        "laboratory for a new quote."),
+    "evaluated": N_("Order %(order)s has been evaluated already; each order is evaluated "
+                    "once."),
+    "complaint_state": N_("Complaint %(complaint)s is now “%(status)s”, so this step cannot "
+                          "be taken. Reload the complaint to see what can be done now."),
+    "certificate_state": N_("Certificate %(number)s is “%(status)s”, so this step cannot be "
+                            "taken on it."),
+    "certificate_linked": N_("Certificate %(number)s already belongs to order %(order)s."),
+    "no_certificate": N_("Order %(order)s has no certificate yet: link the draft, issue it, "
+                         "then complete the order."),
+    "review_state": N_("Entry %(entry)s is “%(status)s”, so this step cannot be taken on it."),
+    "run_state": N_("Run %(run)s is %(status)s, so this cannot be done now."),
+    "bench_busy": N_("Bench %(bench)s is busy with run %(run)s. Wait until it ends."),
+    "key_reused": N_("This form was already sent once with other content. Reload the page and "
+                     "send it again."),
+}
+
+#: Laboratory rules (``RuleViolationError.rule``) in the words of the staff who meet them.
+RULES: dict[str, str] = {
+    "outside_cmc": N_("No published capability (CMC) of the laboratory covers %(quantity)s at "
+                      "%(nominal)s %(unit)s."),
+    "u_below_cmc": N_("The uncertainty stated at %(nominal)s %(unit)s is smaller than the "
+                      "laboratory's CMC (%(cmc_U)s %(unit)s); it may not be (ILAC-P14)."),
+    "no_results": N_("The certificate has no results yet."),
+    "no_standards": N_("No standard used is stated, so nothing makes the results traceable."),
+    "no_item_identification": N_("The item has neither a serial number nor an identifier "
+                                 "(ISO/IEC 17025 7.8.2.1 e). Add one to the draft."),
+    "performer_not_authorised": N_("%(performer)s was not authorised for this procedure on "
+                                   "%(day)s."),
+}
+
+STATE_WORDS: dict[str, str] = {**CERTIFICATE_STATUS, **ORDER_STATUS, **COMPLAINT_STATUS,
+                               "submitted": N_("submitted"), "published": N_("published"),
+                               "rejected": N_("rejected"), "not running": N_("not running")}
+
+
+def explain(request: Request, exc: LabctlError) -> str | None:
+    """``exc`` said in a person's words and the page's language, or ``None`` when there are
+    none for it (the page then shows its headline and advice only)."""
+    _ = gettext_for(request)
+    if isinstance(exc, PermissionDeniedError):
+        return _(DENIED[exc.rule]) if exc.rule in DENIED else None
+    if isinstance(exc, ValidationError):
+        return _("The value given for “%(field)s” is not allowed: %(allowed)s.",
+                 field=exc.field.rsplit(".", 1)[-1].replace("_", " "), allowed=exc.allowed)
+    code, words = ((exc.reason, CONFLICT) if isinstance(exc, ConflictError) else
+                   (exc.rule, RULES) if isinstance(exc, RuleViolationError) else ("", {}))
+    if code not in words:
+        return None
+    values = {k: _(STATE_WORDS[str(v)]) if k == "status" and str(v) in STATE_WORDS else str(v)
+              for k, v in exc.details.items()}
+    try:
+        return _(words[code], **values)
+    except (KeyError, ValueError, TypeError):  # a detail missing: the words without them
+        return None
+
+
 def wants_page(request: Request) -> bool:
     path = request.url.path
     if path.startswith(API_PREFIXES):
@@ -47,11 +134,18 @@ def wants_page(request: Request) -> bool:
             ("application/x-www-form-urlencoded", "multipart/form-data")))
 
 
-def error_page(request: Request, status: int, detail: str | None = None) -> HTMLResponse:
+def error_page(request: Request, status: int, detail: str | None = None, *,
+               error: LabctlError | None = None) -> HTMLResponse:
+    """The error page for ``status``: its headline and advice, the service's refusal in the
+    reader's words where there are some (``error``), and the service's own English message
+    folded away below as the technical detail (what the laboratory's support will ask for)."""
     headline, advice = HEADLINES.get(status, HEADLINES[500 if status >= 500 else 400])
     show_detail = detail if status in (403, 409, 422) else None
+    words = explain(request, error) if error is not None and show_detail else None
+    if words is None and show_detail and error is None:
+        words, show_detail = show_detail, None  # form-field advice: already in words
     signin = status == 401
     return render(request, "error.html", {"status": status, "headline": headline,
-                                          "advice": advice, "detail": show_detail,
-                                          "signin": signin}, status_code=status,
-                  title=headline)
+                                          "advice": advice, "words": words,
+                                          "detail": show_detail, "signin": signin},
+                  status_code=status, title=headline)

@@ -125,12 +125,12 @@ def check_csrf(request: Request, csrf: Annotated[str, Form(max_length=100)] = ""
     """Dependency of every page form that changes something: refused (403, nothing changed)
     unless the form carries this page session's CSRF value and comes from this site."""
     if not _same_origin(request):
-        raise PermissionDeniedError("send this form", "it was sent from another site")
+        raise PermissionDeniedError("send this form", "it was sent from another site", rule="form")
     expected, new = csrf_for(request)
     if new or not csrf or not hmac.compare_digest(csrf, expected):
         raise PermissionDeniedError(
             "send this form", "it has expired or was not sent from this site; reload the "
-            "page and try again")
+            "page and try again", rule="form")
 
 
 CsrfDep = Depends(check_csrf)

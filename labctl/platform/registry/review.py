@@ -88,7 +88,8 @@ CAPABILITY: ReviewedEntry[Capability, int, CapabilityPublic] = ReviewedEntry(
 def _in_state(entry: ReviewedEntry[R, K, P], key: K, row: R, state: ReviewState,
               only: str) -> None:
     if row.review_state != state:
-        raise ConflictError(f"{entry.entity} {key} is {row.review_state}{only}")
+        raise ConflictError(f"{entry.entity} {key} is {row.review_state}{only}",
+                            reason="review_state", entry=str(key), status=row.review_state)
 
 
 def _commit(session: Session, principal: Principal, entry: ReviewedEntry[R, K, P], key: K,

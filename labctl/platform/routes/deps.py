@@ -38,7 +38,9 @@ class FieldError(BaseModel):
 class ErrorBody(BaseModel):
     """Every error answer (4xx and 5xx): a stable ``error`` class name, the message, and
     structured fields: ``field``/``value``/``allowed`` for refused input (the first of
-    ``errors`` when the request had several), ``rule``/``details`` for a laboratory rule."""
+    ``errors`` when the request had several), ``rule``/``details`` for a laboratory rule, a
+    conflict with the stored state (its reason: ``order_state``, ``quote_expired``, …) or the
+    kind of permission rule that refused (``role``, ``separation``, …)."""
 
     error: str
     detail: str

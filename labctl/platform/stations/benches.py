@@ -157,7 +157,8 @@ class RunManager:
         procedure = cls.from_parameters(dict(parameters))  # bad parameters fail here, 422
         run_id = uuid.uuid4().hex
         if self.busy(bench):
-            raise ConflictError(f"bench {bench} is busy with run {self.busy(bench)}")
+            raise ConflictError(f"bench {bench} is busy with run {self.busy(bench)}",
+                                reason="bench_busy", bench=bench, run=self.busy(bench))
         # On record before the thread starts: whatever happens next is on record too.
         create_run(self.journal(bench), entry.clock, procedure, dut=dut, operator=operator,
                    checker=checker, run_id=run_id)
@@ -175,7 +176,8 @@ class RunManager:
         entry = self.bench(bench)
         status, _ = self.journal(bench).status(run_id)
         if status == RunStatus.COMPLETED:
-            raise ConflictError(f"run {run_id} is completed")
+            raise ConflictError(f"run {run_id} is completed", reason="run_state", run=run_id,
+                                status="completed")
 
         def job(runner_holder: _Active) -> Any:
             return self._runner(entry, runner_holder).resume(run_id, PROCEDURES,
@@ -190,7 +192,8 @@ class RunManager:
         with self._lock:
             active = self._active.get(bench)
         if active is None or active.run_id != run_id or not active.thread.is_alive():
-            raise ConflictError(f"run {run_id} is not running")
+            raise ConflictError(f"run {run_id} is not running", reason="run_state", run=run_id,
+                                status="not running")
         active.stop_requested = True  # seen by a runner not yet made (bench still opening)
         if active.runner is not None:
             active.runner.request_stop()
@@ -246,7 +249,8 @@ class RunManager:
         with self._lock:
             current = self._active.get(entry.name)
             if current is not None and current.thread.is_alive():
-                raise ConflictError(f"bench {entry.name} is busy with run {current.run_id}")
+                raise ConflictError(f"bench {entry.name} is busy with run {current.run_id}",
+                                    reason="bench_busy", bench=entry.name, run=current.run_id)
             holder = _Active(run_id, entry.name, threading.Thread())
             thread = threading.Thread(target=self._guard, args=(holder, job), daemon=True,
                                       name=f"run-{run_id[:8]}")

@@ -22,7 +22,8 @@ def staff_principal(user: PageUser) -> Principal:
     if principal.is_superuser or any(role in policy.LAB_ROLES for _, role in principal.roles):
         return principal
     raise PermissionDeniedError(
-        "staff pages", "these pages are for laboratory staff; your account is a customer's")
+        "staff pages", "these pages are for laboratory staff; your account is a customer's",
+        rule="staff")
 
 
 def refusal(check: Callable[[], None]) -> PermissionDeniedError | None:
