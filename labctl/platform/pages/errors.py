@@ -112,8 +112,10 @@ def explain(request: Request, exc: LabctlError) -> str | None:
     if isinstance(exc, ValidationError):
         return _("The value given for “%(field)s” is not allowed: %(allowed)s.",
                  field=exc.field.rsplit(".", 1)[-1].replace("_", " "), allowed=exc.allowed)
+    if not isinstance(exc, ConflictError | RuleViolationError):
+        return None
     code, words = ((exc.reason, CONFLICT) if isinstance(exc, ConflictError) else
-                   (exc.rule, RULES) if isinstance(exc, RuleViolationError) else ("", {}))
+                   (exc.rule, RULES))
     if code not in words:
         return None
     values = {k: _(STATE_WORDS[str(v)]) if k == "status" and str(v) in STATE_WORDS else str(v)
