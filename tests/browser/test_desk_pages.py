@@ -2,19 +2,26 @@
 calibration against the laboratory's DC-voltage CMC, carol (approver) quotes, frank accepts,
 carol records the payment, alice (technician) receives the item and starts; frank follows
 every dated step; another customer gets the "not found" page for frank's order; a complaint
-is handled by a person independent of the work (the performer is refused); the order is
-completed with its issued certificate and evaluated once.
+is handled by a person independent of the work (the performer is refused); alice runs the
+calibration on the simulated bench from the order's page and makes its draft for the order,
+bob checks and carol issues it on the certificate queue, carol completes the order; frank
+finds the certificate among his, verifies it through the address its QR code prints, and
+evaluates the service once.
 
 The tests of this module run in order on one portal (one order's life)."""
 
 from __future__ import annotations
 
+import re
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
+from pypdf import PdfReader
 
-from labctl.cli.demo import CUST, LAB, PASSWORD, _point
+from labctl.cli.demo import LAB, PASSWORD
 from tests.browser.conftest import assert_accessible, shot, sign_in
 
 STATE: dict[str, Any] = {}
@@ -77,7 +84,8 @@ def test_frank_books_a_calibration_errors_next_to_fields(page: Any, portal: Any,
     page.get_by_role("button", name="Book the calibration").click()
     assert "serial number" in page.locator("#item_serial_number-error").inner_text()
     assert_accessible(page)
-    page.get_by_label("Serial number").fill("MY-60054321")
+    # the multimeter frank sends is the one on the laboratory's simulated bench
+    page.get_by_label("Serial number").fill(portal.sim.truth()["dmm"]["serial"])
     page.get_by_role("button", name="Book the calibration").click()
     page.wait_for_url("**/my/orders/*?booked=1")
     assert "order is placed" in page.get_by_role("status").inner_text()
@@ -273,31 +281,59 @@ def test_complaint_is_handled_by_an_independent_person(page: Any, portal: Any) -
     assert "Closed" in page.get_by_role("heading", level=1).inner_text()
 
 
-def test_completed_with_its_certificate_and_evaluated_once(page: Any, portal: Any,
+@pytest.mark.timeout(150)
+def test_run_on_the_bench_issued_verified_by_qr_completed_and_evaluated(page: Any, portal: Any,
                                                            cmc_id: int) -> None:
     order = STATE["order"]
     api = portal.api
-    when = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2)
-    draft = api.call("POST", "/certificates", who="alice", body={
-        "laboratory_code": LAB, "customer_name": "(from the order)", "customer_code": CUST,
-        "item_description": "(from the order)", "quantity": "DC voltage",
-        "procedure": "dmm-dcv-direct", "method": "Direct comparison with a calibrator",
-        "location": "Laboratory, room 1", "calibration_begin": when.isoformat(),
-        "calibration_end": (when + timedelta(hours=1)).isoformat(),
-        "standards": ["LAB-CAL-01"], "statements": [], "conditions": []})
-    number = draft["number"]
-    api.call("POST", f"/certificates/{number}/results", who="station", body={"points": [
-        _point("DC voltage", "DC voltage", "V", "10 V", 10.0, 10.0, 10.00002, 4e-5)]},
-        headers={"Idempotency-Key": f"{number}-desk"})
+    serial = portal.sim.truth()["dmm"]["serial"]
+    # alice runs the calibration on the simulated bench from the order's page
     sign_in(page, portal.url, "alice", PASSWORD)
     page.goto(f"{portal.url}/staff/orders/{order}")
-    page.get_by_label("Number of the run's draft certificate").fill(number)
-    page.get_by_role("button", name="Link the certificate").click()
-    page.wait_for_load_state()
+    page.get_by_role("link", name="Run the calibration on a bench").click()
+    page.wait_for_url(f"**/staff/runs?order={order}")
+    assert f"For order {order} of Example Instruments Ltd" in page.locator("#for-order") \
+        .inner_text()
+    assert page.get_by_label("Item serial number").input_value() == serial  # from the order
+    page.get_by_label("Checker (username)").fill("bob")
+    page.get_by_label("Parameters (JSON, optional)").fill(
+        '{"ranges": [10.0], "settle_time": 0.5}')
+    page.get_by_label("Procedure").select_option("dmm-dcv-direct")
+    page.get_by_role("button", name="Start").click()
+    page.wait_for_url("**/staff/runs/*?done=started*")
+    run_id = page.url.split("/staff/runs/")[1].split("?")[0]
+    deadline = time.monotonic() + 60
+    while (status := api.call("GET", f"/runs/{run_id}", who="alice")["status"]) in (
+            "created", "running", "held", "stopping") and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert status == "completed", status
+    page.reload()  # the draft form appears once the run is completed, the order chosen
+    assert page.get_by_label("For order").input_value() == str(order)
+    page.get_by_label("Method").fill("Direct comparison with a calibrator")
+    page.get_by_label("Location").fill("Laboratory, room 1")
+    page.get_by_role("button", name="Make the draft").click()
+    notice = page.get_by_role("status").inner_text()
+    assert f"It is linked to order {order}" in notice, notice
+    number = notice.split("Draft certificate ")[1].split(" ")[0]
+    draft = api.call("GET", f"/certificates/{number}", who="alice")
+    assert draft["item_serial_number"] == serial  # the order's item, by the link
+    assert draft["customer_name"] == "Example Instruments Ltd" and draft["receipt_date"]
+    page.goto(f"{portal.url}/staff/orders/{order}")
+    assert number in page.inner_text("main")
     page.get_by_role("button", name="Sign out").click()
-    api.call("POST", f"/certificates/{number}/check", who="bob")
-    issued = api.call("POST", f"/certificates/{number}/issue", who="carol")
-    assert issued["item_serial_number"] == "MY-60054321"  # the order's item, by the link
+
+    # bob checks and carol issues on the certificate queue
+    sign_in(page, portal.url, "bob", PASSWORD)
+    page.goto(f"{portal.url}/staff/certificates/queue")
+    page.locator(f"#cert-{number}").get_by_role("button", name="Check").click()
+    assert f"Certificate {number} is checked" in page.get_by_role("status").inner_text()
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, portal.url, "carol", PASSWORD)
+    page.goto(f"{portal.url}/staff/certificates/queue")
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f"#cert-{number}").get_by_role("button", name="Issue").click()
+    assert f"Certificate {number} is issued" in page.get_by_role("status").inner_text()
+    page.get_by_role("button", name="Sign out").click()
 
     sign_in(page, portal.url, "carol", PASSWORD)
     page.goto(f"{portal.url}/staff/orders/{order}")
@@ -306,7 +342,20 @@ def test_completed_with_its_certificate_and_evaluated_once(page: Any, portal: An
     assert "Completed" in page.get_by_role("heading", level=1).inner_text()
     page.get_by_role("button", name="Sign out").click()
 
+    # frank finds the certificate among his, and verifies it through its QR code's link
     sign_in(page, portal.url, "frank", PASSWORD)
+    page.goto(f"{portal.url}/my/certificates")
+    row = page.get_by_role("row").filter(has_text=number)
+    assert "Issued" in row.inner_text() and serial in row.inner_text()
+    with page.expect_download() as pdf:
+        row.get_by_role("link", name=f"PDF of certificate {number}").click()
+    text = re.sub(r"\s+", "", "".join(
+        p.extract_text() for p in PdfReader(pdf.value.path()).pages))
+    printed = f"{portal.settings.public_url}/verify/{number}"  # the QR code's target
+    assert f"Verifythiscertificate:{printed}" in text
+    assert serial in text and "ExampleInstrumentsLtd" in text  # the order's item, customer
+    page.goto(f"{portal.url}{urlsplit(printed).path}")
+    assert "Genuine and current" in page.locator(".verdict").inner_text()
     page.goto(f"{portal.url}/my/orders/{order}")
     assert page.get_by_role("link", name="Download the PDF").is_visible()
     second = page.context.new_page()  # the same form, open twice

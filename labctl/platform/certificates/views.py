@@ -100,8 +100,11 @@ def certificate_public(session: Session, cert: Certificate) -> CertificatePublic
     return CertificatePublic(
         number=cert.number, revision=cert.revision, status=CertificateStatus(cert.status),
         laboratory_code=lab.code, customer_name=cert.customer_name,
-        item_description=cert.item_description, item_serial_number=cert.item_serial_number,
-        item_standard=item_std.identifier if item_std else None, quantity=cert.quantity,
+        customer_address=cert.customer_address, item_description=cert.item_description,
+        item_manufacturer=cert.item_manufacturer, item_model=cert.item_model,
+        item_serial_number=cert.item_serial_number, item_identifier=cert.item_identifier,
+        item_standard=item_std.identifier if item_std else None,
+        receipt_date=cert.receipt_date, quantity=cert.quantity,
         procedure=cert.procedure, method=cert.method, location=cert.location,
         calibration_begin=cert.calibration_begin, calibration_end=cert.calibration_end,
         issue_date=cert.issue_date, performed_by=username(cert.performed_by_id) or "",

@@ -445,6 +445,12 @@ _STEP_CHECKS: dict[str, Callable[[Session, Principal, ServiceOrder], None]] = {
 }
 
 
+def check_step(session: Session, principal: Principal, order: ServiceOrder, step: str) -> None:
+    """Raises what taking ``step`` on ``order`` now would meet (403, 409), before another
+    service does work that the step would then refuse (a run's draft made for an order)."""
+    _STEP_CHECKS[step](session, principal, order)
+
+
 def _acted(session: Session, principal: Principal, order_id: int,
            may: Callable[[Session, Principal, ServiceOrder], None]) -> ServiceOrder:
     """The order (404 if unreadable), after the step's checks (403, 409)."""
@@ -581,6 +587,46 @@ def link_certificate(session: Session, *, principal: Principal, order_id: int,
           data={"certificate_number": number})
     session.commit()
     return order
+
+
+def linkable_certificates(session: Session, order: ServiceOrder, *,
+                          limit: int = 50) -> list[Certificate]:
+    """The drafts a technician can link to ``order`` (what the order page offers to pick):
+    first revisions of the order's laboratory, draft or checked, of the order's quantity, not
+    linked to any order; newest first. ``link_certificate`` makes the same checks."""
+    linked = select(ServiceOrder.certificate_number).where(
+        ServiceOrder.certificate_number != "")
+    query = select(Certificate).where(
+        Certificate.organisation_id == order.laboratory_id, Certificate.revision == 1,
+        col(Certificate.status).in_([CertificateStatus.DRAFT.value,
+                                     CertificateStatus.CHECKED.value]),
+        col(Certificate.number).not_in(linked))
+    if order.quantity:
+        query = query.where(Certificate.quantity == order.quantity)
+    return list(session.exec(query.order_by(col(Certificate.created_at).desc(),
+                                            col(Certificate.id).desc()).limit(limit)).all())
+
+
+def orders_awaiting_certificate(session: Session, principal: Principal,
+                                laboratory_ids: list[int], *,
+                                limit: int = 50) -> list[ServiceOrder]:
+    """Calibration orders of these laboratories on which the caller may link a certificate
+    now (item received or in progress, none linked yet): what a run's "make the draft" form
+    offers, so the draft is made for the order and linked in one go."""
+    rows = session.exec(select(ServiceOrder).where(
+        col(ServiceOrder.laboratory_id).in_(laboratory_ids),
+        ServiceOrder.kind == OrderKind.CALIBRATION.value,
+        col(ServiceOrder.status).in_([S.ITEM_RECEIVED.value, S.IN_PROGRESS.value]),
+        ServiceOrder.certificate_number == "")
+        .order_by(col(ServiceOrder.id).desc()).limit(limit)).all()
+    out = []
+    for order in rows:
+        try:
+            _may_link(session, principal, order)
+        except (PermissionDeniedError, ConflictError):
+            continue
+        out.append(order)
+    return out
 
 
 def linked_certificate(session: Session, order: ServiceOrder) -> Certificate | None:

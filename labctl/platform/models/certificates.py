@@ -352,9 +352,14 @@ class CertificatePublic(BaseModel):
     status: CertificateStatus
     laboratory_code: str
     customer_name: str
+    customer_address: str = ""
     item_description: str
+    item_manufacturer: str = ""
+    item_model: str = ""
     item_serial_number: str
+    item_identifier: str = ""
     item_standard: str | None
+    receipt_date: date | None = None
     quantity: str
     procedure: str
     method: str

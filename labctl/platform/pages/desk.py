@@ -194,8 +194,10 @@ def _staff_order_page(request: Request, session: Any, user: PageUser, order: Any
     row = desk.evaluation_of(session, principal=user.principal, order_id=order.id) \
         if public.evaluated else None
     evaluation = desk.evaluation_public(session, row) if row is not None else None
+    linkable = desk.linkable_certificates(session, order) \
+        if any(a["step"] == "certificate" and a["enabled"] for a in actions) else []
     return render(request, "desk/order.html", {
-        "order": public, "actions": actions, "certificate": cert,
+        "order": public, "actions": actions, "certificate": cert, "linkable": linkable,
         "steps": steps_view(public.steps, path, public.status.value),
         "errors": errors or {}, "values": values or {}, "today": today.isoformat(),
         "default_until": (today + timedelta(days=30)).isoformat(), "evaluation": evaluation,

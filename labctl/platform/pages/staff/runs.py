@@ -16,9 +16,11 @@ from fastapi.responses import Response
 from pydantic import ValidationError as PydanticValidationError
 
 from labctl.errors import ValidationError
+from labctl.platform import desk
 from labctl.platform.accounts import policy
 from labctl.platform.accounts.auth import require_role
 from labctl.platform.models.base import Role
+from labctl.platform.models.desk import LinkCertificateIn
 from labctl.platform.pages.render import N_, render
 from labctl.platform.pages.session import CsrfDep, PageUserDep
 from labctl.platform.pages.staff.common import done, refusal, staff_principal
@@ -92,7 +94,7 @@ def _run_view(request: Request, session: Any, principal: Any, run_id: str) -> di
             "active": status.status in ACTIVE,
             "resumable": status.status in RESUMABLE, "resume_why": resume_why,
             "stop_why": stop_why,
-            "completed": status.status == RunStatus.COMPLETED}
+            "completed": status.status == RunStatus.COMPLETED, "lab_id": lab_id}
 
 
 def _benches(request: Request, session: Any, principal: Any) -> list[dict[str, Any]]:
@@ -106,11 +108,18 @@ def _benches(request: Request, session: Any, principal: Any) -> list[dict[str, A
     return out
 
 
+OrderQuery = Annotated[int | None, Query(ge=1, le=2**62)]
+
+
 @router.get("/staff/runs")
-def runs_page(request: Request, user: PageUserDep, session: ReadSessionDep) -> Response:
+def runs_page(request: Request, user: PageUserDep, session: ReadSessionDep,
+              order: OrderQuery = None) -> Response:
+    """The benches and the start form; ``?order=ID`` (from the order's page) fills the item
+    from the order, whose draft the completed run then makes and links."""
     principal = staff_principal(user)
+    for_order = desk.order_by_id(session, principal, order) if order is not None else None
     return render(request, "staff/runs.html", {
-        "benches": _benches(request, session, principal),
+        "benches": _benches(request, session, principal), "for_order": for_order,
         "procedures": sorted(PROCEDURES)}, title=N_("Runs"))
 
 
@@ -131,7 +140,8 @@ def start(request: Request, user: PageUserDep, session: SessionDep,
           manufacturer: Annotated[str, Form(max_length=100)] = "",
           model: Annotated[str, Form(max_length=100)] = "",
           identifier: Annotated[str, Form(max_length=100)] = "",
-          parameters: Annotated[str, Form(max_length=4000)] = "") -> Response:
+          parameters: Annotated[str, Form(max_length=4000)] = "",
+          order: Annotated[int | None, Form(ge=1, le=2**62)] = None) -> Response:
     principal = staff_principal(user)
     try:
         params = json.loads(parameters) if parameters.strip() else {}
@@ -151,17 +161,22 @@ def start(request: Request, user: PageUserDep, session: SessionDep,
         raise ValidationError(".".join(str(p) for p in first["loc"]), first.get("input"),
                               first["msg"]) from None
     started = api.start_run(bench, body, request, principal, session)
-    return done(f"/staff/runs/{started.run_id}", done="started")
+    return done(f"/staff/runs/{started.run_id}", done="started",
+                **({"order": str(order)} if order is not None else {}))
 
 
 @router.get("/staff/runs/{run_id}")
 def run_page(request: Request, run_id: str, user: PageUserDep, session: ReadSessionDep,
              done_: Annotated[str, Query(alias="done", max_length=16)] = "",
-             certificate: Annotated[str, Query(max_length=64)] = "") -> Response:
+             certificate: Annotated[str, Query(max_length=64)] = "",
+             order: OrderQuery = None) -> Response:
     principal = staff_principal(user)
     view = _run_view(request, session, principal, run_id)
+    orders = desk.orders_awaiting_certificate(session, principal, [view["lab_id"]]) \
+        if view["completed"] else []
     return render(request, "staff/run.html", {"run": view, "done": done_,
-                                              "certificate": certificate},
+                                              "certificate": certificate, "orders": orders,
+                                              "chosen_order": order},
                   title=N_("Run"))
 
 
@@ -188,12 +203,28 @@ def resume(request: Request, run_id: str, user: PageUserDep, session: SessionDep
 
 @router.post("/staff/runs/{run_id}/certificate", dependencies=[CsrfDep])
 def certify(request: Request, run_id: str, user: PageUserDep, session: SessionDep,
-            customer_name: Annotated[str, Form(max_length=200)],
-            item_description: Annotated[str, Form(max_length=300)],
             method: Annotated[str, Form(max_length=300)],
             location: Annotated[str, Form(max_length=300)],
-            customer_code: Annotated[str, Form(max_length=32)] = "") -> Response:
+            customer_name: Annotated[str, Form(max_length=200)] = "",
+            item_description: Annotated[str, Form(max_length=300)] = "",
+            customer_code: Annotated[str, Form(max_length=32)] = "",
+            order: Annotated[int | None, Form(ge=1, le=2**62)] = None) -> Response:
+    """The completed run as a draft certificate; for an ``order`` (one whose item is with
+    the laboratory), the draft is then linked to it, taking the order's customer, address,
+    item and date of receipt. The link's rules are checked before the draft is made, so a
+    refused link leaves no draft behind."""
     principal = staff_principal(user)
+    row = None
+    if order is not None:
+        row = desk.order_by_id(session, principal, order)
+        desk.check_step(session, principal, row, "certificate")
+        pid = api.run_status(run_id, request, principal, session).procedure_id
+        quantity = PROCEDURES[pid].info.quantity if pid in PROCEDURES else ""
+        if row.quantity and quantity != row.quantity:
+            raise ValidationError("order", order, f"an order for {quantity} (order {order} "
+                                  f"is for {row.quantity})")
+        customer_name = customer_name.strip() or row.customer_name
+        item_description = item_description.strip() or row.item_description
     try:
         body = api.CertifyRun(customer_name=customer_name.strip(),
                               customer_code=customer_code.strip() or None,
@@ -204,4 +235,9 @@ def certify(request: Request, run_id: str, user: PageUserDep, session: SessionDe
         raise ValidationError(".".join(str(p) for p in first["loc"]), first.get("input"),
                               first["msg"]) from None
     cert = api.certify_run(run_id, body, request, principal, session)
+    if row is not None and order is not None:
+        desk.link_certificate(session, principal=principal, order_id=order,
+                              data=LinkCertificateIn(certificate_number=cert.number))
+        return done(f"/staff/runs/{run_id}", done="certified", certificate=cert.number,
+                    order=str(order))
     return done(f"/staff/runs/{run_id}", done="certified", certificate=cert.number)
