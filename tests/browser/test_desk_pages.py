@@ -296,9 +296,9 @@ def test_run_on_the_bench_issued_verified_by_qr_completed_and_evaluated(page: An
         .inner_text()
     assert page.get_by_label("Item serial number").input_value() == serial  # from the order
     page.get_by_label("Checker (username)").fill("bob")
-    page.get_by_label("Parameters (JSON, optional)").fill(
-        '{"ranges": [10.0], "settle_time": 0.5}')
     page.get_by_label("Procedure").select_option("dmm-dcv-direct")
+    page.get_by_label("DMM ranges (V), separated by commas; empty for all").fill("10")
+    page.get_by_label("Settling time after each change (s)").fill("0.5")
     page.get_by_role("button", name="Start").click()
     page.wait_for_url("**/staff/runs/*?done=started*")
     run_id = page.url.split("/staff/runs/")[1].split("?")[0]

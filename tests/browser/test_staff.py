@@ -225,9 +225,25 @@ def test_a_run_shows_live_progress_and_conditions_stops_and_resumes(page: Any,
         page.goto(f"{portal.url}/staff/runs")
         page.get_by_label("Checker (username)").fill("bob")
         page.get_by_label("Item serial number").fill(portal.sim.truth()["dmm"]["serial"])
-        page.get_by_label("Parameters (JSON, optional)").fill(
-            '{"ranges": [10.0], "settle_time": 1.0}')
         page.get_by_label("Procedure").select_option("dmm-dcv-direct")
+        # only the chosen procedure's parameters are shown, each its own field
+        assert not page.get_by_label("Stability window (s)").is_visible()
+        page.get_by_label("DMM ranges (V), separated by commas; empty for all").fill("10")
+        settle = page.get_by_label("Settling time after each change (s)")
+        assert settle.get_attribute("placeholder") == "2"  # the procedure's default
+        settle.fill("a second")  # not a number: said in words, nothing started
+        runs_before = portal.app.state.runs.journal("bench-1").runs()
+        page.get_by_role("button", name="Start").click()
+        assert page.get_by_role("heading", level=1).inner_text() == \
+            "Please check what you entered"
+        assert "“settle time” is not allowed: a number" in page.get_by_role("alert").inner_text()
+        assert portal.app.state.runs.journal("bench-1").runs() == runs_before
+        page.goto(f"{portal.url}/staff/runs")
+        page.get_by_label("Checker (username)").fill("bob")
+        page.get_by_label("Item serial number").fill(portal.sim.truth()["dmm"]["serial"])
+        page.get_by_label("Procedure").select_option("dmm-dcv-direct")
+        page.get_by_label("DMM ranges (V), separated by commas; empty for all").fill("10")
+        page.get_by_label("Settling time after each change (s)").fill("1")
         page.get_by_role("button", name="Start").click()
         page.wait_for_url("**/staff/runs/*?done=started")
         run_id = page.url.split("/staff/runs/")[1].split("?")[0]
@@ -280,12 +296,13 @@ def test_a_checker_cannot_resume_or_stop_a_run(portal: Any) -> None:
         assert r.status_code in (403, 409)
         r = client.post("/staff/runs/start", data={
             "csrf": csrf, "bench": "bench-1", "procedure": "dmm-dcv-direct",
-            "checker": "alice", "parameters": "{}"})
+            "checker": "alice", "p.dmm-dcv-direct.settle_time": "1"})
         assert r.status_code == 403  # a checker does not start runs
-        r = client.post("/staff/runs/start", data={
-            "csrf": csrf, "bench": "bench-1", "procedure": "dmm-dcv-direct",
-            "checker": "alice", "parameters": "[NaN"})
-        assert r.status_code == 422
+        for bad in ("NaN", "1e999", "-inf", "2,5,6"):
+            r = client.post("/staff/runs/start", data={
+                "csrf": csrf, "bench": "bench-1", "procedure": "dmm-dcv-direct",
+                "checker": "alice", "p.dmm-dcv-direct.settle_time": bad})
+            assert r.status_code == 422, bad
 
 
 def test_other_peoples_ids_in_urls_are_refused(portal: Any, draft: str) -> None:

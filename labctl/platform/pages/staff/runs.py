@@ -8,10 +8,9 @@ only a completed run is certified) are exactly the API's."""
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import Response
 from pydantic import ValidationError as PydanticValidationError
 
@@ -23,6 +22,7 @@ from labctl.platform.models.base import Role
 from labctl.platform.models.desk import LinkCertificateIn
 from labctl.platform.pages.render import N_, render
 from labctl.platform.pages.session import CsrfDep, PageUserDep
+from labctl.platform.pages.staff import parameters
 from labctl.platform.pages.staff.common import done, refusal, staff_principal
 from labctl.platform.routes import runs as api
 from labctl.platform.routes.deps import ReadSessionDep, SessionDep
@@ -111,6 +111,15 @@ def _benches(request: Request, session: Any, principal: Any) -> list[dict[str, A
 OrderQuery = Annotated[int | None, Query(ge=1, le=2**62)]
 
 
+async def _posted(request: Request) -> dict[str, Any]:
+    """The form's fields as sent (the procedure's parameter fields are named per procedure,
+    so they are read here rather than declared one by one)."""
+    return {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+
+
+PostedForm = Annotated[dict[str, Any], Depends(_posted)]
+
+
 @router.get("/staff/runs")
 def runs_page(request: Request, user: PageUserDep, session: ReadSessionDep,
               order: OrderQuery = None) -> Response:
@@ -120,7 +129,9 @@ def runs_page(request: Request, user: PageUserDep, session: ReadSessionDep,
     for_order = desk.order_by_id(session, principal, order) if order is not None else None
     return render(request, "staff/runs.html", {
         "benches": _benches(request, session, principal), "for_order": for_order,
-        "procedures": sorted(PROCEDURES)}, title=N_("Runs"))
+        "procedures": sorted(PROCEDURES),
+        "parameters": {pid: parameters.fields(pid) for pid in sorted(PROCEDURES)},
+        "form_name": parameters.form_name}, title=N_("Runs"))
 
 
 @router.get("/staff/runs/live")
@@ -139,17 +150,13 @@ def start(request: Request, user: PageUserDep, session: SessionDep,
           serial_number: Annotated[str, Form(max_length=100)] = "",
           manufacturer: Annotated[str, Form(max_length=100)] = "",
           model: Annotated[str, Form(max_length=100)] = "",
-          identifier: Annotated[str, Form(max_length=100)] = "",
-          parameters: Annotated[str, Form(max_length=4000)] = "",
+          identifier: Annotated[str, Form(max_length=100)] = "", *,
+          posted: PostedForm,
           order: Annotated[int | None, Form(ge=1, le=2**62)] = None) -> Response:
+    """Starts a run; the procedure's parameters are its own fields of the form (empty ones
+    keep the procedure's defaults), checked by the same ``from_parameters`` as the API's."""
     principal = staff_principal(user)
-    try:
-        params = json.loads(parameters) if parameters.strip() else {}
-    except ValueError:
-        params = None
-    if not isinstance(params, dict):
-        raise ValidationError("parameters", parameters[:120],
-                              'a JSON object, e.g. {"ranges": [10.0]}, or nothing')
+    params = parameters.parse(procedure, posted)
     dut = {k: v.strip() for k, v in (("manufacturer", manufacturer), ("model", model),
                                      ("serial_number", serial_number),
                                      ("identifier", identifier)) if v.strip()}

@@ -29,7 +29,20 @@
     }
     window.setTimeout(tick, interval);
   }
+  // <select data-shows-fieldset="params">: of the form's <fieldset class="params"
+  // data-procedure="...">, only the chosen one is shown (without script, all are).
+  function showChosen(select) {
+    var kind = select.getAttribute("data-shows-fieldset");
+    select.form.querySelectorAll("fieldset." + kind).forEach(function (set) {
+      set.hidden = set.getAttribute("data-procedure") !== select.value;
+    });
+  }
+  document.addEventListener("change", function (event) {
+    var el = event.target;
+    if (el.hasAttribute && el.hasAttribute("data-shows-fieldset")) { showChosen(el); }
+  });
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-poll]").forEach(poll);
+    document.querySelectorAll("select[data-shows-fieldset]").forEach(showChosen);
   });
 })();
