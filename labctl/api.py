@@ -28,6 +28,7 @@ from labctl.errors import (
     LoginLockedError,
     NotFoundError,
     PermissionDeniedError,
+    RateLimitedError,
     RuleViolationError,
     ValidationError,
 )
@@ -57,6 +58,7 @@ from labctl.platform.stations.benches import BenchEntry, RunManager, load_benche
 #: labctl error class → HTTP status (most specific first: RuleViolationError is a ValueError too).
 ERROR_STATUS: tuple[tuple[type[LabctlError], int], ...] = (
     (LoginLockedError, 429),
+    (RateLimitedError, 429),
     (AuthenticationError, 401),
     (PermissionDeniedError, 403),
     (NotFoundError, 404),
@@ -87,9 +89,12 @@ async def _labctl_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, LabctlError)
     status = next((code for cls, code in ERROR_STATUS if isinstance(exc, cls)), 500)
     if wants_page(request):
-        return error_page(request, status, str(exc), error=exc)
+        page = error_page(request, status, str(exc), error=exc)
+        if isinstance(exc, LoginLockedError | RateLimitedError):
+            page.headers["Retry-After"] = str(exc.retry_after)
+        return page
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    if isinstance(exc, LoginLockedError):
+    if isinstance(exc, LoginLockedError | RateLimitedError):
         headers = {"Retry-After": str(exc.retry_after)}
     return error_response(_error_body(exc), status, headers)
 

@@ -135,6 +135,15 @@ class LoginLockedError(AuthenticationError):
         super().__init__(message)
 
 
+class RateLimitedError(LabctlError):
+    """Too many requests of one kind from one client address (e.g. self-registrations): HTTP
+    429 with ``Retry-After``, the whole seconds until the address may try again."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
 class PermissionDeniedError(LabctlError, PermissionError):
     """The caller is known but may not do this (role, scope, separation of duties): HTTP 403.
 

@@ -49,6 +49,11 @@ class Settings:
     login_failure_window: timedelta = timedelta(minutes=15)
     #: How long a lock lasts unless an administrator unlocks sooner.
     login_lockout: timedelta = timedelta(minutes=15)
+    #: Customer self-registrations (``/register``) from one client address within
+    #: ``registration_window``: a person registers once; a script filling the registry with
+    #: organisations is stopped (HTTP 429), a laboratory's colleagues behind one address not.
+    registration_limit: int = 10
+    registration_window: timedelta = timedelta(hours=1)
     #: Run ``alembic upgrade head`` when the app starts (off when an operator migrates by hand).
     migrate_on_start: bool = True
     #: Benches this server runs calibrations on (``LABCTL_BENCHES``; see platform.benches).

@@ -36,6 +36,7 @@ from labctl.errors import (
     AuthenticationError,
     LoginLockedError,
     PermissionDeniedError,
+    RateLimitedError,
     ValidationError,
 )
 from labctl.platform.db import utcnow
@@ -262,6 +263,32 @@ def _throttle_row(session: Session, scope: str, key: str, now: datetime) -> Logi
     # two first failures at once: one inserts, the other finds the row (no unique violation)
     session.execute(insert(LoginThrottle).values(**values).on_conflict_do_nothing())
     return session.exec(query).one()
+
+
+def count_registration(session: Session, *, address: str | None, limit: int,
+                       window: timedelta) -> None:
+    """Count one self-registration from ``address`` in the caller's transaction (so a refused
+    registration, rolled back, does not count); past ``limit`` within ``window`` raise
+    :class:`RateLimitedError` before anything is written. Kept in the same table as the login
+    throttle (scope ``register``), so the limit holds across restarts and workers."""
+    if not address:
+        return
+    now = utcnow()
+    row = _throttle_row(session, "register", address, now)
+    if row.window_start <= now - window:
+        row.failures, row.window_start = 0, now
+    if row.failures >= limit:
+        until = row.window_start + window
+        seconds = max(1, int((until - now).total_seconds() + 0.999))
+        session.rollback()
+        raise RateLimitedError(
+            f"{limit} registrations from this address within {window}: try again after "
+            f"{until.isoformat(timespec='seconds')} ({seconds} s)", retry_after=seconds)
+    row.failures += 1
+    row.last_failure_at = now
+    # "kept until": the login throttle's clean-up leaves a row alone until this has passed
+    row.locked_until = row.window_start + window
+    session.add(row)
 
 
 def count_login_failure(session: Session, *, username: str | None, address: str | None,

@@ -20,7 +20,7 @@ from pydantic import ValidationError as InputError
 from labctl.errors import NotFoundError, PermissionDeniedError, ValidationError
 from labctl.platform import desk
 from labctl.platform.accounts import organisations, policy
-from labctl.platform.accounts.auth import LoginPolicy
+from labctl.platform.accounts.auth import LoginPolicy, count_registration
 from labctl.platform.accounts.organisations import CustomerRegistration
 from labctl.platform.certificates import views as certificate_views
 from labctl.platform.db import utcnow
@@ -125,6 +125,9 @@ def register(request: Request, session: SessionDep, read_session: ReadSessionDep
         return _registration(request, values,
                              {"password_again": _(REGISTRATION_ADVICE["password_again"])},
                              status_code=422)
+    client = request.client.host if request.client else None
+    count_registration(session, address=client, limit=settings.registration_limit,
+                       window=settings.registration_window)
     try:
         organisations.register_customer(session, data=CustomerRegistration(
             organisation_name=organisation_name, address=address, contact_name=contact_name,
@@ -140,8 +143,7 @@ def register(request: Request, session: SessionDep, read_session: ReadSessionDep
     token = organisations.login(
         session, username=username.strip(), password=password,
         lifetime=settings.user_token_lifetime, read_session=read_session,
-        address=request.client.host if request.client else None,
-        policy=LoginPolicy.from_settings(settings))
+        address=client, policy=LoginPolicy.from_settings(settings))
     response = RedirectResponse("/my?welcome=1", status_code=303)
     set_session_cookie(request, response, token.access_token,
                        int(settings.user_token_lifetime.total_seconds()))
