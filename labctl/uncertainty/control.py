@@ -84,8 +84,9 @@ class RunRule(StrEnum):
     them). The value is a stable code for storage and APIs; :attr:`text` says it in words.
 
     ``RUN`` fires on the ``run_length``-th consecutive point on one side of the centre line
-    (8 by default as the issue says; ISO 7870-2:2023 and Nelson use 9, pass
-    ``run_length=9`` for that). A point exactly on the centre line ends a run.
+    (8 by default as the issue says, as in the Western Electric rules; Nelson's tests
+    (1984) and ISO 7870-2 in some editions use 9: pass ``run_length=9`` for that). A point
+    exactly on the centre line ends a run.
     ``TREND`` fires on the ``trend_length``-th point (6 by default) of a series steadily
     increasing or decreasing; two equal consecutive values end a trend.
     """
