@@ -584,6 +584,9 @@ def drift_fit(times: ArrayLike, values: ArrayLike, u: ArrayLike, t_cal: float, *
     tc = _scalar("t_cal", t_cal)
     if x.size < 2:
         raise UncertaintyInputError("values", f"{x.size} checks", "at least 2 checks for a line")
+    if np.unique(t).size < 2:
+        raise UncertaintyInputError("times", f"{np.unique(t).size} distinct times",
+                                    "checks at 2 or more different times for a slope")
     fit = curve_fit(t - tc, x, degree=1, u_y=ua)
     nu = x.size - 2
     chi2 = float(fit.chi2) if fit.chi2 is not None else 0.0

@@ -409,6 +409,9 @@ def test_drift_input_is_checked():
         drift_fit(T5[:3], X5, 0.1, 0.0)
     assert e.value.field == "times"
     with pytest.raises(UncertaintyInputError) as e:
+        drift_fit(np.full(5, 3.0), X5, 0.1, 0.0)
+    assert e.value.field == "times"
+    with pytest.raises(UncertaintyInputError) as e:
         drift_fit(T5, X5, 0.1, math.nan)
     assert e.value.field == "t_cal"
     with pytest.raises(UncertaintyInputError) as e:
