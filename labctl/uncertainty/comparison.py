@@ -373,10 +373,9 @@ def _iterative(x: Array, u: Array, nu: Array, cand: BoolArray, alpha: float) -> 
 def _doe(x: Array, u: Array, nu: Array, ref: WeightedMean, k: float) -> DegreesOfEquivalence:
     contrib = ref.included
     d = x - ref.value
-    var = np.where(contrib, u * u - ref.u * ref.u, u * u + ref.u * ref.u)
-    # u_i² − u²(x_ref) is ≥ 0 in exact arithmetic; clip a rounding-level negative (a single
-    # contributor, where both terms are equal).
-    var = np.maximum(var, 0.0)
+    # u_i² − u²(x_ref) = u_i²·(1 − w_i) with the normalised weight w_i: written so, it is
+    # exactly 0 for a lone contributor (w_i = 1) instead of the rounding of a difference.
+    var = np.where(contrib, u * u * np.maximum(1.0 - ref.weights, 0.0), u * u + ref.u * ref.u)
     ud = np.sqrt(var)
     # d_i as a linear combination of the x_j: coefficients δ_ij − w_j (contributor) or
     # δ_ij − w_j (others, with w_i = 0): the same expression, W–S over its terms.
@@ -477,12 +476,14 @@ def _array(name: str, v: ArrayLike, *, positive: bool = False, nonnegative: bool
 
 
 def _broadcast(**arrays: Array) -> list[Array]:
-    try:
-        return list(np.broadcast_arrays(*arrays.values()))
-    except ValueError:
-        shapes = ", ".join(f"{k} {v.shape}" for k, v in arrays.items())
-        last = list(arrays)[-1]
-        raise UncertaintyInputError(last, shapes, "shapes that broadcast together") from None
+    shape: tuple[int, ...] = ()
+    for name, a in arrays.items():
+        try:
+            shape = np.broadcast_shapes(shape, a.shape)
+        except ValueError:
+            raise UncertaintyInputError(name, f"shape {a.shape}",
+                                        f"a shape that broadcasts with {shape}") from None
+    return list(np.broadcast_arrays(*arrays.values()))
 
 
 def _verdicts(score: Array, warn: float | None, act: float) -> NDArray[np.object_]:
