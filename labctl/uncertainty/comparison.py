@@ -373,9 +373,13 @@ def _iterative(x: Array, u: Array, nu: Array, cand: BoolArray, alpha: float) -> 
 def _doe(x: Array, u: Array, nu: Array, ref: WeightedMean, k: float) -> DegreesOfEquivalence:
     contrib = ref.included
     d = x - ref.value
-    # u_i² − u²(x_ref) = u_i²·(1 − w_i) with the normalised weight w_i: written so, it is
-    # exactly 0 for a lone contributor (w_i = 1) instead of the rounding of a difference.
-    var = np.where(contrib, u * u * np.maximum(1.0 - ref.weights, 0.0), u * u + ref.u * ref.u)
+    # u_i² − u²(x_ref) = u_i²·Σ_{j≠i} u_j⁻² / Σ_j u_j⁻² (contributors j): a sum of positive
+    # terms instead of a difference, so a dominant participant (w_i → 1) keeps its digits and
+    # a lone contributor gets exactly 0.
+    raw = np.where(contrib, 1.0 / (u * u), 0.0)
+    others = np.broadcast_to(raw, (x.size, x.size)).copy()
+    np.fill_diagonal(others, 0.0)
+    var = np.where(contrib, u * u * others.sum(axis=1) / raw.sum(), u * u + ref.u * ref.u)
     ud = np.sqrt(var)
     # d_i as a linear combination of the x_j: coefficients δ_ij − w_j (contributor) or
     # δ_ij − w_j (others, with w_i = 0): the same expression, W–S over its terms.
