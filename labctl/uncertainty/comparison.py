@@ -20,11 +20,11 @@ over participants: one call evaluates the whole comparison.
 * :func:`en_numbers`, :func:`z_scores`, :func:`zeta_scores` — proficiency-testing
   performance statistics of ISO 13528:2015 9.4–9.7 (ISO/IEC 17043) with their verdicts.
 
-The iterative alternative to the exhaustive search (Cox 2002's fallback: drop the result with
-the largest |d_i|/u(d_i) and repeat) is available as ``method="iterative"``; it can miss the
-largest subset (it never puts a result back), so ``"exhaustive"`` is the default for
-N ≤ 20 participants (2^N subsets, searched largest first and stopping at the first size that
-has a consistent one).
+The iterative exclusion commonly used with Procedure A (drop the result with the largest
+|d_i|/u(d_i) and repeat) is available as ``method="iterative"``; it can miss the largest
+subset (it never puts a result back), so ``"exhaustive"`` is the default for N ≤ 20
+participants (2^N subsets, searched largest first and stopping at the first size that has a
+consistent one; Cox 2007 describes the LCS with the smallest χ²).
 """
 
 from __future__ import annotations
@@ -307,9 +307,11 @@ def largest_consistent_subset(x: ArrayLike, u: ArrayLike, dof: ArrayLike | None 
     one with the smallest χ². When all candidates pass, that is all of them.
 
     ``method="exhaustive"`` (default) searches every subset, largest first; it takes at
-    most 20 candidates. ``method="iterative"`` is Cox 2002's simpler route: while the check
-    fails, drop the result with the largest |d_i|/u(d_i) (with u²(d_i) = u_i² − u²(x_ref))
-    and recompute; it is fast for any N but may stop at a smaller subset than the largest.
+    most 20 candidates. ``method="iterative"`` is the simpler route used with Procedure A:
+    while the check fails, drop the result with the largest |d_i|/u(d_i) (with
+    u²(d_i) = u_i² − u²(x_ref)) and recompute; it is fast for any N but may stop at a smaller
+    subset than the largest. Among equal subsets (same size and χ²) the first in index order
+    is kept.
     """
     xa, ua, nu = _participants(x, u, dof)
     a = _alpha(alpha)
