@@ -11,8 +11,8 @@ that, pure functions on arrays:
   whole series: a point beyond 3σ̂, 2 of 3 beyond 2σ̂ on one side, a run on one side of the
   centre line (8 by default), 6 steadily increasing or decreasing, a moving range beyond its
   limit. Each returns the indices of the points where it fires.
-* :func:`en_test` — En = (x − x_cert)/√(U_x² + U_cert²) of each check against the certified
-  value (ISO 13528, expanded uncertainties), satisfactory when |En| <= 1.
+* En of each check against the certified value is the comparison module's
+  :func:`~labctl.uncertainty.comparison.en_numbers` (one formula, one owner).
 * :func:`beyond_tolerance` — a check outside the standard's tolerance (± limit about its
   nominal value).
 * :func:`evaluate_checks` — all of the above on one series of checks, with the outcome
@@ -39,6 +39,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from labctl.errors import UncertaintyInputError
 from labctl.uncertainty._model import reject_unknown
+from labctl.uncertainty.comparison import Scores, en_numbers
 from labctl.uncertainty.distributions import Normal, Rectangular
 from labctl.uncertainty.leastsquares import CurveFit, curve_fit
 
@@ -51,14 +52,12 @@ __all__ = [
     "DriftChoice",
     "DriftFit",
     "DriftSource",
-    "EnTest",
     "RunRule",
     "allowance_term",
     "beyond_tolerance",
     "choose_drift_term",
     "drift_fit",
     "drift_term",
-    "en_test",
     "evaluate_checks",
     "individuals_chart",
     "run_rules",
@@ -165,15 +164,6 @@ class ControlLimits:
 
 
 @dataclass(frozen=True)
-class EnTest:
-    """En numbers of N checks against a reference value: ``en`` (x − x_ref)/√(U_x² + U_ref²)
-    and ``satisfactory`` |En| <= 1 (ISO 13528 9.7, ISO/IEC 17043)."""
-
-    en: Array
-    satisfactory: Mask
-
-
-@dataclass(frozen=True)
 class CheckEvaluation:
     """Everything the chart, the run rules, the En test and the tolerance say about a series
     of checks of one standard at one point.
@@ -181,7 +171,8 @@ class CheckEvaluation:
     ``times`` (s) and ``values`` as given; ``limits`` the chart; ``moving_range`` |x_i − x_i−1|
     (NaN at index 0); ``fired`` the indices where each :class:`RunRule` fires; ``flags`` a
     boolean (N, 5) array, one column per rule in :class:`RunRule` order; ``en`` the
-    :class:`EnTest`; ``out_of_tolerance`` a boolean per point; ``outcome``; ``first_signal``
+    :class:`~labctl.uncertainty.comparison.Scores` of :func:`en_numbers`;
+    ``out_of_tolerance`` a boolean per point; ``outcome``; ``first_signal``
     the first index where anything fired (a rule, a failed En, the tolerance), ``None`` when
     in control; ``last_good`` the last check before the first point implicated in a signal
     (the start of the run or trend that fired, not only the point that completed it): the
@@ -195,7 +186,7 @@ class CheckEvaluation:
     moving_range: Array
     fired: Mapping[RunRule, Indices]
     flags: Mask
-    en: EnTest
+    en: Scores
     out_of_tolerance: Mask
     outcome: CheckOutcome
     first_signal: int | None
@@ -448,32 +439,6 @@ def run_rules(values: ArrayLike, limits: ControlLimits, *, run_length: int = 8,
 # --- En and tolerance -------------------------------------------------------------------------
 
 
-def en_test(x: ArrayLike, U_x: ArrayLike, x_ref: ArrayLike, U_ref: ArrayLike,
-            **unknown: object) -> EnTest:
-    """En numbers of values ``x`` with expanded uncertainties ``U_x`` against a reference
-    ``x_ref`` with ``U_ref`` (same coverage, usually k = 2): satisfactory when |En| <= 1.
-    Uncorrelated values assumed; at least one U must be > 0 for each point."""
-    reject_unknown("en_test", unknown)
-    xa = _vector("x", x, ndim=None)
-    ux = _vector("U_x", U_x, ndim=None)
-    xr = _vector("x_ref", x_ref, ndim=None)
-    ur = _vector("U_ref", U_ref, ndim=None)
-    for name, a in (("U_x", ux), ("U_ref", ur)):
-        if np.any(a < 0):
-            raise UncertaintyInputError(name, a.tolist() if a.ndim else float(a),
-                                        "expanded uncertainties >= 0")
-    try:
-        xb, uxb, xrb, urb = np.broadcast_arrays(xa, ux, xr, ur)
-    except ValueError:
-        raise UncertaintyInputError("U_x", f"shape {ux.shape}",
-                                    f"a shape that broadcasts with x {xa.shape}") from None
-    denom = np.sqrt(uxb**2 + urb**2)
-    if np.any(denom == 0):
-        raise UncertaintyInputError("U_x", 0.0, "U_x or U_ref > 0 (En divides by them)")
-    en = (xb - xrb) / denom
-    return EnTest(en=np.atleast_1d(en), satisfactory=np.atleast_1d(np.abs(en) <= 1.0))
-
-
 def beyond_tolerance(values: ArrayLike, nominal: float, tolerance: float,
                      **unknown: object) -> Mask:
     """True where a value lies beyond ``nominal`` ± ``tolerance`` (strictly; a value on the
@@ -535,7 +500,7 @@ def evaluate_checks(times: ArrayLike, values: ArrayLike, u: ArrayLike, certified
     for j, rule in enumerate(rules):
         flags[fired[rule], j] = True
 
-    en = en_test(x, kk * ua, x_cert, U_cert)
+    en = en_numbers(x, kk * ua, x_cert, U_cert)
     oot = np.abs(x - nom) > tol
 
     signal_at = [fired[r][:1] for r in rules] + [np.flatnonzero(~en.satisfactory)[:1],

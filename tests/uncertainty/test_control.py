@@ -19,7 +19,7 @@ from labctl.uncertainty import (
     choose_drift_term,
     drift_fit,
     drift_term,
-    en_test,
+    en_numbers,
     evaluate_checks,
     gum,
     individuals_chart,
@@ -247,7 +247,7 @@ def test_a_failed_en_opens_an_investigation():
     x = np.array([10.0, 10.2, 10.0, 10.2, 10.0, 10.2])
     # u = 0.05, k = 2: U = 0.1; against 10.05 ± 0.05: En = ±0.05/0.112 and 0.15/0.112
     ev = evaluate_checks(t, x, 0.05, 10.05, 0.05, 1.0, None)
-    assert ev.en.en == pytest.approx((x - 10.05) / math.hypot(0.1, 0.05))
+    assert ev.en.value == pytest.approx((x - 10.05) / math.hypot(0.1, 0.05))
     assert ev.en.satisfactory.tolist() == [True, False, True, False, True, False]
     assert ev.outcome is CheckOutcome.INVESTIGATE and ev.first_signal == 1
 
@@ -255,10 +255,14 @@ def test_a_failed_en_opens_an_investigation():
 # --- En and tolerance ---------------------------------------------------------------------------
 
 
-def test_en_is_the_difference_over_the_combined_expanded_uncertainty():
-    r = en_test([5.0, 5.5, -5.0], [3.0, 3.0, 3.0], 0.0, 4.0)
-    assert r.en.tolist() == pytest.approx([1.0, 1.1, -1.0])
-    assert r.satisfactory.tolist() == [True, False, True]  # |En| = 1 passes
+def test_the_checks_en_is_the_comparison_modules():
+    """One En formula (comparison.en_numbers) serves checks and comparisons alike."""
+    t = np.arange(3) * DAY
+    x = np.array([5.0, 5.5, -5.0])
+    ev = evaluate_checks(t, x, 1.5, 0.0, 4.0, 100.0, None)
+    same = en_numbers(x, 3.0, 0.0, 4.0)
+    assert ev.en.value.tolist() == pytest.approx([1.0, 1.1, -1.0]) == same.value.tolist()
+    assert ev.en.satisfactory.tolist() == [True, False, True]  # |En| = 1 passes
 
 
 def test_beyond_tolerance_is_strict():
@@ -418,5 +422,5 @@ def test_drift_input_is_checked():
         allowance_term(0.0)
     assert e.value.field == "allowance"
     with pytest.raises(UncertaintyInputError) as e:
-        en_test(1.0, 0.0, 1.0, 0.0)
+        en_numbers(1.0, 0.0, 1.0, 0.0)
     assert e.value.field == "U_x"
