@@ -1,12 +1,12 @@
-"""The service desk in a real browser, customer and laboratory side by side: frank books a
-calibration against the laboratory's DC-voltage CMC, carol (approver) quotes, frank accepts,
-carol records the payment, alice (technician) receives the item and starts; frank follows
-every dated step; another customer gets the "not found" page for frank's order; a complaint
-is handled by a person independent of the work (the performer is refused); alice runs the
-calibration on the simulated bench from the order's page and makes its draft for the order,
-bob checks and carol issues it on the certificate queue, carol completes the order; frank
-finds the certificate among his, verifies it through the address its QR code prints, and
-evaluates the service once.
+"""The service desk in a real browser, customer and laboratory side by side: frank finds the
+laboratory's DC-voltage CMC in the public search and books a calibration against it, carol
+(approver) quotes, frank accepts, carol records the payment, alice (technician) receives the
+item and starts; frank follows every dated step; another customer gets the "not found" page
+for frank's order; a complaint is handled by a person independent of the work (the performer
+is refused); alice runs the calibration on the simulated bench from the order's page and
+makes its draft for the order, bob checks and carol issues it on the certificate queue,
+carol completes the order; frank finds the certificate among his, verifies it through the
+address its QR code prints, and evaluates the service once.
 
 The tests of this module run in order on one portal (one order's life)."""
 
@@ -60,8 +60,19 @@ def _order_id(page: Any) -> int:
 
 def test_frank_books_a_calibration_errors_next_to_fields(page: Any, portal: Any,
                                                          cmc_id: int) -> None:
-    sign_in(page, portal.url, "frank", PASSWORD)
-    page.goto(f"{portal.url}/my/orders/new?capability={cmc_id}")
+    # frank finds the service in the public search, not yet signed in
+    page.goto(f"{portal.url}/")
+    page.get_by_label("Quantity").select_option("DC voltage")
+    page.get_by_role("button", name="Search").click()
+    page.locator(f"table.results a[href='/capabilities/{cmc_id}']").click()
+    page.wait_for_url(f"**/capabilities/{cmc_id}")
+    page.get_by_role("link", name="Book a calibration").click()
+    # booking needs an account: signing in leads back to the booking form
+    page.locator("main").get_by_role("link", name="Sign in").click()
+    page.get_by_label("Username").fill("frank")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"**/my/orders/new?capability={cmc_id}")
     assert page.get_by_label("From (V)").input_value() == "-1000"  # prefilled from the CMC
     assert page.get_by_label("To (V)").input_value() == "1000"
     assert "0.000001 × |value| + 0.0000002 V (k = 2)" in page.inner_text("main")  # no 2E-7
