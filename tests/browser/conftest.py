@@ -132,3 +132,16 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
     with live_bench(tmp_path_factory.mktemp("portal"), seed=11) as bench:
         yield bench
+
+
+def fill_run_start(page: Any, *, checker: str, ranges: str, settle_time: str,
+                   serial: str | None = None) -> None:
+    """Fills the start form of ``/staff/runs`` for a DC-voltage run (the procedure chosen
+    first: only its parameters are shown) and starts it."""
+    page.get_by_label("Checker (username)").fill(checker)
+    if serial is not None:
+        page.get_by_label("Item serial number").fill(serial)
+    page.get_by_label("Procedure").select_option("dmm-dcv-direct")
+    page.get_by_label("DMM ranges (V), separated by commas; empty for all").fill(ranges)
+    page.get_by_label("Settling time after each change (s)").fill(settle_time)
+    page.get_by_role("button", name="Start").click()

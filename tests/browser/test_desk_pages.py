@@ -22,7 +22,7 @@ import pytest
 from pypdf import PdfReader
 
 from labctl.cli.demo import LAB, PASSWORD
-from tests.browser.conftest import assert_accessible, shot, sign_in
+from tests.browser.conftest import assert_accessible, fill_run_start, shot, sign_in
 
 STATE: dict[str, Any] = {}
 
@@ -306,11 +306,7 @@ def test_run_on_the_bench_issued_verified_by_qr_completed_and_evaluated(page: An
     assert f"For order {order} of Example Instruments Ltd" in page.locator("#for-order") \
         .inner_text()
     assert page.get_by_label("Item serial number").input_value() == serial  # from the order
-    page.get_by_label("Checker (username)").fill("bob")
-    page.get_by_label("Procedure").select_option("dmm-dcv-direct")
-    page.get_by_label("DMM ranges (V), separated by commas; empty for all").fill("10")
-    page.get_by_label("Settling time after each change (s)").fill("0.5")
-    page.get_by_role("button", name="Start").click()
+    fill_run_start(page, checker="bob", ranges="10", settle_time="0.5")
     page.wait_for_url("**/staff/runs/*?done=started*")
     run_id = page.url.split("/staff/runs/")[1].split("?")[0]
     deadline = time.monotonic() + 60

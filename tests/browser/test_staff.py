@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from labctl.cli.demo import LAB, PASSWORD
-from tests.browser.conftest import assert_accessible, shot, sign_in
+from tests.browser.conftest import assert_accessible, fill_run_start, shot, sign_in
 
 
 @contextmanager
@@ -239,12 +239,8 @@ def test_a_run_shows_live_progress_and_conditions_stops_and_resumes(page: Any,
         assert "“settle time” is not allowed: a number" in page.get_by_role("alert").inner_text()
         assert portal.app.state.runs.journal("bench-1").runs() == runs_before
         page.goto(f"{portal.url}/staff/runs")
-        page.get_by_label("Checker (username)").fill("bob")
-        page.get_by_label("Item serial number").fill(portal.sim.truth()["dmm"]["serial"])
-        page.get_by_label("Procedure").select_option("dmm-dcv-direct")
-        page.get_by_label("DMM ranges (V), separated by commas; empty for all").fill("10")
-        page.get_by_label("Settling time after each change (s)").fill("1")
-        page.get_by_role("button", name="Start").click()
+        fill_run_start(page, checker="bob", ranges="10", settle_time="1",
+                       serial=portal.sim.truth()["dmm"]["serial"])
         page.wait_for_url("**/staff/runs/*?done=started")
         run_id = page.url.split("/staff/runs/")[1].split("?")[0]
         assert "The run is started." in page.get_by_role("status").inner_text()

@@ -194,14 +194,16 @@ def queue_counts(session: Session, *, principal: Principal,
 def allowed_steps(session: Session, principal: Principal, order: ServiceOrder) -> list[str]:
     """The steps the caller may take on the order now (what a page offers as buttons):
     names of the service functions' steps, decided by the same checks the steps make."""
-    out: list[str] = []
-    for step, may in _STEP_CHECKS.items():
-        try:
-            may(session, principal, order)
-        except (PermissionDeniedError, ConflictError):
-            continue
-        out.append(step)
-    return out
+    return [step for step, may in _STEP_CHECKS.items() if _allows(may, session, principal, order)]
+
+
+def _allows(may: Callable[[Session, Principal, ServiceOrder], None], session: Session,
+            principal: Principal, order: ServiceOrder) -> bool:
+    try:
+        may(session, principal, order)
+    except (PermissionDeniedError, ConflictError):
+        return False
+    return True
 
 
 # --- booking --------------------------------------------------------------------------------
@@ -619,14 +621,7 @@ def orders_awaiting_certificate(session: Session, principal: Principal,
         col(ServiceOrder.status).in_([S.ITEM_RECEIVED.value, S.IN_PROGRESS.value]),
         ServiceOrder.certificate_number == "")
         .order_by(col(ServiceOrder.id).desc()).limit(limit)).all()
-    out = []
-    for order in rows:
-        try:
-            _may_link(session, principal, order)
-        except (PermissionDeniedError, ConflictError):
-            continue
-        out.append(order)
-    return out
+    return [order for order in rows if _allows(_may_link, session, principal, order)]
 
 
 def linked_certificate(session: Session, order: ServiceOrder) -> Certificate | None:
