@@ -76,6 +76,18 @@ class CorrectionParameter(StrEnum):
     OFFSET = "offset"
 
 
+class ProcedureKind(StrEnum):
+    """What a procedure's results are for: the platform files them differently.
+
+    ``CALIBRATION``: a device's errors with their uncertainty, for a certificate.
+    ``CHECK``: an intermediate check of a standard against a check standard (ISO/IEC 17025
+    6.4.10), one value with its uncertainty per point, for the standard's control chart.
+    """
+
+    CALIBRATION = "calibration"
+    CHECK = "check"
+
+
 class RunStatus(StrEnum):
     """The state of a calibration run, as the journal records it and the API reports it."""
 

@@ -13,7 +13,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
-from simulators.bench import SimulatedBench
+from simulators.bench import DRIFT_ROLES, SimulatedBench
 
 
 def _non_negative_float(text: str) -> float:
@@ -21,6 +21,26 @@ def _non_negative_float(text: str) -> float:
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"latency={text!r} is not allowed: expected ≥ 0 s")
     return value
+
+
+def _drift_option(text: str) -> tuple[str, dict[str, float]]:
+    """``ROLE:RATE`` or ``ROLE:RATE:STEP@AT`` (numbers in the role's drift unit, AT in s)."""
+    role, _, rest = text.partition(":")
+    rate_text, _, step_text = rest.partition(":")
+    try:
+        settings: dict[str, float] = {"rate": float(rate_text or 0.0)}
+        if step_text:
+            step, _, at = step_text.partition("@")
+            settings["step"] = float(step)
+            settings["step_at"] = float(at or 0.0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"drift={text!r} is not allowed: expected ROLE:RATE or ROLE:RATE:STEP@SECONDS"
+        ) from None
+    if role not in DRIFT_ROLES:
+        raise argparse.ArgumentTypeError(
+            f"drift role={role!r} is not allowed: expected one of {sorted(DRIFT_ROLES)}")
+    return role, settings
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -37,6 +57,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
                         help="delay before every reply, s (default 0)")
     parser.add_argument("--terminals", choices=("FRON", "REAR"), default="FRON",
                         help="DMM front/rear switch (default FRON)")
+    parser.add_argument("--drift", type=_drift_option, action="append", default=[],
+                        metavar="ROLE:RATE[:STEP@SECONDS]",
+                        help="let a standard drift from start-up: calibrator (relative gain, "
+                             "per s), thermometer (probe error, °C per s), temperature_source "
+                             "(sensor error, °C per s); STEP applied SECONDS after start. "
+                             "Repeatable, e.g. --drift calibrator:1e-9:5e-6@600")
     return parser.parse_args(argv)
 
 
@@ -63,7 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     try:
         bench = SimulatedBench(seed=args.seed, port_base=args.port_base, latency=args.latency,
-                               terminals=args.terminals)
+                               terminals=args.terminals, drift=dict(args.drift))
         bench.start()
     except (OSError, ValueError) as err:
         print(f"simulators: {err}", file=sys.stderr, flush=True)

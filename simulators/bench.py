@@ -12,6 +12,7 @@ configuration would hold them (docs/simulated-bench.md)::
         bench.room.excursion(delta=4.0)
         bench.clock.advance(600)
         bench.truth()["calibrator"]["errors"]   # what the calibration should find
+        bench.set_drift("calibrator", rate=1e-11)  # the 5522A's gain: +1e-11 per s from now
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from simulators.devices.dmm_34465a import Dmm34465A, DmmTruth
 from simulators.devices.dry_block import DryBlockDB450, DryBlockTruth, PrtTruth
 from simulators.devices.readout_1594a import Readout1594A, ReadoutTruth
 from simulators.devices.thp_sensor import ThpSensor, ThpTruth
+from simulators.drift import Drift
 from simulators.faults import Faults
 from simulators.modbus_server import UNIT_ID, ModbusDeviceServer
 from simulators.physics import Stimulus, seeded_rng
@@ -47,6 +49,12 @@ MODEL_NAMES = {
     "temperature_source": "DB-450",
 }
 START_TIMEOUT = 10.0  # s: binding five sockets on loopback takes milliseconds
+#: Roles whose standard can drift, and the true error the drift adds to (its unit).
+DRIFT_ROLES: dict[str, str] = {
+    "calibrator": "relative gain of every DC voltage range (1; rate per s)",
+    "thermometer": "reference probe error (°C; rate in °C per s)",
+    "temperature_source": "controller sensor error (°C; rate in °C per s)",
+}
 
 
 @dataclass
@@ -64,6 +72,8 @@ class SimulatedInstrument:
     port: int = 0
     host: str = "127.0.0.1"
     server: Any = None
+    drift: Drift | None = None
+    """The standard's drift (see :data:`DRIFT_ROLES`); ``None`` for a role that has none."""
 
     @property
     def protocol(self) -> Literal["scpi", "modbus"]:
@@ -96,6 +106,9 @@ class SimulatedBench:
     - ``latency``: global delay before every reply, s, added to each instrument's own.
     - ``room``: initial conditions, ``{"temperature": °C, "humidity": %, "pressure": Pa}``.
     - ``terminals``: the DMM's FRONT/REAR switch at start, ``"FRON"`` (default) or ``"REAR"``.
+    - ``drift``: ``{role: {"rate": …, "step": …, "step_at": …}}`` for the roles of
+      :data:`DRIFT_ROLES`, applied from the clock's time at construction (see
+      :meth:`set_drift`).
     - ``calibrator_truth``, ``dmm_truth``, ``readout_truth``, ``prt_truth``,
       ``dry_block_truth``, ``environment_truth``: explicit true errors, as the truth record or
       a mapping of the fields to override (the rest is drawn from the seed), e.g.
@@ -119,6 +132,7 @@ class SimulatedBench:
         prt_truth: PrtTruth | Mapping[str, Any] | None = None,
         dry_block_truth: DryBlockTruth | Mapping[str, Any] | None = None,
         environment_truth: ThpTruth | Mapping[str, Any] | None = None,
+        drift: Mapping[str, Mapping[str, float]] | None = None,
     ) -> None:
         if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
             raise ValueError(f"bench seed={seed!r} is not allowed: expected an int ≥ 0")
@@ -140,7 +154,8 @@ class SimulatedBench:
         def room_temperature(t: float) -> float:
             return self.room.at(t).temperature
 
-        calibrator = Calibrator5522A(seeded_rng(seed, "calibrator"), calibrator_truth, self.lock)
+        calibrator = Calibrator5522A(seeded_rng(seed, "calibrator"), calibrator_truth, self.lock,
+                                     self.clock)
         block = DryBlockDB450(
             seeded_rng(seed, "temperature_source"), self.clock, room_temperature,
             dry_block_truth, self.lock,
@@ -173,9 +188,19 @@ class SimulatedBench:
             role: SimulatedInstrument(
                 role=role, model_name=MODEL_NAMES[role], model=models[role],
                 faults=models[role].faults, host=host,
+                drift=getattr(models[role], "drift", None),
             )
             for role in ROLES
         }
+        for role, settings in (drift or {}).items():
+            if not isinstance(settings, Mapping):
+                raise ValueError(f"bench drift[{role!r}]={settings!r} is not allowed: expected "
+                                 "a mapping of rate, step, step_at")
+            unknown = set(settings) - {"rate", "step", "step_at"}
+            if unknown:
+                raise ValueError(f"bench drift[{role!r}] option {sorted(unknown)} is not "
+                                 "allowed: expected rate, step, step_at")
+            self.set_drift(role, **settings)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._state_lock = threading.Lock()
@@ -228,6 +253,22 @@ class SimulatedBench:
     def set_dmm_terminals(self, terminals: str) -> None:
         """Flip the DMM's front-panel switch: ``"FRON"`` (calibrator) or ``"REAR"`` (PRT)."""
         self.instruments["dmm"].model.set_terminals(terminals)
+
+    def set_drift(self, role: str, *, rate: float | None = None, step: float | None = None,
+                  step_at: float | None = None) -> None:
+        """Make the standard in ``role`` drift from the clock's now on (any thread, any time).
+
+        ``rate`` per simulated second and ``step`` (at ``step_at`` s, default now) are in the
+        unit :data:`DRIFT_ROLES` names: relative for the calibrator (``rate=1e-11`` is
+        1 ppm in 1e5 s), °C for the readout's probe and the dry block's sensor. What the
+        drift has accumulated so far is kept (a new rate bends the line, it does not jump).
+        """
+        inst = self.instruments.get(role)
+        if inst is None or inst.drift is None:
+            raise ValueError(f"bench drift role={role!r} is not allowed: expected one of "
+                             f"{sorted(DRIFT_ROLES)}")
+        with self.lock:
+            inst.drift.set(now=self.clock.now(), rate=rate, step=step, step_at=step_at)
 
     def truth(self) -> dict[str, Any]:
         """Everything a test may check a measurement against, at the clock's now."""

@@ -17,6 +17,7 @@ from labctl.errors import ValidationError
 from labctl.platform.stations.benches import TERMINAL
 from labctl.platform.stations.register import PlatformRegister
 from labctl.procedures.catalog import PROCEDURES
+from labctl.procedures.dmm_calibrator_check import DmmCalibratorCheck
 from labctl.procedures.dmm_dc_voltage.procedure import (
     CALIBRATOR_RANGES,
     DMM_RANGE_LABELS,
@@ -26,6 +27,7 @@ from labctl.procedures.dmm_dc_voltage.procedure import (
 from labctl.procedures.interfaces import Correction, RegisteredStandard
 from labctl.procedures.journal import SqliteJournal
 from labctl.procedures.prt_comparison.procedure import PrtComparison, cvd_resistance
+from labctl.procedures.prt_dry_block_check import PrtDryBlockCheck
 from labctl.procedures.register import RegisterSnapshot
 from labctl.procedures.tables import load_table
 from labctl.quantities import (
@@ -275,13 +277,23 @@ def _one_point(cls):
         proc = DmmDcVoltage()
         point = next(p for p in proc.test_points() if p.key == "100mV/+100mV")
         return proc.evaluate(point, np.full(10, 0.1), 1e-8, _calibrator("330mV"))
+    ref = RegisteredStandard("R", "ref", "Fluke", "1594A", "2", "in_service", date(2030, 1, 1),
+                             "Y", corrections=(Correction("temperature", "all", "offset", 0.001,
+                                                          0.002, "°C"),))
+    if cls is DmmCalibratorCheck:
+        check = DmmCalibratorCheck()
+        dmm_std = RegisteredStandard("D", "dmm", "Keysight", "34465A", "3", "in_service",
+                                     date(2030, 1, 1), "Z")
+        return check.evaluate(check.test_points()[1], np.linspace(9.99999, 10.00001, 10), 1e-6,
+                              dmm_std)
+    if cls is PrtDryBlockCheck:
+        block = PrtDryBlockCheck()
+        t = np.linspace(99.99, 100.01, 10)
+        return block.evaluate(block.test_points()[0], t + 0.05, t, ref)
     assert cls is PrtComparison
     proc = PrtComparison()
     point = proc.test_points()[1]
     r = float(cvd_resistance(point.setpoint))
-    ref = RegisteredStandard("R", "ref", "Fluke", "1594A", "2", "in_service", date(2030, 1, 1),
-                             "Y", corrections=(Correction("temperature", "all", "offset", 0.001,
-                                                          0.002, "°C"),))
     dmm = RegisteredStandard("D", "dmm", "Keysight", "34465A", "3", "in_service",
                              date(2030, 1, 1), "Z", corrections=(
                                  Correction("resistance", "1kohm", "gain", 1e-6, 4e-6, "1"),

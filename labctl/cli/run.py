@@ -20,7 +20,7 @@ from rich.table import Table
 
 from labctl.cli.console import console, flush
 from labctl.errors import LabctlError, ValidationError
-from labctl.quantities import RunStatus
+from labctl.quantities import ProcedureKind, RunStatus
 
 if typing.TYPE_CHECKING:  # the engine and procedures load only when a run starts
     from labctl.platform.stations.seam import Station
@@ -28,7 +28,10 @@ if typing.TYPE_CHECKING:  # the engine and procedures load only when a run start
     from labctl.procedures.clock import Clock
     from labctl.procedures.results import RunEvent, RunResult
 
-PROCEDURE_IDS = ("dmm-dcv-direct", "prt-comparison")
+#: The catalogue's ids, for the help text (the catalogue itself loads only when a run starts;
+#: a test keeps the two the same).
+PROCEDURE_IDS = ("dmm-dcv-direct", "prt-comparison", "dmm-calibrator-check",
+                 "prt-dry-block-check")
 
 
 class Terminated(KeyboardInterrupt):
@@ -145,7 +148,7 @@ class ProgressView:
             self.progress.advance(self.task)
             d = event.data
             self.out.print(f"  {event.point_key:<16} error {d['error']:+.4g}  U {d['U']:.2g}  "
-                           f"{d['conformity']}")
+                           f"{d['conformity'] or ''}")
         elif event.kind in ("hold", "resume", "point_invalidated", "refused", "aborted",
                             "paused"):
             style = "yellow" if event.kind in ("hold", "point_invalidated", "paused") else "red"
@@ -354,16 +357,21 @@ def _report(out: Any, err: Any, result: RunResult, station: Station,
             json_out: Path | None, customer_name: str, customer_code: str | None,
             location: str) -> None:
     from labctl.platform.stations.seam import DraftDetails
+    from labctl.procedures.catalog import procedure_class
 
     out.print(results_table(result))
-    if result.analysis:
-        out.print_json(json.dumps(result.analysis.get("coefficients", {})))
+    if "coefficients" in result.analysis:
+        out.print_json(json.dumps(result.analysis["coefficients"]))
     warn_if_unsafe(err, result.reason)
     out.print(f"run {result.run_id}: {result.status}"
               + (f" ({result.reason})" if result.reason else ""))
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
-    if result.status == RunStatus.COMPLETED and customer_name:
+    if procedure_class(result.procedure_id).info.kind is ProcedureKind.CHECK and customer_name:
+        # a check is the laboratory's own record of a standard, not a customer's calibration
+        err.print("labctl run: a check is not delivered as a certificate draft: its result "
+                  f"stays in the journal (run {result.run_id})")
+    elif result.status == RunStatus.COMPLETED and customer_name:
         try:
             number = station.deliver(result, DraftDetails.for_run(
                 result, customer_name=customer_name, customer_code=customer_code,

@@ -21,7 +21,7 @@ from labctl.errors import ValidationError
 from labctl.procedures.environment import EnvironmentLimits, EnvironmentSample
 from labctl.procedures.interfaces import RegisteredStandard
 from labctl.procedures.results import PointResult
-from labctl.quantities import Quantity
+from labctl.quantities import ProcedureKind, Quantity
 
 if TYPE_CHECKING:
     from labctl.procedures.clock import Clock
@@ -77,6 +77,9 @@ class ProcedureInfo:
     needs_standards: bool = True
     #: ... and identifies the item by serial number or identifier (False: e.g. a batch).
     needs_item_identification: bool = True
+    #: A calibration (for a certificate) or an intermediate check of a standard (for its
+    #: control chart); a check's "dut" role is the standard checked.
+    kind: ProcedureKind = ProcedureKind.CALIBRATION
 
     @property
     def standard_roles(self) -> tuple[str, ...]:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from labctl.errors import NotFoundError
 from labctl.procedures.base import Procedure
+from labctl.procedures.dmm_calibrator_check import DmmCalibratorCheck
 from labctl.procedures.dmm_dc_voltage import DmmDcVoltage
 from labctl.procedures.prt_comparison import PrtComparison
+from labctl.procedures.prt_dry_block_check import PrtDryBlockCheck
 
 PROCEDURES: dict[str, type[Procedure]] = {
     DmmDcVoltage.info.id: DmmDcVoltage,
     PrtComparison.info.id: PrtComparison,
+    DmmCalibratorCheck.info.id: DmmCalibratorCheck,
+    PrtDryBlockCheck.info.id: PrtDryBlockCheck,
 }
 
 

@@ -1,13 +1,14 @@
-"""A procedure's decision rule checked against the engine's, and budgets as results carry
-them."""
+"""A procedure's decision rule checked against the engine's, budgets as results carry them,
+and the summary a check run states."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from labctl.errors import ValidationError
-from labctl.procedures.results import BudgetLine
+from labctl.procedures.results import BudgetLine, PointResult
+from labctl.quantities import ProcedureKind
 from labctl.uncertainty import DecisionRule
 
 
@@ -34,3 +35,15 @@ def budget_lines(gum_result: Any, units: Mapping[str, str] | None = None
                    dof=float(row.dof), unit=units.get(row.name, ""))
         for row in gum_result.budget.rows()
     )
+
+
+def check_summary(points: Sequence[PointResult], *, checked_role: str,
+                  check_standard_role: str) -> dict[str, Any]:
+    """The run-level record of a check: its kind, the roles, and value/u/dof per point."""
+    return {
+        "kind": str(ProcedureKind.CHECK),
+        "checked_role": checked_role,
+        "check_standard_role": check_standard_role,
+        "values": [{"key": q.key, "nominal": q.nominal, "value": q.error, "u": q.extra["u"],
+                    "U": q.U, "k": q.k, "dof": q.dof, "unit": q.unit} for q in points],
+    }

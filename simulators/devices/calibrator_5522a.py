@@ -1,8 +1,10 @@
 """Fluke 5522A multifunction calibrator (DC voltage and resistance), as a device model.
 
 Command set and reply formats: docs/simulated-bench.md, "Calibrator (Fluke 5522A style)".
-The true output is ``setpoint·(1 + gain) + offset`` of the active range in operate, and an
-open circuit in standby. True errors are drawn well inside the 1-year specification.
+The true output is ``setpoint·(1 + gain + drift(t)) + offset`` of the active range in operate,
+and an open circuit in standby. True errors are drawn well inside the 1-year specification;
+``drift`` (:class:`~simulators.drift.Drift`, relative, off by default) moves the gain of every
+DC voltage range with the bench's clock, as an ageing reference would.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from simulators.clock import Clock
+from simulators.drift import Drift
 from simulators.faults import Faults
 from simulators.physics import Stimulus, draw_within
 from simulators.scpi import ScpiError, ScpiModel, one_param
@@ -97,9 +101,13 @@ class Calibrator5522A(ScpiModel):
         rng: np.random.Generator,
         truth: CalibratorTruth | Mapping[str, Any] | None = None,
         lock: threading.RLock | None = None,
+        clock: Clock | None = None,
     ) -> None:
         super().__init__(lock)
         self.faults = Faults()
+        self._clock = clock
+        self.drift = Drift(unit="1")
+        """Relative drift of the DC voltage gain (all ranges), per s of the clock's time."""
         self.serial = f"{int(rng.integers(1_000_000, 9_999_999))}"
         self.idn = f"FLUKE,5522A,{self.serial},1.4+1.3+2.0+*"
         self.true_errors: CalibratorTruth = merge(
@@ -164,14 +172,21 @@ class Calibrator5522A(ScpiModel):
         r = range_for(self.value, OHM_RANGES)
         return r, self.true_errors.ohm[r]
 
-    def true_value(self, value: float, unit: str = "V") -> float:
+    def now(self) -> float:
+        """The bench clock's time, s (0 without a clock)."""
+        return self._clock.now() if self._clock is not None else 0.0
+
+    def true_value(self, value: float, unit: str = "V", t: float | None = None) -> float:
         """What the terminals would really give in operate for setpoint ``value`` (V or OHM).
 
         For checks over many points without sending each one: the same arithmetic as the
-        live output. ``unit`` is ``"V"`` or ``"OHM"``; ``value`` within the output limits.
+        live output, drift included at time ``t`` (s; default the clock's now). ``unit`` is
+        ``"V"`` or ``"OHM"``; ``value`` within the output limits.
         """
         if unit == "V" and -MAX_VOLTAGE <= value <= MAX_VOLTAGE:
-            return self.true_errors.dcv[range_for(value, DCV_RANGES)].apply(value)
+            when = self.now() if t is None else t
+            return self.true_errors.dcv[range_for(value, DCV_RANGES)].apply(value) + (
+                value * self.drift.value(when))
         if unit == "OHM" and 0.0 <= value <= MAX_RESISTANCE:
             return self.true_errors.ohm[range_for(value, OHM_RANGES)].apply(value)
         raise ValueError(
@@ -179,18 +194,27 @@ class Calibrator5522A(ScpiModel):
             f"V within ±{MAX_VOLTAGE} or OHM within 0 … {MAX_RESISTANCE:g}"
         )
 
-    def output(self, t: float = 0.0) -> Stimulus:
-        """What the terminals really present at time ``t`` (s): the DMM's front input."""
+    def output(self, t: float | None = None) -> Stimulus:
+        """What the terminals really present at time ``t`` (s, default the clock's now): the
+        DMM's front input."""
         with self.lock:
             if not self.operate:
                 return Stimulus.open()
             _, err = self.active_range()
-            return Stimulus("V" if self.unit == "V" else "OHM", err.apply(self.value))
+            if self.unit != "V":
+                return Stimulus("OHM", err.apply(self.value))
+            drift = self.drift.value(self.now() if t is None else t)
+            return Stimulus("V", err.apply(self.value) + self.value * drift)
 
     def truth(self) -> dict[str, object]:
-        """Serial, state, true output and true errors per range (plain dicts)."""
+        """Serial, state, true output and true errors per range (plain dicts), at the clock's
+        now. ``errors`` are the errors as drawn (what a calibration at time 0 finds);
+        ``drift`` the settings and present ``value`` of the gain drift, which adds to every
+        DC voltage range's gain (``dcv_gain_now``: range → gain including the drift)."""
         with self.lock:
-            out = self.output()
+            now = self.now()
+            out = self.output(now)
+            drift = self.drift.value(now)
             rng, _ = self.active_range()
             return {
                 "model": "5522A",
@@ -201,4 +225,6 @@ class Calibrator5522A(ScpiModel):
                 "range": rng,
                 "true_output": {"kind": out.kind, "value": out.value},
                 "errors": as_dict(self.true_errors),
+                "drift": self.drift.as_dict(now),
+                "dcv_gain_now": {r: e.gain + drift for r, e in self.true_errors.dcv.items()},
             }

@@ -10,7 +10,10 @@ Thermal model (evaluated lazily at the clock's time, integrated in steps of ≤ 
   ``loss_coefficient`` of its excess over the room, plus a small control ripple;
 - the PRT's well differs from the reference well by ``well_difference`` per 100 °C above room
   (radial non-uniformity, a term of every dry-block comparison budget);
-- PV = control-zone temperature + ``sensor_error`` + read noise.
+- PV = control-zone temperature + ``sensor_error`` + read noise;
+- ``drift`` (:class:`~simulators.drift.Drift`, °C, off by default) adds to ``sensor_error``
+  with the clock's time, as an ageing control sensor does: the block then both controls to
+  and displays a temperature that moves away from the truth.
 
 Register map: docs/simulated-bench.md, "Dry block DB-450".
 """
@@ -26,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from simulators.clock import Clock
+from simulators.drift import Drift
 from simulators.faults import Faults
 from simulators.physics import IEC_60751, callendar_van_dusen, draw_within
 from simulators.registers import (
@@ -111,6 +115,8 @@ class DryBlockDB450:
     ) -> None:
         self.lock = lock or threading.RLock()
         self.faults = Faults()
+        self.drift = Drift(unit="°C")
+        """Drift of the controller sensor's error, °C (rate in °C per s)."""
         self._rng = rng
         self._clock = clock
         self._room = room_temperature
@@ -169,10 +175,15 @@ class DryBlockDB450:
 
     # --- thermal model ------------------------------------------------------------------
 
+    def sensor_error(self, t: float | None = None) -> float:
+        """The controller sensor's error at time ``t`` (s, default now), drift included, °C."""
+        return self.true_errors.sensor_error + self.drift.value(
+            self._clock.now() if t is None else t)
+
     def _target(self, t: float) -> tuple[float, float]:
         """(target temperature, time constant) of the control zone at time ``t``."""
         if self.control:
-            return self.setpoint - self.true_errors.sensor_error, self.true_errors.time_constant
+            return self.setpoint - self.sensor_error(t), self.true_errors.time_constant
         return self._room(t), self.true_errors.standby_time_constant
 
     def _advance(self) -> None:
@@ -183,7 +194,7 @@ class DryBlockDB450:
             target, tau = self._target(self._t + dt / 2)
             self._tc = target + (self._tc - target) * math.exp(-dt / tau)
             self._t += dt
-            pv = self._tc + self.true_errors.sensor_error
+            pv = self._tc + self.sensor_error(self._t)
             if self.control and abs(pv - self.setpoint) <= STABLE_BAND:
                 if self._in_band_since is None:
                     self._in_band_since = self._t
@@ -231,7 +242,7 @@ class DryBlockDB450:
         with self.lock:
             if self.faults.out_of_range:
                 return 999.9
-            return (self.control_zone_temperature() + self.true_errors.sensor_error
+            return (self.control_zone_temperature() + self.sensor_error()
                     + self.true_errors.pv_noise * float(self._rng.standard_normal()))
 
     def stable(self) -> bool:
@@ -253,8 +264,13 @@ class DryBlockDB450:
             return float(np.clip(hold + 5.0 * (target - tc), -100.0, 100.0))
 
     def truth(self) -> dict[str, object]:
-        """True test-zone and control-zone temperatures, state and errors (plain dicts)."""
+        """True test-zone and control-zone temperatures, state and errors (plain dicts).
+
+        ``sensor_error_now`` is the controller sensor's error with its drift at the clock's
+        now, so the block's indicated error (noise-free PV − test zone) is
+        ``control_zone_temperature + sensor_error_now − true_temperature``."""
         with self.lock:
+            now = self._clock.now()
             return {
                 "model": self.model_name,
                 "serial": self.serial,
@@ -265,4 +281,6 @@ class DryBlockDB450:
                 "control_zone_temperature": self.control_zone_temperature(),
                 "stable": self.stable(),
                 "errors": as_dict(self.true_errors),
+                "drift": self.drift.as_dict(now),
+                "sensor_error_now": self.sensor_error(now),
             }

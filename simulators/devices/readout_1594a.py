@@ -1,7 +1,9 @@
 """Fluke 1594A reference thermometer readout with one reference probe, as a device model.
 
 ``MEAS? 1`` answers the dry block's true test-zone temperature + the probe's error + noise.
-Channels 2 … 4 exist but nothing is connected to them. Command set:
+Channels 2 … 4 exist but nothing is connected to them. ``drift``
+(:class:`~simulators.drift.Drift`, °C, off by default) adds to the probe's error with the
+clock's time, as an SPRT that oxidises or was knocked. Command set:
 docs/simulated-bench.md, "Reference thermometer readout".
 """
 
@@ -15,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from simulators.clock import Clock
+from simulators.drift import Drift
 from simulators.faults import Faults
 from simulators.physics import draw_within
 from simulators.scpi import ScpiError, ScpiModel, one_param, parse_number
@@ -53,6 +56,8 @@ class Readout1594A(ScpiModel):
     ) -> None:
         super().__init__(lock)
         self.faults = Faults()
+        self.drift = Drift(unit="°C")
+        """Drift of the reference probe's error, °C (rate in °C per s)."""
         self._rng = rng
         self._clock = clock
         self._block = block_temperature
@@ -79,16 +84,21 @@ class Readout1594A(ScpiModel):
         if self.faults.out_of_range:
             return f"{-300.0:+.6E}"
         e = self.true_errors
-        reading = (self._block(self._clock.now()) + e.probe_error
+        now = self._clock.now()
+        reading = (self._block(now) + e.probe_error + self.drift.value(now)
                    + e.noise * float(self._rng.standard_normal()))
         return f"{reading:+.6E}"
 
     def truth(self) -> dict[str, object]:
-        """The block temperature the probe sits in and the chain's error."""
+        """The block temperature the probe sits in and the chain's error (``probe_error_now``:
+        with its drift at the clock's now)."""
         with self.lock:
+            now = self._clock.now()
             return {
                 "model": "1594A",
                 "serial": self.serial,
                 "block_temperature": self._block(self._clock.now()),
                 "errors": as_dict(self.true_errors),
+                "drift": self.drift.as_dict(now),
+                "probe_error_now": self.true_errors.probe_error + self.drift.value(now),
             }

@@ -75,6 +75,7 @@ def certified_standards(truth: dict[str, Any], seed: int, *,
 def register_for(truth: dict[str, Any], seed: int, **options: Any) -> RegisterSnapshot:
     """A register snapshot with the certified standards and the operator's authorisations."""
     auths = [Authorisation(OPERATOR, proc, date(2025, 1, 1), date(2027, 12, 31))
-             for proc in ("dmm-dcv-direct", "prt-comparison")]
+             for proc in ("dmm-dcv-direct", "prt-comparison", "dmm-calibrator-check",
+                          "prt-dry-block-check")]
     return RegisterSnapshot(tuple(certified_standards(truth, seed, **options)), tuple(auths),
                             datetime.now(UTC) - timedelta(hours=12))

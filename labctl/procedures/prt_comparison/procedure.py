@@ -160,6 +160,29 @@ class PrtParameters:
         check_rule(self.decision_rule)
 
 
+def wait_stable(ctx: RunContext, block: TemperatureSource, ref: Thermometer, *, key: str,
+                setpoint: float, channel: int, window: float, interval: float, limit: float,
+                timeout: float) -> None:
+    """Wait until the reference readings over the last ``window`` s (one every ``interval``
+    s) spread by at most ``limit`` °C and the block reports itself stable; abort the run
+    (RunAbortedError) after ``timeout`` s. Logs how long it took."""
+    need = int(window / interval) + 1
+    readings: list[float] = []
+    t0 = ctx.clock.now()
+    while True:
+        readings.append(ref.measure(channel))
+        readings = readings[-need:]
+        if (len(readings) == need and max(readings) - min(readings) <= limit
+                and block.is_stable()):
+            ctx.log(f"{key}: stable within {max(readings) - min(readings):.4f} °C "
+                    f"after {ctx.clock.now() - t0:.0f} s")
+            return
+        if ctx.clock.now() - t0 > timeout:
+            raise RunAbortedError(ctx.run_id, f"{key}: block not stable within "
+                                  f"{timeout:g} s at {setpoint} °C")
+        ctx.sleep(interval)
+
+
 def dmm_range_for(ohms: float) -> float:
     """The DMM 4-wire range (Ω) for a resistance, keeping 20 % over-range headroom."""
     for rng in (100.0, 1_000.0, 10_000.0):
@@ -256,21 +279,10 @@ class PrtComparison(Procedure):
     def _wait_stable(self, ctx: RunContext, block: TemperatureSource, ref: Thermometer,
                      point: PrtPoint) -> None:
         p: PrtParameters = self.parameters
-        need = int(p.stability_window / p.stability_interval) + 1
-        window: list[float] = []
-        t0 = ctx.clock.now()
-        while True:
-            window.append(ref.measure(p.reference_channel))
-            window = window[-need:]
-            if (len(window) == need and max(window) - min(window) <= p.stability_limit
-                    and block.is_stable()):
-                ctx.log(f"{point.key}: stable within {max(window) - min(window):.4f} °C "
-                        f"after {ctx.clock.now() - t0:.0f} s")
-                return
-            if ctx.clock.now() - t0 > p.stability_timeout:
-                raise RunAbortedError(ctx.run_id, f"{point.key}: block not stable within "
-                                      f"{p.stability_timeout:g} s at {point.setpoint} °C")
-            ctx.sleep(p.stability_interval)
+        wait_stable(ctx, block, ref, key=point.key, setpoint=point.setpoint,
+                    channel=p.reference_channel, window=p.stability_window,
+                    interval=p.stability_interval, limit=p.stability_limit,
+                    timeout=p.stability_timeout)
 
     def make_safe(self, ctx: RunContext) -> None:
         ctx.instrument("temperature_source", TemperatureSource).disable()
