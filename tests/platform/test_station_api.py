@@ -80,6 +80,18 @@ def test_labctl_run_post_creates_a_draft_once(platform, tmp_path: Path):
         "customer_code": "CUST", "item_description": "Digital multimeter",
         "method": "m", "location": "l"})
     assert again["number"] == number and len(again["points"]) == 4
+    # the same points labelled as an intermediate check of a standard (a new run): refused,
+    # a check is filed for the standard's control chart, never a customer's certificate
+    check = json.loads(out.read_text())
+    check["run_id"] = check["run_id"][:-4] + "chk0"
+    check["analysis"] = {**check.get("analysis", {}), "kind": "check"}
+    before = api.call("GET", "/certificates?limit=200", who="bob")["total"]
+    refused = httpx.post(f"{url}/api/v1/stations/runs", timeout=60, json={
+        "result": check, "customer_name": "Example Instruments Ltd", "customer_code": "CUST",
+        "item_description": "Digital multimeter", "method": "m", "location": "l"},
+        headers={"Authorization": f"Bearer {api.tokens['station']}"})
+    assert refused.status_code == 422 and refused.json()["rule"] == "check_not_certified"
+    assert api.call("GET", "/certificates?limit=200", who="bob")["total"] == before
 
 
 def test_post_without_a_station_token_is_refused_before_running(tmp_path: Path, platform):

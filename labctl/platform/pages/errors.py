@@ -94,6 +94,8 @@ RULES: dict[str, str] = {
     "no_standards": N_("No standard used is stated, so nothing makes the results traceable."),
     "no_item_identification": N_("The item has neither a serial number nor an identifier "
                                  "(ISO/IEC 17025 7.8.2.1 e). Add one to the draft."),
+    "check_not_certified": N_("An intermediate check of a standard is not certified for a "
+                              "customer: its results belong to the standard."),
     "performer_not_authorised": N_("%(performer)s was not authorised for this procedure on "
                                    "%(day)s."),
 }

@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from labctl.errors import NotFoundError, ValidationError
+from labctl.errors import NotFoundError, RuleViolationError, ValidationError
 from labctl.platform import certificates
 from labctl.platform.accounts import policy
 from labctl.platform.accounts.auth import principal_for_user
@@ -28,8 +28,9 @@ from labctl.platform.models.certificates import (
     ResultsIn,
 )
 from labctl.platform.results.reporting import report_points
+from labctl.procedures.catalog import PROCEDURES
 from labctl.procedures.results import PointResult, RunResult
-from labctl.quantities import Quantity, RunStatus
+from labctl.quantities import ProcedureKind, Quantity, RunStatus
 from labctl.uncertainty import exact_decimal, stated_limit
 
 
@@ -159,6 +160,15 @@ def certificate_request(result: RunResult, *, laboratory_code: str, customer_nam
     return create, ResultsIn(points=points)
 
 
+def is_check(result: RunResult) -> bool:
+    """Whether ``result`` is an intermediate check of a standard (its procedure's kind, as
+    the result states it or the catalogue knows it), not a calibration of an item."""
+    if result.analysis.get("kind") == ProcedureKind.CHECK.value:
+        return True
+    known = PROCEDURES.get(result.procedure_id)
+    return known is not None and known.info.kind is ProcedureKind.CHECK
+
+
 def draft_from_run(session: Session, *, laboratory_code: str, result: RunResult,
                    poster: Any, customer_name: str, customer_code: str | None,
                    item_description: str, method: str, location: str,
@@ -174,6 +184,12 @@ def draft_from_run(session: Session, *, laboratory_code: str, result: RunResult,
     not post, a bad checker, U below the CMC, a rule not the run's) leaves nothing behind,
     however often it is retried.
     """
+    if is_check(result):
+        raise RuleViolationError(
+            "check_not_certified", f"run {result.run_id} is an intermediate check "
+            f"({result.procedure_id}) of a laboratory's own standard: its results go to the "
+            "standard's control chart, not to a customer's certificate",
+            procedure=result.procedure_id)
     _requested_rule(decision_rule, run_rule(result))  # a retry naming another is refused too
     lab = org_by_code(session, laboratory_code)
     assert lab.id is not None

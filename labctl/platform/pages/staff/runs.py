@@ -27,7 +27,7 @@ from labctl.platform.pages.staff.common import done, refusal, staff_principal
 from labctl.platform.routes import runs as api
 from labctl.platform.routes.deps import ReadSessionDep, SessionDep
 from labctl.procedures.catalog import PROCEDURES, procedure_class
-from labctl.quantities import RunStatus
+from labctl.quantities import ProcedureKind, RunStatus
 from labctl.uncertainty import round_result
 
 router = APIRouter()
@@ -94,7 +94,9 @@ def _run_view(request: Request, session: Any, principal: Any, run_id: str) -> di
             "active": status.status in ACTIVE,
             "resumable": status.status in RESUMABLE, "resume_why": resume_why,
             "stop_why": stop_why,
-            "completed": status.status == RunStatus.COMPLETED, "lab_id": lab_id}
+            "completed": status.status == RunStatus.COMPLETED, "lab_id": lab_id,
+            "is_check": record.procedure_id in PROCEDURES
+            and PROCEDURES[record.procedure_id].info.kind is ProcedureKind.CHECK}
 
 
 def _benches(request: Request, session: Any, principal: Any) -> list[dict[str, Any]]:
@@ -180,7 +182,7 @@ def run_page(request: Request, run_id: str, user: PageUserDep, session: ReadSess
     principal = staff_principal(user)
     view = _run_view(request, session, principal, run_id)
     orders = desk.orders_awaiting_certificate(session, principal, [view["lab_id"]]) \
-        if view["completed"] else []
+        if view["completed"] and not view["is_check"] else []
     return render(request, "staff/run.html", {"run": view, "done": done_,
                                               "certificate": certificate, "orders": orders,
                                               "chosen_order": order},
