@@ -142,6 +142,7 @@ def fill_run_start(page: Any, *, checker: str, ranges: str, settle_time: str,
     if serial is not None:
         page.get_by_label("Item serial number").fill(serial)
     page.get_by_label("Procedure").select_option("dmm-dcv-direct")
-    page.get_by_label("DMM ranges (V), separated by commas; empty for all").fill(ranges)
-    page.get_by_label("Settling time after each change (s)").fill(settle_time)
+    # by id: several procedures have a parameter of the same label (each its own fieldset)
+    page.locator("#p-dmm-dcv-direct-ranges").fill(ranges)
+    page.locator("#p-dmm-dcv-direct-settle_time").fill(settle_time)
     page.get_by_role("button", name="Start").click()

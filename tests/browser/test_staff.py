@@ -227,11 +227,15 @@ def test_a_run_shows_live_progress_and_conditions_stops_and_resumes(page: Any,
         page.get_by_label("Item serial number").fill(portal.sim.truth()["dmm"]["serial"])
         page.get_by_label("Procedure").select_option("dmm-dcv-direct")
         # only the chosen procedure's parameters are shown, each its own field
-        assert not page.get_by_label("Stability window (s)").is_visible()
-        page.get_by_label("DMM ranges (V), separated by commas; empty for all").fill("10")
-        settle = page.get_by_label("Settling time after each change (s)")
+        assert not page.locator("#p-prt-comparison-stability_window").is_visible()
+        page.locator("#p-dmm-dcv-direct-ranges").fill("10")
+        settle = page.locator("#p-dmm-dcv-direct-settle_time")
+        assert settle.is_visible() and page.get_by_label(
+            "DMM ranges (V), separated by commas; empty for all").is_visible()
         assert settle.get_attribute("placeholder") == "2"  # the procedure's default
         settle.fill("a second")  # not a number: said in words, nothing started
+        assert_accessible(page)
+        shot(page, "staff-run-start")
         runs_before = portal.app.state.runs.journal("bench-1").runs()
         page.get_by_role("button", name="Start").click()
         assert page.get_by_role("heading", level=1).inner_text() == \
