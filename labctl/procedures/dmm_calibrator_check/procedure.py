@@ -35,8 +35,11 @@ from labctl.procedures.base import (
     RunContext,
     check_nplc,
 )
-from labctl.procedures.dmm_dc_voltage.procedure import DMM_RANGE_LABELS, calibrator_range
-from labctl.procedures.environment import EnvironmentLimits, QuantityLimit
+from labctl.procedures.dmm_dc_voltage.procedure import (
+    DCV_ROOM,
+    DMM_RANGE_LABELS,
+    calibrator_range,
+)
 from labctl.procedures.interfaces import RegisteredStandard
 from labctl.procedures.results import PointResult
 from labctl.procedures.statements import budget_lines, check_summary
@@ -104,14 +107,7 @@ class DmmCalibratorCheck(Procedure):
             "dmm": RoleSpec("standard", Dmm, "check-standard DMM"),
             "environment": RoleSpec("auxiliary", EnvironmentSensor, "room sensor"),
         },
-        environment=EnvironmentLimits(
-            limits=(
-                QuantityLimit("temperature", 18.0, 28.0, max_rate=1.0),
-                QuantityLimit("humidity", 20.0, 70.0),
-                QuantityLimit("pressure", 80_000.0, 106_000.0),
-            ),
-            settle_time=300.0, rate_window=900.0, hold_timeout=2 * 3600.0,
-        ),
+        environment=DCV_ROOM,
         kind=ProcedureKind.CHECK,
     )
     Parameters = CalibratorCheckParameters

@@ -148,6 +148,17 @@ INPUT_UNITS = {"V_ind": units.VOLT.symbol, "dV_res": units.VOLT.symbol,
                "dV_drift": units.VOLT.symbol, "dV_temp": units.VOLT.symbol}
 
 
+#: The room a DC-voltage comparison (calibration or intermediate check) needs.
+DCV_ROOM = EnvironmentLimits(
+    limits=(
+        QuantityLimit("temperature", 18.0, 28.0, max_rate=1.0),
+        QuantityLimit("humidity", 20.0, 70.0),
+        QuantityLimit("pressure", 80_000.0, 106_000.0),
+    ),
+    settle_time=300.0, rate_window=900.0, hold_timeout=2 * 3600.0,
+)
+
+
 class DmmDcVoltage(Procedure):
     """DMM DC voltage calibration by direct comparison (see the module docstring)."""
 
@@ -162,14 +173,7 @@ class DmmDcVoltage(Procedure):
             "dmm": RoleSpec("dut", Dmm, "the digital multimeter under calibration"),
             "environment": RoleSpec("auxiliary", EnvironmentSensor, "room sensor"),
         },
-        environment=EnvironmentLimits(
-            limits=(
-                QuantityLimit("temperature", 18.0, 28.0, max_rate=1.0),
-                QuantityLimit("humidity", 20.0, 70.0),
-                QuantityLimit("pressure", 80_000.0, 106_000.0),
-            ),
-            settle_time=300.0, rate_window=900.0, hold_timeout=2 * 3600.0,
-        ),
+        environment=DCV_ROOM,
     )
     Parameters = DcvParameters
     FILE_PARAMETERS = ("table",)

@@ -117,6 +117,37 @@ class PrtPoint:
         return self.tol_fixed + self.tol_slope * abs(t)
 
 
+#: The room a comparison in the dry block (calibration or intermediate check) needs.
+DRY_BLOCK_ROOM = EnvironmentLimits(
+    limits=(
+        QuantityLimit("temperature", 18.0, 28.0, max_rate=2.0),
+        QuantityLimit("humidity", 15.0, 80.0),
+    ),
+    settle_time=300.0, rate_window=900.0, hold_timeout=2 * 3600.0,
+)
+
+
+def check_dry_block_parameters(p: Any) -> None:
+    """The checks every dry-block procedure's parameters share (times, coverage, the
+    reference channel, the stability criterion, the block's uniformity): ``ValidationError``
+    naming the parameter."""
+    for name in ("stability_timeout", "reading_interval"):
+        if not getattr(p, name) > 0:
+            raise ValidationError(name, getattr(p, name), "> 0 s")
+    if not 0 < p.coverage < 1:
+        raise ValidationError("coverage", p.coverage, "between 0 and 1")
+    if not 1 <= p.reference_channel <= 4:
+        raise ValidationError("reference_channel", p.reference_channel, "1 … 4")
+    if p.stability_interval <= 0 or p.stability_window < 2 * p.stability_interval:
+        raise ValidationError("stability_window", p.stability_window,
+                              ">= 2 × stability_interval (and interval > 0)")
+    if p.stability_limit <= 0:
+        raise ValidationError("stability_limit", p.stability_limit, "> 0 °C")
+    if p.block_uniformity < 0 or p.block_uniformity_per_100k < 0:
+        raise ValidationError("block_uniformity", (p.block_uniformity,
+                              p.block_uniformity_per_100k), ">= 0 °C")
+
+
 @dataclass(frozen=True)
 class PrtParameters:
     """Run parameters (times in s, temperatures in °C).
@@ -142,21 +173,7 @@ class PrtParameters:
 
     def __post_init__(self) -> None:
         check_nplc(self.nplc)
-        for name in ("stability_timeout", "reading_interval"):
-            if not getattr(self, name) > 0:
-                raise ValidationError(name, getattr(self, name), "> 0 s")
-        if not 0 < self.coverage < 1:
-            raise ValidationError("coverage", self.coverage, "between 0 and 1")
-        if not 1 <= self.reference_channel <= 4:
-            raise ValidationError("reference_channel", self.reference_channel, "1 … 4")
-        if self.stability_interval <= 0 or self.stability_window < 2 * self.stability_interval:
-            raise ValidationError("stability_window", self.stability_window,
-                                  ">= 2 × stability_interval (and interval > 0)")
-        if self.stability_limit <= 0:
-            raise ValidationError("stability_limit", self.stability_limit, "> 0 °C")
-        if self.block_uniformity < 0 or self.block_uniformity_per_100k < 0:
-            raise ValidationError("block_uniformity", (self.block_uniformity,
-                                  self.block_uniformity_per_100k), ">= 0 °C")
+        check_dry_block_parameters(self)
         check_rule(self.decision_rule)
 
 
@@ -223,13 +240,7 @@ class PrtComparison(Procedure):
             "temperature_source": RoleSpec("auxiliary", TemperatureSource, "dry block"),
             "environment": RoleSpec("auxiliary", EnvironmentSensor, "room sensor"),
         },
-        environment=EnvironmentLimits(
-            limits=(
-                QuantityLimit("temperature", 18.0, 28.0, max_rate=2.0),
-                QuantityLimit("humidity", 15.0, 80.0),
-            ),
-            settle_time=300.0, rate_window=900.0, hold_timeout=2 * 3600.0,
-        ),
+        environment=DRY_BLOCK_ROOM,
     )
     Parameters = PrtParameters
     FILE_PARAMETERS = ("table",)

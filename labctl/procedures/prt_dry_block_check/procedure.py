@@ -30,9 +30,12 @@ from labctl import units
 from labctl.drivers.roles import EnvironmentSensor, TemperatureSource, Thermometer
 from labctl.errors import PreconditionError, ValidationError
 from labctl.procedures.base import Procedure, ProcedureInfo, RoleSpec, RunContext
-from labctl.procedures.environment import EnvironmentLimits, QuantityLimit
 from labctl.procedures.interfaces import RegisteredStandard
-from labctl.procedures.prt_comparison.procedure import wait_stable
+from labctl.procedures.prt_comparison.procedure import (
+    DRY_BLOCK_ROOM,
+    check_dry_block_parameters,
+    wait_stable,
+)
 from labctl.procedures.results import PointResult
 from labctl.procedures.statements import budget_lines, check_summary
 from labctl.procedures.tables import check_unique, load_table
@@ -85,23 +88,9 @@ class DryBlockCheckParameters:
     table: str = ""
 
     def __post_init__(self) -> None:
-        for name in ("stability_timeout", "reading_interval"):
-            if not getattr(self, name) > 0:
-                raise ValidationError(name, getattr(self, name), "> 0 s")
-        if not 0 < self.coverage < 1:
-            raise ValidationError("coverage", self.coverage, "between 0 and 1")
-        if not 1 <= self.reference_channel <= 4:
-            raise ValidationError("reference_channel", self.reference_channel, "1 … 4")
-        if self.stability_interval <= 0 or self.stability_window < 2 * self.stability_interval:
-            raise ValidationError("stability_window", self.stability_window,
-                                  ">= 2 × stability_interval (and interval > 0)")
-        if self.stability_limit <= 0:
-            raise ValidationError("stability_limit", self.stability_limit, "> 0 °C")
+        check_dry_block_parameters(self)
         if self.display_resolution < 0:
             raise ValidationError("display_resolution", self.display_resolution, ">= 0 °C")
-        if self.block_uniformity < 0 or self.block_uniformity_per_100k < 0:
-            raise ValidationError("block_uniformity", (self.block_uniformity,
-                                  self.block_uniformity_per_100k), ">= 0 °C")
 
 
 class PrtDryBlockCheck(Procedure):
@@ -119,13 +108,7 @@ class PrtDryBlockCheck(Procedure):
                                     "reference thermometer readout with its PRT"),
             "environment": RoleSpec("auxiliary", EnvironmentSensor, "room sensor"),
         },
-        environment=EnvironmentLimits(
-            limits=(
-                QuantityLimit("temperature", 18.0, 28.0, max_rate=2.0),
-                QuantityLimit("humidity", 15.0, 80.0),
-            ),
-            settle_time=300.0, rate_window=900.0, hold_timeout=2 * 3600.0,
-        ),
+        environment=DRY_BLOCK_ROOM,
         kind=ProcedureKind.CHECK,
     )
     Parameters = DryBlockCheckParameters

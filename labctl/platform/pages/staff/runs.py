@@ -244,7 +244,7 @@ def certify(request: Request, run_id: str, user: PageUserDep, session: SessionDe
         raise ValidationError(".".join(str(p) for p in first["loc"]), first.get("input"),
                               first["msg"]) from None
     cert = api.certify_run(run_id, body, request, principal, session)
-    if row is not None and order is not None:
+    if order is not None:  # checked above, before the draft was made
         desk.link_certificate(session, principal=principal, order_id=order,
                               data=LinkCertificateIn(certificate_number=cert.number))
         return done(f"/staff/runs/{run_id}", done="certified", certificate=cert.number,
