@@ -36,6 +36,7 @@ from labctl.platform.models.org import (
     Station,
     User,
 )
+from labctl.platform.models.quality import CheckResult, QualityEvent
 from labctl.platform.models.registry import (
     Capability,
     Standard,
@@ -45,7 +46,7 @@ from labctl.platform.models.registry import (
 )
 
 __all__ = [
-    "ApiToken", "AuditCheckpoint", "AuditEvent", "Authorisation", "Capability",
+    "ApiToken", "AuditCheckpoint", "CheckResult", "QualityEvent", "AuditEvent", "Authorisation", "Capability",
     "Certificate", "CertificateFlag", "CertificateStandard", "CertificateStatus", "Complaint",
     "ComplaintEvent", "DecisionRule", "Evaluation", "LoginThrottle", "Membership",
     "OrderEvent", "OrgLevel", "Organisation", "ResultPoint", "ResultPosting", "ReviewState",
