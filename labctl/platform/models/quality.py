@@ -179,7 +179,7 @@ class PointSeries(BaseModel):
     nominal: str
     unit: str
     certified_value: float
-    certified_U: float
+    certified_expanded: float
     tolerance: float
     limits: ChartLimits | None
     outcome: str
