@@ -46,10 +46,11 @@ from labctl.platform.models.registry import (
 )
 
 __all__ = [
-    "ApiToken", "AuditCheckpoint", "CheckResult", "QualityEvent", "AuditEvent", "Authorisation", "Capability",
-    "Certificate", "CertificateFlag", "CertificateStandard", "CertificateStatus", "Complaint",
-    "ComplaintEvent", "DecisionRule", "Evaluation", "LoginThrottle", "Membership",
-    "OrderEvent", "OrgLevel", "Organisation", "ResultPoint", "ResultPosting", "ReviewState",
+    "ApiToken", "AuditCheckpoint", "AuditEvent", "Authorisation", "Capability",
+    "Certificate", "CertificateFlag", "CertificateStandard", "CertificateStatus",
+    "CheckResult", "Complaint", "ComplaintEvent", "DecisionRule", "Evaluation",
+    "LoginThrottle", "Membership", "OrderEvent", "OrgLevel", "Organisation", "QualityEvent",
+    "ResultPoint", "ResultPosting", "ReviewState",
     "Role", "ServiceOrder", "Standard", "StandardCalibration", "StandardCorrection",
     "StandardKind", "StandardStatus", "StandardStatusChange", "Station", "User",
 ]

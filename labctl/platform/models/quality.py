@@ -178,8 +178,9 @@ class PointSeries(BaseModel):
     point_key: str
     nominal: str
     unit: str
-    certified_value: float
-    certified_expanded: float
+    certified_value: float  # c: the certified deviation at the point
+    certified_expanded: float  # its expanded uncertainty
+    centre: float  # m: what the check finds with the standard as certified (baseline mean)
     tolerance: float
     limits: ChartLimits | None
     outcome: str

@@ -15,11 +15,13 @@ tolerance. What the newest check signals decides the standard's status:
 each opening a :class:`~labctl.platform.models.quality.QualityEvent`. All of it is one
 audited transaction; a refused check changes nothing.
 
-The frame of the values: the certified value of a point is the standard's current
+The frame of the values: the certified deviation c of a point is the standard's current
 correction at that nominal (what it adds to its nominal value, as its certificate gives it)
 with the correction's expanded uncertainty; without one, 0 with the standard's stated
-accuracy (``uncertainty_relative``·|nominal| + ``uncertainty_absolute``) as U. The tolerance
-is the stated accuracy, about 0.
+accuracy (``uncertainty_relative``·|nominal| + ``uncertainty_absolute``) as U. A check
+value also carries the check standard's constant error, so the checks are read against the
+baseline's centre m (:func:`evaluate_point`): the standard's deviation at a check is
+c + (x − m), its tolerance the stated accuracy.
 """
 
 from __future__ import annotations
@@ -202,11 +204,18 @@ class Evaluated:
     evaluation: control.CheckEvaluation | None
     en: np.ndarray
     beyond: np.ndarray
+    centre: float  # m: what the check finds while the standard is as certified
+
+    def deviation(self, value: float) -> float:
+        """The standard's deviation a check value implies: c + (x − m)."""
+        return self.frame.certified_value + (value - self.centre)
 
     def signals_at(self, i: int) -> list[str]:
         """The codes that fire at check ``i``: run rules, ``en_failed``, ``beyond_tolerance``."""
         codes: list[str] = []
-        if self.evaluation is not None:
+        if self.evaluation is not None and i >= BASELINE_CHECKS:
+            # the baseline sets the limits (ISO 7870-2 phase I); a rule is a signal on the
+            # checks charted against them
             codes += [r.code for r in control.RunRule if bool(self.evaluation.rule_flags(r)[i])]
         if abs(self.en[i]) > 1:
             codes.append(EN_FAILED)
@@ -215,17 +224,36 @@ class Evaluated:
         return codes
 
     def last_good(self) -> CheckResult | None:
-        if self.evaluation is not None:
-            i = self.evaluation.last_good
-            return self.checks[i] if i is not None else None
+        """The last check before the first one implicated in a signal: for a run rule, the
+        start of its pattern (a run of 8 implicates the 7 checks before the one that
+        completed it); ``None`` when even the first check is implicated."""
         bad = [i for i in range(len(self.checks)) if self.signals_at(i)]
-        j = (bad[0] if bad else len(self.checks)) - 1
-        return self.checks[j] if j >= 0 else None
+        if not bad:
+            return self.checks[-1]
+        first = bad[0]
+        begin = first
+        if self.evaluation is not None:
+            span = {control.RunRule.BEYOND_3_SIGMA.code: 0,
+                    control.RunRule.TWO_OF_THREE_BEYOND_2_SIGMA.code: 2,
+                    control.RunRule.RUN.code: self.evaluation.run_length - 1,
+                    control.RunRule.TREND.code: self.evaluation.trend_length - 1,
+                    control.RunRule.MOVING_RANGE.code: 1}
+            begin = min([first - span.get(c, 0) for c in self.signals_at(first)])
+        return self.checks[begin - 1] if begin > 0 else None
 
 
 def evaluate_point(session: Session, std: Standard, point_key: str) -> Evaluated | None:
     """The series of ``point_key`` since the current calibration, evaluated (``None``: no
-    checks yet)."""
+    checks yet).
+
+    A check value carries the check standard's own constant error (the procedures say so):
+    what the check finds while the standard is as certified is the baseline's centre m
+    (the mean of the first :data:`BASELINE_CHECKS` checks after the calibration, of those
+    there are until then). The standard's deviation at check i is then estimated as
+    c + (x_i − m), with c its certified deviation: the En test compares x_i with m using the
+    check's U (k = 2) and the certificate's U, and the tolerance ±a (the stated accuracy)
+    applies about m − c.
+    """
     checks = _series(session, std, point_key, calibration_start(session, std))
     if not checks:
         return None
@@ -233,18 +261,20 @@ def evaluate_point(session: Session, std: Standard, point_key: str) -> Evaluated
     t = np.array([_seconds(c.measured_at) for c in checks])
     x = np.array([float(c.value) for c in checks])
     u = np.array([float(c.u) for c in checks])
-    tol = frame.tolerance if frame.tolerance is not None else np.finfo(float).max
+    tol = frame.tolerance if frame.tolerance is not None else float(np.finfo(float).max)
     U_cert = frame.certified_expanded
+    centre = float(np.mean(x[:BASELINE_CHECKS]))
+    nominal = centre - frame.certified_value
     evaluation = None
     if len(checks) >= BASELINE_CHECKS:
         evaluation = control.evaluate_checks(
-            t, x, u, frame.certified_value, U_cert, tol, (0, BASELINE_CHECKS), nominal=0.0)
+            t, x, u, centre, U_cert, tol, (0, BASELINE_CHECKS), nominal=nominal)
         en = np.asarray(evaluation.en.value, dtype=float)
         beyond = np.asarray(evaluation.out_of_tolerance, dtype=bool)
     else:
-        en = (x - frame.certified_value) / np.sqrt((2 * u) ** 2 + U_cert**2)
-        beyond = control.beyond_tolerance(x, 0.0, tol)
-    return Evaluated(checks, frame, evaluation, en, beyond)
+        en = (x - centre) / np.sqrt((2 * u) ** 2 + U_cert**2)
+        beyond = control.beyond_tolerance(x, nominal, tol)
+    return Evaluated(checks, frame, evaluation, en, beyond, centre)
 
 
 # --- events ------------------------------------------------------------------------------------
@@ -398,13 +428,14 @@ def _act(session: Session, principal: Principal, std: Standard,
     since = _since(session, std, [ev for _, _, ev in signalled])
     if beyond and std.status != StandardStatus.QUARANTINED:
         row, ev = beyond[0]
-        error = float(row.value) - ev.frame.certified_value
+        error = ev.deviation(float(row.value)) - ev.frame.certified_value
         kind, target = QualityEventKind.BEYOND_TOLERANCE, StandardStatus.QUARANTINED
         data = StatusChangeRequest(
             status=target, effective_at=row.measured_at, impact_since=since,
             error_absolute=exact_decimal(error),
-            reason=f"check {row.point_key} of run {row.run_id}: {row.value} {row.unit} beyond "
-                   f"the tolerance ±{ev.frame.tolerance:.6g} {row.unit} "
+            reason=f"check {row.point_key} of run {row.run_id}: the deviation "
+                   f"{ev.deviation(float(row.value)):.6g} {row.unit} is beyond the "
+                   f"tolerance ±{ev.frame.tolerance:.6g} {row.unit} "
                    f"({', '.join(codes)})")
         point = row.point_key
     elif not beyond and std.status == StandardStatus.IN_SERVICE:
@@ -491,21 +522,24 @@ def point_series(session: Session, std: Standard, point_key: str, *,
         points.append(ChartPoint(
             check_id=c.id, measured_at=c.measured_at, value=float(c.value), u=float(c.u),
             moving_range=mr, baseline=i < BASELINE_CHECKS,
-            rules=[s for s in ev.signals_at(i) if s not in (EN_FAILED, BEYOND_TOLERANCE)],
+            rules=[r.code for r in control.RunRule if ev_full is not None
+                   and bool(ev_full.rule_flags(r)[i])],
             en=float(ev.en[i]), en_ok=bool(abs(ev.en[i]) <= 1),
             beyond_tolerance=bool(ev.beyond[i])))
-    if ev_full is not None:
-        outcome = ev_full.outcome.value
-    elif ev.beyond.any():
+    signals = [c for i in range(len(ev.checks)) for c in ev.signals_at(i)]
+    if ev.beyond.any():
         outcome = control.CheckOutcome.OUT_OF_TOLERANCE.value
-    elif (np.abs(ev.en) > 1).any():
+    elif signals:
         outcome = control.CheckOutcome.INVESTIGATE.value
+    elif ev_full is not None:
+        outcome = control.CheckOutcome.IN_CONTROL.value
     else:
         outcome = "baseline"  # too few checks for limits yet
     good = ev.last_good()
     return PointSeries(
         point_key=point_key, nominal=str(ev.checks[-1].nominal), unit=ev.checks[-1].unit,
         certified_value=ev.frame.certified_value, certified_expanded=ev.frame.certified_expanded,
+        centre=ev.centre,
         tolerance=ev.frame.tolerance or 0.0,
         limits=_limits(ev_full.limits) if ev_full is not None else None, outcome=outcome,
         last_good_check_id=good.id if good is not None else None, points=points,

@@ -32,7 +32,7 @@ from labctl.platform.models.registry import (
     StandardStatusChange,
     StatusChangeRequest,
 )
-from labctl.platform.quality.checks import event_public, open_events, point_frame
+from labctl.platform.quality.checks import evaluate_point, event_public, open_events
 from labctl.platform.registry.entries import standard_by_identifier
 from labctl.platform.traceability.status import apply_status
 
@@ -56,17 +56,19 @@ def _verification(session: Session, std: Standard, data: ReturnToServiceIn,
                 "verification_check_id", check.id,
                 f"a check recorded after the event opened ({opened.isoformat()}) and made "
                 "after the checks that opened it")
-        frame = point_frame(session, std, check.nominal)
-        value, u = float(check.value), float(check.u)
-        en = (value - frame.certified_value) / ((2 * u) ** 2 + frame.certified_expanded ** 2) ** 0.5
-        inside = abs(en) <= 1 and (frame.tolerance is None or abs(value) <= frame.tolerance)
-        if not inside:
+        ev = evaluate_point(session, std, check.point_key)
+        if ev is None or check not in ev.checks:
+            raise ValidationError("verification_check_id", check.id,
+                                  "a check made since the standard's current calibration")
+        i = ev.checks.index(check)
+        en, beyond = float(ev.en[i]), bool(ev.beyond[i])
+        tol = ev.frame.tolerance
+        if abs(en) > 1 or beyond:
             raise ValidationError(
                 "verification_check_id", check.id,
-                f"a check inside limits: |En| ≤ 1 (this one {en:.3g}) and within the tolerance "
-                f"±{frame.tolerance:.6g} {check.unit} (this one {value:.6g})"
-                if frame.tolerance is not None else
-                f"a check inside limits: |En| ≤ 1 (this one {en:.3g})")
+                f"a check inside limits: |En| ≤ 1 (this one {en:.3g})"
+                + (f" and a deviation within ±{tol:.6g} {check.unit} (this one "
+                   f"{ev.deviation(float(check.value)):.6g})" if tol is not None else ""))
         return {"check_id": check.id, "point_key": check.point_key, "value": str(check.value),
                 "u": str(check.u), "en": round(en, 6), "run_id": check.run_id}
     cal = session.get(StandardCalibration, data.calibration_id)
