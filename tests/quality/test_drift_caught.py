@@ -151,8 +151,10 @@ def test_the_runner_warns_of_a_standard_under_investigation(world: Scene, tmp_pa
     """A standard under investigation is used with a warning in the journal; a quarantined
     one is still refused."""
     s = world
+    s.clock.advance(DAY)
     s.api.call("POST", "/standards/LAB-DMM-01/status", who="erin", body={
-        "status": "under_investigation", "reason": "a check of it signalled"})
+        "status": "under_investigation", "reason": "a check of it signalled",
+        "effective_at": s.clock.utcnow().isoformat()})
     station = EmbeddedStation(s.engine, LAB)
     cal = s.sim.truth()["calibrator"]
     dut = {"manufacturer": "Fluke", "model": "5522A", "serial_number": cal["serial"]}
@@ -161,7 +163,7 @@ def test_the_runner_warns_of_a_standard_under_investigation(world: Scene, tmp_pa
         runner = Runner(instruments=dict(bench), register=station.register(),
                         journal=journal, clock=s.clock, sample_interval=10.0,
                         background_sampling=False)
-        s.clock.advance(DAY)
+        s.clock.advance(60.0)
         result = runner.run(DmmCalibratorCheck(), dut=dut, operator="alice", checker="bob")
         assert result.status == "completed", result.reason
         warnings = [e for e in result.events if e.kind == "warning"]
@@ -170,9 +172,11 @@ def test_the_runner_warns_of_a_standard_under_investigation(world: Scene, tmp_pa
         journaled = journal.result(result.run_id)
         assert [e.kind for e in journaled.events].count("warning") == 1
 
-        s.api.call("POST", "/standards/LAB-DMM-01/status", who="erin", body={
-            "status": "quarantined", "reason": "found beyond its limits"})
         s.clock.advance(3600.0)
+        s.api.call("POST", "/standards/LAB-DMM-01/status", who="erin", body={
+            "status": "quarantined", "reason": "found beyond its limits",
+            "effective_at": s.clock.utcnow().isoformat()})
+        s.clock.advance(60.0)
         with pytest.raises(PreconditionError) as refused:
             runner.run(DmmCalibratorCheck(), dut=dut, operator="alice", checker="bob")
         assert refused.value.rule == "standard_not_in_service"
