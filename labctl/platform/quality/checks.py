@@ -165,10 +165,11 @@ def _accuracy(std: Standard, nominal: float) -> float:
 def point_frame(session: Session, std: Standard, nominal: Decimal) -> PointFrame:
     """The certified value and U of a point (its current correction, else 0 ± the stated
     accuracy) and its tolerance (the stated accuracy)."""
-    corr = session.exec(select(StandardCorrection).where(
-        StandardCorrection.standard_id == std.id, StandardCorrection.nominal == nominal,
+    # exact decimals are stored as text: "10" and "10.0" are one nominal, compared as numbers
+    corr = next((c for c in session.exec(select(StandardCorrection).where(
+        StandardCorrection.standard_id == std.id,
         col(StandardCorrection.superseded_at).is_(None))
-        .order_by(col(StandardCorrection.id).desc())).first()
+        .order_by(col(StandardCorrection.id).desc())).all() if c.nominal == nominal), None)
     acc = _accuracy(std, float(nominal))
     tol = acc if acc > 0 else None
     if corr is not None:
@@ -248,8 +249,8 @@ def evaluate_point(session: Session, std: Standard, point_key: str) -> Evaluated
 
     A check value carries the check standard's own constant error (the procedures say so):
     what the check finds while the standard is as certified is the baseline's centre m
-    (the mean of the first :data:`BASELINE_CHECKS` checks after the calibration, of those
-    there are until then). The standard's deviation at check i is then estimated as
+    (the mean of the first :data:`BASELINE_CHECKS` checks after the calibration; until there
+    are that many, the first check). The standard's deviation at check i is then estimated as
     c + (x_i − m), with c its certified deviation: the En test compares x_i with m using the
     check's U (k = 2) and the certificate's U, and the tolerance ±a (the stated accuracy)
     applies about m − c.
@@ -263,7 +264,8 @@ def evaluate_point(session: Session, std: Standard, point_key: str) -> Evaluated
     u = np.array([float(c.u) for c in checks])
     tol = frame.tolerance if frame.tolerance is not None else float(np.finfo(float).max)
     U_cert = frame.certified_expanded
-    centre = float(np.mean(x[:BASELINE_CHECKS]))
+    centre = float(np.mean(x[:BASELINE_CHECKS])) if len(checks) >= BASELINE_CHECKS \
+        else float(x[0])
     nominal = centre - frame.certified_value
     evaluation = None
     if len(checks) >= BASELINE_CHECKS:

@@ -103,7 +103,9 @@ def return_to_service(session: Session, principal: Principal, identifier: str,
                   col(StandardStatusChange.id).desc())).first()
     opened = max([e.opened_at for e in events]
                  + ([last_out.created_at] if last_out is not None else []))
-    ids = [i for e in events for i in e.check_ids]
+    # the checks that opened each event (later ones may join it, a verification too: the
+    # moving range back from an outlier fires)
+    ids = [e.check_ids[0] for e in events if e.check_ids]
     signalled = max((c.measured_at for c in session.exec(select(CheckResult).where(
         col(CheckResult.id).in_(ids))).all()), default=None) if ids else None
     verification = _verification(session, std, data, opened, signalled)
