@@ -12,6 +12,9 @@ quarantined with the certificates issued since the last good check flagged.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +39,7 @@ SEED = 1212
 #: relative per simulated second: 1.73 ppm a day, 17 µV a day at 10 V; the calibrator's
 #: stated accuracy at 10 V is 12 µV/V·10 V + 2 µV = 122 µV
 RATE = 2e-11
+LABCTL = [sys.executable, "-m", "labctl"]
 DETAILS = DraftDetails("", None, "", "", "Bench 1")
 
 
@@ -182,3 +186,28 @@ def test_the_runner_warns_of_a_standard_under_investigation(world: Scene, tmp_pa
         assert refused.value.rule == "standard_not_in_service"
     s.api.call("POST", "/standards/LAB-DMM-01/status", who="erin", body={
         "status": "in_service", "reason": "no quality event: returned by its reviewer"})
+
+
+@pytest.mark.timeout(120)
+def test_labctl_checks_shows_the_charts_events_and_drift(world: Scene):
+    """``labctl checks`` on the platform's database after the drift was caught (this
+    module's first test left the calibrator quarantined)."""
+    s = world
+    if s.api.call("GET", "/standards/LAB-CAL-01", who="erin")["status"] != "quarantined":
+        pytest.skip("needs the drift test of this module first")
+    done = subprocess.run([*LABCTL, "checks", "LAB-CAL-01", "--database-url",
+                           s.settings.database_url], capture_output=True, text=True,
+                          timeout=100, env={**os.environ, "COLUMNS": "200"})
+    assert done.returncode == 0, done.stderr
+    text = done.stdout
+    assert "LAB-CAL-01: quarantined" in text
+    for key in ("+1V", "+10V", "-10V"):
+        assert f"LAB-CAL-01 at {key}" in text
+    assert "TOLERANCE" in text and "beyond_3_sigma" in text
+    assert "limits (baseline *, 5 checks)" in text
+    assert text.count("drift:") == 3 and "/day" in text
+    assert "beyond_tolerance" in text and "under investigation" in text
+    missing = subprocess.run([*LABCTL, "checks", "LAB-NOPE-9", "--database-url",
+                              s.settings.database_url], capture_output=True, text=True,
+                             timeout=100)
+    assert missing.returncode == 2 and "LAB-NOPE-9" in missing.stderr
