@@ -15,12 +15,11 @@ import httpx
 from sqlalchemy.engine import Engine
 
 from labctl.api import create_app
-from labctl.cli.demo import LAB, Api, seed_chain, seed_people, seed_registry
+from labctl.cli.demo import Api, seed_chain, seed_people, seed_registry
 from labctl.platform.audit import use_key
 from labctl.platform.db import make_engine
 from labctl.platform.settings import Settings
 from labctl.procedures.clock import ManualClock
-from labctl.quantities import Quantity
 from simulators.bench import SimulatedBench
 from tests.fixtures.db import LiveServer
 
@@ -39,14 +38,6 @@ class Scene:
     now: datetime
 
 
-def authorise_checks(api: Api) -> None:
-    for quantity, procedure in ((Quantity.DC_VOLTAGE, "dmm-calibrator-check"),
-                                (Quantity.TEMPERATURE, "prt-dry-block-check")):
-        api.call("POST", f"/organisations/{LAB}/users/alice/authorisations", who="admin",
-                 body={"quantity": quantity, "procedure": procedure,
-                       "valid_from": "2024-01-01", "valid_until": "2030-12-31"})
-
-
 @contextmanager
 def scene(tmp: Path, seed: int, *, days: float = 20.0, **sim_options: Any) -> Iterator[Scene]:
     """The platform (SQLite file and keys in ``tmp``), the bench on a manual clock that
@@ -62,7 +53,6 @@ def scene(tmp: Path, seed: int, *, days: float = 20.0, **sim_options: Any) -> It
             truth = sim.truth()
             seed_registry(api, truth)
             seed_chain(api, truth, now, seed)
-            authorise_checks(api)
             engine = make_engine(settings.database_url)
             use_key(engine, settings.keys_dir)
             try:
