@@ -430,3 +430,27 @@ def test_services_refuse_unknown_standards(world: Scene):
     with Session(s.engine) as session, pytest.raises(NotFoundError):
         quality.return_to_service(session, principal(s, "admin"), "LAB-NOPE-1",
                                   ReturnToServiceIn(reason="x", calibration_id=1))
+
+
+def test_an_edited_check_value_or_event_shows_in_the_audit(world: Scene, tmp_path):
+    """The checks and events are rows the audit trail explains: an edit made in the
+    database behind the platform's back shows (on a copy of the database)."""
+    import sqlite3
+
+    s = world
+    _investigated(s)
+    src = s.settings.database_url.removeprefix("sqlite:///")
+    assert verify_audit(s.settings.database_url, keys_dir=s.settings.keys_dir).ok
+    for table, sql in (("check_result", "UPDATE check_result SET value = '0.000001' "
+                                        "WHERE id = (SELECT max(id) FROM check_result)"),
+                       ("quality_event", "UPDATE quality_event SET status = 'closed' "
+                                         "WHERE id = (SELECT max(id) FROM quality_event)")):
+        copy = tmp_path / f"{table}.sqlite"
+        # the backup API copies what the write-ahead log holds too (a file copy would not)
+        with sqlite3.connect(src) as live, sqlite3.connect(copy) as conn:
+            live.backup(conn)
+            assert conn.execute(sql).rowcount == 1
+        result = verify_audit(f"sqlite:///{copy}", keys_dir=s.settings.keys_dir,
+                              checkpoint_if_clean=False)
+        assert not result.ok
+        assert table in result.model_dump_json()
