@@ -454,3 +454,20 @@ def test_an_edited_check_value_or_event_shows_in_the_audit(world: Scene, tmp_pat
                               checkpoint_if_clean=False)
         assert not result.ok
         assert table in result.model_dump_json()
+
+
+def test_a_remote_station_delivers_a_check_run_as_checks(world: Scene):
+    """``RemoteStation.deliver`` of a check run posts it to ``/stations/checks`` (not as a
+    certificate draft) and says what it did; the retry answers the same checks."""
+    from labctl.platform.stations.seam import DraftDetails, RemoteStation
+    from labctl.procedures.results import RunResult
+
+    s = world
+    ident = new_standard(s)
+    result = RunResult.from_dict(_run_result(ident))
+    station = RemoteStation(s.url, s.api.tokens["station"])
+    said = station.deliver(result, DraftDetails("", None, "", "", "Bench 1"))
+    assert said == f"checks of {ident} filed (1 points); status in_service"
+    assert station.deliver(result, DraftDetails("", None, "", "", "Bench 1")) == said
+    charts = s.api.call("GET", f"/standards/{ident}/checks", who="erin")
+    assert [len(x["points"]) for x in charts["series"]] == [1]
