@@ -39,12 +39,15 @@ class Scene:
 
 
 @contextmanager
-def scene(tmp: Path, seed: int, *, days: float = 20.0, **sim_options: Any) -> Iterator[Scene]:
-    """The platform (SQLite file and keys in ``tmp``), the bench on a manual clock that
-    starts ``days`` ago (the calibrator was calibrated 30 days ago by the seeded chain)."""
+def scene(tmp: Path, seed: int, *, days: float = 20.0, database_url: str | None = None,
+          **sim_options: Any) -> Iterator[Scene]:
+    """The platform (``database_url``, default a SQLite file in ``tmp``; keys in ``tmp``),
+    the bench on a manual clock that starts ``days`` ago (the calibrator was calibrated 30
+    days ago by the seeded chain)."""
     now = datetime.now(UTC).replace(microsecond=0)
     clock = ManualClock(epoch=now - timedelta(days=days))
-    settings = Settings(database_url=f"sqlite:///{tmp / 'p.sqlite'}", keys_dir=tmp / "keys")
+    settings = Settings(database_url=database_url or f"sqlite:///{tmp / 'p.sqlite'}",
+                        keys_dir=tmp / "keys")
     with SimulatedBench(seed=seed, clock=clock, **sim_options) as sim:
         app = create_app(settings)
         with LiveServer(app) as url, httpx.Client(base_url=url, timeout=60) as client:
