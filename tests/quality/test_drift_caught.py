@@ -28,6 +28,7 @@ from labctl.drivers.factory import open_bench
 from labctl.errors import PreconditionError
 from labctl.platform.admin import verify_audit
 from labctl.platform.models.certificates import Certificate, CertificateFlag
+from labctl.platform.models.quality import CheckResult
 from labctl.platform.stations.seam import DraftDetails, EmbeddedStation
 from labctl.procedures.dmm_calibrator_check import DmmCalibratorCheck
 from labctl.procedures.journal import SqliteJournal
@@ -184,8 +185,10 @@ def test_the_runner_warns_of_a_standard_under_investigation(world: Scene, tmp_pa
         with pytest.raises(PreconditionError) as refused:
             runner.run(DmmCalibratorCheck(), dut=dut, operator="alice", checker="bob")
         assert refused.value.rule == "standard_not_in_service"
+    s.clock.advance(60.0)
     s.api.call("POST", "/standards/LAB-DMM-01/status", who="erin", body={
-        "status": "in_service", "reason": "no quality event: returned by its reviewer"})
+        "status": "in_service", "reason": "no quality event: returned by its reviewer",
+        "effective_at": s.clock.utcnow().isoformat()})
 
 
 @pytest.mark.timeout(120)
@@ -211,3 +214,26 @@ def test_labctl_checks_shows_the_charts_events_and_drift(world: Scene):
                               s.settings.database_url], capture_output=True, text=True,
                              timeout=100)
     assert missing.returncode == 2 and "LAB-NOPE-9" in missing.stderr
+
+
+@pytest.mark.timeout(180)
+def test_labctl_run_files_a_check_on_the_embedded_platform(world: Scene, tmp_path: Path):
+    """``labctl run dmm-calibrator-check --lab`` on the platform's machine: the completed
+    check is filed on the calibrator's charts (not refused, not a certificate draft)."""
+    s = world
+    serial = s.sim.truth()["calibrator"]["serial"]
+    with Session(s.engine) as session:
+        before = session.exec(select(CheckResult)).all()
+    done = subprocess.run(
+        [*LABCTL, "run", "dmm-calibrator-check", "--sim", "--seed", str(SEED), "--lab", LAB,
+         "--journal", str(tmp_path / "journal.sqlite"), "--operator", "alice", "--checker",
+         "bob", "--dut-serial", str(serial)], capture_output=True, text=True, timeout=150,
+        env={**os.environ, "LABCTL_DATABASE_URL": s.settings.database_url,
+             "LABCTL_KEYS_DIR": str(s.settings.keys_dir), "COLUMNS": "200"})
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "checks of LAB-CAL-01 filed (3 points)" in done.stdout
+    assert "draft certificate" not in done.stdout
+    with Session(s.engine) as session:
+        after = session.exec(select(CheckResult)).all()
+    assert len(after) == len(before) + 3
+    assert {c.operator for c in after[len(before):]} == {"alice"}
