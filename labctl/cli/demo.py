@@ -132,7 +132,9 @@ def seed_people(api: Api, database_url: str, keys_dir: Path | None = None) -> No
                      body={"quantity": quantity, "procedure": "", "valid_from": "2020-01-01",
                            "valid_until": "2035-12-31"})
     for quantity, procedure in ((Quantity.DC_VOLTAGE, "dmm-dcv-direct"),
-                                (Quantity.TEMPERATURE, "prt-comparison")):
+                                (Quantity.TEMPERATURE, "prt-comparison"),
+                                (Quantity.DC_VOLTAGE, "dmm-calibrator-check"),
+                                (Quantity.TEMPERATURE, "prt-dry-block-check")):
         api.call("POST", f"/organisations/{LAB}/users/alice/authorisations", who="admin",
                  body={"quantity": quantity, "procedure": procedure,
                        "valid_from": "2024-01-01", "valid_until": "2030-12-31"})
@@ -348,6 +350,45 @@ def run_procedures(engine: Any, sim: Any, clock: Any, workdir: Path) -> list[Any
     return results
 
 
+#: The demo's checks of the calibrator: one every CHECK_INTERVAL simulated seconds; the drift
+#: switched on after the baseline (relative per second: about 20 µV per check at 10 V).
+CHECK_INTERVAL = 900.0
+CHECK_DRIFT = 2.2e-9
+
+
+def check_calibrator(engine: Any, sim: Any, clock: Any, workdir: Path, *, count: int,
+                     until_quarantined: bool = False) -> list[str]:
+    """Run the calibrator's intermediate check ``count`` times (stopping once it is
+    quarantined, with ``until_quarantined``), each delivered by the station seam to the
+    platform's control charts; what each filing did, in words."""
+    from labctl.cli.bench import simulated_bench_config
+    from labctl.drivers.factory import open_bench
+    from labctl.platform.stations.seam import DraftDetails, EmbeddedStation
+    from labctl.procedures.dmm_calibrator_check import DmmCalibratorCheck
+    from labctl.procedures.journal import SqliteJournal
+    from labctl.procedures.runner import Runner
+
+    station = EmbeddedStation(engine, LAB)
+    serial = sim.truth()["calibrator"]["serial"]
+    said: list[str] = []
+    with SqliteJournal(workdir / "journal.sqlite") as journal, \
+            open_bench(simulated_bench_config(sim.resources)) as bench:
+        runner = Runner(instruments=dict(bench), register=station.register(), journal=journal,
+                        clock=clock, sample_interval=10.0, background_sampling=False)
+        sim.set_dmm_terminals("FRON")
+        for _ in range(count):
+            result = runner.run(DmmCalibratorCheck(), dut={
+                "manufacturer": "Fluke", "model": "5522A", "serial_number": serial},
+                operator="alice", checker="bob")
+            if result.status != RunStatus.COMPLETED:
+                raise DemoError(f"check run {result.run_id} {result.status}: {result.reason}")
+            said.append(station.deliver(result, DraftDetails("", None, "", "", "Bench 1")))
+            clock.advance(CHECK_INTERVAL)
+            if until_quarantined and "status quarantined" in said[-1]:
+                break
+    return said
+
+
 def book_calibration(api: Api, dmm_serial: str, received: date) -> int:
     """frank (customer of CUST) books the DMM's DC voltage calibration against the laboratory's
     CMC; carol quotes, frank accepts, carol records the payment, alice receives the DMM (on
@@ -489,6 +530,9 @@ def demo(
                                             clock.utcnow().date())
             engine = make_engine(settings.database_url)
             try:
+                with _timed(out, "intermediate checks of the calibrator: 5 in control (the "
+                            "control charts' baseline)"):
+                    check_calibrator(engine, sim, clock, out_dir, count=5)
                 with _timed(out, "calibrating on the bench: DMM DC voltage (18 points), PRT "
                             "at 5 temperatures"):
                     results = run_procedures(engine, sim, clock, out_dir)
@@ -532,6 +576,28 @@ def demo(
             out.print(f"order {order_id} of {order['customer_name']} (frank): "
                       f"{' → '.join(st['step'].replace('_', ' ') for st in order['steps'])}; "
                       f"certificate {order['certificate_number']}, evaluated")
+            engine = make_engine(settings.database_url)
+            try:
+                with _timed(out, "the calibrator drifts: checks every 15 minutes until the "
+                            "platform catches it"):
+                    sim.set_drift("calibrator", rate=CHECK_DRIFT)
+                    said = check_calibrator(engine, sim, clock, out_dir, count=12,
+                                            until_quarantined=True)
+            finally:
+                engine.dispose()
+            for line in said:
+                out.print(f"  {line}", markup=False)
+            events = api.call("GET", "/quality-events?standard=LAB-CAL-01", who="erin")
+            if not any(e["standard_status"] == "quarantined" for e in events):
+                raise DemoError("the drifting calibrator was not caught by its checks")
+            for e in reversed(events):
+                out.print(f"caught: event {e['id']} {e['kind']} ({', '.join(e['rules'])}) → "
+                          f"LAB-CAL-01 {e['standard_status'].replace('_', ' ')}"
+                          + (f"; certificates since the last good check flagged: "
+                             f"{', '.join(e['impact']['certificates']) or 'none'}"
+                             if e["impact"].get("flagged") else ""), markup=False)
+            out.print("its charts: labctl checks LAB-CAL-01 --database-url "
+                      f"sqlite:///{db}", markup=False)
             out.print(f"documents in: {out_dir / 'certificates'}")
             out.print(f"upstream certificates in the chain: {', '.join(chain)}")
             out.print(f"database: {db}")

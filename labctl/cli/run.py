@@ -150,8 +150,9 @@ class ProgressView:
             self.out.print(f"  {event.point_key:<16} error {d['error']:+.4g}  U {d['U']:.2g}  "
                            f"{d['conformity'] or ''}")
         elif event.kind in ("hold", "resume", "point_invalidated", "refused", "aborted",
-                            "paused"):
-            style = "yellow" if event.kind in ("hold", "point_invalidated", "paused") else "red"
+                            "paused", "warning"):
+            style = "yellow" if event.kind in ("hold", "point_invalidated", "paused",
+                                               "warning") else "red"
             if event.kind == "resume":
                 style = "green"
             self.out.print(f"[{style}]{event.kind.upper()}[/]: {event.message}")
@@ -367,10 +368,21 @@ def _report(out: Any, err: Any, result: RunResult, station: Station,
               + (f" ({result.reason})" if result.reason else ""))
     if json_out is not None:
         json_out.write_text(json.dumps(result.to_dict(), indent=1), encoding="utf-8")
-    if procedure_class(result.procedure_id).info.kind is ProcedureKind.CHECK and customer_name:
-        # a check is the laboratory's own record of a standard, not a customer's calibration
-        err.print("labctl run: a check is not delivered as a certificate draft: its result "
-                  f"stays in the journal (run {result.run_id})")
+    if procedure_class(result.procedure_id).info.kind is ProcedureKind.CHECK:
+        # a check is the laboratory's own record of a standard, not a customer's calibration:
+        # a station with a platform files it on the standard's control chart
+        filed = None
+        if result.status == RunStatus.COMPLETED:
+            try:
+                filed = station.deliver(result, DraftDetails("", None, "", "", location))
+            except (LabctlError, OSError) as exc:
+                err.print(f"labctl run: the check is journaled but could not be filed: {exc}")
+                raise typer.Exit(4) from None
+        if filed:
+            out.print(filed)
+        elif customer_name:
+            err.print("labctl run: a check is not delivered as a certificate draft: its "
+                      f"result stays in the journal (run {result.run_id})")
     elif result.status == RunStatus.COMPLETED and customer_name:
         try:
             number = station.deliver(result, DraftDetails.for_run(

@@ -27,6 +27,8 @@ from labctl.platform.db import make_engine, read_engine
 from labctl.platform.documents.signing import SigningIdentity
 from labctl.platform.models.audit import AuditVerification
 from labctl.platform.models.base import OrgLevel
+from labctl.platform.models.quality import StandardChecks
+from labctl.platform.quality import standard_checks
 from labctl.platform.settings import Settings
 
 __all__ = ["audit_baseline", "audit_checkpoint", "create_admin", "migrate_database",
@@ -148,3 +150,15 @@ def unlock_login(*, username: str | None = None, address: str | None = None,
     with open_platform(database_url, keys_dir=keys_dir) as (engine, _), Session(engine) as session:
         return _unlock(session, actor="system:cli", username=username, address=address,
                        reason=reason)
+
+
+def standard_checks_report(identifier: str, database_url: str | None = None
+                           ) -> StandardChecks:
+    """A standard's checks per point, evaluated, with its drift and events (``labctl
+    checks``: reading the database on the platform's own machine, no sign-in)."""
+    engine = make_engine(_url(database_url))
+    try:
+        with Session(engine) as session:
+            return standard_checks(session, identifier, None)
+    finally:
+        engine.dispose()

@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 INSTRUMENT_FAULTS = (InstrumentFault,)
 
 IN_SERVICE = "in_service"
+#: a standard whose checks signalled: the runner warns and goes on (quarantined: refused)
+UNDER_INVESTIGATION = "under_investigation"
 
 
 def create_run(journal: Journal, clock: Clock, procedure: Procedure, *,
@@ -506,7 +508,13 @@ class _Context(RunContext):
                 f"{role}: {ident.vendor} {ident.model} serial {ident.serial} is not in the "
                 "registry of standards") from None
         name = f"{role} {std.id} ({std.manufacturer} {std.model} s/n {std.serial_number})"
-        if std.status != IN_SERVICE:
+        if std.status == UNDER_INVESTIGATION:
+            # a check signalled: still usable, but the technician must know (and the journal
+            # keeps it with the run, for the reverse impact if the standard is then found bad)
+            self.emit("warning", f"{name} is under investigation: a check of it signalled; "
+                      "its results may be reviewed if it is found out of tolerance",
+                      data={"standard": std.id, "status": std.status})
+        elif std.status != IN_SERVICE:
             raise PreconditionError("standard_not_in_service",
                                     f"{name} is {std.status.replace('_', ' ')}",
                                     standard=std.id, status=std.status)

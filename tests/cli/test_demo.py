@@ -22,6 +22,11 @@ def test_demo_calibrates_issues_and_traces(tmp_path: Path):
                           capture_output=True, text=True, timeout=280)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "labctl demo finished" in done.stdout
+    # the drifting calibrator is caught by its checks: investigated, then quarantined with
+    # the DMM's certificate (issued after its last good check) flagged
+    caught = [line for line in done.stdout.splitlines() if line.startswith("caught: ")]
+    assert "LAB-CAL-01 under investigation" in caught[0], caught
+    assert "LAB-CAL-01 quarantined" in caught[-1] and "ACAL-" in caught[-1], caught
     # not in a terminal: it does not stay serving, but ends with the portal's address
     last = done.stdout.strip().splitlines()[-1]
     assert "portal" in last and "http://127.0.0.1:8000/" in last, last

@@ -226,6 +226,43 @@ def may_change_status(session: Session, principal: Principal, org_id: int) -> No
                      action="standard.status")
 
 
+# --- quality control: intermediate checks, events, return to service ----------------------
+
+
+def may_file_check(session: Session, principal: Principal, lab_id: int) -> None:
+    """A check of a standard is filed by a station of the laboratory that holds it or by a
+    technician there (the organisation boundary: nobody files checks of another's standard)."""
+    if principal.kind == "station":
+        if principal.station_org_id != lab_id:
+            raise PermissionDeniedError("check.file", "the station belongs to another "
+                                        "laboratory than the standard's", rule="station")
+        return
+    require_role(session, principal, Role.TECHNICIAN, lab_id, action="check.file")
+
+
+def can_read_checks(session: Session, principal: Principal, lab_id: int) -> bool:
+    """A standard's checks and events: the holder's staff, admins above, its stations."""
+    if principal.kind == "station":
+        return principal.station_org_id == lab_id
+    return is_lab_staff(session, principal, lab_id)
+
+
+def may_return_to_service(session: Session, principal: Principal, lab_id: int,
+                          suspended_by: Iterable[int | None]) -> int:
+    """A standard under investigation or in quarantine returns to service by a person who
+    may change its status (reviewer or admin of the holder) and who is not the one who
+    quarantined it or whose check opened the event (ISO/IEC 17025 6.4.9: verified by someone
+    else). Returns the person's user id."""
+    user_id = _person(principal, "standard.return_to_service")
+    may_change_status(session, principal, lab_id)
+    if user_id in set(suspended_by):
+        raise PermissionDeniedError(
+            "standard.return_to_service", "the person who put the standard out of service "
+            "(or whose check did) does not return it: another person verifies it",
+            rule="separation")
+    return user_id
+
+
 # --- service desk: orders, complaints, evaluations ----------------------------------------
 #
 # Who acts on an order (ISO/IEC 17025 7.1 review of requests, 7.4 handling of items):

@@ -128,6 +128,14 @@ CHECKED: tuple[CheckedEntity, ...] = (
         "answered_at", "closed_at")),
     CheckedEntity(models.ComplaintEvent, (
         "complaint_id", "step", "status", "at", "by_id", "note")),
+    # intermediate checks and the events they open (quality control)
+    CheckedEntity(models.CheckResult, (
+        "standard_id", "organisation_id", "point_key", "nominal", "unit", "value", "u",
+        "measured_at", "run_id", "procedure", "station_id", "recorded_by")),
+    CheckedEntity(models.QualityEvent, (
+        "standard_id", "organisation_id", "kind", "point_key", "rules", "check_ids",
+        "opened_at", "opened_by", "opened_by_id", "status", "standard_status",
+        "status_change_id", "closed_at", "closed_by_id", "verification")),
     CheckedEntity(models.Evaluation, (
         "order_id", "laboratory_id", "customer_organisation_id", "by_id", "fit",
         "competence", "timeliness", "satisfaction", "effectiveness", "fit_comment",

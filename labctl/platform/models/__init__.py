@@ -36,6 +36,7 @@ from labctl.platform.models.org import (
     Station,
     User,
 )
+from labctl.platform.models.quality import CheckResult, QualityEvent
 from labctl.platform.models.registry import (
     Capability,
     Standard,
@@ -46,9 +47,10 @@ from labctl.platform.models.registry import (
 
 __all__ = [
     "ApiToken", "AuditCheckpoint", "AuditEvent", "Authorisation", "Capability",
-    "Certificate", "CertificateFlag", "CertificateStandard", "CertificateStatus", "Complaint",
-    "ComplaintEvent", "DecisionRule", "Evaluation", "LoginThrottle", "Membership",
-    "OrderEvent", "OrgLevel", "Organisation", "ResultPoint", "ResultPosting", "ReviewState",
+    "Certificate", "CertificateFlag", "CertificateStandard", "CertificateStatus",
+    "CheckResult", "Complaint", "ComplaintEvent", "DecisionRule", "Evaluation",
+    "LoginThrottle", "Membership", "OrderEvent", "OrgLevel", "Organisation", "QualityEvent",
+    "ResultPoint", "ResultPosting", "ReviewState",
     "Role", "ServiceOrder", "Standard", "StandardCalibration", "StandardCorrection",
     "StandardKind", "StandardStatus", "StandardStatusChange", "Station", "User",
 ]

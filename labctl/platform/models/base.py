@@ -82,6 +82,8 @@ class StandardKind(StrEnum):
 class StandardStatus(StrEnum):
     IN_SERVICE = "in_service"
     QUARANTINED = "quarantined"
+    #: a check signalled (a run rule, a failed En): still usable, the runner warns
+    UNDER_INVESTIGATION = "under_investigation"
     OUT_OF_TOLERANCE = "out_of_tolerance"
     RETIRED = "retired"
 

@@ -2,7 +2,16 @@
 
 from fastapi import APIRouter
 
-from labctl.platform.routes import certificates, desk, organisations, registry, runs, stations
+from labctl.platform.routes import (
+    certificates,
+    desk,
+    organisations,
+    quality,
+    registry,
+    runs,
+    stations,
+)
 
 routers: list[APIRouter] = [organisations.router, registry.router, certificates.router,
-                             runs.router, stations.router, desk.router]
+                             runs.router, stations.router, quality.router,
+                             desk.router]

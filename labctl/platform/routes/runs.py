@@ -3,7 +3,8 @@
 Start a run (a technician of the bench's laboratory, who becomes its operator), follow it as
 server-sent events, stop or resume it, fetch its result (the journal's, the one the runner
 returns), and turn a completed run into a draft certificate with its points posted
-(idempotent on the run id).
+(idempotent on the run id) or, for a check run, file its checks on the checked standard's
+control charts (``/runs/{run_id}/checks``).
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ from pydantic import Field as PField
 
 from labctl import quantities
 from labctl.errors import ConflictError, NotFoundError
-from labctl.platform import audit, certificates
+from labctl.platform import audit, certificates, quality
 from labctl.platform.accounts import policy
 from labctl.platform.accounts.auth import Principal, require_any_role, require_role
 from labctl.platform.accounts.organisations import org_by_code
 from labctl.platform.models.base import Role
 from labctl.platform.models.certificates import CertificatePublic
 from labctl.platform.models.org import User
+from labctl.platform.models.quality import FiledChecks
 from labctl.platform.routes.deps import (
     AUTHED,
     WRITE,
@@ -287,3 +289,22 @@ def certify_run(run_id: str, body: CertifyRun, request: Request, principal: Prin
                           location=body.location, decision_rule=body.decision_rule)
     return certificates.certificate_public(session, cert)
 
+
+
+@router.post("/runs/{run_id}/checks", response_model=FiledChecks, status_code=201,
+             responses=WRITE)
+def file_run_checks(run_id: str, request: Request, principal: PrincipalDep,
+                    session: SessionDep) -> FiledChecks:
+    """A completed check run of this server's bench filed on the checked standard's control
+    charts (a technician of the bench's laboratory; idempotent on the run id). 409: the run
+    is not completed, or the standard is out of tolerance or retired; 422: not a check run
+    (a calibration run is drafted as a certificate instead)."""
+    manager, bench = _readable(request, session, principal, run_id)
+    status, reason = manager.status(run_id)
+    if status != quantities.RunStatus.COMPLETED:
+        raise ConflictError(f"run {run_id} is {status} ({reason}); only a completed check run "
+                            "is filed")
+    lab = org_by_code(session, manager.bench(bench).laboratory_code)
+    assert lab.id is not None
+    return quality.file_check_run(session, principal, laboratory_id=lab.id,
+                                  result=manager.result(run_id))

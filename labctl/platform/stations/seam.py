@@ -6,10 +6,12 @@ One interface (:class:`Station`), three kinds of station:
   server's own benches): the register is the database itself (:class:`PlatformRegister`, as
   of the time of each check) and a completed run becomes a draft certificate in it
   (:func:`~labctl.platform.stations.drafts.draft_from_run`), posted as its operator;
+  a completed *check* run files its checks on the standard's control chart instead
+  (:func:`~labctl.platform.quality.checks.file_check_run`);
 - :class:`RemoteStation` — a platform over HTTP with a station token (``labctl run
   --post``): the register is the snapshot the platform exports (``GET
   /api/v1/stations/register``), and the run is posted back (``POST /api/v1/stations/runs``,
-  idempotent on the run id);
+  a check run to ``POST /api/v1/stations/checks``; both idempotent on the run id);
 - :class:`OfflineStation` — a snapshot file and no platform (``labctl run --register``): the
   run stays in the station's journal (and ``--json``) until it is posted.
 
@@ -25,12 +27,17 @@ from typing import Any, Protocol
 
 import httpx
 from sqlalchemy.engine import Engine
-from sqlmodel import Session
+from sqlmodel import Session, select
 
-from labctl.errors import RuleViolationError, ValidationError
+from labctl.errors import NotFoundError, RuleViolationError, ValidationError
+from labctl.platform.accounts.auth import principal_for_user
+from labctl.platform.accounts.organisations import org_by_code
 from labctl.platform.audit import use_key
 from labctl.platform.db import make_engine
-from labctl.platform.stations.drafts import draft_from_run
+from labctl.platform.models.org import User
+from labctl.platform.models.quality import FiledChecks
+from labctl.platform.quality import file_check_run
+from labctl.platform.stations.drafts import draft_from_run, is_check
 from labctl.platform.stations.register import PlatformRegister
 from labctl.procedures.catalog import procedure_class
 from labctl.procedures.interfaces import StandardsRegister
@@ -73,7 +80,8 @@ class Station(Protocol):
 
     def deliver(self, result: RunResult, details: DraftDetails) -> str | None:
         """A completed run as a draft certificate; its number (``None``: the run stays in
-        the station's journal, nothing was delivered)."""
+        the station's journal, nothing was delivered). A check run files its checks instead:
+        the answer says what they did (:func:`checks_filed`)."""
         ...
 
     def close(self) -> None: ...
@@ -110,10 +118,26 @@ class EmbeddedStation:
     def deliver(self, result: RunResult, details: DraftDetails, *, poster: Any = None) -> str:
         """The run as a draft in the database; ``poster``: who makes it (a station or a
         technician of the laboratory; ``None``: the run's operator)."""
+        if is_check(result):
+            return checks_filed(self.file_checks(result, poster=poster))
         with Session(self.engine) as session:
             cert = draft_from_run(session, laboratory_code=self.laboratory_code, result=result,
                                   poster=poster, **asdict(details))
             return str(cert.number)
+
+    def file_checks(self, result: RunResult, *, poster: Any = None) -> FiledChecks:
+        """A completed check run filed on its standard's chart; ``poster``: who files it (a
+        station or a technician of the laboratory; ``None``: the run's operator)."""
+        with Session(self.engine, expire_on_commit=False) as session:
+            lab = org_by_code(session, self.laboratory_code)
+            assert lab.id is not None
+            if poster is None:
+                user = session.exec(select(User).where(User.username == result.operator)
+                                    ).first()
+                if user is None:
+                    raise NotFoundError("user", result.operator)
+                poster = principal_for_user(session, user)
+            return file_check_run(session, poster, laboratory_id=lab.id, result=result)
 
     def close(self) -> None:
         if self._owns_engine:
@@ -147,21 +171,35 @@ class RemoteStation:
         return RegisterSnapshot.from_dict(resp.json())
 
     def deliver(self, result: RunResult, details: DraftDetails) -> str:
-        """Post the run; a retry (after a timeout) answers the draft made the first time."""
-        body = {"result": result.to_dict(), **asdict(details)}
+        """Post the run; a retry (after a timeout) answers the draft made the first time. A
+        check run is posted to the standard's checks (:func:`checks_filed` answers)."""
+        check = is_check(result)
+        body: dict[str, Any] = {"result": result.to_dict()} if check else {
+            "result": result.to_dict(), **asdict(details)}
         try:
             with self._client() as client:
-                resp = client.post("/api/v1/stations/runs", json=body)
+                resp = client.post("/api/v1/stations/checks" if check
+                                   else "/api/v1/stations/runs", json=body)
         except httpx.HTTPError as exc:
             raise RuleViolationError("post_refused", f"the platform at {self.url} did not "
                                      f"answer ({type(exc).__name__}: {exc})") from None
         if resp.status_code not in (200, 201):
             raise RuleViolationError("post_refused", f"the platform at {self.url} answered "
                                      f"{resp.status_code}: {resp.text[:300]}")
+        if check:
+            return checks_filed(FiledChecks.model_validate(resp.json()))
         return str(resp.json()["number"])
 
     def close(self) -> None:
         pass
+
+
+def checks_filed(filed: FiledChecks) -> str:
+    """What a delivered check run did, in words: the standard, its status, events opened."""
+    events = "; ".join(f"event {e.id} {e.kind.value} ({', '.join(e.rules)})"
+                       for e in filed.events)
+    return (f"checks of {filed.standard} filed ({len(filed.checks)} points); status "
+            f"{filed.status.value}" + (f"; {events}" if events else ""))
 
 
 class OfflineStation:

@@ -17,6 +17,7 @@ from labctl.quantities import Quantity
 STATUS: dict[str, tuple[str, str]] = {
     StandardStatus.IN_SERVICE.value: (N_("In service"), "ok"),
     StandardStatus.QUARANTINED.value: (N_("Quarantined"), "warn"),
+    StandardStatus.UNDER_INVESTIGATION.value: (N_("Under investigation"), "warn"),
     StandardStatus.OUT_OF_TOLERANCE.value: (N_("Out of tolerance"), "bad"),
     StandardStatus.RETIRED.value: (N_("Retired"), "bad"),
 }

@@ -1,0 +1,23 @@
+"""Quality control of standards between calibrations (ISO/IEC 17025 6.4.10, 6.4.9).
+
+- :mod:`~labctl.platform.quality.checks`: filing intermediate checks (:func:`file_check`),
+  their control charts, run rules, En test, tolerance and drift per point
+  (:func:`standard_checks`), the status and events a signal leads to;
+- :mod:`~labctl.platform.quality.events`: listing events (:func:`quality_events`) and the
+  verified return to service (:func:`return_to_service`).
+"""
+
+from labctl.platform.quality.checks import (
+    BASELINE_CHECKS,
+    CheckPointIn,
+    CheckRun,
+    check_run_from_result,
+    file_check,
+    file_check_run,
+    standard_checks,
+)
+from labctl.platform.quality.events import quality_events, return_to_service
+
+__all__ = ["BASELINE_CHECKS", "CheckPointIn", "CheckRun", "check_run_from_result",
+           "file_check", "file_check_run", "quality_events", "return_to_service",
+           "standard_checks"]
