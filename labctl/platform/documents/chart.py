@@ -330,9 +330,13 @@ def _display_unit(unit: str, deviation: bool) -> str:
 def _engineering(values: Sequence[float], resolution: float, unit: str) -> tuple[float, str, int]:
     """Scale, unit text and decimals for printing ``values`` to ``resolution``: an SI prefix
     (or a power of ten, for units that take none) chosen in steps of 10³."""
-    biggest = max((abs(v) for v in values), default=0.0) or abs(resolution)
-    power = 3 * math.floor(math.log10(biggest) / 3) if biggest > 0 else 0
+    biggest = max((abs(v) for v in values), default=0.0)
+    if biggest == 0:
+        return 1.0, "" if unit == "1" else unit, 0
+    power = 3 * math.floor(math.log10(biggest) / 3)
     shown = "" if unit == "1" else unit
+    if shown not in _PREFIXABLE and 1e-3 <= biggest < 1e6:
+        power = 0  # 0.52, 25.3 °C, 950 hPa: plain numbers read best
     if shown in _PREFIXABLE and power in _PREFIX_BY_POWER:
         text = _PREFIX_BY_POWER[power] + shown
     elif power == 0:
@@ -597,7 +601,7 @@ def _offset_for(lo: float, hi: float, step: float) -> tuple[float, float] | None
     big = max(abs(lo), abs(hi))
     if big == 0 or step <= 0 or big / step < 1e5:
         return None
-    q = 10.0 ** math.ceil(math.log10((hi - lo) * 10))
+    q = 10.0 ** math.ceil(math.log10((hi - lo) * 100))
     return round(((lo + hi) / 2) / q) * q, q
 
 
@@ -669,16 +673,7 @@ def layout_chart(data: ControlChartData, *, width: float = 720, height: float = 
     b.add(Label(left, 20, data.title, 14, bold=True, role="title"))
     legend_y = _legend(b, data, lab, left, right, 38, fs, show_tol)
     top = legend_y + 22
-    date_room = 34
-    mr_h = max(50.0, (h - top - date_room) * 0.24)
-    gap = 30.0
-    value_bottom = h - date_room - mr_h - gap
-    if value_bottom - top < 80:
-        raise ValidationError("height", height, f"at least {height + 80 - (value_bottom - top):.0f}"
-                              " user units for this chart's legend and panels")
-    vp = Panel(left, top, right, value_bottom, lo, hi)
-
-    # Time scale.
+    # Time scale (its tick labels decide the room under the panels).
     t_first, t_last = _posix(data.times[0]), _posix(data.times[-1])
     if t_last - t_first < _HOUR:
         mid = (t_first + t_last) / 2
@@ -686,6 +681,16 @@ def layout_chart(data: ControlChartData, *, width: float = 720, height: float = 
     else:
         pad = 0.03 * (t_last - t_first)
         t0, t1 = t_first - pad, t_last + pad
+    time_ticks = date_ticks(_from_posix(t0), _from_posix(t1), max(2, int((right - left) // 95)))
+    tick_lines = max((len(t.lines) for t in time_ticks), default=1)
+    date_room = 20 + tick_lines * (fs + 1) + 4
+    mr_h = max(50.0, (h - top - date_room) * 0.24)
+    gap = 30.0
+    value_bottom = h - date_room - mr_h - gap
+    if value_bottom - top < 80:
+        raise ValidationError("height", height, f"at least {height + 80 - (value_bottom - top):.0f}"
+                              " user units for this chart's legend and panels")
+    vp = Panel(left, top, right, value_bottom, lo, hi)
 
     def xt(t: float) -> float:
         return left + (t - t0) / (t1 - t0) * (right - left)
@@ -836,8 +841,7 @@ def layout_chart(data: ControlChartData, *, width: float = 720, height: float = 
     b.add(*mr_points)
 
     # Time axis under both panels; labels under the moving-range panel only.
-    target = max(2, int((right - left) // 95))
-    for tick in date_ticks(_from_posix(t0), _from_posix(t1), target):
+    for tick in time_ticks:
         x = xt(_posix(tick.at))
         for panel in (vp, mp):
             b.add(Line(x, panel.top, x, panel.bottom, GRID, 0.6, role="grid"),
@@ -919,7 +923,8 @@ def describe(data: ControlChartData, lab: ChartLabels, show_tolerance: bool = Tr
     else:
         parts.append(lab.summary.format(n=data.n, first=first, last=last))
         lim = data.limits
-        res = _resolution_of(lim.sigma) if lim.sigma else _resolution_of(max(data.u))
+        # Two significant digits of σ̂ (of U when every check is the same).
+        res = 10 * _resolution_of(lim.sigma or data.k * max(data.u))
         parts.append(lab.summary_limits.format(
             centre=format_value(lim.centre, data.unit, res),
             lcl=format_value(lim.lcl, data.unit, res), ucl=format_value(lim.ucl, data.unit, res),
@@ -935,9 +940,8 @@ def describe(data: ControlChartData, lab: ChartLabels, show_tolerance: bool = Tr
     if en_idx:
         flagged = True
         parts.append(lab.summary_en.format(count=len(en_idx), last=_dates(data, en_idx)))
-    tol = dict(nominal=format_value(data.nominal, data.unit),
-               tolerance=format_value(data.tolerance, data.unit,
-                                      _resolution_of(data.tolerance)))
+    tol = dict(nominal=_round_value(data.nominal, data.unit),
+               tolerance=_round_value(data.tolerance, data.unit))
     out_idx = [i for i in range(data.n) if data.beyond_tolerance(i)]
     if out_idx:
         flagged = True
