@@ -52,8 +52,12 @@ __all__ = [
     "Shape",
     "axis_ticks",
     "date_ticks",
+    "describe",
+    "display_unit",
+    "engineering",
     "format_value",
     "layout_chart",
+    "round_value",
 ]
 
 RGB = tuple[int, int, int]
@@ -319,7 +323,7 @@ def axis_ticks(lo: float, hi: float, target: int = 6) -> tuple[float, float, flo
     return first, last, step
 
 
-def _display_unit(unit: str, deviation: bool) -> str:
+def display_unit(unit: str, deviation: bool) -> str:
     symbol = units.unit(unit).symbol
     # A difference of Celsius temperatures is a temperature interval: kelvin, which prefixes.
     if deviation and symbol == "°C":
@@ -327,7 +331,7 @@ def _display_unit(unit: str, deviation: bool) -> str:
     return symbol
 
 
-def _engineering(values: Sequence[float], resolution: float, unit: str) -> tuple[float, str, int]:
+def engineering(values: Sequence[float], resolution: float, unit: str) -> tuple[float, str, int]:
     """Scale, unit text and decimals for printing ``values`` to ``resolution``: an SI prefix
     (or a power of ten, for units that take none) chosen in steps of 10³."""
     biggest = max((abs(v) for v in values), default=0.0)
@@ -355,19 +359,19 @@ def _number(x: float, decimals: int) -> str:
     return text.replace("-", "−")
 
 
-def _round_value(value: float, unit: str) -> str:
+def round_value(value: float, unit: str) -> str:
     """A round value (an axis offset) with no more digits than it has: ``10 V``."""
-    scale, text, _ = _engineering([value], abs(value) or 1.0, _display_unit(unit, False))
+    scale, text, _ = engineering([value], abs(value) or 1.0, display_unit(unit, False))
     return f"{value / scale:.10g} {text}".replace("-", "−").strip()
 
 
 def format_value(value: float, unit: str, resolution: float | None = None) -> str:
     """``value`` in ``unit`` in engineering notation (``10.000012 V``, ``15 µV``), to
     ``resolution`` (default: 6 significant digits)."""
-    shown = _display_unit(unit, False)
+    shown = display_unit(unit, False)
     if resolution is None or resolution <= 0:
         resolution = abs(value) * 1e-5 if value else 1.0
-    scale, text, decimals = _engineering([value], resolution, shown)
+    scale, text, decimals = engineering([value], resolution, shown)
     return f"{_number(value / scale, decimals)} {text}".strip()
 
 
@@ -658,10 +662,10 @@ def layout_chart(data: ControlChartData, *, width: float = 720, height: float = 
     rounded = _offset_for(lo, hi, step)
     offset = rounded[0] if rounded is not None else None
     deviation = offset is not None
-    shown_unit = _display_unit(data.unit, deviation)
+    shown_unit = display_unit(data.unit, deviation)
     ticks = [first + i * step for i in range(round((last - first) / step) + 1)]
     ref = offset or 0.0
-    scale, unit_text, decimals = _engineering([t - ref for t in ticks], step, shown_unit)
+    scale, unit_text, decimals = engineering([t - ref for t in ticks], step, shown_unit)
     tick_text = [_number((t - ref) / scale, decimals) for t in ticks]
     if deviation:
         tick_text = [s if s.startswith("−") or float(s.replace("−", "-")) == 0 else "+" + s
@@ -714,7 +718,7 @@ def layout_chart(data: ControlChartData, *, width: float = 720, height: float = 
         b.add(Line(left, y, right, y, GRID, 0.6, role="grid"),
               Line(left - 4, y, left, y, INK, 1, role="tick"),
               Label(left - 7, y + fs * 0.35, s, fs, "end", role="value-tick"))
-    axis_title = (lab.deviation_axis.format(offset=_round_value(rounded[0], data.unit))
+    axis_title = (lab.deviation_axis.format(offset=round_value(rounded[0], data.unit))
                   if rounded is not None else lab.value_axis)
     b.add(Label(left - 7, top - 8, axis_title, fs, "start" if left < 120 else "end",
                 role="value-axis"))
@@ -757,8 +761,10 @@ def layout_chart(data: ControlChartData, *, width: float = 720, height: float = 
     # Panel frames.
     b.add(Rect(left, vp.top, right - left, vp.bottom - vp.top, stroke=INK, role="frame"))
 
-    # Checks.
+    # Checks. Codes above flagged points only while there is room for them (the shapes and
+    # each point's title still say it on a dense chart).
     res = step / 10
+    dense_ok = data.n < 2 or (right - left) / (data.n - 1) >= 14
     for i in range(data.n):
         when = data.times[i]
         x, y = xt(_posix(when)), vp.y(data.values[i])
@@ -794,7 +800,7 @@ def layout_chart(data: ControlChartData, *, width: float = 720, height: float = 
         short += [RULE_SHORT[r] for r in RunRule if r in data.rules[i]]
         if data.en_failed(i):
             short.append("En")
-        if short:
+        if short and dense_ok:
             text = short[0] + ("+" if len(short) > 1 else "")
             b.add(Label(x, min(y, bar[0]) - 5, text, fs - 2, "middle", colour,
                         role="flag-code"))
@@ -808,7 +814,7 @@ def layout_chart(data: ControlChartData, *, width: float = 720, height: float = 
     mp = Panel(left, mr_top, right, mr_top + mr_h, 0.0, mr_hi_val * 1.12)
     m_first, m_last, m_step = axis_ticks(0.0, mp.hi, 3)
     m_ticks = [m_first + i * m_step for i in range(round((m_last - m_first) / m_step) + 1)]
-    m_scale, m_unit, m_dec = _engineering(m_ticks, m_step, _display_unit(data.unit, True))
+    m_scale, m_unit, m_dec = engineering(m_ticks, m_step, display_unit(data.unit, True))
     for t in m_ticks:
         y = mp.y(t)
         b.add(Line(left, y, right, y, GRID, 0.6, role="grid"),
@@ -837,7 +843,7 @@ def layout_chart(data: ControlChartData, *, width: float = 720, height: float = 
             x, y, "diamond" if fired else "circle", 5.0 if fired else 2.6,
             RULE if fired else ACCENT, "mr", i, (RunRule.MOVING_RANGE.code,) if fired else (),
             f"{data.times[i].strftime('%Y-%m-%d %H:%M')}: MR = "
-            f"{format_value(r, _display_unit(data.unit, True), _resolution_of(r))}"))
+            f"{format_value(r, display_unit(data.unit, True), _resolution_of(r))}"))
     b.add(*mr_points)
 
     # Time axis under both panels; labels under the moving-range panel only.
@@ -940,8 +946,8 @@ def describe(data: ControlChartData, lab: ChartLabels, show_tolerance: bool = Tr
     if en_idx:
         flagged = True
         parts.append(lab.summary_en.format(count=len(en_idx), last=_dates(data, en_idx)))
-    tol = dict(nominal=_round_value(data.nominal, data.unit),
-               tolerance=_round_value(data.tolerance, data.unit))
+    tol = dict(nominal=round_value(data.nominal, data.unit),
+               tolerance=round_value(data.tolerance, data.unit))
     out_idx = [i for i in range(data.n) if data.beyond_tolerance(i)]
     if out_idx:
         flagged = True
@@ -954,7 +960,7 @@ def describe(data: ControlChartData, lab: ChartLabels, show_tolerance: bool = Tr
     if data.drift is not None:
         year = 365.25 * _DAY
         slope, u_slope = data.drift.slope * year, data.drift.u_slope * year
-        unit = _display_unit(data.unit, True)
+        unit = display_unit(data.unit, True)
         parts.append(lab.summary_drift.format(
             slope=format_value(slope, unit, _resolution_of(u_slope or slope or 1.0)),
             u_slope=format_value(u_slope, unit, _resolution_of(u_slope or 1.0))))
