@@ -880,9 +880,11 @@ def _legend(b: _Builder, data: ControlChartData, lab: ChartLabels, left: float, 
     """The legend's rows from ``y``; returns the y of the last row."""
     items: list[tuple[str, str, RGB, tuple[float, ...]]] = [
         ("circle", lab.legend_check, ACCENT, ())]
-    if any(data.rules):
+    # A shape is explained only if some check is drawn with it (the gravest finding wins).
+    if any(data.rules[i] and not data.beyond_tolerance(i) for i in range(data.n)):
         items.append(("diamond", lab.legend_rule, RULE, ()))
-    if any(data.en_failed(i) for i in range(data.n)):
+    if any(data.en_failed(i) and not data.rules[i] and not data.beyond_tolerance(i)
+           for i in range(data.n)):
         items.append(("triangle", lab.legend_en, EN_FAIL, ()))
     if any(data.beyond_tolerance(i) for i in range(data.n)):
         items.append(("square", lab.legend_out, OUT, ()))
