@@ -28,6 +28,7 @@ scale :class:`~labctl.uncertainty.control.DriftFit` uses here too.
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -566,7 +567,9 @@ TEXT_W = 0.58  # average glyph advance as a fraction of the font size (sans-seri
 
 
 def _text_width(text: str, size: float) -> float:
-    return len(text) * size * TEXT_W
+    # Chinese characters take a full em; Latin letters and digits about 0.58 of one.
+    return sum(1.0 if unicodedata.east_asian_width(ch) in "WF" else TEXT_W
+               for ch in text) * size
 
 
 def _value_range(data: ControlChartData) -> tuple[float, float, bool]:
@@ -672,7 +675,10 @@ def layout_chart(data: ControlChartData, *, width: float = 720, height: float = 
                      for s in tick_text]
     tick_text = [f"{s} {unit_text}".strip() for s in tick_text]
     left = 14 + max(_text_width(s, fs) for s in tick_text) + 8
-    right = w - 58
+    # Room on the right for the names of the horizontal lines, in the labels' language.
+    names = [lab.ucl, lab.lcl, lab.centre, lab.plus_2, lab.minus_2, lab.certified, lab.mr_bar,
+             lab.mr_ucl, lab.tolerance_upper, lab.tolerance_lower]
+    right = w - 12 - max(36.0, max(_text_width(t, fs - 1) for t in names))
     # Title, legend, then the panels.
     b.add(Label(left, 20, data.title, 14, bold=True, role="title"))
     legend_y = _legend(b, data, lab, left, right, 38, fs, show_tol)
