@@ -7,9 +7,12 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from lxml import etree
 
 from labctl.errors import ValidationError
@@ -312,6 +315,8 @@ def test_layout_helpers() -> None:
     assert all(t.at.day == 1 for t in monthly) and monthly[0].lines == ("2026-03",)
     hourly = date_ticks(start, start + timedelta(hours=10), 6)
     assert hourly[0].lines == ("2026-01-07", "14:00")
+    minutes = date_ticks(start, start + timedelta(minutes=20), 6)
+    assert [t.lines[1] for t in minutes] == ["13:00", "13:05", "13:10", "13:15", "13:20"]
 
 
 def test_layout_positions_for_the_pdf() -> None:
@@ -323,3 +328,39 @@ def test_layout_positions_for_the_pdf() -> None:
     assert lay.offset == pytest.approx(10.0)
     assert individuals_chart(ev.values, (0, 12)).ucl == pytest.approx(data.limits.ucl)
     assert data.certified_value == CERTIFIED and data.certified_U == CERTIFIED_U
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(n=st.integers(1, 60), power=st.integers(-12, 12), spread=st.floats(1e-9, 0.3),
+       gap=st.floats(60.0, 90 * 86400.0), seed=st.integers(0, 2**32 - 1),
+       sign=st.sampled_from([1.0, -1.0]), unit=st.sampled_from(["V", "Ω", "°C", "1", "Pa"]))
+def test_any_series_draws_inside_the_box_in_value_order(
+        n: int, power: int, spread: float, gap: float, seed: int, sign: float,
+        unit: str) -> None:
+    rng = np.random.default_rng(seed)
+    scale = 10.0 ** power
+    values = [float(v) for v in sign * scale * (1 + spread * rng.standard_normal(n))]
+    times = [datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=gap * i) for i in range(n)]
+    u = scale * max(spread, 1e-6) / 3
+    tolerance = scale * max(spread, 1e-6) * 4
+    if n >= 2:
+        ev = evaluate_checks([t.timestamp() for t in times], values, u, values[0], 2 * u,
+                             tolerance, None)
+        data = ControlChartData.from_evaluation(
+            ev, title="any", unit=unit, u=u, certified_value=values[0], certified_U=2 * u,
+            tolerance=tolerance)
+    else:
+        data = ControlChartData(title="any", unit=unit, times=tuple(times),
+                                values=tuple(values), u=(u,), limits=None,
+                                rules=(frozenset(),), certified_value=values[0],
+                                certified_U=2 * u, nominal=values[0], tolerance=tolerance)
+    text = control_chart_svg(data)
+    _all_numbers_finite_and_inside(text, 720, 440)
+    svg = etree.fromstring(text.encode())
+    checks = _checks(svg)
+    assert len(checks) == n
+    ys = [float(g.get("data-y")) for g in checks]
+    order = np.argsort(values, kind="stable")
+    # Higher values are drawn higher (smaller y), to the SVG's two decimals.
+    assert all(ys[a] + 0.011 >= ys[b] for a, b in pairwise(order))
+    assert svg.findall(".//s:text[@class='date-tick']", NS)

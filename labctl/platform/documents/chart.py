@@ -385,7 +385,8 @@ class DateTick:
 _HOUR = 3600.0
 _DAY = 86400.0
 _SPANS: tuple[tuple[str, float], ...] = (
-    ("hours", 1), ("hours", 2), ("hours", 3), ("hours", 6), ("hours", 12),
+    ("minutes", 1), ("minutes", 2), ("minutes", 5), ("minutes", 10), ("minutes", 15),
+    ("minutes", 30), ("hours", 1), ("hours", 2), ("hours", 3), ("hours", 6), ("hours", 12),
     ("days", 1), ("days", 2), ("weeks", 1), ("weeks", 2),
     ("months", 1), ("months", 2), ("months", 3), ("months", 6),
     ("years", 1), ("years", 2), ("years", 5), ("years", 10), ("years", 20), ("years", 50),
@@ -394,8 +395,8 @@ _SPANS: tuple[tuple[str, float], ...] = (
 
 
 def _approx_seconds(kind: str, n: float) -> float:
-    return n * {"hours": _HOUR, "days": _DAY, "weeks": 7 * _DAY, "months": 30.44 * _DAY,
-                "years": 365.25 * _DAY}[kind]
+    return n * {"minutes": 60.0, "hours": _HOUR, "days": _DAY, "weeks": 7 * _DAY,
+                "months": 30.44 * _DAY, "years": 365.25 * _DAY}[kind]
 
 
 def date_ticks(start: datetime, end: datetime, target: int) -> list[DateTick]:
@@ -409,14 +410,15 @@ def date_ticks(start: datetime, end: datetime, target: int) -> list[DateTick]:
             break
     ticks: list[DateTick] = []
     step = int(n)
-    if kind in ("hours", "days", "weeks"):
+    if kind in ("minutes", "hours", "days", "weeks"):
         seconds = _approx_seconds(kind, n)
         # The epoch is a Thursday: weeks start four days later (Mondays).
         shift = 4 * _DAY if kind == "weeks" else 0.0
         t = math.ceil((_posix(start) - shift) / seconds) * seconds + shift
         while t <= _posix(end) + 1e-6:
             at = _from_posix(t)
-            lines = ((at.strftime("%Y-%m-%d"), at.strftime("%H:%M")) if kind == "hours"
+            lines = ((at.strftime("%Y-%m-%d"), at.strftime("%H:%M"))
+                     if kind in ("minutes", "hours")
                      else (at.strftime("%Y-%m-%d"),))
             ticks.append(DateTick(at, lines))
             t += seconds
@@ -685,11 +687,10 @@ def layout_chart(data: ControlChartData, *, width: float = 720, height: float = 
     top = legend_y + 22
     # Time scale (its tick labels decide the room under the panels).
     t_first, t_last = _posix(data.times[0]), _posix(data.times[-1])
-    if t_last - t_first < _HOUR:
-        mid = (t_first + t_last) / 2
-        t0, t1 = mid - _DAY, mid + _DAY
+    if data.n == 1:  # a day either side: the date reads at once
+        t0, t1 = t_first - _DAY, t_first + _DAY
     else:
-        pad = 0.03 * (t_last - t_first)
+        pad = max(0.03 * (t_last - t_first), 30.0)
         t0, t1 = t_first - pad, t_last + pad
     time_ticks = date_ticks(_from_posix(t0), _from_posix(t1), max(2, int((right - left) // 95)))
     tick_lines = max((len(t.lines) for t in time_ticks), default=1)
