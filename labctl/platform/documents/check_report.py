@@ -17,6 +17,7 @@ footer) and draws each chart as vector graphics from the same layout as the port
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -167,6 +168,15 @@ def check_report(report: CheckReport) -> None:
 # --- the PDF ----------------------------------------------------------------------------------
 
 
+_BAR = re.compile("([A-Za-z]+)\u0304")
+
+
+def _printable(text: str) -> str:
+    """``text`` as fpdf2 can set it: it places no combining mark over the letter before it
+    (no text shaping), so the mean moving range MR̄ is written out as MR-bar."""
+    return _BAR.sub(r"\1-bar", text)
+
+
 def _date(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y-%m-%d")
 
@@ -278,9 +288,10 @@ def _draw_chart(pdf: _ReportPdf, data: ControlChartData, labels: ChartLabels) ->
         elif isinstance(shape, Label):
             pdf.set_font(FAMILY, "B" if shape.bold else "", shape.size * s * 72 / 25.4)
             pdf.set_text_color(*shape.colour)
-            width = pdf.measure(shape.text)
+            text = _printable(shape.text)
+            width = pdf.measure(text)
             dx = {"start": 0.0, "middle": -width / 2, "end": -width}[shape.anchor]
-            pdf.text(px(shape.x) + dx, py(shape.y), shape.text)
+            pdf.text(px(shape.x) + dx, py(shape.y), text)
         elif isinstance(shape, Marker):
             _draw_marker(pdf, shape, px, py, s)
     pdf.set_text_color(0, 0, 0)
@@ -338,11 +349,11 @@ def _point(pdf: _ReportPdf, report: CheckReport, p: ReportPoint) -> None:
     _draw_chart(pdf, data, report.labels)
     lay_desc = layout_chart(data, width=_CHART_W, height=_CHART_H,
                             labels=report.labels).description
-    pdf.paragraph(lay_desc, size=8)
+    pdf.paragraph(_printable(lay_desc), size=8)
     fired = [r for r in RunRule if any(r in f for f in data.rules)]
     if fired:
-        pdf.paragraph("Run rules (ISO 7870-2 individuals chart): " + "; ".join(
-            f"{RULE_NAMES[r]}: {r.text}" for r in fired) + ".", size=7)
+        pdf.paragraph(_printable("Run rules (ISO 7870-2 individuals chart): " + "; ".join(
+            f"{RULE_NAMES[r]}: {r.text}" for r in fired) + "."), size=7)
     pdf.heading(f"{p.label}: checks")
     headings, rows = _check_rows(data)
     widths = [8.0, 27.0, 30.0, 25.0, 13.0, 77.0]
@@ -416,10 +427,10 @@ def _texts(report: CheckReport) -> Iterator[str]:
     yield from _strings(report)
     for p in report.points:
         lay = layout_chart(p.chart, width=_CHART_W, height=_CHART_H, labels=report.labels)
-        yield lay.description
-        yield from (s.text for s in lay.shapes if isinstance(s, Label))
+        yield _printable(lay.description)
+        yield from (_printable(s.text) for s in lay.shapes if isinstance(s, Label))
     yield from RULE_NAMES.values()
-    yield from (r.text for r in RunRule)
+    yield from (_printable(r.text) for r in RunRule)
     yield "→–±µ·√²≤≥|×"
     for d in report.drift:
         yield d.choice.reason
