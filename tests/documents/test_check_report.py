@@ -142,17 +142,22 @@ def test_two_hundred_checks_fit() -> None:
     assert check_report_pdf(_report(data)) == pdf  # deterministic
 
 
-def test_one_check_and_no_drift() -> None:
+def test_two_points_one_with_a_single_check_and_no_drift() -> None:
     _, data = evaluated()
     one = ControlChartData(
         title="LAB-CAL-01 · 1 V", unit="V", times=data.times[:1], values=(1.0000021,),
         u=(4e-7,), limits=None, rules=(frozenset(),), certified_value=1.000002,
         certified_U=1e-6, nominal=1.0, tolerance=5e-6)
-    pdf = check_report_pdf(_report(data, points=(ReportPoint("DC voltage 1 V", one),),
+    pdf = check_report_pdf(_report(data, points=(ReportPoint("DC voltage 10 V", data),
+                                                 ReportPoint("DC voltage 1 V", one)),
                                    drift=(), events=()))
-    _, flat = _text(pdf)
+    reader, flat = _text(pdf)
     assert "1 check on 2026-01-05" in flat and "None." in flat
     assert "1.0000021" in flat
+    assert "Checked points DC voltage 10 V, DC voltage 1 V" in flat
+    assert flat.index("DC voltage 10 V: checks") < flat.index("DC voltage 1 V: control chart")
+    assert "Drift since the last calibration" not in flat
+    assert len(reader.pages) <= 4
 
 
 def test_bad_reports_are_refused_naming_the_field() -> None:
