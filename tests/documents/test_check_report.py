@@ -14,7 +14,7 @@ import pypdf
 import pytest
 
 from labctl.errors import ValidationError
-from labctl.platform.documents.chart import ControlChartData
+from labctl.platform.documents.chart import RULE_SHORT, ControlChartData
 from labctl.platform.documents.check_report import (
     RULE_NAMES,
     CheckReport,
@@ -90,6 +90,8 @@ def test_every_check_with_its_en_and_signals(rendered) -> None:  # type: ignore[
         if len(ev.fired[rule]):
             assert RULE_NAMES[rule] in flat
             assert rule.text.replace("MR\u0304", "MR-bar") in flat
+            # The code printed above a flagged check is explained on paper.
+            assert f"{RULE_SHORT[rule]} = {RULE_NAMES[rule]}" in flat
     # The last check: beyond tolerance, and it says so in its row.
     last = flat[flat.index(f"{data.n} {data.times[-1]:%Y-%m-%d %H:%M}"):]
     assert "beyond tolerance" in last[:200] and "|En| > 1" in last[:200]

@@ -27,6 +27,7 @@ from fpdf import FPDF
 from labctl.errors import ValidationError
 from labctl.platform.documents._fonts import FAMILY, install_fonts, output_pdf
 from labctl.platform.documents.chart import (
+    RULE_SHORT,
     Band,
     ChartLabels,
     ControlChartData,
@@ -101,7 +102,9 @@ class DriftStatement:
 @dataclass(frozen=True, eq=False)
 class CheckReport:
     """Everything a check report states (see the module's docstring). ``produced_at`` is
-    timezone-aware; ``language`` the PDF's language tag."""
+    timezone-aware; ``language`` the PDF's language tag; ``labels`` the chart's words
+    (English by default: the report is in English, and its fonts, the certificate's, print
+    no CJK)."""
 
     laboratory: str
     standard_identifier: str
@@ -352,8 +355,11 @@ def _point(pdf: _ReportPdf, report: CheckReport, p: ReportPoint) -> None:
     pdf.paragraph(_printable(lay_desc), size=8)
     fired = [r for r in RunRule if any(r in f for f in data.rules)]
     if fired:
-        pdf.paragraph(_printable("Run rules (ISO 7870-2 individuals chart): " + "; ".join(
-            f"{RULE_NAMES[r]}: {r.text}" for r in fired) + "."), size=7)
+        pdf.paragraph(_printable("Run rules (ISO 7870-2 individuals chart), with the code "
+                                 "printed above a check where one fired: " + "; ".join(
+            f"{RULE_SHORT[r]} = {RULE_NAMES[r]}: {r.text}" for r in fired)
+            + "; En = |En| > 1; Tol = beyond tolerance; a + after the code: more than one "
+            "fired."), size=7)
     pdf.heading(f"{p.label}: checks")
     headings, rows = _check_rows(data)
     widths = [8.0, 27.0, 30.0, 25.0, 13.0, 77.0]
