@@ -30,6 +30,7 @@ from labctl.platform.documents.chart import (
     RULE_SHORT,
     Band,
     ChartLabels,
+    ChartLayout,
     ControlChartData,
     Label,
     Line,
@@ -248,9 +249,8 @@ class _ReportPdf(_CertificatePdf):
         self.set_text_color(0, 0, 0)
 
 
-def _draw_chart(pdf: _ReportPdf, data: ControlChartData, labels: ChartLabels) -> None:
+def _draw_chart(pdf: _ReportPdf, lay: ChartLayout) -> None:
     """The chart at the current y, the full text width, from the SVG's own layout."""
-    lay = layout_chart(data, width=_CHART_W, height=_CHART_H, labels=labels)
     s = pdf.epw_ / lay.width
     if pdf.will_page_break(lay.height * s + 2):
         pdf.add_page()
@@ -346,13 +346,11 @@ def _check_rows(data: ControlChartData) -> tuple[list[str], list[list[str]]]:
     return headings, rows
 
 
-def _point(pdf: _ReportPdf, report: CheckReport, p: ReportPoint) -> None:
+def _point(pdf: _ReportPdf, p: ReportPoint, lay: ChartLayout) -> None:
     data = p.chart
     pdf.heading(f"{p.label}: control chart")
-    _draw_chart(pdf, data, report.labels)
-    lay_desc = layout_chart(data, width=_CHART_W, height=_CHART_H,
-                            labels=report.labels).description
-    pdf.paragraph(_printable(lay_desc), size=8)
+    _draw_chart(pdf, lay)
+    pdf.paragraph(_printable(lay.description), size=8)
     fired = [r for r in RunRule if any(r in f for f in data.rules)]
     if fired:
         pdf.paragraph(_printable("Run rules (ISO 7870-2 individuals chart), with the code "
@@ -429,10 +427,9 @@ def _drift(pdf: _ReportPdf, report: CheckReport) -> None:
                   "its u is smaller than the allowance's.", size=7)
 
 
-def _texts(report: CheckReport) -> Iterator[str]:
+def _texts(report: CheckReport, layouts: list[ChartLayout]) -> Iterator[str]:
     yield from _strings(report)
-    for p in report.points:
-        lay = layout_chart(p.chart, width=_CHART_W, height=_CHART_H, labels=report.labels)
+    for lay in layouts:
         yield _printable(lay.description)
         yield from (_printable(s.text) for s in lay.shapes if isinstance(s, Label))
     yield from RULE_NAMES.values()
@@ -448,7 +445,9 @@ def check_report_pdf(report: CheckReport) -> bytes:
     rendered, or for text the embedded fonts cannot print."""
     check_report(report)
     pdf = _ReportPdf(report)
-    install_fonts(pdf, _texts(report))
+    layouts = [layout_chart(p.chart, width=_CHART_W, height=_CHART_H, labels=report.labels)
+               for p in report.points]
+    install_fonts(pdf, _texts(report, layouts))
     pdf.set_title(f"Check report {report.standard_identifier}")
     pdf.set_author(report.laboratory)
     pdf.set_subject(f"{report.standard_name} {report.serial_number}".strip())
@@ -468,8 +467,8 @@ def check_report_pdf(report: CheckReport) -> bytes:
         ("Period", f"{first} to {last}"),
         ("Produced by", f"{report.produced_by}, {_stamp(report.produced_at)}"),
     ], width=pdf.epw_)
-    for p in report.points:
-        _point(pdf, report, p)
+    for p, lay in zip(report.points, layouts, strict=True):
+        _point(pdf, p, lay)
     _events(pdf, report)
     _drift(pdf, report)
     if report.remarks:
