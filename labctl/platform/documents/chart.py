@@ -63,18 +63,19 @@ __all__ = [
 
 RGB = tuple[int, int, int]
 
-# Colours (each paired with a shape or a dash pattern; none carries meaning alone).
+# Colours (each paired with a shape or a dash pattern; none carries meaning alone). Those
+# that colour text keep a contrast of at least 4.5:1 (WCAG AA) on white and on the bands.
 INK: RGB = (33, 37, 41)
 GRID: RGB = (222, 226, 230)
 ACCENT: RGB = (0, 60, 110)  # points in control, the centre line
-SIGMA2: RGB = (108, 117, 125)  # ±2σ, dashed
+SIGMA2: RGB = (95, 102, 110)  # ±2σ, dashed
 SIGMA3: RGB = (176, 42, 55)  # ±3σ, solid
-RULE: RGB = (214, 102, 0)  # a run rule fired: orange diamond
+RULE: RGB = (178, 80, 0)  # a run rule fired: orange diamond
 EN_FAIL: RGB = (128, 0, 128)  # |En| > 1: purple triangle
 OUT: RGB = (176, 0, 0)  # beyond tolerance: red square
-TOLERANCE: RGB = (25, 135, 84)  # tolerance band edges, dash-dot
+TOLERANCE: RGB = (20, 108, 67)  # tolerance band edges, dash-dot
 TOLERANCE_FILL: RGB = (209, 231, 221)
-CERTIFIED: RGB = (13, 110, 253)  # certified value, dotted
+CERTIFIED: RGB = (10, 88, 202)  # certified value, dotted
 DRIFT: RGB = (111, 66, 193)
 DRIFT_FILL: RGB = (226, 217, 243)
 BASELINE_FILL: RGB = (233, 236, 239)
