@@ -365,13 +365,23 @@ def _point(pdf: _ReportPdf, p: ReportPoint, lay: ChartLayout) -> None:
     pdf.grid(headings, rows, [w * scale for w in widths],
              ["RIGHT", "LEFT", "RIGHT", "RIGHT", "RIGHT", "LEFT"], size=7)
     pdf.ln(1)
-    res = _resolution(data.certified_U or data.tolerance)
-    tol = (f"Certified value {format_value(data.certified_value, data.unit, res)} with "
-           f"U = {format_value(data.certified_U, data.unit, res)}; "
+    tol = (f"Certified value {_certified(data)}; "
            f"tolerance {round_value(data.nominal, data.unit)} ± "
            f"{round_value(data.tolerance, data.unit)}. "
            "En = (x − x_cert) / √(U² + U_cert²); |En| > 1 fails.")
     pdf.paragraph(tol, size=7)
+
+
+def _certified(data: ControlChartData) -> str:
+    """The certified value and its U in one unit (the table's), rounded as a certificate
+    rounds them (EA-4/02: U to two significant digits, the value to the same place)."""
+    if data.certified_U == 0:
+        return f"{format_value(data.certified_value, data.unit)} (no U stated)"
+    unit = display_unit(data.unit, False)
+    scale, prefixed, _ = engineering([data.certified_value or data.certified_U], 1.0, unit)
+    r = round_result(data.certified_value / scale, data.certified_U / scale)
+    value = str(r.value_str).replace("-", "−")
+    return f"{value} {prefixed} with U = {r.U_str} {prefixed}".replace("  ", " ").strip()
 
 
 def _resolution(x: float) -> float:
