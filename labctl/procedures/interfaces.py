@@ -84,6 +84,50 @@ class Correction:
 
 
 @dataclass(frozen=True)
+class CheckedDrift:
+    """A standard's drift since its last calibration at one checked point, estimated by the
+    laboratory's intermediate checks (a weighted line through them, ISO/TS 28037; the platform
+    fits it, :func:`labctl.uncertainty.drift_fit`).
+
+    The checked value (the standard's output minus its nominal, in ``unit``) moves by
+    ``slope`` per second from ``calibrated_at``, with standard uncertainty ``u_slope`` and the
+    fit's ``dof``; ``n`` checks, the last at ``last_check_at``; ``chi2_p`` the fit's χ²
+    upper-tail probability (``None``: too few checks for one). A budget weighs it against the
+    stated-accuracy allowance with :func:`labctl.uncertainty.choose_drift`.
+    """
+
+    quantity: Quantity | str
+    nominal: float
+    unit: str
+    calibrated_at: datetime
+    slope: float
+    u_slope: float
+    n: int
+    last_check_at: datetime
+    dof: float = float("inf")
+    chi2_p: float | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("nominal", "slope", "u_slope"):
+            v = getattr(self, name)
+            if not isinstance(v, int | float) or v != v or v in (float("inf"), float("-inf")):
+                raise ValidationError(f"checked drift {name}", v, "a finite number")
+        if self.u_slope < 0:
+            raise ValidationError("checked drift u_slope", self.u_slope, "a value >= 0")
+        if self.n < 2:
+            raise ValidationError("checked drift n", self.n, "2 or more checks")
+        for name in ("calibrated_at", "last_check_at"):
+            if getattr(self, name).tzinfo is None:
+                raise ValidationError(f"checked drift {name}", getattr(self, name),
+                                      "a timezone-aware time")
+
+    def drift_at(self, t: datetime) -> tuple[float, float]:
+        """The drift since the calibration at ``t`` and its standard uncertainty (``unit``)."""
+        seconds = (t - self.calibrated_at).total_seconds()
+        return self.slope * seconds, abs(seconds) * self.u_slope
+
+
+@dataclass(frozen=True)
 class RegisteredStandard:
     """A measurement standard as the registry knows it at a given time."""
 
@@ -98,6 +142,8 @@ class RegisteredStandard:
     certificate_issuer: str = ""
     corrections: tuple[Correction, ...] = ()
     specification: dict[str, Any] = field(default_factory=dict)
+    #: The drift its intermediate checks show since its last calibration, per checked point.
+    drifts: tuple[CheckedDrift, ...] = ()
 
     def correction(self, quantity: Quantity | str, range_label: RangeLabel | str | None,
                    parameter: CorrectionParameter) -> Correction | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from labctl.errors import NotFoundError, PreconditionError, ValidationError
-from labctl.procedures.interfaces import Correction, RegisteredStandard
+from labctl.procedures.interfaces import CheckedDrift, Correction, RegisteredStandard
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,11 @@ def _standard(data: Mapping[str, Any]) -> RegisteredStandard:
                                 for c in data.get("corrections", ()))
     if data.get("due_date"):
         data["due_date"] = date.fromisoformat(data["due_date"])
+    # snapshots written before the checks' drift was carried have none
+    data["drifts"] = tuple(CheckedDrift(**(d | {
+        "calibrated_at": datetime.fromisoformat(d["calibrated_at"]),
+        "last_check_at": datetime.fromisoformat(d["last_check_at"]),
+        "dof": float(d.get("dof", "inf"))})) for d in data.get("drifts", ()))
     return RegisteredStandard(**data)
 
 

@@ -598,29 +598,53 @@ def choose_drift_term(fit: DriftFit | None, t: float, allowance: float, *, min_p
     The fit is used when it has at least ``min_points`` checks, a straight line is
     consistent with them (χ² upper-tail probability >= ``min_chi2_p``), and its standard
     uncertainty at ``t`` is smaller than the allowance's (a/√3); otherwise the allowance.
+    ``allowance`` 0 means none is stated: the fit is then used when it passes the first two
+    tests (there is nothing better supported to compare it with).
     """
     reject_unknown("choose_drift_term", unknown)
-    allowed = allowance_term(allowance)
-    u_allow = float(allowed.u)
+    if fit is None:
+        return choose_drift(None, allowance=allowance, n=0, chi2_p=None,
+                            min_points=min_points, min_chi2_p=min_chi2_p)
+    return choose_drift(drift_term(fit, t), allowance=allowance, n=fit.n, chi2_p=fit.chi2_p,
+                        min_points=min_points, min_chi2_p=min_chi2_p)
+
+
+def choose_drift(fitted: Normal | None, *, allowance: float, n: int, chi2_p: float | None,
+                 min_points: int = 5, min_chi2_p: float = 0.01,
+                 **unknown: object) -> DriftChoice:
+    """:func:`choose_drift_term` on a fitted drift already evaluated at the time of use:
+    ``fitted`` the drift term (:func:`drift_term`, or the same numbers carried by a register
+    snapshot), ``n`` the checks behind it and ``chi2_p`` the fit's χ² upper-tail probability
+    (``None``: too few points for one). ``allowance`` >= 0 (0: none stated)."""
+    reject_unknown("choose_drift", unknown)
+    a = _scalar("allowance", allowance)
+    if a < 0:
+        raise UncertaintyInputError("allowance", allowance, "a half-width >= 0")
     mp = _integer("min_points", min_points, 3)
     pmin = _scalar("min_chi2_p", min_chi2_p)
     if not 0.0 <= pmin < 1.0:
         raise UncertaintyInputError("min_chi2_p", min_chi2_p, "a probability in [0, 1)")
-    if fit is None:
+    allowed: Normal | Rectangular = allowance_term(a) if a > 0 else Normal(0.0, 0.0)
+    u_allow = float(allowed.u)
+    if fitted is None:
         return DriftChoice(allowed, DriftSource.ALLOWANCE, None, u_allow,
                            "no drift fit: the stated allowance applies")
-    term = drift_term(fit, t)
-    u_fit = float(term.u)
-    if fit.n < mp:
-        reason = f"the fit has {fit.n} checks, fewer than {mp}"
-    elif fit.chi2_p is not None and fit.chi2_p < pmin:
-        reason = (f"a straight line does not describe the checks (χ² p = {fit.chi2_p:.3g} "
+    if not isinstance(fitted, Normal):
+        raise UncertaintyInputError("fitted", fitted, "a Normal drift term (drift_term())")
+    u_fit = float(fitted.u)
+    if n < mp:
+        reason = f"the fit has {n} checks, fewer than {mp}"
+    elif chi2_p is not None and chi2_p < pmin:
+        reason = (f"a straight line does not describe the checks (χ² p = {chi2_p:.3g} "
                   f"< {pmin:g})")
-    elif not u_fit < u_allow:
+    elif a > 0 and not u_fit < u_allow:
         reason = (f"the fitted drift's u ({u_fit:.3g}) is not smaller than the allowance's "
                   f"({u_allow:.3g})")
+    elif a == 0:
+        return DriftChoice(fitted, DriftSource.FIT, u_fit, u_allow,
+                           f"{n} checks and no stated allowance: the fitted drift applies")
     else:
-        return DriftChoice(term, DriftSource.FIT, u_fit, u_allow,
-                           f"{fit.n} checks; the fitted drift's u ({u_fit:.3g}) is smaller "
+        return DriftChoice(fitted, DriftSource.FIT, u_fit, u_allow,
+                           f"{n} checks; the fitted drift's u ({u_fit:.3g}) is smaller "
                            f"than the allowance's ({u_allow:.3g})")
     return DriftChoice(allowed, DriftSource.ALLOWANCE, u_fit, u_allow, reason)

@@ -424,3 +424,18 @@ def test_drift_input_is_checked():
     with pytest.raises(UncertaintyInputError) as e:
         en_numbers(1.0, 0.0, 1.0, 0.0)
     assert e.value.field == "U_x"
+
+
+def test_choose_drift_takes_a_drift_term_already_evaluated():
+    from labctl.uncertainty import Normal, choose_drift
+
+    better = choose_drift(Normal(1e-6, 1e-7, dof=6), allowance=1e-6, n=6, chi2_p=0.4)
+    assert better.source == "fit" and better.term.u == 1e-7
+    assert better.u_allowance == pytest.approx(1e-6 / math.sqrt(3))
+    unstated = choose_drift(Normal(1e-6, 1e-5, dof=6), allowance=0.0, n=6, chi2_p=None)
+    assert unstated.source == "fit" and "no stated allowance" in unstated.reason
+    few = choose_drift(Normal(1e-6, 1e-9), allowance=0.0, n=2, chi2_p=None)
+    assert few.source == "allowance" and few.term.u == 0.0
+    with pytest.raises(UncertaintyInputError) as caught:
+        choose_drift(None, allowance=-1e-6, n=0, chi2_p=None)
+    assert caught.value.field == "allowance"

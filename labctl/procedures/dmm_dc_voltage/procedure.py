@@ -11,7 +11,10 @@ corrections for its range from its current certificate in the registry (normal, 
 certificate's standard uncertainty), δg_stab the calibrator's drift since that certificate
 (rectangular: its specified stability when the registry states one; otherwise its specified
 accuracy ±(a_rel·|V| + a_abs) scaled by the elapsed fraction of its calibration interval, a
-linear drift allowance), δV_temp the calibrator's temperature effect outside its specified band
+linear drift allowance; or, when better supported, normal: the drift its intermediate checks
+show on the same range, a weighted line through them carried by the register as
+:class:`~labctl.procedures.interfaces.CheckedDrift` and chosen by
+:func:`~labctl.uncertainty.choose_drift`, which then replaces the whole allowance), δV_temp the calibrator's temperature effect outside its specified band
 (rectangular). Every point gets a budget, U with k from the Welch–Satterthwaite
 degrees of freedom, a statement of conformity against the DMM's specification and the TUR.
 """
@@ -22,7 +25,7 @@ import dataclasses
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +42,23 @@ from labctl.procedures.base import (
     check_nplc,
 )
 from labctl.procedures.environment import EnvironmentLimits, QuantityLimit
-from labctl.procedures.interfaces import RegisteredStandard
+from labctl.procedures.interfaces import CheckedDrift, RegisteredStandard
 from labctl.procedures.results import PointResult
 from labctl.procedures.statements import budget_lines, check_rule
 from labctl.procedures.tables import check_unique, load_table
-from labctl.quantities import CorrectionParameter, Quantity, RangeLabel, SpecKey, SpecName
+from labctl.quantities import (
+    CorrectionParameter,
+    Quantity,
+    RangeLabel,
+    SpecKey,
+    SpecName,
+    same_range,
+)
 from labctl.uncertainty import (
     Constant,
     Normal,
     Rectangular,
+    choose_drift,
     decide_reported,
     gum,
     stated_limit,
@@ -133,6 +144,19 @@ def calibrator_range(volts: float) -> RangeLabel:
         if abs(volts) < limit:  # as the 5522A: 0.33 V is on the 3.3 V range
             return label
     raise ValidationError("nominal", volts, "|V| <= 1020 V (the calibrator's output)")
+
+
+def checked_drift(std: RegisteredStandard, setting: float) -> CheckedDrift | None:
+    """The drift the calibrator's checks show that applies at ``setting``: a checked point on
+    the same calibrator range (the drift is taken as relative to the output there), the
+    nearest in magnitude; ``None`` at 0 V or when no check is on that range."""
+    if setting == 0:
+        return None
+    rng = calibrator_range(setting)
+    same = [d for d in std.drifts if d.quantity == Quantity.DC_VOLTAGE and d.nominal != 0
+            and abs(d.nominal) < CALIBRATOR_RANGES[-1][0]
+            and same_range(calibrator_range(d.nominal), rng)]
+    return min(same, key=lambda d: abs(abs(d.nominal) - abs(setting)), default=None)
 
 
 def _spec(std: RegisteredStandard, key: SpecKey | SpecName, default: float) -> float:
@@ -233,7 +257,7 @@ class DmmDcVoltage(Procedure):
             cal.standby()
             room = ctx.room()
             ctx.commit(self.evaluate(point, readings, resolution, ctx.standards["calibrator"],
-                                     room.temperature if room else None, ctx.now().date()))
+                                     room.temperature if room else None, ctx.now()))
 
     def _adjust(self, ctx: RunContext) -> None:
         """Zero and gain of every range measured, against the calibrator's actual output
@@ -268,8 +292,11 @@ class DmmDcVoltage(Procedure):
 
     def evaluate(self, point: DcvPoint, readings: np.ndarray, resolution: float,
                  std: RegisteredStandard, room_temperature: float | None = None,
-                 at: date | None = None) -> PointResult:
-        """Result and budget of one point from its raw readings (pure computation)."""
+                 at: date | datetime | None = None) -> PointResult:
+        """Result and budget of one point from its raw readings (pure computation).
+
+        ``at`` is the time of use (a date is enough for the drift allowance; the drift the
+        calibrator's intermediate checks show needs the time)."""
         p: DcvParameters = self.parameters
         readings = np.asarray(readings, dtype=float)
         n = readings.size
@@ -283,18 +310,34 @@ class DmmDcVoltage(Procedure):
             raise PreconditionError(
                 "correction_missing", f"calibrator {std.id} has no certified gain/offset "
                 f"correction for its {cal_range} range", standard=std.id, range=str(cal_range))
+        day = at.date() if isinstance(at, datetime) else at
         # relative half-width
         stab_rel = _spec(std, SpecKey(SpecName.DCV_STABILITY_REL, cal_range), 0.0)
         drift_abs = 0.0
         calibrated_on = SpecKey(SpecName.CALIBRATED_ON).lookup(std.specification)
-        if stab_rel == 0.0 and at is not None and calibrated_on:
+        if stab_rel == 0.0 and day is not None and calibrated_on:
             # No stated stability: a linear drift allowance from the stated accuracy over
             # the elapsed part of the calibration interval.
             since = date.fromisoformat(str(calibrated_on))
             interval = _spec(std, SpecName.INTERVAL_DAYS, 365)
-            fraction = min(max((at - since).days / interval, 0.0), 1.0)
+            fraction = min(max((day - since).days / interval, 0.0), 1.0)
             stab_rel = _spec(std, SpecName.ACCURACY_RELATIVE, 0.0) * fraction
             drift_abs = _spec(std, SpecName.ACCURACY_ABSOLUTE, 0.0) * fraction
+        drift_term: Normal | None = None
+        drift_note: dict[str, Any] = {}
+        checked = checked_drift(std, point.nominal) if isinstance(at, datetime) else None
+        if checked is not None and isinstance(at, datetime):
+            # The checks' drift, relative at the checked point, against the allowance at this
+            # point (its relative and absolute parts together, relative to the setting).
+            d, ud = checked.drift_at(at)
+            fitted = Normal(d / checked.nominal, ud / abs(checked.nominal), dof=checked.dof)
+            allowance = stab_rel + drift_abs / abs(point.nominal)
+            choice = choose_drift(fitted, allowance=allowance, n=checked.n,
+                                  chi2_p=checked.chi2_p)
+            drift_note = {"drift_source": str(choice.source), "drift_reason": choice.reason,
+                          "drift_checked_at": checked.nominal}
+            if choice.source == "fit":
+                drift_term, stab_rel, drift_abs = fitted, 0.0, 0.0
         # relative per K outside band
         tempco_rel = _spec(std, SpecName.DCV_TEMPCO_REL_PER_K, 0.0)
         band = _spec(std, SpecName.TEMPERATURE_BAND_K, 5.0)
@@ -308,7 +351,9 @@ class DmmDcVoltage(Procedure):
             "g_cal": Normal(gain.value, gain.u, dof=gain.dof),
             "o_cal": Normal(offset.value, offset.u, dof=offset.dof),
         }
-        if stab_rel > 0:
+        if drift_term is not None:
+            inputs["dg_stab"] = drift_term  # the checks' drift: a correction with its u
+        elif stab_rel > 0:
             inputs["dg_stab"] = Rectangular(0.0, half_width=stab_rel)
         if drift_abs > 0:
             inputs["dV_drift"] = Rectangular(0.0, half_width=drift_abs)
@@ -345,5 +390,5 @@ class DmmDcVoltage(Procedure):
             lower_limit=-tol, upper_limit=tol, conformity=str(decision.outcome),
             decision_rule=p.decision_rule, tur=float(decision.tur) if U > 0 else None,
             extra={"calibrator_range": str(cal_range), "resolution": resolution, "s": s,
-                   "n": n},
+                   "n": n, **drift_note},
         )
