@@ -114,6 +114,19 @@ def test_events_and_the_drift_choice(rendered) -> None:  # type: ignore[no-untyp
     assert "per year" in flat
 
 
+def test_drift_with_no_stated_allowance() -> None:
+    _, data = evaluated()
+    at = data.times[-1] + timedelta(days=30)
+    choice = choose_drift_term(data.drift, at.timestamp(), 0.0)
+    report = _report(data, drift=(DriftStatement("DC voltage 10 V", "V", at, 0.0, choice,
+                                                 data.drift),))
+    _, flat = _text(check_report_pdf(report))
+    assert "none stated" in flat
+    with pytest.raises(ValidationError) as exc:
+        check_report_pdf(replace(report, drift=(replace(report.drift[0], allowance=-1e-6),)))
+    assert exc.value.field == "drift[0].allowance"
+
+
 def test_chart_is_drawn_as_vectors_laid_out_like_the_svg(rendered) -> None:  # type: ignore[no-untyped-def]
     _, _, _, reader, flat = rendered
     page = reader.pages[0]

@@ -90,7 +90,7 @@ class DriftStatement:
     """The drift of one point since the last calibration: the weighted line ``fit`` (``None``
     when there were too few checks), evaluated at the time of use ``at``, and ``choice``,
     the budget's drift term chosen against the stated-accuracy ``allowance`` (± in the
-    unit), both in ``unit``."""
+    unit; 0 when none is stated), both in ``unit``."""
 
     point: str
     unit: str
@@ -163,8 +163,9 @@ def check_report(report: CheckReport) -> None:
             raise ValidationError(f"drift[{i}].choice", d.choice,
                                   "a DriftChoice from choose_drift_term()")
         if not (isinstance(d.allowance, int | float) and math.isfinite(d.allowance)
-                and d.allowance > 0):
-            raise ValidationError(f"drift[{i}].allowance", d.allowance, "a finite number > 0")
+                and d.allowance >= 0):
+            raise ValidationError(f"drift[{i}].allowance", d.allowance,
+                                  "a finite half-width >= 0 (0: none stated)")
     if not isinstance(report.language, str) or len(report.language) != 2:
         raise ValidationError("language", report.language, "an ISO 639-1 code, e.g. 'en'")
 
@@ -419,7 +420,8 @@ def _drift(pdf: _ReportPdf, report: CheckReport) -> None:
         else:
             slope, at = "no fit", "–"
         allowance = (f"± {format_value(d.allowance, unit, _resolution(d.allowance))} "
-                     f"(u = {format_value(d.choice.u_allowance, unit, _resolution(d.allowance))})")
+                     f"(u = {format_value(d.choice.u_allowance, unit, _resolution(d.allowance))})"
+                     if d.allowance > 0 else "none stated")
         used = ("fitted drift" if d.choice.source is DriftSource.FIT
                 else "stated allowance")
         rows.append([d.point, slope, f"{at} on {_date(d.at)}", allowance,
