@@ -773,6 +773,7 @@ def layout_chart(data: ControlChartData, *, width: float = 720, height: float = 
     # each point's title still say it on a dense chart).
     res = step / 10
     dense_ok = data.n < 2 or (right - left) / (data.n - 1) >= 14
+    last_code: tuple[float, float] | None = None  # right end and baseline of the last code
     for i in range(data.n):
         when = data.times[i]
         x, y = xt(_posix(when)), vp.y(data.values[i])
@@ -810,8 +811,14 @@ def layout_chart(data: ControlChartData, *, width: float = 720, height: float = 
             short.append("En")
         if short and dense_ok:
             text = short[0] + ("+" if len(short) > 1 else "")
-            b.add(Label(x, min(y, bar[0]) - 5, text, fs - 2, "middle", colour,
-                        role="flag-code"))
+            ly = min(y, bar[0]) - 5
+            half = _text_width(text, fs - 2) / 2
+            # A code that would overlap its left neighbour's goes up a line.
+            if (last_code is not None and x - half < last_code[0] + 2
+                    and abs(ly - last_code[1]) < fs - 1):
+                ly = last_code[1] - (fs - 1)
+            b.add(Label(x, ly, text, fs - 2, "middle", colour, role="flag-code"))
+            last_code = (x + half, ly)
 
     # Moving-range panel.
     mr = data.moving_ranges()
