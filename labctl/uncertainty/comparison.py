@@ -571,17 +571,19 @@ def power_moderated_mean(x: ArrayLike, u: ArrayLike, *, included: ArrayLike | No
     """
     xa, ua, _ = _participants(x, u)
     inc = _included("included", included, xa.shape[0], 2)
-    xi, ui = xa[inc], ua[inc]
-    n = xi.size
+    n = int(inc.sum())
     alpha = 2.0 - 3.0 / n
+    # Centred on the median and scaled by the largest u: the same numbers for any unit and
+    # offset, no digits lost to a large common value and no overflow of u² for huge u.
+    c = float(np.median(xa[inc]))
+    sc = float(np.max(ua[inc]))
+    xi, ui = (xa[inc] - c) / sc, ua[inc] / sc
     w0 = 1.0 / (ui * ui)
-    c = float(np.median(xi))
-    xw = float(np.sum(w0 * (xi - c)) / np.sum(w0))
-    birge = math.sqrt(float(np.sum(w0 * (xi - c - xw) ** 2)) / (n - 1))
+    xw = float(np.sum(w0 * xi) / np.sum(w0))
+    birge = math.sqrt(float(np.sum(w0 * (xi - xw) ** 2)) / (n - 1))
     s2 = _mandel_paule_s2(xi, ui)
     v = ui * ui + s2
-    mean = float(np.mean(xi - c))
-    u2_ext = float(np.sum((xi - c - mean) ** 2)) / (n * (n - 1))
+    u2_ext = float(np.sum((xi - np.mean(xi)) ** 2)) / (n * (n - 1))
     u2_int = 1.0 / float(np.sum(1.0 / v))
     big_s = math.sqrt(n * max(u2_ext, u2_int))
     den = v ** (alpha / 2.0) * big_s ** (2.0 - alpha)
@@ -590,10 +592,10 @@ def power_moderated_mean(x: ArrayLike, u: ArrayLike, *, included: ArrayLike | No
     wi = wi / wi.sum()
     weights = np.zeros(xa.shape, dtype=float)
     weights[inc] = wi
-    value = c + float(np.sum(wi * (xi - c)))
-    return PowerModeratedMean(value=value, u=math.sqrt(u2_ref), weights=weights,
-                              included=inc.copy(), alpha=alpha, s=math.sqrt(s2), S=big_s,
-                              birge_ratio=birge)
+    value = c + sc * float(np.sum(wi * xi))
+    return PowerModeratedMean(value=value, u=sc * math.sqrt(u2_ref), weights=weights,
+                              included=inc.copy(), alpha=alpha, s=sc * math.sqrt(s2),
+                              S=sc * big_s, birge_ratio=birge)
 
 
 def arithmetic_mean(x: ArrayLike, u: ArrayLike, *, included: ArrayLike | None = None
@@ -612,7 +614,8 @@ def arithmetic_mean(x: ArrayLike, u: ArrayLike, *, included: ArrayLike | None = 
     m = float(np.mean(xi - c))
     sd_mean = math.sqrt(float(np.sum((xi - c - m) ** 2)) / (n * (n - 1)))
     weights = np.where(inc, 1.0 / n, 0.0)
-    u_prop = math.sqrt(float(np.sum(ui * ui))) / n
+    sc = float(np.max(ui))
+    u_prop = sc * math.sqrt(float(np.sum((ui / sc) ** 2))) / n
     return ArithmeticMean(value=c + m, u=sd_mean, u_propagated=u_prop, weights=weights,
                           included=inc.copy())
 
