@@ -117,3 +117,16 @@ def test_pmm_adds_the_between_result_spread_only_to_an_overdispersed_set(c):
     assert np.sum((x[inc] - xw) ** 2 / v) / (n - 1) == pytest.approx(1.0, rel=1e-9)
     assert math.fsum(ref.weights) == pytest.approx(1.0)
     assert np.all(ref.weights[~inc] == 0)
+
+
+def test_examined_ccm_v_k1_b1_reference_value_is_the_arithmetic_mean():
+    """CCM.V-K1.B1 (examined, kept out for want of readable DoEs): its published x_R and u_R
+    are the arithmetic mean of the independent-scale results and its s/sqrt(N)."""
+    e = next(e for e in FILE["examined"] if e["comparison"].startswith("CCM.V-K1.B1"))
+    rows = [r for r in e["participants"] if r["independent_scale"]]
+    x = np.array([r["x"] for r in rows])
+    u = x * np.array([r["u_rel_1e-3"] for r in rows]) * 1e-3
+    ref = arithmetic_mean(x, u)
+    assert within_published_digits(ref.value, e["published"]["x_R"], 0.01)
+    assert within_published_digits(ref.u, e["published"]["u_R"], 0.01)
+    assert not within_published_digits(weighted_mean(x, u).value, e["published"]["x_R"], 0.01)
