@@ -14,23 +14,29 @@ Arrays in, arrays out: one call evaluates N measurement points. Modules follow t
   standard: individuals / moving-range chart (ISO 7870-2), run rules, En, tolerance, drift
 - :mod:`~labctl.uncertainty.comparison` — :func:`evaluate_comparison`: reference value,
   consistency check, largest consistent subset and degrees of equivalence of a comparison
-  (Cox 2002, 2007); En, z and zeta scores (ISO 13528)
+  (Cox 2002, 2007); power-moderated and arithmetic means with their degrees of equivalence
+  (Pommé & Keightley 2015); En, z and zeta scores (ISO 13528)
 """
 
 from labctl.uncertainty.comparison import (
+    ArithmeticMean,
     ComparisonResult,
     ConsistencyCheck,
     ConsistentSubset,
     DegreesOfEquivalence,
     PairwiseDegreesOfEquivalence,
+    PowerModeratedMean,
     Scores,
     Verdict,
     WeightedMean,
+    arithmetic_mean,
     degrees_of_equivalence,
     en_numbers,
     evaluate_comparison,
     largest_consistent_subset,
+    linear_degrees_of_equivalence,
     pairwise_degrees_of_equivalence,
+    power_moderated_mean,
     weighted_mean,
     z_scores,
     zeta_scores,
@@ -105,6 +111,7 @@ from labctl.uncertainty.typea import TypeA, type_a, type_a_joint
 
 __all__ = [
     "Arcsine",
+    "ArithmeticMean",
     "Budget",
     "BudgetRow",
     "CheckEvaluation",
@@ -130,6 +137,7 @@ __all__ = [
     "Normal",
     "Outcome",
     "PairwiseDegreesOfEquivalence",
+    "PowerModeratedMean",
     "Rectangular",
     "ReportedDecision",
     "RoundedResult",
@@ -143,6 +151,7 @@ __all__ = [
     "Verdict",
     "WeightedMean",
     "allowance_term",
+    "arithmetic_mean",
     "beyond_tolerance",
     "choose_drift",
     "choose_drift_term",
@@ -161,9 +170,11 @@ __all__ = [
     "gum",
     "individuals_chart",
     "largest_consistent_subset",
+    "linear_degrees_of_equivalence",
     "mcm",
     "numerical_tolerance",
     "pairwise_degrees_of_equivalence",
+    "power_moderated_mean",
     "probability_of_conformance",
     "round_result",
     "round_to_place",

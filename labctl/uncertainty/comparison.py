@@ -20,6 +20,21 @@ over participants: one call evaluates the whole comparison.
 * :func:`en_numbers`, :func:`z_scores`, :func:`zeta_scores` — proficiency-testing
   performance statistics of ISO 13528:2015 9.4–9.7 (ISO/IEC 17043) with their verdicts.
 
+Two further reference values that published comparisons use, each a linear combination
+x_ref = Σ w_i x_i of the contributing results:
+
+* :func:`power_moderated_mean` — the power-moderated mean of Pommé & Keightley,
+  Metrologia 52 (2015) S200 (the KCRV of the CCRI(II) and BIPM.RI(II)-K1 comparisons since
+  2013): weights (u_i² + s²)^(−α/2)·S^(α−2) with α = 2 − 3/N, between-result spread s from the
+  Mandel–Paule condition and the characteristic uncertainty S; α = 2, s = 0 is the weighted
+  mean.
+* :func:`arithmetic_mean` — x̄ with the standard deviation of the mean s/√N as its
+  uncertainty (the KCRV of the SIR before 2013) and, for the degrees of equivalence, the
+  uncertainty propagated from the u_i, (Σ u_i²)^(1/2)/N.
+* :func:`linear_degrees_of_equivalence` — d_i = x_i − x_ref with
+  u²(d_i) = (1 − 2w_i)·u_i² + u²_DoE(x_ref) (w_i = 0 for a result that did not contribute);
+  for the weighted mean this is u_i² − u²(x_ref), as :func:`degrees_of_equivalence` gives.
+
 The iterative exclusion commonly used with Procedure A (drop the result with the largest
 |d_i|/u(d_i) and repeat) is available as ``method="iterative"``; it can miss the largest
 subset (it never puts a result back), so ``"exhaustive"`` is the default for N ≤ 20
@@ -37,15 +52,16 @@ from typing import Literal
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
-from scipy import special
+from scipy import optimize, special
 
 from labctl.errors import UncertaintyInputError
 
-__all__ = ["ComparisonResult", "ConsistencyCheck", "ConsistentSubset", "DegreesOfEquivalence",
-           "PairwiseDegreesOfEquivalence", "Scores", "Verdict", "WeightedMean",
-           "degrees_of_equivalence", "en_numbers", "evaluate_comparison",
-           "largest_consistent_subset", "pairwise_degrees_of_equivalence", "weighted_mean",
-           "z_scores", "zeta_scores"]
+__all__ = ["ArithmeticMean", "ComparisonResult", "ConsistencyCheck", "ConsistentSubset",
+           "DegreesOfEquivalence", "PairwiseDegreesOfEquivalence", "PowerModeratedMean",
+           "Scores", "Verdict", "WeightedMean", "arithmetic_mean", "degrees_of_equivalence",
+           "en_numbers", "evaluate_comparison", "largest_consistent_subset",
+           "linear_degrees_of_equivalence", "pairwise_degrees_of_equivalence",
+           "power_moderated_mean", "weighted_mean", "z_scores", "zeta_scores"]
 
 Array = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -456,6 +472,182 @@ def evaluate_comparison(x: ArrayLike, u: ArrayLike, dof: ArrayLike | None = None
     return ComparisonResult(x=xa, u=ua, dof=nu, first_check=first.check, subset=chosen,
                             doe=_doe(xa, ua, nu, chosen.reference, kk),
                             pairwise=pairwise_degrees_of_equivalence(xa, ua, nu, k=kk))
+
+
+# --- other linear reference values: power-moderated mean, arithmetic mean ----------------
+
+
+@dataclass(frozen=True)
+class PowerModeratedMean:
+    """Power-moderated mean (Pommé & Keightley, Metrologia 52 (2015) S200) of the results
+    marked in ``included``: ``value`` x_ref = Σ w_i x_i, its standard uncertainty ``u``,
+    the ``weights`` w_i (0 for results left out, summing to 1), the power ``alpha``
+    α = 2 − 3/N, the between-result standard deviation ``s`` (0 when the results are
+    consistent, reduced χ² ≤ 1), the characteristic uncertainty per datum ``S`` and
+    ``birge_ratio`` √(χ²/(N − 1)) of the results with their own u_i (before s is added).
+    ``u_doe`` is the u(x_ref) that enters the degrees of equivalence: ``u`` itself."""
+
+    value: float
+    u: float
+    weights: Array
+    included: BoolArray
+    alpha: float
+    s: float
+    S: float
+    birge_ratio: float
+
+    @property
+    def u_doe(self) -> float:
+        """u(x_ref) in u²(d_i) = (1 − 2w_i)u_i² + u²(x_ref) (Pommé & Keightley 2015)."""
+        return self.u
+
+
+@dataclass(frozen=True)
+class ArithmeticMean:
+    """Arithmetic mean ``value`` x̄ of the results marked in ``included`` with ``u`` the
+    standard deviation of the mean s/√N (the spread of the results), ``u_propagated``
+    (Σ u_i²)^(1/2)/N (the law of propagation applied to x̄ with independent x_i) and the
+    ``weights`` 1/N (0 for results left out). ``u_doe`` is ``u_propagated``: the
+    uncertainty of d_i = x_i − x̄ follows from the u_i of the results, not from their
+    scatter."""
+
+    value: float
+    u: float
+    u_propagated: float
+    weights: Array
+    included: BoolArray
+
+    @property
+    def u_doe(self) -> float:
+        """u(x_ref) in u²(d_i) = (1 − 2w_i)u_i² + u²(x_ref): (Σ u_i²)^(1/2)/N."""
+        return self.u_propagated
+
+
+def _included(name: str, mask: ArrayLike | None, n: int, minimum: int) -> BoolArray:
+    inc = _mask(name, mask, n)
+    if int(inc.sum()) < minimum:
+        raise UncertaintyInputError(name, f"{int(inc.sum())} included result(s)",
+                                    f"at least {minimum} included results")
+    return inc
+
+
+def _mandel_paule_s2(x: Array, u: Array) -> float:
+    """s² ≥ 0 such that Σ (x_i − x̂)²/(u_i² + s²) = N − 1 with x̂ the mean weighted by
+    1/(u_i² + s²); 0 when the results are already consistent (the sum is ≤ N − 1)."""
+    n = x.size
+    c = float(np.median(x))
+    xc = x - c  # centred: no digits lost to a large common value
+
+    def excess(s2: float) -> float:
+        w = 1.0 / (u * u + s2)
+        m = float(np.sum(w * xc) / np.sum(w))
+        return float(np.sum(w * (xc - m) ** 2)) - (n - 1)
+
+    if excess(0.0) <= 0.0:
+        return 0.0
+    hi = float(np.max(xc * xc)) + float(np.max(u * u))
+    while excess(hi) > 0.0:  # decreasing in s², negative for large s²
+        hi *= 4.0
+    return float(optimize.brentq(excess, 0.0, hi, xtol=1e-14 * hi, rtol=1e-14, maxiter=500))
+
+
+def power_moderated_mean(x: ArrayLike, u: ArrayLike, *, included: ArrayLike | None = None
+                         ) -> PowerModeratedMean:
+    """Power-moderated mean of the results marked ``included`` (all by default, N ≥ 2 of
+    them), S. Pommé and J. Keightley, "Determination of a reference value and its
+    uncertainty through a power-moderated mean", Metrologia 52 (2015) S200–S212, as the
+    CCRI(II) applies it to the BIPM.RI(II)-K1 comparisons:
+
+    * α = 2 − 3/N;
+    * s² ≥ 0 is 0 when Σ (x_i − x_w)²/u_i² ≤ N − 1 (x_w the weighted mean), otherwise the
+      Mandel–Paule value that makes Σ (x_i − x̂)²/(u_i² + s²) = N − 1;
+    * S = √(N · max(u²(x̄), u²(x_w))) with the external u²(x̄) = Σ (x_i − x̄)²/(N(N − 1))
+      of the arithmetic mean and the internal u²(x_w) = 1/Σ (u_i² + s²)⁻¹;
+    * u²(x_ref) = 1/Σ [(u_i² + s²)^(α/2) S^(2−α)]⁻¹, w_i = u²(x_ref)/[(u_i² + s²)^(α/2)
+      S^(2−α)], x_ref = Σ w_i x_i.
+
+    The weights of results with small uncertainties are moderated towards equal weights as
+    N decreases (α = 2 would be the weighted mean; α = 0 the arithmetic mean).
+    """
+    xa, ua, _ = _participants(x, u)
+    inc = _included("included", included, xa.shape[0], 2)
+    n = int(inc.sum())
+    alpha = 2.0 - 3.0 / n
+    # Centred on the median and scaled by the largest u: the same numbers for any unit and
+    # offset, no digits lost to a large common value and no overflow of u² for huge u.
+    c = float(np.median(xa[inc]))
+    sc = float(np.max(ua[inc]))
+    xi, ui = (xa[inc] - c) / sc, ua[inc] / sc
+    w0 = 1.0 / (ui * ui)
+    xw = float(np.sum(w0 * xi) / np.sum(w0))
+    birge = math.sqrt(float(np.sum(w0 * (xi - xw) ** 2)) / (n - 1))
+    s2 = _mandel_paule_s2(xi, ui)
+    v = ui * ui + s2
+    u2_ext = float(np.sum((xi - np.mean(xi)) ** 2)) / (n * (n - 1))
+    u2_int = 1.0 / float(np.sum(1.0 / v))
+    big_s = math.sqrt(n * max(u2_ext, u2_int))
+    den = v ** (alpha / 2.0) * big_s ** (2.0 - alpha)
+    u2_ref = 1.0 / float(np.sum(1.0 / den))
+    wi = u2_ref / den
+    wi = wi / wi.sum()
+    weights = np.zeros(xa.shape, dtype=float)
+    weights[inc] = wi
+    value = c + sc * float(np.sum(wi * xi))
+    return PowerModeratedMean(value=value, u=sc * math.sqrt(u2_ref), weights=weights,
+                              included=inc.copy(), alpha=alpha, s=sc * math.sqrt(s2),
+                              S=sc * big_s, birge_ratio=birge)
+
+
+def arithmetic_mean(x: ArrayLike, u: ArrayLike, *, included: ArrayLike | None = None
+                    ) -> ArithmeticMean:
+    """Arithmetic mean of the results marked ``included`` (all by default, N ≥ 2): x̄, its
+    standard deviation of the mean s/√N (s the sample standard deviation of the x_i) and
+    the propagated (Σ u_i²)^(1/2)/N. The KCRV of the BIPM.RI(II)-K1 comparisons before
+    2013 (e.g. Ratel & Michotte, Metrologia 41 (2004) Tech. Suppl. 06006, Sr-85) was
+    x̄ with u = s/√N; their degrees of equivalence use the propagated uncertainty (see
+    :func:`linear_degrees_of_equivalence`)."""
+    xa, ua, _ = _participants(x, u)
+    inc = _included("included", included, xa.shape[0], 2)
+    xi, ui = xa[inc], ua[inc]
+    n = xi.size
+    c = float(xi[0])
+    m = float(np.mean(xi - c))
+    sd_mean = math.sqrt(float(np.sum((xi - c - m) ** 2)) / (n * (n - 1)))
+    weights = np.where(inc, 1.0 / n, 0.0)
+    sc = float(np.max(ui))
+    u_prop = sc * math.sqrt(float(np.sum((ui / sc) ** 2))) / n
+    return ArithmeticMean(value=c + m, u=sd_mean, u_propagated=u_prop, weights=weights,
+                          included=inc.copy())
+
+
+def linear_degrees_of_equivalence(x: ArrayLike, u: ArrayLike,
+                                  reference: PowerModeratedMean | ArithmeticMean | WeightedMean,
+                                  *, k: float = 2.0) -> DegreesOfEquivalence:
+    """Degrees of equivalence with respect to a reference value that is a linear
+    combination x_ref = Σ w_j x_j of the same results (weights ``reference.weights``):
+    d_i = x_i − x_ref, u²(d_i) = (1 − 2w_i)·u_i² + u²_DoE(x_ref), U = k·u.
+
+    A result that did not contribute has w_i = 0: u_i² + u²(x_ref). u_DoE is ``reference.u``
+    for the power-moderated mean (Pommé & Keightley 2015, as the BIPM.RI(II)-K1 reports
+    apply it) and the weighted mean (where (1 − 2w_i)u_i² + u²(x_ref) = u_i² − u²(x_ref),
+    Cox 2002), and the propagated (Σ u_j²)^(1/2)/N for the arithmetic mean (then the
+    expression is the law of propagation, Σ_j (δ_ij − w_j)² u_j², exactly)."""
+    xa, ua, nu = _participants(x, u)
+    if reference.weights.shape != xa.shape:
+        raise UncertaintyInputError("reference", f"{reference.weights.size} participants",
+                                    f"the reference value of these {xa.size} participants")
+    kk = _k(k)
+    if isinstance(reference, WeightedMean):
+        return _doe(xa, ua, nu, reference, kk)
+    w = reference.weights
+    u_ref = reference.u_doe
+    d = xa - reference.value
+    var = np.maximum((1.0 - 2.0 * w) * ua * ua + u_ref * u_ref, 0.0)
+    ud = np.sqrt(var)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        en = np.where(ud > 0, d / (kk * ud), np.where(d == 0, 0.0, np.copysign(np.inf, d)))
+    return DegreesOfEquivalence(d=d, u=ud, U=kk * ud, k=kk, dof=np.full(xa.shape, np.inf),
+                                en=en, contributing=reference.included.copy())
 
 
 # --- proficiency-testing scores ----------------------------------------------------------
