@@ -27,6 +27,7 @@ from labctl.platform.models.desk import (
     OrderEvent,
     ServiceOrder,
 )
+from labctl.platform.models.notices import Notice, NoticeKind
 from labctl.platform.models.org import (
     ApiToken,
     Authorisation,
@@ -45,10 +46,11 @@ from labctl.platform.models.registry import (
 )
 
 __all__ = [
-    "ApiToken", "AuditCheckpoint", "AuditEvent", "Authorisation", "Capability",
-    "Certificate", "CertificateFlag", "CertificateStandard", "CertificateStatus", "Complaint",
-    "ComplaintEvent", "DecisionRule", "Evaluation", "LoginThrottle", "Membership",
-    "OrderEvent", "OrgLevel", "Organisation", "ResultPoint", "ResultPosting", "ReviewState",
-    "Role", "ServiceOrder", "Standard", "StandardCalibration", "StandardCorrection",
-    "StandardKind", "StandardStatus", "StandardStatusChange", "Station", "User",
+    "ApiToken", "AuditCheckpoint", "AuditEvent", "Authorisation", "Capability", "Certificate",
+    "CertificateFlag", "CertificateStandard", "CertificateStatus", "Complaint",
+    "ComplaintEvent", "DecisionRule", "Evaluation", "LoginThrottle", "Membership", "Notice",
+    "NoticeKind", "OrderEvent", "OrgLevel", "Organisation", "ResultPoint", "ResultPosting",
+    "ReviewState", "Role", "ServiceOrder", "Standard", "StandardCalibration",
+    "StandardCorrection", "StandardKind", "StandardStatus", "StandardStatusChange", "Station",
+    "User",
 ]
