@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from enum import StrEnum
 from urllib.parse import quote
 
 from sqlmodel import Session, col, select
@@ -25,8 +26,19 @@ from labctl.platform.models.base import StandardStatus
 from labctl.platform.models.org import Organisation
 from labctl.platform.models.registry import Standard, StandardCalibration
 
-#: What the status filter accepts: a status, or ``overdue`` (past its due date).
-LABEL_STATUSES = (*[s.value for s in StandardStatus], "overdue")
+
+class LabelStatus(StrEnum):
+    """What the status filter accepts: a standard's status, or ``overdue`` (past its due
+    date, whatever its status)."""
+
+    IN_SERVICE = StandardStatus.IN_SERVICE.value
+    QUARANTINED = StandardStatus.QUARANTINED.value
+    OUT_OF_TOLERANCE = StandardStatus.OUT_OF_TOLERANCE.value
+    RETIRED = StandardStatus.RETIRED.value
+    OVERDUE = "overdue"
+
+
+LABEL_STATUSES = tuple(s.value for s in LabelStatus)
 MAX_IDENTIFIERS = 500
 
 
