@@ -127,8 +127,7 @@ def test_each_label_states_identifier_status_dates_restrictions_lab(
     assert f"Calibrated: {(today - timedelta(days=30)).isoformat()}" in fine
     assert f"Due: {(today + timedelta(days=335)).isoformat()}" in fine
     assert "Restrictions: not for use below 1 V" in fine
-    assert "L" in fine and f"{lw.orgs['lab'][:5]}" in fine  # the lab's name: "<prefix> Calibration Lab"
-    assert "Calibration Lab" in fine
+    assert f"{lw.orgs['lab'].removesuffix('LAB')} Calibration Lab" in fine  # the lab's name
     assert "DO NOT USE" not in fine
     quarantined = label_of(cells, lab_standards["quarantined"])
     assert "QUARANTINED — DO NOT USE" in quarantined
@@ -235,3 +234,31 @@ def test_sheets_continue_on_new_pages_and_refuse_nothing_to_print() -> None:
         label_sheet_pdf([])
     with pytest.raises(ValueError, match="layout"):
         label_sheet_pdf(labels, layout="A0")
+
+
+def test_staff_standards_page_prints_the_labels_by_the_same_rule(
+        platform_url: str, lw: World, lab_standards: dict[str, str]) -> None:
+    from labctl.platform.pages.session import SESSION_COOKIE
+
+    def client(org: str, role: str) -> httpx.Client:
+        return httpx.Client(base_url=platform_url, timeout=30,
+                            cookies={SESSION_COOKIE: lw.tokens[(org, role)]})
+
+    with client("lab", "technician") as c:
+        page = c.get("/staff/standards")
+        assert page.status_code == 200
+        assert 'id="print-labels"' in page.text
+        assert f'value="{lw.orgs["lab"]}"' in page.text
+        pdf = c.get("/staff/labels.pdf", params={"laboratory": lw.orgs["lab"],
+                                                 "show": "quarantined"})
+        assert pdf.status_code == 200, pdf.text
+        text = " ".join(labels_by_cell(pdf.content).values())
+        assert lab_standards["quarantined"] in text and lab_standards["ok"] not in text
+        zh = c.get("/staff/standards", headers={"Accept-Language": "zh"})
+        assert "打印状态标签（PDF）" in zh.text and "Print status labels" not in zh.text
+        staff = c.get(f"/staff/standards/{lab_standards['ok']}")
+        assert "not for use below 1 V" in staff.text
+    with client("prov", "technician") as c:
+        refused = c.get("/staff/labels.pdf", params={"laboratory": lw.orgs["lab"]})
+        assert refused.status_code == 403
+        assert "application/pdf" not in refused.headers.get("content-type", "")
