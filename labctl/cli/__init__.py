@@ -2,7 +2,7 @@
 
 One module per topic: ``bench`` (simulators, instruments), ``run`` (procedures), ``platform``
 (serve, admin, db, audit), ``demo`` (everything, on the embedded default), ``station`` (a
-bench working with a remote platform).
+bench working with a remote platform), ``notices`` (the daily due notices).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 import labctl
-from labctl.cli import bench, demo, platform, run, station
+from labctl.cli import bench, demo, notices, platform, run, station
 
 app = typer.Typer(help="labctl: calibration-laboratory control", no_args_is_help=True,
                   add_completion=False)
@@ -19,6 +19,7 @@ run.register_commands(app)
 demo.register_commands(app)
 platform.register_commands(app)
 station.register_commands(app)
+notices.register_commands(app)
 
 
 @app.command()
