@@ -21,6 +21,8 @@ from tests.fixtures.db import World, build_world
 from tests.platform.helpers import ok, publish_standard, record_calibration, uid
 
 MM = 72 / 25.4
+# the module's world is built through the API in the first test's set-up: a wider bound
+pytestmark = pytest.mark.timeout(180)
 RED_FILL = re.compile(rb"0\.78\d* 0 0 rg")  # (200, 0, 0) as fpdf2 writes the text colour
 
 

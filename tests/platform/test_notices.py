@@ -35,8 +35,10 @@ from tests.platform.helpers import ok, publish_standard, record_calibration
 TODAY = datetime.now(UTC).date()
 # aiosmtpd warns when AUTH is offered without TLS: that is the login test's set-up on purpose
 # (no certificate to make for a loopback server)
-pytestmark = pytest.mark.filterwarnings(
-    "ignore:Requiring AUTH while not requiring TLS:UserWarning")
+# The module's world is built through the API (about half a minute on a loaded machine) and
+# the command test starts three processes: a wider bound than the suite's 60 s.
+pytestmark = [pytest.mark.filterwarnings(
+    "ignore:Requiring AUTH while not requiring TLS:UserWarning"), pytest.mark.timeout(180)]
 
 
 # --- a real SMTP server ----------------------------------------------------------------------
@@ -219,8 +221,8 @@ def test_the_job_notifies_the_keepers_once_and_the_mail_arrives(
         for key in ("keeper1", "keeper2"):
             got = inbox.to(lab.mail[key])
             assert len(got) == 1
-            assert got[0]["Subject"].strip() == f"[{w.orgs['lab']}] Standards due for calibration: " \
-                "1 overdue, 1 due within 30 days"
+            assert got[0]["Subject"].strip() == (f"[{w.orgs['lab']}] Standards due for "
+                                                 "calibration: 1 overdue, 1 due within 30 days")
             assert got[0]["From"] == "labctl@lab.test"
             assert std["overdue"] in got[0].get_content()
         assert inbox.to(lab.mail["tech"]) == []
@@ -303,8 +305,8 @@ def test_the_command_runs_the_job_and_mails(lab: Setup, database_url: str, keys_
     got = inbox.to(lab.mail["keeper1"])
     assert len(got) == 1
     # within 5 days of day+2: the overdue standard only (the one due in 10 days is not yet)
-    assert got[0]["Subject"].strip() == f"[{lab.world.orgs['lab']}] Standards due for calibration: " \
-        "1 overdue"
+    assert got[0]["Subject"].strip() == (f"[{lab.world.orgs['lab']}] Standards due for "
+                                         "calibration: 1 overdue")
     assert lab.standards["soon"] not in got[0].get_content()
     bad = subprocess.run([sys.executable, "-m", "labctl", "notices", "run", "--today",
                           "2026-13-40", "--no-send", "--database-url", database_url],
@@ -313,9 +315,9 @@ def test_the_command_runs_the_job_and_mails(lab: Setup, database_url: str, keys_
 
 
 def test_bad_configuration_and_window_are_refused() -> None:
-    with pytest.raises(ValidationError, match="within_days"):
-        with Session(sa.create_engine("sqlite://")) as session:
-            daily_due_notices(session, TODAY, -1)
+    with pytest.raises(ValidationError, match="within_days"), \
+            Session(sa.create_engine("sqlite://")) as session:
+        daily_due_notices(session, TODAY, -1)
     for kwargs, name in (({"port": 0}, "PORT"), ({"tls": "maybe"}, "TLS"),
                          ({"timeout": float("nan")}, "timeout"),
                          ({"timeout": 1e9}, "timeout"), ({"user": "u"}, "USER"),
