@@ -329,3 +329,37 @@ def test_bad_configuration_and_window_are_refused() -> None:
     assert cfg is not None and cfg.port == 465 and cfg.sender == "labctl@mail.lab.test"
     with pytest.raises(ValidationError, match="PORT"):
         SmtpConfig.from_env({"LABCTL_SMTP_HOST": "h", "LABCTL_SMTP_PORT": "twenty-five"})
+
+
+def test_every_notice_row_is_explained_by_the_audit_trail(
+        lab: Setup, db_engine: sa.Engine, database_url: str, keys_dir: Any) -> None:
+    from labctl.platform.admin import verify_audit
+
+    day = TODAY + timedelta(days=3)
+    with Session(db_engine) as session:
+        daily_due_notices(session, day, 30)
+        send_pending(session, SmtpConfig(host="127.0.0.1", port=closed_port(), timeout=3))
+        with smtp_server() as (_inbox, port):
+            send_pending(session, SmtpConfig(host="127.0.0.1", port=port, timeout=5))
+        target = next(n for n in lab_notices(session, lab, "lab", day) if n.email)
+        assert target.sent_at is not None
+    report = verify_audit(database_url, keys_dir=keys_dir, checkpoint_if_clean=False)
+    assert report.ok, report.model_dump()
+    with db_engine.begin() as conn:
+        actions = set(conn.execute(sa.text(
+            "SELECT action FROM audit_event WHERE entity_type = 'notice'")).scalars())
+        assert {"notice.create", "notice.send", "notice.fail"} <= actions
+        # a notice marked sent behind the trail's back shows
+        conn.execute(sa.text("UPDATE notice SET sent_at = NULL WHERE id = :i"),
+                     {"i": target.id})
+    try:
+        tampered = verify_audit(database_url, keys_dir=keys_dir, checkpoint_if_clean=False)
+        assert not tampered.ok
+        assert any(f.table == "notice" and f.key == str(target.id) for f in tampered.rows)
+    finally:  # put it back as it was (the session's other tests verify the trail too)
+        with Session(db_engine) as session:
+            row = session.get(Notice, target.id)
+            assert row is not None
+            row.sent_at = target.sent_at
+            session.commit()
+    assert verify_audit(database_url, keys_dir=keys_dir, checkpoint_if_clean=False).ok
