@@ -264,3 +264,32 @@ def test_staff_standards_page_prints_the_labels_by_the_same_rule(
         refused = c.get("/staff/labels.pdf", params={"laboratory": lw.orgs["lab"]})
         assert refused.status_code == 403
         assert "application/pdf" not in refused.headers.get("content-type", "")
+
+
+def test_the_qr_code_encodes_the_standards_public_page(
+        api_module: httpx.Client, lw: World, lab_standards: dict[str, str],
+        platform_settings: Any) -> None:
+    import segno
+
+    ident = lab_standards["ok"]
+    resp = _labels(api_module, lw, identifier=[ident])
+    assert resp.status_code == 200, resp.text
+    stream = page_streams(resp.content)[0].decode("latin-1")
+    drawn = re.search(r"q 0 g [-\d. ]+ cm\n(.*?)\nf Q", stream, re.S)
+    assert drawn is not None
+    modules = {tuple(int(v) for v in m.split()[:3])
+               for m in drawn.group(1).splitlines()}
+    url = f"{platform_settings.public_url}/standards/{ident}"
+    expected = set()
+    for r, row in enumerate(segno.make(url, error="m", micro=False, mask=2).matrix):
+        c = 0
+        while c < len(row):
+            if row[c]:
+                start = c
+                while c < len(row) and row[c]:
+                    c += 1
+                expected.add((start, r, c - start))
+            else:
+                c += 1
+    assert modules == expected
+    assert api_module.get(f"/standards/{ident}").status_code == 200  # the page it opens
