@@ -16,7 +16,7 @@ import pypdf
 import pytest
 import sqlalchemy as sa
 
-from labctl.platform.documents.labels import LAYOUTS, Label, label_sheet_pdf
+from labctl.platform.documents.labels import LAYOUTS, Label, cjk_face, label_sheet_pdf
 from tests.fixtures.db import World, build_world
 from tests.platform.helpers import ok, publish_standard, record_calibration, uid
 
@@ -293,3 +293,26 @@ def test_the_qr_code_encodes_the_standards_public_page(
                 c += 1
     assert modules == expected
     assert api_module.get(f"/standards/{ident}").status_code == 200  # the page it opens
+
+
+@pytest.mark.skipif(cjk_face() is None, reason="no CJK face installed (fonts-wqy-microhei)")
+def test_chinese_names_print_in_the_cjk_face(api_module: httpx.Client, lw: World,
+                                             lab_standards: dict[str, str]) -> None:
+    ident = publish_standard(api_module, lw, "lab", description="数字多用表 8½ 位（直流电压）",
+                             restrictions="不得用于 1 V 以下")["identifier"]
+    resp = _labels(api_module, lw, identifier=[ident])
+    assert resp.status_code == 200, resp.text
+    text = label_of(labels_by_cell(resp.content), ident)
+    # (the text runs of one line come back per face, not always in their order on the line)
+    for piece in ("数字多用表", "位（直流电压）", "不得用于", "以下"):
+        assert piece in text
+    fonts = {str(f) for page in pypdf.PdfReader(io.BytesIO(resp.content)).pages
+             for f in page["/Resources"]["/Font"].values()}  # type: ignore[index]
+    assert len(fonts) >= 2  # DejaVu for the Latin text, the CJK face for the Chinese
+
+
+def test_characters_no_face_has_are_refused_naming_them() -> None:
+    label = Label("ID-1", "Linear B \U00010000", "in_service", None, None, "", "Lab",
+                  "https://x.test/standards/ID-1")
+    with pytest.raises(ValueError, match="U\\+10000"):
+        label_sheet_pdf([label])

@@ -13,15 +13,33 @@ No database here: the caller builds :class:`Label` values (see
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
 
 from labctl.errors import ValidationError
-from labctl.platform.documents._fonts import FAMILY, install_fonts, output_pdf
+from labctl.platform.documents._fonts import (
+    _FACES,
+    FACES,
+    FAMILY,
+    FONT_DIR,
+    install_fonts,
+    output_pdf,
+)
 from labctl.platform.documents.pdf import _qr_matrix
+
+#: Where a face for Chinese, Japanese and Korean text is looked for, first found used: one
+#: shipped beside the DejaVu faces, else Debian's ``fonts-wqy-microhei`` (Apache-2.0). The
+#: certificate's DejaVu Sans has no CJK glyphs; a label's names often do (a Chinese
+#: laboratory's name, an item's description), so the labels fall back to this face for them.
+CJK_FACES: tuple[Path, ...] = (FONT_DIR / "wqy-microhei.ttc",
+                               Path("/usr/share/fonts/truetype/wqy/wqy-microhei.ttc"))
+CJK_FAMILY = "CJK"
 
 RED = (200, 0, 0)
 BLACK = (0, 0, 0)
@@ -219,6 +237,40 @@ def _draw_label(pdf: FPDF, label: Label, layout: LabelLayout, x0: float, y0: flo
     pdf.set_text_color(*BLACK)
 
 
+@functools.lru_cache(maxsize=2)
+def _cmap(path: Path) -> frozenset[int]:
+    with TTFont(path, fontNumber=0, lazy=True) as font:
+        return frozenset(font.getBestCmap())
+
+
+def cjk_face() -> Path | None:
+    """The CJK fallback face this installation has (:data:`CJK_FACES`), or None."""
+    return next((p for p in CJK_FACES if p.is_file()), None)
+
+
+def _install(pdf: FPDF, texts: Iterable[str]) -> None:
+    """The certificate's faces; with the CJK face as fallback when some text needs it.
+    Characters neither has are refused, naming them (a label never prints tofu boxes)."""
+    texts = list(texts)
+    used = {ord(ch) for text in texts for ch in text if ch not in "\n\r\t"}
+    outside = used - _FACES.full_cmap()
+    if not outside:
+        install_fonts(pdf, texts)
+        return
+    face = cjk_face()
+    missing = sorted(outside - _cmap(face)) if face else sorted(outside)
+    if missing:
+        shown = ", ".join(f"{chr(cp)!r} (U+{cp:04X})" for cp in missing[:10])
+        raise ValidationError("label text", shown, "characters of DejaVu Sans or, for "
+                              "Chinese, Japanese and Korean, of the CJK face "
+                              + ("" if face else "(none installed: fonts-wqy-microhei)"))
+    assert face is not None
+    for style, name in FACES.items():
+        pdf.add_font(FAMILY, style, str(FONT_DIR / name))
+        pdf.add_font(CJK_FAMILY, style, str(face), collection_font_number=0)
+    pdf.set_fallback_fonts([CJK_FAMILY])
+
+
 def _texts(labels: Iterable[Label]) -> Iterable[str]:
     yield "Calibrated: Due: Restrictions: Status: scan: public page —…"
     for label in labels:
@@ -238,7 +290,7 @@ def label_sheet_pdf(labels: Sequence[Label], *, layout: str = DEFAULT_LAYOUT) ->
     pdf = FPDF(orientation="P", unit="mm", format="A4")
     pdf.set_auto_page_break(auto=False)
     pdf.set_margins(0, 0, 0)
-    install_fonts(pdf, _texts(labels))
+    _install(pdf, _texts(labels))
     pdf.set_title("Status labels")
     pdf.set_creator("labctl")
     for i, label in enumerate(labels):
