@@ -203,6 +203,11 @@ def test_the_job_notifies_the_keepers_once_and_the_mail_arrives(
         for n in lab_notices(session, lab, "prov", TODAY):
             assert n.standard_ids == [ids[std["prov"]]]
             assert std["overdue"] not in n.body and w.orgs["lab"] not in n.subject
+        # nobody outside the laboratory's keepers got any notice naming its standards
+        everyone = session.exec(select(Notice).where(Notice.day == TODAY)).all()
+        naming = {n.recipient_id for n in everyone
+                  if ids[std["overdue"]] in n.standard_ids or ids[std["soon"]] in n.standard_ids}
+        assert naming == {n.recipient_id for n in notices}
         # the same day again: nothing new
         again = daily_due_notices(session, TODAY, 30)
         assert again.created == []
