@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +29,12 @@ from labctl.platform.documents.signing import SigningIdentity
 from labctl.platform.models.audit import AuditVerification
 from labctl.platform.models.base import OrgLevel
 from labctl.platform.models.quality import StandardChecks
+from labctl.platform.notices import DueRun, SendReport, daily_due_notices, send_pending
 from labctl.platform.quality import standard_checks
-from labctl.platform.settings import Settings
+from labctl.platform.settings import Settings, SmtpConfig
 
 __all__ = ["audit_baseline", "audit_checkpoint", "create_admin", "migrate_database",
-           "open_platform", "unlock_login", "verify_audit"]
+           "open_platform", "run_due_notices", "unlock_login", "verify_audit"]
 
 
 def _url(database_url: str | None) -> str:
@@ -162,3 +164,14 @@ def standard_checks_report(identifier: str, database_url: str | None = None
             return standard_checks(session, identifier, None)
     finally:
         engine.dispose()
+
+
+def run_due_notices(database_url: str | None = None, *, today: date, within_days: int,
+                    smtp: SmtpConfig | None, send: bool = True,
+                    ) -> tuple[DueRun, SendReport | None]:
+    """``labctl notices run``: write the day's due notices, then (``send`` and an SMTP
+    configuration given) mail every pending one, the earlier days' failures included."""
+    with open_platform(database_url) as (engine, _), Session(engine) as session:
+        run = daily_due_notices(session, today, within_days)
+        report = send_pending(session, smtp) if send and smtp is not None else None
+    return run, report

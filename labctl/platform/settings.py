@@ -6,6 +6,11 @@ embedded default, a file in the user's data directory) or
 signing key and X.509 certificate are kept: outside the database rows they sign, so whoever
 can edit a row cannot also re-sign it. ``LABCTL_PUBLIC_URL`` is the base URL printed in the
 QR code of every certificate (it opens the public verification page).
+
+Due notices are mailed through the SMTP server named by ``LABCTL_SMTP_HOST`` (with
+``LABCTL_SMTP_PORT``, ``LABCTL_SMTP_USER``/``LABCTL_SMTP_PASSWORD`` when it wants a login,
+``LABCTL_SMTP_FROM`` the sender, ``LABCTL_SMTP_TLS`` one of ``none``, ``starttls``, ``ssl``):
+:meth:`SmtpConfig.from_env`. Without a host no e-mail is sent (notices stay on the portal).
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ import platformdirs
 from labctl.errors import ValidationError
 
 APP_NAME = "labctl"
+
+#: How an SMTP connection is secured: none, STARTTLS after connecting, or TLS from the start.
+SMTP_TLS = ("none", "starttls", "ssl")
 
 
 def default_data_dir() -> Path:
@@ -84,3 +92,54 @@ class Settings:
                 "0", "false", "no",
             )
         return cls(**kwargs)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Where and how due notices are mailed (``LABCTL_SMTP_*``, see the module).
+
+    ``timeout`` (seconds, 0 < t ≤ 120) bounds every connect, command and reply, so an SMTP
+    server that stops answering cannot hang the daily job.
+    """
+
+    host: str
+    port: int = 25
+    sender: str = "labctl@localhost"
+    tls: str = "none"  # one of SMTP_TLS
+    user: str = ""
+    password: str = field(default="", repr=False)
+    timeout: float = 10.0
+
+    def __post_init__(self) -> None:
+        if not self.host:
+            raise ValidationError("LABCTL_SMTP_HOST", self.host, "a host name or address")
+        if not 0 < self.port < 65536:
+            raise ValidationError("LABCTL_SMTP_PORT", self.port, "1 to 65535")
+        if self.tls not in SMTP_TLS:
+            raise ValidationError("LABCTL_SMTP_TLS", self.tls, " or ".join(SMTP_TLS))
+        if "@" not in self.sender:
+            raise ValidationError("LABCTL_SMTP_FROM", self.sender, "an e-mail address")
+        if not 0 < self.timeout <= 120:  # also refuses NaN
+            raise ValidationError("timeout", self.timeout, "0 < seconds <= 120")
+        if bool(self.user) != bool(self.password):
+            raise ValidationError("LABCTL_SMTP_USER", self.user,
+                                  "user and password both set, or neither")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> SmtpConfig | None:
+        """The configuration from ``LABCTL_SMTP_*``, or None when no host is set."""
+        env = os.environ if environ is None else environ
+        host = env.get("LABCTL_SMTP_HOST", "").strip()
+        if not host:
+            return None
+        tls = env.get("LABCTL_SMTP_TLS", "none").strip().lower() or "none"
+        default_port = {"none": 25, "starttls": 587, "ssl": 465}.get(tls, 25)
+        port_text = env.get("LABCTL_SMTP_PORT", "").strip()
+        try:
+            port = int(port_text) if port_text else default_port
+        except ValueError:
+            raise ValidationError("LABCTL_SMTP_PORT", port_text, "1 to 65535") from None
+        return cls(host=host, port=port, tls=tls,
+                   sender=env.get("LABCTL_SMTP_FROM", "").strip() or f"labctl@{host}",
+                   user=env.get("LABCTL_SMTP_USER", ""),
+                   password=env.get("LABCTL_SMTP_PASSWORD", ""))

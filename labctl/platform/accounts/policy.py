@@ -280,6 +280,20 @@ def may_return_to_service(session: Session, principal: Principal, lab_id: int,
 #   who took no part in the work complained about (:func:`desk_participants`).
 
 
+#: The roles that look after a laboratory's standards (enter and edit them, change their
+#: status): the people its due notices go to.
+STANDARD_KEEPERS = (Role.DATA_ENTRY, Role.REVIEWER, Role.ADMIN)
+
+
+def may_print_labels(session: Session, principal: Principal, lab_id: int) -> None:
+    """Status labels of a laboratory's standards: its staff (and administrators above)."""
+    if not is_lab_staff(session, principal, lab_id):
+        org = session.get(Organisation, lab_id)
+        raise PermissionDeniedError(
+            "standard.labels", f"{principal.actor} is not staff of laboratory "
+            f"{org.code if org else lab_id}", rule="organisation")
+
+
 def customer_of(principal: Principal, organisation_id: int) -> bool:
     """Whether the caller holds the customer role in the organisation."""
     return (organisation_id, Role.CUSTOMER) in principal.roles

@@ -77,7 +77,8 @@ CHECKED: tuple[CheckedEntity, ...] = (
     CheckedEntity(models.Standard, (
         "identifier", "organisation_id", "kind", "quantity", "unit", "range_min",
         "range_max", "uncertainty_relative", "uncertainty_absolute", "status", "due_date",
-        "current_calibration_id", "review_state", "calibration_interval_days")),
+        "current_calibration_id", "review_state", "calibration_interval_days"),
+        added=("restrictions",)),
     CheckedEntity(models.StandardCalibration, (
         "standard_id", "certificate_id", "certificate_number", "issuer", "calibrated_on",
         "due_date")),
@@ -136,6 +137,9 @@ CHECKED: tuple[CheckedEntity, ...] = (
         "standard_id", "organisation_id", "kind", "point_key", "rules", "check_ids",
         "opened_at", "opened_by", "opened_by_id", "status", "standard_status",
         "status_change_id", "closed_at", "closed_by_id", "verification")),
+    CheckedEntity(models.Notice, (
+        "organisation_id", "recipient_id", "email", "kind", "subject", "body",
+        "standard_ids", "day", "dedupe_key", "sent_at", "attempts", "last_error")),
     CheckedEntity(models.Evaluation, (
         "order_id", "laboratory_id", "customer_organisation_id", "by_id", "fit",
         "competence", "timeliness", "satisfaction", "effectiveness", "fit_comment",

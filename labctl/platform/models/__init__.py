@@ -27,6 +27,7 @@ from labctl.platform.models.desk import (
     OrderEvent,
     ServiceOrder,
 )
+from labctl.platform.models.notices import Notice, NoticeKind
 from labctl.platform.models.org import (
     ApiToken,
     Authorisation,
@@ -49,8 +50,8 @@ __all__ = [
     "ApiToken", "AuditCheckpoint", "AuditEvent", "Authorisation", "Capability",
     "Certificate", "CertificateFlag", "CertificateStandard", "CertificateStatus",
     "CheckResult", "Complaint", "ComplaintEvent", "DecisionRule", "Evaluation",
-    "LoginThrottle", "Membership", "OrderEvent", "OrgLevel", "Organisation", "QualityEvent",
-    "ResultPoint", "ResultPosting", "ReviewState",
+    "LoginThrottle", "Membership", "Notice", "NoticeKind", "OrderEvent", "OrgLevel",
+    "Organisation", "QualityEvent", "ResultPoint", "ResultPosting", "ReviewState",
     "Role", "ServiceOrder", "Standard", "StandardCalibration", "StandardCorrection",
     "StandardKind", "StandardStatus", "StandardStatusChange", "Station", "User",
 ]

@@ -113,6 +113,9 @@ class Standard(RangeColumns, ReviewColumns, table=True):
     status: str = str_field(24, default=StandardStatus.IN_SERVICE)
     calibration_interval_days: int = 365
     due_date: date | None = None
+    #: limits of use its label and pages state, e.g. "not for use below 1 V" (None: none;
+    #: NULL rather than "" so that rows audited before the column existed stay explained)
+    restrictions: str | None = str_field(300, nullable=True, default=None)
     current_calibration_id: int | None = None  # standard_calibration.id (no FK: cycle)
 
 
@@ -230,6 +233,9 @@ class StandardCreate(_Ranged):
     accuracy_class: str = PField(default="", max_length=64)
     organisation_code: str = PField(pattern=CODE_PATTERN, description="The holder")
     calibration_interval_days: int = PField(default=365, ge=1, le=3650)
+    restrictions: str = PField(
+        default="", max_length=300, examples=["not for use below 1 V"],
+        description="Limits of use printed on its label and shown on its pages")
 
 
 class CalibrationPublic(BaseModel):
@@ -264,6 +270,7 @@ class StandardPublic(BaseModel):
     due_date: date | None
     current_calibration: CalibrationPublic | None
     review_state: ReviewState
+    restrictions: str = ""
 
 
 class CapabilityCreate(_Ranged):
@@ -298,6 +305,9 @@ class EntryUpdate(BaseModel):
     serial_number: str | None = PField(default=None, max_length=100)
     accuracy_class: str | None = PField(default=None, max_length=64)
     calibration_interval_days: int | None = PField(default=None, ge=1, le=3650)
+    restrictions: str | None = PField(
+        default=None, max_length=300,
+        description="A standard's limits of use (\"\" removes them)")
     method: str | None = PField(default=None, max_length=300)
     range_min: Value | None = None
     range_max: Value | None = None

@@ -144,6 +144,7 @@ def create_standard(session: Session, *, principal: Principal, data: StandardCre
         description=data.description, manufacturer=data.manufacturer, model=data.model,
         serial_number=data.serial_number, accuracy_class=data.accuracy_class,
         calibration_interval_days=data.calibration_interval_days,
+        restrictions=data.restrictions.strip() or None,
         search_text=_words(data.identifier, data.description, data.manufacturer, data.model,
                            data.serial_number, data.domain, data.quantity, org.name, org.code),
     )
@@ -341,7 +342,7 @@ def standard_public(session: Session, row: Standard, org: Organisation | None = 
         organisation_name=org.name, region=org.region, status=StandardStatus(row.status),
         calibration_interval_days=row.calibration_interval_days, due_date=row.due_date,
         current_calibration=calibration_public(cal) if cal else None,
-        review_state=ReviewState(row.review_state),
+        review_state=ReviewState(row.review_state), restrictions=row.restrictions or "",
     )
 
 

@@ -76,7 +76,8 @@ STANDARD: ReviewedEntry[Standard, str, StandardPublic] = ReviewedEntry(
     entity="standard", find=standard_by_identifier, visible=visible_standard,
     public=standard_public, public_model=StandardPublic,
     editable=RANGE_FIELDS | {"description", "manufacturer", "model", "serial_number",
-                             "accuracy_class", "calibration_interval_days"},
+                             "accuracy_class", "calibration_interval_days",
+                             "restrictions"},
 )
 CAPABILITY: ReviewedEntry[Capability, int, CapabilityPublic] = ReviewedEntry(
     entity="capability", find=capability_by_id, visible=visible_capability,
@@ -154,6 +155,8 @@ def update_entry(session: Session, *, principal: Principal, entry: ReviewedEntry
     range_max = changes.get("range_max", row.range_max)
     if range_min > range_max:
         raise ValidationError("range_min", str(range_min), f"at most range_max={range_max}")
+    if "restrictions" in changes:  # no restriction is NULL, as audit.CHECKED expects
+        changes["restrictions"] = changes["restrictions"].strip() or None
     for name, value in changes.items():
         setattr(row, name, value)
     row.range_min_f, row.range_max_f = float(row.range_min), float(row.range_max)

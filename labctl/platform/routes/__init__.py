@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from labctl.platform.routes import (
     certificates,
     desk,
+    notices,
     organisations,
     quality,
     registry,
@@ -14,4 +15,4 @@ from labctl.platform.routes import (
 
 routers: list[APIRouter] = [organisations.router, registry.router, certificates.router,
                              runs.router, stations.router, quality.router,
-                             desk.router]
+                             desk.router, notices.router]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from labctl.errors import NotFoundError
-from labctl.platform import certificates, registry
+from labctl.platform import certificates, notices, registry
 from labctl.platform.accounts import policy
 from labctl.platform.db import utcnow
 from labctl.platform.models.base import CertificateStatus, Role, StandardStatus
@@ -54,4 +54,6 @@ def staff_home(request: Request, user: PageUserDep, session: ReadSessionDep) -> 
         "to_check": count(CertificateStatus.DRAFT), "to_issue": count(CertificateStatus.CHECKED),
         "overdue": overdue, "due_soon": soon, "held": held, "admin": admin,
         "benches": len(benches), "running": sum(1 for b in benches if b.busy_with),
+        "notices": [notices.notice_public(session, n)
+                    for n in notices.notices_for(session, principal, limit=5)],
     }, title=N_("Laboratory"))

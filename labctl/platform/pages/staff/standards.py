@@ -13,17 +13,19 @@ from fastapi.responses import Response
 from pydantic import ValidationError as PydanticValidationError
 
 from labctl.errors import PermissionDeniedError, ValidationError
-from labctl.platform import registry, traceability
+from labctl.platform import notices, registry, traceability
 from labctl.platform.accounts import policy
 from labctl.platform.db import utcnow
+from labctl.platform.documents.labels import DEFAULT_LAYOUT, LAYOUTS
 from labctl.platform.models.base import StandardStatus
+from labctl.platform.models.org import Organisation
 from labctl.platform.models.registry import StatusChangeRequest
 from labctl.platform.pages.render import N_, render
 from labctl.platform.pages.session import CsrfDep, PageUserDep
 from labctl.platform.pages.staff.common import done, refusal, staff_principal
 from labctl.platform.pages.staff.home import DUE_SOON
 from labctl.platform.routes import certificates as api
-from labctl.platform.routes.deps import ReadSessionDep, SessionDep
+from labctl.platform.routes.deps import ReadSessionDep, SessionDep, SettingsDep
 
 router = APIRouter()
 
@@ -55,9 +57,30 @@ def standards_page(request: Request, user: PageUserDep, session: ReadSessionDep,
         if show in ("quarantined", "out_of_tolerance") and std.status != show:
             continue
         rows.append({"s": std, "state": state})
+    labs = [session.get(Organisation, i)
+            for i in policy.staff_laboratories(session, principal)]
     return render(request, "staff/standards.html", {
-        "rows": rows, "show": show if show in SHOW else "all", "today": today},
+        "rows": rows, "show": show if show in SHOW else "all", "today": today,
+        "laboratories": [(o.code, o.name) for o in labs if o is not None],
+        "layouts": list(LAYOUTS.values()), "default_layout": DEFAULT_LAYOUT},
         title=N_("Standards"))
+
+
+@router.get("/staff/labels.pdf")
+def labels_pdf(user: PageUserDep, session: ReadSessionDep, settings: SettingsDep,
+               laboratory: Annotated[str, Query(max_length=32)],
+               show: Annotated[str, Query(max_length=20)] = "all",
+               layout: Annotated[str, Query(max_length=8)] = DEFAULT_LAYOUT) -> Response:
+    """The status labels of a laboratory's standards (``show``: all, or one status or
+    ``overdue``), by the API's service and rule (its staff only)."""
+    principal = staff_principal(user)
+    statuses = [] if show == "all" else [show]
+    pdf = notices.laboratory_labels(
+        session, principal=principal, laboratory_code=laboratory,
+        filters=notices.LabelFilters(statuses=statuses, layout=layout),
+        today=utcnow().date(), public_url=settings.public_url)
+    return Response(pdf, media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="labels-{laboratory}.pdf"'})
 
 
 @router.get("/staff/standards/{identifier}")
