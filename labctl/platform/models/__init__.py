@@ -27,6 +27,7 @@ from labctl.platform.models.desk import (
     OrderEvent,
     ServiceOrder,
 )
+from labctl.platform.models.ledger import PrimaryStandardComponent, PrimaryStandardProfile
 from labctl.platform.models.org import (
     ApiToken,
     Authorisation,
@@ -48,7 +49,8 @@ __all__ = [
     "ApiToken", "AuditCheckpoint", "AuditEvent", "Authorisation", "Capability",
     "Certificate", "CertificateFlag", "CertificateStandard", "CertificateStatus", "Complaint",
     "ComplaintEvent", "DecisionRule", "Evaluation", "LoginThrottle", "Membership",
-    "OrderEvent", "OrgLevel", "Organisation", "ResultPoint", "ResultPosting", "ReviewState",
+    "OrderEvent", "OrgLevel", "Organisation", "PrimaryStandardComponent",
+    "PrimaryStandardProfile", "ResultPoint", "ResultPosting", "ReviewState",
     "Role", "ServiceOrder", "Standard", "StandardCalibration", "StandardCorrection",
     "StandardKind", "StandardStatus", "StandardStatusChange", "Station", "User",
 ]
