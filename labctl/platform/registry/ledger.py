@@ -55,6 +55,7 @@ from labctl.platform.models.ledger import (
     LedgerAggregates,
     LedgerEntry,
     LedgerStatus,
+    MetrologyArea,
     Origin,
     PrimaryStandardComponent,
     PrimaryStandardProfile,
@@ -122,7 +123,7 @@ def entry_public(std: Standard, org: Organisation, profile: PrimaryStandardProfi
         uncertainty_relative=str(std.uncertainty_relative),
         uncertainty_absolute=str(std.uncertainty_absolute))
     if profile is not None:
-        entry.domain = profile.domain  # type: ignore[assignment]
+        entry.domain = MetrologyArea(profile.domain)
         entry.status = LedgerStatus(profile.status)
         entry.self_reliance = SelfReliance(profile.self_reliance)
         entry.risk_notes, entry.actions = profile.risk_notes, profile.actions
