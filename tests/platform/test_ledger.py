@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy as sa
+from lxml import etree
 from lxml import html as lxml_html
 
 from labctl.api import ServerThread
@@ -325,14 +327,24 @@ def test_the_ledger_page_shows_classes_components_and_the_chart(site: Site) -> N
     text = row[0].text_content()
     assert "Fully self-reliant" in text and "In service" in text
     assert "part 0" in text and "Imported" in text
-    [svg] = doc.xpath("//*[local-name()='svg'][@role='img']")
-    title = svg.xpath("./*[local-name()='title']")[0].text_content()
-    desc = svg.xpath("./*[local-name()='desc']")[0].text_content()
-    assert "self-reliance" in title.lower()
+    # the chart is well-formed SVG (parsed as XML), self-contained and labelled
+    [source] = re.findall(r"<svg role=\"img\".*?</svg>", r.text, flags=re.S)
+    svg = etree.fromstring(source.encode())
+    assert svg.tag == f"{SVG}svg" and svg.get("viewBox")
+    assert svg.get("aria-labelledby") == "agg-title agg-desc"
+    assert svg.find(f"{SVG}title").get("id") == "agg-title"
+    assert "self-reliance" in svg.find(f"{SVG}title").text.lower()
+    desc = svg.find(f"{SVG}desc").text
     assert "Length: 4 standards: 2 fully, 1 partly, 0 not self-reliant, 1 suspended" in desc
-    assert svg.get("aria-labelledby") and not doc.xpath("//script[@src]")
-    bars = svg.xpath(".//*[local-name()='rect'][@data-count]")
+    assert f"In all: {agg['total']['total']} standards." in desc
+    assert not [e for e in svg.iter() if any("href" in a for a in e.attrib)]
+    bars = [e for e in svg.iter(f"{SVG}rect") if e.get("data-count")]
     assert sum(int(b.get("data-count")) for b in bars) == agg["total"]["total"]
+    # lengths in proportion: every standard is the same width
+    widths = {round(float(b.get("width")) / int(b.get("data-count")), 1) for b in bars}
+    assert len(widths) == 1
+    assert not [u for u in doc.xpath("//script/@src | //link/@href | //img/@src")
+                if not u.startswith("/")]
     [table] = doc.xpath("//table[contains(@class,'ledger-aggregates')]")
     cells = [td.text_content().strip() for td in table.xpath(".//tr[th[text()='Length']]/td")]
     assert cells == [f"{length[c]['count']} ({length[c]['percent']} %)"
@@ -340,5 +352,5 @@ def test_the_ledger_page_shows_classes_components_and_the_chart(site: Site) -> N
         str(length["total"]), f"{length['percent_of_all']} %"]
     [link] = doc.xpath("//a[@href='/api/v1/ledger/aggregates.csv']")
     assert link.get("download") is not None
-    zh = site.api.get("/ledger", headers={"Accept": "text/html"}, cookies={"labctl_lang": "zh"})
+    zh = site.api.get("/ledger", headers={"Accept": "text/html", "Cookie": "labctl_lang=zh"})
     assert "自主" in zh.text

@@ -144,6 +144,22 @@ def ledger_entry(session: Session, identifier: str,
                         comps.get(profile.id, []) if profile and profile.id else [])
 
 
+def records_by_identifier(session: Session, identifiers: Sequence[str]
+                          ) -> dict[str, tuple[PrimaryStandardProfile,
+                                               list[PrimaryStandardComponent]]]:
+    """The ledger records (with components) of the standards ``identifiers`` that have one,
+    by identifier (for a page that lists standards found by the registry's search)."""
+    if not identifiers:
+        return {}
+    rows = session.exec(
+        select(Standard.identifier, PrimaryStandardProfile)
+        .join(PrimaryStandardProfile,
+              col(PrimaryStandardProfile.standard_id) == col(Standard.id))
+        .where(col(Standard.identifier).in_(list(identifiers)))).all()
+    comps = components_of(session, [p.id for _, p in rows if p.id is not None])
+    return {ident: (p, comps.get(p.id, []) if p.id is not None else []) for ident, p in rows}
+
+
 def _published_primary() -> Any:
     return sa.and_(col(Standard.kind) == StandardKind.NATIONAL_PRIMARY.value,
                    col(Standard.review_state) == ReviewState.PUBLISHED.value)
