@@ -20,7 +20,7 @@ from labctl.platform.models.registry import Page
 from labctl.platform.registry import ledger
 from labctl.platform.routes.deps import (
     AUTHED,
-    PUBLIC,
+    PUBLIC_OPT,
     R422,
     WRITE,
     OptionalPrincipalDep,
@@ -68,7 +68,7 @@ def read_aggregates_csv(session: ReadSessionDep) -> Response:
                     headers={"Content-Disposition": f'attachment; filename="{CSV_NAME}"'})
 
 
-@router.get("/ledger/{identifier}", response_model=LedgerEntry, responses=PUBLIC)
+@router.get("/ledger/{identifier}", response_model=LedgerEntry, responses=PUBLIC_OPT)
 def read_entry(identifier: Identifier, session: ReadSessionDep,
                principal: OptionalPrincipalDep) -> LedgerEntry:
     """One national primary standard's ledger entry (another kind of standard: 404)."""
