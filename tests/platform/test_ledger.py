@@ -294,6 +294,14 @@ def test_the_history_lists_each_change_with_old_and_new(site: Site) -> None:
     assert ident in {e["identifier"] for e in listed["items"]}
     # published national primary standards only: the seed, "bare" and this one
     assert listed["total"] == len(SEED) + 2
+    pages = [ok(site.api.get("/api/v1/ledger", params={"offset": o, "limit": 4}))
+             for o in (0, 4, 8)]
+    assert [len(p["items"]) for p in pages] == [4, 4, 1]
+    assert [e["identifier"] for p in pages for e in p["items"]] == \
+        [e["identifier"] for e in listed["items"]]
+    for bad in ({"limit": 0}, {"limit": 201}, {"offset": -1}, {"limit": "NaN"}):
+        assert site.api.get("/api/v1/ledger", params=bad).status_code == 422, bad
+    assert site.api.get(f"/api/v1/ledger/{'x' * 65}").status_code == 422
 
 
 def test_the_audit_trail_explains_every_ledger_row(site: Site) -> None:
