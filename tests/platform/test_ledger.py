@@ -336,7 +336,8 @@ def test_the_ledger_page_shows_classes_components_and_the_chart(site: Site) -> N
     assert "Fully self-reliant" in text and "In service" in text
     assert "part 0" in text and "Imported" in text
     # the chart is well-formed SVG (parsed as XML), self-contained and labelled
-    [source] = re.findall(r"<svg role=\"img\".*?</svg>", r.text, flags=re.S)
+    [source] = re.findall(r"<svg class=\"ledger-chart\" role=\"img\".*?</svg>", r.text,
+                          flags=re.S)
     svg = etree.fromstring(source.encode())
     assert svg.tag == f"{SVG}svg" and svg.get("viewBox")
     assert svg.get("aria-labelledby") == "agg-title agg-desc"

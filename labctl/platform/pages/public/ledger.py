@@ -105,6 +105,8 @@ class Chart:
     height: int
     bars: list[Bar]
     legend: list[tuple[str, str, int]]  # (column, fill, x)
+    label_x: int = LABEL_WIDTH - 8  # the area names end here
+    bar_height: int = BAR_HEIGHT
 
 
 def layout(agg: LedgerAggregates) -> Chart:
