@@ -442,3 +442,38 @@ def test_the_staff_form_edits_through_the_same_rules(site: Site) -> None:
     assert f'href="/staff/ledger/{ident}"' in public.text
     public, _ = _page(site, "/ledger", other)
     assert f'href="/staff/ledger/{ident}"' not in public.text
+
+
+def test_percentages_round_half_up_to_one_decimal() -> None:
+    from labctl.platform.registry.ledger import percent
+
+    assert [percent(1, 2000), percent(1, 8), percent(1, 6), percent(2, 3), percent(3, 7),
+            percent(0, 5), percent(5, 5), percent(0, 0)] == [
+        "0.1", "12.5", "16.7", "66.7", "42.9", "0.0", "100.0", "0.0"]
+
+
+def test_the_same_record_entered_at_once_is_created_once(site: Site) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    w = site.world
+    ident = _primary(site.api, w, "race")
+    bodies = [{"domain": "time-frequency", "self_reliance": c}
+              for c in ("fully", "partly", "not", "fully")]
+
+    def put(body: dict[str, str]) -> int:
+        with httpx.Client(base_url=site.url, timeout=60) as c:
+            return c.put(f"/api/v1/ledger/{ident}", json=body,
+                         headers=w.headers("nmi", "data_entry")).status_code
+
+    with ThreadPoolExecutor(4) as pool:
+        codes = list(pool.map(put, bodies))
+    assert codes.count(201) == 1 and set(codes) <= {200, 201, 409}, codes
+    history = ok(site.api.get(f"/api/v1/ledger/{ident}/history",
+                              headers=w.headers("nmi", "data_entry")))
+    actions = [h["action"] for h in history]
+    assert actions == ["ledger.profile.create"] + ["ledger.profile.update"] * (len(actions) - 1)
+    # the stored class is the last one the history says was written
+    written = [ch["new"] for h in history for ch in h["changes"]
+               if ch["field"] == "self_reliance"]
+    assert ok(site.api.get(f"/api/v1/ledger/{ident}"))["self_reliance"] == written[-1]
+    assert verify_audit(site.database_url, keys_dir=site.keys_dir).ok
