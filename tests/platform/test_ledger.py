@@ -344,9 +344,9 @@ def test_the_ledger_page_shows_classes_components_and_the_chart(site: Site) -> N
     assert svg.find(f"{SVG}title").get("id") == "agg-title"
     assert "self-reliance" in svg.find(f"{SVG}title").text.lower()
     desc = svg.find(f"{SVG}desc").text
-    assert (f"Length: {length['total']} standards: {length['fully']['count']} fully, "
-            f"{length['partly']['count']} partly, {length['not']['count']} not "
-            f"self-reliant, {length['suspended']['count']} suspended") in desc
+    assert (f"Length: total {length['total']}; fully self-reliant "
+            f"{length['fully']['count']}, partly {length['partly']['count']}, not "
+            f"{length['not']['count']}, suspended {length['suspended']['count']}") in desc
     assert f"In all: {agg['total']['total']} standards." in desc
     assert not [e for e in svg.iter() if any("href" in a for a in e.attrib)]
     bars = [e for e in svg.iter(f"{SVG}rect") if e.get("data-count")]
@@ -420,7 +420,8 @@ def test_the_staff_form_edits_through_the_same_rules(site: Site) -> None:
     history = [[td.text_content().strip() for td in tr.xpath("td")]
                for tr in doc.xpath("//table[contains(@class,'ledger-history')]/tbody/tr")]
     assert [h[2:] for h in history[-1:]] == [
-        [f"Domestic alternative (#{part['id']})", "in_development", "yes"]]
+        [f"Domestic alternative (#{part['id']})", "a domestic alternative is in development",
+         "a domestic alternative exists"]]
     assert {h[1] for h in history} == {w.usernames[("nmi", "data_entry")]}
     assert "The component is saved." in r.text
     # another institute's administrator: forms disabled with the reason, a forged POST 403

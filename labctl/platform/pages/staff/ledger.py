@@ -50,6 +50,11 @@ FIELD_LABEL = {
     "supplier_country": N_("Supplier's country"),
     "domestic_alternative": N_("Domestic alternative"), "notes": N_("Notes"),
 }
+#: the words for the enumerated fields' values in the history
+VALUE_LABEL: dict[str, dict[str, str]] = {
+    "domain": AREA, "status": {k: v[0] for k, v in LEDGER_STATUS.items()},
+    "self_reliance": RELIANCE, "origin": ORIGIN, "domestic_alternative": ALTERNATIVE,
+}
 Text = Annotated[str, Form(max_length=2000)]
 Line = Annotated[str, Form(max_length=200)]
 Choice = Annotated[str, Form(max_length=32)]
@@ -71,7 +76,7 @@ def ledger_page(request: Request, identifier: str, user: PageUserDep, session: R
         "classes": [c.value for c in SelfReliance], "origins": [o.value for o in Origin],
         "alternatives": [a.value for a in Alternative], "AREA": AREA,
         "LEDGER_STATUS": LEDGER_STATUS, "RELIANCE": RELIANCE, "ORIGIN": ORIGIN,
-        "ALTERNATIVE": ALTERNATIVE, "FIELD_LABEL": FIELD_LABEL,
+        "ALTERNATIVE": ALTERNATIVE, "FIELD_LABEL": FIELD_LABEL, "VALUE_LABEL": VALUE_LABEL,
     }, title=N_("Ledger record"))
 
 
