@@ -485,3 +485,22 @@ def may_evaluate(session: Session, principal: Principal, order: ServiceOrder) ->
     _person(principal, "order.evaluate")
     require_role(session, principal, Role.CUSTOMER, order.customer_organisation_id,
                  action="order.evaluate")
+
+
+# --- the primary-standards ledger ---------------------------------------------------------
+
+#: Who keeps a national primary standard's ledger record: the holder's registry people
+#: (data entry, reviewers) and its administrators — the national institute's staff.
+LEDGER_ROLES = (Role.DATA_ENTRY, Role.REVIEWER, Role.ADMIN)
+
+
+def may_edit_ledger(session: Session, principal: Principal, holder_id: int) -> None:
+    """A person holding one of :data:`LEDGER_ROLES` in the organisation that holds the
+    standard (administrators also from above) edits its ledger record and components."""
+    _person(principal, "ledger.edit")
+    require_any_role(session, principal, LEDGER_ROLES, holder_id, action="ledger.edit")
+
+
+def can_read_ledger_history(session: Session, principal: Principal, holder_id: int) -> bool:
+    """The holder's staff (and administrators above it) read who changed its ledger."""
+    return is_lab_staff(session, principal, holder_id)

@@ -145,6 +145,13 @@ CHECKED: tuple[CheckedEntity, ...] = (
         "competence", "timeliness", "satisfaction", "effectiveness", "fit_comment",
         "competence_comment", "timeliness_comment", "satisfaction_comment",
         "effectiveness_comment", "comment")),
+    # the primary-standards ledger: each record and component as its last event wrote it
+    CheckedEntity(models.PrimaryStandardProfile, (
+        "standard_id", "domain", "status", "self_reliance", "risk_notes", "actions",
+        "created_by_id", "updated_by_id")),
+    CheckedEntity(models.PrimaryStandardComponent, (
+        "profile_id", "name", "role", "origin", "supplier", "supplier_country",
+        "domestic_alternative", "notes")),
 )
 
 

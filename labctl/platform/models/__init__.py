@@ -27,6 +27,7 @@ from labctl.platform.models.desk import (
     OrderEvent,
     ServiceOrder,
 )
+from labctl.platform.models.ledger import PrimaryStandardComponent, PrimaryStandardProfile
 from labctl.platform.models.notices import Notice, NoticeKind
 from labctl.platform.models.org import (
     ApiToken,
@@ -51,7 +52,8 @@ __all__ = [
     "Certificate", "CertificateFlag", "CertificateStandard", "CertificateStatus",
     "CheckResult", "Complaint", "ComplaintEvent", "DecisionRule", "Evaluation",
     "LoginThrottle", "Membership", "Notice", "NoticeKind", "OrderEvent", "OrgLevel",
-    "Organisation", "QualityEvent", "ResultPoint", "ResultPosting", "ReviewState",
+    "Organisation", "PrimaryStandardComponent", "PrimaryStandardProfile", "QualityEvent",
+    "ResultPoint", "ResultPosting", "ReviewState",
     "Role", "ServiceOrder", "Standard", "StandardCalibration", "StandardCorrection",
     "StandardKind", "StandardStatus", "StandardStatusChange", "Station", "User",
 ]

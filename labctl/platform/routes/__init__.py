@@ -5,6 +5,7 @@ from fastapi import APIRouter
 from labctl.platform.routes import (
     certificates,
     desk,
+    ledger,
     notices,
     organisations,
     quality,
@@ -15,4 +16,4 @@ from labctl.platform.routes import (
 
 routers: list[APIRouter] = [organisations.router, registry.router, certificates.router,
                              runs.router, stations.router, quality.router,
-                             desk.router, notices.router]
+                             desk.router, notices.router, ledger.router]

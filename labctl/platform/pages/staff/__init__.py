@@ -11,10 +11,18 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from labctl.platform.pages.staff import certificates, home, reviews, runs, standards, stations
+from labctl.platform.pages.staff import (
+    certificates,
+    home,
+    ledger,
+    reviews,
+    runs,
+    standards,
+    stations,
+)
 
 router = APIRouter()
-for _part in (home, reviews, certificates, runs, standards, stations):
+for _part in (home, reviews, certificates, runs, standards, stations, ledger):
     router.include_router(_part.router)
 
 __all__ = ["router"]
