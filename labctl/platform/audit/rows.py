@@ -133,6 +133,14 @@ CHECKED: tuple[CheckedEntity, ...] = (
         "competence", "timeliness", "satisfaction", "effectiveness", "fit_comment",
         "competence_comment", "timeliness_comment", "satisfaction_comment",
         "effectiveness_comment", "comment")),
+    # comparisons: what was compared, each participant's result, who entered and published
+    CheckedEntity(models.Comparison, (
+        "identifier", "kind", "title", "quantity", "measurand", "nominal_value", "unit",
+        "pilot_id", "status", "reference_method", "assigned_value", "assigned_u", "sigma_pt",
+        "en_limit", "created_by_id", "published_by_id", "published_at")),
+    CheckedEntity(models.ComparisonResult, (
+        "comparison_id", "participant_id", "standard_id", "value", "u", "dof",
+        "coverage_factor", "reported_at", "entered_by_id")),
 )
 
 

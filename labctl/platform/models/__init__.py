@@ -20,6 +20,7 @@ from labctl.platform.models.certificates import (
     ResultPoint,
     ResultPosting,
 )
+from labctl.platform.models.comparisons import Comparison, ComparisonResult
 from labctl.platform.models.desk import (
     Complaint,
     ComplaintEvent,
@@ -46,7 +47,8 @@ from labctl.platform.models.registry import (
 
 __all__ = [
     "ApiToken", "AuditCheckpoint", "AuditEvent", "Authorisation", "Capability",
-    "Certificate", "CertificateFlag", "CertificateStandard", "CertificateStatus", "Complaint",
+    "Certificate", "CertificateFlag", "CertificateStandard", "CertificateStatus", "Comparison",
+    "ComparisonResult", "Complaint",
     "ComplaintEvent", "DecisionRule", "Evaluation", "LoginThrottle", "Membership",
     "OrderEvent", "OrgLevel", "Organisation", "ResultPoint", "ResultPosting", "ReviewState",
     "Role", "ServiceOrder", "Standard", "StandardCalibration", "StandardCorrection",
