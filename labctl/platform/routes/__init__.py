@@ -2,7 +2,15 @@
 
 from fastapi import APIRouter
 
-from labctl.platform.routes import certificates, desk, organisations, registry, runs, stations
+from labctl.platform.routes import (
+    certificates,
+    comparisons,
+    desk,
+    organisations,
+    registry,
+    runs,
+    stations,
+)
 
 routers: list[APIRouter] = [organisations.router, registry.router, certificates.router,
-                             runs.router, stations.router, desk.router]
+                             runs.router, stations.router, desk.router, comparisons.router]
