@@ -18,7 +18,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
 
-from labctl.errors import ConflictError, NotFoundError, ValidationError
+from labctl.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from labctl.platform import audit
 from labctl.platform.accounts import policy
 from labctl.platform.accounts.auth import Principal
@@ -313,11 +313,20 @@ def _reported_at(value: datetime | None) -> datetime:
 def enter_result(session: Session, *, principal: Principal, identifier: str,
                  data: ResultIn) -> ComparisonResult:
     """Enter (or replace, while entries are taken) a participant's result: the
-    participant's own staff or the pilot's; the standard, if named, is the participant's."""
-    row = comparison_by_identifier(session, principal, identifier, lock=True)
-    participant = _participant(session, principal, data.participant_code)
-    assert participant.id is not None and row.id is not None
-    policy.may_enter_result(session, principal, row.pilot_id, participant.id)
+    participant's own staff (a laboratory takes part by entering its result) or the
+    pilot's; the standard, if named, is the participant's. A refused caller who cannot read
+    the comparison gets its 404."""
+    row = _by_identifier(session, identifier, lock=True)
+    try:
+        participant = _participant(session, principal, data.participant_code)
+        assert participant.id is not None and row.id is not None
+        policy.may_enter_result(session, principal, row.pilot_id, participant.id)
+    except (PermissionDeniedError, ValidationError):
+        # a laboratory joins by entering its own result (the identifier is what the pilot
+        # sends to the invited laboratories); to anyone else who cannot read the comparison
+        # it does not exist
+        comparison_by_identifier(session, principal, identifier)
+        raise
     if row.status not in ENTRY_STATES:
         raise ConflictError(f"comparison {row.identifier} is {row.status}: results are "
                             "entered while it is planned or open", reason="comparison_state",
