@@ -34,7 +34,14 @@ def test_a_key_comparison_evaluated_as_the_engine_does_then_published(
         cmp: Comparisons, api: httpx.Client) -> None:
     ident = cmp.create()["identifier"]
     _run(cmp, ident)
-    body = ok(api.get(f"/api/v1/comparisons/{ident}", headers=cmp.h("lab", "technician")))
+    # before publication a participant reads its own result only, and no evaluation
+    own = ok(api.get(f"/api/v1/comparisons/{ident}", headers=cmp.h("lab", "technician")))
+    assert [p["participant_code"] for p in own["participants"]] == [cmp.world.orgs["lab"]]
+    assert own["evaluation"] is None and own["participants"][0]["en"] is None
+    assert cmp.standards["prov"] not in api.get(f"/comparisons/{ident}",
+                                                headers=cmp.h("lab", "technician")).text
+    # the pilot's staff read everything
+    body = ok(api.get(f"/api/v1/comparisons/{ident}", headers=cmp.h("nmi", "checker")))
     assert body["status"] == "open" and len(body["participants"]) == 3
     x = [float(v) for _, v, _, _ in RESULTS]
     u = [float(s) for _, _, s, _ in RESULTS]
@@ -192,7 +199,7 @@ def test_a_proficiency_test_scores_against_the_assigned_value(
                        sigma_pt="0.000002")["identifier"]
     cmp.enter(ident, cmp.h("lab", "technician"), "lab", "10.0000045", "0.0000008",
               coverage_factor="2", standard=cmp.standards["lab"])
-    body = ok(api.get(f"/api/v1/comparisons/{ident}", headers=cmp.h("lab", "technician")))
+    body = ok(api.get(f"/api/v1/comparisons/{ident}", headers=cmp.h("prov", "reviewer")))
     p = body["participants"][0]
     en = engine.en_numbers(10.0000045, 2 * 0.8e-6, 10.000001, 2 * 0.5e-6).value
     z = engine.z_scores(10.0000045, 10.000001, 2e-6).value

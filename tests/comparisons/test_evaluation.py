@@ -9,7 +9,8 @@ import math
 import numpy as np
 import pytest
 
-from labctl.platform.comparisons import Design, Entry, evaluate, failed_participations
+from labctl.platform.comparisons import Design, Entry, failed_participations
+from labctl.platform.comparisons import evaluate_entries as evaluate
 from labctl.platform.models.comparisons import ReferenceMethod
 from labctl.uncertainty import comparison as engine
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from xml.etree import ElementTree
 
-from labctl.platform.comparisons import Design, Entry, evaluate
+from labctl.platform.comparisons import Design, Entry
+from labctl.platform.comparisons import evaluate_entries as evaluate
 from labctl.platform.models.comparisons import ReferenceMethod
 from labctl.platform.pages.public.comparisons import doe_plot, exponent_of, rows_of, scale_for
 

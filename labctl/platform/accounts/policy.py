@@ -514,11 +514,14 @@ def may_publish_comparison(session: Session, principal: Principal, pilot_id: int
 
 
 def can_read_comparison(session: Session, principal: Principal | None, pilot_id: int,
-                        participant_ids: Iterable[int], published: bool) -> bool:
-    """Published: everyone. Before: the pilot's staff and the participants' staff (anyone
-    else gets the 404 of an unknown comparison)."""
+                        participant_ids: Iterable[int], published: bool, *,
+                        creator_id: int | None = None) -> bool:
+    """Published: everyone. Before: the pilot's staff, the participants' staff and the
+    person who created it (anyone else gets the 404 of an unknown comparison)."""
     if published:
         return True
     if principal is None or principal.kind != "user":
         return False
+    if creator_id is not None and principal.user_id == creator_id:
+        return True
     return any(is_lab_staff(session, principal, o) for o in (pilot_id, *participant_ids))

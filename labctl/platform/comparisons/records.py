@@ -29,9 +29,9 @@ from labctl.platform.comparisons.evaluation import (
     Evaluation,
     FailedParticipation,
     evaluable,
-    evaluate,
     failed_participations,
 )
+from labctl.platform.comparisons.evaluation import evaluate as evaluate_entries
 from labctl.platform.db import utcnow
 from labctl.platform.models.base import CLOCK_SKEW, EARLIEST_DATE
 from labctl.platform.models.comparisons import (
@@ -88,7 +88,7 @@ def comparison_by_identifier(session: Session, principal: Principal | None, iden
     if not published:
         participants = [r.participant_id for r in results_of(session, row)]
         if not policy.can_read_comparison(session, principal, row.pilot_id, participants,
-                                          published):
+                                          published, creator_id=row.created_by_id):
             raise NotFoundError("comparison", identifier)
     return row
 
@@ -116,13 +116,29 @@ def evaluate_stored(session: Session, row: Comparison) -> Evaluation | None:
     too few (two for a weighted mean, one against an assigned value)."""
     design = design_of(row)
     entries = _entries(session, results_of(session, row))
-    return evaluate(design, entries) if evaluable(design, entries) else None
+    return evaluate_entries(design, entries) if evaluable(design, entries) else None
 
 
-def evaluate_comparison(session: Session, identifier: str, *,
-                        principal: Principal | None = None) -> Evaluation | None:
-    """The evaluation of a comparison the caller may read (see :func:`evaluate_stored`)."""
-    return evaluate_stored(session, comparison_by_identifier(session, principal, identifier))
+def evaluate(session: Session, identifier: str, *,
+             principal: Principal | None = None) -> Evaluation | None:
+    """The evaluation of a comparison by the engine, computed on read from its stored
+    results (see :func:`evaluate_stored`). Without ``principal`` (the platform itself:
+    jobs, hooks) any comparison; with one, a comparison the caller sees in full (published,
+    or the pilot's staff), else 404."""
+    if principal is None:
+        return evaluate_stored(session, _by_identifier(session, identifier))
+    row = comparison_by_identifier(session, principal, identifier)
+    if not sees_everything(session, principal, row):
+        raise NotFoundError("comparison evaluation", identifier)
+    return evaluate_stored(session, row)
+
+
+def sees_everything(session: Session, principal: Principal | None, row: Comparison) -> bool:
+    """Whether the caller sees every result and the evaluation: anyone once published;
+    before, the pilot's staff only (a participant sees its own result alone: results stay
+    confidential between participants until the pilot publishes, ISO/IEC 17043 4.10)."""
+    return row.status == ComparisonStatus.PUBLISHED or (
+        principal is not None and policy.is_lab_staff(session, principal, row.pilot_id))
 
 
 def _orgs(session: Session, ids: list[int]) -> dict[int, Organisation]:
@@ -145,13 +161,21 @@ def _num(v: float | None) -> str | None:
     return None if v is None else repr(float(v))
 
 
-def comparison_public(session: Session, row: Comparison) -> ComparisonPublic:
+def comparison_public(session: Session, row: Comparison,
+                      principal: Principal | None) -> ComparisonPublic:
+    """What the caller reads of a comparison: everything once published (or for the pilot's
+    staff); before that a participant's staff read their own results only, without the
+    evaluation (:func:`sees_everything`)."""
     pilot = session.get(Organisation, row.pilot_id)
     assert pilot is not None
     rows = results_of(session, row)
+    full = sees_everything(session, principal, row)
+    if not full:
+        rows = [r for r in rows if principal is not None
+                and policy.is_lab_staff(session, principal, r.participant_id)]
     orgs = _orgs(session, [r.participant_id for r in rows])
     stds = _standards(session, [r.standard_id for r in rows])
-    ev = evaluate_stored(session, row)
+    ev = evaluate_stored(session, row) if full else None
     scores = {p.entry.participant: p for p in ev.participants} if ev else {}
     participants = []
     for r in rows:
@@ -433,6 +457,6 @@ def publish_comparison(session: Session, *, principal: Principal, identifier: st
 
 
 __all__ = ["MAX_LIMIT", "FailureHook", "comparison_by_identifier", "comparison_public",
-           "create_comparison", "design_of", "enter_result", "evaluate_comparison",
-           "evaluate_stored", "list_comparisons", "publish_comparison", "results_of",
+           "create_comparison", "design_of", "enter_result", "evaluate", "evaluate_stored",
+           "list_comparisons", "publish_comparison", "results_of", "sees_everything",
            "set_status", "standard_participations"]

@@ -42,7 +42,7 @@ def create_comparison(body: ComparisonCreate, principal: PrincipalDep,
     """Create a comparison (an approver, reviewer or admin of the pilot, or of a
     national-level organisation). 404: unknown pilot; 409: the identifier exists."""
     row = comparisons.create_comparison(session, principal=principal, data=body)
-    return comparisons.comparison_public(session, row)
+    return comparisons.comparison_public(session, row, principal)
 
 
 @router.get("/comparisons", response_model=Page[ComparisonSummary], tags=["comparisons"],
@@ -63,9 +63,10 @@ def read_comparison(identifier: IdentifierPath, session: ReadSessionDep,
     """A comparison with every participant's result and its evaluation: reference value
     and u, chi-squared check, participants left out, degrees of equivalence with U (k = 2),
     E_n, ζ (and z for a proficiency test with σ_pt). Public once published; before, the
-    pilot's and the participants' staff only (anyone else: 404)."""
+    pilot's staff (everything) and the participants' staff (their own results, no
+    evaluation) only; anyone else: 404."""
     row = comparisons.comparison_by_identifier(session, principal, identifier)
-    return comparisons.comparison_public(session, row)
+    return comparisons.comparison_public(session, row, principal)
 
 
 @router.post("/comparisons/{identifier}/results", response_model=ComparisonPublic,
@@ -77,7 +78,7 @@ def enter_result(identifier: IdentifierPath, body: ResultIn, principal: Principa
     value or u out of bounds, or a standard the participant does not hold."""
     comparisons.enter_result(session, principal=principal, identifier=identifier, data=body)
     row = comparisons.comparison_by_identifier(session, principal, identifier)
-    return comparisons.comparison_public(session, row)
+    return comparisons.comparison_public(session, row, principal)
 
 
 @router.post("/comparisons/{identifier}/status", response_model=ComparisonPublic,
@@ -88,7 +89,7 @@ def set_status(identifier: IdentifierPath, body: StatusIn, principal: PrincipalD
     state it does not follow."""
     row = comparisons.set_status(session, principal=principal, identifier=identifier,
                                  data=body)
-    return comparisons.comparison_public(session, row)
+    return comparisons.comparison_public(session, row, principal)
 
 
 @router.post("/comparisons/{identifier}/publish", response_model=ComparisonPublic,
@@ -99,4 +100,4 @@ def publish(identifier: IdentifierPath, body: PublishIn, principal: PrincipalDep
     results are locked from then on. 409: published already, or too few results."""
     row, _failures = comparisons.publish_comparison(session, principal=principal,
                                                      identifier=identifier, data=body)
-    return comparisons.comparison_public(session, row)
+    return comparisons.comparison_public(session, row, principal)

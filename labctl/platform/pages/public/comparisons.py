@@ -22,6 +22,7 @@ from sqlmodel import Session
 
 from labctl.errors import NotFoundError
 from labctl.platform import comparisons
+from labctl.platform.accounts.auth import Principal
 from labctl.platform.comparisons import Evaluation, ParticipantScore
 from labctl.platform.models.comparisons import IDENTIFIER_PATTERN, Comparison
 from labctl.platform.pages.public import view
@@ -157,9 +158,11 @@ def exponent_of(ev: Evaluation) -> int:
                           if math.isfinite(p.d) and math.isfinite(p.U_d)), default=0.0))
 
 
-def _detail(session: Session, row: Comparison) -> dict[str, Any]:
-    public = comparisons.comparison_public(session, row)
-    ev = comparisons.evaluate_stored(session, row)
+def _detail(session: Session, row: Comparison, principal: Principal | None
+            ) -> dict[str, Any]:
+    public = comparisons.comparison_public(session, row, principal)
+    ev = comparisons.evaluate_stored(session, row) \
+        if comparisons.sees_everything(session, principal, row) else None
     context: dict[str, Any] = {"c": public, "view": view, "KIND": KIND, "STATUS": STATUS,
                                "METHOD": METHOD, "ev": ev, "rows": [], "plot": None}
     if ev is not None:
@@ -195,7 +198,8 @@ def comparison_page(request: Request, identifier: Annotated[str, Path(max_length
         raise NotFoundError("comparison", identifier)
     row = comparisons.comparison_by_identifier(session, user.principal if user else None,
                                                identifier)
-    return render(request, "public/comparison.html", _detail(session, row),
+    return render(request, "public/comparison.html",
+                  _detail(session, row, user.principal if user else None),
                   title=N_("Comparison"))
 
 
