@@ -66,6 +66,10 @@ def test_a_key_comparison_evaluated_as_the_engine_does_then_published(
         cmp.standards["lab"]
     listed = ok(api.get("/api/v1/comparisons", params={"limit": 200}))
     assert ident in [c["identifier"] for c in listed["items"]]
+    assert ident in api.get("/comparisons").text
+    page = api.get(f"/comparisons/{ident}")
+    assert page.status_code == 200 and '<svg class="graph doe" role="img"' in page.text
+    assert page.text.count('class="badge bad"') == 1  # lab: |En| > 1
 
 
 def test_another_organisation_may_not_enter_a_participants_result(cmp: Comparisons) -> None:
@@ -86,6 +90,13 @@ def test_another_organisation_may_not_enter_a_participants_result(cmp: Compariso
     cmp.refused("POST", f"/comparisons/{ident}/results", cmp.h("lab", "technician"), 422,
                 {"participant_code": cmp.world.orgs["lab"], "value": "10", "u": "0.000001",
                  "standard": cmp.standards["prov"]}, field="standard")
+    # an organisation that does not exist, a value beyond bounds
+    cmp.refused("POST", f"/comparisons/{ident}/results", cmp.h("lab", "technician"), 422,
+                {"participant_code": "NOSUCH9", "value": "10", "u": "0.000001"},
+                field="participant_code")
+    cmp.refused("POST", f"/comparisons/{ident}/results", cmp.h("lab", "technician"), 422,
+                {"participant_code": cmp.world.orgs["lab"], "value": "1e16", "u": "0.000001"},
+                field="body.value")
     # the pilot may enter for a participant (it collects the reports)
     cmp.enter(ident, cmp.h("nmi", "approver"), "prov", "10.000001", "0.000001")
 
@@ -94,7 +105,9 @@ def test_another_organisation_may_not_enter_a_participants_result(cmp: Compariso
     ('"u": NaN', None), ('"u": Infinity', None), ('"u": "-0.000001"', "body.u"),
     ('"u": "0"', "body.u"), ('"u": "NaN"', "body.u"), ('"u": "Infinity"', "body.u"),
     ('"u": "1e30"', "body.u"), ('"u": 1e999', None), ('"u": "0.000001", "dof": 0', "body.dof"),
-    ('"u": "0.000001", "dof": 2.5', "body.dof"), ('"u": "0.000001", "coverage_factor": "0"',
+    ('"u": "0.000001", "dof": 2.5', "body.dof"), ('"u": "0.000001", "dof": -3', "body.dof"),
+    ('"u": "1e-30"', "body.u"), ('"u": "0.000001", "reported_at": "2999-01-01T00:00:00Z"',
+                                 "reported_at"), ('"u": "0.000001", "coverage_factor": "0"',
                                                   "body.coverage_factor")])
 def test_non_finite_negative_and_out_of_bounds_values_are_refused(
         cmp: Comparisons, raw: str, field: str | None) -> None:
@@ -157,8 +170,10 @@ def test_unpublished_comparisons_are_not_found_by_outsiders(
         assert r.status_code == 404, r.text
         assert ident not in [c["identifier"] for c in ok(api.get(
             "/api/v1/comparisons", params={"limit": 200}, headers=who or {}))["items"]]
-        # the public page too: 404, not 403
+        # the public page too: 404, not 403; the list page does not name it
         assert api.get(f"/comparisons/{ident}", headers=who or {}).status_code == 404
+        listing = api.get("/comparisons", headers=who or {})
+        assert listing.status_code == 200 and ident not in listing.text
     assert ok(api.get(f"/api/v1/comparisons/{ident}", headers=cmp.h("lab", "technician")))
     assert ok(api.get(f"/api/v1/comparisons/{ident}", headers=cmp.h("nmi", "reviewer")))
     # an outsider cannot enter results into a comparison it cannot see: 404
