@@ -10,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from labctl.platform.admin import verify_audit
 from labctl.uncertainty import comparison as engine
@@ -233,6 +234,23 @@ def test_the_audit_trail_explains_every_comparison_row(
                 headers=cmp.h("nmi", "reviewer")))
     report = verify_audit(database_url, keys_dir=keys_dir)
     assert report.ok, report.model_dump()
+    # a published result edited in the database behind the platform's back shows
+    with cmp.engine.begin() as conn:
+        rid, value = conn.execute(sa.text(
+            "SELECT r.id, r.value FROM comparison_result r JOIN comparison c "
+            "ON c.id = r.comparison_id WHERE c.identifier = :i ORDER BY r.id"),
+            {"i": ident}).first()
+        conn.execute(sa.text("UPDATE comparison_result SET value = '10.0000001' WHERE id = :r"),
+                     {"r": rid})
+    try:
+        bad = verify_audit(database_url, keys_dir=keys_dir)
+        assert not bad.ok and [(f.table, f.key, f.problem, f.column) for f in bad.rows] == [
+            ("comparison_result", str(rid), "differs", "value")]
+    finally:
+        with cmp.engine.begin() as conn:
+            conn.execute(sa.text("UPDATE comparison_result SET value = :v WHERE id = :r"),
+                         {"v": value, "r": rid})
+    assert verify_audit(database_url, keys_dir=keys_dir).ok
 
 
 def test_the_standards_page_shows_its_published_comparisons(
