@@ -504,3 +504,94 @@ def may_edit_ledger(session: Session, principal: Principal, holder_id: int) -> N
 def can_read_ledger_history(session: Session, principal: Principal, holder_id: int) -> bool:
     """The holder's staff (and administrators above it) read who changed its ledger."""
     return is_lab_staff(session, principal, holder_id)
+
+
+# --- comparisons ----------------------------------------------------------------------------
+#
+# Who acts on a comparison (ISO/IEC 17025 7.7.2, CIPM MRA, ISO/IEC 17043):
+#
+# * it is created by the pilot's staff (an approver, reviewer or admin of the pilot
+#   organisation), or by such a person of a national-level organisation (the national
+#   institute coordinating the country's comparisons) naming another pilot;
+# * a participant's result is entered by the participant's own staff (a technician,
+#   approver, reviewer or admin there: never another participant's) or by the pilot's;
+# * the pilot opens, closes and publishes it; the person who publishes entered none of its
+#   results (the evaluation is checked by someone who did not type the numbers).
+
+#: The roles that run a comparison in the pilot (or the coordinating national institute).
+COMPARISON_ROLES = (Role.APPROVER, Role.REVIEWER, Role.ADMIN)
+#: The roles that enter a participant's result in its own organisation.
+RESULT_ROLES = (Role.TECHNICIAN, Role.APPROVER, Role.REVIEWER, Role.ADMIN)
+
+
+def _holds_any(session: Session, principal: Principal, roles: tuple[Role, ...],
+               org_id: int) -> bool:
+    return any(has_role(session, principal, r, org_id) for r in roles)
+
+
+def may_create_comparison(session: Session, principal: Principal, pilot: Organisation) -> None:
+    """The pilot's approver, reviewer or admin, or one of a national-level organisation."""
+    _person(principal, "comparison.create")
+    assert pilot.id is not None
+    if _holds_any(session, principal, COMPARISON_ROLES, pilot.id):
+        return
+    national = session.exec(select(Organisation.id).where(
+        Organisation.level == "national")).all()
+    if any(o is not None and _holds_any(session, principal, COMPARISON_ROLES, o)
+           for o in national):
+        return
+    names = ", ".join(r.value for r in COMPARISON_ROLES)
+    raise PermissionDeniedError("comparison.create", f"{principal.actor} holds none of the "
+                                f"roles ({names}) in the pilot {pilot.code} or in a "
+                                "national-level organisation", rule="role")
+
+
+def is_pilot_staff(session: Session, principal: Principal, pilot_id: int) -> bool:
+    return principal.kind == "user" and _holds_any(session, principal, COMPARISON_ROLES,
+                                                   pilot_id)
+
+
+def may_run_comparison(session: Session, principal: Principal, pilot_id: int,
+                       action: str) -> None:
+    """Opening, closing: the pilot's approver, reviewer or admin."""
+    _person(principal, action)
+    require_any_role(session, principal, COMPARISON_ROLES, pilot_id, action=action)
+
+
+def may_enter_result(session: Session, principal: Principal, pilot_id: int,
+                     participant_id: int) -> None:
+    """The participant's own staff or the pilot's enter a participant's result; anyone
+    else (another participant) is refused: the organisation boundary."""
+    _person(principal, "comparison.result")
+    if _holds_any(session, principal, RESULT_ROLES, participant_id) or \
+            is_pilot_staff(session, principal, pilot_id):
+        return
+    org = session.get(Organisation, participant_id)
+    raise PermissionDeniedError(
+        "comparison.result", f"{principal.actor} is neither staff of the participant "
+        f"{org.code if org else participant_id} nor of the pilot: results are entered by "
+        "their own laboratory or the pilot", rule="role")
+
+
+def may_publish_comparison(session: Session, principal: Principal, pilot_id: int,
+                           enterers: Iterable[int]) -> None:
+    """The pilot's approver, reviewer or admin who entered none of the results."""
+    may_run_comparison(session, principal, pilot_id, "comparison.publish")
+    if principal.user_id in set(enterers):
+        raise PermissionDeniedError(
+            "comparison.publish", f"{principal.name} entered results of this comparison and "
+            f"may not publish its evaluation ({TWO_PERSON})", rule="separation")
+
+
+def can_read_comparison(session: Session, principal: Principal | None, pilot_id: int,
+                        participant_ids: Iterable[int], published: bool, *,
+                        creator_id: int | None = None) -> bool:
+    """Published: everyone. Before: the pilot's staff, the participants' staff and the
+    person who created it (anyone else gets the 404 of an unknown comparison)."""
+    if published:
+        return True
+    if principal is None or principal.kind != "user":
+        return False
+    if creator_id is not None and principal.user_id == creator_id:
+        return True
+    return any(is_lab_staff(session, principal, o) for o in (pilot_id, *participant_ids))

@@ -152,6 +152,14 @@ CHECKED: tuple[CheckedEntity, ...] = (
     CheckedEntity(models.PrimaryStandardComponent, (
         "profile_id", "name", "role", "origin", "supplier", "supplier_country",
         "domestic_alternative", "notes")),
+    # comparisons: what was compared, each participant's result, who entered and published
+    CheckedEntity(models.Comparison, (
+        "identifier", "kind", "title", "quantity", "measurand", "nominal_value", "unit",
+        "pilot_id", "status", "reference_method", "assigned_value", "assigned_u", "sigma_pt",
+        "en_limit", "created_by_id", "published_by_id", "published_at")),
+    CheckedEntity(models.ComparisonResult, (
+        "comparison_id", "participant_id", "standard_id", "value", "u", "dof",
+        "coverage_factor", "reported_at", "entered_by_id")),
 )
 
 

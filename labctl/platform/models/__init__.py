@@ -20,6 +20,7 @@ from labctl.platform.models.certificates import (
     ResultPoint,
     ResultPosting,
 )
+from labctl.platform.models.comparisons import Comparison, ComparisonResult
 from labctl.platform.models.desk import (
     Complaint,
     ComplaintEvent,
@@ -50,10 +51,10 @@ from labctl.platform.models.registry import (
 __all__ = [
     "ApiToken", "AuditCheckpoint", "AuditEvent", "Authorisation", "Capability",
     "Certificate", "CertificateFlag", "CertificateStandard", "CertificateStatus",
-    "CheckResult", "Complaint", "ComplaintEvent", "DecisionRule", "Evaluation",
-    "LoginThrottle", "Membership", "Notice", "NoticeKind", "OrderEvent", "OrgLevel",
-    "Organisation", "PrimaryStandardComponent", "PrimaryStandardProfile", "QualityEvent",
-    "ResultPoint", "ResultPosting", "ReviewState",
+    "CheckResult", "Comparison", "ComparisonResult", "Complaint", "ComplaintEvent",
+    "DecisionRule", "Evaluation", "LoginThrottle", "Membership", "Notice", "NoticeKind",
+    "OrderEvent", "OrgLevel", "Organisation", "PrimaryStandardComponent",
+    "PrimaryStandardProfile", "QualityEvent", "ResultPoint", "ResultPosting", "ReviewState",
     "Role", "ServiceOrder", "Standard", "StandardCalibration", "StandardCorrection",
     "StandardKind", "StandardStatus", "StandardStatusChange", "Station", "User",
 ]

@@ -4,6 +4,7 @@ from fastapi import APIRouter
 
 from labctl.platform.routes import (
     certificates,
+    comparisons,
     desk,
     ledger,
     notices,
@@ -16,4 +17,5 @@ from labctl.platform.routes import (
 
 routers: list[APIRouter] = [organisations.router, registry.router, certificates.router,
                              runs.router, stations.router, quality.router,
-                             desk.router, notices.router, ledger.router]
+                             desk.router, notices.router, ledger.router,
+                             comparisons.router]

@@ -22,6 +22,8 @@ from labctl.platform.models.org import Organisation
 from labctl.platform.models.registry import StandardCalibration
 from labctl.platform.pages.forms import DIMENSIONS
 from labctl.platform.pages.public import view
+from labctl.platform.pages.public.comparisons import KIND as COMPARISON_KIND
+from labctl.platform.pages.public.comparisons import standard_comparisons
 from labctl.platform.pages.render import N_, render
 from labctl.platform.pages.session import OptionalPageUserDep
 from labctl.platform.routes.deps import ReadSessionDep
@@ -64,6 +66,8 @@ def standard_page(request: Request, identifier: Annotated[str, Path(max_length=6
         "validity": None if s.kind.value == "national_primary" else view.validity(s.due_date,
                                                                                    today),
         "on_platform": bool(cal and cal.certificate_id), "cmcs": cmcs.items,
+        "comparisons": standard_comparisons(session, std.id) if std.id else [],
+        "COMPARISON_KIND": COMPARISON_KIND,
     }, title=N_("Measurement standard"))
 
 
