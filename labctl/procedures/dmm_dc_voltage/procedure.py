@@ -14,8 +14,8 @@ accuracy ±(a_rel·|V| + a_abs) scaled by the elapsed fraction of its calibratio
 linear drift allowance; or, when better supported, normal: the drift its intermediate checks
 show on the same range, a weighted line through them carried by the register as
 :class:`~labctl.procedures.interfaces.CheckedDrift` and chosen by
-:func:`~labctl.uncertainty.choose_drift`, which then replaces the whole allowance), δV_temp the calibrator's temperature effect outside its specified band
-(rectangular). Every point gets a budget, U with k from the Welch–Satterthwaite
+:func:`~labctl.uncertainty.choose_drift`, which then replaces the whole allowance), δV_temp
+the calibrator's temperature effect outside its specified band (rectangular). Every point gets a budget, U with k from the Welch–Satterthwaite
 degrees of freedom, a statement of conformity against the DMM's specification and the TUR.
 """
 
