@@ -15,8 +15,9 @@ linear drift allowance; or, when better supported, normal: the drift its interme
 show on the same range, a weighted line through them carried by the register as
 :class:`~labctl.procedures.interfaces.CheckedDrift` and chosen by
 :func:`~labctl.uncertainty.choose_drift`, which then replaces the whole allowance), δV_temp
-the calibrator's temperature effect outside its specified band (rectangular). Every point gets a budget, U with k from the Welch–Satterthwaite
-degrees of freedom, a statement of conformity against the DMM's specification and the TUR.
+the calibrator's temperature effect outside its specified band (rectangular). Every point
+gets a budget, U with k from the Welch–Satterthwaite degrees of freedom, a statement of
+conformity against the DMM's specification and the TUR.
 """
 
 from __future__ import annotations
