@@ -71,6 +71,17 @@ def test_a_key_comparison_evaluated_as_the_engine_does_then_published(
     page = api.get(f"/comparisons/{ident}")
     assert page.status_code == 200 and '<svg class="graph doe" role="img"' in page.text
     assert page.text.count('class="badge bad"') == 1  # lab: |En| > 1
+    # the failed participation opened an event on the standard "lab" used, as a failed
+    # check does: under investigation; the others stay in service
+    status = {org: ok(api.get(f"/api/v1/standards/{cmp.standards[org]}"))["status"]
+              for org, *_ in RESULTS}
+    assert status == {"nmi": "in_service", "prov": "in_service",
+                      "lab": "under_investigation"}
+    events = ok(api.get("/api/v1/quality-events", headers=cmp.h("lab", "checker")))
+    items = events["items"] if isinstance(events, dict) else events
+    assert [(e["kind"], e["standard"]) for e in items] == [
+        ("comparison_en_failed", cmp.standards["lab"])]
+    assert items[0]["rules"] == [f"comparison:{ident}"]
 
 
 def test_another_organisation_may_not_enter_a_participants_result(cmp: Comparisons) -> None:

@@ -58,7 +58,7 @@ MAX_LIMIT = 200
 
 #: What publishing calls with the failed participations, inside its transaction (the lead
 #: wires it to the quality events): ``(session, principal, failures)``.
-FailureHook = Callable[[Session, Principal, list[FailedParticipation]], None]
+FailureHook = Callable[[Session, Principal, list[FailedParticipation]], object]
 
 
 # --- reading --------------------------------------------------------------------------------

@@ -16,8 +16,13 @@ from labctl.platform.quality.checks import (
     file_check_run,
     standard_checks,
 )
-from labctl.platform.quality.events import quality_events, return_to_service
+from labctl.platform.quality.events import (
+    open_comparison_events,
+    quality_events,
+    return_to_service,
+)
 
 __all__ = ["BASELINE_CHECKS", "CheckPointIn", "CheckRun", "check_run_from_result",
-           "file_check", "file_check_run", "quality_events", "return_to_service",
+           "file_check", "file_check_run", "open_comparison_events", "quality_events",
+           "return_to_service",
            "standard_checks"]

@@ -9,6 +9,7 @@ closes its open events, in one audited transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
 from sqlmodel import Session, col, select
@@ -22,6 +23,7 @@ from labctl.platform.models.base import ReviewState, StandardStatus
 from labctl.platform.models.quality import (
     CheckResult,
     QualityEvent,
+    QualityEventKind,
     QualityEventPublic,
     QualityEventStatus,
     ReturnToServiceIn,
@@ -34,6 +36,7 @@ from labctl.platform.models.registry import (
 )
 from labctl.platform.quality.checks import evaluate_point, event_public, open_events
 from labctl.platform.registry.entries import standard_by_identifier
+from labctl.platform.traceability.impact import default_since, impact
 from labctl.platform.traceability.status import apply_status
 
 SUSPENDED = (StandardStatus.QUARANTINED, StandardStatus.UNDER_INVESTIGATION)
@@ -152,3 +155,49 @@ def quality_events(session: Session, principal: Principal, *, standard: str | No
     rows = session.exec(q.order_by(col(QualityEvent.id).desc()).offset(offset)
                         .limit(limit)).all()
     return [event_public(session, e) for e in rows]
+
+
+def open_comparison_events(session: Session, principal: Principal,
+                           failures: Iterable[tuple[int, float, str]]
+                           ) -> list[QualityEvent]:
+    """A published comparison's participations beyond its E_n limit open an event on the
+    standard each used, as a failed check does: a standard in service goes under
+    investigation; one already out of service keeps its status and gets the event beside the
+    open ones. The reverse-impact list (not flagged: the investigation decides) covers the
+    certificates since its calibration. In the caller's transaction (the comparison's
+    publication: a failure here publishes nothing)."""
+    opened: list[QualityEvent] = []
+    for standard_id, en, comparison in failures:  # comparisons.FailedParticipation
+        std = session.get(Standard, standard_id)
+        if std is None or std.status in (StandardStatus.RETIRED,
+                                         StandardStatus.OUT_OF_TOLERANCE):
+            continue  # no longer in use: nothing to investigate
+        reason = (f"comparison {comparison}: |En| = {abs(en):.2f} > 1 for "
+                  f"standard {std.identifier}")
+        change_id = None
+        status = std.status
+        if std.status == StandardStatus.IN_SERVICE:
+            change, _ = apply_status(session, std, StatusChangeRequest(
+                status=StandardStatus.UNDER_INVESTIGATION, reason=reason),
+                recorded_by_id=principal.user_id)
+            change_id, status = change.id, StandardStatus.UNDER_INVESTIGATION.value
+        since = default_since(session, std)
+        event = QualityEvent(
+            standard_id=std.id, organisation_id=std.organisation_id,  # type: ignore[arg-type]
+            kind=QualityEventKind.COMPARISON_EN_FAILED.value,
+            rules=[f"comparison:{comparison}"], check_ids=[],
+            opened_by=principal.actor, opened_by_id=principal.user_id,
+            standard_status=status, status_change_id=change_id,
+            impact={"since": since.isoformat(), "flagged": False,
+                    "certificates": [e.certificate for e in impact(
+                        session, std, since=since).certificates],
+                    "comparison": comparison, "en": en})
+        session.add(event)
+        session.flush()
+        audit.record(session, actor=principal.actor, action="quality.comparison_failed",
+                     entity_type="standard", entity_id=std.identifier,
+                     organisation_id=std.organisation_id, reason=reason,
+                     data={"comparison": comparison, "en": en,
+                           "event": event.id, "status": std.status})
+        opened.append(event)
+    return opened

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 
-from labctl.platform import comparisons
+from labctl.platform import comparisons, quality
 from labctl.platform.comparisons.records import MAX_LIMIT
 from labctl.platform.models.comparisons import (
     IDENTIFIER_PATTERN,
@@ -98,6 +98,7 @@ def publish(identifier: IdentifierPath, body: PublishIn, principal: PrincipalDep
             session: SessionDep) -> ComparisonPublic:
     """Publish the evaluation (the pilot's staff; 403 for a person who entered results);
     results are locked from then on. 409: published already, or too few results."""
-    row, _failures = comparisons.publish_comparison(session, principal=principal,
-                                                     identifier=identifier, data=body)
+    row, _failures = comparisons.publish_comparison(
+        session, principal=principal, identifier=identifier, data=body,
+        on_failed=quality.open_comparison_events)
     return comparisons.comparison_public(session, row, principal)
