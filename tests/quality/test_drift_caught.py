@@ -150,6 +150,19 @@ def test_a_drifting_calibrator_is_caught_by_its_checks(world: Scene, tmp_path: P
     assert "out_of_tolerance" in outcomes and outcomes <= {"investigate", "out_of_tolerance"}
     assert verify_audit(s.settings.database_url, keys_dir=s.settings.keys_dir).ok
 
+    # the register a station downloads carries the drift per checked point to the budgets
+    # (the DC-voltage procedure weighs it against the stated allowance)
+    truth = s.sim.truth()["calibrator"]
+    cal = station.register().find_standard(manufacturer="Fluke", model="5522A",
+                                           serial_number=truth["serial"],
+                                           at=s.clock.utcnow())
+    drifts = {d.nominal: d for d in cal.drifts}
+    assert set(drifts) == {1.0, 10.0, -10.0}
+    for nominal, d in drifts.items():
+        assert d.unit == "V" and d.n == len(delivered)
+        # five flat checks then the ramp: the line's slope is of the ramp's sign, below it
+        assert 0 < d.slope / nominal < RATE and abs(d.slope) > 3 * d.u_slope, nominal
+
 
 @pytest.mark.timeout(120)
 def test_the_runner_warns_of_a_standard_under_investigation(world: Scene, tmp_path: Path):

@@ -12,6 +12,7 @@ from labctl.platform.quality.checks import (
     CheckPointIn,
     CheckRun,
     check_run_from_result,
+    checked_drifts,
     file_check,
     file_check_run,
     standard_checks,
@@ -22,7 +23,7 @@ from labctl.platform.quality.events import (
     return_to_service,
 )
 
-__all__ = ["BASELINE_CHECKS", "CheckPointIn", "CheckRun", "check_run_from_result",
+__all__ = ["BASELINE_CHECKS", "CheckPointIn", "CheckRun", "check_run_from_result", "checked_drifts",
            "file_check", "file_check_run", "open_comparison_events", "quality_events",
            "return_to_service",
            "standard_checks"]

@@ -66,6 +66,7 @@ from labctl.platform.models.registry import (
 from labctl.platform.registry.entries import standard_by_identifier
 from labctl.platform.traceability.impact import default_since, impact
 from labctl.platform.traceability.status import apply_status
+from labctl.procedures.interfaces import CheckedDrift
 from labctl.procedures.results import RunResult
 from labctl.quantities import ProcedureKind, RunStatus
 from labctl.uncertainty import control, exact_decimal
@@ -646,3 +647,30 @@ def file_check_run(session: Session, principal: Principal, *, laboratory_id: int
     run = check_run_from_result(result)
     std = checked_standard(session, laboratory_id, result.dut)
     return file_check(session, principal, identifier=std.identifier, run=run)
+
+
+# --- the drift the checks show, for the budgets ---------------------------------------------
+
+
+def checked_drifts(session: Session, std: Standard, at: datetime) -> tuple[CheckedDrift, ...]:
+    """Per checked point, the drift since the current calibration that the checks made up to
+    ``at`` show (a weighted line, :func:`~labctl.uncertainty.drift_fit`), as the runner's
+    register carries it to the budgets that use the standard (which weigh it against the
+    stated allowance, :func:`~labctl.uncertainty.choose_drift`). Points with fewer than two
+    checks at distinct times have none."""
+    since = calibration_start(session, std)
+    keys = list(dict.fromkeys(session.exec(select(CheckResult.point_key).where(
+        CheckResult.standard_id == std.id).order_by(col(CheckResult.id))).all()))
+    out: list[CheckedDrift] = []
+    for key in keys:
+        checks = [c for c in _series(session, std, key, since) if c.measured_at <= at]
+        if len({c.measured_at for c in checks}) < 2:
+            continue
+        fit = control.drift_fit([_seconds(c.measured_at) for c in checks],
+                                [float(c.value) for c in checks],
+                                [float(c.u) for c in checks], _seconds(since))
+        out.append(CheckedDrift(
+            quantity=std.quantity, nominal=float(checks[-1].nominal), unit=checks[-1].unit,
+            calibrated_at=since, slope=fit.slope, u_slope=fit.u_slope, n=fit.n,
+            last_check_at=checks[-1].measured_at, dof=fit.dof, chi2_p=fit.chi2_p))
+    return tuple(out)

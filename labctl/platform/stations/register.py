@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from labctl.errors import NotFoundError
-from labctl.platform import registry
+from labctl.platform import quality, registry
 from labctl.platform.accounts.organisations import is_authorised, org_by_code
 from labctl.platform.models.certificates import (
     Certificate,
@@ -100,6 +100,9 @@ def registered_standard(session: Session, std: Standard, at: datetime) -> Regist
         certificate_number=cal.certificate_number if cal else None,
         certificate_issuer=cal.issuer if cal else "",
         corrections=tuple(corrections),
+        # the checks' drift belongs to the current calibration: none for an earlier one
+        drifts=quality.checked_drifts(session, std, at)
+        if cal is not None and cal.id == std.current_calibration_id else (),
         specification={
             SpecName.ACCURACY_RELATIVE: float(std.uncertainty_relative),
             SpecName.ACCURACY_ABSOLUTE: float(std.uncertainty_absolute),
