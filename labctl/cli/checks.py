@@ -4,6 +4,7 @@ the drift estimated from the checks since its calibration."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -25,6 +26,9 @@ def _si(x: float | None, unit: str) -> str:
 def checks(
     standard: Annotated[str, typer.Argument(help="The standard's identifier, e.g. LAB-CAL-01.")],
     database_url: DatabaseUrl = None,
+    pdf: Annotated[Path | None, typer.Option(
+        "--pdf", help="Also write the check report (charts, checks, events, drift) as a PDF "
+        "to this file.", dir_okay=False, writable=True)] = None,
 ) -> None:
     """A standard's checks per point: limits, flags, En, events and the drift estimate."""
     from rich.table import Table
@@ -82,6 +86,15 @@ def checks(
                           e.standard_status.value.replace("_", " "),
                           ", ".join(e.impact.get("certificates", [])) or "—")
         out.print(table)
+    if pdf is not None:
+        from labctl.platform.admin import standard_check_report_pdf
+
+        try:
+            pdf.write_bytes(standard_check_report_pdf(standard, database_url))
+        except (LabctlError, OSError) as exc:
+            console(stderr=True).print(f"labctl checks: {exc}", markup=False)
+            raise typer.Exit(2) from None
+        out.print(f"check report: {pdf}", markup=False)
     flush()
 
 

@@ -25,12 +25,13 @@ from labctl.platform.accounts.organisations import create_admin as _create
 from labctl.platform.accounts.organisations import unlock_login as _unlock
 from labctl.platform.audit import use_key
 from labctl.platform.db import make_engine, read_engine
+from labctl.platform.documents.check_report import check_report_pdf
 from labctl.platform.documents.signing import SigningIdentity
 from labctl.platform.models.audit import AuditVerification
 from labctl.platform.models.base import OrgLevel
 from labctl.platform.models.quality import StandardChecks
 from labctl.platform.notices import DueRun, SendReport, daily_due_notices, send_pending
-from labctl.platform.quality import standard_checks
+from labctl.platform.quality import check_report, standard_checks
 from labctl.platform.settings import Settings, SmtpConfig
 
 __all__ = ["audit_baseline", "audit_checkpoint", "create_admin", "migrate_database",
@@ -162,6 +163,18 @@ def standard_checks_report(identifier: str, database_url: str | None = None
     try:
         with Session(engine) as session:
             return standard_checks(session, identifier, None)
+    finally:
+        engine.dispose()
+
+
+def standard_check_report_pdf(identifier: str, database_url: str | None = None) -> bytes:
+    """``labctl checks --pdf``: the standard's check report as a PDF (the platform's own
+    database, no sign-in)."""
+    engine = make_engine(_url(database_url))
+    try:
+        with Session(engine) as session:
+            return check_report_pdf(check_report(session, identifier, None,
+                                                 produced_by="labctl checks"))
     finally:
         engine.dispose()
 

@@ -12,6 +12,7 @@ quarantined with the certificates issued since the last good check flagged.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pypdf import PdfReader
 from sqlmodel import Session, select
 
 from labctl.cli.bench import simulated_bench_config
@@ -205,14 +207,46 @@ def test_the_runner_warns_of_a_standard_under_investigation(world: Scene, tmp_pa
 
 
 @pytest.mark.timeout(120)
+def test_the_check_report_and_the_staff_page_show_the_charts(world: Scene):
+    """The PDF check report (API) and the staff standard page (inline SVG charts) for the
+    laboratory's staff; nobody else reads them (404, as for the checks)."""
+    s = world
+    if s.api.call("GET", "/standards/LAB-CAL-01", who="erin")["status"] != "quarantined":
+        pytest.skip("needs the drift test of this module first")
+    pdf = s.api.call("GET", "/standards/LAB-CAL-01/checks.pdf", who="erin")
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
+    for key in ("+1V", "+10V", "-10V"):
+        assert f"LAB-CAL-01 {key}" in text
+    assert "beyond_tolerance" in text and "quarantined" in text
+    for who in ("frank", "prov.tech"):  # a customer; another laboratory's technician
+        outsider = s.api.client.get("/api/v1/standards/LAB-CAL-01/checks.pdf", headers={
+            "Authorization": f"Bearer {s.api.tokens[who]}"})
+        assert outsider.status_code == 404, who
+        assert s.api.client.get("/staff/standards/LAB-CAL-01/checks.pdf", headers={
+            "Cookie": f"labctl_session={s.api.tokens[who]}"}).status_code in (403, 404), who
+    cookies = {"Cookie": f"labctl_session={s.api.tokens['erin']}"}
+    page = s.api.client.get("/staff/standards/LAB-CAL-01", headers=cookies)
+    assert page.status_code == 200
+    filed = sum(len(x["points"]) for x in s.api.call(
+        "GET", "/standards/LAB-CAL-01/checks", who="erin")["series"])
+    assert page.text.count('<g class="check') == filed  # a marker for every check filed
+    svgs = page.text.count("<svg")
+    assert svgs >= 3 and 'id="check-report"' in page.text
+    report = s.api.client.get("/staff/standards/LAB-CAL-01/checks.pdf", headers=cookies)
+    assert report.status_code == 200 and report.content.startswith(b"%PDF")
+
+
+@pytest.mark.timeout(120)
 def test_labctl_checks_shows_the_charts_events_and_drift(world: Scene):
     """``labctl checks`` on the platform's database after the drift was caught (this
     module's first test left the calibrator quarantined)."""
     s = world
     if s.api.call("GET", "/standards/LAB-CAL-01", who="erin")["status"] != "quarantined":
         pytest.skip("needs the drift test of this module first")
+    report = s.tmp / "checks.pdf"
     done = subprocess.run([*LABCTL, "checks", "LAB-CAL-01", "--database-url",
-                           s.settings.database_url], capture_output=True, text=True,
+                           s.settings.database_url, "--pdf", str(report)],
+                          capture_output=True, text=True,
                           timeout=100, env={**os.environ, "COLUMNS": "200"})
     assert done.returncode == 0, done.stderr
     text = done.stdout
@@ -220,6 +254,8 @@ def test_labctl_checks_shows_the_charts_events_and_drift(world: Scene):
     for key in ("+1V", "+10V", "-10V"):
         assert f"LAB-CAL-01 at {key}" in text
     assert "TOLERANCE" in text and "beyond_3_sigma" in text
+    pdf_text = "\n".join(p.extract_text() for p in PdfReader(report).pages)
+    assert "LAB-CAL-01 +10V" in pdf_text
     assert "limits (baseline *, 5 checks)" in text
     assert text.count("drift:") == 3 and "/day" in text
     assert "beyond_tolerance" in text and "under investigation" in text

@@ -22,8 +22,10 @@ from labctl.platform.quality.events import (
     quality_events,
     return_to_service,
 )
+from labctl.platform.quality.reports import check_report, standard_charts
 
-__all__ = ["BASELINE_CHECKS", "CheckPointIn", "CheckRun", "check_run_from_result", "checked_drifts",
+__all__ = ["BASELINE_CHECKS", "CheckPointIn", "CheckRun", "check_report",
+           "check_run_from_result", "checked_drifts",
            "file_check", "file_check_run", "open_comparison_events", "quality_events",
-           "return_to_service",
+           "return_to_service", "standard_charts",
            "standard_checks"]

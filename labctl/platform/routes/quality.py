@@ -13,13 +13,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query
+from fastapi.responses import Response
 from pydantic import Field as PField
 
 from labctl.errors import PermissionDeniedError
 from labctl.platform import quality
+from labctl.platform.documents.check_report import check_report_pdf
 from labctl.platform.models.quality import (
     FiledChecks,
     QualityEventPublic,
@@ -64,6 +66,22 @@ def read_checks(identifier: Annotated[str, Path(pattern=IDENT_PATTERN)],
     404: no such standard, or not one the caller's laboratory holds (staff and its
     stations read them)."""
     return quality.standard_checks(session, identifier, principal)
+
+
+_PDF: dict[int | str, dict[str, Any]] = {200: {"content": {"application/pdf": {}},
+               "description": "The check report (PDF): charts, checks, events, drift"}}
+
+
+@router.get("/standards/{identifier}/checks.pdf", response_class=Response,
+            responses={**AUTHED, **_PDF})
+def read_check_report(identifier: Annotated[str, Path(pattern=IDENT_PATTERN)],
+                      principal: PrincipalDep, session: ReadSessionDep) -> Response:
+    """The check report of a standard as a PDF: each point's control chart and checks, the
+    events and status changes they made, and the drift since the calibration with the budget
+    term it supports. 404 as for the checks."""
+    report = quality.check_report(session, identifier, principal, produced_by=principal.actor)
+    return Response(check_report_pdf(report), media_type="application/pdf", headers={
+        "Content-Disposition": f'inline; filename="checks-{identifier}.pdf"'})
 
 
 @router.get("/quality-events", response_model=list[QualityEventPublic], responses=AUTHED)

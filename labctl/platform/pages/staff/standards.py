@@ -13,14 +13,16 @@ from fastapi.responses import Response
 from pydantic import ValidationError as PydanticValidationError
 
 from labctl.errors import PermissionDeniedError, ValidationError
-from labctl.platform import notices, registry, traceability
+from labctl.platform import notices, quality, registry, traceability
 from labctl.platform.accounts import policy
 from labctl.platform.db import utcnow
+from labctl.platform.documents.check_report import check_report_pdf as documents_check_report_pdf
 from labctl.platform.documents.labels import DEFAULT_LAYOUT, LAYOUTS
 from labctl.platform.models.base import StandardStatus
 from labctl.platform.models.org import Organisation
 from labctl.platform.models.registry import StatusChangeRequest
-from labctl.platform.pages.render import N_, render
+from labctl.platform.pages.chart import control_chart
+from labctl.platform.pages.render import N_, language_of, render
 from labctl.platform.pages.session import CsrfDep, PageUserDep
 from labctl.platform.pages.staff.common import done, refusal, staff_principal
 from labctl.platform.pages.staff.home import DUE_SOON
@@ -83,6 +85,17 @@ def labels_pdf(user: PageUserDep, session: ReadSessionDep, settings: SettingsDep
         "Content-Disposition": f'inline; filename="labels-{laboratory}.pdf"'})
 
 
+@router.get("/staff/standards/{identifier}/checks.pdf")
+def check_report_pdf(identifier: str, user: PageUserDep, session: ReadSessionDep) -> Response:
+    """The standard's check report (the API's service and read rule: its laboratory's
+    staff)."""
+    principal = staff_principal(user)
+    report = quality.check_report(session, identifier, principal, produced_by=principal.name)
+    return Response(documents_check_report_pdf(report), media_type="application/pdf",
+                    headers={"Content-Disposition":
+                             f'inline; filename="checks-{identifier}.pdf"'})
+
+
 @router.get("/staff/standards/{identifier}")
 def standard_page(request: Request, identifier: str, user: PageUserDep,
                   session: ReadSessionDep,
@@ -96,8 +109,13 @@ def standard_page(request: Request, identifier: str, user: PageUserDep,
         report = None
     why_not = refusal(lambda: policy.may_change_status(session, principal,
                                                        std.organisation_id))
+    charts = None
+    if policy.can_read_checks(session, principal, std.organisation_id):
+        lang = language_of(request)
+        charts = [(key, control_chart(data, lang, chart_id=f"c{i}"))
+                  for i, (key, data) in enumerate(quality.standard_charts(session, std))]
     return render(request, "staff/standard.html", {
-        "s": std, "report": report, "since": since, "done": done_,
+        "s": std, "report": report, "since": since, "done": done_, "charts": charts,
         "state": _state(std, utcnow().date()),
         "why_not": NOT_YOURS if why_not else None,
         "statuses": [s.value for s in StandardStatus],
