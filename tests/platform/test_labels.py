@@ -94,6 +94,11 @@ def lab_standards(api_module: httpx.Client, lw: World) -> dict[str, str]:
     ok(api.post(f"/api/v1/standards/{ids['quarantined']}/status", json={
         "status": "quarantined", "reason": "dropped on the floor"},
         headers=lw.headers("lab", "reviewer")))
+    ids["investigated"] = publish_standard(api, lw, "lab", description="Zener reference I")[
+        "identifier"]
+    ok(api.post(f"/api/v1/standards/{ids['investigated']}/status", json={
+        "status": "under_investigation", "reason": "a check left its control limits"},
+        headers=lw.headers("lab", "reviewer")))
     ids["overdue"] = publish_standard(api, lw, "lab", description="Zener reference O")[
         "identifier"]
     record_calibration(api, lw, "lab", ids["overdue"], {
@@ -133,6 +138,10 @@ def test_each_label_states_identifier_status_dates_restrictions_lab(
     assert "DO NOT USE" not in fine
     quarantined = label_of(cells, lab_standards["quarantined"])
     assert "QUARANTINED — DO NOT USE" in quarantined
+    investigated = label_of(cells, lab_standards["investigated"])
+    assert "UNDER INVESTIGATION — CHECK BEFORE USE" in investigated
+    only = labels_by_cell(_labels(api_module, lw, status=["under_investigation"]).content)
+    assert len(only) == 1 and lab_standards["investigated"] in next(iter(only.values()))
     assert "Status: In service" not in quarantined
     assert "Calibrated: —" in quarantined  # never calibrated: said, not left blank
     overdue = label_of(cells, lab_standards["overdue"])

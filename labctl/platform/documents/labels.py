@@ -86,7 +86,8 @@ DEFAULT_LAYOUT = "3x8"
 WARNINGS: dict[str, str] = {
     "quarantined": "QUARANTINED — DO NOT USE",
     "out_of_tolerance": "OUT OF TOLERANCE — DO NOT USE",
-    "under_investigation": "UNDER INVESTIGATION — DO NOT USE",
+    # in use with a warning (the runner warns): its results wait on the investigation
+    "under_investigation": "UNDER INVESTIGATION — CHECK BEFORE USE",
     "retired": "RETIRED — DO NOT USE",
     "overdue": "CALIBRATION OVERDUE — DO NOT USE",
 }

@@ -32,6 +32,7 @@ class LabelStatus(StrEnum):
     date, whatever its status)."""
 
     IN_SERVICE = StandardStatus.IN_SERVICE.value
+    UNDER_INVESTIGATION = StandardStatus.UNDER_INVESTIGATION.value
     QUARANTINED = StandardStatus.QUARANTINED.value
     OUT_OF_TOLERANCE = StandardStatus.OUT_OF_TOLERANCE.value
     RETIRED = StandardStatus.RETIRED.value
