@@ -24,8 +24,9 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("standard") as batch:
-        batch.add_column(sa.Column("restrictions", sa.String(length=300), nullable=True))
+    # plain ALTER TABLE (not a batch copy): a copy of "standard" on SQLite would drop the
+    # full-text search triggers 0002 put on it
+    op.add_column("standard", sa.Column("restrictions", sa.String(length=300), nullable=True))
     op.create_table(
         "notice",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -55,5 +56,4 @@ def downgrade() -> None:
     op.drop_index("ix_notice_recipient_id", table_name="notice")
     op.drop_index("ix_notice_organisation_id", table_name="notice")
     op.drop_table("notice")
-    with op.batch_alter_table("standard") as batch:
-        batch.drop_column("restrictions")
+    op.drop_column("standard", "restrictions")  # SQLite >= 3.35 drops a column in place
