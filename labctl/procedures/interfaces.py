@@ -18,6 +18,15 @@ from labctl.procedures.results import PointResult, RunEvent, RunResult
 from labctl.quantities import CorrectionParameter, Quantity, RangeLabel, RunStatus, same_range
 
 
+def same_maker(a: str, b: str) -> bool:
+    """Whether two spellings name one maker: their first words, case aside ("Fluke" and
+    "FLUKE Corporation"), as registers match a standard to the instrument that identifies
+    itself."""
+    def key(name: str) -> str:
+        return name.strip().split()[0].upper() if name.strip() else ""
+    return key(a) == key(b)
+
+
 @dataclass(frozen=True)
 class Correction:
     """A certified error parameter of a standard on one range, with its standard uncertainty.

@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from labctl.errors import NotFoundError, PreconditionError, ValidationError
-from labctl.procedures.interfaces import CheckedDrift, Correction, RegisteredStandard
+from labctl.procedures.interfaces import (
+    CheckedDrift,
+    Correction,
+    RegisteredStandard,
+    same_maker,
+)
 
 
 @dataclass(frozen=True)
@@ -35,9 +40,6 @@ class Authorisation:
                 and self.valid_from <= day and (self.valid_until is None
                                                 or day <= self.valid_until))
 
-
-def _vendor(name: str) -> str:
-    return name.strip().split()[0].upper() if name.strip() else ""
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ class RegisterSnapshot:
                 f"than {self.max_age.days} days: refresh it from the platform")
         for std in self.standards:
             if (std.model.upper() == model.upper() and std.serial_number == serial_number
-                    and _vendor(std.manufacturer) == _vendor(manufacturer)):
+                    and same_maker(std.manufacturer, manufacturer)):
                 return std
         raise NotFoundError("standard", f"{manufacturer} {model} s/n {serial_number}")
 

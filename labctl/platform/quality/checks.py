@@ -66,7 +66,7 @@ from labctl.platform.models.registry import (
 from labctl.platform.registry.entries import standard_by_identifier
 from labctl.platform.traceability.impact import default_since, impact
 from labctl.platform.traceability.status import apply_status
-from labctl.procedures.interfaces import CheckedDrift
+from labctl.procedures.interfaces import CheckedDrift, same_maker
 from labctl.procedures.results import RunResult
 from labctl.quantities import ProcedureKind, RunStatus
 from labctl.uncertainty import control, exact_decimal
@@ -579,9 +579,6 @@ def standard_checks(session: Session, identifier: str, principal: Principal | No
 # --- a check run from a station ----------------------------------------------------------------
 
 
-def _vendor(name: str) -> str:
-    return name.strip().split()[0].upper() if name.strip() else ""
-
 
 def checked_standard(session: Session, laboratory_id: int, dut: dict[str, str]) -> Standard:
     """The laboratory's standard a check run checked: by its identifier when the run names
@@ -598,7 +595,7 @@ def checked_standard(session: Session, laboratory_id: int, dut: dict[str, str]) 
         if serial else []
     model, maker = dut.get("model", ""), dut.get("manufacturer", "")
     found = [r for r in rows if (not model or r.model.upper() == model.upper())
-             and (not maker or _vendor(r.manufacturer) == _vendor(maker))]
+             and (not maker or same_maker(r.manufacturer, maker))]
     if len(found) != 1:
         raise NotFoundError("standard", f"{maker} {model} s/n {serial} held by the laboratory"
                             + (" (several match)" if found else ""))

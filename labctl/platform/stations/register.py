@@ -26,7 +26,7 @@ from labctl.platform.models.org import Authorisation, User
 from labctl.platform.models.registry import Standard
 from labctl.platform.results.corrections import fit_errors
 from labctl.procedures.catalog import PROCEDURES
-from labctl.procedures.interfaces import Correction, RegisteredStandard
+from labctl.procedures.interfaces import Correction, RegisteredStandard, same_maker
 from labctl.procedures.register import Authorisation as SnapshotAuthorisation
 from labctl.procedures.register import RegisterSnapshot
 from labctl.quantities import Quantity, SpecName
@@ -36,9 +36,6 @@ def procedure_quantities() -> dict[str, Quantity]:
     """Procedure id → the quantity an authorisation for it is granted for (the catalog's)."""
     return {p.info.id: p.info.quantity for p in PROCEDURES.values()}
 
-
-def _vendor(name: str) -> str:
-    return name.strip().split()[0].upper() if name.strip() else ""
 
 
 class PlatformRegister:
@@ -63,7 +60,7 @@ class PlatformRegister:
                 Standard.organisation_id == lab.id,
                 Standard.serial_number == serial_number)).all()
             std = next((r for r in rows if r.model.upper() == model.upper()
-                        and _vendor(r.manufacturer) == _vendor(manufacturer)), None)
+                        and same_maker(r.manufacturer, manufacturer)), None)
             if std is None:
                 raise NotFoundError("standard", f"{manufacturer} {model} s/n {serial_number} "
                                     f"held by {self.laboratory_code}")
