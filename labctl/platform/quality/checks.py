@@ -191,7 +191,8 @@ def _series(session: Session, std: Standard, point_key: str, since: datetime
         .order_by(col(CheckResult.measured_at), col(CheckResult.id))).all())
 
 
-def _seconds(t: datetime) -> float:
+def posix(t: datetime) -> float:
+    """A time as the engine's POSIX seconds."""
     return t.timestamp()
 
 
@@ -260,7 +261,7 @@ def evaluate_point(session: Session, std: Standard, point_key: str) -> Evaluated
     if not checks:
         return None
     frame = point_frame(session, std, checks[-1].nominal)
-    t = np.array([_seconds(c.measured_at) for c in checks])
+    t = np.array([posix(c.measured_at) for c in checks])
     x = np.array([float(c.value) for c in checks])
     u = np.array([float(c.u) for c in checks])
     tol = frame.tolerance if frame.tolerance is not None else float(np.finfo(float).max)
@@ -492,17 +493,31 @@ def _limits(lim: control.ControlLimits) -> ChartLimits:
                        n_baseline=lim.n_baseline)
 
 
-def _drift(ev: Evaluated, t_cal: datetime, allowance: float | None, now: datetime
-           ) -> DriftPublic | None:
-    checks = ev.checks
+def drift_line(checks: Sequence[CheckResult], t_cal: datetime) -> control.DriftFit | None:
+    """The weighted line through a point's checks since the calibration at ``t_cal``
+    (``None`` with fewer than two distinct times): what the chart draws, the report states
+    and the register carries to the budgets."""
     if len({c.measured_at for c in checks}) < 2:
         return None
-    t = [_seconds(c.measured_at) for c in checks]
-    fit = control.drift_fit(t, [float(c.value) for c in checks], [float(c.u) for c in checks],
-                            _seconds(t_cal))
-    d, ud = fit.drift(_seconds(now))
+    return control.drift_fit([posix(c.measured_at) for c in checks],
+                             [float(c.value) for c in checks], [float(c.u) for c in checks],
+                             posix(t_cal))
+
+
+def point_keys(session: Session, std: Standard) -> list[str]:
+    """The points a standard has been checked at, in the order first checked."""
+    return list(dict.fromkeys(session.exec(select(CheckResult.point_key).where(
+        CheckResult.standard_id == std.id).order_by(col(CheckResult.id))).all()))
+
+
+def _drift(ev: Evaluated, t_cal: datetime, allowance: float | None, now: datetime
+           ) -> DriftPublic | None:
+    fit = drift_line(ev.checks, t_cal)
+    if fit is None:
+        return None
+    d, ud = fit.drift(posix(now))
     if allowance is not None:
-        choice = control.choose_drift_term(fit, _seconds(now), allowance)
+        choice = control.choose_drift_term(fit, posix(now), allowance)
         source, reason = choice.source.value, choice.reason
     else:
         source, reason = control.DriftSource.FIT.value, "the standard states no allowance"
@@ -550,7 +565,10 @@ def point_series(session: Session, std: Standard, point_key: str, *,
                      now or max(utcnow(), ev.checks[-1].measured_at)))
 
 
-def _readable(session: Session, std: Standard, principal: Principal | None) -> None:
+def require_readable(session: Session, std: Standard, principal: Principal | None
+                     ) -> None:
+    """404 for a caller who may not read the standard's checks (its laboratory's staff and
+    stations may)."""
     if principal is None or not policy.can_read_checks(session, principal,
                                                        std.organisation_id):
         raise NotFoundError("checks of standard", std.identifier)
@@ -563,10 +581,9 @@ def standard_checks(session: Session, identifier: str, principal: Principal | No
     the CLI on the platform's own database)."""
     std = standard_by_identifier(session, identifier)
     if principal is not None:
-        _readable(session, std, principal)
-    keys = list(dict.fromkeys(session.exec(select(CheckResult.point_key).where(
-        CheckResult.standard_id == std.id).order_by(col(CheckResult.id))).all()))
-    series = [s for k in keys if (s := point_series(session, std, k, now=now)) is not None]
+        require_readable(session, std, principal)
+    series = [s for k in point_keys(session, std)
+              if (s := point_series(session, std, k, now=now)) is not None]
     cal = session.get(StandardCalibration, std.current_calibration_id) \
         if std.current_calibration_id else None
     events = session.exec(select(QualityEvent).where(QualityEvent.standard_id == std.id)
@@ -656,16 +673,12 @@ def checked_drifts(session: Session, std: Standard, at: datetime) -> tuple[Check
     stated allowance, :func:`~labctl.uncertainty.choose_drift`). Points with fewer than two
     checks at distinct times have none."""
     since = calibration_start(session, std)
-    keys = list(dict.fromkeys(session.exec(select(CheckResult.point_key).where(
-        CheckResult.standard_id == std.id).order_by(col(CheckResult.id))).all()))
     out: list[CheckedDrift] = []
-    for key in keys:
+    for key in point_keys(session, std):
         checks = [c for c in _series(session, std, key, since) if c.measured_at <= at]
-        if len({c.measured_at for c in checks}) < 2:
+        fit = drift_line(checks, since)
+        if fit is None:
             continue
-        fit = control.drift_fit([_seconds(c.measured_at) for c in checks],
-                                [float(c.value) for c in checks],
-                                [float(c.u) for c in checks], _seconds(since))
         out.append(CheckedDrift(
             quantity=std.quantity, nominal=float(checks[-1].nominal), unit=checks[-1].unit,
             calibrated_at=since, slope=fit.slope, u_slope=fit.u_slope, n=fit.n,

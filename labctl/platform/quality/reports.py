@@ -21,31 +21,19 @@ from labctl.platform.documents.check_report import (
     ReportPoint,
 )
 from labctl.platform.models.org import Organisation
-from labctl.platform.models.quality import CheckResult, QualityEvent
+from labctl.platform.models.quality import QualityEvent
 from labctl.platform.models.registry import Standard, StandardStatusChange
 from labctl.platform.quality.checks import (
     Evaluated,
-    _readable,
-    _seconds,
     calibration_start,
+    drift_line,
     evaluate_point,
+    point_keys,
+    posix,
+    require_readable,
 )
 from labctl.platform.registry.entries import standard_by_identifier
 from labctl.uncertainty import control
-
-
-def _point_keys(session: Session, std: Standard) -> list[str]:
-    return list(dict.fromkeys(session.exec(select(CheckResult.point_key).where(
-        CheckResult.standard_id == std.id).order_by(col(CheckResult.id))).all()))
-
-
-def _drift(ev: Evaluated, t_cal: datetime) -> control.DriftFit | None:
-    checks = ev.checks
-    if len({c.measured_at for c in checks}) < 2:
-        return None
-    return control.drift_fit([_seconds(c.measured_at) for c in checks],
-                             [float(c.value) for c in checks], [float(c.u) for c in checks],
-                             _seconds(t_cal))
 
 
 def point_chart(ev: Evaluated, *, title: str, t_cal: datetime) -> ControlChartData | None:
@@ -59,7 +47,7 @@ def point_chart(ev: Evaluated, *, title: str, t_cal: datetime) -> ControlChartDa
         return None
     unit = checks[-1].unit
     nominal = ev.centre - ev.frame.certified_value
-    drift = _drift(ev, t_cal)
+    drift = drift_line(ev.checks, t_cal)
     u = [float(c.u) for c in checks]
     if ev.evaluation is not None:
         return ControlChartData.from_evaluation(
@@ -77,18 +65,23 @@ def point_chart(ev: Evaluated, *, title: str, t_cal: datetime) -> ControlChartDa
         out_of_tolerance=tuple(bool(b) for b in ev.beyond), drift=drift)
 
 
-def standard_charts(session: Session, std: Standard) -> list[tuple[str, ControlChartData]]:
-    """Each checked point's chart since the current calibration, in the order first checked."""
+def _charted(session: Session, std: Standard) -> list[tuple[str, Evaluated, ControlChartData]]:
+    """Each checked point with its evaluation and chart since the current calibration, in the
+    order first checked (points without a chart left out)."""
     t_cal = calibration_start(session, std)
     out = []
-    for key in _point_keys(session, std):
+    for key in point_keys(session, std):
         ev = evaluate_point(session, std, key)
-        if ev is None:
-            continue
-        chart = point_chart(ev, title=f"{std.identifier} {key}", t_cal=t_cal)
-        if chart is not None:
-            out.append((key, chart))
+        chart = point_chart(ev, title=f"{std.identifier} {key}", t_cal=t_cal) \
+            if ev is not None else None
+        if ev is not None and chart is not None:
+            out.append((key, ev, chart))
     return out
+
+
+def standard_charts(session: Session, std: Standard) -> list[tuple[str, ControlChartData]]:
+    """Each checked point's chart since the current calibration, in the order first checked."""
+    return [(key, chart) for key, _, chart in _charted(session, std)]
 
 
 def check_report(session: Session, identifier: str, principal: Principal | None, *,
@@ -100,28 +93,20 @@ def check_report(session: Session, identifier: str, principal: Principal | None,
     laboratory's staff (``None``: the trusted CLI on the platform's own database)."""
     std = standard_by_identifier(session, identifier)
     if principal is not None:
-        _readable(session, std, principal)
+        require_readable(session, std, principal)
     at = now or utcnow()
-    t_cal = calibration_start(session, std)
     points: list[ReportPoint] = []
     drifts: list[DriftStatement] = []
-    for key in _point_keys(session, std):
-        ev = evaluate_point(session, std, key)
-        if ev is None:
-            continue
-        chart = point_chart(ev, title=f"{std.identifier} {key}", t_cal=t_cal)
-        if chart is None:
-            continue
+    for key, ev, chart in _charted(session, std):
         points.append(ReportPoint(f"{std.quantity} {key}", chart))
         fit = chart.drift
         allowance = ev.frame.tolerance or 0.0
         drifts.append(DriftStatement(
             point=key, unit=chart.unit, at=at, allowance=allowance,
-            choice=control.choose_drift_term(fit, _seconds(at), allowance), fit=fit))
+            choice=control.choose_drift_term(fit, posix(at), allowance), fit=fit))
     events = []
     for e in session.exec(select(QualityEvent).where(QualityEvent.standard_id == std.id)
                           .order_by(col(QualityEvent.id))).all():
-        before = "in_service"
         if e.status_change_id is not None:
             prior = session.exec(select(StandardStatusChange).where(
                 StandardStatusChange.standard_id == std.id,
