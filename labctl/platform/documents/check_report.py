@@ -218,25 +218,11 @@ class _ReportPdf(_CertificatePdf):
         self.set_font(FAMILY, "", 7.5)
         self.set_text_color(*TEXT_GREY)
         self.put(right, MARGIN + 9.5, 80, 3.8, f"Produced {_stamp(r.produced_at)}", "R")
-        y = MARGIN + 14
-        self.set_draw_color(*ACCENT)
-        self.set_line_width(0.5)
-        self.line(MARGIN, y, self.w - MARGIN, y)
-        self.set_line_width(0.2)
-        self.set_text_color(0, 0, 0)
-        self.set_xy(MARGIN, y + 3)
+        self.rule_under_header()
 
     def footer(self) -> None:
         r = self.report
-        self.set_y(-17)
-        self.set_draw_color(*ACCENT)
-        self.set_line_width(0.2)
-        self.line(MARGIN, self.get_y(), self.w - MARGIN, self.get_y())
-        self.ln(1.2)
-        self.set_font(FAMILY, "", 7)
-        self.set_text_color(*TEXT_GREY)
-        width = self.w - 2 * MARGIN
-        y = self.get_y()
+        width, y = self.footer_rule()
         self.put(MARGIN, y, width / 2, 3.6, f"Check report {r.standard_identifier}, "
                  f"produced by {r.produced_by}")
         self.set_font(FAMILY, "B", 7.5)

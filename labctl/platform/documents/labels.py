@@ -31,7 +31,7 @@ from labctl.platform.documents._fonts import (
     install_fonts,
     output_pdf,
 )
-from labctl.platform.documents.pdf import _qr_matrix
+from labctl.platform.documents.pdf import draw_qr
 
 #: Where a face for Chinese, Japanese and Korean text is looked for, first found used: one
 #: shipped beside the DejaVu faces, else Debian's ``fonts-wqy-microhei`` (Apache-2.0). The
@@ -153,26 +153,6 @@ def _wrap(pdf: FPDF, text: str, width: float, max_lines: int) -> list[str]:
     return [_fit(pdf, line, width) for line in lines[:max_lines]]
 
 
-def _draw_qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
-    """The QR code of ``url`` as vector squares (as the certificate draws it)."""
-    matrix = _qr_matrix(url)
-    n = len(matrix)
-    k, module = pdf.k, size / n
-    runs = []
-    for r, row in enumerate(matrix):
-        c = 0
-        while c < n:
-            if row[c]:
-                start = c
-                while c < n and row[c]:
-                    c += 1
-                runs.append(f"{start} {r} {c - start} 1 re")
-            else:
-                c += 1
-    place = f"{module * k:.5f} 0 0 {-module * k:.5f} {x * k:.3f} {(pdf.h - y) * k:.3f} cm"
-    pdf._out(f"q 0 g {place}\n" + "\n".join(runs) + "\nf Q")
-
-
 def _line(pdf: FPDF, x: float, y: float, w: float, h: float, text: str) -> None:
     pdf.set_xy(x, y)
     pdf.cell(w, h, text)
@@ -184,7 +164,7 @@ def _draw_label(pdf: FPDF, label: Label, layout: LabelLayout, x0: float, y0: flo
     qr_x = x0 + layout.width - pad - qr
     text_w = qr_x - x0 - pad - 1.5
     x, y = x0 + pad, y0 + pad
-    _draw_qr(pdf, label.url, qr_x, y, qr)
+    draw_qr(pdf, label.url, qr_x, y, qr)  # as the certificate draws it
     pdf.set_text_color(*GREY)
     pdf.set_font(FAMILY, "", 5)
     pdf.set_xy(qr_x - 1, y + qr + 0.3)

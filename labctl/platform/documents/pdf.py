@@ -131,6 +131,28 @@ class _CertificatePdf(FPDF):
         self.alias_nb_pages("{nb}")
 
     # fpdf2 calls these on every page; put() instead of cell() keeps them cheap.
+    def rule_under_header(self) -> None:
+        """The accent rule that closes the running header; the body starts below it."""
+        y = MARGIN + 14
+        self.set_draw_color(*ACCENT)
+        self.set_line_width(0.5)
+        self.line(MARGIN, y, self.w - MARGIN, y)
+        self.set_line_width(0.2)
+        self.set_text_color(0, 0, 0)
+        self.set_xy(MARGIN, y + 3)
+
+    def footer_rule(self) -> tuple[float, float]:
+        """The rule that opens the running footer, the footer's small grey type set; its
+        width and the y of its first line."""
+        self.set_y(-17)
+        self.set_draw_color(*ACCENT)
+        self.set_line_width(0.2)
+        self.line(MARGIN, self.get_y(), self.w - MARGIN, self.get_y())
+        self.ln(1.2)
+        self.set_font(FAMILY, "", 7)
+        self.set_text_color(*TEXT_GREY)
+        return self.w - 2 * MARGIN, self.get_y()
+
     def header(self) -> None:
         doc = self.doc
         left, right = MARGIN, self.w - MARGIN - 70
@@ -156,25 +178,11 @@ class _CertificatePdf(FPDF):
         self.set_text_color(*TEXT_GREY)
         self.put(right, MARGIN + 9.5, 70, 3.8,
                  f"Revision {doc.revision}  ·  issued {_fmt_date(doc.issue_date)}", "R")
-        y = MARGIN + 14
-        self.set_draw_color(*ACCENT)
-        self.set_line_width(0.5)
-        self.line(MARGIN, y, self.w - MARGIN, y)
-        self.set_line_width(0.2)
-        self.set_text_color(0, 0, 0)
-        self.set_xy(MARGIN, y + 3)
+        self.rule_under_header()
 
     def footer(self) -> None:
         doc = self.doc
-        self.set_y(-17)
-        self.set_draw_color(*ACCENT)
-        self.set_line_width(0.2)
-        self.line(MARGIN, self.get_y(), self.w - MARGIN, self.get_y())
-        self.ln(1.2)
-        self.set_font(FAMILY, "", 7)
-        self.set_text_color(*TEXT_GREY)
-        width = self.w - 2 * MARGIN
-        y = self.get_y()
+        width, y = self.footer_rule()
         self.put(MARGIN, y, width / 2, 3.6, f"{doc.title} {doc.number}, revision {doc.revision}")
         self.set_font(FAMILY, "B", 7.5)
         self.set_text_color(0, 0, 0)
@@ -363,7 +371,7 @@ def _qr_matrix(url: str) -> tuple[bytearray, ...]:
     return tuple(qr.matrix)
 
 
-def _draw_qr(pdf: _CertificatePdf, url: str, x: float, y: float, size: float) -> None:
+def draw_qr(pdf: FPDF, url: str, x: float, y: float, size: float) -> None:
     """The QR code of ``url`` as vector squares, ``size`` mm wide, top left at (x, y).
 
     Vector modules print sharp at any resolution and cost a tenth of a PNG (segno writing
@@ -398,7 +406,7 @@ def _administrative(pdf: _CertificatePdf, doc: CertificateDocument) -> None:
     # QR code on the right of the administrative block, with the address written out for
     # readers without a phone (ISO/IEC 17025 does not require it; customers ask for it).
     qr_x = pdf.w - MARGIN - QR_SIZE
-    _draw_qr(pdf, doc.verification_url, qr_x, top, QR_SIZE)
+    draw_qr(pdf, doc.verification_url, qr_x, top, QR_SIZE)
     pdf.set_y(top + QR_SIZE + 1)
     pdf.set_font(FAMILY, "", 6)
     pdf.set_text_color(*TEXT_GREY)
