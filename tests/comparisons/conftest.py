@@ -12,7 +12,7 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from tests.fixtures.db import World, build_world
+from tests.fixtures.db import PerBackend, World, build_world
 from tests.platform.helpers import ok, publish_standard, uid
 
 TABLES = ("comparison", "comparison_result", "audit_event")
@@ -71,16 +71,22 @@ class Comparisons:
 
 
 @pytest.fixture(scope="session")
-def cmp_world(platform_url: str, db_engine: sa.Engine) -> World:
-    return build_world(platform_url, db_engine, "K" + secrets.token_hex(2).upper())
+def cmp_world(platform_backend: str, per_backend: PerBackend, platform_url: str,
+              db_engine: sa.Engine) -> World:
+    return per_backend.get(platform_backend, "cmp_world", lambda: build_world(
+        platform_url, db_engine, "K" + secrets.token_hex(2).upper()))
 
 
 @pytest.fixture(scope="session")
-def cmp_standards(platform_url: str, cmp_world: World) -> dict[str, str]:
+def cmp_standards(platform_backend: str, per_backend: PerBackend, platform_url: str,
+                  cmp_world: World) -> dict[str, str]:
     """One published DC voltage standard per participant: org key → identifier."""
-    with httpx.Client(base_url=platform_url, timeout=60) as c:
-        return {org: publish_standard(c, cmp_world, org)["identifier"]
-                for org in ("nmi", "prov", "lab")}
+    def make() -> dict[str, str]:
+        with httpx.Client(base_url=platform_url, timeout=60) as c:
+            return {org: publish_standard(c, cmp_world, org)["identifier"]
+                    for org in ("nmi", "prov", "lab")}
+
+    return per_backend.get(platform_backend, "cmp_standards", make)
 
 
 @pytest.fixture
