@@ -144,6 +144,22 @@ class RateLimitedError(LabctlError):
         super().__init__(message)
 
 
+class PlatformUnreachableError(LabctlError, ConnectionError):
+    """A remote platform did not answer (network, restart, overload): try again later."""
+
+    def __init__(self, url: str, detail: str) -> None:
+        super().__init__(f"the platform at {url} did not answer: {detail}")
+        self.url, self.detail = url, detail
+
+
+class PlatformRefusedError(LabctlError):
+    """A remote platform answered with a refusal a retry will not change (token, input)."""
+
+    def __init__(self, url: str, status: int, text: str) -> None:
+        super().__init__(f"the platform at {url} refused ({status}): {text[:300]}")
+        self.url, self.status, self.text = url, status, text
+
+
 class PermissionDeniedError(LabctlError, PermissionError):
     """The caller is known but may not do this (role, scope, separation of duties): HTTP 403.
 

@@ -1,7 +1,8 @@
-"""``labctl station register`` and ``labctl station push``: a station (an automated bench)
+"""``labctl station register``, ``push`` and ``serve``: a station (an automated bench)
 working with a remote platform through the station seam (``stations.seam.RemoteStation``):
-fetch the register snapshot it checks its standards and people against off-line, and post a
-run it made off-line (``labctl run --register FILE --json RUN.json``) once the network is back.
+fetch the register snapshot it checks its standards and people against off-line, post a
+run it made off-line (``labctl run --register FILE --json RUN.json``) once the network is back,
+or serve the bench to the platform (``serve``: the station agent, ``stations.agent``).
 
 Exit codes: 0 done; 2 the command's input is wrong (URL, file); 4 the platform refused
 (token, run) or could not be reached. Platform imports stay inside the commands: the CLI
@@ -153,6 +154,88 @@ def push(
                     f"{result.operator}; it needs checking and issuing by two other people",
                     markup=False, highlight=False)
     flush()
+
+
+@station_app.command("serve")
+def serve(
+    url: Url,
+    token: Token = "",
+    bench: Annotated[Path | None, typer.Option(help=(
+        "The bench configuration TOML (roles → model, resource)."))] = None,
+    name: Annotated[str, typer.Option(help=(
+        "The bench's name on the platform (default: the configuration file's name)."))] = "",
+    description: Annotated[str, typer.Option(help="What the bench is, for the people.")] = "",
+    journal: Annotated[Path | None, typer.Option(help="The station's run journal.")] = None,
+    sim: Annotated[bool, typer.Option("--sim", help=(
+        "Serve the simulated bench, in-process, on simulated time."))] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated bench.")] = 0,
+    sim_noiseless: Annotated[bool, typer.Option(help="Simulated readings without noise.")
+                             ] = False,
+    sim_latency: Annotated[float, typer.Option(help="Simulated reply delay, s.")] = 0.0,
+    poll_wait: Annotated[float, typer.Option(help=(
+        "Long poll for work, s (1-30)."), min=1.0, max=30.0)] = 20.0,
+) -> None:
+    """Run the bench for the platform: announce it, take the runs people start on it through
+    the platform, carry them out here (journal on this computer) and post them back. Connects
+    outward only; through an outage it keeps measuring and posts the backlog later.
+    SIGTERM / Ctrl-C pause the current run (outputs safe), post it, and exit 0."""
+    import contextlib
+    import signal
+    from datetime import UTC, datetime, timedelta
+
+    from labctl.cli.bench import simulated_bench_config, started_simulator
+    from labctl.cli.run import default_journal
+    from labctl.drivers.factory import BenchConfig
+    from labctl.platform.stations.agent import PlatformLink, StationAgent, bench_instruments
+    from labctl.procedures.clock import Clock, ManualClock, SystemClock
+    from labctl.procedures.journal import SqliteJournal
+
+    url, token = _check(url, token)
+    if (bench is None) == (not sim):
+        raise _fail("give --bench FILE (the bench's configuration) or --sim", BAD_INPUT)
+    bench_name = name or (bench.stem if bench is not None else "sim-bench")
+    with contextlib.ExitStack() as stack:
+        clock: Clock
+        if sim:
+            # simulated time runs ahead of the wall clock: anchored 6 h back (as labctl run)
+            clock = ManualClock(epoch=datetime.now(UTC) - timedelta(hours=6))
+            options: dict[str, Any] = {"clock": clock, "latency": sim_latency}
+            if sim_noiseless:
+                options["dmm_truth"] = {"noise_scale": 0.0}
+                options["readout_truth"] = {"noise": 0.0}
+            simulator = stack.enter_context(started_simulator(seed, **options))
+            config = simulated_bench_config(simulator.resources, timeout=2.0)
+        else:
+            assert bench is not None
+            clock = SystemClock()
+            try:
+                config = BenchConfig.load(bench)
+            except (OSError, LabctlError) as exc:
+                raise _fail(f"--bench {bench}: {exc}", BAD_INPUT) from None
+        jr = stack.enter_context(SqliteJournal(journal or default_journal()))
+        agent = StationAgent(
+            PlatformLink(url, token), bench=bench_name, roles=sorted(config.instruments),
+            instruments=lambda: bench_instruments(config, clock), journal=jr,
+            description=description, simulated_time=sim,
+            sample_interval=10.0 if sim else 5.0, poll_wait=poll_wait)
+        stack.callback(agent.close)
+
+        def stop(signum: int, frame: object) -> None:
+            agent.shutdown()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, stop)
+        out = console()
+        out.print(f"bench {bench_name} ({', '.join(sorted(config.instruments))}) serving "
+                  f"{url}; journal {jr.path}", markup=False, highlight=False)
+        flush()
+        try:
+            agent.serve()
+        except LabctlError as exc:
+            raise _refused(url, exc) from None
+        out.print(f"bench {bench_name} stopped after {len(agent.stats.runs)} run request(s)",
+                  markup=False, highlight=False)
+        flush()
 
 
 def register_commands(app: typer.Typer) -> None:
