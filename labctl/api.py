@@ -34,6 +34,7 @@ from labctl.errors import (
 )
 from labctl.platform import audit
 from labctl.platform.db import make_engine, migrate
+from labctl.platform.notify import Listener
 from labctl.platform.pages import add_pages
 from labctl.platform.pages.errors import error_page, wants_page
 from labctl.platform.routes import routers
@@ -161,11 +162,13 @@ def create_app(settings: Settings | None = None,
         audit.use_key(engine, settings.keys_dir)  # every event this server writes is sealed
         app.state.engine = engine
         app.state.runs = RunManager(engine, benches) if benches else None
+        app.state.listener = Listener(engine)
         try:
             yield
         finally:
             if app.state.runs is not None:
                 app.state.runs.close()
+            app.state.listener.close()
             engine.dispose()
 
     app = FastAPI(

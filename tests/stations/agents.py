@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -62,25 +63,68 @@ class AgentPlatform:
             time.sleep(0.1)
 
 
-@contextmanager
-def agent_platform(tmp: Path, seed: int, database_url: str | None = None
-                   ) -> Iterator[AgentPlatform]:
-    """The platform (SQLite file in ``tmp`` unless ``database_url``) seeded as the demo seeds
-    it for a simulated bench of ``seed``, with a station token for the laboratory."""
+def seed_for_agents(api: Api, database_url: str, keys_dir: Path, seed: int
+                     ) -> tuple[dict[str, Any], str]:
+    """Seed the platform behind ``api`` as the demo seeds it for a simulated bench of
+    ``seed``; the bench's truth and a station token of the laboratory."""
     with SimulatedBench(seed=seed) as sim:  # only its truth: the agent runs its own
         truth = sim.truth()
     now = datetime.now(UTC).replace(microsecond=0)
+    seed_people(api, database_url, keys_dir)
+    seed_registry(api, truth)
+    seed_chain(api, truth, now, seed)
+    token = api.call("POST", f"/organisations/{LAB}/stations", who="admin",
+                     body={"name": "agent-station"})["access_token"]
+    return truth, token
+
+
+@contextmanager
+def agent_platform(tmp: Path, seed: int, database_url: str | None = None
+                   ) -> Iterator[AgentPlatform]:
+    """The platform in this process (SQLite file in ``tmp`` unless ``database_url``) seeded
+    for a simulated bench of ``seed``, with a station token for the laboratory."""
     settings = Settings(database_url=database_url or f"sqlite:///{tmp / 'p.sqlite'}",
                         keys_dir=tmp / "keys")
     with LiveServer(create_app(settings)) as url, \
             httpx.Client(base_url=url, timeout=60) as client:
         api = Api(client)
-        seed_people(api, settings.database_url, settings.keys_dir)
-        seed_registry(api, truth)
-        seed_chain(api, truth, now, seed)
-        token = api.call("POST", f"/organisations/{LAB}/stations", who="admin",
-                         body={"name": "agent-station"})["access_token"]
+        truth, token = seed_for_agents(api, settings.database_url, settings.keys_dir, seed)
         yield AgentPlatform(url, api, token, truth, seed, tmp)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextmanager
+def platform_process(database_url: str, keys_dir: Path, port: int, log: Path
+                     ) -> Iterator[subprocess.Popen[bytes]]:
+    """``labctl serve`` as a subprocess on ``port`` (an API worker of its own), answering
+    before this yields; SIGKILLed afterwards if still alive."""
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [*LABCTL, "serve", "--port", str(port), "--database-url", database_url],
+            stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "LABCTL_KEYS_DIR": str(keys_dir), "PYTHONUNBUFFERED": "1"})
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/openapi.json", timeout=2).status_code \
+                        == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "the platform did not start"
+            time.sleep(0.2)
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=10)
 
 
 def agent_command(platform: AgentPlatform, bench: str, *, token: str | None = None,

@@ -27,9 +27,17 @@ from tests.stations.agents import (
 SEED = 91
 
 
-@pytest.fixture(scope="module")
-def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentPlatform]:
-    with agent_platform(tmp_path_factory.mktemp("agents"), SEED) as live:
+@pytest.fixture(scope="module", params=[
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)])
+def platform(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[AgentPlatform]:
+    """The platform on each backend: on PostgreSQL the queue is claimed with SKIP LOCKED and
+    the events reach their subscribers through LISTEN/NOTIFY."""
+    url = None
+    if request.param == "postgresql":
+        url = request.getfixturevalue("postgres_database_factory")()
+    with agent_platform(tmp_path_factory.mktemp("agents"), SEED, url) as live:
         yield live
 
 

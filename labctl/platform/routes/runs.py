@@ -336,8 +336,8 @@ async def _agent_events(request: Request, run_id: str, after: int) -> AsyncItera
             return
         if await request.is_disconnected():
             return
-        if not batch:
-            await asyncio.sleep(0.2)
+        if not batch:  # woken by the agent's next post (any worker), else a look every 2 s
+            await request.app.state.listener.wait(queue.run_key(run_id), 2.0)
 
 
 @router.post("/runs/{run_id}/stop", status_code=202, responses=WRITE)

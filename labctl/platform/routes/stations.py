@@ -73,8 +73,8 @@ def post_run(body: StationRunIn, principal: PrincipalDep,
 BENCH_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 #: Longest wait a long poll for work may ask for, s (proxies close idle requests at 60 s).
 MAX_WAIT = 30.0
-#: How often a waiting long poll looks at the queue, s.
-POLL_EVERY = 0.25
+#: How often a waiting long poll looks at the queue without being woken, s.
+LOOK_EVERY = 5.0
 
 
 class BenchAnnounce(BaseModel):
@@ -167,9 +167,11 @@ async def next_work(name: str, request: Request, principal: PrincipalDep,
         work = await asyncio.to_thread(_claim, engine, principal, name)
         if work is not None:
             return WorkOut(**work.to_dict())
-        if time.monotonic() >= deadline or await request.is_disconnected():
+        left = deadline - time.monotonic()
+        if left <= 0 or await request.is_disconnected():
             return Response(status_code=204)
-        await asyncio.sleep(min(POLL_EVERY, max(0.0, deadline - time.monotonic())))
+        # woken by a new request for the bench (any worker), else a look every few s
+        await request.app.state.listener.wait(queue.work_key(name), min(LOOK_EVERY, left))
 
 
 @router.post("/bench-runs/{run_id}/progress", response_model=ProgressOut, responses=WRITE)

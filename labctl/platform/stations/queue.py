@@ -26,7 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from labctl.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
-from labctl.platform import audit
+from labctl.platform import audit, notify
 from labctl.platform.accounts.auth import Principal
 from labctl.platform.models.org import Organisation
 from labctl.platform.models.runs import (
@@ -49,6 +49,16 @@ ACTIVE = frozenset({RunStatus.CREATED, RunStatus.RUNNING, RunStatus.HELD, RunSta
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def run_key(run_id: str) -> str:
+    """What waiters on a run's events wait on (:mod:`labctl.platform.notify`)."""
+    return f"run:{run_id}"
+
+
+def work_key(bench_name: str) -> str:
+    """What an agent's long poll for work waits on."""
+    return f"bench:{bench_name}"
 
 
 # -- benches ---------------------------------------------------------------------------------
@@ -140,6 +150,7 @@ def queue_start(session: Session, bench: Bench, *, procedure_id: str,
     session.add(run)
     session.flush()
     session.add(RunRequest(run_id=run_id, bench_id=bench.id, kind=RequestKind.START))
+    notify.publish(session, work_key(bench.name))
     return run
 
 
@@ -160,6 +171,8 @@ def queue_resume(session: Session, run: BenchRun, *, resumed_by: str) -> None:
     session.add(run)
     session.add(RunRequest(run_id=run.run_id, bench_id=run.bench_id, kind=RequestKind.RESUME,
                            resumed_by=resumed_by))
+    notify.publish(session, work_key(bench.name))
+    notify.publish(session, run_key(run.run_id))
 
 
 def request_stop(session: Session, run: BenchRun) -> None:
@@ -175,6 +188,7 @@ def request_stop(session: Session, run: BenchRun) -> None:
             run.status, run.reason = RunStatus.PAUSED, "stopped before the bench took it"
         run.updated_at = _now()
         session.add(run)
+        notify.publish(session, run_key(run.run_id))
         return
     if RunStatus(run.status) not in ACTIVE and open_request is None:
         raise ConflictError(f"run {run.run_id} is not running", reason="run_state",
@@ -320,6 +334,7 @@ def post_progress(session: Session, principal: Principal, run_id: str, *,
             session.add(request)
     session.add(run)
     session.add(bench)
+    notify.publish(session, run_key(run_id))
     if ended:
         audit.record(session, actor=principal.actor, action="run.ended", entity_type="run",
                      entity_id=run_id, organisation_id=run.laboratory_id,
