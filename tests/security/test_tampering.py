@@ -599,3 +599,19 @@ def test_rows_written_by_update_and_delete_statements_are_explained(db: Copy) ->
     assert db.verify().ok
     db.sql("UPDATE api_token SET revoked_at = NULL WHERE user_id = :u", u=su)
     assert {f.column for f in _findings(db.verify(), "api_token")} == {"revoked_at"}
+
+
+def test_a_bench_moved_to_another_station_shows(db: Copy) -> None:
+    # run requests for a bench go to the station the bench row names: an insider who points it
+    # at another laboratory's station would send that laboratory someone else's work
+    with db.server() as api:
+        ok(api.put("/api/v1/stations/benches/tamper-bench", headers=db.world.station("lab"),
+                   json={"roles": ["dmm"], "description": "a bench", "simulated_time": True}))
+    assert db.verify().ok  # announced through the service: explained
+    prov = db.one("SELECT id FROM organisation WHERE code = :c", c=db.world.orgs["prov"])
+    other = db.one("SELECT id FROM station WHERE organisation_id = :o", o=prov)
+    db.sql("UPDATE bench SET station_id = :s, laboratory_id = :o WHERE name = 'tamper-bench'",
+           s=other, o=prov)
+    found = _findings(db.verify(), "bench")
+    assert {(f.problem, f.column) for f in found} == {
+        ("differs", "laboratory_id"), ("differs", "station_id")}, found

@@ -160,6 +160,9 @@ CHECKED: tuple[CheckedEntity, ...] = (
     CheckedEntity(models.ComparisonResult, (
         "comparison_id", "participant_id", "standard_id", "value", "u", "dof",
         "coverage_factor", "reported_at", "entered_by_id")),
+    # agents' benches: which station a bench's run requests go to
+    CheckedEntity(models.Bench, (
+        "name", "laboratory_id", "station_id", "roles")),
 )
 
 
