@@ -35,12 +35,19 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     database_url: DatabaseUrl = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, max=64,
+        help="API worker processes on the one port (uvicorn's; a dead one is restarted). "
+        "More than 1 needs PostgreSQL and no LABCTL_BENCHES (use station agents).")] = 1,
 ) -> None:
-    """Serve the platform's HTTP API (OpenAPI at /docs) until Ctrl-C."""
+    """Serve the platform's HTTP API (OpenAPI at /docs) until Ctrl-C.
+
+    The background jobs (daily due notices, audit checkpoints) run in the server, each once
+    per day across all workers, unless LABCTL_SCHEDULER=off."""
     from labctl.api import serve as run_server
 
     try:
-        run_server(host=host, port=port, database_url=database_url)
+        run_server(host=host, port=port, database_url=database_url, workers=workers)
     except LabctlError as exc:
         raise _fail(exc) from None
 
