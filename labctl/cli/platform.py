@@ -1,4 +1,5 @@
-"""``labctl serve``, ``labctl admin create``, ``labctl db upgrade``, ``labctl audit verify``.
+"""``labctl serve``, ``labctl jobs``, ``labctl admin create``, ``labctl db upgrade``, ``labctl audit
+verify``.
 
 Each works on the database named by ``--database-url`` or ``LABCTL_DATABASE_URL`` (default: a
 SQLite file in the user's data directory: the embedded default, zero set-up).
@@ -220,8 +221,46 @@ def audit_baseline(
         console().print(f"{name}: {count} rows adopted")
 
 
+def jobs(
+    job: Annotated[str | None, typer.Option(
+        "--job", help="Only this job (due-notices, audit-checkpoint).")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000,
+                                       help="How many runs, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="The runs as JSON.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The background jobs' runs (the server's scheduler, once per period across all its
+    workers): period, state, worker, outcome or error. Exit 1 if the newest run of a job
+    failed."""
+    from rich.table import Table
+
+    from labctl.platform.admin import job_history
+
+    try:
+        runs = job_history(database_url, job=job, limit=limit)
+    except LabctlError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
+    else:
+        table = Table(title="background job runs")
+        for name in ("job", "period (UTC)", "state", "worker", "attempt", "outcome / error"):
+            table.add_column(name)
+        for r in runs:
+            table.add_row(r.job, r.period_start.strftime("%Y-%m-%d %H:%M"), r.state, r.worker,
+                          str(r.attempt), r.error or json.dumps(r.outcome, sort_keys=True))
+        console().print(table if runs else "no job has run yet", markup=False)
+        flush()
+    newest: dict[str, str] = {}
+    for r in runs:  # newest period first
+        newest.setdefault(r.job, r.state)
+    if "failed" in newest.values():
+        raise typer.Exit(1)
+
+
 def register_commands(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command("jobs")(jobs)
     app.add_typer(admin_app, name="admin")
     app.add_typer(db_app, name="db")
     app.add_typer(audit_app, name="audit")

@@ -6,6 +6,7 @@ jobs. On a fresh database of each backend."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -17,8 +18,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
+from typer.testing import CliRunner
 
 from labctl.api import ServerThread, create_app
+from labctl.cli import app
 from labctl.errors import ValidationError
 from labctl.platform import audit
 from labctl.platform.accounts.organisations import create_admin
@@ -144,6 +147,12 @@ def test_a_failing_job_records_its_error_and_the_next_period_runs(
     assert failed.state == "failed" and failed.finished_at is not None
     assert failed.error == "RuntimeError: the SMTP server refused us"
     assert failed.outcome == {} and failed.worker
+    url = engines[0].url.render_as_string(hide_password=False)
+    listed = CliRunner().invoke(app, ["jobs", "--json", "--database-url", url])
+    assert listed.exit_code == 1, listed.output  # the newest run of a job failed
+    [shown] = json.loads(listed.output)
+    assert (shown["job"], shown["state"], shown["error"]) == (
+        "flaky", "failed", "RuntimeError: the SMTP server refused us")
     # the failed period is not run again, by this worker or another
     assert run_due(engines[0], settings, jobs, now=NOON + timedelta(minutes=10)) == []
     assert run_due(engines[1], settings, jobs, now=NOON + timedelta(minutes=20)) == []
@@ -151,6 +160,10 @@ def test_a_failing_job_records_its_error_and_the_next_period_runs(
     assert next_period.state == "succeeded" and next_period.error == ""
     assert next_period.outcome == {"ok": True}
     assert attempts == [NOON, NOON + HOUR]
+    listed = CliRunner().invoke(app, ["jobs", "--database-url", url])
+    assert listed.exit_code == 0 and "succeeded" in listed.output, listed.output
+    refused = CliRunner().invoke(app, ["jobs", "--job", "flaky", "--database-url", url])
+    assert refused.exit_code == 2 and "--job" in refused.output, refused.output
     assert [(r.period_start, r.state) for r in job_runs(engines[0], job="flaky")] == [
         (NOON + HOUR, "succeeded"), (NOON, "failed")]
 
