@@ -235,6 +235,7 @@ def jobs(
     from rich.table import Table
 
     from labctl.platform.admin import job_history
+    from labctl.platform.models.jobs import JobState
 
     try:
         runs = job_history(database_url, job=job, limit=limit)
@@ -254,7 +255,7 @@ def jobs(
     newest: dict[str, str] = {}
     for r in runs:  # newest period first
         newest.setdefault(r.job, r.state)
-    if "failed" in newest.values():
+    if JobState.FAILED.value in newest.values():
         raise typer.Exit(1)
 
 

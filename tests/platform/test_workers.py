@@ -174,8 +174,11 @@ def test_two_workers_share_the_port_the_runs_and_the_jobs_and_survive_a_kill(
             truth, token = seed_for_agents(api, url, keys, SEED)
             platform = AgentPlatform(base, api, token, truth, SEED, tmp_path)
             with agent(platform, "agent-w"), pinned_clients(base) as pinned:
-                assert set(pinned) == workers
-                (pid_a, (client_a, addr_a)), (pid_b, _) = pinned.items()
+                assert set(pinned) == workers  # each worker accepts connections
+                pid_a, pid_b = pinned
+                # a connection to A made just now (one kept a while may have idled out of
+                # its keep-alive, and the next would go to either worker)
+                client_a, addr_a = _client_of(pid_a, base, stack)
                 started = client_a.post("/api/v1/benches/agent-w/runs", headers={
                     "Authorization": f"Bearer {api.tokens['alice']}"}, json={
                     "procedure": "dmm-dcv-direct",
@@ -184,8 +187,7 @@ def test_two_workers_share_the_port_the_runs_and_the_jobs_and_survive_a_kill(
                 assert started.status_code == 202, started.text
                 assert _client_addr(started) == addr_a  # started through worker A
                 run_id = started.json()["run_id"]
-                # followed through worker B, which never saw the start (a connection to B
-                # made now: the one pinned above may have idled out of its keep-alive)
+                # followed through worker B, which never saw the start
                 client_b, addr_b = _client_of(pid_b, base, stack)
                 addr, events = _events(client_b, api.tokens["alice"], run_id)
                 assert addr == addr_b
