@@ -7,6 +7,7 @@ place that turns labctl's errors into HTTP answers. No engine exists at import t
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -33,7 +34,8 @@ from labctl.errors import (
     ValidationError,
 )
 from labctl.platform import audit
-from labctl.platform.db import make_engine, migrate
+from labctl.platform.db import is_sqlite, make_engine, migrate
+from labctl.platform.jobs import PLATFORM_JOBS, Scheduler
 from labctl.platform.notify import Listener
 from labctl.platform.pages import add_pages
 from labctl.platform.pages.errors import error_page, wants_page
@@ -163,9 +165,15 @@ def create_app(settings: Settings | None = None,
         app.state.engine = engine
         app.state.runs = RunManager(engine, benches) if benches else None
         app.state.listener = Listener(engine)
+        app.state.scheduler = Scheduler(engine, settings, PLATFORM_JOBS) \
+            if settings.scheduler else None
+        if app.state.scheduler is not None:
+            app.state.scheduler.start()
         try:
             yield
         finally:
+            if app.state.scheduler is not None:
+                app.state.scheduler.close()
             if app.state.runs is not None:
                 app.state.runs.close()
             app.state.listener.close()
@@ -194,12 +202,72 @@ def create_app(settings: Settings | None = None,
     return app
 
 
-def serve(host: str = "127.0.0.1", port: int = 8000, database_url: str | None = None) -> None:
-    """Run the platform with uvicorn (``labctl serve``); migrates the database first."""
+#: Seconds uvicorn's supervisor waits for a worker to answer its health check before it takes
+#: it for hung, kills and replaces it. A new worker answers once it has imported labctl,
+#: which takes longer than uvicorn's default 5 s on a busy machine: every worker would be
+#: killed before it ever served.
+WORKER_HEALTHCHECK_TIMEOUT = 30
+
+
+def app_from_env() -> FastAPI:
+    """The application as each worker of ``labctl serve --workers N`` builds it (uvicorn's
+    app factory): settings from the environment, which :func:`serve` set for it."""
+    return create_app(Settings.from_env())
+
+
+def check_workers(settings: Settings, workers: int) -> None:
+    """Refuse ``workers`` processes where they cannot share the work (``ValidationError``
+    naming ``--workers``): SQLite is one process's database (its writers queue on one file
+    lock and run events wake waiters in-process), and benches the server drives itself run in
+    one process's memory."""
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValidationError("--workers", workers, "a whole number >= 1")
+    if workers == 1:
+        return
+    if is_sqlite(settings.database_url):
+        raise ValidationError(
+            "--workers", workers, "1 on SQLite",
+            f"--workers {workers} needs PostgreSQL: SQLite is one process's database (its "
+            "writes and run events are kept in one process); run one worker, or set "
+            "--database-url / LABCTL_DATABASE_URL to postgresql+psycopg://…")
+    if settings.benches_file is not None:
+        raise ValidationError(
+            "--workers", workers, "1 with LABCTL_BENCHES",
+            f"--workers {workers} cannot serve the benches of LABCTL_BENCHES "
+            f"({settings.benches_file}): a bench the server drives itself lives in one "
+            "process's memory. Serve those benches through station agents (labctl station "
+            "serve) and unset LABCTL_BENCHES, or run one worker")
+
+
+def serve(host: str = "127.0.0.1", port: int = 8000, database_url: str | None = None, *,
+          workers: int = 1) -> None:
+    """Run the platform with uvicorn (``labctl serve``); migrates the database first.
+
+    ``workers`` > 1: that many uvicorn worker processes on the one port (PostgreSQL only, see
+    :func:`check_workers`); the database is migrated here once before they start (and each
+    worker's own migration, under an advisory lock, then finds nothing to do). The background
+    jobs' scheduler is on unless ``LABCTL_SCHEDULER=off``."""
     settings = Settings.from_env()
     if database_url:
         settings = dataclasses.replace(settings, database_url=database_url)
-    uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options())
+    if not os.environ.get("LABCTL_SCHEDULER"):
+        settings = dataclasses.replace(settings, scheduler=True)
+    check_workers(settings, workers)
+    if workers == 1:
+        uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options())
+        return
+    if settings.migrate_on_start:
+        engine = make_engine(settings.database_url)
+        try:
+            migrate(engine)
+        finally:
+            engine.dispose()
+    # the workers are spawned (fresh interpreters): they read their settings from here
+    os.environ["LABCTL_DATABASE_URL"] = settings.database_url
+    os.environ["LABCTL_SCHEDULER"] = "on" if settings.scheduler else "off"
+    uvicorn.run("labctl.api:app_from_env", factory=True, workers=workers, host=host,
+                port=port, timeout_worker_healthcheck=WORKER_HEALTHCHECK_TIMEOUT,
+                **uvicorn_options())
 
 
 class ServerThread:

@@ -1,4 +1,5 @@
-"""``labctl serve``, ``labctl admin create``, ``labctl db upgrade``, ``labctl audit verify``.
+"""``labctl serve``, ``labctl jobs``, ``labctl admin create``, ``labctl db upgrade``, ``labctl audit
+verify``.
 
 Each works on the database named by ``--database-url`` or ``LABCTL_DATABASE_URL`` (default: a
 SQLite file in the user's data directory: the embedded default, zero set-up).
@@ -35,12 +36,19 @@ def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
     database_url: DatabaseUrl = None,
+    workers: Annotated[int, typer.Option(
+        "--workers", min=1, max=64,
+        help="API worker processes on the one port (uvicorn's; a dead one is restarted). "
+        "More than 1 needs PostgreSQL and no LABCTL_BENCHES (use station agents).")] = 1,
 ) -> None:
-    """Serve the platform's HTTP API (OpenAPI at /docs) until Ctrl-C."""
+    """Serve the platform's HTTP API (OpenAPI at /docs) until Ctrl-C.
+
+    The background jobs (daily due notices, audit checkpoints) run in the server, each once
+    per day across all workers, unless LABCTL_SCHEDULER=off."""
     from labctl.api import serve as run_server
 
     try:
-        run_server(host=host, port=port, database_url=database_url)
+        run_server(host=host, port=port, database_url=database_url, workers=workers)
     except LabctlError as exc:
         raise _fail(exc) from None
 
@@ -213,8 +221,47 @@ def audit_baseline(
         console().print(f"{name}: {count} rows adopted")
 
 
+def jobs(
+    job: Annotated[str | None, typer.Option(
+        "--job", help="Only this job (due-notices, audit-checkpoint).")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, max=1000,
+                                       help="How many runs, newest first.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="The runs as JSON.")] = False,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """The background jobs' runs (the server's scheduler, once per period across all its
+    workers): period, state, worker, outcome or error. Exit 1 if the newest run of a job
+    failed."""
+    from rich.table import Table
+
+    from labctl.platform.admin import job_history
+    from labctl.platform.models.jobs import JobState
+
+    try:
+        runs = job_history(database_url, job=job, limit=limit)
+    except LabctlError as exc:
+        raise _fail(exc) from None
+    if as_json:
+        typer.echo(json.dumps([r.model_dump(mode="json") for r in runs], indent=2))
+    else:
+        table = Table(title="background job runs")
+        for name in ("job", "period (UTC)", "state", "worker", "attempt", "outcome / error"):
+            table.add_column(name)
+        for r in runs:
+            table.add_row(r.job, r.period_start.strftime("%Y-%m-%d %H:%M"), r.state, r.worker,
+                          str(r.attempt), r.error or json.dumps(r.outcome, sort_keys=True))
+        console().print(table if runs else "no job has run yet", markup=False)
+        flush()
+    newest: dict[str, str] = {}
+    for r in runs:  # newest period first
+        newest.setdefault(r.job, r.state)
+    if JobState.FAILED.value in newest.values():
+        raise typer.Exit(1)
+
+
 def register_commands(app: typer.Typer) -> None:
     app.command("serve")(serve)
+    app.command("jobs")(jobs)
     app.add_typer(admin_app, name="admin")
     app.add_typer(db_app, name="db")
     app.add_typer(audit_app, name="audit")

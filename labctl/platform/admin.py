@@ -27,15 +27,18 @@ from labctl.platform.audit import use_key
 from labctl.platform.db import make_engine, read_engine
 from labctl.platform.documents.check_report import check_report_pdf
 from labctl.platform.documents.signing import SigningIdentity
+from labctl.platform.jobs import PLATFORM_JOBS, job_runs
 from labctl.platform.models.audit import AuditVerification
 from labctl.platform.models.base import OrgLevel
+from labctl.platform.models.jobs import JobRun
 from labctl.platform.models.quality import StandardChecks
 from labctl.platform.notices import DueRun, SendReport, daily_due_notices, send_pending
 from labctl.platform.quality import check_report, standard_checks
 from labctl.platform.settings import Settings, SmtpConfig
 
-__all__ = ["audit_baseline", "audit_checkpoint", "create_admin", "migrate_database",
-           "open_platform", "run_due_notices", "unlock_login", "verify_audit"]
+__all__ = ["audit_baseline", "audit_checkpoint", "create_admin", "job_history",
+           "migrate_database", "open_platform", "run_due_notices", "unlock_login",
+           "verify_audit"]
 
 
 def _url(database_url: str | None) -> str:
@@ -188,3 +191,19 @@ def run_due_notices(database_url: str | None = None, *, today: date, within_days
         run = daily_due_notices(session, today, within_days)
         report = send_pending(session, smtp) if send and smtp is not None else None
     return run, report
+
+
+def job_history(database_url: str | None = None, *, job: str | None = None,
+                limit: int = 20) -> list[JobRun]:
+    """``labctl jobs``: the newest runs of the background jobs (of ``job`` if given, one of
+    the platform's), newest period first, each with its worker, outcome or error."""
+    names = [j.name for j in PLATFORM_JOBS]
+    if job is not None and job not in names:
+        raise ValidationError("--job", job, " or ".join(names))
+    if isinstance(limit, bool) or not 1 <= limit <= 1000:
+        raise ValidationError("--limit", limit, "1 to 1000")
+    engine = make_engine(_url(database_url))
+    try:
+        return job_runs(engine, job=job, limit=limit)
+    finally:
+        engine.dispose()

@@ -227,12 +227,25 @@ def schema_filter(dialect: str) -> Callable[[Any, str | None, str, bool, Any], b
     return include
 
 
+#: The advisory lock (PostgreSQL) that lets one process at a time migrate: N API workers
+#: starting together would otherwise each create the same tables and clash.
+MIGRATION_LOCK_KEY = 0x6C6162_6D6967  # "lab" "mig"
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to ``revision`` with alembic (the real migrations, not ``create_all``)."""
+    """Bring the schema to ``revision`` with alembic (the real migrations, not ``create_all``).
+
+    On PostgreSQL the migration's transaction first takes an advisory lock, so processes
+    migrating at once (API workers starting together) go one after the other: the first
+    upgrades, the others find the schema current and do nothing. (On SQLite the migration's
+    ``BEGIN IMMEDIATE`` already serialises them.)"""
     from alembic import command
 
     cfg = alembic_config(engine)
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"),
+                         {"k": MIGRATION_LOCK_KEY})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

@@ -11,6 +11,13 @@ Due notices are mailed through the SMTP server named by ``LABCTL_SMTP_HOST`` (wi
 ``LABCTL_SMTP_PORT``, ``LABCTL_SMTP_USER``/``LABCTL_SMTP_PASSWORD`` when it wants a login,
 ``LABCTL_SMTP_FROM`` the sender, ``LABCTL_SMTP_TLS`` one of ``none``, ``starttls``, ``ssl``):
 :meth:`SmtpConfig.from_env`. Without a host no e-mail is sent (notices stay on the portal).
+
+``LABCTL_SCHEDULER`` (``on``/``off``) runs the background jobs (daily due notices, daily audit
+checkpoints; ``labctl.platform.jobs``) in the server's workers, each period once across all of
+them: off by default for a process built in code (tests, ``labctl demo``), on by default for
+``labctl serve``. ``LABCTL_DUE_NOTICE_DAYS`` (default 30) is how far the due notices look ahead.
+``labctl serve --workers N`` runs N worker processes: PostgreSQL only (SQLite is one process's
+database), and not with ``LABCTL_BENCHES`` (benches a server drives live in one process).
 """
 
 from __future__ import annotations
@@ -40,6 +47,16 @@ def default_database_url() -> str:
     return f"sqlite:///{default_data_dir() / 'labctl.db'}"
 
 
+def on_off(name: str, text: str) -> bool:
+    """A switch from the environment: on/off (also true/false, yes/no, 1/0), any case."""
+    value = text.strip().lower()
+    if value in ("on", "true", "yes", "1"):
+        return True
+    if value in ("off", "false", "no", "0"):
+        return False
+    raise ValidationError(name, text, "on or off")
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the platform needs to run; build with :meth:`from_env` or directly in tests."""
@@ -65,7 +82,17 @@ class Settings:
     #: Run ``alembic upgrade head`` when the app starts (off when an operator migrates by hand).
     migrate_on_start: bool = True
     #: Benches this server runs calibrations on (``LABCTL_BENCHES``; see platform.benches).
+    #: They live in one process's memory: a server with them runs one worker.
     benches_file: Path | None = None
+    #: Run the background jobs (due notices, audit checkpoints: ``platform.jobs``) in this
+    #: process, each period once across all workers (``LABCTL_SCHEDULER=on|off``). Off here
+    #: (tests, ``labctl demo``, a process built in code); ``labctl serve`` turns it on unless
+    #: ``LABCTL_SCHEDULER=off`` (e.g. when cron runs ``labctl notices run`` instead).
+    scheduler: bool = False
+    #: Seconds between the scheduler's looks at its jobs (0 < tick <= 3600).
+    scheduler_tick: float = 60.0
+    #: How far ahead the daily due notices look (days, 0-366; ``LABCTL_DUE_NOTICE_DAYS``).
+    due_notice_days: int = 30
 
     def __post_init__(self) -> None:
         if not self.database_url.startswith(("sqlite", "postgresql")):
@@ -73,6 +100,12 @@ class Settings:
                 "LABCTL_DATABASE_URL", self.database_url,
                 "a sqlite:///… or postgresql+psycopg://… URL",
             )
+        if not 0 < self.scheduler_tick <= 3600:  # also refuses NaN
+            raise ValidationError("scheduler_tick", self.scheduler_tick, "0 < seconds <= 3600")
+        if isinstance(self.due_notice_days, bool) or not isinstance(self.due_notice_days, int) \
+                or not 0 <= self.due_notice_days <= 366:
+            raise ValidationError("LABCTL_DUE_NOTICE_DAYS", self.due_notice_days,
+                                  "a whole number of days, 0 to 366")
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -87,6 +120,15 @@ class Settings:
             kwargs["public_url"] = env["LABCTL_PUBLIC_URL"].rstrip("/")
         if env.get("LABCTL_BENCHES"):
             kwargs["benches_file"] = Path(env["LABCTL_BENCHES"])
+        if env.get("LABCTL_SCHEDULER"):
+            kwargs["scheduler"] = on_off("LABCTL_SCHEDULER", env["LABCTL_SCHEDULER"])
+        if env.get("LABCTL_DUE_NOTICE_DAYS"):
+            text = env["LABCTL_DUE_NOTICE_DAYS"].strip()
+            try:
+                kwargs["due_notice_days"] = int(text)
+            except ValueError:
+                raise ValidationError("LABCTL_DUE_NOTICE_DAYS", text,
+                                      "a whole number of days, 0 to 366") from None
         if env.get("LABCTL_MIGRATE_ON_START"):
             kwargs["migrate_on_start"] = env["LABCTL_MIGRATE_ON_START"].lower() not in (
                 "0", "false", "no",

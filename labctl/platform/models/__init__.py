@@ -28,6 +28,7 @@ from labctl.platform.models.desk import (
     OrderEvent,
     ServiceOrder,
 )
+from labctl.platform.models.jobs import JobRun, JobState
 from labctl.platform.models.ledger import PrimaryStandardComponent, PrimaryStandardProfile
 from labctl.platform.models.notices import Notice, NoticeKind
 from labctl.platform.models.org import (
@@ -68,6 +69,8 @@ __all__ = [
     "ComplaintEvent",
     "DecisionRule",
     "Evaluation",
+    "JobRun",
+    "JobState",
     "LoginThrottle",
     "Membership",
     "Notice",

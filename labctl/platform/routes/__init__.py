@@ -6,6 +6,7 @@ from labctl.platform.routes import (
     certificates,
     comparisons,
     desk,
+    health,
     ledger,
     notices,
     organisations,
@@ -18,4 +19,4 @@ from labctl.platform.routes import (
 routers: list[APIRouter] = [organisations.router, registry.router, certificates.router,
                              runs.router, stations.router, quality.router,
                              desk.router, notices.router, ledger.router,
-                             comparisons.router]
+                             comparisons.router, health.router]
