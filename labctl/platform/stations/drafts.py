@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from labctl.errors import NotFoundError, RuleViolationError, ValidationError
@@ -160,6 +161,21 @@ def certificate_request(result: RunResult, *, laboratory_code: str, customer_nam
     return create, ResultsIn(points=points)
 
 
+#: PostgreSQL advisory-lock class for posting a run (the key: a hash of its id); class 1 is
+#: the certificate numbering's (``certificates.workflow``), taken after this one.
+_PG_RUN_POSTING = 2
+
+
+def _one_posting_at_a_time(session: Session, run_id: str) -> None:
+    """Two posts of one run at once (a station's retry overtaking its first post, through
+    another worker) must not both find no draft and both make one: on PostgreSQL the second
+    waits here until the first commits, then finds its draft. SQLite's write transaction
+    (``BEGIN IMMEDIATE``) serialises them already."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(sa.text("SELECT pg_advisory_xact_lock(:c, hashtext(:k))"),
+                        {"c": _PG_RUN_POSTING, "k": run_id})
+
+
 def is_check(result: RunResult) -> bool:
     """Whether ``result`` is an intermediate check of a standard (its procedure's kind, as
     the result states it or the catalogue knows it), not a calibration of an item."""
@@ -195,6 +211,7 @@ def draft_from_run(session: Session, *, laboratory_code: str, result: RunResult,
     assert lab.id is not None
     if poster is not None:
         policy.may_draft(session, poster, lab.id)
+    _one_posting_at_a_time(session, result.run_id)
     already = session.exec(
         select(Certificate).join(ResultPosting,
                                  col(ResultPosting.certificate_id) == col(Certificate.id))

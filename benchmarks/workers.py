@@ -1,0 +1,363 @@
+"""Stateless API workers on PostgreSQL, and station agents. Printed, never asserted.
+
+Run::
+
+    .venv/bin/python benchmarks/workers.py [--parts workers agent]
+        [--pg-url postgresql+psycopg://postgres@127.0.0.1:5432/test]
+
+``workers``: N ``labctl serve`` processes on one PostgreSQL database (what N workers behind
+a reverse proxy are), measured with 1 and then 2 processes in the same run, on the same
+database, by the same clients spreading their requests over the processes in turn:
+
+- ingest: station threads posting result points to drafts (``POST
+  /api/v1/certificates/{number}/results`` with an idempotency key), results/s;
+- signed certificates/s: threads each making a draft, posting its points, checking and
+  issuing it (rules, PDF, DCC built, validated and signed) through the HTTP API.
+
+Printed as the ratio 2 processes / 1 process (issue 13 wants >= 1.5 on 2 cores: on a machine
+where other jobs hold the cores the ratio says little), each rate with the CPU the workers
+used meanwhile (in cores: 1.0 is one core busy for the whole measurement).
+
+``agent``: the cost of running a bench behind a station agent (``labctl station serve``, a
+subprocess long-polling the platform and posting its journal's progress) instead of as the
+server's own bench (``BenchEntry``, the runner in the server's process), on the same simulated
+bench (seed, simulated time, noiseless readings, the same reply latency): the wall time from
+``POST /api/v1/benches/{name}/runs`` to the end of the run's event stream, per point, and the
+difference (issue 13 wants < 5 ms per point).
+
+A fresh database ``labctl_bench_<random>`` is created and dropped afterwards.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this folder comes first on sys.path, and benchmarks/platform.py would
+# shadow the standard library's ``platform`` for every library that imports it. Drop it.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+ROOT = _HERE.parent
+sys.path.insert(0, str(ROOT))
+
+import argparse  # noqa: E402
+import os  # noqa: E402
+import secrets  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import threading  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from contextlib import ExitStack, contextmanager  # noqa: E402
+from datetime import UTC, datetime, timedelta  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+import sqlalchemy as sa  # noqa: E402
+
+from benchmarks.platform import PASSWORD, new_draft, points, setup_lab  # noqa: E402
+from labctl.api import ServerThread, create_app  # noqa: E402
+from labctl.cli.bench import simulated_bench_config  # noqa: E402
+from labctl.cli.demo import LAB, Api, seed_chain, seed_people, seed_registry  # noqa: E402
+from labctl.platform.admin import create_admin  # noqa: E402
+from labctl.platform.db import make_engine, migrate  # noqa: E402
+from labctl.platform.settings import Settings  # noqa: E402
+from labctl.platform.stations.benches import BenchEntry  # noqa: E402
+from labctl.procedures.clock import ManualClock  # noqa: E402
+from simulators.bench import SimulatedBench  # noqa: E402
+
+LABCTL = [sys.executable, "-m", "labctl"]
+
+
+@contextmanager
+def database(pg_url: str) -> Iterator[str]:
+    """A fresh PostgreSQL database, migrated; dropped afterwards."""
+    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    name = f"labctl_bench_{secrets.token_hex(4)}"
+    with admin.connect() as c:
+        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(pg_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        engine = make_engine(url)
+        migrate(engine)
+        engine.dispose()
+        yield url
+    finally:
+        with admin.connect() as c:
+            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+#: The worker processes running now, by base URL (their CPU time is read from /proc).
+PIDS: dict[str, int] = {}
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(urls: list[str]) -> float:
+    """CPU time (user + system) the workers at ``urls`` have used so far, s (Linux)."""
+    total = 0.0
+    for url in urls:
+        try:
+            fields = Path(f"/proc/{PIDS[url]}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, KeyError):
+            return float("nan")
+        total += (int(fields[11]) + int(fields[12])) / _TICK
+    return total
+
+
+@contextmanager
+def worker(database_url: str, keys: Path, log: Path) -> Iterator[str]:
+    """``labctl serve`` on a port of its own: one stateless API worker; its base URL once
+    it answers."""
+    port = free_port()
+    with log.open("ab") as out:
+        proc = subprocess.Popen(
+            [*LABCTL, "serve", "--port", str(port), "--database-url", database_url],
+            stdout=out, stderr=subprocess.STDOUT,
+            env={**os.environ, "LABCTL_KEYS_DIR": str(keys), "LABCTL_MIGRATE_ON_START": "0"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(log.read_text(errors="replace")[-2000:])
+            try:
+                if httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("the worker did not start")
+            time.sleep(0.2)
+        PIDS[url] = proc.pid
+        yield url
+    finally:
+        PIDS.pop(url, None)
+        proc.terminate()
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+#: What each measurement found: (what, processes) -> (units per s, cores the workers used).
+FOUND: dict[tuple[str, int], tuple[float, float]] = {}
+
+
+def spread(urls: list[str], threads: int, per_thread: int,
+           job: Callable[[httpx.Client, str, int, int], int], what: str = "") -> float:
+    """``job(client, url, thread, i)`` ``per_thread`` times in each of ``threads`` threads,
+    the i-th call of thread w to ``urls[(w + i) % len(urls)]`` (a round-robin proxy); the
+    units the jobs report per second of wall time. The workers' CPU over the same wall time
+    is kept in :data:`FOUND`: a rate that does not grow with the processes while their CPU
+    does not either means they waited (for a core, the database, a lock)."""
+    done = [0] * threads
+    failures: list[BaseException] = []
+
+    def run(w: int) -> None:
+        try:
+            with httpx.Client(timeout=120) as client:
+                for i in range(per_thread):
+                    done[w] += job(client, urls[(w + i) % len(urls)], w, i)
+        except BaseException as exc:  # reported below: a benchmark that failed says so
+            failures.append(exc)
+
+    pool = [threading.Thread(target=run, args=(w,)) for w in range(threads)]
+    t0, cpu0 = time.perf_counter(), cpu_seconds(urls)
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    if failures:
+        raise failures[0]
+    if what:
+        FOUND[(what, len(urls))] = (sum(done) / elapsed,
+                                    (cpu_seconds(urls) - cpu0) / elapsed)
+    return sum(done) / elapsed
+
+
+def ingest(urls: list[str], tokens: dict[str, str], args: argparse.Namespace, tag: str
+           ) -> float:
+    with httpx.Client(base_url=urls[0], timeout=60) as c:
+        drafts = [new_draft(c, tokens) for _ in range(args.threads)]
+    body = {"points": points(args.points_per_post)}
+
+    def post(client: httpx.Client, url: str, w: int, i: int) -> int:
+        r = client.post(f"{url}/api/v1/certificates/{drafts[w]}/results", json=body,
+                        headers={"Authorization": tokens["station"],
+                                 "Idempotency-Key": f"{tag}-w{w}-{i}"})
+        assert r.status_code == 201, r.text
+        return args.points_per_post
+
+    return spread(urls, args.threads, args.posts // args.threads, post, "ingest")
+
+
+def issue(urls: list[str], tokens: dict[str, str], args: argparse.Namespace) -> float:
+    def certify(client: httpx.Client, url: str, w: int, i: int) -> int:
+        client.base_url = httpx.URL(url)
+        number = new_draft(client, tokens)
+        for path, who, body, headers in (
+                ("results", "station", {"points": points(5)}, {"Idempotency-Key": "k"}),
+                ("check", "checker", None, {}), ("issue", "approver", None, {})):
+            r = client.post(f"/api/v1/certificates/{number}/{path}", json=body,
+                            headers={"Authorization": tokens[who], **headers})
+            assert r.status_code in (200, 201), r.text
+        return 1
+
+    return spread(urls, args.threads, args.issues // args.threads, certify,
+                  "issue" if args.issues > 1 else "")
+
+
+def bench_workers(pg_url: str, args: argparse.Namespace, tmp: Path) -> None:
+    keys = tmp / "keys"
+    tmp.mkdir(parents=True, exist_ok=True)
+    with database(pg_url) as url, ExitStack() as stack:
+        create_admin(username="bench-root", password=PASSWORD, full_name="Bench Root",
+                     organisation_code="BNMI", organisation_name="Bench National Institute",
+                     country_code="DE", database_url=url, keys_dir=keys)
+        first = stack.enter_context(worker(url, keys, tmp / "worker-1.log"))
+        tokens = setup_lab(first)
+        # the first issue makes the laboratory's signing key: not part of the rate
+        issue([first], tokens, argparse.Namespace(threads=1, issues=1))
+        ingest([first], tokens, args, "one")  # the figures are kept in FOUND
+        issue([first], tokens, args)
+        second = stack.enter_context(worker(url, keys, tmp / "worker-2.log"))
+        ingest([first, second], tokens, args, "two")
+        issue([first, second], tokens, args)
+    load = os.getloadavg()[0]
+    print(f"\n== workers on PostgreSQL ({args.threads} client threads, load average {load:.1f} "
+          f"on {os.cpu_count()} cores after the run)")
+    for what, label in (("ingest", f"ingest ({args.points_per_post} points/post), results/s"),
+                        ("issue", "signed certificates (draft, points, check, issue), /s")):
+        (r1, c1), (r2, c2) = FOUND[(what, 1)], FOUND[(what, 2)]
+        print(f"  {label}: 1 process {r1:.1f} (its CPU {c1:.2f} cores), 2 processes "
+              f"{r2:.1f} (their CPU {c2:.2f} cores): ratio {r2 / r1:.2f}  "
+              "[goal >= 1.5 on 2 cores]")
+
+
+def run_seconds(api: Api, bench: str, ranges: list[float], serial: str) -> tuple[float, int]:
+    """Wall time from the start request to the end of the run's event stream, and the
+    number of points the run made."""
+    t0 = time.perf_counter()
+    run_id = api.call("POST", f"/benches/{bench}/runs", who="alice", body={
+        "procedure": "dmm-dcv-direct", "parameters": {"ranges": ranges, "settle_time": 1.0},
+        "dut": {"manufacturer": "Keysight Technologies", "model": "34465A",
+                "serial_number": serial}, "checker": "bob"})["run_id"]
+    headers = {"Authorization": f"Bearer {api.tokens['alice']}"}
+    with api.client.stream("GET", f"/api/v1/runs/{run_id}/events", headers=headers,
+                           timeout=300) as resp:
+        for _ in resp.iter_lines():
+            pass
+    elapsed = time.perf_counter() - t0
+    status = api.call("GET", f"/runs/{run_id}", who="alice")
+    if status["status"] != "completed":
+        raise RuntimeError(f"run {run_id} on {bench}: {status['status']}")
+    return elapsed, int(status["points_done"])
+
+
+def bench_agent(pg_url: str, args: argparse.Namespace, tmp: Path) -> None:
+    seed = 91
+    options: dict[str, Any] = {"latency": args.latency, "dmm_truth": {"noise_scale": 0.0},
+                               "readout_truth": {"noise": 0.0}}
+    clock = ManualClock(epoch=datetime.now(UTC) - timedelta(hours=6))
+    tmp.mkdir(parents=True, exist_ok=True)
+    with database(pg_url) as url, ExitStack() as stack:
+        # the server's own bench: as ``labctl station serve --sim`` makes the agent's
+        sim = stack.enter_context(SimulatedBench(seed=seed, clock=clock, **options))
+        benches = {"own-bench": BenchEntry(
+            "own-bench", LAB, simulated_bench_config(sim.resources, timeout=2.0),
+            tmp / "own.journal.sqlite", clock=clock)}
+        settings = Settings(database_url=url, keys_dir=tmp / "keys", migrate_on_start=False)
+        base = stack.enter_context(ServerThread(create_app(settings, benches)))
+        api = Api(stack.enter_context(httpx.Client(base_url=base, timeout=120)))
+        seed_people(api, url, settings.keys_dir)
+        truth = sim.truth()
+        seed_registry(api, truth)
+        seed_chain(api, truth, datetime.now(UTC).replace(microsecond=0), seed)
+        log = stack.enter_context((tmp / "agent.log").open("a"))
+        proc = subprocess.Popen(
+            [*LABCTL, "station", "serve", "--url", base, "--token", api.tokens["station"],
+             "--name", "agent-bench", "--sim", "--seed", str(seed), "--sim-noiseless",
+             "--sim-latency", str(args.latency), "--poll-wait", "25",
+             "--journal", str(tmp / "agent.journal.sqlite")],
+            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+        stack.callback(lambda: (proc.terminate(), proc.wait(timeout=30)))
+        deadline = time.monotonic() + 60
+        while not any(b["name"] == "agent-bench" for b in api.call("GET", "/benches",
+                                                                   who="alice")):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError((tmp / "agent.log").read_text()[-2000:])
+            time.sleep(0.1)
+        serial = truth["dmm"]["serial"]
+        # two run lengths: the difference per added point is the per-point cost, free of
+        # what a run costs once (the agent's wake-up from its long poll, opening the bench)
+        sizes = {"short": args.ranges[:1], "long": args.ranges}
+        times: dict[tuple[str, str], list[float]] = {}
+        points: dict[str, int] = {}
+        for _ in range(args.repeats):  # alternated: a change in the machine's load hits both
+            for size, ranges in sizes.items():
+                for bench in ("own-bench", "agent-bench"):
+                    seconds, points[size] = run_seconds(api, bench, ranges, serial)
+                    times.setdefault((bench, size), []).append(seconds)
+    med = {key: statistics.median(xs) for key, xs in times.items()}
+    added = points["long"] - points["short"]
+    print(f"\n== station agent vs the server's own bench (PostgreSQL; runs of "
+          f"{points['short']} and {points['long']} points, reply latency "
+          f"{args.latency * 1e3:.0f} ms, median of {args.repeats} runs each; load average "
+          f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    per_point = {}
+    for bench in ("own-bench", "agent-bench"):
+        per_point[bench] = (med[(bench, "long")] - med[(bench, "short")]) / added * 1e3
+        print(f"  {bench:12s} {med[(bench, 'long')] / points['long'] * 1e3:6.1f} ms/point "
+              f"over a {points['long']}-point run; per added point {per_point[bench]:6.1f} ms; "
+              f"runs (s): " + ", ".join(
+                  f"{size} {' '.join(f'{t:.2f}' for t in times[(bench, size)])}"
+                  for size in sizes))
+    whole = (med[("agent-bench", "long")] - med[("own-bench", "long")]) / points["long"]
+    fixed = [(med[("agent-bench", size)] - med[("own-bench", size)]) -
+             (per_point["agent-bench"] - per_point["own-bench"]) * points[size] / 1e3
+             for size in sizes]
+    print(f"  agent overhead: {per_point['agent-bench'] - per_point['own-bench']:+.1f} "
+          f"ms/point  [goal < 5 ms/point]; once per run {statistics.mean(fixed) * 1e3:+.0f} ms"
+          f"; over the whole {points['long']}-point run "
+          f"{whole * 1e3:+.1f} ms/point")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--pg-url", default=os.environ.get(
+        "LABCTL_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"))
+    ap.add_argument("--parts", nargs="+", choices=["workers", "agent"],
+                    default=["workers", "agent"])
+    ap.add_argument("--threads", type=int, default=8, help="client threads (workers)")
+    ap.add_argument("--posts", type=int, default=800, help="result posts per measurement")
+    ap.add_argument("--points-per-post", type=int, default=5)
+    ap.add_argument("--issues", type=int, default=80, help="certificates per measurement")
+    ap.add_argument("--ranges", type=float, nargs="+", default=[10.0, 0.1, 1.0, 100.0, 1000.0],
+                    help="DMM ranges of the long agent/own-bench runs (the short run: the "
+                    "first alone)")
+    ap.add_argument("--latency", type=float, default=0.005,
+                    help="simulated instruments' reply latency, s")
+    ap.add_argument("--repeats", type=int, default=3, help="runs per bench and length (agent)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        if "workers" in args.parts:
+            bench_workers(args.pg_url, args, Path(tmp) / "workers")
+        if "agent" in args.parts:
+            bench_agent(args.pg_url, args, Path(tmp) / "agent")
+
+
+if __name__ == "__main__":
+    main()
