@@ -199,17 +199,23 @@ def test_page_found_by_ids_first_is_the_same_page_in_the_same_order(
                             f = registry.SearchFilters(**kw, sort=sort,  # type: ignore[arg-type]
                                                        offset=offset, limit=limit)
                             expected = _one_query(s, table, f)
-                            got = [row[0].id for row in search_module._page_ids(
-                                s, table, f, e.dialect.name)]
-                            assert got == expected, (e.dialect.name, table.__name__, kw, sort,
-                                                     offset)
+                            # in the index's order, and (free text: few matches) written so
+                            # that no index serves it
+                            for indexed in (True, False) if "q" in kw else (True,):
+                                got = [row[0].id for row in search_module._page_ids(
+                                    s, table, f, e.dialect.name, indexed)]
+                                assert got == expected, (e.dialect.name, table.__name__, kw,
+                                                         sort, offset, indexed)
                             checked += bool(expected)
-            # and through the public functions, which take that path on PostgreSQL
+            # and through the public function, which takes that path on PostgreSQL, walking
+            # the order's index or sorting the matches (the count decides: both forced here)
             for kw in FILTERS:
                 f = registry.SearchFilters(**kw, limit=30)
-                assert [i.identifier for i in registry.search_standards(s, f).items] == [
-                    s.get(Standard, i).identifier  # type: ignore[union-attr]
-                    for i in _one_query(s, Standard, f)], (e.dialect.name, kw)
+                expected_ids = [s.get(Standard, i).identifier  # type: ignore[union-attr]
+                                for i in _one_query(s, Standard, f)]
+                for walk_from in (1, 10**9):
+                    assert _ids(registry.search_standards(s, f, walk_from=walk_from)) == \
+                        expected_ids, (e.dialect.name, kw, walk_from)
     assert checked > 200  # most combinations found rows: the comparison was not of nothing
 
 

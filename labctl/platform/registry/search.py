@@ -39,8 +39,8 @@ MAX_PAGE = 200
 TOTAL_CAP = 10_000
 
 
-#: SQLite: at least this many matches make a page cheaper to find by walking the sort order's
-#: index (see :func:`_contains_all`) than by sorting every match.
+#: At least this many free-text matches make a page cheaper to find by walking the sort
+#: order's index (see :func:`_walk`) than by sorting every match.
 WALK_FROM = 1000
 
 
@@ -209,18 +209,20 @@ def _order(table: type[Standard] | type[Capability], f: SearchFilters,
     return [key]
 
 
-def _counted(table: type[Standard] | type[Capability], f: SearchFilters, dialect: str
-             ) -> Any:
+def _counted(session: Session, table: type[Standard] | type[Capability], f: SearchFilters,
+             dialect: str) -> Any:
     """How many entries pass ``f``, up to ``TOTAL_CAP + 1`` (one more tells "more than the
     cap"): ``count(*)`` over a ``LIMIT``-ed subquery, so the database stops looking there.
     Joined to the holder only when a filter needs it (every entry has one: the join never
     removes a row, and costs a lookup per match).
 
-    Free text, when the sort order has an index to walk: PostgreSQL counts in that order,
-    so the planner takes the covering index (the text is in it) and stops at the cap,
-    instead of reading the table from its start for a frequent word. SQLite, when nothing
-    but the words narrows the search: FTS5 drives, its matches looked up one by one until
-    the cap, instead of building the list of every match first.
+    Free text on PostgreSQL, when the sort order has an index to walk and the planner
+    expects the cap to be reached: counted in that order, so the covering index (the text is
+    in it) is walked and the walk stops at the cap, where the planner would read the table
+    from its start, testing every row's text. With fewer matches expected, every candidate
+    is looked at anyway and an order would only add a sort. SQLite, when nothing but the
+    words narrows the search: FTS5 drives, its matches looked up one by one until the cap,
+    instead of building the list of every match first.
     """
     t: Any = table
     stmt = select(t.id)
@@ -232,10 +234,22 @@ def _counted(table: type[Standard] | type[Capability], f: SearchFilters, dialect
     if f.organisation or f.region:
         stmt = stmt.join(Organisation, Organisation.id == t.organisation_id)
     stmt = _apply_filters(stmt, table, f, dialect, how)
-    if dialect == "postgresql" and f.q and f.sort in WALKABLE:
+    if dialect == "postgresql" and f.q and f.sort in WALKABLE \
+            and _planned_rows(session, stmt) > TOTAL_CAP:
         stmt = stmt.order_by(*_order(table, f))
     inner = stmt.limit(TOTAL_CAP + 1).subquery()
     return select(func.count()).select_from(inner)
+
+
+def _planned_rows(session: Session, stmt: Any) -> float:
+    """PostgreSQL: how many rows the planner expects ``stmt`` to give (``EXPLAIN``, not run:
+    well under a millisecond), from its statistics of the columns (for ``LIKE '%word%'``,
+    the share of its sample of texts that contain the word)."""
+    connection = session.connection()
+    compiled = stmt.compile(dialect=connection.dialect)
+    plan = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled),
+                                      compiled.params).scalar_one()
+    return float(plan[0]["Plan"]["Plan Rows"])
 
 
 def _narrowed(f: SearchFilters) -> bool:
@@ -244,13 +258,20 @@ def _narrowed(f: SearchFilters) -> bool:
                 or f.region)
 
 
-def _walk(dialect: str, f: SearchFilters, total: int, walk_from: int) -> bool:
-    """Find the page by walking the sort order's index (SQLite, many free-text matches)."""
-    return dialect == "sqlite" and bool(f.q) and total >= walk_from and f.sort in WALKABLE
+def _walk(f: SearchFilters, total: int, walk_from: int) -> bool:
+    """Find the page by walking the sort order's index (many free-text matches)?
+
+    Free text only: the other filters have indexes of their own and the planner knows how
+    many rows they leave; how many entries contain a word it can only guess (SQLite's does
+    not know what FTS5 returns; PostgreSQL's guess from a sample can be off several times),
+    so the count, taken first, decides. Few matches: the order is written so that no index
+    serves it (:func:`_order`), so the matches are found first and sorted, instead of a walk
+    through most of the order testing rows that do not match."""
+    return bool(f.q) and total >= walk_from and f.sort in WALKABLE
 
 
 def _page_ids(session: Session, table: type[Standard] | type[Capability], f: SearchFilters,
-              dialect: str) -> list[Any]:
+              dialect: str, indexed: bool = True) -> list[Any]:
     """PostgreSQL: the page's rows, found as ids first and then read by id.
 
     The page's ids come from the filters and the order alone, which the covering indexes
@@ -262,7 +283,8 @@ def _page_ids(session: Session, table: type[Standard] | type[Capability], f: Sea
     if f.organisation or f.region or f.sort == "organisation":
         stmt = stmt.join(Organisation, Organisation.id == t.organisation_id)
     ids = list(session.exec(_apply_filters(stmt, table, f, dialect)
-                            .order_by(*_order(table, f)).offset(f.offset).limit(f.limit)))
+                            .order_by(*_order(table, f, indexed)).offset(f.offset)
+                            .limit(f.limit)))
     if not ids:
         return []
     rows: list[Any] = list(session.exec(
@@ -283,17 +305,17 @@ def _matches(session: Session, table: type[Standard] | type[Capability], f: Sear
     """
     t: Any = table
     dialect = session.get_bind().dialect.name
-    counted: int = session.exec(_counted(table, f, dialect)).one()
+    counted: int = session.exec(_counted(session, table, f, dialect)).one()
     total, more = min(counted, TOTAL_CAP), counted > TOTAL_CAP
     if not more and total <= f.offset:
         return total, more, []
+    walk = _walk(f, total, walk_from)
+    few = bool(f.q) and not walk
     if dialect == "postgresql":
-        return total, more, _page_ids(session, table, f, dialect)
-    walk = _walk(dialect, f, total, walk_from)
+        return total, more, _page_ids(session, table, f, dialect, indexed=not few)
     stmt = _apply_filters(
         select(table, Organisation).join(Organisation, Organisation.id == t.organisation_id),
         table, f, dialect, "walk" if walk else "index")
-    few = bool(f.q) and not walk
     rows = session.exec(stmt.order_by(*_order(table, f, indexed=not few))
                         .offset(f.offset).limit(f.limit)).all()
     return total, more, list(rows)
