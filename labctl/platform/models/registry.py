@@ -124,6 +124,8 @@ class Standard(RangeColumns, ReviewColumns, table=True):
                   ["review_state", "search_text", "id"]),
         _covering("ix_standard_org_u", ["organisation_id", "review_state", *_U, "identifier"],
                   ["id"]),
+        # SQLite: a frequent word's matches, counted from FTS5, checked for publication here
+        _sqlite(sa.Index("ix_standard_id_state", "id", "review_state")),
         _trigram_index("standard"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -211,6 +213,7 @@ class Capability(RangeColumns, ReviewColumns, table=True):
         _covering("ix_capability_search_cover", ["quantity", "range_min_f"],
                   ["range_max_f", *_U, "review_state", "id"]),
         _covering("ix_capability_by_u_cover", [*_U, "id"], ["review_state", "search_text"]),
+        _sqlite(sa.Index("ix_capability_id_state", "id", "review_state")),
         _trigram_index("capability"),
     )
     id: int | None = Field(default=None, primary_key=True)

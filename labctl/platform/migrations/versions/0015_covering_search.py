@@ -25,7 +25,10 @@ A b-tree entry holds at most 2704 bytes: the text is kept to 2400 UTF-8 bytes (a
 ``registry.text`` now writes it; only a text of some 800 CJK characters was longer), and
 any longer text already stored is shortened the same way before the indexes are built.
 
-SQLite keeps the earlier indexes (it has no INCLUDE; its free text is an FTS5 table).
+SQLite keeps the earlier indexes (it has no INCLUDE; its free text is an FTS5 table) and
+gets ``ix_*_id_state`` (id, review state): a frequent word's matches, counted from FTS5 up
+to the cap, are each checked for publication there rather than in the table's wide rows
+(the count of a maker's name at 10^5 standards: 22-24 ms → 9-14 ms).
 
 Revision ID: 0015
 Revises: 0013 (on this branch; re-chained after 0014 when merged)
@@ -85,8 +88,16 @@ def _shorten_long_texts() -> None:
                          {"t": text.encode()[:MAX_BYTES].decode(errors="ignore"), "i": row_id})
 
 
+#: SQLite: (name, table) of an index of each entry's id and review state. A frequent word's
+#: matches are counted with FTS5 driving (``registry.search._counted``): each match's state
+#: is looked up there instead of in the table's much larger rows.
+SQLITE_STATE = [("ix_standard_id_state", "standard"), ("ix_capability_id_state", "capability")]
+
+
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
+        for name, table in SQLITE_STATE:
+            op.create_index(name, table, ["id", "review_state"])
         return
     _shorten_long_texts()
     for name, table, keys, include in COVERING:
@@ -97,6 +108,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
+        for name, table in SQLITE_STATE:
+            op.drop_index(name, table_name=table)
         return
     for name, table, keys in REPLACED:
         op.create_index(name, table, keys)
