@@ -193,7 +193,7 @@ def _plain(column: Any) -> Any:
 
 def _order(table: type[Standard] | type[Capability], f: SearchFilters,
            indexed: bool = True) -> list[Any]:
-    """The sort of ``f``; ``indexed=False`` (SQLite, few free-text matches): the same order
+    """The sort of ``f``; ``indexed=False`` (few free-text matches): the same order
     written so that no index can serve it, so the matches are found first and then sorted,
     instead of walking the whole sort index and testing every row against words no index
     answers (a word under three characters)."""
@@ -247,8 +247,8 @@ def _counted(session: Session, table: type[Standard] | type[Capability], f: Sear
 
 
 def _planned_rows(session: Session, stmt: Any) -> float:
-    """PostgreSQL: how many rows the planner expects ``stmt`` to give (``EXPLAIN``, not run:
-    well under a millisecond), from its statistics of the columns (for ``LIKE '%word%'``,
+    """PostgreSQL: how many rows the planner expects ``stmt`` to give (``EXPLAIN``, planned
+    but not run: about a millisecond), from its statistics of the columns (for ``LIKE '%word%'``,
     the share of its sample of texts that contain the word)."""
     connection = session.connection()
     compiled = stmt.compile(dialect=connection.dialect)
