@@ -116,6 +116,16 @@ def test_the_count_stops_at_the_cap_and_says_it_is_a_lower_bound(loaded: list[sa
             assert _ids(beyond) == published[CAP:CAP + 200], e.dialect.name
             assert beyond.total_is_lower_bound
             assert find(q="capword", offset=len(published), limit=5).items == []
+            # few matches, a page past the last: still the count
+            few_ids = sorted(s.exec(select(Standard.identifier).where(
+                Standard.review_state == "published",
+                Standard.search_text.contains("beamex"),  # type: ignore[attr-defined]
+                Standard.search_text.contains("s-0000"))).all())  # type: ignore[attr-defined]
+            assert 0 < len(few_ids) < registry.WALK_FROM
+            past = find(q="s-0000 beamex", offset=len(few_ids) + 3, limit=5)
+            assert (past.items, past.total, past.total_is_lower_bound) == (
+                [], len(few_ids), False)
+            assert _ids(find(q="s-0000 beamex", offset=2, limit=5)) == few_ids[2:7]
             # at most the cap: an exact count
             edge = sorted(s.exec(select(Standard.identifier).where(
                 Standard.review_state == "published",

@@ -214,18 +214,19 @@ def _order(table: type[Standard] | type[Capability], f: SearchFilters,
     return [key]
 
 
-def _counted(session: Session, table: type[Standard] | type[Capability], f: SearchFilters,
-             dialect: str) -> Any:
+def _counted(table: type[Standard] | type[Capability], f: SearchFilters, dialect: str,
+             expected_many: bool = False) -> Any:
     """How many entries pass ``f``, up to ``TOTAL_CAP + 1`` (one more tells "more than the
     cap"): ``count(*)`` over a ``LIMIT``-ed subquery, so the database stops looking there.
     Joined to the holder only when a filter needs it (every entry has one: the join never
     removes a row, and costs a lookup per match).
 
-    Free text on PostgreSQL, when the sort order has an index to walk and the planner
-    expects the cap to be reached: counted in that order, so the covering index (the text is
-    in it) is walked and the walk stops at the cap, where the planner would read the table
-    from its start, testing every row's text. With fewer matches expected, every candidate
-    is looked at anyway and an order would only add a sort. SQLite, when nothing but the
+    Free text on PostgreSQL, when the planner expects the cap to be reached
+    (``expected_many``, :func:`_many_expected`): counted in the sort order, so the covering
+    index (the text is in it) is walked and the walk stops at the cap, where the planner
+    would read the table from its start, testing every row's text. (With fewer expected,
+    the count comes with the page, :func:`_page_and_count`, and is asked here only for a
+    page past the last match.) SQLite, when nothing but the
     words narrows the search: FTS5 drives, its matches looked up one by one until the cap,
     instead of building the list of every match first.
     """
@@ -239,8 +240,7 @@ def _counted(session: Session, table: type[Standard] | type[Capability], f: Sear
     if f.organisation or f.region:
         stmt = stmt.join(Organisation, Organisation.id == t.organisation_id)
     stmt = _apply_filters(stmt, table, f, dialect, how)
-    if dialect == "postgresql" and f.q and f.sort in WALKABLE \
-            and _planned_rows(session, stmt) > TOTAL_CAP:
+    if expected_many:
         stmt = stmt.order_by(*_order(table, f))
     inner = stmt.limit(TOTAL_CAP + 1).subquery()
     return select(func.count()).select_from(inner)
@@ -255,6 +255,40 @@ def _planned_rows(session: Session, stmt: Any) -> float:
     plan = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled),
                                       compiled.params).scalar_one()
     return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def _filtered_ids(table: type[Standard] | type[Capability], f: SearchFilters, dialect: str,
+                  *columns: Any) -> Any:
+    """``SELECT id, *columns`` of the entries passing ``f`` (joined to the holder when a
+    filter or the sort needs it)."""
+    t: Any = table
+    stmt = select(t.id, *columns)
+    if f.organisation or f.region or f.sort == "organisation":
+        stmt = stmt.join(Organisation, Organisation.id == t.organisation_id)
+    return _apply_filters(stmt, table, f, dialect)
+
+
+def _many_expected(session: Session, table: type[Standard] | type[Capability],
+                   f: SearchFilters) -> bool:
+    """PostgreSQL, free text in a walkable order: does the planner expect more matches than
+    the cap (a frequent word: count and page walk the order's covering index)?"""
+    return f.sort in WALKABLE and _planned_rows(
+        session, _filtered_ids(table, f, "postgresql")) > TOTAL_CAP
+
+
+def _page_and_count(session: Session, table: type[Standard] | type[Capability],
+                    f: SearchFilters) -> tuple[int, list[Any]] | None:
+    """PostgreSQL, free text with few matches expected: the page's ids and how many match,
+    in one pass (``count(*) OVER ()`` before the page is cut), instead of a count and then a
+    page query that both look the words up in the trigram index and test every match's
+    text in the table. The order is written so that no index serves it (:func:`_walk`).
+    None when the page is empty (past the last match: the count is not known then)."""
+    rows = list(session.exec(_filtered_ids(table, f, "postgresql", func.count().over())
+                             .order_by(*_order(table, f, indexed=False))
+                             .offset(f.offset).limit(f.limit)))
+    if not rows:
+        return None
+    return int(rows[0][1]), [r[0] for r in rows]
 
 
 def _narrowed(f: SearchFilters) -> bool:
@@ -283,15 +317,18 @@ def _page_ids(session: Session, table: type[Standard] | type[Capability], f: Sea
     of migration 0015 answer without reading the table (an index-only scan in the sort
     order, stopping after the page); only the page's rows are then read whole, with their
     holder. The same rows in the same order as one query would give."""
-    t: Any = table
-    stmt = select(t.id)
-    if f.organisation or f.region or f.sort == "organisation":
-        stmt = stmt.join(Organisation, Organisation.id == t.organisation_id)
-    ids = list(session.exec(_apply_filters(stmt, table, f, dialect)
+    ids = list(session.exec(_filtered_ids(table, f, dialect)
                             .order_by(*_order(table, f, indexed)).offset(f.offset)
                             .limit(f.limit)))
+    return _rows(session, table, ids)
+
+
+def _rows(session: Session, table: type[Standard] | type[Capability], ids: list[Any]
+          ) -> list[Any]:
+    """The (entry, holder) rows of ``ids``, in that order."""
     if not ids:
         return []
+    t: Any = table
     rows: list[Any] = list(session.exec(
         select(table, Organisation).join(Organisation, Organisation.id == t.organisation_id)
         .where(t.id.in_(ids))))
@@ -310,7 +347,13 @@ def _matches(session: Session, table: type[Standard] | type[Capability], f: Sear
     """
     t: Any = table
     dialect = session.get_bind().dialect.name
-    counted: int = session.exec(_counted(session, table, f, dialect)).one()
+    many = dialect == "postgresql" and bool(f.q) and _many_expected(session, table, f)
+    if dialect == "postgresql" and f.q and not many:
+        found = _page_and_count(session, table, f)
+        if found is not None:
+            n, ids = found
+            return min(n, TOTAL_CAP), n > TOTAL_CAP, _rows(session, table, ids)
+    counted: int = session.exec(_counted(table, f, dialect, many)).one()
     total, more = min(counted, TOTAL_CAP), counted > TOTAL_CAP
     if not more and total <= f.offset:
         return total, more, []
