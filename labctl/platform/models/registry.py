@@ -51,6 +51,20 @@ def _trigram_index(table: str) -> sa.Index:
                     postgresql_ops={"search_text": "gin_trgm_ops"}).ddl_if(dialect="postgresql")
 
 
+_U = ["uncertainty_relative_f", "uncertainty_absolute_f"]
+
+
+def _sqlite(index: sa.Index) -> sa.Index:
+    """An index of the search on SQLite only: PostgreSQL has its covering form instead."""
+    return index.ddl_if(dialect="sqlite")
+
+
+def _covering(name: str, keys: list[str], include: list[str]) -> sa.Index:
+    """A search index on PostgreSQL holding every column the search tests or sorts by
+    (``INCLUDE``): pages and capped counts from index-only scans (migration 0015)."""
+    return sa.Index(name, *keys, postgresql_include=include).ddl_if(dialect="postgresql")
+
+
 class RangeColumns(SQLModel):
     """What a registry entry covers: a quantity over a range with its best uncertainty, exact
     (``Decimal``) and as float shadows for the indexed search (shared by standards and CMCs)."""
@@ -92,14 +106,26 @@ class Standard(RangeColumns, ReviewColumns, table=True):
     __table_args__ = (
         # Public search: the review state is not selective (almost all entries are published),
         # so it leads no index; quantity + range is the usual narrowing filter.
-        sa.Index("ix_standard_search", "quantity", "range_min_f", "range_max_f"),
+        _sqlite(sa.Index("ix_standard_search", "quantity", "range_min_f", "range_max_f")),
         # domain (+ region through the holder) sorted by uncertainty: walk in order, count
         # from the index alone
-        sa.Index("ix_standard_domain_u", "domain", "review_state", "uncertainty_relative_f",
-                 "uncertainty_absolute_f", "organisation_id"),
+        _sqlite(sa.Index("ix_standard_domain_u", "domain", "review_state",
+                         "uncertainty_relative_f", "uncertainty_absolute_f", "organisation_id")),
         # the default order: a page of a frequent free-text word walks it and stops early
-        sa.Index("ix_standard_by_u", "uncertainty_relative_f", "uncertainty_absolute_f",
-                 "identifier"),
+        _sqlite(sa.Index("ix_standard_by_u", "uncertainty_relative_f", "uncertainty_absolute_f",
+                         "identifier")),
+        # PostgreSQL: the same, covering (migration 0015), and an organisation's entries in
+        # the default order
+        _covering("ix_standard_search_cover", ["quantity", "range_min_f"],
+                  ["range_max_f", *_U, "review_state", "identifier", "id"]),
+        _covering("ix_standard_domain_u_cover", ["domain", "review_state", *_U, "identifier"],
+                  ["organisation_id", "id"]),
+        _covering("ix_standard_by_u_cover", [*_U, "identifier"],
+                  ["review_state", "search_text", "id"]),
+        _covering("ix_standard_org_u", ["organisation_id", "review_state", *_U, "identifier"],
+                  ["id"]),
+        # SQLite: a frequent word's matches, counted from FTS5, checked for publication here
+        _sqlite(sa.Index("ix_standard_id_state", "id", "review_state")),
         _trigram_index("standard"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -181,9 +207,13 @@ class Capability(RangeColumns, ReviewColumns, table=True):
 
     __tablename__ = "capability"
     __table_args__ = (
-        sa.Index("ix_capability_search", "quantity", "range_min_f", "range_max_f"),
-        sa.Index("ix_capability_by_u", "uncertainty_relative_f", "uncertainty_absolute_f",
-                 "id"),
+        _sqlite(sa.Index("ix_capability_search", "quantity", "range_min_f", "range_max_f")),
+        _sqlite(sa.Index("ix_capability_by_u", "uncertainty_relative_f",
+                         "uncertainty_absolute_f", "id")),
+        _covering("ix_capability_search_cover", ["quantity", "range_min_f"],
+                  ["range_max_f", *_U, "review_state", "id"]),
+        _covering("ix_capability_by_u_cover", [*_U, "id"], ["review_state", "search_text"]),
+        _sqlite(sa.Index("ix_capability_id_state", "id", "review_state")),
         _trigram_index("capability"),
     )
     id: int | None = Field(default=None, primary_key=True)
@@ -381,6 +411,11 @@ T = TypeVar("T")
 
 class Page(BaseModel, Generic[T]):
     items: list[T]
+    #: how many entries match; a search counts at most up to its cap (10 000): beyond it
+    #: ``total`` is the cap and ``total_is_lower_bound`` is true ("10000+")
     total: int
     offset: int
     limit: int
+    total_is_lower_bound: bool = PField(
+        default=False, description="true when more entries match than were counted: `total` "
+        "is then a lower bound (the public search counts up to 10 000)")

@@ -45,6 +45,7 @@ from labctl.platform.registry.review import (
 )
 from labctl.platform.registry.search import (
     MAX_PAGE,
+    TOTAL_CAP,
     WALK_FROM,
     WALKABLE,
     SearchFilters,
@@ -54,8 +55,8 @@ from labctl.platform.registry.search import (
 from labctl.platform.registry.text import terms
 
 __all__ = [
-    "CAPABILITY", "MAX_PAGE", "STANDARD", "WALKABLE", "WALK_FROM", "CmcTable", "ReviewedEntry",
-    "SearchFilters", "add_correction", "add_external_calibration", "authors_of",
+    "CAPABILITY", "MAX_PAGE", "STANDARD", "TOTAL_CAP", "WALKABLE", "WALK_FROM", "CmcTable",
+    "ReviewedEntry", "SearchFilters", "add_correction", "add_external_calibration", "authors_of",
     "awaiting_review", "best_cmc_uncertainty",
     "calibration_at", "calibration_public", "capability_by_id", "capability_public",
     "check_calibration_dates", "create_capability", "create_standard", "default_due_date",

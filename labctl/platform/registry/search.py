@@ -33,9 +33,19 @@ from labctl.platform.registry.text import terms
 
 MAX_PAGE = 200
 
+#: the answers' types, made once (pydantic keeps a parametrised model only while something
+#: holds it: made per call, it was built again each time, some 5 ms)
+StandardPage = Page[StandardPublic]
+CapabilityPage = Page[CapabilityPublic]
 
-#: SQLite: at least this many matches make a page cheaper to find by walking the sort order's
-#: index (see :func:`_contains_all`) than by sorting every match.
+#: the count of a search stops after this many matches: beyond it the answer gives the cap
+#: as a lower bound (``total_is_lower_bound``; the pages show "10000+"). Counting every one
+#: of a million entries' matches for a frequent word costs more than finding the page.
+TOTAL_CAP = 10_000
+
+
+#: At least this many free-text matches make a page cheaper to find by walking the sort
+#: order's index (see :func:`_walk`) than by sorting every match.
 WALK_FROM = 1000
 
 
@@ -87,8 +97,26 @@ class SearchFilters:
             raise ValidationError("value", "0", "non-zero when a relative uncertainty is asked")
 
 
+#: How SQLite meets the free text's words (see :func:`_contains_all`)
+Words = Literal["index", "walk", "driving"]
+
+
+def _fts_match(table: type[Standard] | type[Capability], words: list[str]) -> tuple[Any, Any]:
+    """SQLite: the FTS5 table over ``table`` and its ``MATCH`` of every long word, a quoted
+    phrase each (a trigram table matches a phrase's characters consecutively: a substring,
+    answered from the index positions alone; the words hold no '"')."""
+    name = SQLITE_FTS[table.__tablename__]
+    fts = sa.table(name, sa.column("rowid"))
+    return fts, sa.literal_column(name).op("MATCH")(" AND ".join(f'"{w}"' for w in words))
+
+
+def _long(words: list[str]) -> list[str]:
+    """The words with a trigram (three characters or more): the ones an index can answer."""
+    return [w for w in words if len(w) >= 3]
+
+
 def _contains_all(table: type[Standard] | type[Capability], words: list[str],
-                  dialect: str, frequent: bool = False) -> Any:
+                  dialect: str, how: Words = "index") -> Any:
     """Every word occurs in the entry's ``search_text``, answered from its trigram index.
 
     The text is stored lower-cased and the words are lower-cased the same way (``terms``), so
@@ -99,31 +127,27 @@ def _contains_all(table: type[Standard] | type[Capability], words: list[str],
     words leave (on SQLite with ``GLOB '*w*'`` on the entry's row, outside FTS5, which misses
     such a word when it is 3+ bytes long, e.g. "µv").
 
-    ``frequent`` (SQLite): the words match many entries (the caller counted them), so the
-    page is found sooner by walking the index of the sort order and testing each row than by
-    sorting every match; SQLite's planner cannot know how many rows FTS5 returns and would
-    always start from them, so the test is written ``id + 0 IN (…)``, which cannot drive.
+    ``how`` (SQLite): ``index``, the rows FTS5 gives (``id IN (…)``); ``walk``, the words
+    match many entries (the caller counted them), so the page is found sooner by walking
+    the index of the sort order and testing each row's own text with ``GLOB`` (the same
+    substring test; a walk stops after a few rows per match, where the FTS5 list of every
+    match would be built first); ``driving``, the caller joined the FTS5 table and matches
+    the long words there (only the short ones are left to test here).
     """
     t: Any = table
     if dialect == "postgresql":
         return sa.and_(*(t.search_text.like(contains_pattern(w), escape="\\")
                          for w in words))
-    long = [w for w in words if len(w) >= 3]
-    conds = [t.search_text.op("GLOB")(f"*{w}*") for w in words if len(w) < 3]
-    if long:
-        # a quoted phrase of a trigram table matches its characters consecutively, i.e. as a
-        # substring, answered from the index positions alone (GLOB re-reads every candidate
-        # row: 5-13x slower for a frequent word); the words hold no '"'
-        name = SQLITE_FTS[table.__tablename__]
-        fts = sa.table(name, sa.column("rowid"))
-        key = t.id + 0 if frequent else t.id
-        conds.append(key.in_(select(fts.c.rowid).where(sa.literal_column(name).op("MATCH")(
-            " AND ".join(f'"{w}"' for w in long)))))
-    return sa.and_(*conds)
+    tested = words if how == "walk" else [w for w in words if w not in _long(words)]
+    conds = [t.search_text.op("GLOB")(f"*{w}*") for w in tested]
+    if how == "index" and _long(words):
+        fts, match = _fts_match(table, _long(words))
+        conds.append(t.id.in_(select(fts.c.rowid).where(match)))
+    return sa.and_(sa.true(), *conds)
 
 
 def _apply_filters(stmt: Any, table: type[Standard] | type[Capability], f: SearchFilters,
-                   dialect: str = "sqlite", frequent: bool = False) -> Any:
+                   dialect: str = "sqlite", how: Words = "index") -> Any:
     t: Any = table
     stmt = stmt.where(t.review_state == ReviewState.PUBLISHED.value)
     if f.domain:
@@ -149,7 +173,7 @@ def _apply_filters(stmt: Any, table: type[Standard] | type[Capability], f: Searc
         stmt = stmt.where(Organisation.region == f.region)
     words = terms(f.q or "")[:8]
     if words:
-        stmt = stmt.where(_contains_all(table, words, dialect, frequent))
+        stmt = stmt.where(_contains_all(table, words, dialect, how))
     if table is Standard:
         if f.kind:
             stmt = stmt.where(t.kind == f.kind.value)
@@ -169,7 +193,7 @@ def _plain(column: Any) -> Any:
 
 def _order(table: type[Standard] | type[Capability], f: SearchFilters,
            indexed: bool = True) -> list[Any]:
-    """The sort of ``f``; ``indexed=False`` (SQLite, few free-text matches): the same order
+    """The sort of ``f``; ``indexed=False`` (few free-text matches): the same order
     written so that no index can serve it, so the matches are found first and then sorted,
     instead of walking the whole sort index and testing every row against words no index
     answers (a word under three characters)."""
@@ -190,24 +214,132 @@ def _order(table: type[Standard] | type[Capability], f: SearchFilters,
     return [key]
 
 
-def _counted(table: type[Standard] | type[Capability], f: SearchFilters) -> Any:
-    """``count(*)`` over ``table``, joined to the holder only when a filter needs it (every
-    entry has one: the join never removes a row, and costs a lookup per match)."""
-    stmt = select(func.count()).select_from(table)
+def _counted(table: type[Standard] | type[Capability], f: SearchFilters, dialect: str,
+             expected_many: bool = False) -> Any:
+    """How many entries pass ``f``, up to ``TOTAL_CAP + 1`` (one more tells "more than the
+    cap"): ``count(*)`` over a ``LIMIT``-ed subquery, so the database stops looking there.
+    Joined to the holder only when a filter needs it (every entry has one: the join never
+    removes a row, and costs a lookup per match).
+
+    Free text on PostgreSQL, when the planner expects the cap to be reached
+    (``expected_many``, :func:`_many_expected`): counted in the sort order, so the covering
+    index (the text is in it) is walked and the walk stops at the cap, where the planner
+    would read the table from its start, testing every row's text. (With fewer expected,
+    the count comes with the page, :func:`_page_and_count`, and is asked here only for a
+    page past the last match.) SQLite, when nothing but the
+    words narrows the search: FTS5 drives, its matches looked up one by one until the cap,
+    instead of building the list of every match first.
+    """
+    t: Any = table
+    stmt = select(t.id)
+    how: Words = "index"
+    if dialect == "sqlite" and _long(terms(f.q or "")[:8]) and not _narrowed(f):
+        fts, match = _fts_match(table, _long(terms(f.q or "")[:8]))
+        stmt = select(t.id).select_from(fts).join(table, t.id == fts.c.rowid).where(match)
+        how = "driving"
     if f.organisation or f.region:
-        t: Any = table
         stmt = stmt.join(Organisation, Organisation.id == t.organisation_id)
-    return stmt
+    stmt = _apply_filters(stmt, table, f, dialect, how)
+    if expected_many:
+        stmt = stmt.order_by(*_order(table, f))
+    inner = stmt.limit(TOTAL_CAP + 1).subquery()
+    return select(func.count()).select_from(inner)
 
 
-def _walk(dialect: str, f: SearchFilters, total: int, walk_from: int) -> bool:
-    """Find the page by walking the sort order's index (SQLite, many free-text matches)."""
-    return dialect == "sqlite" and bool(f.q) and total >= walk_from and f.sort in WALKABLE
+def _planned_rows(session: Session, stmt: Any) -> float:
+    """PostgreSQL: how many rows the planner expects ``stmt`` to give (``EXPLAIN``, planned
+    but not run: about a millisecond), from its statistics of the columns (for ``LIKE '%word%'``,
+    the share of its sample of texts that contain the word)."""
+    connection = session.connection()
+    compiled = stmt.compile(dialect=connection.dialect)
+    plan = connection.exec_driver_sql("EXPLAIN (FORMAT JSON) " + str(compiled),
+                                      compiled.params).scalar_one()
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def _filtered_ids(table: type[Standard] | type[Capability], f: SearchFilters, dialect: str,
+                  *columns: Any) -> Any:
+    """``SELECT id, *columns`` of the entries passing ``f`` (joined to the holder when a
+    filter or the sort needs it)."""
+    t: Any = table
+    stmt = select(t.id, *columns)
+    if f.organisation or f.region or f.sort == "organisation":
+        stmt = stmt.join(Organisation, Organisation.id == t.organisation_id)
+    return _apply_filters(stmt, table, f, dialect)
+
+
+def _many_expected(session: Session, table: type[Standard] | type[Capability],
+                   f: SearchFilters) -> bool:
+    """PostgreSQL, free text in a walkable order: does the planner expect more matches than
+    the cap (a frequent word: count and page walk the order's covering index)?"""
+    return f.sort in WALKABLE and _planned_rows(
+        session, _filtered_ids(table, f, "postgresql")) > TOTAL_CAP
+
+
+def _page_and_count(session: Session, table: type[Standard] | type[Capability],
+                    f: SearchFilters) -> tuple[int, list[Any]] | None:
+    """PostgreSQL, free text with few matches expected: the page's ids and how many match,
+    in one pass (``count(*) OVER ()`` before the page is cut), instead of a count and then a
+    page query that both look the words up in the trigram index and test every match's
+    text in the table. The order is written so that no index serves it (:func:`_walk`).
+    None when the page is empty (past the last match: the count is not known then)."""
+    rows = list(session.exec(_filtered_ids(table, f, "postgresql", func.count().over())
+                             .order_by(*_order(table, f, indexed=False))
+                             .offset(f.offset).limit(f.limit)))
+    if not rows:
+        return None
+    return int(rows[0][1]), [r[0] for r in rows]
+
+
+def _narrowed(f: SearchFilters) -> bool:
+    """Does a filter other than the words narrow the search (one an index can answer)?"""
+    return bool(f.domain or f.quantity or f.unit or f.value is not None or f.organisation
+                or f.region)
+
+
+def _walk(f: SearchFilters, total: int, walk_from: int) -> bool:
+    """Find the page by walking the sort order's index (many free-text matches)?
+
+    Free text only: the other filters have indexes of their own and the planner knows how
+    many rows they leave; how many entries contain a word it can only guess (SQLite's does
+    not know what FTS5 returns; PostgreSQL's guess from a sample can be off several times),
+    so the count, taken first, decides. Few matches: the order is written so that no index
+    serves it (:func:`_order`), so the matches are found first and sorted, instead of a walk
+    through most of the order testing rows that do not match."""
+    return bool(f.q) and total >= walk_from and f.sort in WALKABLE
+
+
+def _page_ids(session: Session, table: type[Standard] | type[Capability], f: SearchFilters,
+              dialect: str, indexed: bool = True) -> list[Any]:
+    """PostgreSQL: the page's rows, found as ids first and then read by id.
+
+    The page's ids come from the filters and the order alone, which the covering indexes
+    of migration 0015 answer without reading the table (an index-only scan in the sort
+    order, stopping after the page); only the page's rows are then read whole, with their
+    holder. The same rows in the same order as one query would give."""
+    ids = list(session.exec(_filtered_ids(table, f, dialect)
+                            .order_by(*_order(table, f, indexed)).offset(f.offset)
+                            .limit(f.limit)))
+    return _rows(session, table, ids)
+
+
+def _rows(session: Session, table: type[Standard] | type[Capability], ids: list[Any]
+          ) -> list[Any]:
+    """The (entry, holder) rows of ``ids``, in that order."""
+    if not ids:
+        return []
+    t: Any = table
+    rows: list[Any] = list(session.exec(
+        select(table, Organisation).join(Organisation, Organisation.id == t.organisation_id)
+        .where(t.id.in_(ids))))
+    found = {entry.id: (entry, org) for entry, org in rows}
+    return [found[i] for i in ids if i in found]
 
 
 def _matches(session: Session, table: type[Standard] | type[Capability], f: SearchFilters,
-             walk_from: int) -> tuple[int, list[Any]]:
-    """How many entries pass ``f``, and the page of (entry, holder) rows it asks for.
+             walk_from: int) -> tuple[int, bool, list[Any]]:
+    """How many entries pass ``f`` (up to the cap, and whether there are more), and the page
+    of (entry, holder) rows it asks for.
 
     The count comes first: it decides how the page is found (:func:`_walk`), and a page past
     the last match is not looked for at all (a search that finds nothing, a typo, would
@@ -215,34 +347,45 @@ def _matches(session: Session, table: type[Standard] | type[Capability], f: Sear
     """
     t: Any = table
     dialect = session.get_bind().dialect.name
-    total: int = session.exec(_apply_filters(_counted(table, f), table, f, dialect)).one()
-    if total <= f.offset:
-        return total, []
-    walk = _walk(dialect, f, total, walk_from)
+    many = dialect == "postgresql" and bool(f.q) and _many_expected(session, table, f)
+    if dialect == "postgresql" and f.q and not many:
+        found = _page_and_count(session, table, f)
+        if found is not None:
+            n, ids = found
+            return min(n, TOTAL_CAP), n > TOTAL_CAP, _rows(session, table, ids)
+    counted: int = session.exec(_counted(table, f, dialect, many)).one()
+    total, more = min(counted, TOTAL_CAP), counted > TOTAL_CAP
+    if not more and total <= f.offset:
+        return total, more, []
+    walk = _walk(f, total, walk_from)
+    few = bool(f.q) and not walk
+    if dialect == "postgresql":
+        return total, more, _page_ids(session, table, f, dialect, indexed=not few)
     stmt = _apply_filters(
         select(table, Organisation).join(Organisation, Organisation.id == t.organisation_id),
-        table, f, dialect, walk)
-    few = dialect == "sqlite" and bool(f.q) and not walk
+        table, f, dialect, "walk" if walk else "index")
     rows = session.exec(stmt.order_by(*_order(table, f, indexed=not few))
                         .offset(f.offset).limit(f.limit)).all()
-    return total, list(rows)
+    return total, more, list(rows)
 
 
 def search_standards(session: Session, f: SearchFilters, *, walk_from: int = WALK_FROM
-                     ) -> Page[StandardPublic]:
-    total, rows = _matches(session, Standard, f, walk_from)
+                     ) -> StandardPage:
+    total, more, rows = _matches(session, Standard, f, walk_from)
     cal_ids = [s.current_calibration_id for s, _ in rows if s.current_calibration_id]
     cals = {c.id: c for c in session.exec(select(StandardCalibration).where(
         col(StandardCalibration.id).in_(cal_ids))).all()} if cal_ids else {}
-    return Page[StandardPublic](
+    return StandardPage(
         items=[standard_public(session, s, o, cals.get(s.current_calibration_id or -1))
-               for s, o in rows], total=total, offset=f.offset, limit=f.limit)
+               for s, o in rows], total=total, offset=f.offset, limit=f.limit,
+        total_is_lower_bound=more)
 
 
 def search_capabilities(session: Session, f: SearchFilters, *, walk_from: int = WALK_FROM
-                        ) -> Page[CapabilityPublic]:
-    total, rows = _matches(session, Capability, f, walk_from)
-    return Page[CapabilityPublic](items=[capability_public(session, c, o) for c, o in rows],
-                                  total=total, offset=f.offset, limit=f.limit)
+                        ) -> CapabilityPage:
+    total, more, rows = _matches(session, Capability, f, walk_from)
+    return CapabilityPage(items=[capability_public(session, c, o) for c, o in rows],
+                                  total=total, offset=f.offset, limit=f.limit,
+                                  total_is_lower_bound=more)
 
 

@@ -13,6 +13,13 @@ from labctl.platform.models.base import OrgLevel, StandardKind, StandardStatus
 from labctl.platform.pages.render import N_
 from labctl.quantities import Quantity
 
+
+def count(total: int, lower_bound: bool = False) -> str:
+    """A search's number of matches as shown: "10000+" when it stopped counting at its cap
+    (``Page.total_is_lower_bound``)."""
+    return f"{total}+" if lower_bound else str(total)
+
+
 #: A standard's status: words and the badge class (the word carries the meaning, not colour).
 STATUS: dict[str, tuple[str, str]] = {
     StandardStatus.IN_SERVICE.value: (N_("In service"), "ok"),
