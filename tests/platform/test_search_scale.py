@@ -250,7 +250,7 @@ def test_migration_0015_shortens_long_texts_and_goes_down_and_up(fresh_database_
 
     engine = make_engine(fresh_database_url)
     try:
-        migrate(engine, "0013")
+        migrate(engine, "0014")
         long_text = "s-long " + "校准器" * 330  # 997 characters, 2977 bytes: too long
         with engine.begin() as c:
             table: Any = Organisation.__table__  # type: ignore[attr-defined]
@@ -274,7 +274,7 @@ def test_migration_0015_shortens_long_texts_and_goes_down_and_up(fresh_database_
         cfg = alembic_config(engine)
         with engine.begin() as c:
             cfg.attributes["connection"] = c
-            command.downgrade(cfg, "0013")
+            command.downgrade(cfg, "0014")
         with engine.connect() as c:
             names = {i["name"] for i in sa.inspect(c).get_indexes("standard")}
         assert {"ix_standard_by_u", "ix_standard_search", "ix_standard_domain_u"} <= names

@@ -31,7 +31,7 @@ to the cap, are each checked for publication there rather than in the table's wi
 (the count of a maker's name at 10^5 standards: 22-24 ms → 9-14 ms).
 
 Revision ID: 0015
-Revises: 0013 (on this branch; re-chained after 0014 when merged)
+Revises: 0014
 Create Date: 2026-12-05 23:00:00
 """
 
@@ -43,7 +43,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0013"
+down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
