@@ -6,13 +6,13 @@ the network is seeded through the API exactly as ``labctl demo`` does it.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from labctl.cli.demo import Api
+from tests.fixtures.sse import sse_blocks
 from tests.platform.live_bench import live_bench
 
 SEED = 77
@@ -33,17 +33,7 @@ def _events(api: Api, run_id: str, who: str, last: str | None = None) -> list[di
                            timeout=60) as resp:
         assert resp.status_code == 200
         assert resp.headers["content-type"].startswith("text/event-stream")
-        block: dict[str, Any] = {}
-        for line in resp.iter_lines():
-            if line.startswith("id: "):
-                block["id"] = line[4:]
-            elif line.startswith("event: "):
-                block["event"] = line[7:]
-            elif line.startswith("data: "):
-                block["data"] = json.loads(line[6:])
-            elif not line and block:
-                out.append(block)
-                block = {}
+        out.extend(sse_blocks(resp.iter_lines()))
     return out
 
 

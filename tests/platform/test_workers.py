@@ -11,7 +11,6 @@ and migrations started at once by several processes.
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -31,6 +30,7 @@ from labctl.cli import app
 from labctl.cli.demo import Api
 from labctl.platform.db import make_engine
 from labctl.platform.jobs import PLATFORM_JOBS, job_runs
+from tests.fixtures.sse import sse_blocks
 from tests.stations.agents import LABCTL, AgentPlatform, agent, free_port, seed_for_agents
 
 SEED = 57
@@ -128,17 +128,8 @@ def _events(client: httpx.Client, token: str, run_id: str) -> tuple[Any, list[di
                        headers={"Authorization": f"Bearer {token}"}) as resp:
         assert resp.status_code == 200, resp.read()
         addr = _client_addr(resp)
-        block: dict[str, Any] = {}
-        for line in resp.iter_lines():
-            if line.startswith("id: "):
-                block["id"] = int(line[4:])
-            elif line.startswith("event: "):
-                block["event"] = line[7:]
-            elif line.startswith("data: "):
-                block["data"] = json.loads(line[6:])
-            elif not line and block:
-                out.append(block)
-                block = {}
+        for block in sse_blocks(resp.iter_lines()):
+            out.append({**block, "id": int(block["id"])} if "id" in block else block)
     return addr, out
 
 

@@ -4,7 +4,6 @@ benches behind agents start from here."""
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -26,6 +25,7 @@ from labctl.cli.demo import LAB, Api, seed_chain, seed_people, seed_registry
 from labctl.platform.settings import Settings
 from simulators.bench import SimulatedBench
 from tests.fixtures.db import LiveServer
+from tests.fixtures.sse import sse_blocks
 
 LABCTL = [sys.executable, "-m", "labctl"]
 
@@ -180,15 +180,5 @@ def sse(api: Api, run_id: str, who: str = "alice", last: str | None = None
     with api.client.stream("GET", f"/api/v1/runs/{run_id}/events", headers=headers,
                            timeout=60) as resp:
         assert resp.status_code == 200, resp.read()
-        block: dict[str, Any] = {}
-        for line in resp.iter_lines():
-            if line.startswith("id: "):
-                block["id"] = line[4:]
-            elif line.startswith("event: "):
-                block["event"] = line[7:]
-            elif line.startswith("data: "):
-                block["data"] = json.loads(line[6:])
-            elif not line and block:
-                out.append(block)
-                block = {}
+        out.extend(sse_blocks(resp.iter_lines()))
     return out

@@ -10,7 +10,6 @@ the test's own (``private_pg``) so that restarting it cuts no other test's conne
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -24,6 +23,7 @@ import httpx
 import pytest
 
 from labctl.cli.demo import Api, DemoError
+from tests.fixtures.sse import sse_blocks
 from tests.stations.agents import (
     LABCTL,
     AgentPlatform,
@@ -58,17 +58,8 @@ class Follower(threading.Thread):
             with httpx.stream("GET", f"{self.url}/api/v1/runs/{self.run_id}/events",
                               headers=headers, timeout=httpx.Timeout(10, read=60)) as resp:
                 assert resp.status_code == 200
-                block: dict[str, Any] = {}
-                for line in resp.iter_lines():
-                    if line.startswith("id: "):
-                        block["id"] = line[4:]
-                    elif line.startswith("event: "):
-                        block["event"] = line[7:]
-                    elif line.startswith("data: "):
-                        block["data"] = json.loads(line[6:])
-                    elif not line and block:
-                        self.events.append(block)
-                        block = {}
+                for block in sse_blocks(resp.iter_lines()):  # kept as each one arrives
+                    self.events.append(block)
         except httpx.HTTPError as exc:
             self.error = f"{type(exc).__name__}: {exc}"
 
