@@ -284,10 +284,18 @@ def test_station_tokens_expire_and_can_be_revoked(api: httpx.Client, world: Worl
     with Session(db_engine) as s:
         row = s.exec(select(ApiToken).where(
             ApiToken.token_hash == token_digest(st["access_token"]))).one()
-        row.expires_at = datetime.now(UTC) - timedelta(seconds=1)
+        expires_at, row.expires_at = row.expires_at, datetime.now(UTC) - timedelta(seconds=1)
         s.add(row)
         s.commit()
-    assert api.get("/api/v1/users/me", headers=station).status_code == 401
+    try:
+        assert api.get("/api/v1/users/me", headers=station).status_code == 401
+    finally:  # set back (the session's other tests verify this database's audit trail)
+        with Session(db_engine) as s:
+            row = s.exec(select(ApiToken).where(
+                ApiToken.token_hash == token_digest(st["access_token"]))).one()
+            row.expires_at = expires_at
+            s.add(row)
+            s.commit()
     # revocation: a new token for a station, then revoked by an administrator
     r = api.post(f"/api/v1/stations/{st['station_id']}/tokens", headers=hdr,
                  json={"valid_days": 10})
@@ -316,10 +324,17 @@ def test_a_token_without_expiry_is_refused(api: httpx.Client, world: World,
         station = s.exec(select(Station)).first()
         assert station is not None
         tok = new_token()
-        s.add(ApiToken(token_hash=token_digest(tok), station_id=station.id, expires_at=None))
+        row = ApiToken(token_hash=token_digest(tok), station_id=station.id, expires_at=None)
+        s.add(row)
         s.commit()
-    assert api.get("/api/v1/users/me",
-                   headers={"Authorization": f"Bearer {tok}"}).status_code == 401
+        planted = row.id
+    try:
+        assert api.get("/api/v1/users/me",
+                       headers={"Authorization": f"Bearer {tok}"}).status_code == 401
+    finally:  # planted behind the trail's back: the session's other tests verify this database
+        with Session(db_engine) as s:
+            s.delete(s.get(ApiToken, planted))
+            s.commit()
 
 
 # --- 4. password change ---------------------------------------------------------------------
