@@ -97,6 +97,36 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# --- what the two backends write differently ---------------------------------------------
+
+
+def insert_or_ignore(session: Session | sa.Connection, model: Any) -> Any:
+    """``INSERT`` into ``model``'s table in the backend's own dialect, whose
+    ``on_conflict_do_nothing()`` lets writers racing to create the same row all succeed (one
+    inserts, the others insert nothing)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    bind = session if isinstance(session, sa.Connection) else session.get_bind()
+    name = bind.dialect.name
+    return (postgresql.insert if name == "postgresql" else sqlite.insert)(model)
+
+
+def advisory_xact_lock(session: Session | sa.Connection, *key: int | str) -> None:
+    """PostgreSQL: wait for the transaction-scoped advisory lock ``key`` (one number, or a
+    class and a number; a string is hashed by ``hashtext``), released at commit or rollback.
+    SQLite: nothing (its write transaction, ``BEGIN IMMEDIATE``, serialises writers already).
+    """
+    if not 1 <= len(key) <= 2:
+        raise ValueError("an advisory lock's key is one number or a class and a number")
+    bind = session if isinstance(session, sa.Connection) else session.get_bind()
+    if bind.dialect.name != "postgresql":
+        return
+    args = ", ".join(f"hashtext(:k{i})" if isinstance(k, str) else f":k{i}"
+                     for i, k in enumerate(key))
+    session.execute(sa.text(f"SELECT pg_advisory_xact_lock({args})"),
+                    {f"k{i}": k for i, k in enumerate(key)})
+
+
 # --- engines -------------------------------------------------------------------------------
 
 
@@ -243,9 +273,7 @@ def migrate(engine: Engine, revision: str = "head") -> None:
 
     cfg = alembic_config(engine)
     with engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"),
-                         {"k": MIGRATION_LOCK_KEY})
+        advisory_xact_lock(conn, MIGRATION_LOCK_KEY)
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
 

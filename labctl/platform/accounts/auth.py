@@ -29,7 +29,6 @@ from typing import Any
 import sqlalchemy as sa
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from labctl.errors import (
@@ -39,7 +38,7 @@ from labctl.errors import (
     RateLimitedError,
     ValidationError,
 )
-from labctl.platform.db import utcnow
+from labctl.platform.db import insert_or_ignore, utcnow
 from labctl.platform.models.base import Role
 from labctl.platform.models.org import (
     PASSWORD_RULES,
@@ -256,12 +255,11 @@ def _throttle_row(session: Session, scope: str, key: str, now: datetime) -> Logi
     row = session.exec(query).first()
     if row is not None:
         return row
-    dialect = session.get_bind().dialect.name
-    insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     values = {"scope": scope, "key": key, "failures": 0, "window_start": now,
               "last_failure_at": now}
     # two first failures at once: one inserts, the other finds the row (no unique violation)
-    session.execute(insert(LoginThrottle).values(**values).on_conflict_do_nothing())
+    session.execute(insert_or_ignore(session, LoginThrottle).values(**values)
+                    .on_conflict_do_nothing())
     return session.exec(query).one()
 
 

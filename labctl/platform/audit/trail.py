@@ -9,13 +9,12 @@ import json
 from datetime import datetime
 from typing import Any, cast
 
-import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from labctl.platform.audit.checkpoints import add_checkpoint
 from labctl.platform.audit.keys import sealer_for, sign
 from labctl.platform.audit.rows import TOUCHED_KEY, snapshot_rows
-from labctl.platform.db import utcnow
+from labctl.platform.db import advisory_xact_lock, utcnow
 from labctl.platform.models.audit import (
     AuditEvent,
 )
@@ -72,9 +71,7 @@ def record(session: Session, *, actor: str, action: str, entity_type: str, entit
     touched = session.info.pop(TOUCHED_KEY, None)
     if touched:
         payload["rows"] = snapshot_rows(session, touched)
-    bind = session.get_bind()
-    if bind.dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_LOCK_KEY})
+    advisory_xact_lock(session, _PG_LOCK_KEY)
     head = session.exec(
         select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)  # type: ignore[union-attr]
     ).first()

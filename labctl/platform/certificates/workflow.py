@@ -40,7 +40,7 @@ from labctl.platform.accounts.auth import Principal
 from labctl.platform.accounts.organisations import is_authorised, org_by_code
 from labctl.platform.certificates import rendering
 from labctl.platform.certificates.views import _point_public
-from labctl.platform.db import utcnow
+from labctl.platform.db import advisory_xact_lock, utcnow
 from labctl.platform.models.base import (
     CertificateStatus,
     check_key,
@@ -89,9 +89,8 @@ def _next_number(session: Session, lab: Organisation, year: int) -> str:
     already; PostgreSQL takes a per-laboratory transaction lock first (always before the
     audit chain's lock, so the two never wait on each other in a cycle).
     """
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:c, :k)"),
-                        {"c": _PG_NUMBERING, "k": lab.id})
+    assert lab.id is not None
+    advisory_xact_lock(session, _PG_NUMBERING, lab.id)
     prefix = f"{lab.code}-{year}-"
     numbers = session.exec(select(Certificate.number).where(
         Certificate.organisation_id == lab.id, col(Certificate.number).startswith(prefix),

@@ -18,11 +18,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from labctl.errors import ValidationError
+from labctl.platform.db import insert_or_ignore
 from labctl.platform.models.jobs import JobRun, JobState
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -55,9 +55,8 @@ def claim(engine: Engine, *, job: str, start: datetime, end: datetime, now: date
         "state": JobState.RUNNING.value, "worker": worker[:200], "attempt": 1,
         "started_at": now, "outcome": {}, "error": ""}
     with Session(engine) as session:
-        dialect = session.get_bind().dialect.name
-        insert: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        inserted = session.execute(insert(JobRun).values(**values).on_conflict_do_nothing(
+        inserted = session.execute(insert_or_ignore(session, JobRun).values(**values)
+                                   .on_conflict_do_nothing(
             index_elements=["job", "period_start"]).returning(col(JobRun.id))).scalar()
         if inserted is None:
             taken = session.execute(sa.update(JobRun).where(

@@ -9,7 +9,6 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from labctl.errors import NotFoundError, RuleViolationError, ValidationError
@@ -17,6 +16,7 @@ from labctl.platform import certificates
 from labctl.platform.accounts import policy
 from labctl.platform.accounts.auth import principal_for_user
 from labctl.platform.accounts.organisations import org_by_code
+from labctl.platform.db import advisory_xact_lock
 from labctl.platform.models.base import DecisionRule, refused_as
 from labctl.platform.models.certificates import (
     MAX_DOF,
@@ -171,9 +171,7 @@ def _one_posting_at_a_time(session: Session, run_id: str) -> None:
     another worker) must not both find no draft and both make one: on PostgreSQL the second
     waits here until the first commits, then finds its draft. SQLite's write transaction
     (``BEGIN IMMEDIATE``) serialises them already."""
-    if session.get_bind().dialect.name == "postgresql":
-        session.execute(sa.text("SELECT pg_advisory_xact_lock(:c, hashtext(:k))"),
-                        {"c": _PG_RUN_POSTING, "k": run_id})
+    advisory_xact_lock(session, _PG_RUN_POSTING, run_id)
 
 
 def is_check(result: RunResult) -> bool:

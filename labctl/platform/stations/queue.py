@@ -22,12 +22,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from labctl.errors import ConflictError, NotFoundError, PermissionDeniedError, ValidationError
 from labctl.platform import audit, notify
 from labctl.platform.accounts.auth import Principal
+from labctl.platform.db import insert_or_ignore
 from labctl.platform.models.org import Organisation
 from labctl.platform.models.runs import (
     Bench,
@@ -278,9 +278,7 @@ class Progress:
 def _insert_ignoring(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    session.execute(insert(model).values(rows).on_conflict_do_nothing())
+    session.execute(insert_or_ignore(session, model).values(rows).on_conflict_do_nothing())
 
 
 def _count(session: Session, model: Any, run_id: str) -> int:
