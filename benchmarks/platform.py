@@ -48,7 +48,9 @@ import statistics  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
+from collections.abc import Iterator  # noqa: E402
 from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+from contextlib import contextmanager  # noqa: E402
 from datetime import UTC, date, datetime, timedelta  # noqa: E402
 from decimal import Decimal  # noqa: E402
 
@@ -489,6 +491,26 @@ def run(backend: str, url: str, args: argparse.Namespace, keys: Path) -> None:
                   f"certificates/s  [goal 20/s]")
 
 
+@contextmanager
+def scratch_database(admin_url: str, *, keep: bool = False) -> Iterator[str]:
+    """A new, empty PostgreSQL database ``labctl_bench_<random>`` on the server of
+    ``admin_url``: its URL; dropped afterwards unless ``keep`` (then its URL is printed)."""
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    name = f"labctl_bench_{secrets.token_hex(4)}"
+    with admin.connect() as c:
+        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = sa.make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    try:
+        yield url
+    finally:
+        if keep:
+            print(f"  kept: {url}")
+        else:
+            with admin.connect() as c:
+                c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     ap.add_argument("--database", action="append", metavar="sqlite|URL",
@@ -518,20 +540,8 @@ def main() -> None:
             if db == "sqlite":
                 run("sqlite", f"sqlite:///{tmp}/bench.db", args, keys)
                 continue
-            admin = sa.create_engine(db, isolation_level="AUTOCOMMIT")
-            name = f"labctl_bench_{secrets.token_hex(4)}"
-            with admin.connect() as c:
-                c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-            url = sa.make_url(db).set(database=name).render_as_string(hide_password=False)
-            try:
+            with scratch_database(db, keep=args.keep) as url:
                 run("postgresql", url, args, keys)
-            finally:
-                if args.keep:
-                    print(f"  kept: {url}")
-                else:
-                    with admin.connect() as c:
-                        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                admin.dispose()
 
 
 if __name__ == "__main__":

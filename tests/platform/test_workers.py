@@ -31,7 +31,14 @@ from labctl.cli.demo import Api
 from labctl.platform.db import make_engine
 from labctl.platform.jobs import PLATFORM_JOBS, job_runs
 from tests.fixtures.sse import sse_blocks
-from tests.stations.agents import LABCTL, AgentPlatform, agent, free_port, seed_for_agents
+from tests.stations.agents import (
+    LABCTL,
+    AgentPlatform,
+    agent,
+    free_port,
+    seed_for_agents,
+    stop_gently,
+)
 
 SEED = 57
 
@@ -76,12 +83,7 @@ def serve_workers(database_url: str, keys: Path, port: int, log: Path, workers: 
         yield proc
     finally:
         children = _workers(proc.pid)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        stop_gently(proc)
         for pid in children:  # only if the parent could not stop them
             with suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)

@@ -153,14 +153,21 @@ def agent(platform: AgentPlatform, bench: str = "agent-1", **kw: Any
             time.sleep(0.1)
         yield proc
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=10)
+        stop_gently(proc)
         log.close()
+
+
+def stop_gently(proc: subprocess.Popen[Any], timeout: float = 30) -> None:
+    """SIGTERM (the way a service manager stops it), then SIGKILL if it is still there after
+    ``timeout`` s; nothing if it has ended already."""
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)
 
 
 def journal_points(path: Path, run_id: str) -> list[str]:

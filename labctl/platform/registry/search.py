@@ -80,6 +80,11 @@ class SearchFilters:
     offset: int = 0
     limit: int = 50
 
+    @property
+    def words(self) -> list[str]:
+        """The words of ``q`` the search matches (the first 8)."""
+        return terms(self.q or "")[:8]
+
     def __post_init__(self) -> None:
         if not 1 <= self.limit <= MAX_PAGE:
             raise ValidationError("limit", self.limit, f"1 … {MAX_PAGE}")
@@ -171,7 +176,7 @@ def _apply_filters(stmt: Any, table: type[Standard] | type[Capability], f: Searc
         stmt = stmt.where(Organisation.code == f.organisation)
     if f.region:
         stmt = stmt.where(Organisation.region == f.region)
-    words = terms(f.q or "")[:8]
+    words = f.words
     if words:
         stmt = stmt.where(_contains_all(table, words, dialect, how))
     if table is Standard:
@@ -233,8 +238,9 @@ def _counted(table: type[Standard] | type[Capability], f: SearchFilters, dialect
     t: Any = table
     stmt = select(t.id)
     how: Words = "index"
-    if dialect == "sqlite" and _long(terms(f.q or "")[:8]) and not _narrowed(f):
-        fts, match = _fts_match(table, _long(terms(f.q or "")[:8]))
+    long = _long(f.words)
+    if dialect == "sqlite" and long and not _narrowed(f):
+        fts, match = _fts_match(table, long)
         stmt = select(t.id).select_from(fts).join(table, t.id == fts.c.rowid).where(match)
         how = "driving"
     if f.organisation or f.region:
@@ -385,7 +391,7 @@ def search_capabilities(session: Session, f: SearchFilters, *, walk_from: int = 
                         ) -> CapabilityPage:
     total, more, rows = _matches(session, Capability, f, walk_from)
     return CapabilityPage(items=[capability_public(session, c, o) for c, o in rows],
-                                  total=total, offset=f.offset, limit=f.limit,
-                                  total_is_lower_bound=more)
+                          total=total, offset=f.offset, limit=f.limit,
+                          total_is_lower_bound=more)
 
 
