@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 import argparse  # noqa: E402
 import os  # noqa: E402
-import secrets  # noqa: E402
+import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
@@ -54,9 +54,14 @@ from datetime import UTC, datetime, timedelta  # noqa: E402
 from typing import Any  # noqa: E402
 
 import httpx  # noqa: E402
-import sqlalchemy as sa  # noqa: E402
 
-from benchmarks.platform import PASSWORD, new_draft, points, setup_lab  # noqa: E402
+from benchmarks.platform import (  # noqa: E402
+    PASSWORD,
+    new_draft,
+    points,
+    scratch_database,
+    setup_lab,
+)
 from labctl.api import ServerThread, create_app  # noqa: E402
 from labctl.cli.bench import simulated_bench_config  # noqa: E402
 from labctl.cli.demo import LAB, Api, seed_chain, seed_people, seed_registry  # noqa: E402
@@ -73,20 +78,11 @@ LABCTL = [sys.executable, "-m", "labctl"]
 @contextmanager
 def database(pg_url: str) -> Iterator[str]:
     """A fresh PostgreSQL database, migrated; dropped afterwards."""
-    admin = sa.create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    name = f"labctl_bench_{secrets.token_hex(4)}"
-    with admin.connect() as c:
-        c.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    url = sa.make_url(pg_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(pg_url) as url:
         engine = make_engine(url)
         migrate(engine)
         engine.dispose()
         yield url
-    finally:
-        with admin.connect() as c:
-            c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
 
 
 def free_port() -> int:
@@ -233,8 +229,15 @@ def bench_workers(pg_url: str, args: argparse.Namespace, tmp: Path) -> None:
         ingest([first], tokens, args, "one")  # the figures are kept in FOUND
         issue([first], tokens, args)
         second = stack.enter_context(worker(url, keys, tmp / "worker-2.log"))
-        ingest([first, second], tokens, args, "two")
-        issue([first, second], tokens, args)
+        try:
+            ingest([first, second], tokens, args, "two")
+            issue([first, second], tokens, args)
+        except AssertionError:  # a refused or failed request: keep what the workers logged
+            kept = Path(tempfile.mkdtemp(prefix="labctl-bench-logs-"))
+            for log in tmp.glob("worker-*.log"):
+                shutil.copy(log, kept / log.name)
+            print(f"the workers' logs are kept in {kept}")
+            raise
     load = os.getloadavg()[0]
     print(f"\n== workers on PostgreSQL ({args.threads} client threads, load average {load:.1f} "
           f"on {os.cpu_count()} cores after the run)")

@@ -56,6 +56,8 @@ class Listener:
             defaultdict(set))
         self._lock = threading.Lock()
         self._stop = threading.Event()
+        #: Set while the listening connection is up (always on SQLite: nothing to connect).
+        self.listening = threading.Event()
         self._thread: threading.Thread | None = None
         if self.postgresql:
             self._dsn = engine.url.set(drivername="postgresql").render_as_string(
@@ -65,6 +67,7 @@ class Listener:
             self._thread.start()
         else:
             _bus(self.url).listeners.add(self)
+            self.listening.set()
 
     def close(self) -> None:
         self._stop.set()
@@ -109,10 +112,12 @@ class Listener:
                 with psycopg.connect(self._dsn, autocommit=True, connect_timeout=5) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.deliver(None)  # (re)connected: anything may have been missed
+                    self.listening.set()
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):
                             self.deliver(note.payload)
             except psycopg.Error as exc:
+                self.listening.clear()
                 log.warning("LISTEN connection lost (%s); reconnecting", exc)
                 self.deliver(None)
                 self._stop.wait(1.0)

@@ -25,7 +25,7 @@ def test_a_commit_wakes_the_waiters_of_its_key_only(database_url: str):
     waiting, writing = make_engine(database_url), make_engine(database_url)
     listener = Listener(waiting)
     try:
-        time.sleep(0.5)  # the listening connection is up
+        assert listener.listening.wait(30)  # the listening connection is up
 
         async def scenario() -> None:
             task = asyncio.create_task(_wait(listener, "run:abc", 10.0))
