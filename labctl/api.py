@@ -35,6 +35,7 @@ from labctl.errors import (
 )
 from labctl.platform import audit
 from labctl.platform.db import is_sqlite, make_engine, migrate
+from labctl.platform.documents.schema import dcc_schema
 from labctl.platform.jobs import PLATFORM_JOBS, Scheduler
 from labctl.platform.notify import Listener
 from labctl.platform.pages import add_pages
@@ -158,6 +159,9 @@ def create_app(settings: Settings | None = None,
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # compiled before the first request: compiling it while the request threads parse
+        # XML fails now and then (see dcc_schema)
+        dcc_schema()
         engine = make_engine(settings.database_url)
         if settings.migrate_on_start:
             migrate(engine)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import subprocess
+import sys
 from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -383,3 +386,54 @@ def test_embedding_something_that_is_not_a_pdf_is_refused(certificate: Certifica
     with pytest.raises(ValidationError) as caught:
         build_dcc(certificate, pdf=b"<html>certificate</html>")
     assert caught.value.field == "pdf"
+
+
+
+_FIRST_ISSUES_AT_ONCE = """
+import sys, threading
+from pathlib import Path
+from fastapi.testclient import TestClient
+from lxml import etree
+from labctl.api import create_app
+from labctl.platform.documents.dcc import build_dcc_tree
+from labctl.platform.documents.schema import dcc_schema, validate_dcc
+from labctl.platform.settings import Settings
+from tests.documents.conftest import dmm_certificate
+
+tmp = Path(sys.argv[1])
+xml = etree.tostring(build_dcc_tree(dmm_certificate()))  # built, not validated yet
+app = create_app(Settings(database_url=f"sqlite:///{tmp / 'platform.db'}", keys_dir=tmp / "keys"))
+gate, schemas, errors = threading.Barrier(4), [], []
+
+def first_use():
+    gate.wait(timeout=30)
+    try:
+        validate_dcc(xml)
+        schemas.append(id(dcc_schema()))
+    except Exception as exc:
+        errors.append(repr(exc))
+
+with TestClient(app):  # the server has started: what its request threads would do at once
+    from labctl.platform.documents import schema
+    print("compiled before the first request:", bool(schema._compiled))
+    threads = [threading.Thread(target=first_use) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+print(len(set(schemas)), len(schemas), errors)
+"""
+
+
+@pytest.mark.timeout(90)
+def test_a_freshly_started_server_validates_in_four_threads_at_once(tmp_path: Path) -> None:
+    # An API worker's thread pool issues certificates in parallel from its first requests:
+    # compiling the schema while other threads parse XML failed now and then (a 500 on the
+    # first issues through a freshly started worker). A fresh interpreter, so nothing was
+    # compiled before; the server compiles it as it starts, and four threads then validate.
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", _FIRST_ISSUES_AT_ONCE, str(tmp_path)],
+                         cwd=root, capture_output=True, text=True, timeout=80, check=True).stdout
+    compiled, found = out.strip().splitlines()
+    assert compiled == "compiled before the first request: True", out
+    assert found == "1 4 []", out  # one compiled schema, four validations, no error

@@ -9,7 +9,6 @@ is an error, not a download.
 from __future__ import annotations
 
 import threading
-from functools import cache
 from pathlib import Path
 
 from lxml import etree
@@ -52,12 +51,27 @@ def secure_parser() -> etree.XMLParser:
     )
 
 
-@cache
+_compile_lock = threading.Lock()
+_compiled: list[etree.XMLSchema] = []
+
+
 def dcc_schema() -> etree.XMLSchema:
-    """The compiled DCC 3.3.0 schema (built once per process, ~0.2 s, offline)."""
-    parser = etree.XMLParser(no_network=True, resolve_entities=False)
-    parser.resolvers.add(_LocalImports())
-    return etree.XMLSchema(etree.parse(str(SCHEMA_DIR / "dcc.xsd"), parser))
+    """The compiled DCC 3.3.0 schema (built once per process, ~0.2 s, offline).
+
+    Compiling while other threads start using lxml fails now and then ("The QName value ...
+    does not resolve to a type definition": the imports go through lxml's resolver, and
+    other threads' first parses disturb it) -- the first issues through a freshly started
+    API worker answered 500 (1 in 4 benchmark runs; about 1 in 10 for four threads here). So the API server compiles it at
+    start-up, before it serves (``labctl.api``), and a compile here takes a lock.
+    """
+    if not _compiled:
+        with _compile_lock:
+            if not _compiled:
+                parser = etree.XMLParser(no_network=True, resolve_entities=False)
+                parser.resolvers.add(_LocalImports())
+                _compiled.append(etree.XMLSchema(etree.parse(str(SCHEMA_DIR / "dcc.xsd"),
+                                                             parser)))
+    return _compiled[0]
 
 
 class DccSchemaError(IntegrityError):
