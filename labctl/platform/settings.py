@@ -130,9 +130,8 @@ class Settings:
                 raise ValidationError("LABCTL_DUE_NOTICE_DAYS", text,
                                       "a whole number of days, 0 to 366") from None
         if env.get("LABCTL_MIGRATE_ON_START"):
-            kwargs["migrate_on_start"] = env["LABCTL_MIGRATE_ON_START"].lower() not in (
-                "0", "false", "no",
-            )
+            kwargs["migrate_on_start"] = on_off("LABCTL_MIGRATE_ON_START",
+                                                env["LABCTL_MIGRATE_ON_START"])
         return cls(**kwargs)  # type: ignore[arg-type]
 
 

@@ -212,3 +212,13 @@ def test_a_revoked_token_is_refused(api: httpx.Client, world: World) -> None:
     assert api.delete("/api/v1/auth/token", headers=hdr).status_code == 401
     # the other tokens of the same person still work
     assert api.get("/api/v1/users/me", headers=world.headers("lab", "checker")).status_code == 200
+
+
+def test_migrate_on_start_reads_on_and_off_like_every_other_switch() -> None:
+    assert Settings.from_env({}).migrate_on_start is True
+    for off in ("off", "OFF", "0", "false", "no"):  # "off" used to read as on
+        assert Settings.from_env({"LABCTL_MIGRATE_ON_START": off}).migrate_on_start is False
+    assert Settings.from_env({"LABCTL_MIGRATE_ON_START": "on"}).migrate_on_start is True
+    with pytest.raises(ValidationError) as err:
+        Settings.from_env({"LABCTL_MIGRATE_ON_START": "later"})
+    assert err.value.field == "LABCTL_MIGRATE_ON_START"
