@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from tests.fixtures.db import World
 from tests.platform.chain import Chain, build_chain
@@ -116,3 +117,23 @@ def test_concurrent_drafts_get_distinct_numbers(world: World, chain: Chain,
     with ThreadPoolExecutor(max_workers=6) as pool:
         numbers = list(pool.map(create, range(12)))
     assert len(set(numbers)) == 12
+
+
+@pytest.mark.timeout(60)
+def test_numbers_go_on_past_999999_without_reuse(world: World, chain: Chain, api: httpx.Client,
+                                                 db_engine: sa.Engine) -> None:
+    # The next number is read off the number index (the highest of each width, one row),
+    # not by scanning the laboratory's year: 999999 is followed by 1000000, 1000001.
+    number = draft(api, world, "lab", standards=[chain.working])["number"]
+    prefix = number.rsplit("-", 1)[0] + "-"
+    planted = f"{prefix}999999"
+    rename = sa.text("UPDATE certificate SET number = :new WHERE number = :old")
+    with db_engine.begin() as conn:  # behind the audit trail's back: put back below
+        conn.execute(rename, {"new": planted, "old": number})
+    try:
+        after = [draft(api, world, "lab", standards=[chain.working])["number"]
+                 for _ in range(2)]
+        assert after == [f"{prefix}1000000", f"{prefix}1000001"]
+    finally:
+        with db_engine.begin() as conn:
+            conn.execute(rename, {"new": number, "old": planted})

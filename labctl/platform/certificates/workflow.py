@@ -92,12 +92,22 @@ def _next_number(session: Session, lab: Organisation, year: int) -> str:
     assert lab.id is not None
     advisory_xact_lock(session, _PG_NUMBERING, lab.id)
     prefix = f"{lab.code}-{year}-"
-    numbers = session.exec(select(Certificate.number).where(
-        Certificate.organisation_id == lab.id, col(Certificate.number).startswith(prefix),
-        Certificate.revision == 0)).all()
-    last = max((int(n.removeprefix(prefix)) for n in numbers
-                if n.removeprefix(prefix).isdigit()), default=0)
-    return f"{prefix}{last + 1:06d}"
+    # The highest number of each width, from the number index (one row read, not the
+    # laboratory's whole year): six digits, and past 999999 seven, eight, ...
+    width, last = 6, 0
+    while True:
+        top = session.exec(select(Certificate.number).where(
+            Certificate.organisation_id == lab.id,
+            col(Certificate.number) >= prefix + "0" * width,
+            col(Certificate.number) <= prefix + "9" * width,
+            sa.func.length(Certificate.number) == len(prefix) + width,
+            Certificate.revision == 0,
+        ).order_by(col(Certificate.number).desc()).limit(1)).first()
+        if top is not None and top.removeprefix(prefix).isdigit():
+            last = int(top.removeprefix(prefix))
+        if last < 10 ** width - 1:
+            return f"{prefix}{last + 1:0{width}d}"
+        width += 1
 
 
 def _check_times(begin: datetime, end: datetime) -> None:
