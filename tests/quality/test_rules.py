@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -285,6 +287,31 @@ def test_the_station_route_files_a_run_and_refuses_people_and_other_laboratories
             "Content-Type": "application/json"},
         content=_json(result).replace('"value": 3e-06', '"value": NaN'))
     assert nan.status_code == 422
+
+
+@pytest.mark.timeout(90)
+def test_a_run_posted_by_racing_retries_is_filed_once_and_every_retry_gets_its_answer(
+        world: Scene):
+    # A station whose first post timed out retries while the first is still in flight: the
+    # posts race. One files the checks, the others answer the stored checks -- none a 500.
+    s = world
+    ident = new_standard(s)
+    result = _run_result(ident)
+    before = rows(s)
+    gate = threading.Barrier(6)
+
+    def post(_: int) -> httpx.Response:
+        with httpx.Client(base_url=s.url, timeout=60) as c:
+            gate.wait(timeout=30)
+            return c.post("/api/v1/stations/checks", json={"result": result},
+                          headers={"Authorization": f"Bearer {s.api.tokens['station']}"})
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(post, range(6)))
+    assert [r.status_code for r in answers] == [201] * 6, [r.text for r in answers]
+    assert len({_json(r.json()["checks"]) for r in answers}) == 1
+    checks, _, audit = rows(s)
+    assert (checks, audit) == (before[0] + 1, before[2] + 1)  # one point, one filing
 
 
 def _run_result(ident: str) -> dict[str, Any]:
