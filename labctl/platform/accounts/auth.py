@@ -21,13 +21,15 @@ never come from admin: an administrator who also calibrates needs the technician
 from __future__ import annotations
 
 import hashlib
+import os
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from argon2 import PasswordHasher
+from argon2 import Parameters, PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlmodel import Session, col, select
 
@@ -51,7 +53,25 @@ from labctl.platform.models.org import (
 )
 from labctl.platform.settings import Settings
 
-_hasher = PasswordHasher()
+#: ``LABCTL_PASSWORD_HASHING``: the argon2id parameters new password hashes get. Stored hashes
+#: carry their own parameters and verify whatever this says.
+PASSWORD_HASHING: dict[str, Parameters] = {
+    # RFC 9106's second recommendation (t=3, m=64 MiB, p=4), argon2-cffi's default
+    "rfc9106-low-memory": profiles.RFC_9106_LOW_MEMORY,
+    # a test suite's: t=1, m=8 KiB, a 4-byte hash -- never for real passwords
+    "insecure-fast-for-tests": profiles.CHEAPEST,
+}
+
+
+def password_hasher(env: Mapping[str, str]) -> PasswordHasher:
+    """The hasher ``LABCTL_PASSWORD_HASHING`` names (default ``rfc9106-low-memory``)."""
+    name = env.get("LABCTL_PASSWORD_HASHING", "").strip() or "rfc9106-low-memory"
+    if name not in PASSWORD_HASHING:
+        raise ValidationError("LABCTL_PASSWORD_HASHING", name, " or ".join(PASSWORD_HASHING))
+    return PasswordHasher.from_parameters(PASSWORD_HASHING[name])
+
+
+_hasher = password_hasher(os.environ)
 # Verifying against this keeps "no such user" as slow as "wrong password" (no user probing).
 _DUMMY_HASH = _hasher.hash("labctl-no-such-user")
 
