@@ -146,6 +146,12 @@ def worker(database_url: str, keys: Path, log: Path) -> Iterator[str]:
             proc.wait(timeout=10)
 
 
+def idle_cpu_seconds() -> float:
+    """CPU time the whole machine has spent idle so far, s, summed over its cores (Linux)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return (int(fields[4]) + int(fields[5])) / _TICK  # idle + iowait
+
+
 def postgres_cpu_seconds() -> dict[int, float]:
     """CPU time (user + system) each PostgreSQL server process has used so far, s, by pid
     (Linux; a backend that ends between two readings drops out: a slight undercount)."""
@@ -167,8 +173,8 @@ def postgres_cpu_since(before: dict[int, float]) -> float:
 
 
 #: What each measurement found: (what, processes) -> (units per s, cores the workers used,
-#: cores the clients used, cores PostgreSQL used).
-FOUND: dict[tuple[str, int], tuple[float, float, float, float]] = {}
+#: cores the clients used, cores PostgreSQL used, cores left idle).
+FOUND: dict[tuple[str, int], tuple[float, float, float, float, float]] = {}
 
 
 def spread(urls: list[str], threads: int, per_thread: int,
@@ -191,7 +197,7 @@ def spread(urls: list[str], threads: int, per_thread: int,
 
     pool = [threading.Thread(target=run, args=(w,)) for w in range(threads)]
     t0, cpu0 = time.perf_counter(), cpu_seconds(urls)
-    client0, pg0 = time.process_time(), postgres_cpu_seconds()
+    client0, pg0, idle0 = time.process_time(), postgres_cpu_seconds(), idle_cpu_seconds()
     for t in pool:
         t.start()
     for t in pool:
@@ -203,7 +209,8 @@ def spread(urls: list[str], threads: int, per_thread: int,
         FOUND[(what, len(urls))] = (sum(done) / elapsed,
                                     (cpu_seconds(urls) - cpu0) / elapsed,
                                     (time.process_time() - client0) / elapsed,
-                                    postgres_cpu_since(pg0) / elapsed)
+                                    postgres_cpu_since(pg0) / elapsed,
+                                    (idle_cpu_seconds() - idle0) / elapsed)
     return sum(done) / elapsed
 
 
@@ -267,12 +274,14 @@ def bench_workers(pg_url: str, args: argparse.Namespace, tmp: Path) -> None:
           f"on {os.cpu_count()} cores after the run)")
     for what, label in (("ingest", f"ingest ({args.points_per_post} points/post), results/s"),
                         ("issue", "signed certificates (draft, points, check, issue), /s")):
-        (r1, c1, k1, p1), (r2, c2, k2, p2) = FOUND[(what, 1)], FOUND[(what, 2)]
+        (r1, c1, k1, p1, i1), (r2, c2, k2, p2, i2) = FOUND[(what, 1)], FOUND[(what, 2)]
         print(f"  {label}: 1 process {r1:.1f} (its CPU {c1:.2f} cores), 2 processes "
               f"{r2:.1f} (their CPU {c2:.2f} cores): ratio {r2 / r1:.2f}  "
               "[goal >= 1.5 on 2 cores]")
-        print(f"    the rest of the 2 cores: clients {k1:.2f} / {k2:.2f} cores, PostgreSQL "
-              f"{p1:.2f} / {p2:.2f} cores (1 / 2 processes)")
+        print(f"    the rest of the {os.cpu_count()} cores (1 / 2 processes): clients {k1:.2f} / "
+              f"{k2:.2f}, PostgreSQL {p1:.2f} / {p2:.2f}, idle {i1:.2f} / {i2:.2f}, the "
+              f"kernel and the rest {os.cpu_count() - c1 - k1 - p1 - i1:.2f} / "
+              f"{os.cpu_count() - c2 - k2 - p2 - i2:.2f}")
 
 
 def run_seconds(api: Api, bench: str, ranges: list[float], serial: str) -> tuple[float, int]:
