@@ -385,7 +385,7 @@ def file_check(session: Session, principal: Principal, *, identifier: str, run: 
 
     person = _person_id(session, principal, run.operator)
     rows = [CheckResult(
-        standard_id=std.id, organisation_id=std.organisation_id,  # type: ignore[arg-type]
+        standard_id=std.id, organisation_id=std.organisation_id,
         point_key=p.point_key, nominal=exact_decimal(p.nominal), unit=p.unit,
         value=exact_decimal(p.value), u=exact_decimal(p.u), dof=p.dof,
         measured_at=run.measured_at, run_id=run.run_id, procedure=run.procedure,
