@@ -80,6 +80,16 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def needs_rehash(password_hash: str) -> bool:
+    """Whether a stored hash was made with other parameters than ``LABCTL_PASSWORD_HASHING``
+    names now (a sign-in then stores a new one: parameters raised later reach every account
+    that signs in)."""
+    try:
+        return _hasher.check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return False  # not an argon2 hash at all: verify refuses it anyway
+
+
 def verify_password(password_hash: str, password: str) -> bool:
     try:
         return _hasher.verify(password_hash, password)

@@ -40,6 +40,7 @@ from labctl.platform.accounts.auth import (
     has_role,
     hash_password,
     issue_token,
+    needs_rehash,
     require_role,
     require_user,
     revoke_tokens,
@@ -439,11 +440,23 @@ def login(session: Session, *, username: str, password: str, lifetime: timedelta
             read_session.rollback()  # end the read transaction before queueing for the write
         record_login_failure(session, username=username, address=address, policy=policy)
         raise
+    # hashed with other parameters than the server's now: store a new hash (made here, with
+    # the password at hand and outside the write transaction); the event records it
+    rehashed = hash_password(password) if needs_rehash(user.password_hash) else None
     clear_login_failures(session, username=username)
+    if rehashed is not None:
+        stored = session.get(User, user.id)
+        if stored is not None and stored.password_hash == user.password_hash:
+            stored.password_hash = rehashed
+            session.add(stored)
+        else:  # changed meanwhile (a password change): leave that one
+            rehashed = None
     token, row = issue_token(session, user=user, lifetime=lifetime)
     audit.record(session, actor=f"user:{user.username}", action="auth.login",
                  entity_type="user", entity_id=user.username,
-                 data={"address": address, **token_event_data(row)})
+                 data={"address": address, **token_event_data(row),
+                       **({"password_rehashed": True, "password_hash_sha256":
+                           sha256_hex(rehashed)} if rehashed is not None else {})})
     session.commit()
     return TokenPublic(access_token=token, expires_at=row.expires_at)
 
