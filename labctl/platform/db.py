@@ -16,6 +16,7 @@ serialises its appends with a transaction-scoped advisory lock.
 
 from __future__ import annotations
 
+import enum
 import logging
 import os
 import stat
@@ -109,6 +110,18 @@ def insert_or_ignore(session: Session | sa.Connection, model: Any) -> Any:
     bind = session if isinstance(session, sa.Connection) else session.get_bind()
     name = bind.dialect.name
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(model)
+
+
+class LockClass(enum.IntEnum):
+    """The classes of two-part advisory-lock keys, one place so no two uses share one.
+
+    When a transaction takes several, it takes them in this order and the audit chain's
+    lock (a one-part key, :mod:`labctl.platform.audit.trail`) last, so none waits on
+    another in a cycle."""
+
+    RUN_POSTING = 2  # posting a station's run (the key: its run id)
+    NUMBERING = 1  # a laboratory's certificate numbers (the key: its id)
+    CHECK_FILING = 3  # filing a standard's intermediate checks (the key: its id)
 
 
 def advisory_xact_lock(session: Session | sa.Connection, *key: int | str) -> None:

@@ -40,7 +40,7 @@ from labctl.platform.accounts.auth import Principal
 from labctl.platform.accounts.organisations import is_authorised, org_by_code
 from labctl.platform.certificates import rendering
 from labctl.platform.certificates.views import _point_public
-from labctl.platform.db import advisory_xact_lock, utcnow
+from labctl.platform.db import LockClass, advisory_xact_lock, utcnow
 from labctl.platform.models.base import (
     CertificateStatus,
     check_key,
@@ -79,9 +79,6 @@ from labctl.procedures.catalog import PROCEDURES
 # --- create -------------------------------------------------------------------------------
 
 
-_PG_NUMBERING = 1  # advisory-lock class for certificate numbering (the key is the lab id)
-
-
 def _next_number(session: Session, lab: Organisation, year: int) -> str:
     """The laboratory's next free number for the year: ``<CODE>-<year>-<000001>``.
 
@@ -90,7 +87,7 @@ def _next_number(session: Session, lab: Organisation, year: int) -> str:
     audit chain's lock, so the two never wait on each other in a cycle).
     """
     assert lab.id is not None
-    advisory_xact_lock(session, _PG_NUMBERING, lab.id)
+    advisory_xact_lock(session, LockClass.NUMBERING, lab.id)
     prefix = f"{lab.code}-{year}-"
     # The highest number of each width, from the number index (one row read, not the
     # laboratory's whole year): six digits, and past 999999 seven, eight, ...

@@ -61,9 +61,9 @@ def dcc_schema() -> etree.XMLSchema:
     Compiling while other threads start using lxml fails now and then ("The QName value ...
     does not resolve to a type definition": the imports go through lxml's resolver, and
     other threads' first parses disturb it) -- the first issues through a freshly started
-    API worker answered 500 (1 in 4 benchmark runs; about 1 in 10 for four threads here).
-    So the API server compiles it at start-up, before it serves (``labctl.api``), and a
-    compile here takes a lock.
+    API worker answered 500 (in 1 of 4 benchmark runs; in 2 of 6 fresh interpreters where
+    four threads validated at once). So the API server compiles it at start-up, before it
+    serves (``labctl.api``), and a compile here takes a lock.
     """
     if not _compiled:
         with _compile_lock:

@@ -40,7 +40,7 @@ from labctl.errors import ConflictError, NotFoundError, ValidationError
 from labctl.platform import audit
 from labctl.platform.accounts import policy
 from labctl.platform.accounts.auth import Principal
-from labctl.platform.db import advisory_xact_lock, utcnow
+from labctl.platform.db import LockClass, advisory_xact_lock, utcnow
 from labctl.platform.models.base import CLOCK_SKEW, MAX_MAGNITUDE, StandardStatus
 from labctl.platform.models.org import User
 from labctl.platform.models.quality import (
@@ -331,9 +331,6 @@ def _person_id(session: Session, principal: Principal, operator: str) -> int | N
 # --- filing ----------------------------------------------------------------------------------
 
 
-_PG_FILING = 3  # advisory-lock class for filing a standard's checks (the key is its id)
-
-
 def _stored(session: Session, std: Standard, run: CheckRun) -> list[CheckResult] | None:
     rows = list(session.exec(select(CheckResult).where(
         CheckResult.standard_id == std.id, CheckResult.run_id == run.run_id)
@@ -359,7 +356,7 @@ def file_check(session: Session, principal: Principal, *, identifier: str, run: 
     # Retries of one run racing each other (PostgreSQL; SQLite's writers queue already): the
     # first files, the others wait here and then find its checks and answer them.
     assert std.id is not None
-    advisory_xact_lock(session, _PG_FILING, std.id)
+    advisory_xact_lock(session, LockClass.CHECK_FILING, std.id)
     stored = _stored(session, std, run)
     if stored is not None:
         ids = {c.id for c in stored}

@@ -16,7 +16,7 @@ from labctl.platform import certificates
 from labctl.platform.accounts import policy
 from labctl.platform.accounts.auth import principal_for_user
 from labctl.platform.accounts.organisations import org_by_code
-from labctl.platform.db import advisory_xact_lock
+from labctl.platform.db import LockClass, advisory_xact_lock
 from labctl.platform.models.base import DecisionRule, refused_as
 from labctl.platform.models.certificates import (
     MAX_DOF,
@@ -161,17 +161,12 @@ def certificate_request(result: RunResult, *, laboratory_code: str, customer_nam
     return create, ResultsIn(points=points)
 
 
-#: PostgreSQL advisory-lock class for posting a run (the key: a hash of its id); class 1 is
-#: the certificate numbering's (``certificates.workflow``), taken after this one.
-_PG_RUN_POSTING = 2
-
-
 def _one_posting_at_a_time(session: Session, run_id: str) -> None:
     """Two posts of one run at once (a station's retry overtaking its first post, through
     another worker) must not both find no draft and both make one: on PostgreSQL the second
     waits here until the first commits, then finds its draft. SQLite's write transaction
     (``BEGIN IMMEDIATE``) serialises them already."""
-    advisory_xact_lock(session, _PG_RUN_POSTING, run_id)
+    advisory_xact_lock(session, LockClass.RUN_POSTING, run_id)
 
 
 def is_check(result: RunResult) -> bool:
