@@ -34,6 +34,7 @@ from labctl.errors import (
     ValidationError,
 )
 from labctl.platform import audit
+from labctl.platform.admin import migrate_database
 from labctl.platform.db import is_sqlite, make_engine, migrate
 from labctl.platform.documents.schema import dcc_schema
 from labctl.platform.jobs import PLATFORM_JOBS, Scheduler
@@ -261,11 +262,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, database_url: str | None = 
         uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options())
         return
     if settings.migrate_on_start:
-        engine = make_engine(settings.database_url)
-        try:
-            migrate(engine)
-        finally:
-            engine.dispose()
+        migrate_database(settings.database_url)
     # the workers are spawned (fresh interpreters): they read their settings from here
     os.environ["LABCTL_DATABASE_URL"] = settings.database_url
     os.environ["LABCTL_SCHEDULER"] = "on" if settings.scheduler else "off"
