@@ -44,7 +44,6 @@ import argparse  # noqa: E402
 import os  # noqa: E402
 import shutil  # noqa: E402
 import statistics  # noqa: E402
-import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import threading  # noqa: E402
 import time  # noqa: E402
@@ -71,8 +70,12 @@ from labctl.platform.settings import Settings  # noqa: E402
 from labctl.platform.stations.benches import BenchEntry  # noqa: E402
 from labctl.procedures.clock import ManualClock  # noqa: E402
 from simulators.bench import SimulatedBench  # noqa: E402
-
-LABCTL = [sys.executable, "-m", "labctl"]
+from tests.stations.agents import (  # noqa: E402
+    AgentPlatform,
+    agent,
+    free_port,
+    platform_process,
+)
 
 
 @contextmanager
@@ -83,14 +86,6 @@ def database(pg_url: str) -> Iterator[str]:
         migrate(engine)
         engine.dispose()
         yield url
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 #: The worker processes running now, by base URL (their CPU time is read from /proc).
@@ -115,35 +110,13 @@ def worker(database_url: str, keys: Path, log: Path) -> Iterator[str]:
     """``labctl serve`` on a port of its own: one stateless API worker; its base URL once
     it answers."""
     port = free_port()
-    with log.open("ab") as out:
-        proc = subprocess.Popen(
-            [*LABCTL, "serve", "--port", str(port), "--database-url", database_url],
-            stdout=out, stderr=subprocess.STDOUT,
-            env={**os.environ, "LABCTL_KEYS_DIR": str(keys), "LABCTL_MIGRATE_ON_START": "0"})
     url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(log.read_text(errors="replace")[-2000:])
-            try:
-                if httpx.get(f"{url}/openapi.json", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("the worker did not start")
-            time.sleep(0.2)
+    with platform_process(database_url, keys, port, log) as proc:
         PIDS[url] = proc.pid
-        yield url
-    finally:
-        PIDS.pop(url, None)
-        proc.terminate()
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+            yield url
+        finally:
+            PIDS.pop(url, None)
 
 
 def idle_cpu_seconds() -> float:
@@ -323,20 +296,10 @@ def bench_agent(pg_url: str, args: argparse.Namespace, tmp: Path) -> None:
         truth = sim.truth()
         seed_registry(api, truth)
         seed_chain(api, truth, datetime.now(UTC).replace(microsecond=0), seed)
-        log = stack.enter_context((tmp / "agent.log").open("a"))
-        proc = subprocess.Popen(
-            [*LABCTL, "station", "serve", "--url", base, "--token", api.tokens["station"],
-             "--name", "agent-bench", "--sim", "--seed", str(seed), "--sim-noiseless",
-             "--sim-latency", str(args.latency), "--poll-wait", "25",
-             "--journal", str(tmp / "agent.journal.sqlite")],
-            stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        stack.callback(lambda: (proc.terminate(), proc.wait(timeout=30)))
-        deadline = time.monotonic() + 60
-        while not any(b["name"] == "agent-bench" for b in api.call("GET", "/benches",
-                                                                   who="alice")):
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError((tmp / "agent.log").read_text()[-2000:])
-            time.sleep(0.1)
+        # the agent's long poll as a laboratory would run it (25 s), on the same simulated bench
+        stack.enter_context(agent(
+            AgentPlatform(base, api, api.tokens["station"], truth, seed, tmp), "agent-bench",
+            latency=args.latency, poll_wait=25))
         serial = truth["dmm"]["serial"]
         # two run lengths: the difference per added point is the per-point cost, free of
         # what a run costs once (the agent's wake-up from its long poll, opening the bench)

@@ -128,10 +128,10 @@ def platform_process(database_url: str, keys_dir: Path, port: int, log: Path
 
 
 def agent_command(platform: AgentPlatform, bench: str, *, token: str | None = None,
-                  latency: float = 0.0) -> list[str]:
+                  latency: float = 0.0, poll_wait: float = 2) -> list[str]:
     return [*LABCTL, "station", "serve", "--url", platform.url, "--token",
             token or platform.token, "--name", bench, "--sim", "--seed", str(platform.seed),
-            "--sim-noiseless", "--sim-latency", str(latency), "--poll-wait", "2",
+            "--sim-noiseless", "--sim-latency", str(latency), "--poll-wait", str(poll_wait),
             "--journal", str(platform.tmp / f"{bench}.journal.sqlite")]
 
 
