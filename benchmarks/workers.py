@@ -7,16 +7,19 @@ Run::
 
 ``workers``: N ``labctl serve`` processes on one PostgreSQL database (what N workers behind
 a reverse proxy are), measured with 1 and then 2 processes in the same run, on the same
-database, by the same clients spreading their requests over the processes in turn:
+database, by the same clients spreading their requests over the processes as a reverse proxy
+would, in turn (round robin) and then to the process with the fewest requests in flight
+(least connections, what docs/deployment.md configures):
 
 - ingest: station threads posting result points to drafts (``POST
   /api/v1/certificates/{number}/results`` with an idempotency key), results/s;
 - signed certificates/s: threads each making a draft, posting its points, checking and
   issuing it (rules, PDF, DCC built, validated and signed) through the HTTP API.
 
-Printed as the ratio 2 processes / 1 process (issue 13 wants >= 1.5 on 2 cores: on a machine
-where other jobs hold the cores the ratio says little), each rate with the CPU the workers
-used meanwhile (in cores: 1.0 is one core busy for the whole measurement).
+Printed as the ratio 2 processes / 1 process for each way of spreading (issue 13 wants >= 1.5
+on 2 cores: on a machine where other jobs hold the cores the ratio says little), each rate
+with where the cores went meanwhile (in cores: 1.0 is one core busy for the whole
+measurement): the workers, the clients, PostgreSQL, idle, the kernel and the rest.
 
 ``agent``: the cost of running a bench behind a station agent (``labctl station serve``, a
 subprocess long-polling the platform and posting its journal's progress) instead of as the
@@ -145,26 +148,65 @@ def postgres_cpu_since(before: dict[int, float]) -> float:
     return sum(t - before.get(pid, 0.0) for pid, t in postgres_cpu_seconds().items())
 
 
-#: What each measurement found: (what, processes) -> (units per s, cores the workers used,
-#: cores the clients used, cores PostgreSQL used, cores left idle).
-FOUND: dict[tuple[str, int], tuple[float, float, float, float, float]] = {}
+#: What each measurement found: (what, processes, balancing or, for 1 process, "before" or
+#: "after" the 2) -> (units per s, cores the workers used, cores the clients used, cores
+#: PostgreSQL used, cores left idle).
+FOUND: dict[tuple[str, int, str], tuple[float, float, float, float, float]] = {}
+
+#: How the clients spread their requests over the processes, as a reverse proxy would.
+BALANCING = {
+    "round-robin": "to the processes in turn (nginx's default round robin)",
+    "least-conn": "to the process with the fewest requests in flight (nginx's least_conn)",
+}
+
+
+class Balancer:
+    """Which process each request goes to: ``round-robin``, the processes in turn whatever
+    they are doing (nginx's default); or ``least-conn``, the process with the fewest
+    requests in flight now, ties taken in turn (nginx's ``least_conn``). A worker is one
+    Python process, so one core at most: round robin can leave one with a queue while the
+    other waits for work (idle cores); least_conn keeps both busy."""
+
+    def __init__(self, urls: list[str], policy: str) -> None:
+        self.urls, self.policy = urls, policy
+        self.busy = [0] * len(urls)
+        self.turn = 0
+        self.lock = threading.Lock()
+
+    @contextmanager
+    def to(self) -> Iterator[str]:
+        """The base URL of the process one request goes to, counted in flight meanwhile."""
+        with self.lock:
+            least = min(self.busy)
+            ties = [n for n, b in enumerate(self.busy)
+                    if self.policy == "round-robin" or b == least]
+            k = ties[self.turn % len(ties)]
+            self.turn += 1
+            self.busy[k] += 1
+        try:
+            yield self.urls[k]
+        finally:
+            with self.lock:
+                self.busy[k] -= 1
 
 
 def spread(urls: list[str], threads: int, per_thread: int,
-           job: Callable[[httpx.Client, str, int, int], int], what: str = "") -> float:
-    """``job(client, url, thread, i)`` ``per_thread`` times in each of ``threads`` threads,
-    the i-th call of thread w to ``urls[(w + i) % len(urls)]`` (a round-robin proxy); the
-    units the jobs report per second of wall time. The workers' CPU over the same wall time
-    is kept in :data:`FOUND`: a rate that does not grow with the processes while their CPU
-    does not either means they waited (for a core, the database, a lock)."""
+           job: Callable[[httpx.Client, Balancer, int], int], what: str = "",
+           policy: str = "round-robin", label: str = "") -> float:
+    """``job(client, balancer, w)`` ``per_thread`` times in each of ``threads`` threads
+    (``with balancer.to() as url:`` around each of the job's requests); the units the jobs
+    report per second of wall time. The workers' CPU over the same wall time is kept in
+    :data:`FOUND`: a rate that does not grow with the processes while their CPU does not
+    either means they waited (for a core, the database, a lock, or work)."""
     done = [0] * threads
     failures: list[BaseException] = []
+    balancer = Balancer(urls, policy)
 
     def run(w: int) -> None:
         try:
             with httpx.Client(timeout=120) as client:
-                for i in range(per_thread):
-                    done[w] += job(client, urls[(w + i) % len(urls)], w, i)
+                for _ in range(per_thread):
+                    done[w] += job(client, balancer, w)
         except BaseException as exc:  # reported below: a benchmark that failed says so
             failures.append(exc)
 
@@ -179,44 +221,51 @@ def spread(urls: list[str], threads: int, per_thread: int,
     if failures:
         raise failures[0]
     if what:
-        FOUND[(what, len(urls))] = (sum(done) / elapsed,
-                                    (cpu_seconds(urls) - cpu0) / elapsed,
-                                    (time.process_time() - client0) / elapsed,
-                                    postgres_cpu_since(pg0) / elapsed,
-                                    (idle_cpu_seconds() - idle0) / elapsed)
+        FOUND[(what, len(urls), label or policy)] = (sum(done) / elapsed,
+                                            (cpu_seconds(urls) - cpu0) / elapsed,
+                                            (time.process_time() - client0) / elapsed,
+                                            postgres_cpu_since(pg0) / elapsed,
+                                            (idle_cpu_seconds() - idle0) / elapsed)
     return sum(done) / elapsed
 
 
-def ingest(urls: list[str], tokens: dict[str, str], args: argparse.Namespace, tag: str
-           ) -> float:
+def ingest(urls: list[str], tokens: dict[str, str], args: argparse.Namespace, tag: str,
+           policy: str = "round-robin", label: str = "") -> float:
     with httpx.Client(base_url=urls[0], timeout=60) as c:
         drafts = [new_draft(c, tokens) for _ in range(args.threads)]
     body = {"points": points(args.points_per_post)}
+    sent = [0] * args.threads
 
-    def post(client: httpx.Client, url: str, w: int, i: int) -> int:
-        r = client.post(f"{url}/api/v1/certificates/{drafts[w]}/results", json=body,
-                        headers={"Authorization": tokens["station"],
-                                 "Idempotency-Key": f"{tag}-w{w}-{i}"})
+    def post(client: httpx.Client, balancer: Balancer, w: int) -> int:
+        sent[w] += 1
+        with balancer.to() as url:
+            r = client.post(f"{url}/api/v1/certificates/{drafts[w]}/results", json=body,
+                            headers={"Authorization": tokens["station"],
+                                     "Idempotency-Key": f"{tag}-w{w}-{sent[w]}"})
         assert r.status_code == 201, r.text
-        return args.points_per_post
+        return int(args.points_per_post)
 
-    return spread(urls, args.threads, args.posts // args.threads, post, "ingest")
+    return spread(urls, args.threads, args.posts // args.threads, post, "ingest", policy,
+                  label)
 
 
-def issue(urls: list[str], tokens: dict[str, str], args: argparse.Namespace) -> float:
-    def certify(client: httpx.Client, url: str, w: int, i: int) -> int:
-        client.base_url = httpx.URL(url)
-        number = new_draft(client, tokens)
+def issue(urls: list[str], tokens: dict[str, str], args: argparse.Namespace,
+          policy: str = "round-robin", label: str = "") -> float:
+    def certify(client: httpx.Client, balancer: Balancer, w: int) -> int:
+        with balancer.to() as url:
+            client.base_url = httpx.URL(url)
+            number = new_draft(client, tokens)
         for path, who, body, headers in (
                 ("results", "station", {"points": points(5)}, {"Idempotency-Key": "k"}),
                 ("check", "checker", None, {}), ("issue", "approver", None, {})):
-            r = client.post(f"/api/v1/certificates/{number}/{path}", json=body,
-                            headers={"Authorization": tokens[who], **headers})
+            with balancer.to() as url:  # each request balanced on its own, as a proxy does
+                r = client.post(f"{url}/api/v1/certificates/{number}/{path}", json=body,
+                                headers={"Authorization": tokens[who], **headers})
             assert r.status_code in (200, 201), r.text
         return 1
 
     return spread(urls, args.threads, args.issues // args.threads, certify,
-                  "issue" if args.issues > 1 else "")
+                  "issue" if args.issues > 1 else "", policy, label)
 
 
 def bench_workers(pg_url: str, args: argparse.Namespace, tmp: Path) -> None:
@@ -230,12 +279,18 @@ def bench_workers(pg_url: str, args: argparse.Namespace, tmp: Path) -> None:
         tokens = setup_lab(first)
         # the first issue makes the laboratory's signing key: not part of the rate
         issue([first], tokens, argparse.Namespace(threads=1, issues=1))
-        ingest([first], tokens, args, "one")  # the figures are kept in FOUND
-        issue([first], tokens, args)
+        # 1 process before and after the 2 (the second idle meanwhile): the mean of the two
+        # is what the 2 are compared with, so the database's growth over the run (and the
+        # autovacuum it brings) weighs on both sides alike
+        ingest([first], tokens, args, "one-before", label="before")  # figures kept in FOUND
+        issue([first], tokens, args, label="before")
         second = stack.enter_context(worker(url, keys, tmp / "worker-2.log"))
         try:
-            ingest([first, second], tokens, args, "two")
-            issue([first, second], tokens, args)
+            for policy in BALANCING:
+                ingest([first, second], tokens, args, f"two-{policy}", policy)
+                issue([first, second], tokens, args, policy)
+            ingest([first], tokens, args, "one-after", label="after")
+            issue([first], tokens, args, label="after")
         except AssertionError:  # a refused or failed request: keep what the workers logged
             kept = Path(tempfile.mkdtemp(prefix="labctl-bench-logs-"))
             for log in tmp.glob("worker-*.log"):
@@ -243,18 +298,24 @@ def bench_workers(pg_url: str, args: argparse.Namespace, tmp: Path) -> None:
             print(f"the workers' logs are kept in {kept}")
             raise
     load = os.getloadavg()[0]
+    cores = os.cpu_count() or 1
     print(f"\n== workers on PostgreSQL ({args.threads} client threads, load average {load:.1f} "
-          f"on {os.cpu_count()} cores after the run)")
+          f"on {cores} cores after the run)")
     for what, label in (("ingest", f"ingest ({args.points_per_post} points/post), results/s"),
                         ("issue", "signed certificates (draft, points, check, issue), /s")):
-        (r1, c1, k1, p1, i1), (r2, c2, k2, p2, i2) = FOUND[(what, 1)], FOUND[(what, 2)]
-        print(f"  {label}: 1 process {r1:.1f} (its CPU {c1:.2f} cores), 2 processes "
-              f"{r2:.1f} (their CPU {c2:.2f} cores): ratio {r2 / r1:.2f}  "
-              "[goal >= 1.5 on 2 cores]")
-        print(f"    the rest of the {os.cpu_count()} cores (1 / 2 processes): clients {k1:.2f} / "
-              f"{k2:.2f}, PostgreSQL {p1:.2f} / {p2:.2f}, idle {i1:.2f} / {i2:.2f}, the "
-              f"kernel and the rest {os.cpu_count() - c1 - k1 - p1 - i1:.2f} / "
-              f"{os.cpu_count() - c2 - k2 - p2 - i2:.2f}")
+        print(f"  {label}:")
+        for when in ("before", "after"):
+            r, c, k, p, i = FOUND[(what, 1, when)]
+            print(f"    1 process, {when} the 2: {r:.1f} (its CPU {c:.2f} cores; the clients "
+                  f"{k:.2f}, PostgreSQL {p:.2f}, idle {i:.2f}, the kernel and the rest "
+                  f"{cores - c - k - p - i:.2f})")
+        r1 = statistics.mean(FOUND[(what, 1, when)][0] for when in ("before", "after"))
+        for policy, how in BALANCING.items():
+            r2, c2, k2, p2, i2 = FOUND[(what, 2, policy)]
+            print(f"    2 processes, each request {how}: {r2:.1f} (their CPU {c2:.2f} cores; "
+                  f"the clients {k2:.2f}, PostgreSQL {p2:.2f}, idle {i2:.2f}, the kernel and "
+                  f"the rest {cores - c2 - k2 - p2 - i2:.2f}): ratio {r2 / r1:.2f} to the "
+                  "mean of 1 process before and after  [goal >= 1.5 on 2 cores]")
 
 
 def run_seconds(api: Api, bench: str, ranges: list[float], serial: str) -> tuple[float, int]:
