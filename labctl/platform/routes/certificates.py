@@ -36,6 +36,7 @@ from labctl.platform.routes.deps import (
     Responses,
     SessionDep,
     SettingsDep,
+    WriterDep,
 )
 
 router = APIRouter(prefix="/api/v1")
@@ -44,7 +45,7 @@ Revision = Annotated[int | None, Query(ge=0, le=10_000, description="Default: th
 
 @router.post("/certificates", response_model=CertificatePublic, status_code=201,
              tags=["certificates"], responses=WRITE)
-def create_certificate(body: CertificateCreate, principal: PrincipalDep,
+def create_certificate(body: CertificateCreate, principal: WriterDep,
                        session: SessionDep) -> CertificatePublic:
     """Draft a certificate (technician); the standards' valid calibrations are frozen."""
     cert = certificates.create_certificate(session, principal=principal, data=body)
@@ -94,7 +95,7 @@ def read_certificate(number: str, principal: PrincipalDep, session: ReadSessionD
 
 @router.patch("/certificates/{number}", response_model=CertificatePublic,
               tags=["certificates"], responses=WRITE)
-def update_certificate(number: str, body: CertificateUpdate, principal: PrincipalDep,
+def update_certificate(number: str, body: CertificateUpdate, principal: WriterDep,
                        session: SessionDep) -> CertificatePublic:
     """Correct a draft's administrative content, with the reason (a checked draft needs a
     new check)."""
@@ -106,7 +107,7 @@ def update_certificate(number: str, body: CertificateUpdate, principal: Principa
              tags=["certificates"], responses={
                  **WRITE, 200: {"model": ResultsPosted,
                                 "description": "Replay: the key was used before, same body"}})
-def post_results(number: str, body: ResultsIn, principal: PrincipalDep, session: SessionDep,
+def post_results(number: str, body: ResultsIn, principal: WriterDep, session: SessionDep,
                  response: Response,
                  idempotency_key: IdempotencyKeyHeader,
                  ) -> ResultsPosted:
@@ -122,7 +123,7 @@ def post_results(number: str, body: ResultsIn, principal: PrincipalDep, session:
 
 @router.delete("/certificates/{number}/results/{idempotency_key}", status_code=204,
                tags=["certificates"], responses=WRITE)
-def discard_results(number: str, idempotency_key: str, body: ReasonIn, principal: PrincipalDep,
+def discard_results(number: str, idempotency_key: str, body: ReasonIn, principal: WriterDep,
                     session: SessionDep) -> Response:
     """Remove one posting's points from a draft, with the reason (audited)."""
     certificates.discard_posting(session, principal=principal, number=number,
@@ -132,7 +133,7 @@ def discard_results(number: str, idempotency_key: str, body: ReasonIn, principal
 
 @router.post("/certificates/{number}/check", response_model=CertificatePublic,
              tags=["certificates"], responses=WRITE)
-def check_certificate(number: str, principal: PrincipalDep,
+def check_certificate(number: str, principal: WriterDep,
                       session: SessionDep) -> CertificatePublic:
     """The checker (not the performer) confirms the draft."""
     return certificates.certificate_public(session, certificates.check_certificate(
@@ -141,7 +142,7 @@ def check_certificate(number: str, principal: PrincipalDep,
 
 @router.post("/certificates/{number}/issue", response_model=CertificatePublic,
              tags=["certificates"], responses=WRITE)
-def issue_certificate(number: str, principal: PrincipalDep, session: SessionDep,
+def issue_certificate(number: str, principal: WriterDep, session: SessionDep,
                       settings: SettingsDep) -> CertificatePublic:
     """The approver issues: every rule is enforced, the PDF and the signed DCC are made."""
     return certificates.certificate_public(session, certificates.issue_certificate(
@@ -150,7 +151,7 @@ def issue_certificate(number: str, principal: PrincipalDep, session: SessionDep,
 
 @router.post("/certificates/{number}/amend", response_model=CertificatePublic, status_code=201,
              tags=["certificates"], responses=WRITE)
-def amend_certificate(number: str, body: ReasonIn, principal: PrincipalDep,
+def amend_certificate(number: str, body: ReasonIn, principal: WriterDep,
                       session: SessionDep) -> CertificatePublic:
     """Start a new revision that will replace the issued one (ISO/IEC 17025 7.8.8)."""
     return certificates.certificate_public(session, certificates.amend_certificate(
@@ -159,7 +160,7 @@ def amend_certificate(number: str, body: ReasonIn, principal: PrincipalDep,
 
 @router.post("/certificates/{number}/withdraw", response_model=CertificatePublic,
              tags=["certificates"], responses=WRITE)
-def withdraw_certificate(number: str, body: ReasonIn, principal: PrincipalDep,
+def withdraw_certificate(number: str, body: ReasonIn, principal: WriterDep,
                          session: SessionDep) -> CertificatePublic:
     """Withdraw the issued revision, with the reason."""
     return certificates.certificate_public(session, certificates.withdraw_certificate(
@@ -252,7 +253,7 @@ class StatusChanged(BaseModel):
 
 @router.post("/standards/{identifier}/status", response_model=StatusChanged,
              tags=["traceability"], responses=WRITE)
-def change_status(identifier: str, body: StatusChangeRequest, principal: PrincipalDep,
+def change_status(identifier: str, body: StatusChangeRequest, principal: WriterDep,
                   session: SessionDep) -> StatusChanged:
     """Quarantine, return to service, retire or declare out of tolerance (reviewer or admin).
 

@@ -24,9 +24,9 @@ from labctl.platform.routes.deps import (
     PUBLIC_OPT,
     WRITE,
     OptionalPrincipalDep,
-    PrincipalDep,
     ReadSessionDep,
     SessionDep,
+    WriterDep,
 )
 
 router = APIRouter(prefix="/api/v1")
@@ -37,7 +37,7 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT)]
 @router.post("/comparisons", response_model=ComparisonPublic, status_code=201,
              tags=["comparisons"], responses=WRITE)
-def create_comparison(body: ComparisonCreate, principal: PrincipalDep,
+def create_comparison(body: ComparisonCreate, principal: WriterDep,
                       session: SessionDep) -> ComparisonPublic:
     """Create a comparison (an approver, reviewer or admin of the pilot, or of a
     national-level organisation). 404: unknown pilot; 409: the identifier exists."""
@@ -71,7 +71,7 @@ def read_comparison(identifier: IdentifierPath, session: ReadSessionDep,
 
 @router.post("/comparisons/{identifier}/results", response_model=ComparisonPublic,
              tags=["comparisons"], responses=WRITE)
-def enter_result(identifier: IdentifierPath, body: ResultIn, principal: PrincipalDep,
+def enter_result(identifier: IdentifierPath, body: ResultIn, principal: WriterDep,
                  session: SessionDep) -> ComparisonPublic:
     """Enter or replace a participant's result (its own staff or the pilot's; 403 for
     another organisation). 409 once the comparison is closed or published; 422 for a
@@ -83,7 +83,7 @@ def enter_result(identifier: IdentifierPath, body: ResultIn, principal: Principa
 
 @router.post("/comparisons/{identifier}/status", response_model=ComparisonPublic,
              tags=["comparisons"], responses=WRITE)
-def set_status(identifier: IdentifierPath, body: StatusIn, principal: PrincipalDep,
+def set_status(identifier: IdentifierPath, body: StatusIn, principal: WriterDep,
                session: SessionDep) -> ComparisonPublic:
     """Open a planned comparison or close it to entries (the pilot's staff); 409 from a
     state it does not follow."""
@@ -94,7 +94,7 @@ def set_status(identifier: IdentifierPath, body: StatusIn, principal: PrincipalD
 
 @router.post("/comparisons/{identifier}/publish", response_model=ComparisonPublic,
              tags=["comparisons"], responses=WRITE)
-def publish(identifier: IdentifierPath, body: PublishIn, principal: PrincipalDep,
+def publish(identifier: IdentifierPath, body: PublishIn, principal: WriterDep,
             session: SessionDep) -> ComparisonPublic:
     """Publish the evaluation (the pilot's staff; 403 for a person who entered results);
     results are locked from then on. 409: published already, or too few results."""

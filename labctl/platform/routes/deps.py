@@ -105,14 +105,30 @@ def get_read_session(request: Request) -> Iterator[Session]:
 bearer = HTTPBearer(auto_error=False, description="User or station bearer token")
 
 
+def _caller(session: Session, credentials: HTTPAuthorizationCredentials | None) -> Principal:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise AuthenticationError("a bearer token is required")
+    return principal_for_token(session, credentials.credentials)
+
+
 def get_principal(
     session: Annotated[Session, Depends(get_read_session)],
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
-    """The authenticated caller; 401 (not 403) when there is no valid token."""
-    if credentials is None or credentials.scheme.lower() != "bearer":
-        raise AuthenticationError("a bearer token is required")
-    return principal_for_token(session, credentials.credentials)
+    """The authenticated caller of a request that only reads; 401 (not 403) when there is
+    no valid token."""
+    return _caller(session, credentials)
+
+
+def get_writer(
+    session: Annotated[Session, Depends(get_session)],
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> Principal:
+    """The authenticated caller of a request that writes, looked up in the request's own
+    write session (the handler's :data:`SessionDep`, the same object): the request holds one
+    connection and one transaction, not a read session besides, open until the answer is
+    sent. 401 (not 403) when there is no valid token."""
+    return _caller(session, credentials)
 
 
 def get_optional_principal(
@@ -127,7 +143,10 @@ def get_optional_principal(
 
 SessionDep = Annotated[Session, Depends(get_session)]
 ReadSessionDep = Annotated[Session, Depends(get_read_session)]
+#: The caller, for a route that only reads (with :data:`ReadSessionDep`, or no session).
 PrincipalDep = Annotated[Principal, Depends(get_principal)]
+#: The caller, for a route that writes (with :data:`SessionDep`): one session per request.
+WriterDep = Annotated[Principal, Depends(get_writer)]
 OptionalPrincipalDep = Annotated[Principal | None, Depends(get_optional_principal)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 

@@ -43,6 +43,7 @@ from labctl.platform.routes.deps import (
     Responses,
     RowId,
     SessionDep,
+    WriterDep,
 )
 
 router = APIRouter(prefix="/api/v1")
@@ -79,7 +80,7 @@ _REPLAY: Responses = {200: {"description": "Replay: the key was used before, sam
 
 @router.post("/orders", response_model=OrderPublic, status_code=201, tags=["service desk"],
              responses={**WRITE, **_REPLAY})
-def book_order(body: OrderCreate, principal: PrincipalDep, session: SessionDep,
+def book_order(body: OrderCreate, principal: WriterDep, session: SessionDep,
                response: Response, idempotency_key: OptionalKey = None) -> OrderPublic:
     """Book a calibration against a published CMC, or ask a laboratory for information
     (a customer of the organisation booked for)."""
@@ -112,7 +113,7 @@ def read_order(order_id: RowId, principal: PrincipalDep,
 
 @router.post("/orders/{order_id}/quote", response_model=OrderPublic, tags=["service desk"],
              responses=WRITE)
-def quote_order(order_id: RowId, body: QuoteIn, principal: PrincipalDep,
+def quote_order(order_id: RowId, body: QuoteIn, principal: WriterDep,
                 session: SessionDep) -> OrderPublic:
     """The laboratory's quote: amount, currency, valid until (approver or admin)."""
     return desk.order_public(session, desk.quote_order(
@@ -121,7 +122,7 @@ def quote_order(order_id: RowId, body: QuoteIn, principal: PrincipalDep,
 
 @router.post("/orders/{order_id}/accept", response_model=OrderPublic, tags=["service desk"],
              responses=WRITE)
-def accept_quote(order_id: RowId, body: NoteIn, principal: PrincipalDep,
+def accept_quote(order_id: RowId, body: NoteIn, principal: WriterDep,
                  session: SessionDep) -> OrderPublic:
     """The customer accepts the valid quote: the order is confirmed."""
     return desk.order_public(session, desk.accept_quote(
@@ -130,7 +131,7 @@ def accept_quote(order_id: RowId, body: NoteIn, principal: PrincipalDep,
 
 @router.post("/orders/{order_id}/payment", response_model=OrderPublic, tags=["service desk"],
              responses=WRITE)
-def record_payment(order_id: RowId, body: PaymentIn, principal: PrincipalDep,
+def record_payment(order_id: RowId, body: PaymentIn, principal: WriterDep,
                    session: SessionDep) -> OrderPublic:
     """The laboratory records the payment (approver or admin)."""
     return desk.order_public(session, desk.record_payment(
@@ -139,7 +140,7 @@ def record_payment(order_id: RowId, body: PaymentIn, principal: PrincipalDep,
 
 @router.post("/orders/{order_id}/receive", response_model=OrderPublic, tags=["service desk"],
              responses=WRITE)
-def receive_item(order_id: RowId, body: ReceiptIn, principal: PrincipalDep,
+def receive_item(order_id: RowId, body: ReceiptIn, principal: WriterDep,
                  session: SessionDep) -> OrderPublic:
     """A technician takes the paid-for item in, with its condition on receipt."""
     return desk.order_public(session, desk.receive_item(
@@ -148,7 +149,7 @@ def receive_item(order_id: RowId, body: ReceiptIn, principal: PrincipalDep,
 
 @router.post("/orders/{order_id}/start", response_model=OrderPublic, tags=["service desk"],
              responses=WRITE)
-def start_work(order_id: RowId, body: NoteIn, principal: PrincipalDep,
+def start_work(order_id: RowId, body: NoteIn, principal: WriterDep,
                session: SessionDep) -> OrderPublic:
     """A technician starts the calibration."""
     return desk.order_public(session, desk.start_work(
@@ -157,7 +158,7 @@ def start_work(order_id: RowId, body: NoteIn, principal: PrincipalDep,
 
 @router.post("/orders/{order_id}/certificate", response_model=OrderPublic,
              tags=["service desk"], responses=WRITE)
-def link_certificate(order_id: RowId, body: LinkCertificateIn, principal: PrincipalDep,
+def link_certificate(order_id: RowId, body: LinkCertificateIn, principal: WriterDep,
                      session: SessionDep) -> OrderPublic:
     """Link the laboratory's draft certificate: it gets the order's customer, address, item
     and date of receipt (a technician)."""
@@ -167,7 +168,7 @@ def link_certificate(order_id: RowId, body: LinkCertificateIn, principal: Princi
 
 @router.post("/orders/{order_id}/complete", response_model=OrderPublic, tags=["service desk"],
              responses=WRITE)
-def complete_order(order_id: RowId, body: NoteIn, principal: PrincipalDep,
+def complete_order(order_id: RowId, body: NoteIn, principal: WriterDep,
                    session: SessionDep) -> OrderPublic:
     """Complete the order once its certificate is issued (approver or admin)."""
     return desk.order_public(session, desk.complete_order(
@@ -176,7 +177,7 @@ def complete_order(order_id: RowId, body: NoteIn, principal: PrincipalDep,
 
 @router.post("/orders/{order_id}/answer", response_model=OrderPublic, tags=["service desk"],
              responses=WRITE)
-def answer_request(order_id: RowId, body: AnswerIn, principal: PrincipalDep,
+def answer_request(order_id: RowId, body: AnswerIn, principal: WriterDep,
                    session: SessionDep) -> OrderPublic:
     """Answer an information request (staff of the laboratory): it is completed."""
     return desk.order_public(session, desk.answer_request(
@@ -185,7 +186,7 @@ def answer_request(order_id: RowId, body: AnswerIn, principal: PrincipalDep,
 
 @router.post("/orders/{order_id}/cancel", response_model=OrderPublic, tags=["service desk"],
              responses=WRITE)
-def cancel_order(order_id: RowId, body: EndIn, principal: PrincipalDep,
+def cancel_order(order_id: RowId, body: EndIn, principal: WriterDep,
                  session: SessionDep) -> OrderPublic:
     """Cancel with a reason (the customer until work starts; the laboratory's approver or
     admin until it is completed)."""
@@ -195,7 +196,7 @@ def cancel_order(order_id: RowId, body: EndIn, principal: PrincipalDep,
 
 @router.post("/orders/{order_id}/reject", response_model=OrderPublic, tags=["service desk"],
              responses=WRITE)
-def reject_order(order_id: RowId, body: EndIn, principal: PrincipalDep,
+def reject_order(order_id: RowId, body: EndIn, principal: WriterDep,
                  session: SessionDep) -> OrderPublic:
     """The laboratory declines a request before a quote is accepted, with the reason."""
     return desk.order_public(session, desk.reject_order(
@@ -204,7 +205,7 @@ def reject_order(order_id: RowId, body: EndIn, principal: PrincipalDep,
 
 @router.post("/orders/{order_id}/evaluation", response_model=EvaluationPublic,
              status_code=201, tags=["service desk"], responses=WRITE)
-def evaluate_order(order_id: RowId, body: EvaluationIn, principal: PrincipalDep,
+def evaluate_order(order_id: RowId, body: EvaluationIn, principal: WriterDep,
                    session: SessionDep) -> EvaluationPublic:
     """The customer rates a completed order on five dimensions, 1–5 each, once (409)."""
     return desk.evaluation_public(session, desk.evaluate_order(
@@ -234,7 +235,7 @@ def laboratory_rating(code: str, session: ReadSessionDep) -> LaboratoryRating:
 
 @router.post("/complaints", response_model=ComplaintPublic, status_code=201,
              tags=["service desk"], responses={**WRITE, **_REPLAY})
-def file_complaint(body: ComplaintCreate, principal: PrincipalDep, session: SessionDep,
+def file_complaint(body: ComplaintCreate, principal: WriterDep, session: SessionDep,
                    response: Response,
                    idempotency_key: OptionalKey = None) -> ComplaintPublic:
     """A customer complains about one of their orders or about a laboratory."""
@@ -265,7 +266,7 @@ def read_complaint(complaint_id: RowId, principal: PrincipalDep,
 
 @router.post("/complaints/{complaint_id}/assign", response_model=ComplaintPublic,
              tags=["service desk"], responses=WRITE)
-def assign_handler(complaint_id: RowId, body: AssignIn, principal: PrincipalDep,
+def assign_handler(complaint_id: RowId, body: AssignIn, principal: WriterDep,
                    session: SessionDep) -> ComplaintPublic:
     """Name the handler: a person of the laboratory independent of the work (approver or
     admin)."""
@@ -275,7 +276,7 @@ def assign_handler(complaint_id: RowId, body: AssignIn, principal: PrincipalDep,
 
 @router.post("/complaints/{complaint_id}/investigate", response_model=ComplaintPublic,
              tags=["service desk"], responses=WRITE)
-def start_investigation(complaint_id: RowId, body: NoteIn, principal: PrincipalDep,
+def start_investigation(complaint_id: RowId, body: NoteIn, principal: WriterDep,
                         session: SessionDep) -> ComplaintPublic:
     """The handler takes the complaint under investigation."""
     return desk.complaint_public(session, desk.start_investigation(
@@ -284,7 +285,7 @@ def start_investigation(complaint_id: RowId, body: NoteIn, principal: PrincipalD
 
 @router.post("/complaints/{complaint_id}/answer", response_model=ComplaintPublic,
              tags=["service desk"], responses=WRITE)
-def answer_complaint(complaint_id: RowId, body: AnswerIn, principal: PrincipalDep,
+def answer_complaint(complaint_id: RowId, body: AnswerIn, principal: WriterDep,
                      session: SessionDep) -> ComplaintPublic:
     """The handler answers; the customer reads the answer."""
     return desk.complaint_public(session, desk.answer_complaint(
@@ -293,7 +294,7 @@ def answer_complaint(complaint_id: RowId, body: AnswerIn, principal: PrincipalDe
 
 @router.post("/complaints/{complaint_id}/close", response_model=ComplaintPublic,
              tags=["service desk"], responses=WRITE)
-def close_complaint(complaint_id: RowId, body: NoteIn, principal: PrincipalDep,
+def close_complaint(complaint_id: RowId, body: NoteIn, principal: WriterDep,
                     session: SessionDep) -> ComplaintPublic:
     """The handler or the customer closes an answered complaint."""
     return desk.complaint_public(session, desk.close_complaint(

@@ -28,6 +28,7 @@ from labctl.platform.routes.deps import (
     ReadSessionDep,
     RowId,
     SessionDep,
+    WriterDep,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["ledger"])
@@ -78,7 +79,7 @@ def read_entry(identifier: Identifier, session: ReadSessionDep,
 @router.put("/ledger/{identifier}", response_model=LedgerEntry, status_code=200,
             responses={**WRITE, 201: {"model": LedgerEntry,
                                       "description": "The record was created"}})
-def put_profile(identifier: Identifier, body: ProfileIn, principal: PrincipalDep,
+def put_profile(identifier: Identifier, body: ProfileIn, principal: WriterDep,
                 session: SessionDep, response: Response) -> LedgerEntry:
     """Create or replace the standard's ledger record (data entry, reviewer or admin of the
     institute that holds it); 201 when created, 200 when replaced (unchanged: nothing
@@ -92,7 +93,7 @@ def put_profile(identifier: Identifier, body: ProfileIn, principal: PrincipalDep
 
 @router.post("/ledger/{identifier}/components", response_model=ComponentPublic,
              status_code=201, responses=WRITE)
-def add_component(identifier: Identifier, body: ComponentIn, principal: PrincipalDep,
+def add_component(identifier: Identifier, body: ComponentIn, principal: WriterDep,
                   session: SessionDep) -> ComponentPublic:
     """Add a core component (the record must exist: 409 `no_ledger_record`)."""
     return ledger.component_public(ledger.add_component(
@@ -102,7 +103,7 @@ def add_component(identifier: Identifier, body: ComponentIn, principal: Principa
 @router.put("/ledger/{identifier}/components/{component_id}", response_model=ComponentPublic,
             responses=WRITE)
 def update_component(identifier: Identifier, component_id: RowId, body: ComponentIn,
-                     principal: PrincipalDep, session: SessionDep) -> ComponentPublic:
+                     principal: WriterDep, session: SessionDep) -> ComponentPublic:
     """Replace a component of the standard's record (another standard's component: 404)."""
     return ledger.component_public(ledger.update_component(
         session, principal=principal, identifier=identifier, component_id=component_id,

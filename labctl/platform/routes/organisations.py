@@ -45,6 +45,7 @@ from labctl.platform.routes.deps import (
     RowId,
     SessionDep,
     SettingsDep,
+    WriterDep,
     bearer,
     get_engine,
 )
@@ -79,7 +80,7 @@ def create_token(body: TokenRequest, request: Request, session: SessionDep,
 
 
 @router.delete("/auth/token", status_code=204, tags=["auth"], responses={**R401, **R422})
-def revoke_token(principal: PrincipalDep, session: SessionDep,
+def revoke_token(principal: WriterDep, session: SessionDep,
                  credentials: Credentials) -> Response:
     """Revoke the bearer token this request carries (logout, or a station retiring its key)."""
     assert credentials is not None  # get_principal already refused a missing token
@@ -92,7 +93,7 @@ def revoke_token(principal: PrincipalDep, session: SessionDep,
 
 @router.post("/users/me/password", status_code=204, tags=["users"],
              responses={**WRITE, **R429})
-def change_password(body: PasswordChange, request: Request, principal: PrincipalDep,
+def change_password(body: PasswordChange, request: Request, principal: WriterDep,
                     session: SessionDep, read_session: ReadSessionDep, settings: SettingsDep,
                     credentials: Credentials) -> Response:
     """Change the caller's password (the current one required). Every other token of the
@@ -106,14 +107,14 @@ def change_password(body: PasswordChange, request: Request, principal: Principal
 
 
 @router.post("/users/{username}/unlock", status_code=204, tags=["users"], responses=WRITE)
-def unlock_user(username: str, principal: PrincipalDep, session: SessionDep) -> Response:
+def unlock_user(username: str, principal: WriterDep, session: SessionDep) -> Response:
     """Lift a person's login lock (administrators over every organisation of the person)."""
     organisations.unlock_user(session, principal=principal, username=username)
     return Response(status_code=204)
 
 
 @router.post("/users/{username}/deactivate", status_code=204, tags=["users"], responses=WRITE)
-def deactivate_user(username: str, principal: PrincipalDep, session: SessionDep) -> Response:
+def deactivate_user(username: str, principal: WriterDep, session: SessionDep) -> Response:
     """Deactivate a person: their tokens are revoked at once and they cannot log in."""
     organisations.set_user_active(session, principal=principal, username=username,
                                   active=False)
@@ -121,14 +122,14 @@ def deactivate_user(username: str, principal: PrincipalDep, session: SessionDep)
 
 
 @router.post("/users/{username}/activate", status_code=204, tags=["users"], responses=WRITE)
-def activate_user(username: str, principal: PrincipalDep, session: SessionDep) -> Response:
+def activate_user(username: str, principal: WriterDep, session: SessionDep) -> Response:
     """Reactivate a person (they log in again; old tokens stay revoked)."""
     organisations.set_user_active(session, principal=principal, username=username, active=True)
     return Response(status_code=204)
 
 
 @router.delete("/users/{username}/tokens", status_code=204, tags=["users"], responses=WRITE)
-def revoke_user_tokens(username: str, principal: PrincipalDep, session: SessionDep) -> Response:
+def revoke_user_tokens(username: str, principal: WriterDep, session: SessionDep) -> Response:
     """Revoke every token of a person (administrators over the person)."""
     organisations.revoke_user_tokens(session, principal=principal, username=username)
     return Response(status_code=204)
@@ -160,7 +161,7 @@ def read_organisation(code: str, session: ReadSessionDep) -> OrganisationPublic:
 
 @router.post("/organisations", response_model=OrganisationPublic, status_code=201,
              tags=["organisations"], responses=WRITE)
-def create_organisation(body: OrganisationCreate, principal: PrincipalDep,
+def create_organisation(body: OrganisationCreate, principal: WriterDep,
                         session: SessionDep) -> OrganisationPublic:
     """Create an organisation below one the caller administers."""
     org = organisations.create_organisation(session, principal=principal, data=body)
@@ -169,7 +170,7 @@ def create_organisation(body: OrganisationCreate, principal: PrincipalDep,
 
 @router.post("/organisations/{code}/users", response_model=UserPublic, status_code=201,
              tags=["users"], responses=WRITE)
-def create_user(code: str, body: UserCreate, principal: PrincipalDep,
+def create_user(code: str, body: UserCreate, principal: WriterDep,
                 session: SessionDep) -> UserPublic:
     """Create a person in an organisation the caller administers, with roles there."""
     user = organisations.create_user(session, principal=principal, organisation_code=code,
@@ -178,7 +179,7 @@ def create_user(code: str, body: UserCreate, principal: PrincipalDep,
 
 
 @router.post("/users/{username}/roles", status_code=204, tags=["users"], responses=WRITE)
-def grant_role(username: str, body: RoleGrant, principal: PrincipalDep,
+def grant_role(username: str, body: RoleGrant, principal: WriterDep,
                session: SessionDep) -> Response:
     """Give a person a role in an organisation the caller administers."""
     organisations.grant_role(session, principal=principal, username=username,
@@ -188,7 +189,7 @@ def grant_role(username: str, body: RoleGrant, principal: PrincipalDep,
 
 @router.delete("/users/{username}/roles/{organisation_code}/{role}", status_code=204,
                tags=["users"], responses=WRITE)
-def revoke_role(username: str, organisation_code: str, role: Role, principal: PrincipalDep,
+def revoke_role(username: str, organisation_code: str, role: Role, principal: WriterDep,
                 session: SessionDep) -> Response:
     """Take a role away."""
     organisations.revoke_role(session, principal=principal, username=username,
@@ -200,7 +201,7 @@ def revoke_role(username: str, organisation_code: str, role: Role, principal: Pr
              response_model=AuthorisationPublic, status_code=201, tags=["users"],
              responses=WRITE)
 def create_authorisation(code: str, username: str, body: AuthorisationCreate,
-                         principal: PrincipalDep, session: SessionDep) -> AuthorisationPublic:
+                         principal: WriterDep, session: SessionDep) -> AuthorisationPublic:
     """Authorise a person to calibrate a quantity (by a procedure) between two dates."""
     row = organisations.add_authorisation(session, principal=principal, username=username,
                                           organisation_code=code, data=body)
@@ -219,7 +220,7 @@ def read_authorisations(username: str, principal: PrincipalDep,
 
 @router.post("/organisations/{code}/stations", response_model=StationToken, status_code=201,
              tags=["stations"], responses=WRITE)
-def create_station(code: str, body: StationCreate, principal: PrincipalDep,
+def create_station(code: str, body: StationCreate, principal: WriterDep,
                    session: SessionDep) -> StationToken:
     """Register a bench; its bearer token (expiring after `valid_days`) is returned once."""
     return organisations.create_station(session, principal=principal, organisation_code=code,
@@ -228,7 +229,7 @@ def create_station(code: str, body: StationCreate, principal: PrincipalDep,
 
 @router.post("/stations/{station_id}/tokens", response_model=StationToken, status_code=201,
              tags=["stations"], responses=WRITE)
-def create_station_token(station_id: RowId, body: StationTokenCreate, principal: PrincipalDep,
+def create_station_token(station_id: RowId, body: StationTokenCreate, principal: WriterDep,
                          session: SessionDep) -> StationToken:
     """Another token for a bench (e.g. before the old one expires); returned once."""
     return organisations.new_station_token(session, principal=principal, station_id=station_id,
@@ -237,7 +238,7 @@ def create_station_token(station_id: RowId, body: StationTokenCreate, principal:
 
 @router.delete("/stations/{station_id}/tokens", status_code=204, tags=["stations"],
                responses=WRITE)
-def revoke_station_tokens(station_id: RowId, principal: PrincipalDep,
+def revoke_station_tokens(station_id: RowId, principal: WriterDep,
                           session: SessionDep) -> Response:
     """Revoke every token of a bench (administrators of its organisation, or above)."""
     organisations.revoke_station_tokens(session, principal=principal, station_id=station_id)

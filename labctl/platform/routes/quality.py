@@ -31,7 +31,14 @@ from labctl.platform.models.quality import (
 )
 from labctl.platform.models.registry import IDENT_PATTERN
 from labctl.platform.models.stations import RunResultIn, _In
-from labctl.platform.routes.deps import AUTHED, WRITE, PrincipalDep, ReadSessionDep, SessionDep
+from labctl.platform.routes.deps import (
+    AUTHED,
+    WRITE,
+    PrincipalDep,
+    ReadSessionDep,
+    SessionDep,
+    WriterDep,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["quality"])
 
@@ -42,7 +49,7 @@ class StationCheckIn(_In):
 
 
 @router.post("/stations/checks", response_model=FiledChecks, status_code=201, responses=WRITE)
-def post_checks(body: StationCheckIn, principal: PrincipalDep,
+def post_checks(body: StationCheckIn, principal: WriterDep,
                 session: SessionDep) -> FiledChecks:
     """A station's completed check run filed on the checked standard's control chart.
 
@@ -100,7 +107,7 @@ def list_events(principal: PrincipalDep, session: ReadSessionDep,
 @router.post("/standards/{identifier}/return-to-service",
              response_model=list[QualityEventPublic], responses=WRITE)
 def return_to_service(identifier: Annotated[str, Path(pattern=IDENT_PATTERN)],
-                      body: ReturnToServiceIn, principal: PrincipalDep,
+                      body: ReturnToServiceIn, principal: WriterDep,
                       session: SessionDep) -> list[QualityEventPublic]:
     """Return a quarantined or investigated standard to service with its verification; the
     events closed.

@@ -33,10 +33,10 @@ from labctl.platform.routes.deps import (
     PUBLIC_OPT,
     WRITE,
     OptionalPrincipalDep,
-    PrincipalDep,
     ReadSessionDep,
     RowId,
     SessionDep,
+    WriterDep,
 )
 
 router = APIRouter(prefix="/api/v1")
@@ -101,19 +101,19 @@ def add_review_routes(router: APIRouter, entry: registry.ReviewedEntry[Any, Any,
     def read(key: Key, session: ReadSessionDep, principal: OptionalPrincipalDep) -> Any:
         return view(session, entry.visible(session, key, principal))
 
-    def update(key: Key, body: EntryUpdate, principal: PrincipalDep, session: SessionDep) -> Any:
+    def update(key: Key, body: EntryUpdate, principal: WriterDep, session: SessionDep) -> Any:
         return view(session, registry.update_entry(session, principal=principal, entry=entry,
                                                    key=key, data=body))
 
-    def revise(key: Key, body: ReasonIn, principal: PrincipalDep, session: SessionDep) -> Any:
+    def revise(key: Key, body: ReasonIn, principal: WriterDep, session: SessionDep) -> Any:
         return view(session, registry.revise_entry(session, principal=principal, entry=entry,
                                                    key=key, reason=body.reason))
 
-    def submit(key: Key, principal: PrincipalDep, session: SessionDep) -> Any:
+    def submit(key: Key, principal: WriterDep, session: SessionDep) -> Any:
         return view(session, registry.submit_entry(session, principal=principal, entry=entry,
                                                    key=key))
 
-    def review(key: Key, body: ReviewDecision, principal: PrincipalDep,
+    def review(key: Key, body: ReviewDecision, principal: WriterDep,
                session: SessionDep) -> Any:
         return view(session, registry.review_entry(session, principal=principal, entry=entry,
                                                    key=key, decision=body))
@@ -148,7 +148,7 @@ def search_standards(filters: FiltersDep, session: ReadSessionDep,
 
 @router.post("/standards", response_model=StandardPublic, status_code=201, tags=["registry"],
              responses=WRITE)
-def create_standard(body: StandardCreate, principal: PrincipalDep,
+def create_standard(body: StandardCreate, principal: WriterDep,
                     session: SessionDep) -> StandardPublic:
     """Enter a standard (data entry of the holder); it starts as a draft."""
     row = registry.create_standard(session, principal=principal, data=body)
@@ -161,7 +161,7 @@ add_review_routes(router, registry.STANDARD, "/standards/{identifier}", _standar
 
 @router.post("/standards/{identifier}/calibrations", response_model=CalibrationPublic,
              status_code=201, tags=["registry"], responses=WRITE)
-def add_calibration(identifier: str, body: ExternalCalibrationCreate, principal: PrincipalDep,
+def add_calibration(identifier: str, body: ExternalCalibrationCreate, principal: WriterDep,
                     session: SessionDep) -> CalibrationPublic:
     """Record a calibration certificate issued for the standard outside the platform (data
     entry of the holder); it counts once another person reviewed it (``…/review``)."""
@@ -182,7 +182,7 @@ def read_calibrations(identifier: str, session: ReadSessionDep,
 @router.post("/standards/{identifier}/calibrations/{calibration_id}/review",
              response_model=CalibrationPublic, tags=["registry"], responses=WRITE)
 def review_calibration(identifier: str, calibration_id: RowId, body: ReviewDecision,
-                       principal: PrincipalDep, session: SessionDep) -> CalibrationPublic:
+                       principal: WriterDep, session: SessionDep) -> CalibrationPublic:
     """Publish or reject a recorded external calibration (a reviewer who did not record it)."""
     return registry.calibration_public(registry.review_calibration(
         session, principal=principal, identifier=identifier, calibration_id=calibration_id,
@@ -191,7 +191,7 @@ def review_calibration(identifier: str, calibration_id: RowId, body: ReviewDecis
 
 @router.post("/standards/{identifier}/corrections", response_model=list[CorrectionPublic],
              status_code=201, tags=["registry"], responses=WRITE)
-def add_correction(identifier: str, body: CorrectionCreate, principal: PrincipalDep,
+def add_correction(identifier: str, body: CorrectionCreate, principal: WriterDep,
                    session: SessionDep) -> list[CorrectionPublic]:
     """Add a correction factor; the value it replaces is kept as superseded."""
     registry.add_correction(session, principal=principal, identifier=identifier, data=body)
@@ -217,7 +217,7 @@ def search_capabilities(filters: FiltersDep, session: ReadSessionDep) -> Page[Ca
 
 @router.post("/capabilities", response_model=CapabilityPublic, status_code=201,
              tags=["registry"], responses=WRITE)
-def create_capability(body: CapabilityCreate, principal: PrincipalDep,
+def create_capability(body: CapabilityCreate, principal: WriterDep,
                       session: SessionDep) -> CapabilityPublic:
     """Enter a CMC (data entry of the laboratory); it starts as a draft."""
     return registry.capability_public(session, registry.create_capability(

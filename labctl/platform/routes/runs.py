@@ -46,6 +46,7 @@ from labctl.platform.routes.deps import (
     PrincipalDep,
     ReadSessionDep,
     SessionDep,
+    WriterDep,
     get_engine,
 )
 from labctl.platform.stations import queue
@@ -159,7 +160,7 @@ def list_benches(request: Request, principal: PrincipalDep,
 
 @router.post("/benches/{bench}/runs", response_model=RunStarted, status_code=202,
              responses=WRITE)
-def start_run(bench: str, body: RunStart, request: Request, principal: PrincipalDep,
+def start_run(bench: str, body: RunStart, request: Request, principal: WriterDep,
               session: SessionDep) -> RunStarted:
     """Start a calibration on the bench; the caller (a technician there) is its operator.
 
@@ -341,7 +342,7 @@ async def _agent_events(request: Request, run_id: str, after: int) -> AsyncItera
 
 
 @router.post("/runs/{run_id}/stop", status_code=202, responses=WRITE)
-def stop_run(run_id: str, request: Request, principal: PrincipalDep,
+def stop_run(run_id: str, request: Request, principal: WriterDep,
              session: SessionDep) -> dict[str, str]:
     """Pause the run at the next safe moment (bench made safe; resumable)."""
     agent = _agent_run(session, principal, run_id)
@@ -366,7 +367,7 @@ def stop_run(run_id: str, request: Request, principal: PrincipalDep,
 
 @router.post("/runs/{run_id}/resume", response_model=RunStarted, status_code=202,
              responses=WRITE)
-def resume_run(run_id: str, request: Request, principal: PrincipalDep,
+def resume_run(run_id: str, request: Request, principal: WriterDep,
                session: SessionDep) -> RunStarted:
     """Continue a paused run from its next unmeasured point.
 
@@ -412,7 +413,7 @@ def resume_run(run_id: str, request: Request, principal: PrincipalDep,
 
 @router.post("/runs/{run_id}/certificate", response_model=CertificatePublic,
              status_code=201, responses=WRITE)
-def certify_run(run_id: str, body: CertifyRun, request: Request, principal: PrincipalDep,
+def certify_run(run_id: str, body: CertifyRun, request: Request, principal: WriterDep,
                 session: SessionDep) -> CertificatePublic:
     """A completed run as a draft certificate with its points posted (idempotent on the run
     id: posting the same run again answers the stored result)."""
@@ -438,7 +439,7 @@ def certify_run(run_id: str, body: CertifyRun, request: Request, principal: Prin
 
 @router.post("/runs/{run_id}/checks", response_model=FiledChecks, status_code=201,
              responses=WRITE)
-def file_run_checks(run_id: str, request: Request, principal: PrincipalDep,
+def file_run_checks(run_id: str, request: Request, principal: WriterDep,
                     session: SessionDep) -> FiledChecks:
     """A completed check run of this server's bench filed on the checked standard's control
     charts (a technician of the bench's laboratory; idempotent on the run id). 409: the run

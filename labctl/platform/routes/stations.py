@@ -34,6 +34,7 @@ from labctl.platform.routes.deps import (
     PrincipalDep,
     ReadSessionDep,
     SessionDep,
+    WriterDep,
     get_engine,
 )
 from labctl.platform.stations import queue
@@ -55,7 +56,7 @@ def register_snapshot(principal: PrincipalDep, session: ReadSessionDep
 
 
 @router.post("/runs", response_model=CertificatePublic, status_code=201, responses=WRITE)
-def post_run(body: StationRunIn, principal: PrincipalDep,
+def post_run(body: StationRunIn, principal: WriterDep,
              session: SessionDep) -> CertificatePublic:
     """A completed run as a draft certificate (performed by its operator) with its points."""
     org = queue.station_of(session, principal)
@@ -138,7 +139,7 @@ class ProgressOut(BaseModel):
 
 @router.put("/benches/{name}", response_model=BenchAnnounced, responses=WRITE)
 def announce_bench(name: Annotated[str, Path(pattern=BENCH_NAME)], body: BenchAnnounce,
-                   principal: PrincipalDep, session: SessionDep) -> BenchAnnounced:
+                   principal: WriterDep, session: SessionDep) -> BenchAnnounced:
     """The station agent's bench (made, or updated when the agent starts again); a name
     another station holds is a 409."""
     bench = queue.announce_bench(session, principal, name=name, roles=body.roles,
@@ -175,7 +176,7 @@ async def next_work(name: str, request: Request, principal: PrincipalDep,
 
 
 @router.post("/bench-runs/{run_id}/progress", response_model=ProgressOut, responses=WRITE)
-def post_progress(run_id: str, body: ProgressIn, principal: PrincipalDep,
+def post_progress(run_id: str, body: ProgressIn, principal: WriterDep,
                   session: SessionDep) -> ProgressOut:
     """What the agent's journal recorded of a run: events and points not yet posted (those
     already on record are skipped), the status and, once ended, the whole result."""
